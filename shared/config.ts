@@ -1,0 +1,156 @@
+import { z } from "zod";
+import { SETTINGS } from "./settings";
+
+/** Default Web PubSub hub: the one place the hub name is spelled. */
+export const DEFAULT_HUB = "notifications";
+
+const WEAK_SECRETS = new Set([
+  "secret",
+  "changeme",
+  "change-me",
+  "uma_chave_secreta_segura_aqui",
+  "your-secret-key",
+  "your_secret_key",
+]);
+
+export const MIN_SECRET_LENGTH = 32;
+
+const intSetting = (min: number, max: number, fallback: number) =>
+  z.coerce.number().int().min(min).max(max).default(fallback);
+
+const optionalText = z
+  .string()
+  .trim()
+  .transform((v) => (v === "" ? undefined : v))
+  .optional();
+
+const booleanSetting = (fallback: boolean) =>
+  z
+    .enum(["true", "false", "1", "0", ""])
+    .optional()
+    .transform((v) => (v === undefined || v === "" ? fallback : v === "true" || v === "1"));
+
+const schema = z
+  .object({
+    [SETTINGS.secretKey]: z
+      .string({ error: "is required" })
+      .min(MIN_SECRET_LENGTH, `must be at least ${MIN_SECRET_LENGTH} characters`)
+      .refine((v) => !WEAK_SECRETS.has(v.toLowerCase()) && new Set(v).size >= 8, "is too weak (use a long random value)"),
+    [SETTINGS.accessTokenExpireMinutes]: intSetting(1, 60 * 24 * 30, 30),
+    [SETTINGS.databaseUrl]: optionalText,
+    [SETTINGS.postgresHost]: optionalText,
+    [SETTINGS.postgresPort]: intSetting(1, 65535, 5432),
+    [SETTINGS.postgresDatabase]: optionalText,
+    [SETTINGS.postgresUser]: optionalText,
+    [SETTINGS.postgresSsl]: booleanSetting(true),
+    [SETTINGS.dbPoolMax]: intSetting(1, 100, 5),
+    [SETTINGS.dbConnectionTimeoutMs]: intSetting(100, 60_000, 5_000),
+    [SETTINGS.dbStatementTimeoutMs]: intSetting(100, 300_000, 15_000),
+    [SETTINGS.dbMigrateOnStart]: booleanSetting(false),
+    [SETTINGS.azureClientId]: optionalText,
+    [SETTINGS.webPubSubConnectionString]: optionalText,
+    [SETTINGS.webPubSubEndpoint]: optionalText.pipe(z.url({ protocol: /^https?$/ }).optional()),
+    [SETTINGS.webPubSubHub]: z
+      .string()
+      .regex(/^[A-Za-z][A-Za-z0-9_]{0,127}$/, "must start with a letter and hold only letters, digits and _")
+      .default(DEFAULT_HUB),
+    [SETTINGS.webPubSubEventHandlerKey]: optionalText,
+    [SETTINGS.webPubSubPushTimeoutMs]: intSetting(50, 30_000, 2_000),
+    [SETTINGS.requestMaxBytes]: intSetting(1024, 10 * 1024 * 1024, 1024 * 1024),
+  })
+  .superRefine((s, ctx) => {
+    if (!s[SETTINGS.databaseUrl] && !(s[SETTINGS.postgresHost] && s[SETTINGS.postgresDatabase] && s[SETTINGS.postgresUser])) {
+      ctx.addIssue({
+        code: "custom",
+        path: [SETTINGS.databaseUrl],
+        message: `is required (or set ${SETTINGS.postgresHost}, ${SETTINGS.postgresDatabase} and ${SETTINGS.postgresUser} for Microsoft Entra authentication)`,
+      });
+    }
+  });
+
+export type DatabaseSettings =
+  | { kind: "url"; url: string }
+  | { kind: "entra"; host: string; port: number; database: string; user: string; ssl: boolean };
+
+export type WebPubSubSettings =
+  | { kind: "connectionString"; connectionString: string }
+  | { kind: "identity"; endpoint: string }
+  | { kind: "none" };
+
+export interface Config {
+  secretKey: string;
+  accessTokenExpireMinutes: number;
+  database: DatabaseSettings;
+  pool: { max: number; connectionTimeoutMs: number; statementTimeoutMs: number };
+  migrateOnStart: boolean;
+  azureClientId?: string;
+  webPubSub: WebPubSubSettings;
+  hub: string;
+  eventHandlerKey?: string;
+  pushTimeoutMs: number;
+  requestMaxBytes: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join("\n  - ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** Parses and validates settings; throws a ConfigError naming every bad setting. */
+export function parseConfig(env: NodeJS.ProcessEnv): Config {
+  const result = schema.safeParse(env);
+  if (!result.success) {
+    throw new ConfigError(result.error.issues.map((i) => `${String(i.path[0] ?? "settings")} ${i.message}`));
+  }
+  const s = result.data;
+  const databaseUrl = s[SETTINGS.databaseUrl];
+  const database: DatabaseSettings = databaseUrl
+    ? { kind: "url", url: databaseUrl }
+    : {
+        kind: "entra",
+        host: s[SETTINGS.postgresHost] as string,
+        port: s[SETTINGS.postgresPort],
+        database: s[SETTINGS.postgresDatabase] as string,
+        user: s[SETTINGS.postgresUser] as string,
+        ssl: s[SETTINGS.postgresSsl],
+      };
+  const connectionString = s[SETTINGS.webPubSubConnectionString];
+  const endpoint = s[SETTINGS.webPubSubEndpoint];
+  const webPubSub: WebPubSubSettings = connectionString
+    ? { kind: "connectionString", connectionString }
+    : endpoint
+      ? { kind: "identity", endpoint }
+      : { kind: "none" };
+  return {
+    secretKey: s[SETTINGS.secretKey],
+    accessTokenExpireMinutes: s[SETTINGS.accessTokenExpireMinutes],
+    database,
+    pool: {
+      max: s[SETTINGS.dbPoolMax],
+      connectionTimeoutMs: s[SETTINGS.dbConnectionTimeoutMs],
+      statementTimeoutMs: s[SETTINGS.dbStatementTimeoutMs],
+    },
+    migrateOnStart: s[SETTINGS.dbMigrateOnStart],
+    azureClientId: s[SETTINGS.azureClientId],
+    webPubSub,
+    hub: s[SETTINGS.webPubSubHub],
+    eventHandlerKey: s[SETTINGS.webPubSubEventHandlerKey],
+    pushTimeoutMs: s[SETTINGS.webPubSubPushTimeoutMs],
+    requestMaxBytes: s[SETTINGS.requestMaxBytes],
+  };
+}
+
+let cached: Config | undefined;
+
+/** The validated configuration of this instance, read from the environment once. */
+export function getConfig(): Config {
+  cached ??= parseConfig(process.env);
+  return cached;
+}
+
+/** For tests and the local host, which change the environment between runs. */
+export function resetConfig(): void {
+  cached = undefined;
+}

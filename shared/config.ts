@@ -30,24 +30,44 @@ const booleanSetting = (fallback: boolean) =>
     .optional()
     .transform((v) => (v === undefined || v === "" ? fallback : v === "true" || v === "1"));
 
+const databaseFields = {
+  [SETTINGS.databaseUrl]: optionalText,
+  [SETTINGS.postgresHost]: optionalText,
+  [SETTINGS.postgresPort]: intSetting(1, 65535, 5432),
+  [SETTINGS.postgresDatabase]: optionalText,
+  [SETTINGS.postgresUser]: optionalText,
+  [SETTINGS.postgresSsl]: booleanSetting(true),
+  [SETTINGS.dbPoolMax]: intSetting(1, 100, 5),
+  [SETTINGS.dbConnectionTimeoutMs]: intSetting(100, 60_000, 5_000),
+  [SETTINGS.dbStatementTimeoutMs]: intSetting(100, 300_000, 15_000),
+  [SETTINGS.dbMigrateOnStart]: booleanSetting(false),
+  [SETTINGS.azureClientId]: optionalText,
+};
+
+type DatabaseFields = z.infer<z.ZodObject<typeof databaseFields>>;
+
+function requireDatabase(s: DatabaseFields, ctx: z.RefinementCtx): void {
+  if (!s[SETTINGS.databaseUrl] && !(s[SETTINGS.postgresHost] && s[SETTINGS.postgresDatabase] && s[SETTINGS.postgresUser])) {
+    ctx.addIssue({
+      code: "custom",
+      path: [SETTINGS.databaseUrl],
+      message: `is required (or set ${SETTINGS.postgresHost}, ${SETTINGS.postgresDatabase} and ${SETTINGS.postgresUser} for Microsoft Entra authentication)`,
+    });
+  }
+}
+
+const databaseSchema = z.object(databaseFields).superRefine(requireDatabase);
+
 const schema = z
   .object({
+    ...databaseFields,
     [SETTINGS.secretKey]: z
       .string({ error: "is required" })
       .min(MIN_SECRET_LENGTH, `must be at least ${MIN_SECRET_LENGTH} characters`)
+      .refine((v) => !v.startsWith("@Microsoft.KeyVault("), "is an unresolved Key Vault reference (check the app's access to the vault)")
       .refine((v) => !WEAK_SECRETS.has(v.toLowerCase()) && new Set(v).size >= 8, "is too weak (use a long random value)"),
     [SETTINGS.accessTokenExpireMinutes]: intSetting(1, 60 * 24 * 30, 30),
-    [SETTINGS.databaseUrl]: optionalText,
-    [SETTINGS.postgresHost]: optionalText,
-    [SETTINGS.postgresPort]: intSetting(1, 65535, 5432),
-    [SETTINGS.postgresDatabase]: optionalText,
-    [SETTINGS.postgresUser]: optionalText,
-    [SETTINGS.postgresSsl]: booleanSetting(true),
-    [SETTINGS.dbPoolMax]: intSetting(1, 100, 5),
-    [SETTINGS.dbConnectionTimeoutMs]: intSetting(100, 60_000, 5_000),
-    [SETTINGS.dbStatementTimeoutMs]: intSetting(100, 300_000, 15_000),
-    [SETTINGS.dbMigrateOnStart]: booleanSetting(false),
-    [SETTINGS.azureClientId]: optionalText,
+    [SETTINGS.bcryptCost]: intSetting(4, 15, 12),
     [SETTINGS.webPubSubConnectionString]: optionalText,
     [SETTINGS.webPubSubEndpoint]: optionalText.pipe(z.url({ protocol: /^https?$/ }).optional()),
     [SETTINGS.webPubSubHub]: z
@@ -58,15 +78,7 @@ const schema = z
     [SETTINGS.webPubSubPushTimeoutMs]: intSetting(50, 30_000, 2_000),
     [SETTINGS.requestMaxBytes]: intSetting(1024, 10 * 1024 * 1024, 1024 * 1024),
   })
-  .superRefine((s, ctx) => {
-    if (!s[SETTINGS.databaseUrl] && !(s[SETTINGS.postgresHost] && s[SETTINGS.postgresDatabase] && s[SETTINGS.postgresUser])) {
-      ctx.addIssue({
-        code: "custom",
-        path: [SETTINGS.databaseUrl],
-        message: `is required (or set ${SETTINGS.postgresHost}, ${SETTINGS.postgresDatabase} and ${SETTINGS.postgresUser} for Microsoft Entra authentication)`,
-      });
-    }
-  });
+  .superRefine(requireDatabase);
 
 export type DatabaseSettings =
   | { kind: "url"; url: string }
@@ -77,13 +89,17 @@ export type WebPubSubSettings =
   | { kind: "identity"; endpoint: string }
   | { kind: "none" };
 
-export interface Config {
-  secretKey: string;
-  accessTokenExpireMinutes: number;
+export interface DatabaseConfig {
   database: DatabaseSettings;
   pool: { max: number; connectionTimeoutMs: number; statementTimeoutMs: number };
   migrateOnStart: boolean;
   azureClientId?: string;
+}
+
+export interface Config extends DatabaseConfig {
+  secretKey: string;
+  accessTokenExpireMinutes: number;
+  bcryptCost: number;
   webPubSub: WebPubSubSettings;
   hub: string;
   eventHandlerKey?: string;
@@ -98,13 +114,11 @@ export class ConfigError extends Error {
   }
 }
 
-/** Parses and validates settings; throws a ConfigError naming every bad setting. */
-export function parseConfig(env: NodeJS.ProcessEnv): Config {
-  const result = schema.safeParse(env);
-  if (!result.success) {
-    throw new ConfigError(result.error.issues.map((i) => `${String(i.path[0] ?? "settings")} ${i.message}`));
-  }
-  const s = result.data;
+function problems(error: z.ZodError): ConfigError {
+  return new ConfigError(error.issues.map((i) => `${String(i.path[0] ?? "settings")} ${i.message}`));
+}
+
+function toDatabaseConfig(s: DatabaseFields): DatabaseConfig {
   const databaseUrl = s[SETTINGS.databaseUrl];
   const database: DatabaseSettings = databaseUrl
     ? { kind: "url", url: databaseUrl }
@@ -116,16 +130,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
         user: s[SETTINGS.postgresUser] as string,
         ssl: s[SETTINGS.postgresSsl],
       };
-  const connectionString = s[SETTINGS.webPubSubConnectionString];
-  const endpoint = s[SETTINGS.webPubSubEndpoint];
-  const webPubSub: WebPubSubSettings = connectionString
-    ? { kind: "connectionString", connectionString }
-    : endpoint
-      ? { kind: "identity", endpoint }
-      : { kind: "none" };
   return {
-    secretKey: s[SETTINGS.secretKey],
-    accessTokenExpireMinutes: s[SETTINGS.accessTokenExpireMinutes],
     database,
     pool: {
       max: s[SETTINGS.dbPoolMax],
@@ -134,6 +139,33 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     },
     migrateOnStart: s[SETTINGS.dbMigrateOnStart],
     azureClientId: s[SETTINGS.azureClientId],
+  };
+}
+
+/** Only the database settings: what `npm run migrate` needs, without the app's secrets. */
+export function parseDatabaseConfig(env: NodeJS.ProcessEnv): DatabaseConfig {
+  const result = databaseSchema.safeParse(env);
+  if (!result.success) throw problems(result.error);
+  return toDatabaseConfig(result.data);
+}
+
+/** Parses and validates every setting; throws a ConfigError naming each bad one. */
+export function parseConfig(env: NodeJS.ProcessEnv): Config {
+  const result = schema.safeParse(env);
+  if (!result.success) throw problems(result.error);
+  const s = result.data;
+  const connectionString = s[SETTINGS.webPubSubConnectionString];
+  const endpoint = s[SETTINGS.webPubSubEndpoint];
+  const webPubSub: WebPubSubSettings = connectionString
+    ? { kind: "connectionString", connectionString }
+    : endpoint
+      ? { kind: "identity", endpoint }
+      : { kind: "none" };
+  return {
+    ...toDatabaseConfig(s),
+    secretKey: s[SETTINGS.secretKey],
+    accessTokenExpireMinutes: s[SETTINGS.accessTokenExpireMinutes],
+    bcryptCost: s[SETTINGS.bcryptCost],
     webPubSub,
     hub: s[SETTINGS.webPubSubHub],
     eventHandlerKey: s[SETTINGS.webPubSubEventHandlerKey],

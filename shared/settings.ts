@@ -5,6 +5,7 @@
 export const SETTINGS = {
   secretKey: "SECRET_KEY",
   accessTokenExpireMinutes: "ACCESS_TOKEN_EXPIRE_MINUTES",
+  bcryptCost: "BCRYPT_COST",
   databaseUrl: "DATABASE_URL",
   postgresHost: "POSTGRES_HOST",
   postgresPort: "POSTGRES_PORT",

@@ -1,0 +1,20 @@
+import "../shared/startup";
+import { app, type HttpRequest } from "@azure/functions";
+import { ERRORS } from "../shared/errors";
+import { endpoint, HttpError, ok } from "../shared/http";
+import { verifyPassword } from "../shared/passwords";
+import { readForm } from "../shared/request";
+import { LoginForm } from "../shared/schemas";
+import { issueAccessToken } from "../shared/tokens";
+import { findUserByUsername } from "../shared/users";
+
+/** OAuth2 password flow, as the original's `/token`: a form in, a bearer token out. */
+export const createToken = endpoint(async (request: HttpRequest) => {
+  const form = await readForm(request, LoginForm);
+  const user = await findUserByUsername(form.username.trim());
+  const valid = await verifyPassword(form.password, user?.hashed_password ?? null);
+  if (!user || !valid) throw new HttpError(401, ERRORS.incorrectLogin, { "WWW-Authenticate": "Bearer" });
+  return ok({ access_token: issueAccessToken(user), token_type: "bearer" });
+});
+
+app.http("token-create", { route: "token", methods: ["POST"], authLevel: "anonymous", handler: createToken });

@@ -1,0 +1,141 @@
+/**
+ * A thin local stand-in for the Functions host: serves the registered HTTP functions with
+ * the host's routing, CORS and request/response objects. Never deployed.
+ */
+import { randomUUID } from "node:crypto";
+import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { HttpRequest, HttpResponse, InvocationContext, type HttpResponseInit } from "@azure/functions";
+import { compileRoute, matchRoute, type CompiledRoute } from "./routes";
+import { isPreflight, preflightHeaders, responseCorsHeaders, type CorsPolicy } from "./cors";
+import type { RegisteredFunction } from "./functions-core";
+
+// The Functions host's own request size limit (100 MB); the functions apply tighter ones.
+const HOST_MAX_BODY_BYTES = 100 * 1024 * 1024;
+
+interface Route {
+  fn: RegisteredFunction;
+  compiled: CompiledRoute;
+  methods: Set<string>;
+}
+
+export interface HostOptions {
+  functions: RegisteredFunction[];
+  routePrefix: string;
+  cors: CorsPolicy;
+  host?: string;
+  port: number;
+  log?: (line: string) => void;
+}
+
+export interface RunningHost {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+function buildRoutes(functions: RegisteredFunction[], prefix: string): Route[] {
+  return functions
+    .filter((fn) => fn.trigger.type.toLowerCase() === "httptrigger")
+    .map((fn) => ({
+      fn,
+      compiled: compileRoute(prefix, fn.trigger.route ?? fn.name),
+      methods: new Set((fn.trigger.methods ?? ["GET", "POST"]).map((m) => m.toUpperCase())),
+    }))
+    .sort((a, b) => b.compiled.specificity - a.compiled.specificity);
+}
+
+async function readRequestBody(req: IncomingMessage): Promise<Buffer | null> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > HOST_MAX_BODY_BYTES) return null;
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+function flattenHeaders(req: IncomingMessage): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(", ") : value;
+  }
+  return headers;
+}
+
+async function send(res: ServerResponse, init: HttpResponseInit, extraHeaders: Record<string, string>): Promise<void> {
+  const response = new HttpResponse(init);
+  const headers: Record<string, string> = { ...extraHeaders };
+  response.headers.forEach((value, name) => (headers[name] = value));
+  const body = Buffer.from(await response.arrayBuffer());
+  res.writeHead(response.status, { ...headers, "Content-Length": String(body.length) });
+  res.end(body);
+}
+
+export function startHost(options: HostOptions): Promise<RunningHost> {
+  const routes = buildRoutes(options.functions, options.routePrefix);
+  const log = options.log ?? (() => {});
+
+  const server = http.createServer(async (req, res) => {
+    const started = Date.now();
+    const url = new URL(req.url ?? "/", `http://${req.headers.host ?? "127.0.0.1"}`);
+    const method = (req.method ?? "GET").toUpperCase();
+    try {
+      if (isPreflight(req)) {
+        const headers = preflightHeaders(options.cors, req);
+        res.writeHead(headers ? 204 : 400, headers ?? {}).end();
+        return;
+      }
+      const cors = responseCorsHeaders(options.cors, req);
+      const matches = routes.map((route) => ({ route, params: matchRoute(route.compiled, url.pathname) })).filter((m) => m.params);
+      const hit = matches.find((m) => m.route.methods.has(method));
+      if (!hit) {
+        await send(res, { status: 404, jsonBody: { detail: "Not Found" } }, cors);
+        return;
+      }
+      const body = await readRequestBody(req);
+      if (body === null) {
+        await send(res, { status: 413, jsonBody: { detail: "Request body is too large" } }, cors);
+        return;
+      }
+      const request = new HttpRequest({
+        method,
+        url: url.toString(),
+        headers: flattenHeaders(req),
+        query: Object.fromEntries(url.searchParams),
+        params: hit.params ?? {},
+        body: method === "GET" || method === "HEAD" ? undefined : { bytes: body },
+      });
+      const context = new InvocationContext({
+        invocationId: randomUUID(),
+        functionName: hit.route.fn.name,
+        logHandler: (level, ...args) => log(`[${level}] ${hit.route.fn.name}: ${args.map(String).join(" ")}`),
+      });
+      const result = (await hit.route.fn.handler(request, context)) as HttpResponseInit | undefined;
+      await send(res, result ?? { status: 204 }, cors);
+    } catch (error) {
+      log(`[error] ${method} ${url.pathname}: ${(error as Error).stack ?? error}`);
+      if (!res.headersSent) await send(res, { status: 500, jsonBody: { detail: "Internal Server Error" } }, {});
+    } finally {
+      log(`${method} ${url.pathname} ${res.statusCode} ${Date.now() - started}ms`);
+    }
+  });
+  server.keepAliveTimeout = 5_000;
+
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host ?? "127.0.0.1", () => {
+      const { port } = server.address() as AddressInfo;
+      resolve({
+        url: `http://${options.host ?? "127.0.0.1"}:${port}`,
+        port,
+        close: () =>
+          new Promise<void>((done) => {
+            server.closeAllConnections();
+            server.close(() => done());
+          }),
+      });
+    });
+  });
+}

@@ -1,0 +1,127 @@
+/**
+ * The zero-install local stack: embedded PostgreSQL (unless a database URL is given), the
+ * Web PubSub stand-in, migrations, and the local Functions host serving every function.
+ */
+import path from "node:path";
+import { parseDatabaseConfig } from "../shared/config";
+import { closePool, getPool } from "../shared/db";
+import { migrate } from "../shared/migrate";
+import { SETTINGS } from "../shared/settings";
+import { parseCors } from "./cors";
+import { startEmbeddedDatabase, type EmbeddedDatabase } from "./database";
+import { startHost, type RunningHost } from "./host";
+import { loadFunctions } from "./load-functions";
+import { applyValues, readHostJson, readLocalSettings } from "./settings";
+import { startWebPubSubStandIn, type WebPubSubStandIn } from "./webpubsub";
+
+export const ROOT = path.resolve(__dirname, "..");
+const DEFAULT_HOST_PORT = 7071;
+const EVENTS_PATH = "/webpubsub/events";
+
+export interface StackOptions {
+  /** Port of the local Functions host; 0 picks a free one; null starts no host (for `func start`). */
+  hostPort?: number | null;
+  /** Use this PostgreSQL instead of the embedded one. */
+  databaseUrl?: string;
+  /** Embedded database: a folder to persist to (undefined = in memory) and a port (0 = free). */
+  embedded?: { dataDir?: string; port?: number };
+  /** Stand-in port; 0 picks a free one; defaults to the port in the settings' connection string. */
+  webPubSubPort?: number;
+  /** false: no stand-in (realtime goes wherever the settings point, or nowhere). */
+  webPubSub?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface LocalStack {
+  url: string | null;
+  databaseUrl: string;
+  webPubSub: WebPubSubStandIn | null;
+  close(): Promise<void>;
+}
+
+interface ConnectionTarget {
+  host: string;
+  port: number;
+  accessKey: string;
+}
+
+/** The stand-in's address when the connection string points at this machine over http. */
+function localWebPubSubTarget(connectionString: string | undefined): ConnectionTarget | null {
+  if (!connectionString) return null;
+  const field = (name: string) => new RegExp(`(?:^|;)\\s*${name}\\s*=\\s*([^;]+)`, "i").exec(connectionString)?.[1]?.trim();
+  const endpoint = field("endpoint");
+  const accessKey = field("accesskey");
+  if (!endpoint || !accessKey) return null;
+  const url = new URL(endpoint);
+  if (url.protocol !== "http:" || !["127.0.0.1", "localhost"].includes(url.hostname)) return null;
+  return { host: "127.0.0.1", port: Number(field("port") ?? (url.port || 80)), accessKey };
+}
+
+function portOf(databaseUrl: string | undefined): number | undefined {
+  if (!databaseUrl) return undefined;
+  const port = new URL(databaseUrl).port;
+  return port ? Number(port) : undefined;
+}
+
+export async function startLocalStack(options: StackOptions = {}): Promise<LocalStack> {
+  const log = options.log ?? (() => {});
+  const settings = readLocalSettings(ROOT);
+  const { routePrefix } = readHostJson(ROOT);
+  const closers: (() => Promise<void>)[] = [];
+  const closeAll = async () => {
+    for (const close of closers.reverse()) await close().catch(() => {});
+  };
+
+  try {
+    let database: EmbeddedDatabase | null = null;
+    let databaseUrl = options.databaseUrl;
+    if (!databaseUrl) {
+      database = await startEmbeddedDatabase({ dataDir: options.embedded?.dataDir, port: options.embedded?.port ?? portOf(settings.Values[SETTINGS.databaseUrl]) ?? 0 });
+      closers.push(() => database!.close());
+      databaseUrl = database.url;
+    }
+    process.env[SETTINGS.databaseUrl] = databaseUrl;
+
+    let hostPort = options.hostPort === undefined ? (settings.Host.LocalHttpPort ?? DEFAULT_HOST_PORT) : options.hostPort;
+    let webPubSub: WebPubSubStandIn | null = null;
+    const target = options.webPubSub === false ? null : localWebPubSubTarget(process.env[SETTINGS.webPubSubConnectionString] ?? settings.Values[SETTINGS.webPubSubConnectionString]);
+    if (target) {
+      webPubSub = await startWebPubSubStandIn({
+        host: target.host,
+        port: options.webPubSubPort ?? target.port,
+        accessKey: target.accessKey,
+        eventHandlerUrl: () => {
+          const key = process.env[SETTINGS.webPubSubEventHandlerKey];
+          return `http://127.0.0.1:${hostPort ?? DEFAULT_HOST_PORT}${EVENTS_PATH}${key ? `?key=${encodeURIComponent(key)}` : ""}`;
+        },
+        log,
+      });
+      closers.push(() => webPubSub!.close());
+      process.env[SETTINGS.webPubSubConnectionString] = webPubSub.connectionString;
+    }
+
+    applyValues(settings.Values);
+
+    // Migrations first, as `func start` users do with `npm run migrate`.
+    await migrate(getPool(parseDatabaseConfig(process.env)));
+    closers.push(closePool);
+
+    let host: RunningHost | null = null;
+    if (hostPort !== null) {
+      const functions = await loadFunctions(path.join(ROOT, "functions"));
+      host = await startHost({
+        functions,
+        routePrefix,
+        cors: parseCors(settings.Host.CORS, settings.Host.CORSCredentials),
+        port: hostPort,
+        log,
+      });
+      hostPort = host.port;
+      closers.push(() => host!.close());
+    }
+    return { url: host?.url ?? null, databaseUrl, webPubSub, close: closeAll };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}

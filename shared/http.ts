@@ -1,0 +1,65 @@
+import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
+import { ERRORS } from "./errors";
+import { isDatabaseUnavailable } from "./db-errors";
+
+export interface ValidationIssue {
+  type: string;
+  loc: (string | number)[];
+  msg: string;
+  input?: unknown;
+}
+
+/** An error with a status and a `detail`, thrown anywhere below a handler and answered as-is. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly detail: string | ValidationIssue[],
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(typeof detail === "string" ? detail : "Validation error");
+    this.name = "HttpError";
+  }
+}
+
+export const validationError = (issues: ValidationIssue[]): HttpError => new HttpError(422, issues);
+
+export function json(status: number, body: unknown, headers: Record<string, string> = {}): HttpResponseInit {
+  return {
+    status,
+    body: JSON.stringify(body),
+    headers: { "Content-Type": "application/json", "Cache-Control": "no-store", ...headers },
+  };
+}
+
+export const ok = (body: unknown): HttpResponseInit => json(200, body);
+
+export function errorResponse(error: HttpError): HttpResponseInit {
+  return json(error.status, { detail: error.detail }, error.headers);
+}
+
+export type Handler = (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>;
+
+/**
+ * Wraps a handler so every failure becomes a contract error: HttpErrors as thrown, an
+ * unreachable database as 503, anything else as a 500 whose body reveals nothing.
+ */
+export function endpoint(handler: Handler): Handler {
+  return async (request, context) => {
+    try {
+      return await handler(request, context);
+    } catch (error) {
+      if (error instanceof HttpError) return errorResponse(error);
+      if (isDatabaseUnavailable(error)) {
+        context.warn(`database unavailable: ${describe(error)}`);
+        return json(503, { detail: ERRORS.databaseUnavailable }, { "Retry-After": "5" });
+      }
+      context.error(`unhandled error: ${describe(error)}`);
+      return json(500, { detail: ERRORS.internal });
+    }
+  };
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`;
+  return String(error);
+}

@@ -1,0 +1,95 @@
+import { getPool, inTransaction, type Queryable } from "./db";
+import type { MessageT } from "./schemas";
+
+interface MessageRow extends Omit<MessageT, "timestamp"> {
+  timestamp: Date;
+}
+
+const toMessage = (row: MessageRow): MessageT => ({ ...row, timestamp: row.timestamp.toISOString() });
+
+const MESSAGE_COLUMNS = `m.id, m.sender_id, m.recipient_id, m.title, m.body, m."timestamp", m.is_read,
+  s.username AS sender_username, r.username AS recipient_username`;
+
+const FROM_MESSAGES = `FROM messages m JOIN users s ON s.id = m.sender_id JOIN users r ON r.id = m.recipient_id`;
+
+// ids are SERIAL (int4): a larger number can name no row, and must not reach the database as one.
+const INT4_MAX = 2_147_483_647;
+const canBeId = (n: number) => Number.isSafeInteger(n) && n >= 1 && n <= INT4_MAX;
+
+export interface Page {
+  limit: number;
+  before_id?: number;
+}
+
+export async function countUnread(userId: number, db: Queryable = getPool()): Promise<number> {
+  const { rows } = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM messages WHERE recipient_id = $1 AND NOT is_read", [userId]);
+  return rows[0].n;
+}
+
+export interface SentMessage {
+  message: MessageT;
+  recipientUnreadCount: number;
+}
+
+/** Stores a message; `null` when the recipient does not exist. */
+export async function sendMessage(senderId: number, input: { recipient_id: number; title: string; body: string }): Promise<SentMessage | null> {
+  if (!canBeId(input.recipient_id)) return null;
+  return inTransaction(async (tx) => {
+    // KEY SHARE keeps the recipient from being deleted between this check and the insert.
+    const recipient = await tx.query("SELECT 1 FROM users WHERE id = $1 FOR KEY SHARE", [input.recipient_id]);
+    if (recipient.rowCount === 0) return null;
+    const { rows } = await tx.query<MessageRow>(
+      `WITH m AS (
+         INSERT INTO messages (sender_id, recipient_id, title, body) VALUES ($1, $2, $3, $4)
+         RETURNING id, sender_id, recipient_id, title, body, "timestamp", is_read)
+       SELECT ${MESSAGE_COLUMNS} ${FROM_MESSAGES}`,
+      [senderId, input.recipient_id, input.title, input.body],
+    );
+    return { message: toMessage(rows[0]), recipientUnreadCount: await countUnread(input.recipient_id, tx) };
+  });
+}
+
+/** Newest first; keyset pagination on id so deep pages cost the same as the first. */
+export async function listInbox(userId: number, page: Page & { unread?: boolean }): Promise<MessageT[]> {
+  const { rows } = await getPool().query<MessageRow>(
+    `SELECT ${MESSAGE_COLUMNS} ${FROM_MESSAGES}
+      WHERE m.recipient_id = $1 AND ($2::bigint IS NULL OR m.id < $2) AND ($3::boolean IS NULL OR m.is_read = NOT $3)
+      ORDER BY m.id DESC LIMIT $4`,
+    [userId, page.before_id ?? null, page.unread ?? null, page.limit],
+  );
+  return rows.map(toMessage);
+}
+
+export async function listOutbox(userId: number, page: Page): Promise<MessageT[]> {
+  const { rows } = await getPool().query<MessageRow>(
+    `SELECT ${MESSAGE_COLUMNS} ${FROM_MESSAGES}
+      WHERE m.sender_id = $1 AND ($2::bigint IS NULL OR m.id < $2)
+      ORDER BY m.id DESC LIMIT $3`,
+    [userId, page.before_id ?? null, page.limit],
+  );
+  return rows.map(toMessage);
+}
+
+export type MarkReadOutcome =
+  | { kind: "not_found" }
+  | { kind: "already_read" }
+  | { kind: "first_read"; senderId: number; readAt: string; recipientUnreadCount: number };
+
+/** Marks a message read by its recipient; only the first read reports a change. */
+export async function markRead(messageId: number, recipientId: number): Promise<MarkReadOutcome> {
+  if (!canBeId(messageId)) return { kind: "not_found" };
+  return inTransaction(async (tx) => {
+    const updated = await tx.query<{ sender_id: number; read_at: Date }>(
+      `UPDATE messages SET is_read = true, read_at = now()
+        WHERE id = $1 AND recipient_id = $2 AND NOT is_read
+        RETURNING sender_id, read_at`,
+      [messageId, recipientId],
+    );
+    if (updated.rowCount === 0) {
+      const exists = await tx.query("SELECT 1 FROM messages WHERE id = $1 AND recipient_id = $2", [messageId, recipientId]);
+      return exists.rowCount === 0 ? { kind: "not_found" } : { kind: "already_read" };
+    }
+    const { sender_id, read_at } = updated.rows[0];
+    return { kind: "first_read", senderId: sender_id, readAt: read_at.toISOString(), recipientUnreadCount: await countUnread(recipientId, tx) };
+  });
+}

@@ -1,0 +1,46 @@
+/**
+ * Versioned schema changes, applied in order by `migrate()`. Never edit a released entry:
+ * add a new one. Column names follow the original service's SQLAlchemy models so an
+ * existing database can be migrated in place (hence IF NOT EXISTS everywhere in 1).
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: "users and messages",
+    sql: `
+      CREATE TABLE IF NOT EXISTS users (
+        id SERIAL PRIMARY KEY,
+        username VARCHAR(50) NOT NULL,
+        hashed_password VARCHAR(255) NOT NULL
+      );
+      CREATE UNIQUE INDEX IF NOT EXISTS users_username_lower_key ON users (lower(username));
+      CREATE INDEX IF NOT EXISTS users_username_prefix_idx ON users (lower(username) text_pattern_ops);
+
+      CREATE TABLE IF NOT EXISTS messages (
+        id SERIAL PRIMARY KEY,
+        sender_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        recipient_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        title VARCHAR(255) NOT NULL,
+        body TEXT NOT NULL,
+        "timestamp" TIMESTAMPTZ NOT NULL DEFAULT now(),
+        is_read BOOLEAN NOT NULL DEFAULT false
+      );
+      ALTER TABLE messages ADD COLUMN IF NOT EXISTS read_at TIMESTAMPTZ;
+      ALTER TABLE messages ALTER COLUMN "timestamp" TYPE TIMESTAMPTZ USING "timestamp" AT TIME ZONE 'UTC';
+      ALTER TABLE messages ALTER COLUMN "timestamp" SET DEFAULT now();
+      ALTER TABLE messages ALTER COLUMN is_read SET DEFAULT false;
+
+      -- Inbox and outbox pages are keyset scans, newest first, per user.
+      CREATE INDEX IF NOT EXISTS messages_recipient_id_idx ON messages (recipient_id, id DESC);
+      CREATE INDEX IF NOT EXISTS messages_sender_id_idx ON messages (sender_id, id DESC);
+      -- The unread count and the unread filter touch only unread rows.
+      CREATE INDEX IF NOT EXISTS messages_recipient_unread_idx ON messages (recipient_id, id DESC) WHERE NOT is_read;
+    `,
+  },
+];

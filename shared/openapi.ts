@@ -1,0 +1,105 @@
+/** The OpenAPI 3.1 document, generated from the same zod schemas the handlers validate with. */
+import { z } from "zod";
+import * as S from "./schemas";
+
+type Schema = z.ZodType;
+
+interface Operation {
+  method: "get" | "post" | "put" | "options";
+  path: string;
+  summary: string;
+  auth?: boolean;
+  body?: { schema: Schema; media: "application/json" | "application/x-www-form-urlencoded" };
+  query?: z.ZodObject;
+  pathParams?: z.ZodObject;
+  headers?: Record<string, string>;
+  response: Schema;
+  errors: number[];
+}
+
+const OPERATIONS: Operation[] = [
+  { method: "post", path: "/token", summary: "Log in (OAuth2 password flow)", body: { schema: S.LoginForm, media: "application/x-www-form-urlencoded" }, response: S.Token, errors: [401, 413, 415, 422] },
+  { method: "post", path: "/users/", summary: "Register a user", body: { schema: S.UserCreate, media: "application/json" }, response: S.UserPublic, errors: [400, 413, 415, 422] },
+  { method: "get", path: "/users/", summary: "Other users, by username", auth: true, query: S.UsersQuery, response: S.UserList, errors: [401, 422] },
+  { method: "post", path: "/messages/", summary: "Send a message", auth: true, body: { schema: S.MessageCreate, media: "application/json" }, response: S.Message, errors: [401, 404, 413, 415, 422] },
+  { method: "get", path: "/messages/inbox/", summary: "Received messages, newest first", auth: true, query: S.InboxQuery, response: S.MessageList, errors: [401, 422] },
+  { method: "get", path: "/messages/outbox/", summary: "Sent messages, newest first", auth: true, query: S.OutboxQuery, response: S.MessageList, errors: [401, 422] },
+  { method: "get", path: "/messages/unread_count/", summary: "Number of unread received messages", auth: true, response: S.UnreadCount, errors: [401] },
+  { method: "put", path: "/messages/{message_id}/read", summary: "Mark a received message read", auth: true, pathParams: S.MarkReadPath, response: S.MarkReadResult, errors: [401, 404, 422] },
+  { method: "get", path: "/ws/", summary: "Negotiate a realtime socket URL (auth by header or ?token=)", auth: true, response: S.Negotiation, errors: [401, 503] },
+  { method: "get", path: "/health", summary: "Liveness and database reachability", response: S.Health, errors: [503] },
+];
+
+const toSchema = (schema: Schema) => {
+  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { io: "input", target: "draft-2020-12", unrepresentable: "any" });
+  return rest;
+};
+
+function parameters(op: Operation) {
+  const from = (where: "query" | "path", obj: z.ZodObject | undefined) =>
+    Object.entries(obj?.shape ?? {}).map(([name, field]) => {
+      const schema = toSchema(field as Schema);
+      return {
+        name,
+        in: where,
+        required: where === "path" || !(field as Schema).safeParse(undefined).success,
+        description: (schema as { description?: string }).description,
+        schema,
+      };
+    });
+  return [...from("path", op.pathParams), ...from("query", op.query)];
+}
+
+const ERROR_DESCRIPTIONS: Record<number, string> = {
+  400: "Bad request",
+  401: "Not authenticated or bad token",
+  404: "Not found",
+  413: "Body too large",
+  415: "Unsupported media type",
+  422: "Validation error",
+  503: "A dependency is unavailable",
+};
+
+function operation(op: Operation) {
+  const responses: Record<string, unknown> = {
+    "200": { description: "OK", content: { "application/json": { schema: toSchema(op.response) } } },
+  };
+  for (const status of op.errors) {
+    responses[String(status)] = {
+      description: ERROR_DESCRIPTIONS[status],
+      content: { "application/json": { schema: toSchema(status === 422 ? S.ValidationErrorBody : S.ErrorBody) } },
+    };
+  }
+  return {
+    summary: op.summary,
+    operationId: `${op.method}_${op.path.replace(/[^a-z]+/gi, "_").replace(/^_|_$/g, "")}`,
+    ...(op.auth ? { security: [{ OAuth2PasswordBearer: [] }] } : {}),
+    parameters: parameters(op),
+    ...(op.body ? { requestBody: { required: true, content: { [op.body.media]: { schema: toSchema(op.body.schema) } } } } : {}),
+    responses,
+  };
+}
+
+let cached: object | undefined;
+
+export function openApiDocument(): object {
+  if (cached) return cached;
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const op of OPERATIONS) (paths[op.path] ??= {})[op.method] = operation(op);
+  cached = {
+    openapi: "3.1.0",
+    info: {
+      title: "Real Time Email Service",
+      version: "1.0.0",
+      description:
+        "Users register, log in, send each other titled messages and get new mail and unread counts in real time through Azure Web PubSub (negotiate a socket with GET /ws/).",
+    },
+    paths,
+    components: {
+      securitySchemes: {
+        OAuth2PasswordBearer: { type: "oauth2", flows: { password: { tokenUrl: "token", scopes: {} } } },
+      },
+    },
+  };
+  return cached;
+}

@@ -1,0 +1,100 @@
+import { WebPubSubServiceClient, type GenerateClientTokenOptions } from "@azure/web-pubsub";
+import { getConfig, type Config } from "./config";
+import type { RealtimeEvent } from "./events";
+import { azureCredential } from "./identity";
+
+export interface Logger {
+  warn(...args: unknown[]): void;
+}
+
+let client: Promise<WebPubSubServiceClient | null> | undefined;
+
+function endpointOf(connectionString: string): string | undefined {
+  return /(?:^|;)\s*endpoint\s*=\s*([^;]+)/i.exec(connectionString)?.[1]?.trim();
+}
+
+async function buildClient(config: Config): Promise<WebPubSubServiceClient | null> {
+  const settings = config.webPubSub;
+  if (settings.kind === "none") return null;
+  if (settings.kind === "connectionString") {
+    // Only a local stand-in or emulator is reached over plain http; the SDK refuses it otherwise.
+    const insecure = endpointOf(settings.connectionString)?.toLowerCase().startsWith("http://") ?? false;
+    return new WebPubSubServiceClient(settings.connectionString, config.hub, { allowInsecureConnection: insecure });
+  }
+  return new WebPubSubServiceClient(settings.endpoint, await azureCredential(config.azureClientId), config.hub);
+}
+
+/** The one Web PubSub client of this instance, or null when realtime is not configured. */
+export function getRealtimeClient(): Promise<WebPubSubServiceClient | null> {
+  client ??= buildClient(getConfig());
+  return client;
+}
+
+export function resetRealtimeClient(): void {
+  client = undefined;
+}
+
+export class RealtimeUnavailableError extends Error {}
+
+export interface ClientAccess {
+  url: string;
+  expiresAt: Date;
+}
+
+/**
+ * A socket URL for exactly one user: no roles, no groups, and an expiry no later than
+ * `notAfter` (the app token's). Whole minutes only, since that is what the service takes.
+ */
+export async function clientAccessFor(userId: number, notAfter: Date, now = Date.now()): Promise<ClientAccess | null> {
+  const webPubSub = await getRealtimeClient();
+  if (!webPubSub) throw new RealtimeUnavailableError("Web PubSub is not configured");
+  const minutes = Math.floor((notAfter.getTime() - now) / 60_000);
+  if (minutes < 1) return null;
+  const options: GenerateClientTokenOptions = { userId: String(userId), expirationTimeInMinutes: minutes };
+  const { url } = await withTimeout(getConfig().pushTimeoutMs, (abortSignal) => webPubSub.getClientAccessToken({ ...options, abortSignal }));
+  return { url, expiresAt: new Date(Math.floor(now / 1000) * 1000 + minutes * 60_000) };
+}
+
+async function withTimeout<T>(ms: number, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      controller.abort();
+      reject(new Error(`timed out after ${ms} ms`));
+    }, ms);
+  });
+  try {
+    return await Promise.race([work(controller.signal), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export type Target = { userId: number } | { connectionId: string };
+
+/**
+ * Sends one event, waiting at most the push timeout. Never throws: the request that caused
+ * the event has already committed, and a lost notification must not fail or undo it.
+ */
+export async function push(target: Target, event: RealtimeEvent, log: Logger): Promise<boolean> {
+  const describe = "userId" in target ? `user ${target.userId}` : `connection ${target.connectionId}`;
+  try {
+    const webPubSub = await getRealtimeClient();
+    if (!webPubSub) return false;
+    await withTimeout(getConfig().pushTimeoutMs, (abortSignal) =>
+      "userId" in target
+        ? webPubSub.sendToUser(String(target.userId), event, { abortSignal })
+        : webPubSub.sendToConnection(target.connectionId, event, { abortSignal }),
+    );
+    return true;
+  } catch (error) {
+    log.warn(`realtime push of ${event.event} to ${describe} failed: ${(error as Error).message}`);
+    return false;
+  }
+}
+
+/** Sends several events concurrently, so two slow pushes cost one timeout, not two. */
+export async function pushAll(pushes: [Target, RealtimeEvent][], log: Logger): Promise<void> {
+  await Promise.all(pushes.map(([target, event]) => push(target, event, log)));
+}

@@ -1,0 +1,138 @@
+/**
+ * The zod schemas of every request and response: the validators the handlers run and the
+ * source of the OpenAPI document. They coerce as Pydantic's lax mode does.
+ */
+import { z } from "zod";
+
+const INTEGER_TEXT = /^\s*[-+]?\d+\s*$/;
+
+/** An integer sent as a JSON number or as a numeric string ("2"), as Pydantic accepts. */
+export const laxInt = () => z.preprocess((v) => (typeof v === "string" && INTEGER_TEXT.test(v) ? Number(v) : v), z.int());
+
+const TRUE_WORDS = new Set(["true", "1", "yes", "on", "t", "y"]);
+const FALSE_WORDS = new Set(["false", "0", "no", "off", "f", "n"]);
+
+/** A boolean query value as Pydantic reads it ("true", "1", "yes", "on" and their opposites). */
+export const laxBool = () =>
+  z.preprocess((v) => {
+    if (typeof v !== "string") return v;
+    const word = v.trim().toLowerCase();
+    return TRUE_WORDS.has(word) ? true : FALSE_WORDS.has(word) ? false : v;
+  }, z.boolean());
+
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
+
+/** Length in characters (code points), as Python counts it, not UTF-16 units. */
+const codePoints = (s: string) => [...s].length;
+
+const textOfLength = (min: number, max: number, options: { trim: boolean }) => {
+  const base = options.trim ? z.string().trim() : z.string();
+  return base
+    .refine((s) => codePoints(s) >= min, {
+      error: `String should have at least ${min} character${min === 1 ? "" : "s"}`,
+      params: { type: "string_too_short" },
+      abort: true,
+    })
+    .refine((s) => codePoints(s) <= max, { error: `String should have at most ${max} characters`, params: { type: "string_too_long" } })
+    .meta({ minLength: min, maxLength: max });
+};
+
+export const USERNAME_MAX = 50;
+export const PASSWORD_MIN = 8;
+export const PASSWORD_MAX = 128;
+export const TITLE_MAX = 255;
+export const BODY_MAX = 100_000;
+
+export const Username = textOfLength(1, USERNAME_MAX, { trim: true }).refine((s) => !CONTROL_CHARACTERS.test(s), {
+  error: "Username must not contain control characters",
+});
+
+export const UserCreate = z.object({
+  username: Username,
+  password: textOfLength(PASSWORD_MIN, PASSWORD_MAX, { trim: false }),
+});
+
+/** Login accepts any stored password: length rules apply to new accounts only. */
+export const LoginForm = z.object({
+  username: z.string(),
+  password: z.string(),
+  grant_type: z
+    .string()
+    .regex(/^password$/, { error: "String should match pattern '^password$'" })
+    .optional(),
+  scope: z.string().optional(),
+  client_id: z.string().optional(),
+  client_secret: z.string().optional(),
+});
+
+export const Token = z.object({ access_token: z.string(), token_type: z.literal("bearer") });
+
+export const UserPublic = z.object({ id: z.int(), username: z.string() });
+export const UserList = z.array(UserPublic);
+
+export const USERS_PAGE_DEFAULT = 1000;
+export const USERS_PAGE_MAX = 1000;
+
+export const UsersQuery = z.object({
+  q: z.string().max(USERNAME_MAX).optional().describe("Case-insensitive username prefix"),
+  skip: laxInt().pipe(z.int().min(0)).default(0).describe("Users to skip (ordered by username)"),
+  limit: laxInt()
+    .pipe(z.int().min(1).max(USERS_PAGE_MAX))
+    .default(USERS_PAGE_DEFAULT)
+    .describe(`Page size, default ${USERS_PAGE_DEFAULT}, maximum ${USERS_PAGE_MAX}`),
+});
+
+export const MessageCreate = z.object({
+  recipient_id: laxInt(),
+  title: textOfLength(1, TITLE_MAX, { trim: true }),
+  body: textOfLength(1, BODY_MAX, { trim: false }),
+});
+
+export const Message = z.object({
+  id: z.int(),
+  sender_id: z.int(),
+  recipient_id: z.int(),
+  title: z.string(),
+  body: z.string(),
+  timestamp: z.iso.datetime(),
+  is_read: z.boolean(),
+  sender_username: z.string(),
+  recipient_username: z.string(),
+});
+export const MessageList = z.array(Message);
+
+export const MESSAGES_PAGE_DEFAULT = 1000;
+export const MESSAGES_PAGE_MAX = 1000;
+
+const pageFields = {
+  limit: laxInt()
+    .pipe(z.int().min(1).max(MESSAGES_PAGE_MAX))
+    .default(MESSAGES_PAGE_DEFAULT)
+    .describe(`Page size, default ${MESSAGES_PAGE_DEFAULT}, maximum ${MESSAGES_PAGE_MAX}`),
+  before_id: laxInt()
+    .pipe(z.int().min(1))
+    .optional()
+    .describe("Cursor: only messages with an id below this one (pass the last id of the previous page)"),
+};
+
+export const OutboxQuery = z.object(pageFields);
+export const InboxQuery = z.object({ ...pageFields, unread: laxBool().optional().describe("true: only unread messages; false: only read ones") });
+
+export const UnreadCount = z.object({ unread_count: z.int() });
+export const MarkReadPath = z.object({ message_id: laxInt() });
+export const MarkReadResult = z.object({ message: z.string() });
+
+export const Health = z.object({ status: z.literal("ok") });
+
+export const Negotiation = z.object({
+  url: z.string().describe("WebSocket URL for this user, with its access token"),
+  expires_at: z.iso.datetime(),
+});
+
+export const ValidationErrorBody = z.object({
+  detail: z.array(z.object({ loc: z.array(z.union([z.string(), z.int()])), msg: z.string(), type: z.string() })),
+});
+export const ErrorBody = z.object({ detail: z.string() });
+
+export type UserPublicT = z.infer<typeof UserPublic>;
+export type MessageT = z.infer<typeof Message>;

@@ -1,0 +1,31 @@
+import jwt from "jsonwebtoken";
+import { getConfig } from "./config";
+
+const ALGORITHM = "HS256";
+
+export interface AccessClaims {
+  sub: string;
+  uid?: number;
+  exp: number;
+  iat?: number;
+}
+
+export function issueAccessToken(user: { id: number; username: string }, now = Date.now()): string {
+  const config = getConfig();
+  const iat = Math.floor(now / 1000);
+  return jwt.sign({ sub: user.username, uid: user.id, iat, exp: iat + config.accessTokenExpireMinutes * 60 }, config.secretKey, {
+    algorithm: ALGORITHM,
+  });
+}
+
+/** Verifies signature (HS256 only) and expiry; `null` for anything not a valid token of ours. */
+export function verifyAccessToken(token: string): AccessClaims | null {
+  try {
+    const claims = jwt.verify(token, getConfig().secretKey, { algorithms: [ALGORITHM] });
+    if (typeof claims !== "object" || typeof claims.sub !== "string" || typeof claims.exp !== "number") return null;
+    const uid = (claims as { uid?: unknown }).uid;
+    return { sub: claims.sub, exp: claims.exp, iat: claims.iat, uid: typeof uid === "number" && Number.isSafeInteger(uid) ? uid : undefined };
+  } catch {
+    return null;
+  }
+}

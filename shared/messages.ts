@@ -10,7 +10,8 @@ const toMessage = (row: MessageRow): MessageT => ({ ...row, timestamp: row.times
 const MESSAGE_COLUMNS = `m.id, m.sender_id, m.recipient_id, m.title, m.body, m."timestamp", m.is_read,
   s.username AS sender_username, r.username AS recipient_username`;
 
-const FROM_MESSAGES = `FROM messages m JOIN users s ON s.id = m.sender_id JOIN users r ON r.id = m.recipient_id`;
+const joinUsers = (source: string) => `FROM ${source} m JOIN users s ON s.id = m.sender_id JOIN users r ON r.id = m.recipient_id`;
+const FROM_MESSAGES = joinUsers("messages");
 
 // ids are SERIAL (int4): a larger number can name no row, and must not reach the database as one.
 const INT4_MAX = 2_147_483_647;
@@ -39,10 +40,10 @@ export async function sendMessage(senderId: number, input: { recipient_id: numbe
     const recipient = await tx.query("SELECT 1 FROM users WHERE id = $1 FOR KEY SHARE", [input.recipient_id]);
     if (recipient.rowCount === 0) return null;
     const { rows } = await tx.query<MessageRow>(
-      `WITH m AS (
+      `WITH inserted AS (
          INSERT INTO messages (sender_id, recipient_id, title, body) VALUES ($1, $2, $3, $4)
          RETURNING id, sender_id, recipient_id, title, body, "timestamp", is_read)
-       SELECT ${MESSAGE_COLUMNS} ${FROM_MESSAGES}`,
+       SELECT ${MESSAGE_COLUMNS} ${joinUsers("inserted")}`,
       [senderId, input.recipient_id, input.title, input.body],
     );
     return { message: toMessage(rows[0]), recipientUnreadCount: await countUnread(input.recipient_id, tx) };

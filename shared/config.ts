@@ -63,8 +63,8 @@ const schema = z
     ...databaseFields,
     [SETTINGS.secretKey]: z
       .string({ error: "is required" })
-      .min(MIN_SECRET_LENGTH, `must be at least ${MIN_SECRET_LENGTH} characters`)
-      .refine((v) => !v.startsWith("@Microsoft.KeyVault("), "is an unresolved Key Vault reference (check the app's access to the vault)")
+      .min(MIN_SECRET_LENGTH, { error: `must be at least ${MIN_SECRET_LENGTH} characters`, abort: true })
+      .refine((v) => !v.startsWith("@Microsoft.KeyVault("), { error: "is an unresolved Key Vault reference (check the app's access to the vault)", abort: true })
       .refine((v) => !WEAK_SECRETS.has(v.toLowerCase()) && new Set(v).size >= 8, "is too weak (use a long random value)"),
     [SETTINGS.accessTokenExpireMinutes]: intSetting(1, 60 * 24 * 30, 30),
     [SETTINGS.bcryptCost]: intSetting(4, 15, 12),

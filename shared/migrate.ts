@@ -31,8 +31,17 @@ export async function migrate(pool: Pool, migrations: readonly Migration[] = MIG
         if (done.has(migration.version)) continue;
         await client.query("BEGIN");
         try {
+          // Claiming the version inside the same transaction makes a second migrator skip it
+          // even where advisory locks do not separate sessions (the embedded database).
+          const claim = await client.query(
+            "INSERT INTO schema_migrations (version, name) VALUES ($1, $2) ON CONFLICT (version) DO NOTHING",
+            [migration.version, migration.name],
+          );
+          if (claim.rowCount === 0) {
+            await client.query("ROLLBACK");
+            continue;
+          }
           await client.query(migration.sql);
-          await client.query("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", [migration.version, migration.name]);
           await client.query("COMMIT");
         } catch (error) {
           await client.query("ROLLBACK");
@@ -40,8 +49,8 @@ export async function migrate(pool: Pool, migrations: readonly Migration[] = MIG
         }
         applied.push(migration.version);
       }
-      const current = Math.max(0, ...done, ...applied);
-      return { applied, current };
+      const { rows: latest } = await client.query<{ v: number | null }>("SELECT max(version) AS v FROM schema_migrations");
+      return { applied, current: latest[0].v ?? 0 };
     } finally {
       await client.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK_KEY]);
     }

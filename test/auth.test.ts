@@ -175,7 +175,7 @@ describe("bearer tokens", () => {
   const probe = (headers: Record<string, string>) => call(unreadCount, { headers });
 
   it("401 Not authenticated without a token, with WWW-Authenticate", async () => {
-    for (const headers of [{}, { authorization: "Basic abc" }]) {
+    for (const headers of [{}, { authorization: "Basic abc" }] as Record<string, string>[]) {
       const res = await probe(headers);
       expect(res.status).toBe(401);
       expect(res.body).toEqual({ detail: "Not authenticated" });
@@ -244,7 +244,7 @@ describe("GET /users/", () => {
 
   it("answers 422 for bad paging and 401 without a token", async () => {
     const me = await newUser("pager");
-    for (const query of [{ limit: "0" }, { limit: "1001" }, { skip: "-1" }, { limit: "ten" }]) {
+    for (const query of [{ limit: "0" }, { limit: "1001" }, { skip: "-1" }, { limit: "ten" }] as Record<string, string>[]) {
       const res = await call(listUsers, { token: me.token, query });
       expect(res.status, JSON.stringify(query)).toBe(422);
       expect((res.body as { detail: { loc: unknown[] }[] }).detail[0].loc[0]).toBe("query");

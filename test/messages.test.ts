@@ -134,7 +134,7 @@ describe("inbox, outbox and unread count", () => {
   });
 
   it("422 for bad paging parameters, with loc in query", async () => {
-    for (const query of [{ limit: "0" }, { limit: "1001" }, { before_id: "x" }, { before_id: "0" }, { unread: "maybe" }]) {
+    for (const query of [{ limit: "0" }, { limit: "1001" }, { before_id: "x" }, { before_id: "0" }, { unread: "maybe" }] as Record<string, string>[]) {
       const res = await call(inbox, { token: bob.token, query });
       expect(res.status, JSON.stringify(query)).toBe(422);
       expect((res.body as { detail: { loc: unknown[] }[] }).detail[0].loc).toEqual(["query", Object.keys(query)[0]]);

@@ -1,0 +1,67 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, DEFAULT_HUB, parseConfig, parseDatabaseConfig } from "../shared/config";
+import { poolConfig } from "../shared/db";
+
+const base = { SECRET_KEY: "a-perfectly-fine-secret-key-with-entropy-0123", DATABASE_URL: "postgresql://u:p@h:5432/d" };
+
+function problemsOf(env: Record<string, string | undefined>): string[] {
+  try {
+    parseConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).problems;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("configuration", () => {
+  it("names a missing SECRET_KEY", () => {
+    expect(problemsOf({ DATABASE_URL: base.DATABASE_URL })).toEqual(["SECRET_KEY is required"]);
+  });
+
+  it.each([["short"], ["secret"], ["a".repeat(40)], ["@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/secrets/jwt-secret/)"]])(
+    "refuses a weak or unresolved SECRET_KEY %#",
+    (secret) => {
+      const problems = problemsOf({ ...base, SECRET_KEY: secret });
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toMatch(/^SECRET_KEY /);
+    },
+  );
+
+  it("needs a database: a URL or the Entra trio", () => {
+    expect(problemsOf({ SECRET_KEY: base.SECRET_KEY })[0]).toMatch(/^DATABASE_URL is required/);
+    const entra = parseConfig({ SECRET_KEY: base.SECRET_KEY, POSTGRES_HOST: "pg.example", POSTGRES_DATABASE: "mail", POSTGRES_USER: "id-app" });
+    expect(entra.database).toEqual({ kind: "entra", host: "pg.example", port: 5432, database: "mail", user: "id-app", ssl: true });
+    const pool = poolConfig(entra);
+    expect(typeof pool.password).toBe("function");
+    expect(pool.ssl).toEqual({ rejectUnauthorized: true });
+  });
+
+  it("applies defaults and names bad numbers", () => {
+    const config = parseConfig(base);
+    expect(config.accessTokenExpireMinutes).toBe(30);
+    expect(config.hub).toBe(DEFAULT_HUB);
+    expect(config.webPubSub).toEqual({ kind: "none" });
+    expect(config.pool.max).toBeLessThanOrEqual(10);
+    expect(problemsOf({ ...base, ACCESS_TOKEN_EXPIRE_MINUTES: "soon", DB_POOL_MAX: "0" })).toEqual([
+      expect.stringMatching(/^DB_POOL_MAX /),
+      expect.stringMatching(/^ACCESS_TOKEN_EXPIRE_MINUTES /),
+    ]);
+  });
+
+  it("picks Web PubSub by connection string, else by endpoint", () => {
+    expect(parseConfig({ ...base, WEBPUBSUB_CONNECTION_STRING: "Endpoint=http://x;AccessKey=k;" }).webPubSub.kind).toBe("connectionString");
+    expect(parseConfig({ ...base, WEBPUBSUB_ENDPOINT: "https://wps.example" }).webPubSub).toEqual({ kind: "identity", endpoint: "https://wps.example" });
+    expect(problemsOf({ ...base, WEBPUBSUB_HUB: "bad hub" })[0]).toMatch(/^WEBPUBSUB_HUB /);
+  });
+
+  it("the migrate command needs only the database settings", () => {
+    expect(parseDatabaseConfig({ DATABASE_URL: base.DATABASE_URL }).database).toEqual({ kind: "url", url: base.DATABASE_URL });
+    expect(() => parseDatabaseConfig({})).toThrow(/DATABASE_URL is required/);
+  });
+
+  it("never puts a secret into an error message", () => {
+    const problems = problemsOf({ ...base, SECRET_KEY: "tooshort-but-secret" });
+    expect(problems.join(" ")).not.toContain("tooshort-but-secret");
+  });
+});

@@ -1,0 +1,64 @@
+import { Pool } from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { migrate } from "../shared/migrate";
+import { MIGRATIONS } from "../shared/migrations";
+import { createTestDatabase, type TestDatabase } from "./support/database";
+
+let db: TestDatabase;
+beforeAll(async () => {
+  db = await createTestDatabase();
+});
+afterAll(async () => {
+  await db.close();
+});
+
+describe("migrations", () => {
+  it("apply once when several migrators start at the same time", async () => {
+    const pools = [1, 2, 3].map(() => new Pool({ connectionString: db.url, max: 2 }));
+    try {
+      const results = await Promise.all(pools.map((p) => migrate(p)));
+      const applied = results.flatMap((r) => r.applied);
+      expect(applied.sort()).toEqual(MIGRATIONS.map((m) => m.version).sort());
+      expect(results.every((r) => r.current === MIGRATIONS.at(-1)!.version)).toBe(true);
+      const { rows } = await pools[0].query("SELECT version FROM schema_migrations ORDER BY version");
+      expect(rows.map((r) => r.version)).toEqual(MIGRATIONS.map((m) => m.version));
+      const again = await migrate(pools[0]);
+      expect(again.applied).toEqual([]);
+    } finally {
+      await Promise.all(pools.map((p) => p.end()));
+    }
+  });
+
+  it("roll back a failing migration whole and report it", async () => {
+    const pool = new Pool({ connectionString: db.url, max: 1 });
+    try {
+      const broken = [...MIGRATIONS, { version: 9_999, name: "broken", sql: "CREATE TABLE half_done (x int); SELECT no_such_column FROM users;" }];
+      await expect(migrate(pool, broken)).rejects.toThrow(/migration 9999 \(broken\) failed/);
+      const { rows } = await pool.query("SELECT to_regclass('half_done') AS t, (SELECT count(*)::int FROM schema_migrations WHERE version = 9999) AS n");
+      expect(rows[0]).toEqual({ t: null, n: 0 });
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it("adopt a database created by the original service", async () => {
+    const original = await createTestDatabase();
+    const pool = new Pool({ connectionString: original.url, max: 1 });
+    try {
+      // The original's SQLAlchemy tables: naive timestamps, no read_at, no indexes of ours.
+      await pool.query(`
+        CREATE TABLE users (id SERIAL PRIMARY KEY, username VARCHAR UNIQUE, hashed_password VARCHAR);
+        CREATE TABLE messages (id SERIAL PRIMARY KEY, sender_id INTEGER REFERENCES users(id), recipient_id INTEGER REFERENCES users(id),
+          title VARCHAR, body TEXT, "timestamp" TIMESTAMP DEFAULT now(), is_read BOOLEAN DEFAULT false);
+        INSERT INTO users (username, hashed_password) VALUES ('old', '$2b$12$abcdefghijklmnopqrstuv');
+        INSERT INTO messages (sender_id, recipient_id, title, body, "timestamp") VALUES (1, 1, 't', 'b', '2024-04-27 12:34:56.789');`);
+      await migrate(pool);
+      const { rows } = await pool.query(`SELECT "timestamp", read_at FROM messages`);
+      expect(rows[0].timestamp.toISOString()).toBe("2024-04-27T12:34:56.789Z");
+      expect(rows[0].read_at).toBeNull();
+    } finally {
+      await pool.end();
+      await original.close();
+    }
+  });
+});

@@ -20,7 +20,8 @@ export const laxBool = () =>
     return TRUE_WORDS.has(word) ? true : FALSE_WORDS.has(word) ? false : v;
   }, z.boolean());
 
-const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
+// Unicode general category Cc: C0 and C1 controls and DEL.
+const CONTROL_CHARACTERS = /\p{Cc}/u;
 
 /** Length in characters (code points), as Python counts it, not UTF-16 units. */
 const codePoints = (s: string) => [...s].length;

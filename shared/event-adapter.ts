@@ -23,6 +23,10 @@ export async function runEventHandler(
 ): Promise<HttpResponseInit | null> {
   const handler = new WebPubSubEventHandler(hub, { ...options, path });
   const body = Buffer.from(await request.arrayBuffer());
+  const malformed = { status: 400, headers: { "Content-Type": "application/json" }, body: JSON.stringify({ detail: "Malformed Web PubSub event" }) };
+  // The package answers `connected` before it parses the body, then throws where no one
+  // catches it; a system event's body must be JSON, so check that first.
+  if (request.method === "POST" && request.headers.get("ce-type")?.startsWith("azure.webpubsub.sys.") && !isJson(body)) return malformed;
   const headers: Record<string, string> = {};
   request.headers.forEach((value, name) => (headers[name.toLowerCase()] = value));
   const nodeRequest = Object.assign(Readable.from(body.length ? [body] : []), {
@@ -48,7 +52,6 @@ export async function runEventHandler(
     },
   };
   const timer = setTimeout(() => answer({ status: 504, headers: { "Content-Type": "application/json" }, body: JSON.stringify({ detail: "The event handler did not answer in time" }) }), ANSWER_TIMEOUT_MS);
-  const malformed = { status: 400, headers: { "Content-Type": "application/json" }, body: JSON.stringify({ detail: "Malformed Web PubSub event" }) };
   try {
     // The middleware resolves once it has handed the event to our callbacks; `answered`
     // once it has written the response (for `connected`, before the callbacks even run).
@@ -61,5 +64,14 @@ export async function runEventHandler(
     return result;
   } finally {
     clearTimeout(timer);
+  }
+}
+
+function isJson(body: Buffer): boolean {
+  try {
+    JSON.parse(body.toString("utf8"));
+    return true;
+  } catch {
+    return false;
   }
 }

@@ -33,7 +33,13 @@ export const webPubSubEvents = endpoint(async (request: HttpRequest, context: In
     },
     pending,
   );
-  return answer ?? json(400, { detail: "Not a Web PubSub event for this hub" });
+  if (answer) return answer;
+  // The package only answers a handshake that carries `ce-awpsversion`; the abuse-protection
+  // spec requires just the origin header, so answer the bare form too.
+  if (request.method === "OPTIONS" && request.headers.has("webhook-request-origin")) {
+    return { status: 200, headers: { "WebHook-Allowed-Origin": "*" } };
+  }
+  return json(400, { detail: "Not a Web PubSub event for this hub" });
 });
 
 app.http("webpubsub-events", { route: EVENTS_ROUTE, methods: ["OPTIONS", "POST"], authLevel: "anonymous", handler: webPubSubEvents });

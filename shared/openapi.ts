@@ -30,15 +30,16 @@ const OPERATIONS: Operation[] = [
   { method: "get", path: "/health", summary: "Liveness and database reachability", response: S.Health, errors: [503] },
 ];
 
-const toSchema = (schema: Schema) => {
-  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { io: "input", target: "draft-2020-12", unrepresentable: "any" });
+// Bodies are described as clients send them; parameters as validated (with their bounds and defaults).
+const toSchema = (schema: Schema, io: "input" | "output" = "input") => {
+  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { io, target: "draft-2020-12", unrepresentable: "any" });
   return rest;
 };
 
 function parameters(op: Operation) {
   const from = (where: "query" | "path", obj: z.ZodObject | undefined) =>
     Object.entries(obj?.shape ?? {}).map(([name, field]) => {
-      const schema = toSchema(field as Schema);
+      const schema = toSchema(field as Schema, "output");
       return {
         name,
         in: where,

@@ -1,0 +1,1 @@
+export { startWebPubSubStandIn, type WebPubSubStandIn, type WebPubSubStandInOptions } from "./server";

@@ -4,6 +4,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -54,7 +55,9 @@ describe("the build", () => {
 
   it("registers every function with its route, methods and anonymous auth level", async () => {
     const dir = path.join(out, "dist", "functions");
-    for (const file of readdirSync(dir).filter((f) => f.endsWith(".js"))) require(path.join(dir, file));
+    // Loaded with Node's own require, as the worker loads `main`, not through the test transformer.
+    const load = createRequire(__filename);
+    for (const file of readdirSync(dir).filter((f) => f.endsWith(".js"))) load(path.join(dir, file));
     const registered = Object.fromEntries(registeredFunctions().map((f) => [f.name, f.trigger]));
     expect(Object.keys(registered).sort()).toEqual(Object.keys(EXPECTED).sort());
     for (const [name, expected] of Object.entries(EXPECTED)) {

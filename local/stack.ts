@@ -3,7 +3,8 @@
  * Web PubSub stand-in, migrations, and the local Functions host serving every function.
  */
 import path from "node:path";
-import { parseDatabaseConfig } from "../shared/config";
+import { parseDatabaseConfig, resetConfig } from "../shared/config";
+import { resetRealtimeClient } from "../shared/realtime";
 import { closePool, getPool } from "../shared/db";
 import { migrate } from "../shared/migrate";
 import { SETTINGS } from "../shared/settings";
@@ -101,6 +102,9 @@ export async function startLocalStack(options: StackOptions = {}): Promise<Local
     }
 
     applyValues(settings.Values);
+    // A second stack in the same process (tests) must not reuse the first one's settings.
+    resetConfig();
+    resetRealtimeClient();
 
     // Migrations first, as `func start` users do with `npm run migrate`.
     await migrate(getPool(parseDatabaseConfig(process.env)));

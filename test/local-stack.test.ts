@@ -1,0 +1,38 @@
+/** `npm start`'s stack: the embedded database persists across restarts, settings come from the example file. */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { applyValues, readLocalSettings } from "../local/settings";
+import { ROOT, startLocalStack } from "../local/stack";
+
+const dataDir = mkdtempSync(path.join(tmpdir(), "stack-data-"));
+afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+describe("the local stack", () => {
+  it("keeps data in the embedded database across a restart", async () => {
+    const first = await startLocalStack({ hostPort: 0, embedded: { dataDir, port: 0 }, webPubSubPort: 0 });
+    try {
+      const created = await fetch(`${first.url}/users/`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username: "persisted", password: "password123" }) });
+      expect(created.status).toBe(200);
+    } finally {
+      await first.close();
+    }
+    const second = await startLocalStack({ hostPort: 0, embedded: { dataDir, port: 0 }, webPubSubPort: 0 });
+    try {
+      const login = await fetch(`${second.url}/token`, { method: "POST", body: new URLSearchParams({ username: "persisted", password: "password123" }) });
+      expect(login.status).toBe(200);
+    } finally {
+      await second.close();
+    }
+  });
+
+  it("reads the example settings when there is no local.settings.json, without overriding the environment", () => {
+    const settings = readLocalSettings(ROOT);
+    expect(path.basename(settings.file)).toMatch(/^local\.settings(\.example)?\.json$/);
+    expect(settings.Host.CORS).toContain("http://localhost:5173");
+    const env: NodeJS.ProcessEnv = { WEBPUBSUB_HUB: "mine" };
+    applyValues({ WEBPUBSUB_HUB: "notifications", OTHER: "x" }, env);
+    expect(env).toEqual({ WEBPUBSUB_HUB: "mine", OTHER: "x" });
+  });
+});

@@ -1,0 +1,62 @@
+param name string
+param location string
+param tags object = {}
+@description('Principal of the app identity: reads the secrets.')
+param appPrincipalId string
+@description('Principal of the person running azd: may manage the secrets. Empty to skip.')
+param deployerPrincipalId string = ''
+@secure()
+param jwtSecret string
+@secure()
+param eventHandlerKey string
+
+var keyVaultSecretsUser = '4633458b-17de-408a-b874-0445c86b69e6'
+var keyVaultSecretsOfficer = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
+
+resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
+  name: name
+  location: location
+  tags: tags
+  properties: {
+    tenantId: tenant().tenantId
+    sku: { family: 'A', name: 'standard' }
+    enableRbacAuthorization: true
+    enableSoftDelete: true
+    softDeleteRetentionInDays: 7
+  }
+}
+
+resource jwtSecretEntry 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+  parent: vault
+  name: 'jwt-secret'
+  properties: { value: jwtSecret }
+}
+
+resource eventHandlerKeyEntry 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+  parent: vault
+  name: 'webpubsub-event-handler-key'
+  properties: { value: eventHandlerKey }
+}
+
+resource appReadsSecrets 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: vault
+  name: guid(vault.id, appPrincipalId, keyVaultSecretsUser)
+  properties: {
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultSecretsUser)
+  }
+}
+
+resource deployerManagesSecrets 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(deployerPrincipalId)) {
+  scope: vault
+  name: guid(vault.id, deployerPrincipalId, keyVaultSecretsOfficer)
+  properties: {
+    principalId: deployerPrincipalId
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultSecretsOfficer)
+  }
+}
+
+output name string = vault.name
+output jwtSecretUri string = jwtSecretEntry.properties.secretUri
+output eventHandlerKeyUri string = eventHandlerKeyEntry.properties.secretUri

@@ -1,0 +1,36 @@
+param name string
+param location string
+param tags object = {}
+@allowed(['Free_F1', 'Standard_S1', 'Premium_P1'])
+param skuName string = 'Free_F1'
+param capacity int = 1
+param appPrincipalId string
+
+var webPubSubServiceOwner = '12cf5a90-567b-43ae-8102-96cf46c7d9b4'
+
+resource service 'Microsoft.SignalRService/webPubSub@2024-03-01' = {
+  name: name
+  location: location
+  tags: tags
+  sku: { name: skuName, tier: split(skuName, '_')[0], capacity: capacity }
+  properties: {
+    // Access keys off: the app signs client tokens and sends through its managed identity.
+    disableLocalAuth: true
+    disableAadAuth: false
+    publicNetworkAccess: 'Enabled'
+    tls: { clientCertEnabled: false }
+  }
+}
+
+resource appOwnsService 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: service
+  name: guid(service.id, appPrincipalId, webPubSubServiceOwner)
+  properties: {
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', webPubSubServiceOwner)
+  }
+}
+
+output name string = service.name
+output endpoint string = 'https://${service.properties.hostName}'

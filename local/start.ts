@@ -15,7 +15,7 @@ async function main(): Promise<void> {
     hostPort: servicesOnly ? null : port,
     databaseUrl: external,
     embedded: { dataDir: path.join(ROOT, ".data", "pglite") },
-    log: process.env.LOG_REQUESTS === "0" ? undefined : (line) => console.log(line),
+    log: (line) => console.log(line),
   });
   console.log(`database:  ${external ? "DATABASE_URL" : `embedded PGlite (.data/pglite) at ${stack.databaseUrl}`}`);
   if (stack.webPubSub) console.log(`web pubsub stand-in: ${stack.webPubSub.endpoint}`);

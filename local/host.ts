@@ -9,6 +9,7 @@ import { HttpRequest, HttpResponse, InvocationContext, type HttpResponseInit } f
 import { compileRoute, matchRoute, type CompiledRoute } from "./routes";
 import { isPreflight, preflightHeaders, responseCorsHeaders, type CorsPolicy } from "./cors";
 import type { RegisteredFunction } from "./functions-core";
+import { readCappedBody } from "./request-body";
 
 // The Functions host's own request size limit (100 MB); the functions apply tighter ones.
 const HOST_MAX_BODY_BYTES = 100 * 1024 * 1024;
@@ -43,17 +44,6 @@ function buildRoutes(functions: RegisteredFunction[], prefix: string): Route[] {
       methods: new Set((fn.trigger.methods ?? ["GET", "POST"]).map((m) => m.toUpperCase())),
     }))
     .sort((a, b) => b.compiled.specificity - a.compiled.specificity);
-}
-
-async function readRequestBody(req: IncomingMessage): Promise<Buffer | null> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > HOST_MAX_BODY_BYTES) return null;
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
 }
 
 function flattenHeaders(req: IncomingMessage): Record<string, string> {
@@ -94,7 +84,7 @@ export function startHost(options: HostOptions): Promise<RunningHost> {
         await send(res, { status: 404, jsonBody: { detail: "Not Found" } }, cors);
         return;
       }
-      const body = await readRequestBody(req);
+      const body = await readCappedBody(req, HOST_MAX_BODY_BYTES);
       if (body === null) {
         await send(res, { status: 413, jsonBody: { detail: "Request body is too large" } }, cors);
         return;

@@ -1,5 +1,6 @@
 /** The data-plane REST calls the `@azure/web-pubsub` SDK makes, with the status codes it expects. */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { readCappedBody } from "../request-body";
 import { deliver, type ConnectionRegistry, type Payload } from "./connections";
 import { verifyServerToken } from "./tokens";
 
@@ -65,17 +66,6 @@ function parsePayload(contentType: string | undefined, body: Buffer): Payload {
   return { dataType: "binary", data: body };
 }
 
-async function readBody(req: IncomingMessage): Promise<Buffer | null> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) return null;
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
-}
-
 function answer(res: ServerResponse, status: number, message?: string): void {
   if (!message) {
     res.writeHead(status).end();
@@ -92,7 +82,7 @@ export async function handleRest(ctx: RestContext, req: IncomingMessage, res: Se
   const hit = matches.find((m) => m.route.method === req.method);
   if (!hit || !hit.match) return answer(res, matches.length ? 405 : 404, matches.length ? "Method not allowed" : "Not found");
   if (!verifyServerToken(req.headers.authorization, ctx.accessKey, url.toString())) return answer(res, 401, "Invalid or missing access token");
-  const body = await readBody(req);
+  const body = await readCappedBody(req, MAX_BODY_BYTES);
   if (body === null) return answer(res, 413, "Payload too large");
   let payload: Payload | null = null;
   try {

@@ -38,9 +38,16 @@ param postgresDatabaseName string = 'realtime_mail'
 
 @allowed([512, 2048, 4096])
 param instanceMemoryMB int = 2048
+
+// Every instance holds up to dbPoolMax connections, so maximumInstanceCount * dbPoolMax must
+// stay under the server's limit (B1ms: 50, a few reserved for Azure). Raise them together
+// with the PostgreSQL tier.
 @minValue(1)
 @maxValue(1000)
-param maximumInstanceCount int = 40
+param maximumInstanceCount int = 20
+@minValue(1)
+@maxValue(20)
+param dbPoolMax int = 2
 
 param accessTokenExpireMinutes int = 30
 
@@ -157,6 +164,7 @@ module api 'app/api.bicep' = {
       POSTGRES_USER: identity.outputs.name
       POSTGRES_SSL: 'true'
       DB_MIGRATE_ON_START: 'true'
+      DB_POOL_MAX: string(dbPoolMax)
       AZURE_CLIENT_ID: identity.outputs.clientId
       WEBPUBSUB_ENDPOINT: webPubSub.outputs.endpoint
       WEBPUBSUB_HUB: webPubSubHub

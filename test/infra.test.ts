@@ -105,19 +105,21 @@ describe("app settings", () => {
 
   it("pass the app's own validation once Azure resolves them", () => {
     // Key Vault references resolve to the secret; a bare parameter to its default; other expressions to a sample value.
-    const paramDefault = (name: string) => new RegExp(`^param ${name} string = '([^']*)'`, "m").exec(main)?.[1];
+    const paramDefault = (name: string) => new RegExp(`^param ${name} (?:string|int) = '?([^'\\s]*)'?`, "m").exec(main)?.[1];
     const resolve = (value: string) => {
       if (value.startsWith("'@Microsoft.KeyVault")) return "resolved-secret-value-from-key-vault-0123456789";
       if (value.startsWith("'")) return value.slice(1, -1);
-      return paramDefault(value) ?? `sample-${value.replace(/\W+/g, "-")}`;
+      const parameter = /^(?:string\()?(\w+)\)?$/.exec(value)?.[1];
+      return (parameter && paramDefault(parameter)) ?? `sample-${value.replace(/\W+/g, "-")}`;
     };
     const resolved = Object.fromEntries(Object.entries(codeSettings).map(([name, value]) => [name, resolve(value)]));
     resolved[SETTINGS.webPubSubEndpoint] = "https://wps-abc.webpubsub.azure.com";
-    resolved[SETTINGS.accessTokenExpireMinutes] = "30";
     const config = parseConfig(resolved);
     expect(config.database.kind).toBe("entra");
     expect(config.webPubSub.kind).toBe("identity");
     expect(config.migrateOnStart).toBe(true);
+    expect(config.pool.max).toBe(2);
+    expect(config.accessTokenExpireMinutes).toBe(30);
   });
 });
 
@@ -239,6 +241,17 @@ describe("resources", () => {
     expect(kv).toMatch(/name: 'webpubsub-event-handler-key'/);
     expect(kv).toMatch(/4633458b-17de-408a-b874-0445c86b69e6/); // Key Vault Secrets User
     expect(main).toMatch(/@secure\(\)\s+@minLength\(32\)[^\n]*\n[^\n]*\n?\s*param jwtSecret string/);
+  });
+
+  it("cannot open more database connections than a B1ms server accepts", () => {
+    const fallback = (name: string) => Number(new RegExp(`\\$\\{${name}=(\\d+)\\}`).exec(read("infra/main.parameters.json"))?.[1]);
+    const instances = fallback("MAXIMUM_INSTANCE_COUNT");
+    const pool = fallback("DB_POOL_MAX");
+    expect(Number(/param maximumInstanceCount int = (\d+)/.exec(main)?.[1])).toBe(instances);
+    expect(Number(/param dbPoolMax int = (\d+)/.exec(main)?.[1])).toBe(pool);
+    expect(codeSettings[SETTINGS.dbPoolMax]).toBe("string(dbPoolMax)");
+    const B1MS_USABLE_CONNECTIONS = 50 - 3; // max_connections on B1ms, less those Azure reserves
+    expect(instances * pool).toBeLessThanOrEqual(B1MS_USABLE_CONNECTIONS);
   });
 
   it("outputs what azd and a frontend need", () => {

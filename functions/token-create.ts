@@ -1,7 +1,8 @@
 import "../shared/startup";
 import { app, type HttpRequest } from "@azure/functions";
 import { ERRORS } from "../shared/errors";
-import { endpoint, HttpError, ok } from "../shared/http";
+import { unauthorized } from "../shared/auth";
+import { endpoint, ok } from "../shared/http";
 import { verifyPassword } from "../shared/passwords";
 import { readForm } from "../shared/request";
 import { LoginForm } from "../shared/schemas";
@@ -13,7 +14,7 @@ export const createToken = endpoint(async (request: HttpRequest) => {
   const form = await readForm(request, LoginForm);
   const user = await findUserByUsername(form.username.trim());
   const valid = await verifyPassword(form.password, user?.hashed_password ?? null);
-  if (!user || !valid) throw new HttpError(401, ERRORS.incorrectLogin, { "WWW-Authenticate": "Bearer" });
+  if (!user || !valid) throw unauthorized(ERRORS.incorrectLogin);
   return ok({ access_token: issueAccessToken(user), token_type: "bearer" });
 });
 

@@ -1,8 +1,8 @@
 import "../shared/startup";
 import { app, type HttpRequest, type InvocationContext } from "@azure/functions";
-import { authenticate } from "../shared/auth";
+import { authenticate, unauthorized } from "../shared/auth";
 import { ERRORS } from "../shared/errors";
-import { endpoint, HttpError, json, ok } from "../shared/http";
+import { endpoint, json, ok } from "../shared/http";
 import { clientAccessFor } from "../shared/realtime";
 
 /** Replaces the original `/ws/` socket: returns the Web PubSub URL this user's socket opens. */
@@ -16,7 +16,7 @@ export const negotiate = endpoint(async (request: HttpRequest, context: Invocati
     return json(503, { detail: ERRORS.realtimeUnavailable }, { "Retry-After": "5" });
   }
   // Under a minute left on the app token: a socket token cannot expire before it, so log in again.
-  if (!access) throw new HttpError(401, ERRORS.badCredentials, { "WWW-Authenticate": "Bearer" });
+  if (!access) throw unauthorized(ERRORS.badCredentials);
   return ok({ url: access.url, expires_at: access.expiresAt.toISOString() });
 });
 

@@ -5,6 +5,7 @@
 import path from "node:path";
 import { parseDatabaseConfig, resetConfig } from "../shared/config";
 import { resetRealtimeClient } from "../shared/realtime";
+import { connectionStringField } from "../shared/connection-string";
 import { closePool, getPool } from "../shared/db";
 import { migrate } from "../shared/migrate";
 import { SETTINGS } from "../shared/settings";
@@ -49,13 +50,13 @@ interface ConnectionTarget {
 /** The stand-in's address when the connection string points at this machine over http. */
 function localWebPubSubTarget(connectionString: string | undefined): ConnectionTarget | null {
   if (!connectionString) return null;
-  const field = (name: string) => new RegExp(`(?:^|;)\\s*${name}\\s*=\\s*([^;]+)`, "i").exec(connectionString)?.[1]?.trim();
-  const endpoint = field("endpoint");
-  const accessKey = field("accesskey");
+  const field = (name: string) => connectionStringField(connectionString, name);
+  const endpoint = field("Endpoint");
+  const accessKey = field("AccessKey");
   if (!endpoint || !accessKey) return null;
   const url = new URL(endpoint);
   if (url.protocol !== "http:" || !["127.0.0.1", "localhost"].includes(url.hostname)) return null;
-  return { host: "127.0.0.1", port: Number(field("port") ?? (url.port || 80)), accessKey };
+  return { host: "127.0.0.1", port: Number(field("Port") ?? (url.port || 80)), accessKey };
 }
 
 function portOf(databaseUrl: string | undefined): number | undefined {

@@ -7,6 +7,9 @@ import type { UserPublicT } from "./schemas";
 
 const CHALLENGE = { "WWW-Authenticate": "Bearer" };
 
+/** A 401 with the bearer challenge every authentication failure carries. */
+export const unauthorized = (detail: string): HttpError => new HttpError(401, detail, CHALLENGE);
+
 export interface CurrentUser extends UserPublicT {
   tokenExpiresAt: Date;
 }
@@ -27,10 +30,10 @@ export function bearerToken(request: HttpRequest, options: { allowQuery?: boolea
 /** Resolves the signed-in user, or throws the contract's 401s. */
 export async function authenticate(request: HttpRequest, options: { allowQuery?: boolean } = {}): Promise<CurrentUser> {
   const token = bearerToken(request, options);
-  if (token === undefined) throw new HttpError(401, ERRORS.notAuthenticated, CHALLENGE);
+  if (token === undefined) throw unauthorized(ERRORS.notAuthenticated);
   const claims = token ? verifyAccessToken(token) : null;
   const user = claims ? await userOf(claims) : null;
-  if (!claims || !user) throw new HttpError(401, ERRORS.badCredentials, CHALLENGE);
+  if (!claims || !user) throw unauthorized(ERRORS.badCredentials);
   return { ...user, tokenExpiresAt: new Date(claims.exp * 1000) };
 }
 

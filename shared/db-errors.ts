@@ -36,3 +36,8 @@ export function isDatabaseUnavailable(error: unknown): boolean {
 export function isUniqueViolation(error: unknown): boolean {
   return error instanceof Error && (error as { code?: unknown }).code === "23505";
 }
+
+/** SQLSTATE 23503 on the named constraint: the row points at something that does not exist. */
+export function isForeignKeyViolation(error: unknown, constraint: string): boolean {
+  return error instanceof Error && (error as { code?: unknown }).code === "23503" && (error as { constraint?: unknown }).constraint === constraint;
+}

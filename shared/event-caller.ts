@@ -1,6 +1,7 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import type { HttpRequest } from "@azure/functions";
 import type { Config } from "./config";
+import { connectionStringField } from "./connection-string";
 
 /** The query parameter of the event-handler URL that carries WEBPUBSUB_EVENT_HANDLER_KEY. */
 export const EVENT_HANDLER_KEY_PARAM = "key";
@@ -9,10 +10,6 @@ function sameText(a: string, b: string): boolean {
   const left = Buffer.from(a);
   const right = Buffer.from(b);
   return left.length === right.length && timingSafeEqual(left, right);
-}
-
-export function accessKeyOf(connectionString: string): string | undefined {
-  return /(?:^|;)\s*accesskey\s*=\s*([^;]+)/i.exec(connectionString)?.[1]?.trim();
 }
 
 /** `sha256=<hex>` values (comma-separated when the service has two keys) over the connection id. */
@@ -32,7 +29,7 @@ function signatureMatches(request: HttpRequest, accessKey: string): boolean {
 export function isTrustedEventCaller(request: HttpRequest, config: Config): boolean {
   const key = request.query.get(EVENT_HANDLER_KEY_PARAM);
   if (config.eventHandlerKey && key && sameText(key, config.eventHandlerKey)) return true;
-  const accessKey = config.webPubSub.kind === "connectionString" ? accessKeyOf(config.webPubSub.connectionString) : undefined;
+  const accessKey = config.webPubSub.kind === "connectionString" ? connectionStringField(config.webPubSub.connectionString, "AccessKey") : undefined;
   if (!accessKey) return false;
   // The abuse-protection handshake is unsigned; it only learns which origin we accept.
   return request.method === "OPTIONS" || signatureMatches(request, accessKey);

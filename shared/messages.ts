@@ -1,3 +1,4 @@
+import { isForeignKeyViolation } from "./db-errors";
 import { getPool, inTransaction, type Queryable } from "./db";
 import type { MessageT } from "./schemas";
 
@@ -35,19 +36,22 @@ export interface SentMessage {
 /** Stores a message; `null` when the recipient does not exist. */
 export async function sendMessage(senderId: number, input: { recipient_id: number; title: string; body: string }): Promise<SentMessage | null> {
   if (!canBeId(input.recipient_id)) return null;
-  return inTransaction(async (tx) => {
-    // KEY SHARE keeps the recipient from being deleted between this check and the insert.
-    const recipient = await tx.query("SELECT 1 FROM users WHERE id = $1 FOR KEY SHARE", [input.recipient_id]);
-    if (recipient.rowCount === 0) return null;
-    const { rows } = await tx.query<MessageRow>(
-      `WITH inserted AS (
-         INSERT INTO messages (sender_id, recipient_id, title, body) VALUES ($1, $2, $3, $4)
-         RETURNING id, sender_id, recipient_id, title, body, "timestamp", is_read)
-       SELECT ${MESSAGE_COLUMNS} ${joinUsers("inserted")}`,
-      [senderId, input.recipient_id, input.title, input.body],
-    );
-    return { message: toMessage(rows[0]), recipientUnreadCount: await countUnread(input.recipient_id, tx) };
-  });
+  try {
+    return await inTransaction(async (tx) => {
+      // The foreign key checks (and locks) the recipient, so a missing one costs no extra query.
+      const { rows } = await tx.query<MessageRow>(
+        `WITH inserted AS (
+           INSERT INTO messages (sender_id, recipient_id, title, body) VALUES ($1, $2, $3, $4)
+           RETURNING id, sender_id, recipient_id, title, body, "timestamp", is_read)
+         SELECT ${MESSAGE_COLUMNS} ${joinUsers("inserted")}`,
+        [senderId, input.recipient_id, input.title, input.body],
+      );
+      return { message: toMessage(rows[0]), recipientUnreadCount: await countUnread(input.recipient_id, tx) };
+    });
+  } catch (error) {
+    if (isForeignKeyViolation(error, "messages_recipient_id_fkey")) return null;
+    throw error;
+  }
 }
 
 /** Newest first; keyset pagination on id so deep pages cost the same as the first. */

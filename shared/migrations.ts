@@ -32,6 +32,15 @@ export const MIGRATIONS: readonly Migration[] = [
         is_read BOOLEAN NOT NULL DEFAULT false
       );
       ALTER TABLE messages ADD COLUMN IF NOT EXISTS read_at TIMESTAMPTZ;
+      -- The API relies on these names to tell a missing recipient (23503) from a fault.
+      DO $$ BEGIN
+        IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'messages_sender_id_fkey') THEN
+          ALTER TABLE messages ADD CONSTRAINT messages_sender_id_fkey FOREIGN KEY (sender_id) REFERENCES users (id) ON DELETE CASCADE;
+        END IF;
+        IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'messages_recipient_id_fkey') THEN
+          ALTER TABLE messages ADD CONSTRAINT messages_recipient_id_fkey FOREIGN KEY (recipient_id) REFERENCES users (id) ON DELETE CASCADE;
+        END IF;
+      END $$;
       ALTER TABLE messages ALTER COLUMN "timestamp" TYPE TIMESTAMPTZ USING "timestamp" AT TIME ZONE 'UTC';
       ALTER TABLE messages ALTER COLUMN "timestamp" SET DEFAULT now();
       ALTER TABLE messages ALTER COLUMN is_read SET DEFAULT false;

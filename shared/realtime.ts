@@ -1,5 +1,6 @@
 import { WebPubSubServiceClient, type GenerateClientTokenOptions } from "@azure/web-pubsub";
 import { getConfig, type Config } from "./config";
+import { connectionStringField } from "./connection-string";
 import type { RealtimeEvent } from "./events";
 import { azureCredential } from "./identity";
 
@@ -9,16 +10,12 @@ export interface Logger {
 
 let client: Promise<WebPubSubServiceClient | null> | undefined;
 
-function endpointOf(connectionString: string): string | undefined {
-  return /(?:^|;)\s*endpoint\s*=\s*([^;]+)/i.exec(connectionString)?.[1]?.trim();
-}
-
 async function buildClient(config: Config): Promise<WebPubSubServiceClient | null> {
   const settings = config.webPubSub;
   if (settings.kind === "none") return null;
   if (settings.kind === "connectionString") {
     // Only a local stand-in or emulator is reached over plain http; the SDK refuses it otherwise.
-    const insecure = endpointOf(settings.connectionString)?.toLowerCase().startsWith("http://") ?? false;
+    const insecure = connectionStringField(settings.connectionString, "Endpoint")?.toLowerCase().startsWith("http://") ?? false;
     return new WebPubSubServiceClient(settings.connectionString, config.hub, { allowInsecureConnection: insecure });
   }
   return new WebPubSubServiceClient(settings.endpoint, await azureCredential(config.azureClientId), config.hub);

@@ -48,7 +48,7 @@ describe("migrations", () => {
       // The original's SQLAlchemy tables: naive timestamps, no read_at, no indexes of ours.
       await pool.query(`
         CREATE TABLE users (id SERIAL PRIMARY KEY, username VARCHAR UNIQUE, hashed_password VARCHAR);
-        CREATE TABLE messages (id SERIAL PRIMARY KEY, sender_id INTEGER REFERENCES users(id), recipient_id INTEGER REFERENCES users(id),
+        CREATE TABLE messages (id SERIAL PRIMARY KEY, sender_id INTEGER, recipient_id INTEGER,
           title VARCHAR, body TEXT, "timestamp" TIMESTAMP DEFAULT now(), is_read BOOLEAN DEFAULT false);
         INSERT INTO users (username, hashed_password) VALUES ('old', '$2b$12$abcdefghijklmnopqrstuv');
         INSERT INTO messages (sender_id, recipient_id, title, body, "timestamp") VALUES (1, 1, 't', 'b', '2024-04-27 12:34:56.789');`);
@@ -56,6 +56,11 @@ describe("migrations", () => {
       const { rows } = await pool.query(`SELECT "timestamp", read_at FROM messages`);
       expect(rows[0].timestamp.toISOString()).toBe("2024-04-27T12:34:56.789Z");
       expect(rows[0].read_at).toBeNull();
+      // Even without the original's foreign keys, a message to nobody is now refused.
+      await expect(pool.query("INSERT INTO messages (sender_id, recipient_id, title, body) VALUES (1, 999, 't', 'b')")).rejects.toMatchObject({
+        code: "23503",
+        constraint: "messages_recipient_id_fkey",
+      });
     } finally {
       await pool.end();
       await original.close();

@@ -1,6 +1,7 @@
 /** End to end over real HTTP against the `npm start` stack (local host, embedded or CI database). */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLocalStack, type LocalStack } from "../local/stack";
+import { registerOverHttp } from "./support/api";
 import { createTestDatabase, type TestDatabase } from "./support/database";
 
 let db: TestDatabase;
@@ -17,14 +18,7 @@ afterAll(async () => {
   await db?.close();
 });
 
-async function register(username: string): Promise<{ id: number; token: string }> {
-  const created = await fetch(`${base}/users/`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username, password: "password123" }) });
-  expect(created.status).toBe(200);
-  const { id } = (await created.json()) as { id: number };
-  const login = await fetch(`${base}/token`, { method: "POST", body: new URLSearchParams({ username, password: "password123" }) });
-  expect(login.status).toBe(200);
-  return { id, token: ((await login.json()) as { access_token: string }).access_token };
-}
+const register = (username: string) => registerOverHttp(base, username);
 
 describe("the API over HTTP", () => {
   it("serves a whole conversation: register, log in, send, read inbox and outbox, mark read", async () => {

@@ -5,6 +5,7 @@ import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { applyValues, readLocalSettings } from "../local/settings";
 import { ROOT, startLocalStack } from "../local/stack";
+import { registerOverHttp, TEST_PASSWORD } from "./support/api";
 
 const dataDir = mkdtempSync(path.join(tmpdir(), "stack-data-"));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
@@ -13,14 +14,13 @@ describe("the local stack", () => {
   it("keeps data in the embedded database across a restart", async () => {
     const first = await startLocalStack({ hostPort: 0, embedded: { dataDir, port: 0 }, webPubSubPort: 0 });
     try {
-      const created = await fetch(`${first.url}/users/`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username: "persisted", password: "password123" }) });
-      expect(created.status).toBe(200);
+      await registerOverHttp(first.url as string, "persisted");
     } finally {
       await first.close();
     }
     const second = await startLocalStack({ hostPort: 0, embedded: { dataDir, port: 0 }, webPubSubPort: 0 });
     try {
-      const login = await fetch(`${second.url}/token`, { method: "POST", body: new URLSearchParams({ username: "persisted", password: "password123" }) });
+      const login = await fetch(`${second.url}/token`, { method: "POST", body: new URLSearchParams({ username: "persisted", password: TEST_PASSWORD }) });
       expect(login.status).toBe(200);
     } finally {
       await second.close();

@@ -3,6 +3,7 @@ import { createHmac } from "node:crypto";
 import jwt from "jsonwebtoken";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLocalStack, type LocalStack } from "../local/stack";
+import { registerOverHttp, type HttpUser } from "./support/api";
 import { createTestDatabase, type TestDatabase } from "./support/database";
 import { SocketProbe, settle, type Frame } from "./support/sockets";
 
@@ -24,18 +25,8 @@ afterAll(async () => {
   await db?.close();
 });
 
-interface User {
-  id: number;
-  username: string;
-  token: string;
-}
-
-async function register(username: string): Promise<User> {
-  const created = await fetch(`${base}/users/`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username, password: "password123" }) });
-  const { id } = (await created.json()) as { id: number };
-  const login = await fetch(`${base}/token`, { method: "POST", body: new URLSearchParams({ username, password: "password123" }) });
-  return { id, username, token: ((await login.json()) as { access_token: string }).access_token };
-}
+type User = HttpUser;
+const register = (username: string) => registerOverHttp(base, username);
 
 async function negotiate(user: User, how: "header" | "query" = "header"): Promise<{ url: string; expires_at: string }> {
   const res =

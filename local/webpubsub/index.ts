@@ -1,1 +1,34 @@
-export { startWebPubSubStandIn, type WebPubSubStandIn, type WebPubSubStandInOptions } from "./server";
+/**
+ * A local stand-in for Azure Web PubSub that the real `@azure/web-pubsub` SDK and plain
+ * WebSocket clients talk to unchanged. Local development and tests only: production uses
+ * the real service.
+ */
+export { startWebPubSubStandIn } from "./server";
+
+export interface WebPubSubStandInOptions {
+  /** Defaults to "127.0.0.1". */
+  host?: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** The AccessKey of the connection string. */
+  accessKey: string;
+  /** URL to POST system events (connected, disconnected) for a hub to, or undefined for none. */
+  eventHandlerUrl?: (hub: string) => string | undefined;
+  /** Optional artificial delay added before answering REST calls (for tests of a slow service). */
+  restDelayMs?: number;
+  log?: (line: string) => void;
+}
+
+export interface WebPubSubStandIn {
+  readonly port: number;
+  /** e.g. "http://127.0.0.1:PORT" */
+  readonly endpoint: string;
+  /** `Endpoint=http://127.0.0.1;Port=PORT;AccessKey=...;Version=1.0;` */
+  readonly connectionString: string;
+  setRestDelay(ms: number): void;
+  /** Pushes data straight to a user's sockets, bypassing REST: the floor for the latency benchmark. Returns the sockets reached. */
+  sendToUserDirect(hub: string, userId: string, data: unknown): number;
+  connectionCount(hub?: string): number;
+  /** Closes all sockets and the server; never hangs, and may be called more than once. */
+  close(): Promise<void>;
+}

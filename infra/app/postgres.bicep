@@ -2,15 +2,18 @@ param name string
 param location string
 param tags object = {}
 param databaseName string
-@description('Compute tier and size, e.g. Standard_B1ms (Burstable) or Standard_D2ds_v5 (GeneralPurpose).')
+@description('Compute size, e.g. Standard_B1ms (Burstable) or Standard_D2ds_v5 (GeneralPurpose).')
 param skuName string = 'Standard_B1ms'
 @allowed(['Burstable', 'GeneralPurpose', 'MemoryOptimized'])
 param skuTier string = 'Burstable'
 param version string = '16'
 param storageSizeGB int = 32
-@description('The app identity becomes a Microsoft Entra administrator: it signs in with a token and owns its schema.')
+@description('The app identity: a Microsoft Entra administrator that signs in with a token and owns the database.')
 param appIdentityName string
 param appIdentityPrincipalId string
+@description('The person running the deployment: a second administrator for hands-on access. Empty name: none.')
+param deployerObjectId string = ''
+param deployerUserPrincipalName string = ''
 
 resource server 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = {
   name: name
@@ -20,7 +23,7 @@ resource server 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = {
   properties: {
     version: version
     storage: { storageSizeGB: storageSizeGB }
-    // Microsoft Entra only: there is no database password anywhere.
+    // Microsoft Entra only: no administrator login, no password anywhere.
     authConfig: {
       activeDirectoryAuth: 'Enabled'
       passwordAuth: 'Disabled'
@@ -32,18 +35,13 @@ resource server 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = {
   }
 }
 
-resource database 'Microsoft.DBforPostgreSQL/flexibleServers/databases@2024-08-01' = {
-  parent: server
-  name: databaseName
-  properties: { charset: 'UTF8', collation: 'en_US.utf8' }
-}
+// The server accepts one change at a time, so every child below waits for the previous one.
 
-// 0.0.0.0 to 0.0.0.0 is the documented rule for "allow access from Azure services".
+// 0.0.0.0 to 0.0.0.0 is the documented rule for "allow public access from any Azure service".
 resource allowAzureServices 'Microsoft.DBforPostgreSQL/flexibleServers/firewallRules@2024-08-01' = {
   parent: server
   name: 'AllowAllAzureServicesAndResourcesWithinAzureIps'
   properties: { startIpAddress: '0.0.0.0', endIpAddress: '0.0.0.0' }
-  dependsOn: [database]
 }
 
 resource requireTls 'Microsoft.DBforPostgreSQL/flexibleServers/configurations@2024-08-01' = {
@@ -64,5 +62,27 @@ resource appAdmin 'Microsoft.DBforPostgreSQL/flexibleServers/administrators@2024
   dependsOn: [requireTls]
 }
 
+// Created after the app's administrator exists, so that administrator owns it (and, on PostgreSQL 15+,
+// its public schema): the app creates its own tables. Created before any administrator exists,
+// the database would belong to the platform's superuser and the app could create nothing in it.
+resource database 'Microsoft.DBforPostgreSQL/flexibleServers/databases@2024-08-01' = {
+  parent: server
+  name: databaseName
+  properties: { charset: 'UTF8', collation: 'en_US.utf8' }
+  dependsOn: [appAdmin]
+}
+
+resource deployerAdmin 'Microsoft.DBforPostgreSQL/flexibleServers/administrators@2024-08-01' = if (!empty(deployerObjectId) && !empty(deployerUserPrincipalName)) {
+  parent: server
+  name: deployerObjectId
+  properties: {
+    principalType: 'User'
+    principalName: deployerUserPrincipalName
+    tenantId: tenant().tenantId
+  }
+  dependsOn: [database]
+}
+
+output serverName string = server.name
 output host string = server.properties.fullyQualifiedDomainName
 output databaseName string = database.name

@@ -18,7 +18,9 @@ resource hub 'Microsoft.SignalRService/webPubSub/hubs@2024-03-01' = {
     anonymousConnectPolicy: 'deny'
     eventHandlers: [
       {
-        urlTemplate: 'https://${functionAppHostName}/webpubsub/events?key=${eventHandlerKey}'
+        // Local auth is off, so events carry no ce-signature: the key in the URL authenticates
+        // Web PubSub to the events function (uriComponent: a key never breaks the URL template).
+        urlTemplate: 'https://${functionAppHostName}/webpubsub/events?key=${uriComponent(eventHandlerKey)}'
         userEventPattern: ''
         systemEvents: ['connected']
       }

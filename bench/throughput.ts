@@ -1,0 +1,195 @@
+/**
+ * Throughput of the hot endpoints, against a floor measured in the same run.
+ *
+ * Ours is the local Functions host serving every function (what `npm start` runs); the floor
+ * (bench/throughput/floor-server.ts) is a bare node:http server running the same SQL, the
+ * same per-request user lookup and the same JSON. Both run as child processes against one
+ * real PostgreSQL database seeded with BENCH_SEED_MESSAGES messages; autocannon drives them
+ * in turn (interleaved rounds, order alternating) and the ratio ours/floor is printed per
+ * endpoint and connection count. A second database of BENCH_SMALL_MESSAGES messages gives the
+ * inbox latency at 1M against 10k.
+ *
+ *   BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres npm run bench:throughput
+ *   knobs: BENCH_SEED_MESSAGES (1000000), BENCH_SMALL_MESSAGES (10000), BENCH_DURATION_S (5),
+ *          BENCH_ROUNDS (3), BENCH_CONNECTIONS ("16,64"), BENCH_BCRYPT_COST (10)
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import autocannon from "autocannon";
+import { startWebPubSubStandIn } from "../local/webpubsub";
+import { BENCH_PASSWORD, createDatabase, dropDatabase, seed } from "./throughput/seed";
+
+const env = process.env;
+const intKnob = (name: string, fallback: number) => {
+  const value = Number(env[name] ?? fallback);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer`);
+  return value;
+};
+const ADMIN_URL = env.BENCH_DATABASE_URL;
+const SEED = intKnob("BENCH_SEED_MESSAGES", 1_000_000);
+const SMALL = intKnob("BENCH_SMALL_MESSAGES", 10_000);
+const DURATION = intKnob("BENCH_DURATION_S", 5);
+const ROUNDS = intKnob("BENCH_ROUNDS", 3);
+const BCRYPT_COST = intKnob("BENCH_BCRYPT_COST", 10);
+const CONNECTIONS = (env.BENCH_CONNECTIONS ?? "16,64").split(",").map(Number);
+const GOAL = 0.8;
+const LATENCY_GOAL = 1.2;
+
+interface Server {
+  name: string;
+  url: string;
+  process: ChildProcess;
+}
+
+function startServer(name: string, script: string, serverEnv: NodeJS.ProcessEnv): Promise<Server> {
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(__dirname, "throughput", script)], {
+    env: serverEnv,
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name} did not start within 60 s`)), 60_000);
+    child.once("exit", (code) => reject(new Error(`${name} exited with ${code} before it was ready`)));
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      if (!line.startsWith("{")) return;
+      clearTimeout(timer);
+      resolve({ name, url: (JSON.parse(line) as { url: string }).url, process: child });
+    });
+  });
+}
+
+interface Scenario {
+  name: string;
+  method: "GET" | "POST";
+  path: string;
+  token?: string;
+  body?: string;
+  form?: boolean;
+  push?: boolean;
+}
+
+interface Sample {
+  rps: number;
+  p50: number;
+  p99: number;
+  failures: number;
+}
+
+async function load(url: string, scenario: Scenario, connections: number, seconds: number): Promise<Sample> {
+  const headers: Record<string, string> = {};
+  if (scenario.token) headers.authorization = `Bearer ${scenario.token}`;
+  if (scenario.body !== undefined) headers["content-type"] = scenario.form ? "application/x-www-form-urlencoded" : "application/json";
+  const result = await autocannon({ url: url + scenario.path, method: scenario.method, headers, body: scenario.body, connections, duration: seconds });
+  return { rps: result.requests.total / result.duration, p50: result.latency.p50, p99: result.latency.p99, failures: result.non2xx + result.errors + result.timeouts };
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const mid = (samples: Sample[]): Sample => ({
+  rps: median(samples.map((s) => s.rps)),
+  p50: median(samples.map((s) => s.p50)),
+  p99: median(samples.map((s) => s.p99)),
+  failures: samples.reduce((n, s) => n + s.failures, 0),
+});
+
+/** Interleaved rounds of `a` and `b`, alternating which goes first. */
+async function compare(a: string, b: string, scenario: Scenario, connections: number): Promise<[Sample, Sample]> {
+  await load(a, scenario, connections, 1);
+  await load(b, scenario, connections, 1);
+  const as: Sample[] = [];
+  const bs: Sample[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    if (round % 2 === 0) {
+      as.push(await load(a, scenario, connections, DURATION));
+      bs.push(await load(b, scenario, connections, DURATION));
+    } else {
+      bs.push(await load(b, scenario, connections, DURATION));
+      as.push(await load(a, scenario, connections, DURATION));
+    }
+  }
+  return [mid(as), mid(bs)];
+}
+
+async function login(url: string, username: string): Promise<string> {
+  const res = await fetch(`${url}/token`, { method: "POST", body: new URLSearchParams({ username, password: BENCH_PASSWORD }) });
+  if (res.status !== 200) throw new Error(`login of ${username} failed: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { access_token: string }).access_token;
+}
+
+const fmt = (n: number, width = 8, digits = 0) => n.toFixed(digits).padStart(width);
+
+async function main(): Promise<void> {
+  if (!ADMIN_URL) throw new Error("BENCH_DATABASE_URL must name a PostgreSQL server (its admin URL): the benchmark seeds databases of its own there");
+  const big = `bench_throughput_${SEED}`;
+  const small = `bench_throughput_${SMALL}`;
+  const servers: Server[] = [];
+  const standIn = await startWebPubSubStandIn({ port: 0, accessKey: randomBytes(32).toString("hex") });
+  try {
+    let started = Date.now();
+    const bigUrl = await createDatabase(ADMIN_URL, big);
+    await seed(bigUrl, SEED, BCRYPT_COST);
+    const smallUrl = await createDatabase(ADMIN_URL, small);
+    await seed(smallUrl, SMALL, BCRYPT_COST);
+    console.log(`seeded ${SEED} and ${SMALL} messages in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+
+    const common = { ...env, SECRET_KEY: randomBytes(32).toString("hex"), BCRYPT_COST: String(BCRYPT_COST), NODE_ENV: "production" };
+    const variant = (databaseUrl: string, push: boolean) => ({ ...common, DATABASE_URL: databaseUrl, WEBPUBSUB_CONNECTION_STRING: push ? standIn.connectionString : "" });
+    started = Date.now();
+    const [ours, oursPush, floor, floorPush, oursSmall] = await Promise.all([
+      startServer("ours", "our-server.ts", variant(bigUrl, false)),
+      startServer("ours (pushing)", "our-server.ts", variant(bigUrl, true)),
+      startServer("floor", "floor-server.ts", variant(bigUrl, false)),
+      startServer("floor (pushing)", "floor-server.ts", variant(bigUrl, true)),
+      startServer(`ours at ${SMALL}`, "our-server.ts", variant(smallUrl, false)),
+    ]);
+    servers.push(ours, oursPush, floor, floorPush, oursSmall);
+
+    const reader = await login(ours.url, "bench_user_1");
+    const writer = await login(ours.url, "bench_user_2");
+    const sender = await login(ours.url, "bench_user_3");
+    const send = JSON.stringify({ recipient_id: 4, title: "Benchmark", body: "A message sent by the throughput benchmark." });
+    const scenarios: Scenario[] = [
+      { name: "inbox ?limit=50", method: "GET", path: "/messages/inbox/?limit=50", token: reader },
+      { name: "inbox default page", method: "GET", path: "/messages/inbox/", token: reader },
+      { name: "outbox ?limit=50", method: "GET", path: "/messages/outbox/?limit=50", token: writer },
+      { name: "unread count", method: "GET", path: "/messages/unread_count/", token: reader },
+      { name: "send", method: "POST", path: "/messages/", token: sender, body: send },
+      { name: "send + push", method: "POST", path: "/messages/", token: sender, body: send, push: true },
+      { name: "login", method: "POST", path: "/token", body: new URLSearchParams({ username: "bench_user_5", password: BENCH_PASSWORD }).toString(), form: true },
+    ];
+
+    console.log(`\nthroughput, ${SEED} messages on a PostgreSQL server, ${ROUNDS} interleaved rounds of ${DURATION} s (median), bcrypt cost ${BCRYPT_COST}`);
+    console.log(`${"endpoint".padEnd(20)} conns   ours r/s  floor r/s  ratio   ours p50/p99 ms   floor p50/p99 ms  goal`);
+    const misses: string[] = [];
+    for (const scenario of scenarios) {
+      for (const connections of CONNECTIONS) {
+        const [a, b] = await compare(scenario.push ? oursPush.url : ours.url, scenario.push ? floorPush.url : floor.url, scenario, connections);
+        const ratio = a.rps / b.rps;
+        const met = ratio >= GOAL && a.failures === 0;
+        if (!met) misses.push(`${scenario.name} @${connections}`);
+        console.log(
+          `${scenario.name.padEnd(20)} ${fmt(connections, 5)} ${fmt(a.rps, 10)} ${fmt(b.rps, 10)} ${fmt(ratio, 6, 2)} ${fmt(a.p50, 8)}/${fmt(a.p99, -1)}`.padEnd(80) +
+            `${fmt(b.p50, 8)}/${fmt(b.p99, -1)}`.padEnd(19) +
+            `${met ? "ok" : "MISSED"}${a.failures + b.failures ? `  (${a.failures} failed ours, ${b.failures} floor)` : ""}`,
+        );
+      }
+    }
+
+    // Latency as the mailbox grows: one client at a time, so queueing does not hide it.
+    const inbox = scenarios[0];
+    const [atBig, atSmall] = await compare(ours.url, oursSmall.url, inbox, 1);
+    const growth = atBig.p50 / atSmall.p50;
+    console.log(`\ninbox ?limit=50, one connection: p50 ${atBig.p50} ms at ${SEED} messages, ${atSmall.p50} ms at ${SMALL}: ${growth.toFixed(2)}x (goal <= ${LATENCY_GOAL}x: ${growth <= LATENCY_GOAL ? "ok" : "MISSED"})`);
+    console.log(misses.length ? `below ${GOAL}x the floor: ${misses.join(", ")}` : `every endpoint at ${GOAL}x the floor or better`);
+  } finally {
+    await Promise.all(servers.map((server) => new Promise((resolve) => server.process.once("exit", resolve).kill("SIGTERM"))));
+    await standIn.close();
+    await dropDatabase(ADMIN_URL!, big).catch(() => {});
+    await dropDatabase(ADMIN_URL!, small).catch(() => {});
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.stack : error);
+  process.exitCode = 1;
+});

@@ -1,0 +1,71 @@
+/**
+ * The floor for the throughput benchmark: a bare `node:http` server that runs exactly the
+ * service's SQL (the same `shared/` data functions), the same per-request user lookup and
+ * the same JSON, with nothing else: no Functions objects, no validation library, no
+ * routing table. What the same SQL allows on this machine.
+ *
+ * Started by bench/throughput.ts as a child process; prints `{"url":...}` when ready.
+ */
+import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import bcrypt from "bcryptjs";
+import { newMessageEvent } from "../../shared/events";
+import { getPool } from "../../shared/db";
+import { countUnread, listInbox, listOutbox, sendMessage } from "../../shared/messages";
+import { push } from "../../shared/realtime";
+import { issueAccessToken, verifyAccessToken } from "../../shared/tokens";
+import { findUserById, findUserByUsername } from "../../shared/users";
+
+const DEFAULT_PAGE = 1000;
+
+function reply(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(text) }).end(text);
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+async function currentUser(req: IncomingMessage): Promise<{ id: number; username: string } | null> {
+  const claims = verifyAccessToken((req.headers.authorization ?? "").slice("Bearer ".length));
+  return claims?.uid === undefined ? null : findUserById(claims.uid);
+}
+
+const quiet = { warn: () => {} };
+
+async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? "/", "http://floor");
+  const page = () => ({ limit: Number(url.searchParams.get("limit") ?? DEFAULT_PAGE) });
+  if (req.method === "POST" && url.pathname === "/token") {
+    const form = new URLSearchParams(await readBody(req));
+    const user = await findUserByUsername(form.get("username") ?? "");
+    if (!user || !(await bcrypt.compare(form.get("password") ?? "", user.hashed_password))) return reply(res, 401, { detail: "Incorrect username or password" });
+    return reply(res, 200, { access_token: issueAccessToken(user), token_type: "bearer" });
+  }
+  const user = await currentUser(req);
+  if (!user) return reply(res, 401, { detail: "Could not validate credentials" });
+  if (req.method === "GET" && url.pathname === "/messages/inbox/") return reply(res, 200, await listInbox(user.id, page()));
+  if (req.method === "GET" && url.pathname === "/messages/outbox/") return reply(res, 200, await listOutbox(user.id, page()));
+  if (req.method === "GET" && url.pathname === "/messages/unread_count/") return reply(res, 200, { unread_count: await countUnread(user.id) });
+  if (req.method === "POST" && url.pathname === "/messages/") {
+    const input = JSON.parse(await readBody(req)) as { recipient_id: number; title: string; body: string };
+    const sent = await sendMessage(user.id, input);
+    if (!sent) return reply(res, 404, { detail: "Recipient not found" });
+    await push({ userId: sent.message.recipient_id }, newMessageEvent(sent.message, sent.recipientUnreadCount), quiet);
+    return reply(res, 200, sent.message);
+  }
+  reply(res, 404, { detail: "Not Found" });
+}
+
+const server = http.createServer((req, res) => {
+  handle(req, res).catch((error: unknown) => reply(res, 500, { detail: String(error) }));
+});
+server.keepAliveTimeout = 60_000;
+getPool();
+server.listen(0, "127.0.0.1", () => {
+  console.log(JSON.stringify({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }));
+});
+process.on("SIGTERM", () => process.exit(0));

@@ -28,6 +28,19 @@ import { parseOr422 } from "./validation";
 export const KEY_LIFETIME = "24 hours";
 export const SWEEP_BATCH = 100;
 
+/** The statements, named so a test can check their plans use the indexes. */
+export const KEY_SQL = {
+  claim: `INSERT INTO idempotency_keys (sender_id, key, fingerprint) VALUES ($1, $2, $3)
+    ON CONFLICT (sender_id, key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, response = NULL, created_at = now()
+      WHERE idempotency_keys.created_at <= now() - $4::interval`,
+  find: "SELECT fingerprint, response FROM idempotency_keys WHERE sender_id = $1 AND key = $2",
+  record: "UPDATE idempotency_keys SET response = $3 WHERE sender_id = $1 AND key = $2",
+  // By row address (a TID scan), so the delete itself never joins against the whole table.
+  sweep: `DELETE FROM idempotency_keys WHERE ctid = ANY (ARRAY(
+      SELECT ctid FROM idempotency_keys WHERE created_at <= now() - $1::interval
+       ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED))`,
+} as const;
+
 /** The request's Idempotency-Key, `undefined` when it sends none; a 422 naming the header when malformed. */
 export function readIdempotencyKey(request: HttpRequest): string | undefined {
   const value = request.headers.get(IDEMPOTENCY_KEY_HEADER) ?? undefined;
@@ -52,18 +65,10 @@ export type Claim = { kind: "claimed" } | { kind: "replayed"; message: MessageT 
  * before committing.
  */
 export async function claimKey(tx: Queryable, senderId: number, key: string, requestFingerprint: string): Promise<Claim> {
-  const claimed = await tx.query(
-    `INSERT INTO idempotency_keys (sender_id, key, fingerprint) VALUES ($1, $2, $3)
-     ON CONFLICT (sender_id, key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, response = NULL, created_at = now()
-       WHERE idempotency_keys.created_at <= now() - $4::interval`,
-    [senderId, key, requestFingerprint, KEY_LIFETIME],
-  );
+  const claimed = await tx.query(KEY_SQL.claim, [senderId, key, requestFingerprint, KEY_LIFETIME]);
   if (claimed.rowCount === 1) return { kind: "claimed" };
   // A live key, committed by another request; the claim locked its row, so it cannot be swept now.
-  const { rows } = await tx.query<{ fingerprint: string; response: MessageT | null }>(
-    "SELECT fingerprint, response FROM idempotency_keys WHERE sender_id = $1 AND key = $2",
-    [senderId, key],
-  );
+  const { rows } = await tx.query<{ fingerprint: string; response: MessageT | null }>(KEY_SQL.find, [senderId, key]);
   const stored = rows[0];
   if (!stored?.response) throw new Error("idempotency key row without an answer");
   if (stored.fingerprint !== requestFingerprint) return { kind: "different_request" };
@@ -72,16 +77,11 @@ export async function claimKey(tx: Queryable, senderId: number, key: string, req
 
 /** Stores the answer a replay of `key` will get; in the transaction that claimed it. */
 export async function recordAnswer(tx: Queryable, senderId: number, key: string, message: MessageT): Promise<void> {
-  await tx.query("UPDATE idempotency_keys SET response = $3 WHERE sender_id = $1 AND key = $2", [senderId, key, JSON.stringify(message)]);
+  await tx.query(KEY_SQL.record, [senderId, key, JSON.stringify(message)]);
 }
 
 /** Deletes up to SWEEP_BATCH expired keys, oldest first; returns how many. */
 export async function sweepExpiredKeys(db: Queryable = getPool()): Promise<number> {
-  const { rowCount } = await db.query(
-    `DELETE FROM idempotency_keys WHERE (sender_id, key) IN (
-       SELECT sender_id, key FROM idempotency_keys WHERE created_at <= now() - $1::interval
-        ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)`,
-    [KEY_LIFETIME, SWEEP_BATCH],
-  );
+  const { rowCount } = await db.query(KEY_SQL.sweep, [KEY_LIFETIME, SWEEP_BATCH]);
   return rowCount ?? 0;
 }

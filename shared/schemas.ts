@@ -103,7 +103,7 @@ export const MessageSendHeaders = z.object({
     .optional()
     .describe(
       "Makes a retry safe: the same key from the same sender within 24 hours answers with the first message (200, same body) and sends nothing again; " +
-        "the same key with a different request is a 422. 1-255 visible ASCII characters.",
+        "the same key with a different request is a 422 whose detail is a sentence. 1-255 visible ASCII characters.",
     ),
 });
 

@@ -4,6 +4,7 @@ import { Client } from "pg";
 import { markMessageRead } from "../functions/messages-mark-read";
 import { sendMessageHandler } from "../functions/messages-send";
 import { getPool } from "../shared/db";
+import { openApiDocument } from "../shared/openapi";
 import { claimKey, fingerprint, KEY_LIFETIME, KEY_SQL, recordAnswer, SWEEP_BATCH } from "../shared/idempotency";
 import { call } from "./support/http";
 import { useTestDatabase, type TestDatabase } from "./support/database";
@@ -268,5 +269,19 @@ describe("the key queries use their indexes", () => {
     } finally {
       await pool.query("DELETE FROM idempotency_keys WHERE key LIKE 'bulk-%'");
     }
+  });
+});
+
+describe("the OpenAPI document", () => {
+  it("declares the optional Idempotency-Key header of POST /messages/ with its bounds", () => {
+    const doc = openApiDocument() as { paths: Record<string, Record<string, { parameters: Record<string, unknown>[] }>> };
+    expect(doc.paths["/messages/"].post.parameters).toContainEqual(
+      expect.objectContaining({
+        name: "idempotency-key",
+        in: "header",
+        required: false,
+        schema: expect.objectContaining({ type: "string", minLength: 1, maxLength: 255, pattern: "^[!-~]*$" }),
+      }),
+    );
   });
 });

@@ -10,10 +10,10 @@
  *
  * How keys expire without scanning the table: a key older than 24 hours counts as absent
  * and is replaced in place by the claim (ON CONFLICT DO UPDATE ... WHERE expired), so
- * correctness never waits for cleanup. Cleanup only bounds the table: each new key sweeps
- * at most SWEEP_BATCH expired ones, oldest first through the created_at index, skipping
- * rows another transaction holds. Every insert removes up to SWEEP_BATCH rows, so the
- * table stays near the last 24 hours of keys.
+ * correctness never waits for cleanup. Cleanup only bounds the table: after its commit,
+ * each new key sweeps at most SWEEP_BATCH expired ones, oldest first through the created_at
+ * index, skipping rows another transaction holds. One insert, up to SWEEP_BATCH deletes:
+ * the table stays near the last 24 hours of keys, and a failed sweep never fails a send.
  *
  * What a replay answers: the original response, as Stripe does, not the message's state now
  * (it may have been read since). The response is stored with the key, so a replay is one

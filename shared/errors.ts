@@ -6,6 +6,7 @@ export const ERRORS = {
   usernameTaken: "Username already registered",
   recipientNotFound: "Recipient not found",
   messageNotFound: "Message not found",
+  idempotencyKeyReused: "Idempotency-Key was already used for a different request",
   notFound: "Not Found",
   bodyTooLarge: "Request body is too large",
   unsupportedJson: "Unsupported media type: send the body as application/json",

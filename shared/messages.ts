@@ -1,5 +1,6 @@
 import { isForeignKeyViolation } from "./db-errors";
 import { getPool, inTransaction, type Queryable } from "./db";
+import { claimKey, fingerprint, recordAnswer, sweepExpiredKeys } from "./idempotency";
 import type { MessageT } from "./schemas";
 
 interface MessageRow extends Omit<MessageT, "timestamp"> {
@@ -29,16 +30,36 @@ export async function countUnread(userId: number, db: Queryable = getPool()): Pr
   return rows[0]?.n ?? 0;
 }
 
-export interface SentMessage {
-  message: MessageT;
-  recipientUnreadCount: number;
+export type SendOutcome =
+  | { kind: "sent"; message: MessageT; recipientUnreadCount: number }
+  | { kind: "replayed"; message: MessageT }
+  | { kind: "different_request" }
+  | { kind: "recipient_not_found" };
+
+export interface SendOptions {
+  /** The request's Idempotency-Key (see shared/idempotency.ts). */
+  idempotencyKey?: string;
+  /** Where a failed sweep of expired keys is reported; it never fails the send. */
+  log?: { warn(...args: unknown[]): void };
 }
 
-/** Stores a message; `null` when the recipient does not exist. */
-export async function sendMessage(senderId: number, input: { recipient_id: number; title: string; body: string }): Promise<SentMessage | null> {
-  if (!canBeId(input.recipient_id)) return null;
+class RecipientNotFound extends Error {}
+
+/** Stores a message, or replays the answer to an earlier request with the same idempotency key. */
+export async function sendMessage(
+  senderId: number,
+  input: { recipient_id: number; title: string; body: string },
+  { idempotencyKey, log = console }: SendOptions = {},
+): Promise<SendOutcome> {
+  let outcome: SendOutcome;
   try {
-    return await inTransaction(async (tx) => {
+    outcome = await inTransaction(async (tx): Promise<SendOutcome> => {
+      if (idempotencyKey !== undefined) {
+        const claim = await claimKey(tx, senderId, idempotencyKey, fingerprint(input));
+        if (claim.kind !== "claimed") return claim;
+      }
+      // Thrown, not returned: the claimed key must roll back with the failed send.
+      if (!canBeId(input.recipient_id)) throw new RecipientNotFound();
       // The foreign key checks (and locks) the recipient, so a missing one costs no extra query.
       const { rows } = await tx.query<MessageRow>(
         `WITH inserted AS (
@@ -47,12 +68,18 @@ export async function sendMessage(senderId: number, input: { recipient_id: numbe
          SELECT ${MESSAGE_COLUMNS} ${joinUsers("inserted")}`,
         [senderId, input.recipient_id, input.title, input.body],
       );
-      return { message: toMessage(rows[0]), recipientUnreadCount: await countUnread(input.recipient_id, tx) };
+      const message = toMessage(rows[0]);
+      if (idempotencyKey !== undefined) await recordAnswer(tx, senderId, idempotencyKey, message);
+      return { kind: "sent", message, recipientUnreadCount: await countUnread(input.recipient_id, tx) };
     });
   } catch (error) {
-    if (isForeignKeyViolation(error, "messages_recipient_id_fkey")) return null;
+    if (error instanceof RecipientNotFound || isForeignKeyViolation(error, "messages_recipient_id_fkey")) return { kind: "recipient_not_found" };
     throw error;
   }
+  if (outcome.kind === "sent" && idempotencyKey !== undefined) {
+    await sweepExpiredKeys().catch((error: unknown) => log.warn(`sweeping expired idempotency keys failed: ${(error as Error).message}`));
+  }
+  return outcome;
 }
 
 /** Newest first; keyset pagination on id so deep pages cost the same as the first. */

@@ -53,6 +53,25 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 3,
+    name: "idempotency keys for sending messages",
+    sql: `
+      -- One row per (sender, Idempotency-Key) sent in the last 24 hours: what the request
+      -- asked for (a fingerprint) and the answer it got, replayed to a retry.
+      CREATE TABLE idempotency_keys (
+        sender_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        key VARCHAR(255) NOT NULL,
+        fingerprint TEXT NOT NULL,
+        -- NULL only inside the transaction that claimed the key; it commits with the answer.
+        response JSON,
+        created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+        PRIMARY KEY (sender_id, key)
+      );
+      -- The sweep deletes the oldest expired keys, a bounded batch at a time.
+      CREATE INDEX idempotency_keys_created_at_idx ON idempotency_keys (created_at);
+    `,
+  },
+  {
     version: 4,
     name: "unread counter",
     // The unread count is read on every send, read and socket connect: a counter kept by

@@ -12,7 +12,7 @@ interface Operation {
   body?: { schema: Schema; media: "application/json" | "application/x-www-form-urlencoded" };
   query?: z.ZodObject;
   pathParams?: z.ZodObject;
-  headers?: Record<string, string>;
+  headers?: z.ZodObject;
   response: Schema;
   errors: number[];
 }
@@ -21,7 +21,7 @@ const OPERATIONS: Operation[] = [
   { method: "post", path: "/token", summary: "Log in (OAuth2 password flow)", body: { schema: S.LoginForm, media: "application/x-www-form-urlencoded" }, response: S.Token, errors: [401, 413, 415, 422] },
   { method: "post", path: "/users/", summary: "Register a user", body: { schema: S.UserCreate, media: "application/json" }, response: S.UserPublic, errors: [400, 413, 415, 422] },
   { method: "get", path: "/users/", summary: "Other users, by username", auth: true, query: S.UsersQuery, response: S.UserList, errors: [401, 422] },
-  { method: "post", path: "/messages/", summary: "Send a message", auth: true, body: { schema: S.MessageCreate, media: "application/json" }, response: S.Message, errors: [401, 404, 413, 415, 422] },
+  { method: "post", path: "/messages/", summary: "Send a message", auth: true, body: { schema: S.MessageCreate, media: "application/json" }, headers: S.MessageSendHeaders, response: S.Message, errors: [401, 404, 413, 415, 422] },
   { method: "get", path: "/messages/inbox/", summary: "Received messages, newest first", auth: true, query: S.InboxQuery, response: S.MessageList, errors: [401, 422] },
   { method: "get", path: "/messages/outbox/", summary: "Sent messages, newest first", auth: true, query: S.OutboxQuery, response: S.MessageList, errors: [401, 422] },
   { method: "get", path: "/messages/unread_count/", summary: "Number of unread received messages", auth: true, response: S.UnreadCount, errors: [401] },
@@ -37,7 +37,7 @@ const toSchema = (schema: Schema, io: "input" | "output" = "input") => {
 };
 
 function parameters(op: Operation) {
-  const from = (where: "query" | "path", obj: z.ZodObject | undefined) =>
+  const from = (where: "query" | "path" | "header", obj: z.ZodObject | undefined) =>
     Object.entries(obj?.shape ?? {}).map(([name, field]) => {
       const schema = toSchema(field as Schema, "output");
       return {
@@ -48,7 +48,7 @@ function parameters(op: Operation) {
         schema,
       };
     });
-  return [...from("path", op.pathParams), ...from("query", op.query)];
+  return [...from("path", op.pathParams), ...from("query", op.query), ...from("header", op.headers)];
 }
 
 const ERROR_DESCRIPTIONS: Record<number, string> = {

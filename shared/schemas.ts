@@ -89,6 +89,24 @@ export const MessageCreate = z.object({
   body: textOfLength(1, BODY_MAX, { trim: false }),
 });
 
+export const IDEMPOTENCY_KEY_HEADER = "idempotency-key";
+export const IDEMPOTENCY_KEY_MAX = 255;
+
+export const MessageSendHeaders = z.object({
+  // Visible ASCII only (RFC 5234 VCHAR): no spaces, controls or other bytes a proxy might
+  // rewrite, so the key the server stores is exactly the one the client retries with.
+  [IDEMPOTENCY_KEY_HEADER]: z
+    .string()
+    .min(1)
+    .max(IDEMPOTENCY_KEY_MAX)
+    .regex(/^[!-~]*$/, { error: "String should match pattern '^[!-~]*$'" })
+    .optional()
+    .describe(
+      "Makes a retry safe: the same key from the same sender within 24 hours answers with the first message (200, same body) and sends nothing again; " +
+        "the same key with a different request is a 422 whose detail is a sentence. 1-255 visible ASCII characters.",
+    ),
+});
+
 export const Message = z.object({
   id: z.int(),
   sender_id: z.int(),

@@ -32,7 +32,8 @@ describe("the unread counter", () => {
       senders.map(async (sender) => {
         for (let i = 0; i < 100; i++) {
           const sent = await sendMessage(sender.id, { recipient_id: recipient.id, title: `t${i}`, body: "b" });
-          seen.push(sent!.recipientUnreadCount);
+          if (sent.kind !== "sent") throw new Error(`send failed: ${sent.kind}`);
+          seen.push(sent.recipientUnreadCount);
         }
       }),
     );
@@ -45,7 +46,8 @@ describe("the unread counter", () => {
     const [sender, recipient] = [await newUser(), await newUser()];
     const first = await sendMessage(sender.id, { recipient_id: recipient.id, title: "a", body: "b" });
     await sendMessage(sender.id, { recipient_id: recipient.id, title: "c", body: "d" });
-    const outcomes = await Promise.all(Array.from({ length: 50 }, () => markRead(first!.message.id, recipient.id)));
+    if (first.kind !== "sent") throw new Error(`send failed: ${first.kind}`);
+    const outcomes = await Promise.all(Array.from({ length: 50 }, () => markRead(first.message.id, recipient.id)));
     expect(outcomes.filter((o) => o.kind === "first_read")).toHaveLength(1);
     expect(await countUnread(recipient.id)).toBe(1);
   });

@@ -53,7 +53,7 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   if (req.method === "POST" && url.pathname === "/messages/") {
     const input = JSON.parse(await readBody(req)) as { recipient_id: number; title: string; body: string };
     const sent = await sendMessage(user.id, input);
-    if (!sent) return reply(res, 404, { detail: "Recipient not found" });
+    if (sent.kind !== "sent") return reply(res, 404, { detail: "Recipient not found" });
     await push({ userId: sent.message.recipient_id }, newMessageEvent(sent.message, sent.recipientUnreadCount), quiet);
     return reply(res, 200, sent.message);
   }

@@ -29,14 +29,18 @@ async function main(): Promise<void> {
   console.log(`postgresql sign-in: ${stack.postgres.host}:${stack.postgres.port} as "${stack.role}", database "${stack.database}"`);
   console.log(`web pubsub (Entra): ${stack.webPubSub.endpoint}`);
   console.log(`API ready: ${app.url}  (docs: ${app.url}/docs)`);
+  let stopping = false;
   const stop = async () => {
+    stopping = true;
     await app?.stop();
     await stack.close();
     process.exit(0);
   };
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
-  app.child.once("exit", () => void stack.close().then(() => process.exit(1)));
+  app.child.once("exit", () => {
+    if (!stopping) void stack.close().then(() => process.exit(1));
+  });
 }
 
 main().catch((error: unknown) => {

@@ -5,10 +5,13 @@
  * of its managed identity from the local identity endpoint.
  */
 import { randomUUID } from "node:crypto";
+import https from "node:https";
+import jwt from "jsonwebtoken";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { IdentityClaims } from "../local/identity/issuer";
 import { Issuer, MSI_API_VERSION, RESOURCES, startIdentityEndpoint, type IdentityEndpoint } from "../local/identity";
+import { createLocalCertificates, type LocalCertificates } from "../local/azure-identity/certificates";
 import { spawnApp, type RunningApp } from "../local/azure-identity/spawn-app";
 import { startAzureIdentityStack, type AzureIdentityStack } from "../local/azure-identity/stack";
 import { startWebPubSubStandIn, type WebPubSubStandIn } from "../local/webpubsub";
@@ -65,6 +68,72 @@ describe("the local managed identity endpoint", () => {
     expect((await ask(good(), "wrong")).status).toBe(401);
     expect((await ask(good(), "")).status).toBe(401);
     expect((await ask({ ...good(), "api-version": "2017-09-01" })).status).toBe(400);
+  });
+});
+
+describe("the Web PubSub stand-in in Entra mode", () => {
+  let certificates: LocalCertificates;
+  let standIn: WebPubSubStandIn;
+  const issuer = new Issuer(randomUUID());
+  const accessKey = "stand-in-own-signing-key-0123456789abcdef";
+
+  beforeAll(async () => {
+    certificates = await createLocalCertificates();
+    cleanups.push(() => certificates.remove());
+    const verify = issuer.verifierFor(RESOURCES.webPubSub);
+    standIn = await startWebPubSubStandIn({ port: 0, accessKey, tls: certificates, acceptBearer: (token) => verify(token).ok });
+    cleanups.push(() => standIn.close());
+  });
+
+  /** A REST call over TLS that trusts only the local CA. */
+  function post(pathAndQuery: string, token: string | undefined, body = "{}"): Promise<{ status: number; text: string }> {
+    return new Promise((resolve, reject) => {
+      const req = https.request(`${standIn.endpoint}${pathAndQuery}`, {
+        method: "POST",
+        ca: certificates.ca,
+        headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      });
+      req.on("response", (res) => {
+        let text = "";
+        res.on("data", (chunk: Buffer) => (text += chunk.toString()));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
+      });
+      req.on("error", reject);
+      req.end(body);
+    });
+  }
+
+  const send = "/api/hubs/notifications/:send?api-version=2024-12-01";
+
+  it("serves HTTPS with the local certificate, and accepts the identity's bearer token", async () => {
+    expect(standIn.endpoint).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    expect((await post(send, issuer.issue(RESOURCES.webPubSub).token)).status).toBe(202);
+  });
+
+  it("refuses no token, another audience, an expired token, another signer and an access-key token", async () => {
+    const past = Math.floor(Date.now() / 1000) - 120;
+    const accessKeyToken = jwt.sign({}, accessKey, { algorithm: "HS256", audience: `${standIn.endpoint}${send}`, expiresIn: 600 });
+    for (const token of [
+      undefined,
+      issuer.issue(RESOURCES.postgres).token,
+      issuer.issue(RESOURCES.webPubSub, { claims: { iat: past - 600, nbf: past - 600, exp: past } }).token,
+      new Issuer(issuer.clientId).issue(RESOURCES.webPubSub).token,
+      accessKeyToken,
+    ]) {
+      expect((await post(send, token)).status).toBe(401);
+    }
+  });
+
+  it(":generateToken signs a client token for the user, roles and expiry asked for, and refuses bad arguments", async () => {
+    const token = issuer.issue(RESOURCES.webPubSub).token;
+    const answer = await post("/api/hubs/notifications/:generateToken?api-version=2024-12-01&userId=42&role=webpubsub.joinLeaveGroup&minutesToExpire=5", token, "");
+    expect(answer.status).toBe(200);
+    const claims = jwt.verify((JSON.parse(answer.text) as { token: string }).token, accessKey) as jwt.JwtPayload;
+    expect(claims).toMatchObject({ sub: "42", role: ["webpubsub.joinLeaveGroup"], aud: `${standIn.endpoint}/client/hubs/notifications` });
+    expect((claims.exp as number) - (claims.iat as number)).toBe(300);
+    expect((await post("/api/hubs/notifications/:generateToken?api-version=2024-12-01&userId=42&minutesToExpire=0", token, "")).status).toBe(400);
+    expect((await post("/api/hubs/notifications/:generateToken?api-version=2024-12-01&clientType=MQTT", token, "")).status).toBe(400);
+    expect((await post("/api/hubs/notifications/:generateToken?api-version=2024-12-01&userId=42", undefined, "")).status).toBe(401);
   });
 });
 

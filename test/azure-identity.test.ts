@@ -146,7 +146,8 @@ describe.skipIf(!adminUrl)(`the app signed in by its managed identity (${adminUr
     cleanups.push(() => stack.close());
     app = await spawnApp(stack.appSettings());
     cleanups.push(() => app.stop());
-  });
+    // The app is a fresh process that compiles every function first; slow on a loaded machine.
+  }, 120_000);
 
   /** Connects to the sign-in as pg does from the app, with the given token as the password. */
   async function signIn(password: string, user = stack.role): Promise<void> {

@@ -252,7 +252,8 @@ describe.skipIf(!adminUrl)(`the app signed in by its managed identity (${adminUr
       });
       expect(res.status).toBe(503);
       expect(await res.json()).toEqual({ detail: ERRORS.databaseUnavailable });
-      await waitForOutput(broken, /no Microsoft Entra token for PostgreSQL/);
+      // Named as the managed identity, not a chain that tried several credentials.
+      await waitForOutput(broken, /no Microsoft Entra token for PostgreSQL: ManagedIdentityCredential/);
     });
 
     it("answers 503 when PostgreSQL refuses the identity's token", { timeout: 90_000 }, async () => {

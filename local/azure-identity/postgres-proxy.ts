@@ -184,6 +184,11 @@ async function serve(options: PostgresProxyOptions, context: tls.SecureContext, 
     return;
   }
   const pending = reader.detach();
+  if (secure.destroyed) {
+    // The client gave up (its connection timeout) while the server was answering: no orphan session.
+    upstream.socket.destroy();
+    return;
+  }
   secure.write(upstream.first);
   if (pending.length) upstream.socket.write(pending);
   upstream.socket.on("error", () => secure.destroy());

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { SETTINGS } from "./settings";
+import { SETTINGS, type SettingName } from "./settings";
 
 /** Default Web PubSub hub: the one place the hub name is spelled. */
 export const DEFAULT_HUB = "notifications";
@@ -64,7 +64,6 @@ const schema = z
     [SETTINGS.secretKey]: z
       .string({ error: "is required" })
       .min(MIN_SECRET_LENGTH, { error: `must be at least ${MIN_SECRET_LENGTH} characters`, abort: true })
-      .refine((v) => !v.startsWith("@Microsoft.KeyVault("), { error: "is an unresolved Key Vault reference (check the app's access to the vault)", abort: true })
       .refine((v) => !WEAK_SECRETS.has(v.toLowerCase()) && new Set(v).size >= 8, "is too weak (use a long random value)"),
     [SETTINGS.accessTokenExpireMinutes]: intSetting(1, 60 * 24 * 30, 30),
     [SETTINGS.bcryptCost]: intSetting(4, 15, 12),
@@ -114,8 +113,27 @@ export class ConfigError extends Error {
   }
 }
 
-function problems(error: z.ZodError): ConfigError {
-  return new ConfigError(error.issues.map((i) => `${String(i.path[0] ?? "settings")} ${i.message}`));
+const KEY_VAULT_REFERENCE = /^\s*@Microsoft\.KeyVault\(/i;
+
+/**
+ * Settings Azure fills from Key Vault hold the literal `@Microsoft.KeyVault(...)` when the app
+ * cannot read the vault. Checked for every setting, not a list: a reference that slips through
+ * would become a guessable secret or an endpoint that fails much later.
+ */
+function unresolvedKeyVaultReferences(env: NodeJS.ProcessEnv): string[] {
+  return Object.values(SETTINGS).filter((name) => KEY_VAULT_REFERENCE.test(env[name] ?? ""));
+}
+
+/** Every problem, each setting named once: an unresolved reference hides its other complaints. */
+function check<T>(env: NodeJS.ProcessEnv, result: z.ZodSafeParseResult<T>): T {
+  const unresolved = unresolvedKeyVaultReferences(env);
+  const issues = result.success ? [] : result.error.issues.filter((i) => !unresolved.includes(String(i.path[0]) as SettingName));
+  const problems = [
+    ...unresolved.map((name) => `${name} is an unresolved Key Vault reference (check the app's access to the vault)`),
+    ...issues.map((i) => `${String(i.path[0] ?? "settings")} ${i.message}`),
+  ];
+  if (problems.length > 0 || !result.success) throw new ConfigError(problems);
+  return result.data;
 }
 
 function toDatabaseConfig(s: DatabaseFields): DatabaseConfig {
@@ -144,16 +162,12 @@ function toDatabaseConfig(s: DatabaseFields): DatabaseConfig {
 
 /** Only the database settings: what `npm run migrate` needs, without the app's secrets. */
 export function parseDatabaseConfig(env: NodeJS.ProcessEnv): DatabaseConfig {
-  const result = databaseSchema.safeParse(env);
-  if (!result.success) throw problems(result.error);
-  return toDatabaseConfig(result.data);
+  return toDatabaseConfig(check(env, databaseSchema.safeParse(env)));
 }
 
 /** Parses and validates every setting; throws a ConfigError naming each bad one. */
 export function parseConfig(env: NodeJS.ProcessEnv): Config {
-  const result = schema.safeParse(env);
-  if (!result.success) throw problems(result.error);
-  const s = result.data;
+  const s = check(env, schema.safeParse(env));
   const connectionString = s[SETTINGS.webPubSubConnectionString];
   const endpoint = s[SETTINGS.webPubSubEndpoint];
   const webPubSub: WebPubSubSettings = connectionString

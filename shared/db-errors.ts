@@ -2,8 +2,9 @@
 const UNAVAILABLE_NODE_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "ENOTFOUND", "EAI_AGAIN", "EPIPE", "EHOSTUNREACH"]);
 
 // SQLSTATE classes and codes: 08 connection exception, 53 insufficient resources,
-// 57P01-03 shutdown / cannot connect now, 57014 statement timeout.
-const UNAVAILABLE_SQLSTATES = new Set(["57P01", "57P02", "57P03", "57014", "53300", "53400"]);
+// 57P01-03 shutdown / cannot connect now, 57014 statement timeout; 28000/28P01 the server
+// refused the app's own sign-in (e.g. its identity's token), which no client request can fix.
+const UNAVAILABLE_SQLSTATES = new Set(["57P01", "57P02", "57P03", "57014", "53300", "53400", "28000", "28P01"]);
 
 const UNAVAILABLE_MESSAGES = [
   "timeout exceeded when trying to connect",

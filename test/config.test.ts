@@ -1,6 +1,9 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError, DEFAULT_HUB, parseConfig, parseDatabaseConfig } from "../shared/config";
 import { poolConfig } from "../shared/db";
+import { SETTINGS } from "../shared/settings";
 
 const base = { SECRET_KEY: "a-perfectly-fine-secret-key-with-entropy-0123", DATABASE_URL: "postgresql://u:p@h:5432/d" };
 
@@ -58,6 +61,41 @@ describe("configuration", () => {
   it("the migrate command needs only the database settings", () => {
     expect(parseDatabaseConfig({ DATABASE_URL: base.DATABASE_URL }).database).toEqual({ kind: "url", url: base.DATABASE_URL });
     expect(() => parseDatabaseConfig({})).toThrow(/DATABASE_URL is required/);
+  });
+
+  describe("stops on a Key Vault reference Azure could not resolve", () => {
+    const reference = (secret: string) => `@Microsoft.KeyVault(SecretUri=https://kv-abc.vault.azure.net/secrets/${secret}/)`;
+    const unresolved = (name: string) => `${name} is an unresolved Key Vault reference (check the app's access to the vault)`;
+
+    it("in SECRET_KEY", () => {
+      expect(problemsOf({ ...base, SECRET_KEY: reference("jwt-secret") })).toEqual([unresolved("SECRET_KEY")]);
+    });
+
+    it("in WEBPUBSUB_EVENT_HANDLER_KEY", () => {
+      // Otherwise the reference text itself would become the key the events endpoint accepts.
+      expect(problemsOf({ ...base, WEBPUBSUB_EVENT_HANDLER_KEY: reference("event-handler-key") })).toEqual([unresolved("WEBPUBSUB_EVENT_HANDLER_KEY")]);
+    });
+
+    it("in the older VaultName/SecretName form, and next to other problems", () => {
+      expect(problemsOf({ ...base, WEBPUBSUB_EVENT_HANDLER_KEY: " @Microsoft.KeyVault(VaultName=kv-abc;SecretName=key)", DB_POOL_MAX: "0" })).toEqual([
+        unresolved("WEBPUBSUB_EVENT_HANDLER_KEY"),
+        expect.stringMatching(/^DB_POOL_MAX /),
+      ]);
+    });
+
+    it("in the database settings the migrate command reads", () => {
+      expect(() => parseDatabaseConfig({ DATABASE_URL: reference("database-url") })).toThrow(unresolved("DATABASE_URL"));
+    });
+
+    it("in every setting the deployment fills from Key Vault", () => {
+      const bicep = readFileSync(path.resolve(__dirname, "../infra/main.bicep"), "utf8");
+      const fromVault = [...bicep.matchAll(/^\s*(\w+): '@Microsoft\.KeyVault\(/gm)].map((m) => m[1]);
+      expect(fromVault).toEqual(expect.arrayContaining([SETTINGS.secretKey, SETTINGS.webPubSubEventHandlerKey]));
+      for (const name of fromVault) {
+        expect(Object.values(SETTINGS), name).toContain(name);
+        expect(problemsOf({ ...base, [name]: reference(name.toLowerCase()) }), name).toEqual([unresolved(name)]);
+      }
+    });
   });
 
   it("never puts a secret into an error message", () => {

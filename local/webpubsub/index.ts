@@ -14,6 +14,13 @@ export interface WebPubSubStandInOptions {
   accessKey: string;
   /** URL to POST system events (connected, disconnected) for a hub to, or undefined for none. */
   eventHandlerUrl?: (hub: string) => string | undefined;
+  /** Serve HTTPS and WSS with this certificate (a bearer token only travels over TLS). */
+  tls?: { key: string | Buffer; cert: string | Buffer };
+  /**
+   * Entra mode, as a resource with local auth disabled: REST calls must carry a bearer token
+   * `acceptBearer` accepts, and the access key only signs client tokens (`:generateToken`).
+   */
+  acceptBearer?: (token: string) => boolean;
   /** Optional artificial delay added before answering REST calls (for tests of a slow service). */
   restDelayMs?: number;
   log?: (line: string) => void;
@@ -21,7 +28,7 @@ export interface WebPubSubStandInOptions {
 
 export interface WebPubSubStandIn {
   readonly port: number;
-  /** e.g. "http://127.0.0.1:PORT" */
+  /** e.g. "http://127.0.0.1:PORT" ("https://…" with `tls`) */
   readonly endpoint: string;
   /** `Endpoint=http://127.0.0.1;Port=PORT;AccessKey=...;Version=1.0;` */
   readonly connectionString: string;

@@ -4,7 +4,8 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { deliver, disconnect, HUB_NAME, type Connection, type ConnectionRegistry, type Payload } from "./connections";
-import { verifyServerToken } from "./tokens";
+import { generateClientToken, GENERATE_TOKEN_PATH } from "./generate-token";
+import { bearerToken, verifyServerToken } from "./tokens";
 
 const MAX_BODY_BYTES = 1024 * 1024;
 /** Past this an oversized upload is cut off instead of drained. */
@@ -14,6 +15,10 @@ export interface RestContext {
   registry: ConnectionRegistry;
   accessKey: string;
   restDelayMs(): number;
+  /** Entra mode: accepts bearer tokens by this instead of access-key tokens. */
+  acceptBearer?: (token: string) => boolean;
+  /** The service's own endpoint, the audience prefix of the client tokens it generates. */
+  endpoint?: string;
 }
 
 interface Call {
@@ -168,9 +173,11 @@ export async function handleRest(ctx: RestContext, req: IncomingMessage, res: Se
   const delay = ctx.restDelayMs();
   if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
   const body = await readBody(req);
-  if (!verifyServerToken(req.headers.authorization, ctx.accessKey, url)) {
+  if (!authorized(ctx, req.headers.authorization, url)) {
     return answer(res, 401, { code: "Unauthorized", message: "The access token is missing, invalid or expired, or was issued for another URL." });
   }
+  const tokenRequest = req.method === "POST" ? matchPath(GENERATE_TOKEN_PATH, url.pathname) : null;
+  if (tokenRequest && ctx.endpoint && HUB_NAME.test(tokenRequest.hub)) return answerToken(res, generateClientToken(ctx.accessKey, ctx.endpoint, tokenRequest.hub, url.searchParams));
   const hit = ROUTES.map((route) => ({ route, params: route.method === req.method ? matchPath(route.path, url.pathname) : null })).find((m) => m.params);
   if (!hit?.params) return answer(res, 404, { code: "NotFound", message: `No such operation: ${req.method} ${url.pathname}` });
   if (!HUB_NAME.test(hit.params.hub)) return answer(res, 400, { code: "InvalidHubName", message: "A hub name starts with a letter and holds letters, digits and _`,.[] only." });
@@ -190,4 +197,15 @@ export async function handleRest(ctx: RestContext, req: IncomingMessage, res: Se
   }
   for (const target of hit.route.send(call)) deliver(target, payload);
   answer(res, 202);
+}
+
+function authorized(ctx: RestContext, authorization: string | undefined, url: URL): boolean {
+  if (!ctx.acceptBearer) return verifyServerToken(authorization, ctx.accessKey, url);
+  const token = bearerToken(authorization);
+  return token !== undefined && ctx.acceptBearer(token);
+}
+
+function answerToken(res: ServerResponse, generated: ReturnType<typeof generateClientToken>): void {
+  if (generated.status !== 200) return answer(res, generated.status, generated.body);
+  res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(generated.body));
 }

@@ -1,9 +1,10 @@
 /** Composes the stand-in: one plain HTTP server for REST and the client WebSocket endpoint. */
 import http from "node:http";
+import https from "node:https";
 import type { AddressInfo } from "node:net";
 import { ConnectionRegistry, deliver, jsonPayload } from "./connections";
 import type { WebPubSubStandIn, WebPubSubStandInOptions } from "./index";
-import { handleRest } from "./rest";
+import { handleRest, type RestContext } from "./rest";
 import { createClientEndpoint } from "./sockets";
 import { createUpstream } from "./upstream";
 
@@ -12,9 +13,9 @@ export async function startWebPubSubStandIn(options: WebPubSubStandInOptions): P
   const log = options.log ?? (() => {});
   const registry = new ConnectionRegistry();
   let restDelayMs = options.restDelayMs ?? 0;
-  const rest = { registry, accessKey: options.accessKey, restDelayMs: () => restDelayMs };
+  const rest: RestContext = { registry, accessKey: options.accessKey, restDelayMs: () => restDelayMs, acceptBearer: options.acceptBearer };
 
-  const server = http.createServer((req, res) => {
+  const handler: http.RequestListener = (req, res) => {
     const url = new URL(req.url ?? "/", "http://stand-in");
     if (!url.pathname.startsWith("/api/")) {
       req.resume();
@@ -25,7 +26,8 @@ export async function startWebPubSubStandIn(options: WebPubSubStandInOptions): P
       log(`web pubsub stand-in: REST ${req.method} ${url.pathname} failed: ${error.message}`);
       if (!res.headersSent) res.writeHead(500).end();
     });
-  });
+  };
+  const server = options.tls ? https.createServer({ key: options.tls.key, cert: options.tls.cert }, handler) : http.createServer(handler);
   server.on("clientError", (_error, socket) => socket.destroy());
 
   await new Promise<void>((resolve, reject) => {
@@ -37,7 +39,8 @@ export async function startWebPubSubStandIn(options: WebPubSubStandInOptions): P
   });
   const { port } = server.address() as AddressInfo;
   const endpointHost = host.includes(":") ? `[${host}]` : host;
-  const endpoint = `http://${endpointHost}:${port}`;
+  const endpoint = `${options.tls ? "https" : "http"}://${endpointHost}:${port}`;
+  rest.endpoint = endpoint;
 
   const upstream = createUpstream({ accessKey: options.accessKey, origin: new URL(endpoint).host, eventHandlerUrl: options.eventHandlerUrl, log });
   const clients = createClientEndpoint(registry, options.accessKey, {
@@ -50,7 +53,7 @@ export async function startWebPubSubStandIn(options: WebPubSubStandInOptions): P
   return {
     port,
     endpoint,
-    connectionString: `Endpoint=http://${endpointHost};Port=${port};AccessKey=${options.accessKey};Version=1.0;`,
+    connectionString: `Endpoint=${new URL(endpoint).protocol}//${endpointHost};Port=${port};AccessKey=${options.accessKey};Version=1.0;`,
     setRestDelay(ms) {
       restDelayMs = ms;
     },

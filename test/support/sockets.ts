@@ -14,9 +14,9 @@ export class SocketProbe {
     });
   }
 
-  static open(url: string, protocols?: string[]): Promise<SocketProbe> {
+  static open(url: string, protocols?: string[], options?: WebSocket.ClientOptions): Promise<SocketProbe> {
     return new Promise((resolve, reject) => {
-      const socket = new WebSocket(url, protocols);
+      const socket = new WebSocket(url, protocols, options);
       const probe = new SocketProbe(socket);
       socket.once("open", () => resolve(probe));
       socket.once("unexpected-response", (_req, res) => reject(new Error(`handshake refused: ${res.statusCode}`)));

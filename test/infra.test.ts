@@ -434,6 +434,7 @@ describe("resources", () => {
     expect(peak).toBe(321);
     expect(userConnections).toBe(414);
     expect(peak).toBeLessThanOrEqual(userConnections);
+    expect(read("README.md"), "the README states the same budget").toContain(`**${peak} ≤ ${userConnections}**`);
     // Why not B1ms: even one connection per instance at the least maximum Flex Consumption takes does not fit.
     expect(2 * 40 * 1 + MIGRATION_CONNECTIONS).toBeGreaterThan(MAX_CONNECTIONS.Standard_B1ms - RESERVED);
   });

@@ -52,39 +52,39 @@ function restoreFromNuGet() {
   return cli;
 }
 
-/** How to run the CLI: a command and the arguments that precede Bicep's own. */
+/** How to run the CLI: the standalone `bicep`, or Azure CLI's `az bicep` (which names the file with --file). */
 export function findBicep() {
-  if (process.env.BICEP_CLI) return { command: process.env.BICEP_CLI, prefix: [] };
-  if (runs("bicep", ["--version"])) return { command: "bicep", prefix: [] };
-  if (runs("az", ["bicep", "version"])) return { command: "az", prefix: ["bicep"] };
-  return { command: restoreFromNuGet(), prefix: [] };
+  if (process.env.BICEP_CLI) return { command: process.env.BICEP_CLI, az: false };
+  if (runs("bicep", ["--version"])) return { command: "bicep", az: false };
+  if (runs("az", ["bicep", "version"])) return { command: "az", az: true };
+  return { command: restoreFromNuGet(), az: false };
 }
 
-/** Runs one Bicep command; throws on a non-zero exit or on any diagnostic (error or warning). */
-function bicep(cli, args) {
-  const result = spawnSync(cli.command, [...cli.prefix, ...args], { encoding: "utf8", shell: process.platform === "win32" && cli.command === "az" });
+/** Runs `bicep <verb> <file> [...]`; throws on a non-zero exit or on any diagnostic (error or warning). */
+function bicep(cli, verb, file, rest = []) {
+  const args = cli.az ? ["bicep", verb, "--file", file, ...rest] : [verb, file, ...rest];
+  const result = spawnSync(cli.command, args, { encoding: "utf8", shell: process.platform === "win32" && cli.az });
   const diagnostics = `${result.stdout ?? ""}${result.stderr ?? ""}`
     .split("\n")
     .filter((line) => /\)\s*:\s*(Error|Warning)\b/.test(line));
   if (result.error || result.status !== 0 || diagnostics.length) {
-    throw new Error(`bicep ${args.join(" ")} failed (exit ${result.status ?? result.error?.message}):\n${diagnostics.join("\n") || result.stderr}`);
+    throw new Error(`${cli.command} ${args.join(" ")} failed (exit ${result.status ?? result.error?.message}):\n${diagnostics.join("\n") || result.stderr}`);
   }
   return result;
 }
 
 export function build(cli = findBicep()) {
   mkdirSync(path.dirname(COMPILED), { recursive: true });
-  bicep(cli, ["build", TEMPLATE, "--outfile", COMPILED]);
+  bicep(cli, "build", TEMPLATE, ["--outfile", COMPILED]);
   return COMPILED;
 }
 
 export function lint(cli = findBicep()) {
-  bicep(cli, ["lint", TEMPLATE]);
+  bicep(cli, "lint", TEMPLATE);
 }
 
 export function version(cli = findBicep()) {
-  const args = cli.prefix.length ? [...cli.prefix, "version"] : ["--version"];
-  return execFileSync(cli.command, args, { encoding: "utf8" }).trim();
+  return execFileSync(cli.command, cli.az ? ["bicep", "version"] : ["--version"], { encoding: "utf8", shell: process.platform === "win32" && cli.az }).trim();
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

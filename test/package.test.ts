@@ -1,21 +1,55 @@
-/** The deployment package (what azd uploads) holds the compiled app and production dependencies only. */
+/**
+ * What azd ships: from a fresh clone, azd restores (`npm install`), builds (`npm run build`), runs the
+ * service's prepackage hook and zips the folder `dist` names, relative to the service's `project`.
+ * This test copies the repository's files (tracked and new, not ignored) into an empty folder, gives
+ * it the installed node_modules in place of azd's restore, plants what an old clone could hold (a
+ * stale .deploy/ and a compiled function whose source is gone), runs the hook command exactly as
+ * azure.yaml states it, and checks the folder azd would zip.
+ */
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { azureYaml } from "./support/azure-yaml";
 
 const ROOT = path.resolve(__dirname, "..");
-const scratch = mkdtempSync(path.join(tmpdir(), "package-test-"));
-const out = path.join(scratch, "deploy");
+const clone = mkdtempSync(path.join(tmpdir(), "package-test-"));
+const service = azureYaml(readFileSync(path.join(ROOT, "azure.yaml"), "utf8")).services.api;
+const hook = service.hooks.prepackage.posix;
+const out = path.join(clone, service.project, service.dist);
 
 beforeAll(() => {
-  execFileSync(process.execPath, [path.join(ROOT, "scripts/package.mjs")], { cwd: ROOT, env: { ...process.env, DEPLOY_DIR: out }, stdio: "pipe" });
+  const files = execFileSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: ROOT, encoding: "utf8" }).split("\0").filter(Boolean);
+  for (const file of files) {
+    if (!existsSync(path.join(ROOT, file))) continue; // deleted in the work tree, not yet committed
+    mkdirSync(path.dirname(path.join(clone, file)), { recursive: true });
+    cpSync(path.join(ROOT, file), path.join(clone, file));
+  }
+  symlinkSync(path.join(ROOT, "node_modules"), path.join(clone, "node_modules"), "dir");
+  mkdirSync(path.join(clone, ".deploy"));
+  writeFileSync(path.join(clone, ".deploy", "stale-from-an-old-package.txt"), "old");
+  mkdirSync(path.join(clone, "dist", "functions"), { recursive: true });
+  writeFileSync(path.join(clone, "dist", "functions", "deleted-function.js"), "old");
+  execFileSync(hook.shell, ["-c", hook.run], { cwd: path.join(clone, service.project), stdio: "pipe" });
 }, 300_000);
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+afterAll(() => rmSync(clone, { recursive: true, force: true }));
 
-describe("npm run package", () => {
-  it("stages only the compiled app, host.json and the manifests", () => {
+describe("azure.yaml packaging", () => {
+  it("a prepackage hook that fails the deploy when it fails, the same on every OS", () => {
+    expect(service).toMatchObject({ project: ".", language: "ts", host: "function", dist: ".deploy", remoteBuild: "false" });
+    expect(hook).toEqual({ shell: "sh", run: "npm run package", continueOnError: "false" });
+    expect(service.hooks.prepackage.windows).toEqual({ shell: "pwsh", run: "npm run package", continueOnError: "false" });
+  });
+
+  it("keeps node_modules in the zip, as remoteBuild: false requires of .funcignore", () => {
+    const ignored = readFileSync(path.join(ROOT, ".funcignore"), "utf8").split("\n").map((l) => l.trim());
+    expect(ignored.filter((l) => /^\/?node_modules\/?\**$/.test(l))).toEqual([]);
+  });
+});
+
+describe("the folder azd zips, staged by the hook in a fresh clone", () => {
+  it("holds only the compiled app, host.json and the manifests: nothing stale", () => {
     expect(readdirSync(out).sort()).toEqual(["dist", "host.json", "node_modules", "package-lock.json", "package.json"]);
     expect(readdirSync(path.join(out, "dist")).sort()).toEqual(["functions", "shared"]);
     for (const absent of ["test", "bench", "local", "infra", "functions", "shared", "local.settings.json", "tsconfig.json"]) {
@@ -23,13 +57,18 @@ describe("npm run package", () => {
     }
   });
 
+  it("has a fresh build: one compiled file per function source, none left from an old build", () => {
+    const sources = readdirSync(path.join(ROOT, "functions")).filter((f) => f.endsWith(".ts")).map((f) => f.replace(/\.ts$/, ".js"));
+    const compiled = readdirSync(path.join(out, "dist", "functions")).filter((f) => f.endsWith(".js"));
+    expect(compiled.sort()).toEqual(sources.sort());
+    const pkg = JSON.parse(readFileSync(path.join(out, "package.json"), "utf8")) as { main: string };
+    expect(pkg.main).toBe("dist/functions/*.js");
+  });
+
   it("installs production dependencies and no dev dependency", () => {
     const installed = (name: string) => existsSync(path.join(out, "node_modules", ...name.split("/")));
-    for (const name of ["@azure/functions", "@azure/web-pubsub", "@azure/web-pubsub-express", "@azure/identity", "pg", "zod", "jsonwebtoken", "bcryptjs", "swagger-ui-dist"]) {
-      expect(installed(name), name).toBe(true);
-    }
-    for (const name of ["vitest", "typescript", "tsx", "eslint", "@electric-sql/pglite", "ws", "azurite"]) {
-      expect(installed(name), name).toBe(false);
-    }
+    const pkg = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
+    for (const name of Object.keys(pkg.dependencies)) expect(installed(name), name).toBe(true);
+    for (const name of Object.keys(pkg.devDependencies)) expect(installed(name), name).toBe(false);
   });
 });

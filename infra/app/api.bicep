@@ -12,7 +12,10 @@ param applicationInsightsConnectionString string
 param instanceMemoryMB int = 2048
 @minValue(1)
 @maxValue(1000)
-param maximumInstanceCount int = 100
+param maximumInstanceCount int = 40
+@minValue(1)
+@maxValue(1000)
+param httpPerInstanceConcurrency int = 16
 param allowedOrigins array
 @description('Settings the code reads (see shared/settings.ts), merged over the platform ones.')
 param appSettings object
@@ -52,7 +55,11 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
           authentication: { type: 'UserAssignedIdentity', userAssignedIdentityResourceId: identityId }
         }
       }
-      scaleAndConcurrency: { instanceMemoryMB: instanceMemoryMB, maximumInstanceCount: maximumInstanceCount }
+      scaleAndConcurrency: {
+        instanceMemoryMB: instanceMemoryMB
+        maximumInstanceCount: maximumInstanceCount
+        triggers: { http: { perInstanceConcurrency: httpPerInstanceConcurrency } }
+      }
       runtime: { name: 'node', version: '22' }
     }
   }

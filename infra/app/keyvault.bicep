@@ -3,6 +3,8 @@ param location string
 param tags object = {}
 @description('Principal of the app identity: reads the secrets.')
 param appPrincipalId string
+@description('Principal of Web PubSub\'s identity: reads the event-handler key only, for its upstream URL.')
+param webPubSubPrincipalId string
 @description('Principal of the person running azd: may manage the secrets. Empty to skip.')
 param deployerPrincipalId string = ''
 @secure()
@@ -43,6 +45,17 @@ resource appReadsSecrets 'Microsoft.Authorization/roleAssignments@2022-04-01' = 
   name: guid(vault.id, appPrincipalId, keyVaultSecretsUser)
   properties: {
     principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultSecretsUser)
+  }
+}
+
+// Scoped to the one secret: Web PubSub cannot read the JWT signing key.
+resource webPubSubReadsEventHandlerKey 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: eventHandlerKeyEntry
+  name: guid(eventHandlerKeyEntry.id, webPubSubPrincipalId, keyVaultSecretsUser)
+  properties: {
+    principalId: webPubSubPrincipalId
     principalType: 'ServicePrincipal'
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultSecretsUser)
   }

@@ -2,9 +2,8 @@
 param webPubSubName string
 param hubName string
 param functionAppHostName string
-@secure()
-@description('Carried by the event-handler URL; the events function refuses callers without it.')
-param eventHandlerKey string
+@description('Versionless Key Vault URI of the event-handler key; Web PubSub reads it with its own identity.')
+param eventHandlerKeyUri string
 
 resource service 'Microsoft.SignalRService/webPubSub@2024-03-01' existing = {
   name: webPubSubName
@@ -19,8 +18,9 @@ resource hub 'Microsoft.SignalRService/webPubSub/hubs@2024-03-01' = {
     eventHandlers: [
       {
         // Local auth is off, so events carry no ce-signature: the key in the URL authenticates
-        // Web PubSub to the events function (uriComponent: a key never breaks the URL template).
-        urlTemplate: 'https://${functionAppHostName}/webpubsub/events?key=${uriComponent(eventHandlerKey)}'
+        // Web PubSub to the events function. The template holds only a Key Vault reference, which
+        // Web PubSub resolves when it calls; the key itself is never in the hub's properties.
+        urlTemplate: 'https://${functionAppHostName}/webpubsub/events?key={@Microsoft.KeyVault(SecretUri=${eventHandlerKeyUri})}'
         userEventPattern: ''
         systemEvents: ['connected']
       }

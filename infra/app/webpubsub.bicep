@@ -5,6 +5,8 @@ param tags object = {}
 param skuName string = 'Free_F1'
 param capacity int = 1
 param appPrincipalId string
+@description('The service\'s own identity (Web PubSub takes one): reads the event-handler key from Key Vault.')
+param identityId string
 
 var webPubSubServiceOwner = '12cf5a90-567b-43ae-8102-96cf46c7d9b4'
 
@@ -13,6 +15,10 @@ resource service 'Microsoft.SignalRService/webPubSub@2024-03-01' = {
   location: location
   tags: tags
   sku: { name: skuName, tier: split(skuName, '_')[0], capacity: capacity }
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: { '${identityId}': {} }
+  }
   properties: {
     // Access keys off: the app signs client tokens and sends through its managed identity.
     disableLocalAuth: true

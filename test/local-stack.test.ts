@@ -25,7 +25,8 @@ describe("the local stack", () => {
     } finally {
       await second.close();
     }
-  });
+    // Two embedded PostgreSQL start-ups with migrations: seconds each on a busy machine.
+  }, 60_000);
 
   it("reads the example settings when there is no local.settings.json, without overriding the environment", () => {
     const settings = readLocalSettings(ROOT);

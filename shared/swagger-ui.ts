@@ -1,17 +1,24 @@
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
+import ASSET_TYPES from "./swagger-ui-assets.json";
 
-/** The Swagger UI files served under /docs, from the swagger-ui-dist package (no CDN). */
-const ASSETS: Record<string, string> = {
-  "swagger-ui.css": "text/css; charset=utf-8",
-  "index.css": "text/css; charset=utf-8",
-  "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
-  "swagger-ui-standalone-preset.js": "text/javascript; charset=utf-8",
-  "favicon-32x32.png": "image/png",
-  "favicon-16x16.png": "image/png",
-  "oauth2-redirect.html": "text/html; charset=utf-8",
-  "oauth2-redirect.js": "text/javascript; charset=utf-8",
-};
+/**
+ * The Swagger UI files served under /docs (no CDN), by name with their content types. The
+ * build copies exactly these from swagger-ui-dist next to the bundle (SWAGGER_UI_FOLDER);
+ * run from source, they are read from the package itself.
+ */
+const ASSETS: Record<string, string> = ASSET_TYPES;
+export const SWAGGER_UI_FOLDER = "swagger-ui";
+
+let assetDir: string | undefined;
+function assetFolder(): string {
+  if (!assetDir) {
+    const besideBundle = path.join(__dirname, SWAGGER_UI_FOLDER);
+    assetDir = existsSync(besideBundle) ? besideBundle : path.dirname(require.resolve("swagger-ui-dist/package.json"));
+  }
+  return assetDir;
+}
 
 // Relative URLs, so the page works under any host and with or without a trailing slash.
 export const DOCS_PAGE = `<!doctype html>
@@ -54,5 +61,5 @@ export async function swaggerAsset(name: string): Promise<Asset | null> {
   if (name === "swagger-initializer.js") return { body: DOCS_INITIALIZER, contentType: "text/javascript; charset=utf-8" };
   const contentType = ASSETS[name];
   if (!contentType) return null;
-  return { body: await readFile(path.join(path.dirname(require.resolve("swagger-ui-dist/package.json")), name)), contentType };
+  return { body: await readFile(path.join(assetFolder(), name)), contentType };
 }

@@ -1,13 +1,15 @@
 /**
- * `npm run build` output is what the Functions host loads: package.json `main` must find
- * every function, each with its route and methods, and nothing else.
+ * `npm run build` output is what the Functions host loads: package.json `main` names one
+ * bundle that registers every function, each with its route and methods, and nothing else,
+ * and needs no node_modules beside it.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { HttpRequest, InvocationContext, type HttpResponseInit } from "@azure/functions";
 import { registeredFunctions } from "../local/functions-core";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -30,34 +32,31 @@ const EXPECTED: Record<string, { route: string; methods: string[] }> = {
 let out: string;
 
 beforeAll(() => {
-  // Build into a scratch folder the way `npm run build` does, so the test never races a dev build.
+  // Build into a scratch folder exactly as `npm run build` does, so the test never races a dev
+  // build; no node_modules there, as in the deployed package.
   out = mkdtempSync(path.join(tmpdir(), "build-test-"));
-  execFileSync(process.execPath, [require.resolve("typescript/bin/tsc"), "-p", path.join(ROOT, "tsconfig.build.json"), "--outDir", path.join(out, "dist")], {
-    cwd: ROOT,
-    stdio: "pipe",
-  });
-  symlinkSync(path.join(ROOT, "node_modules"), path.join(out, "node_modules"), "dir");
+  execFileSync(process.execPath, [path.join(ROOT, "scripts", "build.mjs")], { cwd: ROOT, stdio: "pipe", env: { ...process.env, BUILD_OUT_DIR: path.join(out, "dist") } });
 }, 120_000);
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
 describe("the build", () => {
-  it("package.json main points at the compiled functions", () => {
+  it("package.json main names the bundle the build writes", () => {
     const pkg = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as { main: string; scripts: Record<string, string> };
-    expect(pkg.main).toBe("dist/functions/*.js");
-    expect(pkg.scripts.build).toMatch(/tsc -p tsconfig\.build\.json/);
+    expect(pkg.main).toBe("dist/main.js");
+    expect(pkg.scripts.build).toBe("node scripts/build.mjs");
   });
 
-  it("compiles only functions/ and shared/ (no tests, benchmarks or local host)", () => {
-    expect(readdirSync(path.join(out, "dist")).sort()).toEqual(["functions", "shared"]);
-    const files = readdirSync(path.join(out, "dist", "functions")).filter((f) => f.endsWith(".js"));
-    expect(files).toHaveLength(Object.keys(EXPECTED).length);
+  it("writes the bundle, its map and Swagger UI's served files only (no tests, benchmarks, local host or sources)", () => {
+    expect(readdirSync(path.join(out, "dist")).sort()).toEqual(["main.js", "main.js.LEGAL.txt", "main.js.map", "swagger-ui"]);
+    const served = Object.keys(JSON.parse(readFileSync(path.join(ROOT, "shared", "swagger-ui-assets.json"), "utf8")) as Record<string, string>);
+    expect(readdirSync(path.join(out, "dist", "swagger-ui")).sort()).toEqual(served.sort());
+    expect(existsSync(path.join(out, "node_modules"))).toBe(false);
   });
 
-  it("registers every function with its route, methods and anonymous auth level", async () => {
-    const dir = path.join(out, "dist", "functions");
+  it("registers every function with its route, methods and anonymous auth level, with no node_modules", async () => {
     // Loaded with Node's own require, as the worker loads `main`, not through the test transformer.
     const load = createRequire(__filename);
-    for (const file of readdirSync(dir).filter((f) => f.endsWith(".js"))) load(path.join(dir, file));
+    load(path.join(out, "dist", "main.js"));
     const registered = Object.fromEntries(registeredFunctions().map((f) => [f.name, f.trigger]));
     expect(Object.keys(registered).sort()).toEqual(Object.keys(EXPECTED).sort());
     for (const [name, expected] of Object.entries(EXPECTED)) {
@@ -66,6 +65,13 @@ describe("the build", () => {
       expect(registered[name].authLevel, name).toBe("anonymous");
       expect(registered[name].type).toBe("httpTrigger");
     }
+  });
+
+  it("serves Swagger UI's files from beside the bundle", async () => {
+    const docs = registeredFunctions().find((f) => f.name === "docs")!;
+    const response = (await docs.handler(new HttpRequest({ method: "GET", url: "http://localhost/docs/swagger-ui.css", params: { asset: "swagger-ui.css" } }), new InvocationContext())) as HttpResponseInit;
+    expect(response.status).toBe(200);
+    expect(String(response.headers && (response.headers as Record<string, string>)["Content-Type"])).toMatch(/text\/css/);
   });
 
   it("host.json has no route prefix and the v4 extension bundle", () => {

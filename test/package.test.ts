@@ -42,33 +42,37 @@ describe("azure.yaml packaging", () => {
     expect(service.hooks.prepackage.windows).toEqual({ shell: "pwsh", run: "npm run package", continueOnError: "false" });
   });
 
-  it("keeps node_modules in the zip, as remoteBuild: false requires of .funcignore", () => {
+  it("leaves node_modules out of `func azure functionapp publish` too: the bundle needs none", () => {
     const ignored = readFileSync(path.join(ROOT, ".funcignore"), "utf8").split("\n").map((l) => l.trim());
-    expect(ignored.filter((l) => /^\/?node_modules\/?\**$/.test(l))).toEqual([]);
+    expect(ignored).toContain("node_modules/");
   });
 });
 
 describe("the folder azd zips, staged by the hook in a fresh clone", () => {
-  it("holds only the compiled app, host.json and the manifests: nothing stale", () => {
-    expect(readdirSync(out).sort()).toEqual(["dist", "host.json", "node_modules", "package-lock.json", "package.json"]);
-    expect(readdirSync(path.join(out, "dist")).sort()).toEqual(["functions", "shared"]);
-    for (const absent of ["test", "bench", "local", "infra", "functions", "shared", "local.settings.json", "tsconfig.json"]) {
+  it("holds only the bundle, host.json and package.json: nothing stale, no node_modules", () => {
+    expect(readdirSync(out).sort()).toEqual(["dist", "host.json", "package.json"]);
+    for (const absent of ["test", "bench", "local", "infra", "functions", "shared", "node_modules", "local.settings.json", "tsconfig.json"]) {
       expect(existsSync(path.join(out, absent)), absent).toBe(false);
     }
   });
 
-  it("has a fresh build: one compiled file per function source, none left from an old build", () => {
-    const sources = readdirSync(path.join(ROOT, "functions")).filter((f) => f.endsWith(".ts")).map((f) => f.replace(/\.ts$/, ".js"));
-    const compiled = readdirSync(path.join(out, "dist", "functions")).filter((f) => f.endsWith(".js"));
-    expect(compiled.sort()).toEqual(sources.sort());
+  it("has a fresh build: the bundle main names, nothing left from an old build", () => {
+    expect(readdirSync(path.join(out, "dist")).sort()).toEqual(["main.js", "main.js.LEGAL.txt", "main.js.map", "swagger-ui"]);
     const pkg = JSON.parse(readFileSync(path.join(out, "package.json"), "utf8")) as { main: string };
-    expect(pkg.main).toBe("dist/functions/*.js");
+    expect(pkg.main).toBe("dist/main.js");
   });
 
-  it("installs production dependencies and no dev dependency", () => {
-    const installed = (name: string) => existsSync(path.join(out, "node_modules", ...name.split("/")));
-    const pkg = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
-    for (const name of Object.keys(pkg.dependencies)) expect(installed(name), name).toBe(true);
-    for (const name of Object.keys(pkg.devDependencies)) expect(installed(name), name).toBe(false);
+  it("loads on its own, as the worker loads it, and registers every function", () => {
+    // A fresh Node with only the worker's @azure/functions-core, and no node_modules anywhere above the package.
+    const alone = path.join(mkdtempSync(path.join(tmpdir(), "package-alone-")), "app");
+    cpSync(out, alone, { recursive: true });
+    const loaded = execFileSync(process.execPath, ["-r", path.join(ROOT, "bench", "cold-start", "worker-stub.cjs"), path.join(ROOT, "bench", "cold-start", "load-app.cjs"), alone], {
+      cwd: alone,
+      env: { PATH: process.env.PATH, SECRET_KEY: "package-test-secret-0123456789abcdefghijkl", DATABASE_URL: "postgresql://placeholder.invalid/none" },
+      encoding: "utf8",
+    });
+    const functions = readdirSync(path.join(ROOT, "functions")).filter((f) => f.endsWith(".ts"));
+    rmSync(path.dirname(alone), { recursive: true, force: true });
+    expect(JSON.parse(loaded.trim().split("\n").pop()!)).toMatchObject({ functions: functions.length });
   });
 });

@@ -1,6 +1,7 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import { ERRORS } from "./errors";
 import { isDatabaseUnavailable } from "./db-errors";
+import { requestTextIssues } from "./text";
 
 export interface ValidationIssue {
   type: string;
@@ -42,10 +43,14 @@ export type Handler = (request: HttpRequest, context: InvocationContext) => Prom
 /**
  * Wraps a handler so every failure becomes a contract error: HttpErrors as thrown, an
  * unreachable database as 503, anything else as a 500 whose body reveals nothing.
+ * Text no database could store is refused in the path and query of every function, before
+ * it runs; bodies are checked where they are read (shared/request.ts).
  */
 export function endpoint(handler: Handler): Handler {
   return async (request, context) => {
     try {
+      const textIssues = requestTextIssues(request);
+      if (textIssues.length > 0) throw validationError(textIssues);
       return await handler(request, context);
     } catch (error) {
       if (error instanceof HttpError) return errorResponse(error);

@@ -1,7 +1,7 @@
 /**
- * Answers what Node's HTTP parser refuses before any request handler sees it (a malformed
- * request line or header, an oversized head, a CONNECT): a 4xx with a JSON body, written
- * straight to the socket, and never an exception that could stop the server.
+ * Answers what Node's HTTP layer refuses before any request handler sees it (a malformed
+ * request line or header, an oversized head, a CONNECT, an Expect it cannot meet): a 4xx
+ * with a JSON body, and never an exception that could stop the server.
  */
 import http from "node:http";
 import type { Socket } from "node:net";
@@ -34,7 +34,7 @@ export function writeRawResponse(socket: Duplex, status: number, body: unknown):
   (socket as Socket).setTimeout?.(LINGER_MS, () => socket.destroy());
 }
 
-/** Handles the server's `clientError` and `connect` events. */
+/** Handles the server's `clientError`, `checkExpectation` and `connect` events. */
 export function guardHttpServer(server: http.Server, errorBody: ErrorBody): void {
   server.on("clientError", (error: Error & { code?: string }, socket: Duplex) => {
     // A response already under way on this socket cannot be followed by another one.
@@ -45,6 +45,11 @@ export function guardHttpServer(server: http.Server, errorBody: ErrorBody): void
     }
     const [status, message] = statusFor(error);
     writeRawResponse(socket, status, errorBody(status, message));
+  });
+  // Without a listener Node answers an Expect other than 100-continue with a bare 417.
+  server.on("checkExpectation", (_req: http.IncomingMessage, res: http.ServerResponse) => {
+    const payload = JSON.stringify(errorBody(417, ERRORS.expectationFailed));
+    res.writeHead(417, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(payload), Connection: "close" }).end(payload);
   });
   // Without a listener Node closes a CONNECT without a word.
   server.on("connect", (_req: http.IncomingMessage, socket: Duplex) => {

@@ -23,6 +23,7 @@ export const ERRORS = {
   requestTimeout: "The request took too long to arrive",
   unreadableBody: "The request body could not be read",
   methodNotAllowed: "Method Not Allowed",
+  expectationFailed: "Only the Expect value 100-continue is supported",
   corsRefused: "CORS preflight refused: this origin is not allowed",
 } as const;
 

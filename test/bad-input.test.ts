@@ -97,6 +97,25 @@ describe("text holding U+0000 or an unpaired surrogate is a 422 naming the field
   });
 });
 
+describe("other input no query may see", () => {
+  it("a validly signed token naming no possible user is a 401, not a query", async () => {
+    const secret = process.env.SECRET_KEY as string;
+    const exp = Math.floor(Date.now() / 1000) + 600;
+    for (const claims of [{ sub: "nul\u0000user", exp }, { sub: "lone\ud800", exp }, { sub: "bad_alice", uid: 2 ** 40, exp }, { sub: "bad_alice", uid: 0, exp }]) {
+      const res = await fetch(`${base}/messages/unread_count/`, { headers: { authorization: `Bearer ${jwt.sign(claims, secret)}` } });
+      expect(res.status, JSON.stringify(claims)).toBe(401);
+      expect(await res.json()).toEqual({ detail: "Could not validate credentials" });
+    }
+  });
+
+  it("a Web PubSub handshake without WebHook-Request-Origin is a 400 with a detail", async () => {
+    const key = encodeURIComponent(process.env.WEBPUBSUB_EVENT_HANDLER_KEY as string);
+    const res = await fetch(`${base}/webpubsub/events?key=${key}`, { method: "OPTIONS", headers: { "ce-awpsversion": "1.0" } });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({ detail: "Malformed Web PubSub event" });
+  });
+});
+
 describe("a path whose percent-encoding does not decode is a 404", () => {
   it.each(["/messages/%zz/read", "/messages/%ED%A0%80/read", "/messages/%C0%AF/read", "/messages/%/read"])("PUT %s", async (path) => {
     const res = await fetch(`${base}${path}`, { method: "PUT", headers: auth(bob) });
@@ -172,6 +191,10 @@ describe("the HTTP layer of the local host", () => {
   it("answers oversized headers with 431 and CONNECT with 405, each with a JSON detail", async () => {
     expect((await rawRequest(port, get("/health", `Host: x\r\nX-Big: ${"a".repeat(20_000)}\r\n`))).json).toEqual({ detail: "The request line and headers are too large" });
     expect(await rawRequest(port, "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n")).toMatchObject({ status: 405, json: { detail: "Method Not Allowed" } });
+  });
+
+  it("answers an Expect it cannot meet with 417 and a JSON detail", async () => {
+    expect(await rawRequest(port, get("/health", "Host: x\r\nExpect: something-else\r\n"))).toMatchObject({ status: 417, json: { detail: "Only the Expect value 100-continue is supported" } });
   });
 
   it("refuses a preflight from an origin it does not allow with 403 and a JSON detail", async () => {

@@ -6,11 +6,15 @@
 import { WebPubSubServiceClient } from "@azure/web-pubsub";
 import jwt from "jsonwebtoken";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { docs } from "../functions/docs";
+import { markMessageRead } from "../functions/messages-mark-read";
 import { startLocalStack, type LocalStack } from "../local/stack";
 import { startWebPubSubStandIn, type WebPubSubStandIn } from "../local/webpubsub";
+import { hasUndecodableEscape } from "../shared/path-params";
 import { unstorableTextIssues } from "../shared/text";
 import { registerOverHttp, type HttpUser } from "./support/api";
 import { createTestDatabase, type TestDatabase } from "./support/database";
+import { call } from "./support/http";
 import { rawRequest } from "./support/raw-http";
 
 let db: TestDatabase;
@@ -127,6 +131,22 @@ describe("a path whose percent-encoding does not decode is a 404", () => {
     const res = await fetch(`${base}/docs/%E0%A4%A`);
     expect(res.status).toBe(404);
     expect(await res.json()).toEqual({ detail: "Not Found" });
+  });
+
+  it("also when the Functions host passes the escape on in the parameter, as Kestrel does", async () => {
+    for (const [handler, params] of [
+      [markMessageRead, { message_id: "%zz" }],
+      [markMessageRead, { message_id: "%ED%A0%80" }],
+      [docs, { asset: "swagger-ui.css%" }],
+    ] as const) {
+      const res = await call(handler, { method: "PUT", params, token: bob.token });
+      expect(res.status, JSON.stringify(params)).toBe(404);
+      expect(res.body).toEqual({ detail: "Not Found" });
+    }
+    // Sent encoded as %25zz, it decodes to the same text: the same answer either way.
+    expect((await fetch(`${base}/messages/%25zz/read`, { method: "PUT", headers: auth(bob) })).status).toBe(404);
+    expect(hasUndecodableEscape("a%20b%C3%A9")).toBe(false);
+    expect(hasUndecodableEscape("%2F")).toBe(false);
   });
 
   it("while a query keeps an undecodable escape as text, as Starlette does", async () => {

@@ -1,10 +1,10 @@
 /** Composes the stand-in: one plain HTTP server for REST and the client WebSocket endpoint. */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { ConnectionRegistry, deliver, jsonPayload } from "./connections";
-import type { WebPubSubStandIn, WebPubSubStandInOptions } from "./index";
 import { guardHttpServer } from "../client-error";
 import { requestUrl } from "../request-url";
+import { ConnectionRegistry, deliver, jsonPayload } from "./connections";
+import type { WebPubSubStandIn, WebPubSubStandInOptions } from "./index";
 import { answer, handleRest } from "./rest";
 import { createClientEndpoint } from "./sockets";
 import { createUpstream } from "./upstream";

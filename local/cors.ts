@@ -24,7 +24,7 @@ export function isPreflight(request: IncomingMessage): boolean {
   return request.method === "OPTIONS" && !!request.headers.origin && !!request.headers["access-control-request-method"];
 }
 
-/** Headers for a preflight, or null when the origin is not allowed (the host then answers without them). */
+/** Headers for a preflight, or null when the origin is not allowed (the host then answers 403 with a detail and no CORS headers). */
 export function preflightHeaders(policy: CorsPolicy, request: IncomingMessage): Record<string, string> | null {
   const origin = allowedOrigin(policy, request.headers.origin);
   if (!origin) return null;

@@ -9,7 +9,10 @@ import { HttpRequest, HttpResponse, InvocationContext, type HttpResponseInit } f
 import { compileRoute, matchRoute, type CompiledRoute } from "./routes";
 import { isPreflight, preflightHeaders, responseCorsHeaders, type CorsPolicy } from "./cors";
 import type { RegisteredFunction } from "./functions-core";
+import { ERRORS } from "../shared/errors";
+import { guardHttpServer } from "./client-error";
 import { readCappedBody } from "./request-body";
+import { requestUrl } from "./request-url";
 
 // The Functions host's own request size limit (100 MB); the functions apply tighter ones.
 const HOST_MAX_BODY_BYTES = 100 * 1024 * 1024;
@@ -66,27 +69,46 @@ async function send(res: ServerResponse, init: HttpResponseInit, extraHeaders: R
 export function startHost(options: HostOptions): Promise<RunningHost> {
   const routes = buildRoutes(options.functions, options.routePrefix);
   const log = options.log ?? (() => {});
+  const listenHost = options.host ?? "127.0.0.1";
+  // What an HTTP/1.0 request without Host is taken to address; set once listening.
+  let ownHost = listenHost;
 
-  const server = http.createServer(async (req, res) => {
+  // Host is checked by requestUrl(), which answers in JSON where Node would send a bare 400.
+  const server = http.createServer({ requireHostHeader: false }, async (req, res) => {
     const started = Date.now();
-    const url = new URL(req.url ?? "/", `http://${req.headers.host ?? "127.0.0.1"}`);
     const method = (req.method ?? "GET").toUpperCase();
+    let path = "(malformed)";
     try {
+      const target = requestUrl(req, ownHost);
+      if (target.problem !== undefined) {
+        await send(res, { status: 400, jsonBody: { detail: target.problem } }, {});
+        return;
+      }
+      const url = target.url;
+      path = url.pathname;
       if (isPreflight(req)) {
         const headers = preflightHeaders(options.cors, req);
-        res.writeHead(headers ? 204 : 400, headers ?? {}).end();
+        if (headers) res.writeHead(204, headers).end();
+        else await send(res, { status: 403, jsonBody: { detail: ERRORS.corsRefused } }, {});
         return;
       }
       const cors = responseCorsHeaders(options.cors, req);
       const matches = routes.map((route) => ({ route, params: matchRoute(route.compiled, url.pathname) })).filter((m) => m.params);
       const hit = matches.find((m) => m.route.methods.has(method));
       if (!hit) {
-        await send(res, { status: 404, jsonBody: { detail: "Not Found" } }, cors);
+        await send(res, { status: 404, jsonBody: { detail: ERRORS.notFound } }, cors);
         return;
       }
-      const body = await readCappedBody(req, HOST_MAX_BODY_BYTES);
+      let body: Buffer | null;
+      try {
+        body = await readCappedBody(req, HOST_MAX_BODY_BYTES);
+      } catch {
+        // The client went away or broke the framing mid-body; answer if it can still hear.
+        await send(res, { status: 400, jsonBody: { detail: ERRORS.unreadableBody } }, cors);
+        return;
+      }
       if (body === null) {
-        await send(res, { status: 413, jsonBody: { detail: "Request body is too large" } }, cors);
+        await send(res, { status: 413, jsonBody: { detail: ERRORS.bodyTooLarge } }, cors);
         return;
       }
       const request = new HttpRequest({
@@ -105,20 +127,22 @@ export function startHost(options: HostOptions): Promise<RunningHost> {
       const result = (await hit.route.fn.handler(request, context)) as HttpResponseInit | undefined;
       await send(res, result ?? { status: 204 }, cors);
     } catch (error) {
-      log(`[error] ${method} ${url.pathname}: ${(error as Error).stack ?? error}`);
-      if (!res.headersSent) await send(res, { status: 500, jsonBody: { detail: "Internal Server Error" } }, {});
+      log(`[error] ${method} ${path}: ${(error as Error).stack ?? error}`);
+      if (!res.headersSent) await send(res, { status: 500, jsonBody: { detail: ERRORS.internal } }, {}).catch(() => res.destroy());
     } finally {
-      log(`${method} ${url.pathname} ${res.statusCode} ${Date.now() - started}ms`);
+      log(`${method} ${path} ${res.statusCode} ${Date.now() - started}ms`);
     }
   });
+  guardHttpServer(server, (_status, detail) => ({ detail }));
   server.keepAliveTimeout = 5_000;
 
   return new Promise((resolve, reject) => {
     server.once("error", reject);
-    server.listen(options.port, options.host ?? "127.0.0.1", () => {
+    server.listen(options.port, listenHost, () => {
       const { port } = server.address() as AddressInfo;
+      ownHost = `${listenHost.includes(":") ? `[${listenHost}]` : listenHost}:${port}`;
       resolve({
-        url: `http://${options.host ?? "127.0.0.1"}:${port}`,
+        url: `http://${listenHost}:${port}`,
         port,
         close: () =>
           new Promise<void>((done) => {

@@ -50,14 +50,29 @@ export function compileRoute(prefix: string, template: string): CompiledRoute {
   return { template, pattern: new RegExp(`^${source}/?$`, "i"), names, specificity };
 }
 
-/** The route parameters when `pathname` matches, else null. */
+/**
+ * The route parameters when `pathname` matches, else null. A parameter whose percent-encoding
+ * does not decode (`%zz`, or bytes that are not UTF-8) names nothing, so the path matches no
+ * route and the host answers 404.
+ */
 export function matchRoute(route: CompiledRoute, pathname: string): Record<string, string> | null {
   const match = route.pattern.exec(pathname === "" ? "/" : pathname);
   if (!match) return null;
   const params: Record<string, string> = {};
-  route.names.forEach((name, i) => {
+  for (const [i, name] of route.names.entries()) {
     const value = match[i + 1];
-    if (value !== undefined) params[name] = decodeURIComponent(value);
-  });
+    if (value === undefined) continue;
+    const decoded = decodeSegment(value);
+    if (decoded === null) return null;
+    params[name] = decoded;
+  }
   return params;
+}
+
+function decodeSegment(value: string): string | null {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return null;
+  }
 }

@@ -15,6 +15,23 @@ export const ERRORS = {
   realtimeUnavailable: "Realtime notifications are unavailable; try again shortly",
   internal: "Internal Server Error",
   eventCallerRejected: "The caller of the event handler could not be authenticated",
+  // The HTTP layer's answers, before any function runs (local host and Web PubSub stand-in).
+  missingHost: "The request has no Host header",
+  malformedHost: "The Host header is malformed",
+  malformedTarget: "The request target is malformed",
+  malformedRequest: "The request is not valid HTTP/1.1",
+  headersTooLarge: "The request line and headers are too large",
+  requestTimeout: "The request took too long to arrive",
+  unreadableBody: "The request body could not be read",
+  methodNotAllowed: "Method Not Allowed",
+  expectationFailed: "Only the Expect value 100-continue is supported",
+  corsRefused: "CORS preflight refused: this origin is not allowed",
+} as const;
+
+/** The 422 issue for text holding U+0000 or an unpaired surrogate (Pydantic's type for undecodable text). */
+export const TEXT_ISSUE = {
+  type: "string_unicode",
+  msg: "Text must not contain U+0000 (NUL) or unpaired surrogate characters",
 } as const;
 
 export const MARKED_READ_MESSAGE = "Mensagem marcada como lida";

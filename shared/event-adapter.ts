@@ -47,7 +47,9 @@ export async function runEventHandler(
       return nodeResponse;
     },
     end(chunk?: string | Buffer) {
-      answer({ status: nodeResponse.statusCode, headers: responseHeaders, body: chunk });
+      // The package refuses with a bare status (a handshake without WebHook-Request-Origin); ours carry a detail.
+      if (nodeResponse.statusCode >= 400) answer({ ...malformed, status: nodeResponse.statusCode });
+      else answer({ status: nodeResponse.statusCode, headers: responseHeaders, body: chunk });
       return nodeResponse;
     },
   };

@@ -1,6 +1,8 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import { ERRORS } from "./errors";
 import { isDatabaseUnavailable } from "./db-errors";
+import { pathParamsDecodable } from "./path-params";
+import { requestTextIssues } from "./text";
 
 export interface ValidationIssue {
   type: string;
@@ -42,10 +44,16 @@ export type Handler = (request: HttpRequest, context: InvocationContext) => Prom
 /**
  * Wraps a handler so every failure becomes a contract error: HttpErrors as thrown, an
  * unreachable database as 503, anything else as a 500 whose body reveals nothing.
+ * Before any function runs: a path parameter that does not decode is a 404, and text no
+ * database could store in the path or query a 422; bodies are checked where they are read
+ * (shared/request.ts).
  */
 export function endpoint(handler: Handler): Handler {
   return async (request, context) => {
     try {
+      if (!pathParamsDecodable(request.params)) throw new HttpError(404, ERRORS.notFound);
+      const textIssues = requestTextIssues(request);
+      if (textIssues.length > 0) throw validationError(textIssues);
       return await handler(request, context);
     } catch (error) {
       if (error instanceof HttpError) return errorResponse(error);

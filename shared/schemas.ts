@@ -4,6 +4,9 @@
  */
 import { z } from "zod";
 
+/** Ids are SERIAL (int4) columns: no row has a larger one. */
+export const ID_MAX = 2_147_483_647;
+
 const INTEGER_TEXT = /^\s*[-+]?\d+\s*$/;
 
 /** An integer sent as a JSON number or as a numeric string ("2"), as Pydantic accepts. */

@@ -1,6 +1,8 @@
 import { createSecretKey, type KeyObject } from "node:crypto";
 import jwt from "jsonwebtoken";
 import { getConfig } from "./config";
+import { ID_MAX } from "./schemas";
+import { isStorableText } from "./text";
 
 const ALGORITHM = "HS256";
 
@@ -33,8 +35,11 @@ export function verifyAccessToken(token: string): AccessClaims | null {
   try {
     const claims = jwt.verify(token, keyFor(getConfig().secretKey), { algorithms: [ALGORITHM] });
     if (typeof claims !== "object" || typeof claims.sub !== "string" || typeof claims.exp !== "number") return null;
+    // Validly signed yet naming no possible user (we never issue such a token): refused before any query sees it.
+    if (!isStorableText(claims.sub)) return null;
     const uid = (claims as { uid?: unknown }).uid;
-    return { sub: claims.sub, exp: claims.exp, iat: claims.iat, uid: typeof uid === "number" && Number.isSafeInteger(uid) ? uid : undefined };
+    if (typeof uid === "number" && !(Number.isSafeInteger(uid) && uid >= 1 && uid <= ID_MAX)) return null;
+    return { sub: claims.sub, exp: claims.exp, iat: claims.iat, uid: typeof uid === "number" ? uid : undefined };
   } catch {
     return null;
   }

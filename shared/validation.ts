@@ -1,7 +1,8 @@
 import type { z } from "zod";
 import { validationError, type HttpError, type ValidationIssue } from "./http";
+import { unstorableTextIssues, type Location } from "./text";
 
-export type Location = "body" | "query" | "path" | "header";
+export type { Location };
 
 type ZodIssue = z.core.$ZodIssue;
 
@@ -71,8 +72,13 @@ export function toValidationIssues(error: z.ZodError, input: unknown, location: 
   });
 }
 
-/** Parses `input` with `schema`, or throws the 422 a FastAPI client expects. */
+/**
+ * Parses `input` with `schema`, or throws the 422 a FastAPI client expects. Text that
+ * PostgreSQL could not store is refused first, in any field, even one the schema ignores.
+ */
 export function parseOr422<S extends z.ZodType>(schema: S, input: unknown, location: Location): z.output<S> {
+  const textIssues = unstorableTextIssues(input, location);
+  if (textIssues.length > 0) throw validationError(textIssues);
   const result = schema.safeParse(input);
   if (result.success) return result.data;
   throw validationError(toValidationIssues(result.error, input, location)) as HttpError;

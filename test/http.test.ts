@@ -1,7 +1,7 @@
 /** The handler wrapper turns every failure into the contract's error shape. */
 import { describe, expect, it } from "vitest";
 import { DatabaseUnavailableError } from "../shared/db-errors";
-import { endpoint, HttpError } from "../shared/http";
+import { endpoint, HttpError, ok } from "../shared/http";
 import { call } from "./support/http";
 
 describe("endpoint()", () => {
@@ -32,5 +32,23 @@ describe("endpoint()", () => {
     expect(res.status).toBe(503);
     expect(res.headers.get("retry-after")).toBe("5");
     expect(res.text).not.toContain("Entra");
+  });
+
+  it("refuses unstorable text in the query or path, and an undecodable path parameter, before the handler runs", async () => {
+    let runs = 0;
+    const handler = endpoint(async () => {
+      runs++;
+      return ok({});
+    });
+    const nul = await call(handler, { query: { page: "1", q: "a\u0000" } });
+    expect(nul.status).toBe(422);
+    expect(nul.body).toEqual({ detail: [{ type: "string_unicode", loc: ["query", "q"], msg: "Text must not contain U+0000 (NUL) or unpaired surrogate characters" }] });
+    expect((await call(handler, { params: { id: "\udc00" } })).body).toMatchObject({ detail: [{ loc: ["path", "id"] }] });
+    const undecodable = await call(handler, { params: { id: "%C0%AF" } });
+    expect(undecodable.status).toBe(404);
+    expect(undecodable.body).toEqual({ detail: "Not Found" });
+    expect(runs).toBe(0);
+    expect((await call(handler, { query: { q: "\ud83d\ude00" }, params: { id: "a%2Fb" } })).status).toBe(200);
+    expect(runs).toBe(1);
   });
 });

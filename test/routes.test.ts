@@ -21,6 +21,13 @@ describe("Functions route templates", () => {
     expect(matchRoute(compileRoute("", "a/{b?}"), "/a")).toEqual({});
   });
 
+  it("match nothing when a parameter's percent-encoding does not decode", () => {
+    const read = compileRoute("", "messages/{message_id}/read");
+    expect(matchRoute(read, "/messages/%34%32/read")).toEqual({ message_id: "42" });
+    for (const bad of ["%zz", "%", "%E0%A4%A", "%ED%A0%80", "%C0%AF"]) expect(matchRoute(read, `/messages/${bad}/read`), bad).toBeNull();
+    expect(matchRoute(compileRoute("", "docs/{*asset}"), "/docs/a/%zz")).toBeNull();
+  });
+
   it("apply host.json's routePrefix", () => {
     const prefixed = compileRoute("api", "users");
     expect(matchRoute(prefixed, "/api/users")).toEqual({});

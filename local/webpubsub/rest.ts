@@ -160,7 +160,7 @@ function parsePayload(contentType: string | undefined, body: Buffer): Payload {
   }
 }
 
-function answer(res: ServerResponse, status: number, error?: { code: string; message: string }): void {
+export function answer(res: ServerResponse, status: number, error?: { code: string; message: string }): void {
   if (!error) {
     res.writeHead(status).end();
     return;

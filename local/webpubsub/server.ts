@@ -2,11 +2,19 @@
 import http from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
+import { guardHttpServer } from "../client-error";
+import { requestUrl } from "../request-url";
 import { ConnectionRegistry, deliver, jsonPayload } from "./connections";
 import type { WebPubSubStandIn, WebPubSubStandInOptions } from "./index";
-import { handleRest, type RestContext } from "./rest";
+import { answer, handleRest, type RestContext } from "./rest";
 import { createClientEndpoint } from "./sockets";
 import { createUpstream } from "./upstream";
+
+/** What an HTTP/1.0 call without Host addresses: the stand-in ignores hosts anyway. */
+const STAND_IN_HOST = "stand-in";
+
+/** The service's error shape, for calls refused before they reach an operation. */
+const badRequest = (message: string) => ({ code: "BadRequest", message });
 
 export async function startWebPubSubStandIn(options: WebPubSubStandInOptions): Promise<WebPubSubStandIn> {
   const host = options.host ?? "127.0.0.1";
@@ -16,19 +24,19 @@ export async function startWebPubSubStandIn(options: WebPubSubStandInOptions): P
   const rest: RestContext = { registry, accessKey: options.accessKey, restDelayMs: () => restDelayMs, acceptBearer: options.acceptBearer };
 
   const handler: http.RequestListener = (req, res) => {
-    const url = new URL(req.url ?? "/", "http://stand-in");
-    if (!url.pathname.startsWith("/api/")) {
-      req.resume();
-      res.writeHead(404).end();
-      return;
-    }
+    const target = requestUrl(req, STAND_IN_HOST);
+    if (!target.url) return answer(res, 400, badRequest(target.problem));
+    const url = target.url;
+    if (!url.pathname.startsWith("/api/")) return answer(res, 404, { code: "NotFound", message: `No such resource: ${url.pathname}` });
     handleRest(rest, req, res, url).catch((error: Error) => {
       log(`web pubsub stand-in: REST ${req.method} ${url.pathname} failed: ${error.message}`);
-      if (!res.headersSent) res.writeHead(500).end();
+      if (!res.headersSent) answer(res, 500, { code: "InternalServerError", message: "The stand-in failed to answer this call." });
     });
   };
-  const server = options.tls ? https.createServer({ key: options.tls.key, cert: options.tls.cert }, handler) : http.createServer(handler);
-  server.on("clientError", (_error, socket) => socket.destroy());
+  const server = options.tls
+    ? https.createServer({ key: options.tls.key, cert: options.tls.cert, requireHostHeader: false }, handler)
+    : http.createServer({ requireHostHeader: false }, handler);
+  guardHttpServer(server, (_status, message) => badRequest(message));
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

@@ -5,6 +5,7 @@
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocketServer } from "ws";
+import { requestUrl } from "../request-url";
 import { handleClientFrame } from "./client-protocol";
 import { HUB_NAME, JSON_SUBPROTOCOL, sendFrame, type Connection, type ConnectionRegistry } from "./connections";
 import { bearerToken, verifyClientToken } from "./tokens";
@@ -23,7 +24,7 @@ export interface ClientEndpoint {
   terminateAll(): void;
 }
 
-function refuse(socket: Duplex, status: 401 | 404, reason: string): void {
+function refuse(socket: Duplex, status: 400 | 401 | 404, reason: string): void {
   socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
 }
 
@@ -45,7 +46,8 @@ export function createClientEndpoint(registry: ConnectionRegistry, accessKey: st
   function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     // The HTTP server stops watching an upgraded socket's errors; a reset during refusal must not crash the process.
     socket.on("error", () => socket.destroy());
-    const url = new URL(req.url ?? "/", "http://stand-in");
+    const url = requestUrl(req, "stand-in").url;
+    if (!url) return refuse(socket, 400, "Bad Request");
     const hub = decodeSegment(CLIENT_PATH.exec(url.pathname)?.[1]);
     if (!hub || !HUB_NAME.test(hub)) return refuse(socket, 404, "Not Found");
     const token = url.searchParams.get("access_token") ?? bearerToken(req.headers.authorization);

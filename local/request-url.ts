@@ -1,0 +1,38 @@
+/**
+ * The URL a request names, from its Host header and request target, or why it names none.
+ * Node's parser refuses a malformed request line itself (see client-error.ts) but passes on
+ * any Host value and any target it can tokenise, so the local servers check the rest here
+ * rather than let `new URL` throw inside a request handler.
+ */
+import type { IncomingMessage } from "node:http";
+import { ERRORS } from "../shared/errors";
+
+export type RequestUrl = { url: URL; problem?: undefined } | { url?: undefined; problem: string };
+
+// RFC 3986 host: an IP literal in brackets, or a reg-name / IPv4 address; then an optional port.
+const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=-]+)(?::\d*)?$/;
+const ABSOLUTE_FORM = /^https?:\/\//i;
+
+function parse(text: string): URL | null {
+  try {
+    return new URL(text);
+  } catch {
+    return null;
+  }
+}
+
+/** `defaultHost` serves HTTP/1.0 requests, which may omit Host. */
+export function requestUrl(req: IncomingMessage, defaultHost: string): RequestUrl {
+  const hosts = req.rawHeaders.filter((_value, i) => i % 2 === 0).filter((name) => name.toLowerCase() === "host").length;
+  if (hosts > 1) return { problem: ERRORS.malformedHost };
+  const host = req.headers.host ?? (req.httpVersion === "1.0" ? defaultHost : undefined);
+  if (host === undefined) return { problem: ERRORS.missingHost };
+  // The URL parser accepts far more than a Host header may hold (`a/b`, `u@h`), hence the pattern first.
+  const origin = HOST.test(host) ? parse(`http://${host}`) : null;
+  if (!origin) return { problem: ERRORS.malformedHost };
+
+  const target = req.url ?? "";
+  // Origin-form is appended, not resolved: `//x` is a path here, not another host.
+  const url = target.startsWith("/") ? parse(`${origin.origin}${target}`) : ABSOLUTE_FORM.test(target) ? parse(target) : null;
+  return url ? { url } : { problem: ERRORS.malformedTarget };
+}

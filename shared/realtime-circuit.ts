@@ -1,7 +1,7 @@
 /**
  * The circuit in front of Web PubSub pushes. A push to a service that is down costs a send
- * its retries or the whole push timeout; once one has failed, later pushes are skipped at
- * once, and after a cool-down one push goes through as the trial that closes the circuit
+ * its retries or the whole push timeout; once a few in a row have failed, later pushes are
+ * skipped at once, and after a cool-down one push goes through as the trial that closes the circuit
  * again when it succeeds. cockatiel provides the breaker (typed, no dependencies, its v3 ships
  * CommonJS for this app) rather than a hand-written state machine.
  */
@@ -9,6 +9,13 @@ import { BrokenCircuitError, circuitBreaker, CircuitState, ConsecutiveBreaker, h
 
 /** How long pushes are skipped after Web PubSub failed, before one push tries it again. */
 export const PUSH_COOL_DOWN_MS = 2_000;
+
+/**
+ * Failures in a row, with no success between, that open the circuit. More than one: under
+ * heavy load a healthy service may let one push time out, and opening on it would drop every
+ * event for the cool-down; an outage fails every push, so three come at once.
+ */
+export const PUSH_FAILURES_TO_OPEN = 3;
 
 /** A push not attempted because Web PubSub is known to be failing; the message says why. */
 export class PushSkippedError extends Error {}
@@ -24,9 +31,9 @@ export function isServiceFault(error: Error): boolean {
 
 let circuit: CircuitBreakerPolicy | undefined;
 
-/** Opens on the first failure that outlived the SDK's own retry. */
+/** Counts only failures that outlived the SDK's own retry. */
 function pushCircuit(): CircuitBreakerPolicy {
-  circuit ??= circuitBreaker(handleWhen(isServiceFault), { halfOpenAfter: PUSH_COOL_DOWN_MS, breaker: new ConsecutiveBreaker(1) });
+  circuit ??= circuitBreaker(handleWhen(isServiceFault), { halfOpenAfter: PUSH_COOL_DOWN_MS, breaker: new ConsecutiveBreaker(PUSH_FAILURES_TO_OPEN) });
   return circuit;
 }
 

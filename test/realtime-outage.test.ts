@@ -1,16 +1,16 @@
 /**
- * Web PubSub outages cost little: after a push fails, sends stop waiting for the service
- * (the push circuit is open), and once it answers again events flow within seconds.
+ * Web PubSub outages cost little: once pushes fail, sends stop waiting for the service (the
+ * push circuit is open), and once it answers again events flow within seconds.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLocalStack, type LocalStack } from "../local/stack";
-import { PUSH_COOL_DOWN_MS } from "../shared/realtime-circuit";
+import { PUSH_COOL_DOWN_MS, PUSH_FAILURES_TO_OPEN } from "../shared/realtime-circuit";
 import { registerOverHttp, type HttpUser } from "./support/api";
 import { createTestDatabase, type TestDatabase } from "./support/database";
 import { SocketProbe, type Frame } from "./support/sockets";
 import { standInOutage, type StandInOutage } from "./support/webpubsub-outage";
 
-const PUSH_TIMEOUT_MS = 2_000;
+const PUSH_TIMEOUT_MS = 1_500;
 // Well under the push timeout, and well over a send on a busy machine.
 const QUICK_MS = 600;
 
@@ -78,12 +78,11 @@ async function eventsFlowAgain(probe: SocketProbe): Promise<number> {
 }
 
 describe("with Web PubSub hanging", () => {
-  it("only the first push waits the push timeout; events flow again once it answers", async () => {
+  it("only the first few pushes wait the push timeout; events flow again once it answers", async () => {
     const probe = await connectBob();
     await probe.waitFor((f) => f.event === "unread_count_updated");
     stack.webPubSub!.setRestDelay(10_000);
-    const first = await timedSend();
-    expect(first.ms).toBeGreaterThanOrEqual(PUSH_TIMEOUT_MS - 100);
+    for (let i = 0; i < PUSH_FAILURES_TO_OPEN; i++) expect((await timedSend()).ms).toBeGreaterThanOrEqual(PUSH_TIMEOUT_MS - 100);
     const later = [];
     for (let i = 0; i < 10; i++) later.push((await timedSend()).ms);
     expect(Math.max(...later)).toBeLessThan(QUICK_MS);
@@ -95,13 +94,14 @@ describe("with Web PubSub hanging", () => {
 });
 
 describe("with Web PubSub refusing connections", () => {
-  it("the first failed push answers well under the push timeout, and later sends do not try at all", async () => {
+  it("failed pushes answer well under the push timeout, and once a few failed, later sends do not try at all", async () => {
     await outage.stop();
     logs.length = 0;
-    const first = await timedSend();
-    // The SDK retries once, briefly: the default (three retries, 1 s, 2 s, 4 s) would take the whole timeout.
-    expect(first.ms).toBeLessThan(QUICK_MS);
-    expect(logs.filter((l) => l.includes("realtime push of new_message") && l.includes("failed:"))).toHaveLength(1);
+    for (let i = 0; i < PUSH_FAILURES_TO_OPEN; i++) {
+      // The SDK retries once, briefly: the default (three retries, 1 s, 2 s, 4 s) would take the whole timeout.
+      expect((await timedSend()).ms).toBeLessThan(QUICK_MS);
+    }
+    expect(logs.filter((l) => l.includes("realtime push of new_message") && l.includes("failed:"))).toHaveLength(PUSH_FAILURES_TO_OPEN);
     const later = [];
     for (let i = 0; i < 20; i++) later.push((await timedSend()).ms);
     expect(Math.max(...later)).toBeLessThan(QUICK_MS);

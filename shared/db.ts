@@ -32,12 +32,21 @@ export function poolConfig(config: DatabaseConfig): PoolConfig {
 /** The one pool of this instance. */
 export function getPool(config: DatabaseConfig = getConfig()): Pool {
   if (!pool) {
-    pool = new Pool(poolConfig(config));
-    // An idle client that dies (server restart, network blip) must not crash the worker.
-    pool.on("error", (error) => console.warn(`idle database client failed: ${error.message}`));
+    const created = new Pool(poolConfig(config));
+    // An idle client that dies (server restart, network blip) is dropped by the pool, which
+    // reports it here; unheard, the report would crash the worker.
+    created.on("error", (error) => console.warn(`idle database client failed: ${error.message}`));
+    // The pool listens to a client only while it is idle. One checked out (a transaction,
+    // a pool.query in flight) whose backend is terminated emits 'error' with no listener,
+    // which kills the process; so every client gets one listener for its whole life. The
+    // query that fails hands the fault to its caller (a 503), and the pool drops the client.
+    created.on("connect", (client) => client.on("error", ignoreClientError));
+    pool = created;
   }
   return pool;
 }
+
+function ignoreClientError(): void {}
 
 export async function closePool(): Promise<void> {
   const current = pool;
@@ -47,24 +56,32 @@ export async function closePool(): Promise<void> {
 
 export type Queryable = Pick<PoolClient, "query">;
 
-/** Runs `work` in one transaction: committed if it returns, rolled back if it throws. */
+/**
+ * Runs `work` in one transaction: committed if it returns, rolled back if it throws. A client
+ * whose connection failed meanwhile is destroyed on release, never handed out again.
+ */
 export async function inTransaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
   const client = await getPool().connect();
-  let broken = false;
+  let fault: Error | undefined;
+  const onFault = (error: Error) => (fault ??= error);
+  client.on("error", onFault);
   try {
     await client.query("BEGIN");
     const result = await work(client);
     await client.query("COMMIT");
     return result;
   } catch (error) {
-    try {
-      await client.query("ROLLBACK");
-    } catch {
-      broken = true;
+    if (!fault) {
+      try {
+        await client.query("ROLLBACK");
+      } catch (rollbackError) {
+        fault = rollbackError as Error;
+      }
     }
     throw error;
   } finally {
-    client.release(broken);
+    client.off("error", onFault);
+    client.release(fault ?? false);
   }
 }
 

@@ -39,6 +39,9 @@ export function errorResponse(error: HttpError): HttpResponseInit {
   return json(error.status, { detail: error.detail }, error.headers);
 }
 
+// The pool reconnects on the next request; a restart or failover takes seconds, not minutes.
+const DATABASE_RETRY_AFTER_SECONDS = 5;
+
 export type Handler = (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>;
 
 /**
@@ -59,7 +62,7 @@ export function endpoint(handler: Handler): Handler {
       if (error instanceof HttpError) return errorResponse(error);
       if (isDatabaseUnavailable(error)) {
         context.warn(`database unavailable: ${describe(error)}`);
-        return json(503, { detail: ERRORS.databaseUnavailable }, { "Retry-After": "5" });
+        return json(503, { detail: ERRORS.databaseUnavailable }, { "Retry-After": String(DATABASE_RETRY_AFTER_SECONDS) });
       }
       context.error(`unhandled error: ${describe(error)}`);
       return json(500, { detail: ERRORS.internal });

@@ -1,8 +1,9 @@
-import { WebPubSubServiceClient, type GenerateClientTokenOptions } from "@azure/web-pubsub";
+import { WebPubSubServiceClient, type GenerateClientTokenOptions, type WebPubSubServiceClientOptions } from "@azure/web-pubsub";
 import { getConfig, type Config } from "./config";
 import { connectionStringField } from "./connection-string";
 import type { RealtimeEvent } from "./events";
 import { azureCredential } from "./identity";
+import { closePushCircuit, PushSkippedError, throughPushCircuit } from "./realtime-circuit";
 
 export interface Logger {
   warn(...args: unknown[]): void;
@@ -10,15 +11,23 @@ export interface Logger {
 
 let client: Promise<WebPubSubServiceClient | null> | undefined;
 
+/**
+ * The SDK's own retries, bounded: by default it retries a refused connection three times
+ * with 1 s, 2 s, 4 s waits, so every push to an unreachable service took the whole push
+ * timeout. One quick retry still covers a dropped keep-alive connection; the push timeout
+ * bounds the whole call, and the push circuit (realtime-circuit.ts) stops calling a service that is down.
+ */
+const CLIENT_OPTIONS: WebPubSubServiceClientOptions = { retryOptions: { maxRetries: 1, retryDelayInMs: 100, maxRetryDelayInMs: 200 } };
+
 async function buildClient(config: Config): Promise<WebPubSubServiceClient | null> {
   const settings = config.webPubSub;
   if (settings.kind === "none") return null;
   if (settings.kind === "connectionString") {
     // Only a local stand-in or emulator is reached over plain http; the SDK refuses it otherwise.
     const insecure = connectionStringField(settings.connectionString, "Endpoint")?.toLowerCase().startsWith("http://") ?? false;
-    return new WebPubSubServiceClient(settings.connectionString, config.hub, { allowInsecureConnection: insecure });
+    return new WebPubSubServiceClient(settings.connectionString, config.hub, { ...CLIENT_OPTIONS, allowInsecureConnection: insecure });
   }
-  return new WebPubSubServiceClient(settings.endpoint, await azureCredential(config.azureClientId), config.hub);
+  return new WebPubSubServiceClient(settings.endpoint, await azureCredential(config.azureClientId), config.hub, CLIENT_OPTIONS);
 }
 
 /** The one Web PubSub client of this instance, or null when realtime is not configured. */
@@ -29,6 +38,7 @@ export function getRealtimeClient(): Promise<WebPubSubServiceClient | null> {
 
 export function resetRealtimeClient(): void {
   client = undefined;
+  closePushCircuit();
 }
 
 export class RealtimeUnavailableError extends Error {}
@@ -71,22 +81,26 @@ async function withTimeout<T>(ms: number, work: (signal: AbortSignal) => Promise
 export type Target = { userId: number } | { connectionId: string };
 
 /**
- * Sends one event, waiting at most the push timeout. Never throws: the request that caused
- * the event has already committed, and a lost notification must not fail or undo it.
+ * Sends one event, waiting at most the push timeout, and not at all while Web PubSub is known
+ * to be failing. Never throws: the request that caused the event has already committed, and a
+ * lost notification must not fail or undo it.
  */
 export async function push(target: Target, event: RealtimeEvent, log: Logger): Promise<boolean> {
   const describe = "userId" in target ? `user ${target.userId}` : `connection ${target.connectionId}`;
   try {
     const webPubSub = await getRealtimeClient();
     if (!webPubSub) return false;
-    await withTimeout(getConfig().pushTimeoutMs, (abortSignal) =>
-      "userId" in target
-        ? webPubSub.sendToUser(String(target.userId), event, { abortSignal })
-        : webPubSub.sendToConnection(target.connectionId, event, { abortSignal }),
-    );
+    const send = () =>
+      withTimeout(getConfig().pushTimeoutMs, (abortSignal) =>
+        "userId" in target
+          ? webPubSub.sendToUser(String(target.userId), event, { abortSignal })
+          : webPubSub.sendToConnection(target.connectionId, event, { abortSignal }),
+      );
+    await throughPushCircuit(send, "connectionId" in target);
     return true;
   } catch (error) {
-    log.warn(`realtime push of ${event.event} to ${describe} failed: ${(error as Error).message}`);
+    const why = error instanceof PushSkippedError ? "skipped" : "failed";
+    log.warn(`realtime push of ${event.event} to ${describe} ${why}: ${(error as Error).message}`);
     return false;
   }
 }

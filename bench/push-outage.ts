@@ -1,0 +1,119 @@
+/**
+ * What a Web PubSub outage costs a send: `POST /messages/` answer time with the service up
+ * (the floor, measured in the same run) and with it refusing connections after the first
+ * failed push; then how soon events flow again once a service is back at the same address.
+ *
+ *   npm run bench:push-outage                      # 1000 sequential sends per phase, embedded database
+ *   BENCH_SENDS=3000 BENCH_CONCURRENCY=8 BENCH_DATABASE_URL=postgresql://... npm run bench:push-outage
+ */
+import { performance } from "node:perf_hooks";
+import WebSocket from "ws";
+import { startLocalStack } from "../local/stack";
+import { standInOutage } from "../test/support/webpubsub-outage";
+
+const SENDS = Number(process.env.BENCH_SENDS ?? 1000);
+// The embedded database is one session shared by every connection: concurrent sends need a real server.
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? (process.env.BENCH_DATABASE_URL ? 4 : 1));
+const WARMUP = 50;
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+function summary(samples: number[]): { p50: number; p99: number; max: number; mean: number } {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted[sorted.length - 1], mean: samples.reduce((a, b) => a + b, 0) / samples.length };
+}
+
+async function main(): Promise<void> {
+  if (!(Number.isInteger(SENDS) && SENDS >= 500)) throw new Error("BENCH_SENDS must be an integer of at least 500");
+  if (!(Number.isInteger(CONCURRENCY) && CONCURRENCY >= 1)) throw new Error("BENCH_CONCURRENCY must be a positive integer");
+  process.env.BCRYPT_COST ??= "4";
+  // The default push timeout, so the cost of waiting for a dead service is the real one.
+  process.env.WEBPUBSUB_PUSH_TIMEOUT_MS ??= "2000";
+  const stack = await startLocalStack({ hostPort: 0, databaseUrl: process.env.BENCH_DATABASE_URL, webPubSubPort: 0 });
+  const base = stack.url as string;
+  const outage = standInOutage(stack);
+  try {
+    const users = [];
+    for (const name of [`outage_sender_${Date.now()}`, `outage_recipient_${Date.now()}`]) {
+      const created = await fetch(`${base}/users/`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username: name, password: "password123" }) });
+      const { id } = (await created.json()) as { id: number };
+      const login = await fetch(`${base}/token`, { method: "POST", body: new URLSearchParams({ username: name, password: "password123" }) });
+      users.push({ id, token: ((await login.json()) as { access_token: string }).access_token });
+    }
+    const [sender, recipient] = users;
+    let sequence = 0;
+    const send = async (): Promise<{ ms: number; title: string }> => {
+      const title = `outage bench ${++sequence}`;
+      const started = performance.now();
+      const res = await fetch(`${base}/messages/`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${sender.token}`, "content-type": "application/json" },
+        body: JSON.stringify({ recipient_id: recipient.id, title, body: "benchmark body" }),
+      });
+      if (res.status !== 200) throw new Error(`send failed: ${res.status} ${await res.text()}`);
+      await res.arrayBuffer();
+      return { ms: performance.now() - started, title };
+    };
+    const phase = async (count: number): Promise<number[]> => {
+      const samples: number[] = [];
+      let left = count;
+      await Promise.all(
+        Array.from({ length: CONCURRENCY }, async () => {
+          while (left-- > 0) samples.push((await send()).ms);
+        }),
+      );
+      return samples;
+    };
+    const connect = async () => {
+      const { url } = (await (await fetch(`${base}/ws/`, { headers: { authorization: `Bearer ${recipient.token}` } })).json()) as { url: string };
+      const socket = new WebSocket(url);
+      await new Promise((resolve, reject) => socket.once("open", resolve).once("error", reject));
+      return socket;
+    };
+
+    const socket = await connect();
+    await phase(WARMUP);
+    const normal = summary(await phase(SENDS));
+
+    await outage.stop();
+    socket.terminate();
+    const firstFailure = (await send()).ms;
+    const down = summary(await phase(SENDS));
+
+    // Back: a new service at the same address; the client reconnects, as a real one would.
+    await outage.restart();
+    const back = performance.now();
+    const again = await connect();
+    // The socket is new, so any new_message it gets was pushed after the service came back.
+    let flowing = false;
+    again.on("message", (data) => {
+      if ((JSON.parse(data.toString()) as { event: string }).event === "new_message") flowing = true;
+    });
+    while (!flowing && performance.now() - back < 30_000) {
+      await send();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const recovery = performance.now() - back;
+    again.close();
+    if (!flowing) throw new Error("events did not flow again within 30 s of the service's return");
+
+    const fmt = (n: number) => n.toFixed(1).padStart(8);
+    console.log(`send answer time, ${SENDS} sends per phase, ${CONCURRENCY} concurrent (${process.env.BENCH_DATABASE_URL ? "PostgreSQL server" : "embedded PGlite"}), push timeout ${process.env.WEBPUBSUB_PUSH_TIMEOUT_MS} ms, ms`);
+    console.log(`                             p50      p99      max     mean`);
+    console.log(`Web PubSub up (floor)   ${fmt(normal.p50)} ${fmt(normal.p99)} ${fmt(normal.max)} ${fmt(normal.mean)}`);
+    console.log(`Web PubSub refusing     ${fmt(down.p50)} ${fmt(down.p99)} ${fmt(down.max)} ${fmt(down.mean)}`);
+    console.log(`outage - floor          ${fmt(down.p50 - normal.p50)} ${fmt(down.p99 - normal.p99)} ${fmt(down.max - normal.max)} ${fmt(down.mean - normal.mean)}`);
+    console.log(`ratio                   ${fmt(down.p50 / normal.p50)} ${fmt(down.p99 / normal.p99)} ${fmt(down.max / normal.max)} ${fmt(down.mean / normal.mean)}`);
+    console.log(`first send after the outage began: ${firstFailure.toFixed(1)} ms; events flowing again ${recovery.toFixed(0)} ms after the service was back`);
+  } finally {
+    await stack.close();
+    await outage.stop();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.stack : error);
+  process.exitCode = 1;
+});

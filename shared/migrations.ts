@@ -52,4 +52,20 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX IF NOT EXISTS messages_recipient_unread_idx ON messages (recipient_id, id DESC) WHERE NOT is_read;
     `,
   },
+  {
+    version: 2,
+    name: "login and registration counters",
+    sql: `
+      -- shared/throttle.ts: one row per counter, in the layout rate-limiter-flexible's
+      -- RateLimiterPostgres reads and writes (told the table exists, it never creates one).
+      -- A counter is one primary-key upsert; expire is epoch milliseconds.
+      CREATE TABLE IF NOT EXISTS rate_limits (
+        key VARCHAR(255) PRIMARY KEY,
+        points INTEGER NOT NULL DEFAULT 0,
+        expire BIGINT
+      );
+      -- The sweep of expired counters reads only those.
+      CREATE INDEX IF NOT EXISTS rate_limits_expire_idx ON rate_limits (expire);
+    `,
+  },
 ];

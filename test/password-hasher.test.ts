@@ -4,7 +4,7 @@ import bcrypt from "bcryptjs";
 import { afterEach, describe, expect, it } from "vitest";
 import { ERRORS } from "../shared/errors";
 import { HttpError } from "../shared/http";
-import { InlinePasswordHasher, resolveThreads, WorkerPasswordHasher, type PasswordHasher } from "../shared/password-hasher";
+import { cpuBudget, InlinePasswordHasher, resolveThreads, WorkerPasswordHasher, type PasswordHasher } from "../shared/password-hasher";
 
 const open: PasswordHasher[] = [];
 const track = <T extends PasswordHasher>(hasher: T): T => {
@@ -69,7 +69,21 @@ describe("the worker-thread hasher", () => {
     expect(await hasher.compare("after", await hasher.hash("after", 4))).toBe(true);
   });
 
-  it("sizes itself to every core but one by default, between one and four", () => {
+  it("counts the CPUs a container's quota allows, not the cores it can see", () => {
+    const files = (entries: Record<string, string>) => (file: string) => {
+      if (!(file in entries)) throw new Error(`ENOENT ${file}`);
+      return entries[file];
+    };
+    expect(cpuBudget(files({}), 8)).toBe(8);
+    expect(cpuBudget(files({ "/sys/fs/cgroup/cpu.max": "max 100000\n" }), 8)).toBe(8);
+    expect(cpuBudget(files({ "/sys/fs/cgroup/cpu.max": "100000 100000\n" }), 8)).toBe(1);
+    expect(cpuBudget(files({ "/sys/fs/cgroup/cpu.max": "250000 100000\n" }), 8)).toBe(2);
+    expect(cpuBudget(files({ "/sys/fs/cgroup/cpu.max": "50000 100000\n" }), 8)).toBe(1);
+    expect(cpuBudget(files({ "/sys/fs/cgroup/cpu/cpu.cfs_quota_us": "200000", "/sys/fs/cgroup/cpu/cpu.cfs_period_us": "100000" }), 8)).toBe(2);
+    expect(cpuBudget(files({ "/sys/fs/cgroup/cpu/cpu.cfs_quota_us": "-1", "/sys/fs/cgroup/cpu/cpu.cfs_period_us": "100000" }), 8)).toBe(8);
+  });
+
+  it("sizes itself to every CPU but one by default, between one and four", () => {
     expect(resolveThreads("auto", 1)).toBe(1);
     expect(resolveThreads("auto", 2)).toBe(1);
     expect(resolveThreads("auto", 4)).toBe(3);

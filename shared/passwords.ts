@@ -2,13 +2,13 @@
  * Password hashing with bcrypt (bcryptjs), run by shared/password-hasher off the request thread.
  *
  * Cost (BCRYPT_COST, default 12): OWASP's Password Storage Cheat Sheet asks bcrypt for a work
- * factor of at least 10, and as high as the verifying server allows. Measured for the default
- * (bench/login-contention.ts, bcryptjs on one core of the 2-core development machine): cost 10
- * about 0.08 s, 11 about 0.15 s, 12 about 0.28 s per hash. 12 keeps a login under a third of a
- * second while costing an offline attacker four times what OWASP's minimum does; since hashing
- * no longer holds the request thread, the price is login latency and logins per second per
- * instance, not everyone else's latency. Stored hashes carry their own cost, so raising it later
- * only affects new passwords.
+ * factor of at least 10, and as high as the verifying server allows. Measured with bcryptjs on
+ * the 2-core development machine (bench/login-contention.ts prints it): one hash at cost 12 took
+ * 0.27-0.31 s when the machine was quiet (cost 10: 0.08-0.14 s), up to 0.9 s under heavy load.
+ * 12 keeps a login well under a second while costing an offline attacker four times OWASP's
+ * minimum; since hashing no longer holds the request thread, the price is login latency and
+ * logins per second per instance, not everyone else's latency. Stored hashes carry their own
+ * cost, so raising it later only affects new passwords.
  */
 import { getConfig, type PasswordHashingSettings } from "./config";
 import { createPasswordHasher, type PasswordHasher } from "./password-hasher";

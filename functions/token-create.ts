@@ -13,7 +13,8 @@ import { findUserByUsername } from "../shared/users";
 
 /**
  * OAuth2 password flow, as the original's `/token`: a form in, a bearer token out. The attempt
- * is counted before the password is checked (429 past the limits), and forgiven when it is right.
+ * is counted before the password is checked (429 past the limits), forgiven when it is right,
+ * and counted against the client's address when it is wrong.
  */
 export const createToken = endpoint(async (request: HttpRequest) => {
   const form = await readForm(request, LoginForm);
@@ -21,7 +22,10 @@ export const createToken = endpoint(async (request: HttpRequest) => {
   const attempt = await getThrottle().beginLogin(clientAddress(request), username);
   const user = await findUserByUsername(username);
   const valid = await verifyPassword(form.password, user?.hashed_password ?? null);
-  if (!user || !valid) throw unauthorized(ERRORS.incorrectLogin);
+  if (!user || !valid) {
+    await attempt.failed();
+    throw unauthorized(ERRORS.incorrectLogin);
+  }
   await attempt.succeeded();
   return ok({ access_token: issueAccessToken(user), token_type: "bearer" });
 });

@@ -4,10 +4,13 @@
  * primary-key upsert each); the table is migration 2, so the library is told not to create it.
  *
  * Login, as OWASP and the library's login example suggest: one counter per username and client
- * address, and one per address across usernames. Both are spent BEFORE the password is checked,
- * so a burst of parallel guesses cannot all slip past a read-then-count; a success then forgives
- * them (the username+address counter is deleted, the address counter refunded). No counter is per
- * username alone: an attacker's failures never lock the owner out from another address.
+ * address, and one of failures per address across usernames. The username+address counter is
+ * spent BEFORE the password is checked, so a burst of parallel guesses cannot all slip past a
+ * read-then-count, and a correct password deletes it. The address counter is read before and
+ * spent only by a failure, never refunded: a success must not buy more guesses (an attacker with
+ * an account of their own could interleave logins to it), and an office full of users who type
+ * their passwords right never fills it. No counter is per username alone: an attacker's failures
+ * never lock the owner out from another address.
  */
 import { createHash } from "node:crypto";
 import type { Pool } from "pg";
@@ -47,6 +50,8 @@ const usernameDigest = (username: string) => createHash("sha256").update(usernam
 export interface LoginAttempt {
   /** Forgives this client's earlier failures for this username (call after a correct password). */
   succeeded(): Promise<void>;
+  /** Counts a wrong password (or unknown username) against the client's address. */
+  failed(): Promise<void>;
 }
 
 export class Throttle {
@@ -91,12 +96,27 @@ export class Throttle {
   async beginLogin(address: string, username: string): Promise<LoginAttempt> {
     this.sweepIfDue();
     const userAddress = `${address}|${usernameDigest(username)}`;
-    await spend(ERRORS.tooManyLogins, [this.loginByUserAddress.consume(userAddress), this.loginByAddress.consume(address)]);
+    await spend(ERRORS.tooManyLogins, [this.loginByUserAddress.consume(userAddress), this.addressAllowed(address)]);
     return {
       succeeded: async () => {
-        await Promise.all([this.loginByUserAddress.delete(userAddress), this.loginByAddress.reward(address, 1)]);
+        await this.loginByUserAddress.delete(userAddress);
+      },
+      failed: async () => {
+        const res = await this.loginByAddress.consume(address).catch((refusal: unknown) => {
+          if (refusal instanceof RateLimiterRes) return null; // past the limit: already blocked
+          throw refusal;
+        });
+        // The failure that spends the last point blocks at once (the library blocks only past it).
+        if (res?.remainingPoints === 0) await this.loginByAddress.block(address, this.settings.login.blockSeconds);
       },
     };
+  }
+
+  /** Resolves while the address may still try; rejects as a spent limiter would once it is blocked. */
+  private async addressAllowed(address: string): Promise<RateLimiterRes> {
+    const res = await this.loginByAddress.get(address);
+    if (res && res.consumedPoints > this.settings.login.failuresPerAddress) return Promise.reject(res);
+    return res ?? new RateLimiterRes();
   }
 
   /** Counts an account registration from this address; 429 once the limit is spent. */

@@ -113,6 +113,16 @@ describe("POST /token throttling", () => {
     for (let i = 0; i < PER_ADDRESS * 2; i++) expect((await login("office", PASSWORD, "198.51.100.8")).status).toBe(200);
   });
 
+  it("does not let logins to an account of one's own buy more guesses from that address", async () => {
+    await newUser("mallory");
+    const address = "198.51.100.10";
+    for (let i = 0; i < PER_ADDRESS; i++) {
+      expect((await login(`target_${i}`, "guess", address)).status).toBe(401);
+      if (i < PER_ADDRESS - 1) expect((await login("mallory", PASSWORD, address)).status).toBe(200);
+    }
+    expectTooMany(await login("target_next", "guess", address), ERRORS.tooManyLogins, BLOCK_SECONDS);
+  });
+
   it("ignores what the client writes into X-Forwarded-For: only the front end's last entry counts", async () => {
     await newUser("spoofed");
     for (let i = 0; i < PER_USER_ADDRESS; i++) {

@@ -13,6 +13,7 @@ import { ERRORS } from "../shared/errors";
 import { guardHttpServer } from "./client-error";
 import { readCappedBody } from "./request-body";
 import { requestUrl } from "./request-url";
+import { CLIENT_ADDRESS_HEADER } from "../shared/client-address";
 
 // The Functions host's own request size limit (100 MB); the functions apply tighter ones.
 const HOST_MAX_BODY_BYTES = 100 * 1024 * 1024;
@@ -114,7 +115,8 @@ export function startHost(options: HostOptions): Promise<RunningHost> {
       const request = new HttpRequest({
         method,
         url: url.toString(),
-        headers: flattenHeaders(req),
+        // As Azure's front end does: the client cannot choose the address the app sees.
+        headers: { ...flattenHeaders(req), [CLIENT_ADDRESS_HEADER]: req.socket.remoteAddress ?? "" },
         query: Object.fromEntries(url.searchParams),
         params: hit.params ?? {},
         body: method === "GET" || method === "HEAD" ? undefined : { bytes: body },

@@ -17,23 +17,28 @@ const main = JSON.parse(readFileSync(path.join(root, "package.json"), "utf8")).m
 
 rmSync(out, { recursive: true, force: true });
 const functions = readdirSync(path.join(root, "functions")).filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts")).sort();
-await build({
-  stdin: { contents: functions.map((f) => `import "./functions/${f.replace(/\.ts$/, "")}";`).join("\n"), resolveDir: root, sourcefile: "functions.ts", loader: "ts" },
-  outfile: path.join(out, path.relative("dist", main)),
+const common = {
   bundle: true,
   platform: "node",
   target: "node20",
   format: "cjs",
-  // The worker provides @azure/functions-core; pg's optional native driver is not used;
-  // swagger-ui-dist is only looked up when running from source (its files sit beside the bundle).
-  external: ["@azure/functions-core", "pg-native", "swagger-ui-dist"],
   minify: true,
   keepNames: true,
   sourcemap: "linked",
   sourcesContent: false,
   legalComments: "linked",
   logLevel: "warning",
+};
+await build({
+  ...common,
+  stdin: { contents: functions.map((f) => `import "./functions/${f.replace(/\.ts$/, "")}";`).join("\n"), resolveDir: root, sourcefile: "functions.ts", loader: "ts" },
+  outfile: path.join(out, path.relative("dist", main)),
+  // The worker provides @azure/functions-core; pg's optional native driver is not used;
+  // swagger-ui-dist is only looked up when running from source (its files sit beside the bundle).
+  external: ["@azure/functions-core", "pg-native", "swagger-ui-dist"],
 });
+// The password-hashing thread's code (shared/password-hasher.ts starts it from beside the bundle).
+await build({ ...common, entryPoints: [path.join(root, "shared", "password-worker.cjs")], outfile: path.join(out, "password-worker.js") });
 
 // Only the files /docs serves, not the whole swagger-ui-dist package.
 const require = createRequire(import.meta.url);

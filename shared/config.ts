@@ -30,6 +30,22 @@ const booleanSetting = (fallback: boolean) =>
     .optional()
     .transform((v) => (v === undefined || v === "" ? fallback : v === "true" || v === "1"));
 
+export const MAX_HASH_THREADS = 16;
+const WEEK_SECONDS = 7 * 24 * 3600;
+
+// "auto" (the default) or a whole number of hashing threads; 0 hashes on the request thread.
+const hashThreadsSetting = z
+  .string()
+  .optional()
+  .transform((raw, ctx): number | "auto" => {
+    const value = (raw ?? "").trim();
+    if (value === "" || value === "auto") return "auto";
+    const threads = Number(value);
+    if (Number.isInteger(threads) && threads >= 0 && threads <= MAX_HASH_THREADS) return threads;
+    ctx.addIssue({ code: "custom", message: `must be auto or a whole number from 0 to ${MAX_HASH_THREADS}` });
+    return z.NEVER;
+  });
+
 const databaseFields = {
   [SETTINGS.databaseUrl]: optionalText,
   [SETTINGS.postgresHost]: optionalText,
@@ -67,6 +83,14 @@ const schema = z
       .refine((v) => !WEAK_SECRETS.has(v.toLowerCase()) && new Set(v).size >= 8, "is too weak (use a long random value)"),
     [SETTINGS.accessTokenExpireMinutes]: intSetting(1, 60 * 24 * 30, 30),
     [SETTINGS.bcryptCost]: intSetting(4, 15, 12),
+    [SETTINGS.passwordHashThreads]: hashThreadsSetting,
+    [SETTINGS.passwordHashQueueMax]: intSetting(1, 10_000, 100),
+    [SETTINGS.loginFailuresPerUserAddress]: intSetting(1, 1_000_000, 10),
+    [SETTINGS.loginFailuresPerAddress]: intSetting(1, 1_000_000, 100),
+    [SETTINGS.loginFailureWindowSeconds]: intSetting(1, WEEK_SECONDS, 3600),
+    [SETTINGS.loginBlockSeconds]: intSetting(1, WEEK_SECONDS, 900),
+    [SETTINGS.registrationsPerAddress]: intSetting(1, 1_000_000, 20),
+    [SETTINGS.registrationWindowSeconds]: intSetting(1, WEEK_SECONDS, 3600),
     [SETTINGS.webPubSubConnectionString]: optionalText,
     [SETTINGS.webPubSubEndpoint]: optionalText.pipe(z.url({ protocol: /^https?$/ }).optional()),
     [SETTINGS.webPubSubHub]: z
@@ -95,10 +119,23 @@ export interface DatabaseConfig {
   azureClientId?: string;
 }
 
+/** Attempts allowed per window; past them the counter answers 429 until the block (or window) ends. */
+export interface ThrottleSettings {
+  login: { failuresPerUserAddress: number; failuresPerAddress: number; windowSeconds: number; blockSeconds: number };
+  registration: { perAddress: number; windowSeconds: number };
+}
+
+export interface PasswordHashingSettings {
+  threads: number | "auto";
+  queueMax: number;
+}
+
 export interface Config extends DatabaseConfig {
   secretKey: string;
   accessTokenExpireMinutes: number;
   bcryptCost: number;
+  passwordHashing: PasswordHashingSettings;
+  throttle: ThrottleSettings;
   webPubSub: WebPubSubSettings;
   hub: string;
   eventHandlerKey?: string;
@@ -180,6 +217,16 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     secretKey: s[SETTINGS.secretKey],
     accessTokenExpireMinutes: s[SETTINGS.accessTokenExpireMinutes],
     bcryptCost: s[SETTINGS.bcryptCost],
+    passwordHashing: { threads: s[SETTINGS.passwordHashThreads], queueMax: s[SETTINGS.passwordHashQueueMax] },
+    throttle: {
+      login: {
+        failuresPerUserAddress: s[SETTINGS.loginFailuresPerUserAddress],
+        failuresPerAddress: s[SETTINGS.loginFailuresPerAddress],
+        windowSeconds: s[SETTINGS.loginFailureWindowSeconds],
+        blockSeconds: s[SETTINGS.loginBlockSeconds],
+      },
+      registration: { perAddress: s[SETTINGS.registrationsPerAddress], windowSeconds: s[SETTINGS.registrationWindowSeconds] },
+    },
     webPubSub,
     hub: s[SETTINGS.webPubSubHub],
     eventHandlerKey: s[SETTINGS.webPubSubEventHandlerKey],

@@ -53,6 +53,22 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 2,
+    name: "login and registration counters",
+    sql: `
+      -- shared/throttle.ts: one row per counter, in the layout rate-limiter-flexible's
+      -- RateLimiterPostgres reads and writes (told the table exists, it never creates one).
+      -- A counter is one primary-key upsert; expire is epoch milliseconds.
+      CREATE TABLE IF NOT EXISTS rate_limits (
+        key VARCHAR(255) PRIMARY KEY,
+        points INTEGER NOT NULL DEFAULT 0,
+        expire BIGINT
+      );
+      -- The sweep of expired counters reads only those.
+      CREATE INDEX IF NOT EXISTS rate_limits_expire_idx ON rate_limits (expire);
+    `,
+  },
+  {
     version: 3,
     name: "idempotency keys for sending messages",
     sql: `

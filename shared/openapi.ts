@@ -18,8 +18,8 @@ interface Operation {
 }
 
 const OPERATIONS: Operation[] = [
-  { method: "post", path: "/token", summary: "Log in (OAuth2 password flow)", body: { schema: S.LoginForm, media: "application/x-www-form-urlencoded" }, response: S.Token, errors: [401, 413, 415, 422] },
-  { method: "post", path: "/users/", summary: "Register a user", body: { schema: S.UserCreate, media: "application/json" }, response: S.UserPublic, errors: [400, 413, 415, 422] },
+  { method: "post", path: "/token", summary: "Log in (OAuth2 password flow)", body: { schema: S.LoginForm, media: "application/x-www-form-urlencoded" }, response: S.Token, errors: [401, 413, 415, 422, 429, 503] },
+  { method: "post", path: "/users/", summary: "Register a user", body: { schema: S.UserCreate, media: "application/json" }, response: S.UserPublic, errors: [400, 413, 415, 422, 429, 503] },
   { method: "get", path: "/users/", summary: "Other users, by username", auth: true, query: S.UsersQuery, response: S.UserList, errors: [401, 422] },
   { method: "post", path: "/messages/", summary: "Send a message", auth: true, body: { schema: S.MessageCreate, media: "application/json" }, headers: S.MessageSendHeaders, response: S.Message, errors: [401, 404, 413, 415, 422] },
   { method: "get", path: "/messages/inbox/", summary: "Received messages, newest first", auth: true, query: S.InboxQuery, response: S.MessageList, errors: [401, 422] },
@@ -58,6 +58,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   413: "Body too large",
   415: "Unsupported media type",
   422: "Validation error",
+  429: "Too many attempts from this client; Retry-After says when to try again",
   503: "A dependency is unavailable",
 };
 

@@ -52,6 +52,28 @@ describe("configuration", () => {
     ]);
   });
 
+  it("throttles logins and registrations by default, and names bad limits", () => {
+    const config = parseConfig(base);
+    expect(config.throttle).toEqual({
+      login: { failuresPerUserAddress: 10, failuresPerAddress: 100, windowSeconds: 3600, blockSeconds: 900 },
+      registration: { perAddress: 20, windowSeconds: 3600 },
+    });
+    expect(problemsOf({ ...base, LOGIN_FAILURES_PER_USER_ADDRESS: "0", LOGIN_BLOCK_SECONDS: "soon", REGISTRATIONS_PER_ADDRESS: "-1" })).toEqual([
+      expect.stringMatching(/^LOGIN_FAILURES_PER_USER_ADDRESS /),
+      expect.stringMatching(/^LOGIN_BLOCK_SECONDS /),
+      expect.stringMatching(/^REGISTRATIONS_PER_ADDRESS /),
+    ]);
+  });
+
+  it("hashes passwords on automatically sized threads unless told a number (0: on the request thread)", () => {
+    expect(parseConfig(base).passwordHashing).toEqual({ threads: "auto", queueMax: 100 });
+    expect(parseConfig({ ...base, PASSWORD_HASH_THREADS: " auto " }).passwordHashing.threads).toBe("auto");
+    expect(parseConfig({ ...base, PASSWORD_HASH_THREADS: "0" }).passwordHashing.threads).toBe(0);
+    expect(parseConfig({ ...base, PASSWORD_HASH_THREADS: "3" }).passwordHashing.threads).toBe(3);
+    for (const bad of ["17", "-1", "1.5", "many"]) expect(problemsOf({ ...base, PASSWORD_HASH_THREADS: bad }), bad).toEqual([expect.stringMatching(/^PASSWORD_HASH_THREADS must be auto or/)]);
+    expect(problemsOf({ ...base, PASSWORD_HASH_QUEUE_MAX: "0" })).toEqual([expect.stringMatching(/^PASSWORD_HASH_QUEUE_MAX /)]);
+  });
+
   it("picks Web PubSub by connection string, else by endpoint", () => {
     expect(parseConfig({ ...base, WEBPUBSUB_CONNECTION_STRING: "Endpoint=http://x;AccessKey=k;" }).webPubSub.kind).toBe("connectionString");
     expect(parseConfig({ ...base, WEBPUBSUB_ENDPOINT: "https://wps.example" }).webPubSub).toEqual({ kind: "identity", endpoint: "https://wps.example" });

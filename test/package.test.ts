@@ -57,7 +57,7 @@ describe("the folder azd zips, staged by the hook in a fresh clone", () => {
   });
 
   it("has a fresh build: the bundle main names, nothing left from an old build", () => {
-    expect(readdirSync(path.join(out, "dist")).sort()).toEqual(["main.js", "main.js.LEGAL.txt", "main.js.map", "swagger-ui"]);
+    expect(readdirSync(path.join(out, "dist")).sort()).toEqual(["main.js", "main.js.LEGAL.txt", "main.js.map", "password-worker.js", "password-worker.js.map", "swagger-ui"]);
     const pkg = JSON.parse(readFileSync(path.join(out, "package.json"), "utf8")) as { main: string };
     expect(pkg.main).toBe("dist/main.js");
   });
@@ -72,7 +72,14 @@ describe("the folder azd zips, staged by the hook in a fresh clone", () => {
       encoding: "utf8",
     });
     const functions = readdirSync(path.join(ROOT, "functions")).filter((f) => f.endsWith(".ts"));
+    // The password-hashing thread, too, runs with nothing but what was packaged.
+    const hashed = execFileSync(
+      process.execPath,
+      ["-e", `const { Worker } = require("node:worker_threads"); const w = new Worker(${JSON.stringify(path.join(alone, "dist", "password-worker.js"))}, { workerData: { niceness: 0 } }); w.on("message", (m) => { console.log(JSON.stringify(m)); w.terminate(); }); w.postMessage({ op: "hash", password: "p", cost: 4 });`],
+      { cwd: alone, encoding: "utf8" },
+    );
     rmSync(path.dirname(alone), { recursive: true, force: true });
     expect(JSON.parse(loaded.trim().split("\n").pop()!)).toMatchObject({ functions: functions.length });
+    expect(JSON.parse(hashed)).toMatchObject({ ok: true, result: expect.stringMatching(/^\$2[aby]\$04\$/) });
   });
 });

@@ -6,6 +6,10 @@ process.env.SECRET_KEY ??= "test-only-secret-key-0123456789-abcdefghijklmnop";
 process.env.BCRYPT_COST = "4";
 process.env.DATABASE_URL ??= "postgresql://placeholder.invalid:1/none";
 process.env.DB_CONNECTION_TIMEOUT_MS ??= "3000";
+// Suites register and log in many users from one address; test/throttle.test.ts sets tight limits.
+process.env.REGISTRATIONS_PER_ADDRESS ??= "1000000";
+process.env.LOGIN_FAILURES_PER_ADDRESS ??= "1000000";
+process.env.LOGIN_FAILURES_PER_USER_ADDRESS ??= "1000000";
 
 // Function files register through the same registry the local host uses, as with the real worker.
 import { installFunctionsCore } from "../../local/functions-core";

@@ -1,0 +1,151 @@
+/**
+ * Login contention: does password hashing starve other requests? On the local stack, one user
+ * polls GET /messages/unread_count/ one request at a time; its p99 is measured idle (the floor),
+ * then while 10 other clients log in over and over, and the ratio of the two is printed, for
+ * hashing on worker threads (the default) and on the request thread (PASSWORD_HASH_THREADS=0,
+ * bcryptjs's async API: what the service did before). Also prints the time of one bcrypt hash
+ * at costs 10 to 12, which BCRYPT_COST's default is chosen from.
+ *
+ *   npm run bench:login                                   # embedded database, bcrypt cost 12
+ *   BENCH_DATABASE_URL=postgresql://... npm run bench:login
+ *   BENCH_SECONDS=20 BENCH_LOGINS=10 BCRYPT_COST=12 BENCH_MODES=workers,inline npm run bench:login
+ */
+import { performance } from "node:perf_hooks";
+import bcrypt from "bcryptjs";
+import { startLocalStack } from "../local/stack";
+import { closePasswordHasher } from "../shared/passwords";
+import { resolveThreads } from "../shared/password-hasher";
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const LOGINS = Number(process.env.BENCH_LOGINS ?? 10);
+const MODES = (process.env.BENCH_MODES ?? "workers,inline").split(",").map((m) => m.trim());
+const WARMUP = 50;
+const PASSWORD = "correct horse battery";
+
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+
+function summary(samples: number[]): { n: number; p50: number; p99: number } {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return { n: samples.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
+}
+
+const median = (xs: number[]) => summary(xs).p50;
+
+/** One bcrypt hash per cost, timed on this thread (the machine's speed, not the service's). */
+function costTable(): string {
+  bcrypt.hashSync("warm-up", 8);
+  return [10, 11, 12]
+    .map((cost) => {
+      const times = Array.from({ length: 3 }, () => {
+        const started = performance.now();
+        bcrypt.hashSync(PASSWORD, cost);
+        return performance.now() - started;
+      });
+      return `cost ${cost}: ${median(times).toFixed(0)} ms`;
+    })
+    .join(", ");
+}
+
+interface Result {
+  mode: string;
+  idle: ReturnType<typeof summary>;
+  busy: ReturnType<typeof summary>;
+  logins: ReturnType<typeof summary>;
+  loginsPerSecond: number;
+}
+
+async function register(base: string, username: string): Promise<string> {
+  const created = await fetch(`${base}/users/`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username, password: PASSWORD }) });
+  if (created.status !== 200) throw new Error(`register ${username}: ${created.status} ${await created.text()}`);
+  return login(base, username);
+}
+
+async function login(base: string, username: string): Promise<string> {
+  const res = await fetch(`${base}/token`, { method: "POST", body: new URLSearchParams({ username, password: PASSWORD }) });
+  if (res.status !== 200) throw new Error(`login ${username}: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { access_token: string }).access_token;
+}
+
+/** Polls the unread count one request at a time until `done()`; returns each request's milliseconds. */
+async function poll(base: string, token: string, done: () => boolean): Promise<number[]> {
+  const samples: number[] = [];
+  while (!done()) {
+    const started = performance.now();
+    const res = await fetch(`${base}/messages/unread_count/`, { headers: { authorization: `Bearer ${token}` } });
+    await res.arrayBuffer();
+    if (res.status !== 200) throw new Error(`unread_count: ${res.status}`);
+    samples.push(performance.now() - started);
+  }
+  return samples;
+}
+
+async function measure(mode: string): Promise<Result> {
+  process.env.PASSWORD_HASH_THREADS = mode === "inline" ? "0" : (process.env.BENCH_HASH_THREADS ?? "auto");
+  await closePasswordHasher();
+  const stack = await startLocalStack({ hostPort: 0, databaseUrl: process.env.BENCH_DATABASE_URL, embedded: { port: 0 }, webPubSub: false });
+  const base = stack.url as string;
+  try {
+    const run = `${Date.now().toString(36)}_${mode}`;
+    const reader = await register(base, `bench_reader_${run}`);
+    const clients = [];
+    for (let i = 0; i < LOGINS; i++) clients.push(`bench_login_${run}_${i}`);
+    for (const name of clients) await register(base, name);
+
+    const warm = await poll(base, reader, ((n) => () => n-- <= 0)(WARMUP));
+    void warm;
+    const idleUntil = performance.now() + SECONDS * 1000;
+    const idle = await poll(base, reader, () => performance.now() > idleUntil);
+
+    let stop = false;
+    const loginTimes: number[] = [];
+    const loops = clients.map(async (name) => {
+      while (!stop) {
+        const started = performance.now();
+        await login(base, name);
+        loginTimes.push(performance.now() - started);
+      }
+    });
+    await new Promise((resolve) => setTimeout(resolve, 500)); // every login client in flight first
+    const busyStarted = performance.now();
+    const busy = await poll(base, reader, () => performance.now() - busyStarted > SECONDS * 1000);
+    const busySeconds = (performance.now() - busyStarted) / 1000;
+    const loginsDuring = loginTimes.length;
+    stop = true;
+    await Promise.all(loops);
+    return { mode, idle: summary(idle), busy: summary(busy), logins: summary(loginTimes), loginsPerSecond: loginsDuring / busySeconds };
+  } finally {
+    await stack.close();
+    await closePasswordHasher();
+  }
+}
+
+async function main(): Promise<void> {
+  if (!(SECONDS > 0 && Number.isInteger(LOGINS) && LOGINS > 0)) throw new Error("BENCH_SECONDS and BENCH_LOGINS must be positive");
+  process.env.BCRYPT_COST ??= "12";
+  // The bench logs in correctly from one address; production limits would still let it through,
+  // but registrations (11 per mode) would not.
+  process.env.REGISTRATIONS_PER_ADDRESS ??= "100000";
+  const threads = resolveThreads(process.env.BENCH_HASH_THREADS && process.env.BENCH_HASH_THREADS !== "auto" ? Number(process.env.BENCH_HASH_THREADS) : "auto");
+  console.log(`bcrypt on this machine (one thread): ${costTable()}`);
+  console.log(
+    `GET /messages/unread_count/ of another user, idle vs during ${LOGINS} concurrent logins at bcrypt cost ${process.env.BCRYPT_COST}, ${SECONDS} s each, database: ${process.env.BENCH_DATABASE_URL ? "BENCH_DATABASE_URL" : "embedded (PGlite)"}`,
+  );
+  const results: Result[] = [];
+  for (const mode of MODES) {
+    if (mode !== "workers" && mode !== "inline") throw new Error(`unknown mode ${mode}: use workers or inline`);
+    results.push(await measure(mode));
+  }
+  const ms = (x: number) => `${x.toFixed(1)} ms`;
+  for (const r of results) {
+    const label = r.mode === "workers" ? `worker threads (${threads})` : "request thread (old)";
+    console.log(
+      `${label.padEnd(22)} idle p50 ${ms(r.idle.p50)} p99 ${ms(r.idle.p99)} (n=${r.idle.n}) | during logins p50 ${ms(r.busy.p50)} p99 ${ms(r.busy.p99)} (n=${r.busy.n}) | ` +
+        `p99 ratio ${(r.busy.p99 / r.idle.p99).toFixed(2)}x | logins ${r.loginsPerSecond.toFixed(1)}/s, login p50 ${ms(r.logins.p50)}`,
+    );
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,193 @@
+/**
+ * bcrypt away from the thread that serves every request. A bcrypt hash at cost 12 is a quarter
+ * of a second of pure CPU; bcryptjs's async API only slices it (about 100 ms at a time) on the
+ * same thread, so ten logins at once still stalled every other request for seconds. Here a
+ * small pool of worker threads runs bcryptjs's synchronous hash and compare:
+ *  - at most `threads` hashes run at once (the cap); the rest wait in a bounded queue, and a full
+ *    queue is a quick 503 rather than an ever longer wait;
+ *  - on Linux each hashing thread lowers its own scheduling priority (nice), so when the CPU is
+ *    short the request thread still runs first: logins wait a little, everything else does not.
+ * bcryptjs stays the implementation (pure JS, so `$2a$`/`$2b$`/`$2y$` hashes of the original
+ * verify, no native build); the thread runs shared/password-worker.cjs from source, or the
+ * copy the build bundles beside the app.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import path from "node:path";
+import { Worker } from "node:worker_threads";
+import bcrypt from "bcryptjs";
+import { ERRORS } from "./errors";
+import { HttpError } from "./http";
+
+/**
+ * Niceness of hashing threads (0 normal, 19 lowest). At 5 the request thread outweighs a hashing
+ * thread on a shared core 3 to 1; higher starves logins whenever anything else runs (on the busy
+ * development machine: 1.1 logins/s at 0, 0.5 at 5, 0.2 at 10, other requests' p99 unchanged).
+ */
+export const HASHING_THREAD_NICENESS = 5;
+
+type ReadFile = (file: string) => string;
+const readText: ReadFile = (file) => readFileSync(file, "utf8");
+
+/** A cgroup CPU quota in CPUs (v2 cpu.max, else v1 cfs files), or null when there is none. */
+function cgroupCpuQuota(read: ReadFile): number | null {
+  try {
+    const [quota, period] = read("/sys/fs/cgroup/cpu.max").trim().split(/\s+/);
+    return quota === "max" ? null : Number(quota) / Number(period) || null;
+  } catch {
+    // not cgroup v2
+  }
+  try {
+    const quota = Number(read("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"));
+    const period = Number(read("/sys/fs/cgroup/cpu/cpu.cfs_period_us"));
+    return quota > 0 && period > 0 ? quota / period : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * CPUs this process may really use: the cores it may run on, lowered by a container's CPU quota
+ * (Node counts cores, not quotas; a quota exceeded stalls every thread, the request thread too).
+ */
+export function cpuBudget(read: ReadFile = readText, cores = availableParallelism()): number {
+  const quota = cgroupCpuQuota(read);
+  return quota === null ? cores : Math.max(1, Math.min(cores, Math.floor(quota)));
+}
+
+/** "auto": every CPU but one for hashing (one stays for requests), at least one, at most four. */
+export function resolveThreads(threads: number | "auto", cpus = cpuBudget()): number {
+  return threads === "auto" ? Math.max(1, Math.min(4, cpus - 1)) : threads;
+}
+
+type Job = { op: "hash"; password: string; cost: number } | { op: "compare"; password: string; hash: string };
+type Reply = { ok: true; result: string | boolean } | { ok: false; error: string };
+
+// The thread's code: bundled beside the app by the build (dist/), or run from source.
+export const WORKER_FILE = ["password-worker.js", "password-worker.cjs"].map((name) => path.join(__dirname, name)).find((file) => existsSync(file)) ?? "";
+
+export interface PasswordHasher {
+  hash(password: string, cost: number): Promise<string>;
+  /** True if `password` matches `hash`; false for a wrong password or a malformed hash. */
+  compare(password: string, hash: string): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+interface Task {
+  job: Job;
+  resolve(result: string | boolean): void;
+  reject(error: Error): void;
+}
+
+export class WorkerPasswordHasher implements PasswordHasher {
+  private readonly workers = new Set<Worker>();
+  private readonly idle: Worker[] = [];
+  private readonly running = new Map<Worker, Task>();
+  private readonly queue: Task[] = [];
+
+  constructor(
+    readonly threads: number,
+    readonly queueMax: number,
+  ) {
+    if (!(threads >= 1)) throw new Error("a worker pool needs at least one thread");
+  }
+
+  hash(password: string, cost: number): Promise<string> {
+    return this.run({ op: "hash", password, cost }) as Promise<string>;
+  }
+
+  compare(password: string, hash: string): Promise<boolean> {
+    return this.run({ op: "compare", password, hash }) as Promise<boolean>;
+  }
+
+  /** Hashes running or waiting now. */
+  get pending(): number {
+    return this.running.size + this.queue.length;
+  }
+
+  private run(job: Job): Promise<string | boolean> {
+    return new Promise((resolve, reject) => {
+      const task: Task = { job, resolve, reject };
+      const worker = this.freeWorker();
+      if (worker) this.start(worker, task);
+      else if (this.queue.length >= this.queueMax) reject(new HttpError(503, ERRORS.passwordHashingBusy, { "Retry-After": "1" }));
+      else this.queue.push(task);
+    });
+  }
+
+  private freeWorker(): Worker | undefined {
+    return this.idle.pop() ?? (this.workers.size < this.threads ? this.spawn() : undefined);
+  }
+
+  private spawn(): Worker {
+    const worker = new Worker(WORKER_FILE, { workerData: { niceness: HASHING_THREAD_NICENESS } });
+    this.workers.add(worker);
+    worker.on("message", (reply: Reply) => this.settle(worker, reply));
+    worker.on("error", (error) => this.lose(worker, error));
+    worker.on("exit", (code) => this.lose(worker, new Error(`password hashing thread exited (${code})`)));
+    return worker;
+  }
+
+  private start(worker: Worker, task: Task): void {
+    this.running.set(worker, task);
+    worker.ref(); // a hash in flight keeps the process alive; an idle pool does not
+    worker.postMessage(task.job);
+  }
+
+  private settle(worker: Worker, reply: Reply): void {
+    const task = this.running.get(worker);
+    this.running.delete(worker);
+    if (reply.ok) task?.resolve(reply.result);
+    else task?.reject(new Error(`password hashing failed: ${reply.error}`));
+    this.next(worker);
+  }
+
+  private next(worker: Worker): void {
+    const task = this.queue.shift();
+    if (task) return this.start(worker, task);
+    worker.unref();
+    this.idle.push(worker);
+  }
+
+  /** A thread that died fails its own task only; queued work moves to a fresh thread. */
+  private lose(worker: Worker, error: Error): void {
+    if (!this.workers.delete(worker)) return;
+    const at = this.idle.indexOf(worker);
+    if (at >= 0) this.idle.splice(at, 1);
+    const task = this.running.get(worker);
+    this.running.delete(worker);
+    task?.reject(error);
+    if (this.queue.length > 0) this.start(this.spawn(), this.queue.shift() as Task);
+  }
+
+  async close(): Promise<void> {
+    const workers = [...this.workers];
+    this.workers.clear();
+    this.idle.length = 0;
+    for (const task of [...this.running.values(), ...this.queue.splice(0)]) task.reject(new Error("password hasher closed"));
+    this.running.clear();
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+}
+
+/** bcryptjs's async API on the request thread: only for PASSWORD_HASH_THREADS=0 (and comparisons). */
+export class InlinePasswordHasher implements PasswordHasher {
+  hash(password: string, cost: number): Promise<string> {
+    return bcrypt.hash(password, cost);
+  }
+
+  async compare(password: string, hash: string): Promise<boolean> {
+    try {
+      return await bcrypt.compare(password, hash);
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {}
+}
+
+export function createPasswordHasher(settings: { threads: number | "auto"; queueMax: number }): PasswordHasher {
+  const threads = resolveThreads(settings.threads);
+  return threads === 0 ? new InlinePasswordHasher() : new WorkerPasswordHasher(threads, settings.queueMax);
+}

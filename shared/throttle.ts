@@ -1,0 +1,151 @@
+/**
+ * Login and registration throttling, counted in PostgreSQL so that every instance shares the
+ * counters. The counters are rate-limiter-flexible's RateLimiterPostgres over our pool (one
+ * primary-key upsert each); the table is migration 2, so the library is told not to create it.
+ *
+ * Login, as OWASP and the library's login example suggest: one counter per username and client
+ * address, and one of failures per address across usernames. The username+address counter is
+ * spent BEFORE the password is checked, so a burst of parallel guesses cannot all slip past a
+ * read-then-count, and a correct password deletes it. The address counter is read before and
+ * spent only by a failure, never refunded: a success must not buy more guesses (an attacker with
+ * an account of their own could interleave logins to it), and an office full of users who type
+ * their passwords right never fills it. No counter is per username alone: an attacker's failures
+ * never lock the owner out from another address.
+ */
+import { createHash } from "node:crypto";
+import type { Pool } from "pg";
+import { RateLimiterPostgres, RateLimiterRes } from "rate-limiter-flexible";
+import { getConfig, type ThrottleSettings } from "./config";
+import { getPool } from "./db";
+import { ERRORS } from "./errors";
+import { HttpError } from "./http";
+
+const TABLE = "rate_limits";
+// Expired rows are deleted by whichever request first finds the last sweep this old: no timer,
+// so nothing runs while an instance is idle, and the delete reads the expire index only.
+const SWEEP_EVERY_MS = 5 * 60_000;
+
+/** Whole seconds until a counter lets the client in again (Retry-After), at least 1. */
+export const retryAfterSeconds = (ms: number): number => Math.max(1, Math.ceil(ms / 1000));
+
+const tooMany = (detail: string, ms: number) => new HttpError(429, detail, { "Retry-After": String(retryAfterSeconds(ms)) });
+
+/**
+ * Spends one point on each limiter. Resolves if all allowed it; throws a 429 (waiting for the
+ * longest refusal) if any refused; rethrows a store failure, so a broken database fails closed.
+ */
+async function spend(detail: string, attempts: Promise<RateLimiterRes>[]): Promise<void> {
+  let waitMs = 0;
+  for (const outcome of await Promise.allSettled(attempts)) {
+    if (outcome.status === "fulfilled") continue;
+    if (!(outcome.reason instanceof RateLimiterRes)) throw outcome.reason;
+    waitMs = Math.max(waitMs, outcome.reason.msBeforeNext);
+  }
+  if (waitMs > 0) throw tooMany(detail, waitMs);
+}
+
+// Failed usernames are sometimes passwords typed into the wrong field: only a digest is stored.
+const usernameDigest = (username: string) => createHash("sha256").update(username.trim().toLowerCase()).digest("base64url");
+
+export interface LoginAttempt {
+  /** Forgives this client's earlier failures for this username (call after a correct password). */
+  succeeded(): Promise<void>;
+  /** Counts a wrong password (or unknown username) against the client's address. */
+  failed(): Promise<void>;
+}
+
+export class Throttle {
+  private readonly loginByUserAddress: RateLimiterPostgres;
+  private readonly loginByAddress: RateLimiterPostgres;
+  private readonly registrationByAddress: RateLimiterPostgres;
+  private lastSweep = 0;
+
+  constructor(
+    private readonly pool: Pool,
+    readonly settings: ThrottleSettings,
+  ) {
+    // The library names its statements, and a named statement is prepared once per session; the
+    // embedded database (PGlite) serves every connection from one session, so a second connection
+    // preparing the same name fails. Unnamed, the upsert is planned each time: microseconds.
+    const unnamed = { query: (q: { text: string; values?: unknown[] }) => pool.query(q.text, q.values) };
+    const store = { storeClient: unnamed, storeType: "pool", tableName: TABLE, tableCreated: true, clearExpiredByTimeout: false };
+    const { login, registration } = settings;
+    this.loginByUserAddress = new RateLimiterPostgres({
+      ...store,
+      keyPrefix: "login_user_address",
+      points: login.failuresPerUserAddress,
+      duration: login.windowSeconds,
+      blockDuration: login.blockSeconds,
+    });
+    this.loginByAddress = new RateLimiterPostgres({
+      ...store,
+      keyPrefix: "login_address",
+      points: login.failuresPerAddress,
+      duration: login.windowSeconds,
+      blockDuration: login.blockSeconds,
+    });
+    this.registrationByAddress = new RateLimiterPostgres({
+      ...store,
+      keyPrefix: "registration_address",
+      points: registration.perAddress,
+      duration: registration.windowSeconds,
+    });
+  }
+
+  /** Counts a login attempt before its password is checked; 429 once either limit is spent. */
+  async beginLogin(address: string, username: string): Promise<LoginAttempt> {
+    this.sweepIfDue();
+    const userAddress = `${address}|${usernameDigest(username)}`;
+    await spend(ERRORS.tooManyLogins, [this.loginByUserAddress.consume(userAddress), this.addressAllowed(address)]);
+    return {
+      succeeded: async () => {
+        await this.loginByUserAddress.delete(userAddress);
+      },
+      failed: async () => {
+        const res = await this.loginByAddress.consume(address).catch((refusal: unknown) => {
+          if (refusal instanceof RateLimiterRes) return null; // past the limit: already blocked
+          throw refusal;
+        });
+        // The failure that spends the last point blocks at once (the library blocks only past it).
+        if (res?.remainingPoints === 0) await this.loginByAddress.block(address, this.settings.login.blockSeconds);
+      },
+    };
+  }
+
+  /** Resolves while the address may still try; rejects as a spent limiter would once it is blocked. */
+  private async addressAllowed(address: string): Promise<RateLimiterRes> {
+    const res = await this.loginByAddress.get(address);
+    if (res && res.consumedPoints > this.settings.login.failuresPerAddress) return Promise.reject(res);
+    return res ?? new RateLimiterRes();
+  }
+
+  /** Counts an account registration from this address; 429 once the limit is spent. */
+  async countRegistration(address: string): Promise<void> {
+    this.sweepIfDue();
+    await spend(ERRORS.tooManyRegistrations, [this.registrationByAddress.consume(address)]);
+  }
+
+  /** Deletes counters that expired before `now`; returns how many. */
+  async sweepExpired(now = Date.now()): Promise<number> {
+    const { rowCount } = await this.pool.query(`DELETE FROM ${TABLE} WHERE expire < $1`, [now]);
+    return rowCount ?? 0;
+  }
+
+  private sweepIfDue(): void {
+    const now = Date.now();
+    if (now - this.lastSweep < SWEEP_EVERY_MS) return;
+    this.lastSweep = now;
+    this.sweepExpired(now).catch((error: Error) => console.warn(`sweeping expired rate limits failed: ${error.message}`));
+  }
+}
+
+const throttles = new WeakMap<Pool, Throttle>();
+
+/** The throttle over this instance's pool, rebuilt when the settings change (tests, the local host). */
+export function getThrottle(pool: Pool = getPool(), settings: ThrottleSettings = getConfig().throttle): Throttle {
+  const cached = throttles.get(pool);
+  if (cached?.settings === settings) return cached;
+  const throttle = new Throttle(pool, settings);
+  throttles.set(pool, throttle);
+  return throttle;
+}

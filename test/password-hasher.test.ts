@@ -1,0 +1,94 @@
+/** bcrypt on worker threads: the request thread stays free, the cap holds, a lost thread is replaced. */
+import { performance } from "node:perf_hooks";
+import bcrypt from "bcryptjs";
+import { afterEach, describe, expect, it } from "vitest";
+import { ERRORS } from "../shared/errors";
+import { HttpError } from "../shared/http";
+import { cpuBudget, InlinePasswordHasher, resolveThreads, WorkerPasswordHasher, type PasswordHasher } from "../shared/password-hasher";
+
+const open: PasswordHasher[] = [];
+const track = <T extends PasswordHasher>(hasher: T): T => {
+  open.push(hasher);
+  return hasher;
+};
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((h) => h.close()));
+});
+
+/** Share of wall time the calling thread spent busy while `work` ran (0 = idle, 1 = never free). */
+async function busyShare(work: () => Promise<unknown>): Promise<number> {
+  const start = performance.eventLoopUtilization();
+  await work();
+  return performance.eventLoopUtilization(start).utilization;
+}
+
+describe("the worker-thread hasher", () => {
+  it("hashes and verifies, including $2a$, $2b$ and $2y$ hashes from elsewhere, and a bad hash never matches", async () => {
+    const hasher = track(new WorkerPasswordHasher(2, 10));
+    const hash = await hasher.hash("s3cret-pass", 4);
+    expect(hash).toMatch(/^\$2[aby]\$04\$/);
+    expect(await hasher.compare("s3cret-pass", hash)).toBe(true);
+    expect(await hasher.compare("other", hash)).toBe(false);
+    const legacy = bcrypt.hashSync("legacy-password", 4);
+    for (const prefix of ["$2a$", "$2b$", "$2y$"]) expect(await hasher.compare("legacy-password", legacy.replace(/^\$2.\$/, prefix)), prefix).toBe(true);
+    for (const bad of ["", "plain-text", "$2b$04$short", "$2x$99$" + "a".repeat(53)]) expect(await hasher.compare("legacy-password", bad), bad).toBe(false);
+  });
+
+  it("leaves the request thread free while it hashes (bcryptjs's async API keeps it busy)", async () => {
+    const worker = track(new WorkerPasswordHasher(1, 10));
+    await worker.hash("warm-up", 4); // thread start-up is not what is measured
+    const offThread = await busyShare(() => worker.hash("password", 11));
+    const inline = await busyShare(() => new InlinePasswordHasher().hash("password", 11));
+    expect(offThread).toBeLessThan(0.5);
+    expect(inline).toBeGreaterThan(0.5);
+  });
+
+  it("runs at most `threads` hashes at once, queues up to queueMax and refuses more with a quick 503", async () => {
+    const hasher = track(new WorkerPasswordHasher(1, 2));
+    const accepted = [hasher.hash("one", 8), hasher.hash("two", 8), hasher.hash("three", 8)];
+    expect(hasher.pending).toBe(3);
+    const refused = await hasher.hash("four", 8).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(refused).toBeInstanceOf(HttpError);
+    expect(refused).toMatchObject({ status: 503, detail: ERRORS.passwordHashingBusy, headers: { "Retry-After": "1" } });
+    const hashes = await Promise.all(accepted);
+    expect(await hasher.compare("three", hashes[2])).toBe(true);
+    expect(hasher.pending).toBe(0);
+  });
+
+  it("fails only the task of a thread that dies, and hashes on a fresh thread afterwards", async () => {
+    const hasher = track(new WorkerPasswordHasher(1, 10));
+    const doomed = hasher.hash("doomed", 12);
+    const queued = hasher.hash("queued", 4);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await Promise.all([...hasher["workers"]].map((w) => w.terminate()));
+    await expect(doomed).rejects.toThrow(/exited/);
+    expect(await hasher.compare("queued", await queued)).toBe(true);
+    expect(await hasher.compare("after", await hasher.hash("after", 4))).toBe(true);
+  });
+
+  it("counts the CPUs a container's quota allows, not the cores it can see", () => {
+    const files = (entries: Record<string, string>) => (file: string) => {
+      if (!(file in entries)) throw new Error(`ENOENT ${file}`);
+      return entries[file];
+    };
+    expect(cpuBudget(files({}), 8)).toBe(8);
+    expect(cpuBudget(files({ "/sys/fs/cgroup/cpu.max": "max 100000\n" }), 8)).toBe(8);
+    expect(cpuBudget(files({ "/sys/fs/cgroup/cpu.max": "100000 100000\n" }), 8)).toBe(1);
+    expect(cpuBudget(files({ "/sys/fs/cgroup/cpu.max": "250000 100000\n" }), 8)).toBe(2);
+    expect(cpuBudget(files({ "/sys/fs/cgroup/cpu.max": "50000 100000\n" }), 8)).toBe(1);
+    expect(cpuBudget(files({ "/sys/fs/cgroup/cpu/cpu.cfs_quota_us": "200000", "/sys/fs/cgroup/cpu/cpu.cfs_period_us": "100000" }), 8)).toBe(2);
+    expect(cpuBudget(files({ "/sys/fs/cgroup/cpu/cpu.cfs_quota_us": "-1", "/sys/fs/cgroup/cpu/cpu.cfs_period_us": "100000" }), 8)).toBe(8);
+  });
+
+  it("sizes itself to every CPU but one by default, between one and four", () => {
+    expect(resolveThreads("auto", 1)).toBe(1);
+    expect(resolveThreads("auto", 2)).toBe(1);
+    expect(resolveThreads("auto", 4)).toBe(3);
+    expect(resolveThreads("auto", 64)).toBe(4);
+    expect(resolveThreads(0, 8)).toBe(0);
+    expect(resolveThreads(6, 2)).toBe(6);
+  });
+});

@@ -17,3 +17,4 @@ export const ERRORS = {
 } as const;
 
 export const MARKED_READ_MESSAGE = "Mensagem marcada como lida";
+export const MARKED_UNREAD_MESSAGE = "Mensagem marcada como não lida";

@@ -40,6 +40,8 @@ describe("POST /messages/", () => {
       is_read: false,
       sender_username: alice.username,
       recipient_username: bob.username,
+      in_reply_to: null,
+      thread_id: (res.body as Msg).id,
     });
     expect(Math.abs(Date.parse((res.body as Msg).timestamp as string) - Date.now())).toBeLessThan(60_000);
   });

@@ -33,7 +33,10 @@ export interface Page {
 // Index-backed (messages_search_idx); mail_search_query folds q the way the index folded the text.
 /** A blank q searches for nothing, so it filters nothing. */
 const searchWords = (q: string | undefined) => q?.trim() || undefined;
-const SEARCH = (n: number) => `AND mail_search_document(m.title, m.body) @@ mail_search_query($${n})`;
+// A q of punctuation only has no words, so it too keeps everything. The query is planned with
+// q's value (an unnamed statement), so the words test folds away and the index condition stays.
+const SEARCH = (n: number) =>
+  `AND (mail_search_query($${n}) = ''::tsquery OR mail_search_document(m.title, m.body) @@ mail_search_query($${n}))`;
 
 export async function countUnread(userId: number, db: Queryable = getPool()): Promise<number> {
   const { rows } = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM messages WHERE recipient_id = $1 AND NOT is_read AND recipient_deleted_at IS NULL", [userId]);
@@ -69,27 +72,40 @@ export async function sendMessage(
   }
 }
 
+export interface SqlQuery {
+  text: string;
+  values: unknown[];
+}
+
 /** Newest first; keyset pagination on id so deep pages cost the same as the first. */
-export async function listInbox(userId: number, page: Page & { unread?: boolean }): Promise<MessageT[]> {
+export function inboxQuery(userId: number, page: Page & { unread?: boolean }): SqlQuery {
   const q = searchWords(page.q);
-  const { rows } = await getPool().query<MessageRow>(
-    `SELECT ${MESSAGE_COLUMNS} ${FROM_MESSAGES}
+  return {
+    text: `SELECT ${MESSAGE_COLUMNS} ${FROM_MESSAGES}
       WHERE m.recipient_id = $1 AND m.recipient_deleted_at IS NULL
         AND ($2::bigint IS NULL OR m.id < $2) AND ($3::boolean IS NULL OR m.is_read = NOT $3) ${q ? SEARCH(5) : ""}
       ORDER BY m.id DESC LIMIT $4`,
-    [userId, page.before_id ?? null, page.unread ?? null, page.limit, ...(q ? [q] : [])],
-  );
+    values: [userId, page.before_id ?? null, page.unread ?? null, page.limit, ...(q ? [q] : [])],
+  };
+}
+
+export function outboxQuery(userId: number, page: Page): SqlQuery {
+  const q = searchWords(page.q);
+  return {
+    text: `SELECT ${MESSAGE_COLUMNS} ${FROM_MESSAGES}
+      WHERE m.sender_id = $1 AND m.sender_deleted_at IS NULL AND ($2::bigint IS NULL OR m.id < $2) ${q ? SEARCH(4) : ""}
+      ORDER BY m.id DESC LIMIT $3`,
+    values: [userId, page.before_id ?? null, page.limit, ...(q ? [q] : [])],
+  };
+}
+
+export async function listInbox(userId: number, page: Page & { unread?: boolean }): Promise<MessageT[]> {
+  const { rows } = await getPool().query<MessageRow>(inboxQuery(userId, page));
   return rows.map(toMessage);
 }
 
 export async function listOutbox(userId: number, page: Page): Promise<MessageT[]> {
-  const q = searchWords(page.q);
-  const { rows } = await getPool().query<MessageRow>(
-    `SELECT ${MESSAGE_COLUMNS} ${FROM_MESSAGES}
-      WHERE m.sender_id = $1 AND m.sender_deleted_at IS NULL AND ($2::bigint IS NULL OR m.id < $2) ${q ? SEARCH(4) : ""}
-      ORDER BY m.id DESC LIMIT $3`,
-    [userId, page.before_id ?? null, page.limit, ...(q ? [q] : [])],
-  );
+  const { rows } = await getPool().query<MessageRow>(outboxQuery(userId, page));
   return rows.map(toMessage);
 }
 

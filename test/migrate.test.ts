@@ -41,6 +41,40 @@ describe("migrations", () => {
     }
   });
 
+  it("apply a version that fills a gap below the current one (versions merged out of order)", async () => {
+    const fresh = await createTestDatabase();
+    const pool = new Pool({ connectionString: fresh.url, max: 1 });
+    try {
+      await migrate(pool);
+      // Version 0 stands for any number below the current one that a later merge brings in.
+      const late = { version: 0, name: "merged later", sql: "CREATE TABLE merged_later (x int)" };
+      expect(await migrate(pool, [...MIGRATIONS, late])).toEqual({ applied: [0], current: MIGRATIONS.at(-1)!.version });
+      expect((await pool.query("SELECT to_regclass('merged_later') IS NOT NULL AS made")).rows[0].made).toBe(true);
+    } finally {
+      await pool.end();
+      await fresh.close();
+    }
+  });
+
+  it("finish an interrupted concurrent index build: an invalid leftover is rebuilt, then the version recorded", async () => {
+    const fresh = await createTestDatabase();
+    const pool = new Pool({ connectionString: fresh.url, max: 1 });
+    try {
+      await migrate(pool);
+      const online = MIGRATIONS.find((m) => m.concurrentIndexes?.length)!;
+      const index = online.concurrentIndexes![0].name;
+      // What a build killed half-way leaves: an invalid index and no version row.
+      await pool.query("UPDATE pg_index SET indisvalid = false WHERE indexrelid = to_regclass($1)", [index]);
+      await pool.query("DELETE FROM schema_migrations WHERE version = $1", [online.version]);
+      expect((await migrate(pool)).applied).toEqual([online.version]);
+      const { rows } = await pool.query("SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)", [index]);
+      expect(rows).toEqual([{ indisvalid: true }]);
+    } finally {
+      await pool.end();
+      await fresh.close();
+    }
+  });
+
   it("adopt a database created by the original service", async () => {
     const original = await createTestDatabase();
     const pool = new Pool({ connectionString: original.url, max: 1 });

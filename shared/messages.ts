@@ -30,9 +30,9 @@ export interface Page {
   q?: string;
 }
 
-// Index-backed (messages_search_idx); mail_search_query folds q the way the index folded the text.
-/** A blank q searches for nothing, so it filters nothing. */
+/** A blank q filters nothing. */
 const searchWords = (q: string | undefined) => q?.trim() || undefined;
+// Served by messages_search_idx: mail_search_query folds q the way the index folded the text.
 // A q of punctuation only has no words, so it too keeps everything. The query is planned with
 // q's value (an unnamed statement), so the words test folds away and the index condition stays.
 const SEARCH = (n: number) =>

@@ -6,6 +6,7 @@
  *   BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres npm run bench:search
  *   BENCH_SEARCH_ROWS=1000000 (default)
  */
+import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { resetConfig } from "../shared/config";
 import { closePool, getPool } from "../shared/db";
@@ -34,6 +35,8 @@ async function main(): Promise<void> {
   if (!(Number.isInteger(ROWS) && ROWS >= 10_000)) throw new Error("BENCH_SEARCH_ROWS must be an integer of at least 10000");
   process.env.DATABASE_URL = await createDatabase(ADMIN_URL, NAME);
   process.env.DB_STATEMENT_TIMEOUT_MS = "300000";
+  // The app's configuration wants a signing secret; this benchmark signs nothing.
+  process.env.SECRET_KEY ??= randomBytes(32).toString("hex");
   resetConfig();
   const pool = getPool();
   try {

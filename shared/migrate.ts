@@ -57,6 +57,41 @@ export async function migrate(pool: Pool, migrations: readonly Migration[] = MIG
   }
 }
 
+export interface StartupLog {
+  info(message: string): void;
+  error(message: string): void;
+}
+
+/**
+ * For an instance that is starting: applies pending migrations but waits for them at most
+ * `waitMs`. What is left then (in practice an index built concurrently on a large table, after
+ * the quick schema changes have committed) goes on in the background and is logged when done,
+ * so a deploy onto a big database does not hold the instance's start for minutes.
+ */
+export async function migrateAtStartup(
+  pool: Pool,
+  log: StartupLog,
+  waitMs = 20_000,
+  migrations: readonly Migration[] = MIGRATIONS,
+): Promise<"done" | "continuing"> {
+  const finished = migrate(pool, migrations).then(
+    ({ applied, current }) => {
+      if (applied.length) log.info(`applied migrations ${applied.join(", ")}; schema at version ${current}`);
+    },
+    // The app still starts: /health reports the database, and the next start retries.
+    (error: Error) => log.error(`database migration failed: ${error.message}`),
+  );
+  let timer: NodeJS.Timeout | undefined;
+  const waited = new Promise<"continuing">((resolve) => {
+    timer = setTimeout(() => resolve("continuing"), waitMs);
+  });
+  try {
+    return await Promise.race([finished.then(() => "done" as const), waited]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
  * Polls instead of blocking in pg_advisory_lock: a session blocked in a statement holds a
  * snapshot, which CREATE INDEX CONCURRENTLY (run by the lock holder) would wait for: a deadlock.

@@ -6,19 +6,13 @@
 import { app } from "@azure/functions";
 import { getConfig } from "./config";
 import { getPool } from "./db";
-import { migrate } from "./migrate";
+import { migrateAtStartup } from "./migrate";
 
 const config = getConfig();
 
 if (config.migrateOnStart) {
-  app.hook.appStart(async (context) => {
-    try {
-      const { applied, current } = await migrate(getPool());
-      context.hookData.migrated = applied;
-      if (applied.length) console.info(`applied migrations ${applied.join(", ")}; schema at version ${current}`);
-    } catch (error) {
-      // The app still starts: /health reports the database, and the next start retries.
-      console.error(`database migration failed: ${(error as Error).message}`);
-    }
+  app.hook.appStart(async () => {
+    const outcome = await migrateAtStartup(getPool(), console);
+    if (outcome === "continuing") console.info("migrations still running (an index build); serving meanwhile");
   });
 }

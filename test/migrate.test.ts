@@ -1,6 +1,6 @@
 import { Pool } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { migrate } from "../shared/migrate";
+import { migrate, migrateAtStartup } from "../shared/migrate";
 import { MIGRATIONS } from "../shared/migrations";
 import { createTestDatabase, type TestDatabase } from "./support/database";
 
@@ -69,6 +69,27 @@ describe("migrations", () => {
       expect((await migrate(pool)).applied).toEqual([online.version]);
       const { rows } = await pool.query("SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)", [index]);
       expect(rows).toEqual([{ indisvalid: true }]);
+    } finally {
+      await pool.end();
+      await fresh.close();
+    }
+  });
+
+  it("at startup, wait for a long migration only so long, then let it finish in the background", async () => {
+    const fresh = await createTestDatabase();
+    const pool = new Pool({ connectionString: fresh.url, max: 2 });
+    const lines: string[] = [];
+    const log = { info: (m: string) => lines.push(m), error: (m: string) => lines.push(`error: ${m}`) };
+    try {
+      const slow = [...MIGRATIONS, { version: 9_000, name: "slow", sql: "SELECT pg_sleep(1.5)" }];
+      const started = Date.now();
+      expect(await migrateAtStartup(pool, log, 300, slow)).toBe("continuing");
+      expect(Date.now() - started).toBeLessThan(1_400);
+      await expect.poll(() => lines.find((l) => l.includes("9000")), { timeout: 30_000 }).toMatch(/applied migrations .*9000/);
+      expect(await migrateAtStartup(pool, log, 5_000, slow)).toBe("done");
+      const broken = [...slow, { version: 9_001, name: "broken", sql: "SELECT no_such_column FROM users" }];
+      expect(await migrateAtStartup(pool, log, 5_000, broken)).toBe("done");
+      expect(lines.at(-1)).toMatch(/^error: database migration failed: migration 9001/);
     } finally {
       await pool.end();
       await fresh.close();

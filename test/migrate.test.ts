@@ -82,9 +82,8 @@ describe("migrations", () => {
     const log = { info: (m: string) => lines.push(m), error: (m: string) => lines.push(`error: ${m}`) };
     try {
       const slow = [...MIGRATIONS, { version: 9_000, name: "slow", sql: "SELECT pg_sleep(1.5)" }];
-      const started = Date.now();
       expect(await migrateAtStartup(pool, log, 300, slow)).toBe("continuing");
-      expect(Date.now() - started).toBeLessThan(1_400);
+      expect(lines.some((l) => l.includes("9000"))).toBe(false);
       await expect.poll(() => lines.find((l) => l.includes("9000")), { timeout: 30_000 }).toMatch(/applied migrations .*9000/);
       expect(await migrateAtStartup(pool, log, 5_000, slow)).toBe("done");
       const broken = [...slow, { version: 9_001, name: "broken", sql: "SELECT no_such_column FROM users" }];

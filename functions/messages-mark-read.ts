@@ -2,7 +2,7 @@ import "../shared/startup";
 import { app, type HttpRequest, type InvocationContext } from "@azure/functions";
 import { authenticate } from "../shared/auth";
 import { ERRORS, MARKED_READ_MESSAGE } from "../shared/errors";
-import { messageReadEvent, unreadCountUpdatedEvent } from "../shared/events";
+import { messageReadEvent, messageUpdatedEvent, unreadCountUpdatedEvent } from "../shared/events";
 import { endpoint, HttpError, ok } from "../shared/http";
 import { markRead } from "../shared/messages";
 import { pushAll } from "../shared/realtime";
@@ -19,6 +19,7 @@ export const markMessageRead = endpoint(async (request: HttpRequest, context: In
     await pushAll(
       [
         [{ userId: user.id }, unreadCountUpdatedEvent(outcome.recipientUnreadCount)],
+        [{ userId: user.id }, messageUpdatedEvent(message_id, true)],
         [{ userId: outcome.senderId }, messageReadEvent(message_id, outcome.readAt)],
       ],
       context,

@@ -5,6 +5,7 @@ import { ERRORS } from "../shared/errors";
 import { newMessageEvent } from "../shared/events";
 import { endpoint, HttpError, ok } from "../shared/http";
 import { readIdempotencyKey } from "../shared/idempotency";
+import { threadOf } from "../shared/mailbox";
 import { sendMessage } from "../shared/messages";
 import { push } from "../shared/realtime";
 import { readJson } from "../shared/request";
@@ -14,7 +15,11 @@ export const sendMessageHandler = endpoint(async (request: HttpRequest, context:
   const sender = await authenticate(request);
   const idempotencyKey = readIdempotencyKey(request);
   const input = await readJson(request, MessageCreate);
-  const sent = await sendMessage(sender.id, input, { idempotencyKey, log: context });
+  // A reply must name a message in the sender's own mailbox; it joins that message's thread.
+  const replyTo = input.in_reply_to ?? null;
+  const threadId = replyTo === null ? null : await threadOf(replyTo, sender.id);
+  if (replyTo !== null && threadId === null) throw new HttpError(404, ERRORS.messageNotFound);
+  const sent = await sendMessage(sender.id, { ...input, thread_id: threadId }, { idempotencyKey, log: context });
   switch (sent.kind) {
     case "recipient_not_found":
       throw new HttpError(404, ERRORS.recipientNotFound);

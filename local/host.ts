@@ -6,7 +6,7 @@ import { randomUUID } from "node:crypto";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { HttpRequest, HttpResponse, InvocationContext, type HttpResponseInit } from "@azure/functions";
-import { compileRoute, matchRoute, type CompiledRoute } from "./routes";
+import { compileRoute, hostRouteOrder, matchRoute, type CompiledRoute } from "./routes";
 import { isPreflight, preflightHeaders, responseCorsHeaders, type CorsPolicy } from "./cors";
 import type { RegisteredFunction } from "./functions-core";
 import { ERRORS } from "../shared/errors";
@@ -47,7 +47,7 @@ function buildRoutes(functions: RegisteredFunction[], prefix: string): Route[] {
       compiled: compileRoute(prefix, fn.trigger.route ?? fn.name),
       methods: new Set((fn.trigger.methods ?? ["GET", "POST"]).map((m) => m.toUpperCase())),
     }))
-    .sort((a, b) => b.compiled.specificity - a.compiled.specificity);
+    .sort((a, b) => hostRouteOrder(a.fn.name, b.fn.name));
 }
 
 function flattenHeaders(req: IncomingMessage): Record<string, string> {

@@ -7,9 +7,18 @@ export interface CompiledRoute {
   template: string;
   pattern: RegExp;
   names: string[];
-  /** Literal segments win over parameters when two templates match the same path. */
-  specificity: number;
 }
+
+/**
+ * The order the Functions host tries routes in: by function name, NOT literal-first as in
+ * ASP.NET Core (Azure/azure-functions-host#9876, azure-functions-nodejs-library#300); the
+ * first whose template and methods match wins. A function whose template would also match
+ * another's literal path must be named to sort after it.
+ */
+export const hostRouteOrder = (a: string, b: string): number => {
+  const [x, y] = [a.toLowerCase(), b.toLowerCase()];
+  return x < y ? -1 : x > y ? 1 : 0;
+};
 
 const CONSTRAINTS: Record<string, string> = {
   int: "-?\\d+",
@@ -27,13 +36,11 @@ const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 export function compileRoute(prefix: string, template: string): CompiledRoute {
   const segments = [prefix, template].join("/").split("/").filter(Boolean);
   const names: string[] = [];
-  let specificity = 0;
   let source = "";
   for (const segment of segments) {
     const param = /^\{(\*)?([A-Za-z_][\w]*)(?::(\w+))?(\?)?\}$/.exec(segment);
     if (!param) {
       source += `/${escapeRegExp(segment)}`;
-      specificity += 2;
       continue;
     }
     const [, catchAll, name, constraint, optional] = param;
@@ -45,9 +52,8 @@ export function compileRoute(prefix: string, template: string): CompiledRoute {
     const body = constraint ? CONSTRAINTS[constraint.toLowerCase()] : undefined;
     if (constraint && !body) throw new Error(`Unsupported route constraint "${constraint}" in "${template}"`);
     source += optional ? `(?:/(${body ?? "[^/]+"}))?` : `/(${body ?? "[^/]+"})`;
-    specificity += 1;
   }
-  return { template, pattern: new RegExp(`^${source}/?$`, "i"), names, specificity };
+  return { template, pattern: new RegExp(`^${source}/?$`, "i"), names };
 }
 
 /**

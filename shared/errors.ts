@@ -38,3 +38,4 @@ export const TEXT_ISSUE = {
 } as const;
 
 export const MARKED_READ_MESSAGE = "Mensagem marcada como lida";
+export const MARKED_UNREAD_MESSAGE = "Mensagem marcada como não lida";

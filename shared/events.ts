@@ -5,6 +5,9 @@ export const EVENTS = {
   newMessage: "new_message",
   unreadCountUpdated: "unread_count_updated",
   messageRead: "message_read",
+  messagesRead: "messages_read",
+  messageUpdated: "message_updated",
+  messageDeleted: "message_deleted",
 } as const;
 
 export interface NewMessageEvent {
@@ -24,7 +27,24 @@ export interface MessageReadEvent {
   read_at: string;
 }
 
-export type RealtimeEvent = NewMessageEvent | UnreadCountUpdatedEvent | MessageReadEvent;
+export interface MessagesReadEvent {
+  event: typeof EVENTS.messagesRead;
+  message_ids: number[];
+  read_at: string;
+}
+
+export interface MessageUpdatedEvent {
+  event: typeof EVENTS.messageUpdated;
+  message_id: number;
+  is_read: boolean;
+}
+
+export interface MessageDeletedEvent {
+  event: typeof EVENTS.messageDeleted;
+  message_id: number;
+}
+
+export type RealtimeEvent = NewMessageEvent | UnreadCountUpdatedEvent | MessageReadEvent | MessagesReadEvent | MessageUpdatedEvent | MessageDeletedEvent;
 
 export function newMessageEvent(message: MessageT, unreadCount: number): NewMessageEvent {
   const { id, sender_id, sender_username, title, timestamp } = message;
@@ -45,3 +65,23 @@ export const messageReadEvent = (messageId: number, readAt: string): MessageRead
   message_id: messageId,
   read_at: readAt,
 });
+
+// Keeps a frame far below Web PubSub's 1 MB message limit when someone reads a huge backlog.
+export const MESSAGES_READ_MAX_IDS = 10_000;
+
+/** One frame for a sender's messages read at once (split only past MESSAGES_READ_MAX_IDS ids). */
+export function messagesReadEvents(messageIds: number[], readAt: string): MessagesReadEvent[] {
+  const frames: MessagesReadEvent[] = [];
+  for (let i = 0; i < messageIds.length; i += MESSAGES_READ_MAX_IDS) {
+    frames.push({ event: EVENTS.messagesRead, message_ids: messageIds.slice(i, i + MESSAGES_READ_MAX_IDS), read_at: readAt });
+  }
+  return frames;
+}
+
+export const messageUpdatedEvent = (messageId: number, isRead: boolean): MessageUpdatedEvent => ({
+  event: EVENTS.messageUpdated,
+  message_id: messageId,
+  is_read: isRead,
+});
+
+export const messageDeletedEvent = (messageId: number): MessageDeletedEvent => ({ event: EVENTS.messageDeleted, message_id: messageId });

@@ -3,26 +3,41 @@ import { getPool, inTransaction, type Queryable } from "./db";
 import { claimKey, fingerprint, recordAnswer, sweepExpiredKeys } from "./idempotency";
 import type { MessageT } from "./schemas";
 
-interface MessageRow extends Omit<MessageT, "timestamp"> {
+export interface MessageRow extends Omit<MessageT, "timestamp"> {
   timestamp: Date;
 }
 
-const toMessage = (row: MessageRow): MessageT => ({ ...row, timestamp: row.timestamp.toISOString() });
+export const toMessage = (row: MessageRow): MessageT => ({ ...row, timestamp: row.timestamp.toISOString() });
 
-const MESSAGE_COLUMNS = `m.id, m.sender_id, m.recipient_id, m.title, m.body, m."timestamp", m.is_read,
-  s.username AS sender_username, r.username AS recipient_username`;
+// thread_id is stored only on replies: NULL means the message starts its own thread.
+export const MESSAGE_COLUMNS = `m.id, m.sender_id, m.recipient_id, m.title, m.body, m."timestamp", m.is_read,
+  s.username AS sender_username, r.username AS recipient_username, m.in_reply_to, COALESCE(m.thread_id, m.id) AS thread_id`;
 
 const joinUsers = (source: string) => `FROM ${source} m JOIN users s ON s.id = m.sender_id JOIN users r ON r.id = m.recipient_id`;
-const FROM_MESSAGES = joinUsers("messages");
+export const FROM_MESSAGES = joinUsers("messages");
+
+/** Each side deletes a message from its own mailbox only; `$n` is the user's id. */
+export const visibleTo = (n: number) =>
+  `((m.sender_id = $${n} AND m.sender_deleted_at IS NULL) OR (m.recipient_id = $${n} AND m.recipient_deleted_at IS NULL))`;
 
 // ids are SERIAL (int4): a larger number can name no row, and must not reach the database as one.
 const INT4_MAX = 2_147_483_647;
-const canBeId = (n: number) => Number.isSafeInteger(n) && n >= 1 && n <= INT4_MAX;
+export const canBeId = (n: number) => Number.isSafeInteger(n) && n >= 1 && n <= INT4_MAX;
 
 export interface Page {
   limit: number;
   before_id?: number;
+  /** Words that must all appear in the title or body (case and accents ignored). */
+  q?: string;
 }
+
+/** A blank q filters nothing. */
+const searchWords = (q: string | undefined) => q?.trim() || undefined;
+// Served by messages_search_idx: mail_search_query folds q the way the index folded the text.
+// A q of punctuation only has no words, so it too keeps everything. The query is planned with
+// q's value (an unnamed statement), so the words test folds away and the index condition stays.
+const SEARCH = (n: number) =>
+  `AND (mail_search_query($${n}) = ''::tsquery OR mail_search_document(m.title, m.body) @@ mail_search_query($${n}))`;
 
 /** O(1): the counter the database keeps in step with every change to messages (migration 4). */
 export async function countUnread(userId: number, db: Queryable = getPool()): Promise<number> {
@@ -48,7 +63,7 @@ class RecipientNotFound extends Error {}
 /** Stores a message, or replays the answer to an earlier request with the same idempotency key. */
 export async function sendMessage(
   senderId: number,
-  input: { recipient_id: number; title: string; body: string },
+  input: { recipient_id: number; title: string; body: string; in_reply_to?: number | null; thread_id?: number | null },
   { idempotencyKey, log = console }: SendOptions = {},
 ): Promise<SendOutcome> {
   let outcome: SendOutcome;
@@ -63,10 +78,10 @@ export async function sendMessage(
       // The foreign key checks (and locks) the recipient, so a missing one costs no extra query.
       const { rows } = await tx.query<MessageRow>(
         `WITH inserted AS (
-           INSERT INTO messages (sender_id, recipient_id, title, body) VALUES ($1, $2, $3, $4)
-           RETURNING id, sender_id, recipient_id, title, body, "timestamp", is_read)
+           INSERT INTO messages (sender_id, recipient_id, title, body, in_reply_to, thread_id) VALUES ($1, $2, $3, $4, $5, $6)
+           RETURNING id, sender_id, recipient_id, title, body, "timestamp", is_read, in_reply_to, thread_id)
          SELECT ${MESSAGE_COLUMNS} ${joinUsers("inserted")}`,
-        [senderId, input.recipient_id, input.title, input.body],
+        [senderId, input.recipient_id, input.title, input.body, input.in_reply_to ?? null, input.thread_id ?? null],
       );
       const message = toMessage(rows[0]);
       if (idempotencyKey !== undefined) await recordAnswer(tx, senderId, idempotencyKey, message);
@@ -82,24 +97,40 @@ export async function sendMessage(
   return outcome;
 }
 
+export interface SqlQuery {
+  text: string;
+  values: unknown[];
+}
+
 /** Newest first; keyset pagination on id so deep pages cost the same as the first. */
-export async function listInbox(userId: number, page: Page & { unread?: boolean }): Promise<MessageT[]> {
-  const { rows } = await getPool().query<MessageRow>(
-    `SELECT ${MESSAGE_COLUMNS} ${FROM_MESSAGES}
-      WHERE m.recipient_id = $1 AND ($2::bigint IS NULL OR m.id < $2) AND ($3::boolean IS NULL OR m.is_read = NOT $3)
+export function inboxQuery(userId: number, page: Page & { unread?: boolean }): SqlQuery {
+  const q = searchWords(page.q);
+  return {
+    text: `SELECT ${MESSAGE_COLUMNS} ${FROM_MESSAGES}
+      WHERE m.recipient_id = $1 AND m.recipient_deleted_at IS NULL
+        AND ($2::bigint IS NULL OR m.id < $2) AND ($3::boolean IS NULL OR m.is_read = NOT $3) ${q ? SEARCH(5) : ""}
       ORDER BY m.id DESC LIMIT $4`,
-    [userId, page.before_id ?? null, page.unread ?? null, page.limit],
-  );
+    values: [userId, page.before_id ?? null, page.unread ?? null, page.limit, ...(q ? [q] : [])],
+  };
+}
+
+export function outboxQuery(userId: number, page: Page): SqlQuery {
+  const q = searchWords(page.q);
+  return {
+    text: `SELECT ${MESSAGE_COLUMNS} ${FROM_MESSAGES}
+      WHERE m.sender_id = $1 AND m.sender_deleted_at IS NULL AND ($2::bigint IS NULL OR m.id < $2) ${q ? SEARCH(4) : ""}
+      ORDER BY m.id DESC LIMIT $3`,
+    values: [userId, page.before_id ?? null, page.limit, ...(q ? [q] : [])],
+  };
+}
+
+export async function listInbox(userId: number, page: Page & { unread?: boolean }): Promise<MessageT[]> {
+  const { rows } = await getPool().query<MessageRow>(inboxQuery(userId, page));
   return rows.map(toMessage);
 }
 
 export async function listOutbox(userId: number, page: Page): Promise<MessageT[]> {
-  const { rows } = await getPool().query<MessageRow>(
-    `SELECT ${MESSAGE_COLUMNS} ${FROM_MESSAGES}
-      WHERE m.sender_id = $1 AND ($2::bigint IS NULL OR m.id < $2)
-      ORDER BY m.id DESC LIMIT $3`,
-    [userId, page.before_id ?? null, page.limit],
-  );
+  const { rows } = await getPool().query<MessageRow>(outboxQuery(userId, page));
   return rows.map(toMessage);
 }
 
@@ -114,12 +145,12 @@ export async function markRead(messageId: number, recipientId: number): Promise<
   return inTransaction(async (tx) => {
     const updated = await tx.query<{ sender_id: number; read_at: Date }>(
       `UPDATE messages SET is_read = true, read_at = now()
-        WHERE id = $1 AND recipient_id = $2 AND NOT is_read
+        WHERE id = $1 AND recipient_id = $2 AND NOT is_read AND recipient_deleted_at IS NULL
         RETURNING sender_id, read_at`,
       [messageId, recipientId],
     );
     if (updated.rowCount === 0) {
-      const exists = await tx.query("SELECT 1 FROM messages WHERE id = $1 AND recipient_id = $2", [messageId, recipientId]);
+      const exists = await tx.query("SELECT 1 FROM messages WHERE id = $1 AND recipient_id = $2 AND recipient_deleted_at IS NULL", [messageId, recipientId]);
       return exists.rowCount === 0 ? { kind: "not_found" } : { kind: "already_read" };
     }
     const { sender_id, read_at } = updated.rows[0];

@@ -1,9 +1,11 @@
-import type { Pool, PoolClient } from "pg";
+import type { Pool, PoolClient, QueryConfig, QueryResult } from "pg";
 import { MIGRATIONS, type Migration } from "./migrations";
 
 // Any fixed number: every migrator takes the same session lock, so two never interleave.
 const MIGRATION_LOCK_KEY = 727_001;
 const LOCK_POLL_MS = 200;
+// Building an index on a large table outlasts the request-sized statement timeout of the pool.
+const ONLINE_STEP_TIMEOUT_MS = 6 * 60 * 60 * 1000;
 
 export interface MigrationResult {
   applied: number[];
@@ -39,7 +41,11 @@ export async function schemaVersion(pool: Pick<Pool, "query">): Promise<number> 
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Polls for the session lock instead of blocking on it, so a start-up never waits longer than `waitMs`. */
+/**
+ * Polls for the session lock instead of blocking on it, so a start-up never waits longer than
+ * `waitMs`; and a session blocked in pg_advisory_lock would hold a snapshot that CREATE INDEX
+ * CONCURRENTLY (run by the lock holder) waits for: a deadlock.
+ */
 async function takeLock(client: PoolClient, waitMs: number): Promise<void> {
   const started = Date.now();
   for (;;) {
@@ -51,10 +57,12 @@ async function takeLock(client: PoolClient, waitMs: number): Promise<void> {
 }
 
 /**
- * Applies pending migrations, each in its own transaction, under an advisory lock so that
- * several instances (or `npm run migrate` twice) starting at once apply each exactly once.
- * Bounded: it waits at most `lockWaitMs` for the lock and each migration at most `lockTimeoutMs`
- * for a table lock, then throws (the schema stays at the last version that committed).
+ * Applies pending migrations in version order (a gap in the numbers is fine), under an advisory
+ * lock so that several instances (or `npm run migrate` twice) starting at once apply each exactly
+ * once. Transactional migrations run in their own transaction and wait at most `lockTimeoutMs`
+ * for a table lock held by running queries; concurrent index builds run outside one, so writes
+ * to the table go on while they build. It waits at most `lockWaitMs` for the migration lock, then
+ * throws (the schema stays at the last version that committed).
  */
 export async function migrate(pool: Pool, migrations: readonly Migration[] = MIGRATIONS, options: MigrateOptions = {}): Promise<MigrationResult> {
   const { lockWaitMs = 10_000, lockTimeoutMs = 5_000 } = options;
@@ -73,27 +81,13 @@ export async function migrate(pool: Pool, migrations: readonly Migration[] = MIG
       const applied: number[] = [];
       for (const migration of [...migrations].sort((a, b) => a.version - b.version)) {
         if (done.has(migration.version)) continue;
-        await client.query("BEGIN");
+        const online = !!(migration.concurrentIndexes?.length || migration.dropIndexesConcurrently?.length);
         try {
-          // A DDL statement queues behind every query on its table: fail fast rather than stall the app.
-          await client.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.floor(lockTimeoutMs))}`);
-          // Claiming the version inside the same transaction makes a second migrator skip it
-          // even where advisory locks do not separate sessions (the embedded database).
-          const claim = await client.query(
-            "INSERT INTO schema_migrations (version, name) VALUES ($1, $2) ON CONFLICT (version) DO NOTHING",
-            [migration.version, migration.name],
-          );
-          if (claim.rowCount === 0) {
-            await client.query("ROLLBACK");
-            continue;
-          }
-          await client.query(migration.sql);
-          await client.query("COMMIT");
+          const claimed = online ? await applyOnline(client, migration) : await applyInTransaction(client, migration, lockTimeoutMs);
+          if (claimed) applied.push(migration.version);
         } catch (error) {
-          await client.query("ROLLBACK");
           throw new Error(`migration ${migration.version} (${migration.name}) failed: ${(error as Error).message}`, { cause: error });
         }
-        applied.push(migration.version);
       }
       return { applied, current: await schemaVersion(client) };
     } finally {
@@ -101,5 +95,79 @@ export async function migrate(pool: Pool, migrations: readonly Migration[] = MIG
     }
   } finally {
     client.release();
+  }
+}
+
+/** True when this call recorded the version; false when another migrator had already. */
+async function applyInTransaction(client: PoolClient, migration: Migration, lockTimeoutMs: number): Promise<boolean> {
+  await client.query("BEGIN");
+  try {
+    // A DDL statement queues behind every query on its table: fail fast rather than stall the app.
+    await client.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.floor(lockTimeoutMs))}`);
+    // Claiming the version inside the same transaction makes a second migrator skip it
+    // even where advisory locks do not separate sessions (the embedded database).
+    if (!(await claim(client, migration))) {
+      await client.query("ROLLBACK");
+      return false;
+    }
+    if (migration.sql) await client.query(migration.sql);
+    await client.query("COMMIT");
+    return true;
+  } catch (error) {
+    await client.query("ROLLBACK");
+    throw error;
+  }
+}
+
+async function claim(client: PoolClient, migration: Migration): Promise<boolean> {
+  const result = await client.query("INSERT INTO schema_migrations (version, name) VALUES ($1, $2) ON CONFLICT (version) DO NOTHING", [
+    migration.version,
+    migration.name,
+  ]);
+  return result.rowCount === 1;
+}
+
+/**
+ * Each step is safe to repeat, and the version is recorded only after the last one, so a run
+ * interrupted half-way (a restart, a timeout) is finished by the next one.
+ */
+async function applyOnline(client: PoolClient, migration: Migration): Promise<boolean> {
+  // pg reads a per-query `query_timeout` (its client-side timer), though its types omit it.
+  const run = (text: string, values: unknown[] = []): Promise<QueryResult> =>
+    client.query({ text, values, query_timeout: ONLINE_STEP_TIMEOUT_MS } as QueryConfig);
+  await run(`SET statement_timeout = ${ONLINE_STEP_TIMEOUT_MS}`);
+  try {
+    if (migration.sql) await run(migration.sql);
+    const tables = new Set<string>();
+    for (const index of migration.concurrentIndexes ?? []) {
+      // An interrupted concurrent build leaves an invalid index behind; IF NOT EXISTS would keep it.
+      const existing = await run("SELECT i.indisvalid AS valid FROM pg_index i WHERE i.indexrelid = to_regclass($1)", [index.name]);
+      if (existing.rows.length && !(existing.rows[0] as { valid: boolean }).valid) await run(`DROP INDEX CONCURRENTLY IF EXISTS ${index.name}`);
+      await run(`CREATE INDEX CONCURRENTLY IF NOT EXISTS ${index.name} ON ${index.table} ${index.definition}`);
+      tables.add(index.table);
+    }
+    for (const name of migration.dropIndexesConcurrently ?? []) await run(`DROP INDEX CONCURRENTLY IF EXISTS ${name}`);
+    // Statistics on the new index expressions let the planner judge when to use them.
+    for (const table of tables) await run(`ANALYZE ${table}`);
+    return await claim(client, migration);
+  } finally {
+    await client.query("RESET statement_timeout");
+  }
+}
+
+/**
+ * Waits for `work` at most `waitMs`: "continuing" when it is still running then (in practice an
+ * index built concurrently on a large table, after the quick schema changes have committed),
+ * so a deploy onto a big database does not hold an instance's start for minutes.
+ */
+export async function settleWithin(work: Promise<unknown>, waitMs: number): Promise<"done" | "continuing"> {
+  let timer: NodeJS.Timeout | undefined;
+  const waited = new Promise<"continuing">((resolve) => {
+    timer = setTimeout(() => resolve("continuing"), waitMs);
+  });
+  try {
+    return await Promise.race([work.then(() => "done" as const), waited]);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -6,7 +6,16 @@
 export interface Migration {
   version: number;
   name: string;
-  sql: string;
+  /** Applied in one transaction, together with recording the version. */
+  sql?: string;
+  /**
+   * Indexes built with CREATE INDEX CONCURRENTLY (no lock that stops writes), which cannot run
+   * inside a transaction: `migrate()` builds each on its own, replacing a half-built (invalid)
+   * one left by an interrupted run, and records the version only when all are valid.
+   */
+  concurrentIndexes?: { name: string; table: string; definition: string }[];
+  /** Indexes dropped with DROP INDEX CONCURRENTLY after the new ones are built. */
+  dropIndexesConcurrently?: string[];
 }
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -139,6 +148,103 @@ export const MIGRATIONS: readonly Migration[] = [
 
       UPDATE users u SET unread_count = coalesce(c.n, 0)
         FROM users x LEFT JOIN (SELECT recipient_id, count(*)::int AS n FROM messages WHERE NOT is_read GROUP BY recipient_id) c ON c.recipient_id = x.id
+       WHERE u.id = x.id AND u.unread_count IS DISTINCT FROM coalesce(c.n, 0);
+    `,
+  },
+  {
+    version: 5,
+    name: "mailbox: replies, threads, per-side deletion, search normalisation",
+    // Only catalog changes: nullable columns without a default are added without rewriting or
+    // scanning the table, so a large messages table is locked for milliseconds. Existing rows
+    // need no backfill: thread_id NULL means "the message is its own thread".
+    sql: `
+      ALTER TABLE messages
+        ADD COLUMN IF NOT EXISTS in_reply_to INTEGER,
+        ADD COLUMN IF NOT EXISTS thread_id INTEGER,
+        ADD COLUMN IF NOT EXISTS sender_deleted_at TIMESTAMPTZ,
+        ADD COLUMN IF NOT EXISTS recipient_deleted_at TIMESTAMPTZ;
+
+      -- Search folds case and accents in SQL with built-in immutable functions (no unaccent,
+      -- which Azure and the embedded database would need to allow-list): NFKD splits "ã" into
+      -- "a" + a combining mark, the marks are dropped, and letters NFKD keeps whole are mapped.
+      -- An index depends on these: change them only with a new function and a new index.
+      CREATE OR REPLACE FUNCTION mail_fold(t text) RETURNS text
+        LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $fn$
+        SELECT replace(replace(replace(translate(
+          regexp_replace(normalize(lower(t), NFKD), '[\\u0300-\\u036f\\u1ab0-\\u1aff\\u1dc0-\\u1dff\\u20d0-\\u20ff\\ufe20-\\ufe2f]', '', 'g'),
+          'øđħłŀıŧ', 'odhllit'), 'æ', 'ae'), 'œ', 'oe'), 'ß', 'ss')
+      $fn$;
+      -- The words of a message, as the search index stores them. Index builds run with a
+      -- search_path of pg_catalog only (PostgreSQL 17+), hence the captured one.
+      CREATE OR REPLACE FUNCTION mail_search_document(title text, body text) RETURNS tsvector
+        LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE SET search_path FROM CURRENT AS $fn$
+        SELECT to_tsvector('simple'::regconfig, mail_fold(title || ' ' || body))
+      $fn$;
+      -- Every word of q, each matching any word that starts with it ("nao" finds "Não").
+      CREATE OR REPLACE FUNCTION mail_search_query(q text) RETURNS tsquery
+        LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE SET search_path FROM CURRENT AS $fn$
+        SELECT coalesce(string_agg(quote_literal(lexeme) || ':*', ' & '), '')::tsquery
+          FROM unnest(to_tsvector('simple'::regconfig, mail_fold(q)))
+      $fn$;
+    `,
+  },
+  {
+    version: 6,
+    name: "mailbox indexes, built without blocking writes",
+    concurrentIndexes: [
+      { name: "messages_search_idx", table: "messages", definition: "USING gin (mail_search_document(title, body))" },
+      // Only replies carry a thread_id; a thread's root is found by its primary key.
+      { name: "messages_thread_idx", table: "messages", definition: "(thread_id, id) WHERE thread_id IS NOT NULL" },
+      // The unread count and filter skip messages the recipient deleted.
+      {
+        name: "messages_recipient_unread_visible_idx",
+        table: "messages",
+        definition: "(recipient_id, id DESC) WHERE NOT is_read AND recipient_deleted_at IS NULL",
+      },
+    ],
+    dropIndexesConcurrently: ["messages_recipient_unread_idx"],
+  },
+  {
+    version: 7,
+    name: "unread counter skips messages the recipient deleted",
+    // The counter of migration 4 now counts what the unread count means since migration 5: an
+    // unread message still in the recipient's mailbox. A message the recipient deleted is not
+    // counted, and erasing it later (when the sender deletes it too) changes nothing. The lock
+    // holds writes back for the refill, so no change slips between the count and its write.
+    sql: `
+      LOCK TABLE messages IN SHARE ROW EXCLUSIVE MODE;
+
+      CREATE OR REPLACE FUNCTION messages_unread_after_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        UPDATE users u SET unread_count = u.unread_count + c.n
+          FROM (SELECT recipient_id, count(*)::int AS n FROM new_rows
+                 WHERE NOT is_read AND recipient_deleted_at IS NULL GROUP BY recipient_id) c
+         WHERE u.id = c.recipient_id;
+        RETURN NULL;
+      END $$;
+      CREATE OR REPLACE FUNCTION messages_unread_after_update() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        UPDATE users u SET unread_count = u.unread_count + c.delta
+          FROM (SELECT recipient_id, sum(delta)::int AS delta
+                  FROM (SELECT recipient_id, 1 AS delta FROM new_rows WHERE NOT is_read AND recipient_deleted_at IS NULL
+                        UNION ALL
+                        SELECT recipient_id, -1 FROM old_rows WHERE NOT is_read AND recipient_deleted_at IS NULL) d
+                 GROUP BY recipient_id HAVING sum(delta) <> 0) c
+         WHERE u.id = c.recipient_id;
+        RETURN NULL;
+      END $$;
+      CREATE OR REPLACE FUNCTION messages_unread_after_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        UPDATE users u SET unread_count = u.unread_count - c.n
+          FROM (SELECT recipient_id, count(*)::int AS n FROM old_rows
+                 WHERE NOT is_read AND recipient_deleted_at IS NULL GROUP BY recipient_id) c
+         WHERE u.id = c.recipient_id;
+        RETURN NULL;
+      END $$;
+
+      UPDATE users u SET unread_count = coalesce(c.n, 0)
+        FROM users x LEFT JOIN (SELECT recipient_id, count(*)::int AS n FROM messages
+                                  WHERE NOT is_read AND recipient_deleted_at IS NULL GROUP BY recipient_id) c ON c.recipient_id = x.id
        WHERE u.id = x.id AND u.unread_count IS DISTINCT FROM coalesce(c.n, 0);
     `,
   },

@@ -90,6 +90,7 @@ export const MessageCreate = z.object({
   recipient_id: laxInt(),
   title: textOfLength(1, TITLE_MAX, { trim: true }),
   body: textOfLength(1, BODY_MAX, { trim: false }),
+  in_reply_to: laxInt().nullable().optional().describe("The id of a message you sent or received: the new one joins its thread"),
 });
 
 export const IDEMPOTENCY_KEY_HEADER = "idempotency-key";
@@ -120,6 +121,8 @@ export const Message = z.object({
   is_read: z.boolean(),
   sender_username: z.string(),
   recipient_username: z.string(),
+  in_reply_to: z.int().nullable(),
+  thread_id: z.int().describe("The id of the first message of the conversation"),
 });
 export const MessageList = z.array(Message);
 
@@ -137,12 +140,27 @@ const pageFields = {
     .describe("Cursor: only messages with an id below this one (pass the last id of the previous page)"),
 };
 
-export const OutboxQuery = z.object(pageFields);
-export const InboxQuery = z.object({ ...pageFields, unread: laxBool().optional().describe("true: only unread messages; false: only read ones") });
+export const SEARCH_MAX = 500;
+
+const search = {
+  q: z
+    .string()
+    .max(SEARCH_MAX)
+    .optional()
+    .describe("Only messages whose title or body contain every word (case and accents ignored; a word matches the start of a word)"),
+};
+
+export const OutboxQuery = z.object({ ...pageFields, ...search });
+export const InboxQuery = z.object({ ...pageFields, ...search, unread: laxBool().optional().describe("true: only unread messages; false: only read ones") });
 
 export const UnreadCount = z.object({ unread_count: z.int() });
 export const MarkReadPath = z.object({ message_id: laxInt() });
 export const MarkReadResult = z.object({ message: z.string() });
+export const MessagePath = z.object({ message_id: laxInt() });
+export const MarkAllReadQuery = z.object({
+  up_to_id: laxInt().pipe(z.int().min(1)).optional().describe("Only messages with an id up to this one (the newest the user has seen)"),
+});
+export const MarkAllReadResult = z.object({ marked: z.int() });
 
 export const Health = z.object({ status: z.literal("ok") });
 

@@ -4,20 +4,23 @@
  * one by one, and applies pending migrations when DB_MIGRATE_ON_START is set.
  *
  * Migrations run in the host's start-up hook but are bounded (a short wait for the lock and for
- * table locks, see migrate()), so they cannot hold an instance's start-up past the host's limit.
+ * table locks, see migrate()), and the hook waits for them at most START_WAIT_MS: a concurrent
+ * index build on a large table goes on in the background, so they cannot hold an instance's
+ * start-up past the host's limit.
  * A failure is logged and remembered; /health then answers 503 naming the schema version until
  * a later attempt (the next start, or the next /health call) brings the schema up to date.
  */
 import { app } from "@azure/functions";
 import { getConfig } from "./config";
 import { getPool } from "./db";
-import { migrate } from "./migrate";
+import { migrate, settleWithin } from "./migrate";
 
 const config = getConfig();
 
 /** Budget of one start-up migration: the host gives app start-up hooks about 30 s in all. */
 const START_LOCK_WAIT_MS = 10_000;
 const START_LOCK_TIMEOUT_MS = 5_000;
+const START_WAIT_MS = 20_000;
 
 let running: Promise<void> | undefined;
 let lastFailure: string | undefined;
@@ -46,5 +49,7 @@ export const migratesOnStart = (): boolean => config.migrateOnStart;
 export const lastMigrationFailure = (): string | undefined => lastFailure;
 
 if (config.migrateOnStart) {
-  app.hook.appStart(() => applyMigrations());
+  app.hook.appStart(async () => {
+    if ((await settleWithin(applyMigrations(), START_WAIT_MS)) === "continuing") console.info("migrations still running (an index build); serving meanwhile");
+  });
 }

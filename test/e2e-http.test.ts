@@ -60,7 +60,7 @@ describe("the API over HTTP", () => {
     const res = await fetch(`${base}/nope`);
     expect(res.status).toBe(404);
     expect(await res.json()).toEqual({ detail: "Not Found" });
-    expect((await fetch(`${base}/messages/inbox/`, { method: "DELETE" })).status).toBe(404);
+    expect((await fetch(`${base}/messages/inbox/`, { method: "PATCH" })).status).toBe(404);
   });
 
   it("answers CORS preflights for configured origins only, allowing Authorization", async () => {
@@ -99,10 +99,11 @@ describe("the API over HTTP", () => {
     };
     expect(doc.openapi).toBe("3.1.0");
     expect(Object.keys(doc.paths).sort()).toEqual(
-      ["/token", "/users/", "/messages/", "/messages/inbox/", "/messages/outbox/", "/messages/unread_count/", "/messages/{message_id}/read", "/ws/", "/health"].sort(),
+      ["/token", "/users/", "/messages/", "/messages/inbox/", "/messages/outbox/", "/messages/unread_count/", "/messages/{message_id}/read", "/ws/", "/health",
+        "/messages/{message_id}", "/messages/{message_id}/unread", "/messages/inbox/read", "/messages/{message_id}/thread"].sort(),
     );
     const inboxParams = doc.paths["/messages/inbox/"].get.parameters;
-    expect(inboxParams.map((p) => p.name).sort()).toEqual(["before_id", "limit", "unread"]);
+    expect(inboxParams.map((p) => p.name).sort()).toEqual(["before_id", "limit", "q", "unread"]);
     expect(inboxParams.find((p) => p.name === "limit")?.schema).toMatchObject({ default: 1000, maximum: 1000 });
     expect(doc.paths["/users/"].get.parameters.find((p) => p.name === "limit")?.schema).toMatchObject({ default: 1000 });
     expect(Object.keys(doc.paths["/token"].post.requestBody!.content)).toEqual(["application/x-www-form-urlencoded"]);

@@ -146,6 +146,8 @@ describe("two requests with the same key at once", () => {
         is_read: false,
         sender_username: alice.username,
         recipient_username: bob.username,
+        in_reply_to: null,
+        thread_id: rows[0].id as number,
       };
       await recordAnswer(holder, alice.id, key, answer);
       const retry = send(alice, input, key);

@@ -40,6 +40,8 @@ describe("POST /messages/", () => {
       is_read: false,
       sender_username: alice.username,
       recipient_username: bob.username,
+      in_reply_to: null,
+      thread_id: (res.body as Msg).id,
     });
     expect(Math.abs(Date.parse((res.body as Msg).timestamp as string) - Date.now())).toBeLessThan(60_000);
   });
@@ -194,13 +196,13 @@ describe("the queries use their indexes", () => {
       const plans = [
         "SELECT id FROM messages WHERE recipient_id = 1 AND id < 100 ORDER BY id DESC LIMIT 50",
         "SELECT id FROM messages WHERE sender_id = 1 ORDER BY id DESC LIMIT 50",
-        "SELECT count(*) FROM messages WHERE recipient_id = 1 AND NOT is_read",
+        "SELECT count(*) FROM messages WHERE recipient_id = 1 AND NOT is_read AND recipient_deleted_at IS NULL",
       ];
       for (const sql of plans) {
         const { rows } = await client.query(`EXPLAIN ${sql}`);
         const plan = rows.map((r) => r["QUERY PLAN"]).join("\n");
         expect(plan).toMatch(/Index (Only )?Scan|Bitmap Index Scan/);
-        expect(plan).toMatch(/messages_(recipient|sender)_(id|unread)_idx/);
+        expect(plan).toMatch(/messages_(recipient|sender)_(id|unread_visible)_idx/);
       }
     } finally {
       client.release();

@@ -1,6 +1,6 @@
 import { Pool } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { migrate } from "../shared/migrate";
+import { migrate, settleWithin } from "../shared/migrate";
 import { MIGRATIONS } from "../shared/migrations";
 import { createTestDatabase, type TestDatabase } from "./support/database";
 
@@ -38,6 +38,65 @@ describe("migrations", () => {
       expect(rows[0]).toEqual({ t: null, n: 0 });
     } finally {
       await pool.end();
+    }
+  });
+
+  it("apply a version that fills a gap below the current one (versions merged out of order)", async () => {
+    const fresh = await createTestDatabase();
+    const pool = new Pool({ connectionString: fresh.url, max: 1 });
+    try {
+      await migrate(pool);
+      // Version 0 stands for any number below the current one that a later merge brings in.
+      const late = { version: 0, name: "merged later", sql: "CREATE TABLE merged_later (x int)" };
+      expect(await migrate(pool, [...MIGRATIONS, late])).toEqual({ applied: [0], current: MIGRATIONS.at(-1)!.version });
+      expect((await pool.query("SELECT to_regclass('merged_later') IS NOT NULL AS made")).rows[0].made).toBe(true);
+    } finally {
+      await pool.end();
+      await fresh.close();
+    }
+  });
+
+  it("finish an interrupted concurrent index build: an invalid leftover is rebuilt, then the version recorded", async () => {
+    const fresh = await createTestDatabase();
+    const pool = new Pool({ connectionString: fresh.url, max: 1 });
+    try {
+      await migrate(pool);
+      const online = MIGRATIONS.find((m) => m.concurrentIndexes?.length)!;
+      const index = online.concurrentIndexes![0].name;
+      // What a build killed half-way leaves: an invalid index and no version row.
+      await pool.query("UPDATE pg_index SET indisvalid = false WHERE indexrelid = to_regclass($1)", [index]);
+      await pool.query("DELETE FROM schema_migrations WHERE version = $1", [online.version]);
+      expect((await migrate(pool)).applied).toEqual([online.version]);
+      const { rows } = await pool.query("SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)", [index]);
+      expect(rows).toEqual([{ indisvalid: true }]);
+    } finally {
+      await pool.end();
+      await fresh.close();
+    }
+  });
+
+  it("at startup, wait for a long migration only so long, then let it finish in the background", async () => {
+    const fresh = await createTestDatabase();
+    const pool = new Pool({ connectionString: fresh.url, max: 2 });
+    const lines: string[] = [];
+    // As shared/startup.ts does: the attempt never throws; its outcome is logged.
+    const attempt = (migrations: typeof MIGRATIONS) =>
+      migrate(pool, migrations).then(
+        ({ applied }) => void lines.push(`applied migrations ${applied.join(", ")}`),
+        (error: Error) => void lines.push(`error: database migration failed: ${error.message}`),
+      );
+    try {
+      const slow = [...MIGRATIONS, { version: 9_000, name: "slow", sql: "SELECT pg_sleep(1.5)" }];
+      expect(await settleWithin(attempt(slow), 300)).toBe("continuing");
+      expect(lines.some((l) => l.includes("9000"))).toBe(false);
+      await expect.poll(() => lines.find((l) => l.includes("9000")), { timeout: 30_000 }).toMatch(/applied migrations .*9000/);
+      expect(await settleWithin(attempt(slow), 5_000)).toBe("done");
+      const broken = [...slow, { version: 9_001, name: "broken", sql: "SELECT no_such_column FROM users" }];
+      expect(await settleWithin(attempt(broken), 5_000)).toBe("done");
+      expect(lines.at(-1)).toMatch(/^error: database migration failed: migration 9001/);
+    } finally {
+      await pool.end();
+      await fresh.close();
     }
   });
 

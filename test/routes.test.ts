@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { compileRoute, matchRoute } from "../local/routes";
+import path from "node:path";
+import { loadFunctions } from "../local/load-functions";
+import { compileRoute, hostRouteOrder, matchRoute } from "../local/routes";
 
 describe("Functions route templates", () => {
   it("match with and without a trailing slash, case-insensitively", () => {
@@ -34,11 +36,40 @@ describe("Functions route templates", () => {
     expect(matchRoute(prefixed, "/users")).toBeNull();
   });
 
-  it("prefer literal segments", () => {
-    expect(compileRoute("", "messages/inbox").specificity).toBeGreaterThan(compileRoute("", "messages/{id}").specificity);
+  it("are tried in function-name order, as the Functions host does (not literal-first)", () => {
+    const names = ["messages-view", "messages-inbox", "Messages-Delete", "messages-mark-read", "messages-mark-all-read"];
+    expect([...names].sort(hostRouteOrder)).toEqual(["Messages-Delete", "messages-inbox", "messages-mark-all-read", "messages-mark-read", "messages-view"]);
   });
 
   it("refuse an unknown constraint", () => {
     expect(() => compileRoute("", "x/{id:wat}")).toThrow(/Unsupported route constraint/);
+  });
+});
+
+describe("the app's routes on the Functions host", () => {
+  it("never let a function shadow another's literal path (routes are tried by function name)", async () => {
+    const functions = (await loadFunctions(path.resolve(__dirname, "../functions"))).sort((a, b) => hostRouteOrder(a.name, b.name));
+    const methodsOf = (f: (typeof functions)[number]) => new Set((f.trigger.methods ?? []).map((m) => m.toUpperCase()));
+    functions.forEach((literal, i) => {
+      const template = literal.trigger.route ?? literal.name;
+      if (template.includes("{")) return;
+      for (const earlier of functions.slice(0, i)) {
+        const shared = [...methodsOf(literal)].filter((m) => methodsOf(earlier).has(m));
+        if (!shared.length) continue;
+        const shadows = matchRoute(compileRoute("", earlier.trigger.route ?? earlier.name), `/${template}`) !== null;
+        expect(shadows, `${earlier.name} (${earlier.trigger.route}) would answer ${shared.join("/")} /${template}`).toBe(false);
+      }
+    });
+    // What the host picks: the first function, in name order, whose template and methods match.
+    const byPath = (method: string, p: string) => functions.find((f) => methodsOf(f).has(method) && matchRoute(compileRoute("", f.trigger.route ?? f.name), p))?.name;
+    expect(byPath("GET", "/messages/inbox/")).toBe("messages-inbox");
+    expect(byPath("GET", "/messages/outbox")).toBe("messages-outbox");
+    expect(byPath("GET", "/messages/unread_count")).toBe("messages-unread-count");
+    expect(byPath("GET", "/messages/12")).toBe("messages-view");
+    expect(byPath("PUT", "/messages/inbox/read")).toBe("messages-mark-all-read");
+    expect(byPath("PUT", "/messages/12/read")).toBe("messages-mark-read");
+    expect(byPath("PUT", "/messages/12/unread")).toBe("messages-mark-unread");
+    expect(byPath("DELETE", "/messages/12")).toBe("messages-delete");
+    expect(byPath("GET", "/messages/12/thread")).toBe("messages-thread");
   });
 });

@@ -1,0 +1,114 @@
+/**
+ * The mailbox operations beyond send and list: open one message, mark unread, mark all read,
+ * delete from one side, and threads. Every unread count is read inside the same transaction
+ * as the change it reflects.
+ */
+import { getPool, inTransaction, type Queryable } from "./db";
+import { canBeId, countUnread, FROM_MESSAGES, MESSAGE_COLUMNS, toMessage, visibleTo, type MessageRow } from "./messages";
+import type { MessageT } from "./schemas";
+
+/** The message when this user sent or received it and has not deleted it. */
+export async function getMessage(messageId: number, userId: number): Promise<MessageT | null> {
+  if (!canBeId(messageId)) return null;
+  const { rows } = await getPool().query<MessageRow>(`SELECT ${MESSAGE_COLUMNS} ${FROM_MESSAGES} WHERE m.id = $1 AND ${visibleTo(2)}`, [messageId, userId]);
+  return rows.length ? toMessage(rows[0]) : null;
+}
+
+/** The thread a reply to this message joins, or null when the user cannot see the message. */
+export async function threadOf(messageId: number, userId: number, db: Queryable = getPool()): Promise<number | null> {
+  if (!canBeId(messageId)) return null;
+  const { rows } = await db.query<{ thread_id: number }>(`SELECT COALESCE(m.thread_id, m.id) AS thread_id FROM messages m WHERE m.id = $1 AND ${visibleTo(2)}`, [
+    messageId,
+    userId,
+  ]);
+  return rows.length ? rows[0].thread_id : null;
+}
+
+/** The thread's messages this user can see, oldest first; null when the message itself is not one of them. */
+export async function listThread(messageId: number, userId: number): Promise<MessageT[] | null> {
+  const threadId = await threadOf(messageId, userId);
+  if (threadId === null) return null;
+  // The root carries no thread_id (it is its own); replies are found through messages_thread_idx.
+  const { rows } = await getPool().query<MessageRow>(
+    `SELECT ${MESSAGE_COLUMNS} ${FROM_MESSAGES}
+      WHERE (m.id = $1 OR m.thread_id = $1) AND ${visibleTo(2)}
+      ORDER BY m.id`,
+    [threadId, userId],
+  );
+  return rows.map(toMessage);
+}
+
+export type MarkUnreadOutcome = { kind: "not_found" } | { kind: "already_unread" } | { kind: "marked_unread"; recipientUnreadCount: number };
+
+/** Marks a received message unread again; only an actual change reports one. */
+export async function markUnread(messageId: number, recipientId: number): Promise<MarkUnreadOutcome> {
+  if (!canBeId(messageId)) return { kind: "not_found" };
+  return inTransaction(async (tx) => {
+    const updated = await tx.query(
+      `UPDATE messages SET is_read = false, read_at = NULL
+        WHERE id = $1 AND recipient_id = $2 AND is_read AND recipient_deleted_at IS NULL`,
+      [messageId, recipientId],
+    );
+    if (updated.rowCount === 0) {
+      const exists = await tx.query("SELECT 1 FROM messages WHERE id = $1 AND recipient_id = $2 AND recipient_deleted_at IS NULL", [messageId, recipientId]);
+      return exists.rowCount === 0 ? { kind: "not_found" } : { kind: "already_unread" };
+    }
+    return { kind: "marked_unread", recipientUnreadCount: await countUnread(recipientId, tx) };
+  });
+}
+
+export interface MarkAllReadResult {
+  marked: number;
+  readAt: string;
+  /** The ids each sender should hear were read, in id order. */
+  bySender: { senderId: number; messageIds: number[] }[];
+  recipientUnreadCount: number;
+}
+
+/** Marks every unread received message read, or only those with an id up to `upToId`. */
+export async function markAllRead(recipientId: number, upToId?: number): Promise<MarkAllReadResult> {
+  return inTransaction(async (tx) => {
+    // One statement, so a message sent meanwhile is either marked and reported, or neither.
+    const { rows } = await tx.query<{ sender_id: number; ids: number[]; read_at: Date }>(
+      `WITH changed AS (
+         UPDATE messages SET is_read = true, read_at = now()
+          WHERE recipient_id = $1 AND NOT is_read AND recipient_deleted_at IS NULL AND ($2::bigint IS NULL OR id <= $2)
+          RETURNING id, sender_id, read_at)
+       SELECT sender_id, array_agg(id ORDER BY id) AS ids, max(read_at) AS read_at FROM changed GROUP BY sender_id ORDER BY sender_id`,
+      [recipientId, upToId ?? null],
+    );
+    const marked = rows.reduce((n, r) => n + r.ids.length, 0);
+    const readAt = rows.length ? rows[0].read_at.toISOString() : new Date().toISOString();
+    return {
+      marked,
+      readAt,
+      bySender: rows.map((r) => ({ senderId: r.sender_id, messageIds: r.ids })),
+      recipientUnreadCount: marked ? await countUnread(recipientId, tx) : 0,
+    };
+  });
+}
+
+export type DeleteOutcome = { kind: "not_found" } | { kind: "deleted"; unreadCountChanged: false } | { kind: "deleted"; unreadCountChanged: true; unreadCount: number };
+
+/**
+ * Removes a message from this user's mailbox only; the row itself goes once both sides have
+ * deleted it. Two sides deleting at once serialise on the row lock, so exactly one removes it.
+ */
+export async function deleteMessage(messageId: number, userId: number): Promise<DeleteOutcome> {
+  if (!canBeId(messageId)) return { kind: "not_found" };
+  return inTransaction(async (tx) => {
+    const { rows } = await tx.query<{ was_unread: boolean; both_deleted: boolean }>(
+      `UPDATE messages m SET
+          sender_deleted_at = CASE WHEN m.sender_id = $2 THEN COALESCE(m.sender_deleted_at, now()) ELSE m.sender_deleted_at END,
+          recipient_deleted_at = CASE WHEN m.recipient_id = $2 THEN COALESCE(m.recipient_deleted_at, now()) ELSE m.recipient_deleted_at END
+        WHERE m.id = $1 AND ${visibleTo(2)}
+        RETURNING (m.recipient_id = $2 AND NOT m.is_read) AS was_unread,
+                  (m.sender_deleted_at IS NOT NULL AND m.recipient_deleted_at IS NOT NULL) AS both_deleted`,
+      [messageId, userId],
+    );
+    if (!rows.length) return { kind: "not_found" };
+    if (rows[0].both_deleted) await tx.query("DELETE FROM messages WHERE id = $1", [messageId]);
+    if (!rows[0].was_unread) return { kind: "deleted", unreadCountChanged: false };
+    return { kind: "deleted", unreadCountChanged: true, unreadCount: await countUnread(userId, tx) };
+  });
+}

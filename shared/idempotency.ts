@@ -53,7 +53,9 @@ export function readIdempotencyKey(request: HttpRequest): string | undefined {
  * not change the fingerprint of a key in flight.
  */
 export function fingerprint(input: Readonly<Record<string, unknown>>): string {
-  const canonical = JSON.stringify(Object.keys(input).sort().map((name) => [name, input[name]]));
+  // An optional field left out and the same field sent as null ask for the same thing.
+  const named = Object.keys(input).filter((name) => input[name] !== undefined && input[name] !== null);
+  const canonical = JSON.stringify(named.sort().map((name) => [name, input[name]]));
   return createHash("sha256").update(canonical).digest("hex");
 }
 

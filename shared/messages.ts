@@ -70,7 +70,9 @@ export async function sendMessage(
   try {
     outcome = await inTransaction(async (tx): Promise<SendOutcome> => {
       if (idempotencyKey !== undefined) {
-        const claim = await claimKey(tx, senderId, idempotencyKey, fingerprint(input));
+        // What the client asked for; the thread is derived from in_reply_to.
+        const { thread_id: _derived, ...asked } = input;
+        const claim = await claimKey(tx, senderId, idempotencyKey, fingerprint(asked));
         if (claim.kind !== "claimed") return claim;
       }
       // Thrown, not returned: the claimed key must roll back with the failed send.

@@ -58,7 +58,31 @@ function flattenHeaders(req: IncomingMessage): Record<string, string> {
   return headers;
 }
 
+/**
+ * The response as the worker would give it: `HttpResponse` applies the library's rules (jsonBody,
+ * cookies, a default content type). The common case of this app, a string or bytes with its
+ * content type in a plain header object, is written straight away: the same bytes and headers
+ * without building a fetch Response for every request.
+ */
+function plainResponse(init: HttpResponseInit): { status: number; headers: Record<string, string>; body: Buffer } | null {
+  const { body, headers } = init;
+  if (init.jsonBody !== undefined || init.cookies !== undefined || init.enableContentNegotiation !== undefined) return null;
+  if (headers !== undefined && (typeof headers !== "object" || Array.isArray(headers) || headers instanceof Headers)) return null;
+  const lowered: Record<string, string> = {};
+  for (const [name, value] of Object.entries((headers ?? {}) as Record<string, string>)) lowered[name.toLowerCase()] = String(value);
+  if (typeof body === "string" && lowered["content-type"]) return { status: init.status ?? 200, headers: lowered, body: Buffer.from(body) };
+  if (Buffer.isBuffer(body) && lowered["content-type"]) return { status: init.status ?? 200, headers: lowered, body };
+  if (body === undefined || body === null) return { status: init.status ?? 200, headers: lowered, body: Buffer.alloc(0) };
+  return null;
+}
+
 async function send(res: ServerResponse, init: HttpResponseInit, extraHeaders: Record<string, string>): Promise<void> {
+  const plain = plainResponse(init);
+  if (plain) {
+    res.writeHead(plain.status, { ...extraHeaders, ...plain.headers, "Content-Length": String(plain.body.length) });
+    res.end(plain.body);
+    return;
+  }
   const response = new HttpResponse(init);
   const headers: Record<string, string> = { ...extraHeaders };
   response.headers.forEach((value, name) => (headers[name] = value));

@@ -1,44 +1,17 @@
-/** The OpenAPI 3.1 document, generated from the same zod schemas the handlers validate with. */
+/**
+ * The OpenAPI 3.1 document, built from the endpoints the function files declare
+ * (shared/endpoint.ts) with the same zod schemas their inputs are validated with.
+ */
 import { z } from "zod";
+import { declaredEndpoints, errorStatuses, methodsOf, type Declaration, type Documented } from "./endpoint";
 import * as S from "./schemas";
 
 type Schema = z.ZodType;
 
-interface Operation {
-  method: "get" | "post" | "put" | "delete" | "options";
-  path: string;
-  summary: string;
-  auth?: boolean;
-  body?: { schema: Schema; media: "application/json" | "application/x-www-form-urlencoded" };
-  query?: z.ZodObject;
-  pathParams?: z.ZodObject;
-  headers?: z.ZodObject;
-  /** The 200 body, or null for a 204 with none. */
-  response: Schema | null;
-  /** Response headers a client may read (documented on the 200). */
-  responseHeaders?: Record<string, string>;
-  errors: number[];
-}
+const MEDIA = { json: "application/json", form: "application/x-www-form-urlencoded" } as const;
 
-const LINK_HEADER = { Link: 'RFC 8288 `<...?before_id=N&limit=L...>; rel="next"` when the page is full, keeping the other parameters' };
-
-const OPERATIONS: Operation[] = [
-  { method: "post", path: "/token", summary: "Log in (OAuth2 password flow)", body: { schema: S.LoginForm, media: "application/x-www-form-urlencoded" }, response: S.Token, errors: [401, 413, 415, 422, 429, 503] },
-  { method: "post", path: "/users/", summary: "Register a user", body: { schema: S.UserCreate, media: "application/json" }, response: S.UserPublic, errors: [400, 413, 415, 422, 429, 503] },
-  { method: "get", path: "/users/", summary: "Other users, by username", auth: true, query: S.UsersQuery, response: S.UserList, errors: [401, 422] },
-  { method: "post", path: "/messages/", summary: "Send a message", auth: true, body: { schema: S.MessageCreate, media: "application/json" }, headers: S.MessageSendHeaders, response: S.Message, errors: [401, 404, 413, 415, 422] },
-  { method: "get", path: "/messages/inbox/", summary: "Received messages, newest first", auth: true, query: S.InboxQuery, response: S.MessageList, responseHeaders: LINK_HEADER, errors: [401, 422] },
-  { method: "get", path: "/messages/outbox/", summary: "Sent messages, newest first", auth: true, query: S.OutboxQuery, response: S.MessageList, responseHeaders: LINK_HEADER, errors: [401, 422] },
-  { method: "get", path: "/messages/unread_count/", summary: "Number of unread received messages", auth: true, response: S.UnreadCount, errors: [401] },
-  { method: "put", path: "/messages/{message_id}/read", summary: "Mark a received message read", auth: true, pathParams: S.MarkReadPath, response: S.MarkReadResult, errors: [401, 404, 422] },
-  { method: "put", path: "/messages/{message_id}/unread", summary: "Mark a received message unread", auth: true, pathParams: S.MessagePath, response: S.MarkReadResult, errors: [401, 404, 422] },
-  { method: "put", path: "/messages/inbox/read", summary: "Mark every received message read (up to up_to_id)", auth: true, query: S.MarkAllReadQuery, response: S.MarkAllReadResult, errors: [401, 422] },
-  { method: "get", path: "/messages/{message_id}", summary: "One message you sent or received", auth: true, pathParams: S.MessagePath, response: S.Message, errors: [401, 404, 422] },
-  { method: "delete", path: "/messages/{message_id}", summary: "Delete a message from your mailbox (the other party keeps it)", auth: true, pathParams: S.MessagePath, response: null, errors: [401, 404, 422] },
-  { method: "get", path: "/messages/{message_id}/thread", summary: "The conversation of a message, oldest first", auth: true, pathParams: S.MessagePath, response: S.MessageList, errors: [401, 404, 422] },
-  { method: "get", path: "/ws/", summary: "Negotiate a realtime socket URL (auth by header or ?token=)", auth: true, response: S.Negotiation, errors: [401, 503] },
-  { method: "get", path: "/health", summary: "Liveness and database reachability", response: S.Health, errors: [503] },
-];
+/** The path a client uses: the route with a leading slash, and the trailing one the original API has. */
+export const documentedPath = (declaration: Documented): string => `/${declaration.route}${declaration.trailingSlash ? "/" : ""}`;
 
 // Bodies are described as clients send them; parameters as validated (with their bounds and defaults).
 const toSchema = (schema: Schema, io: "input" | "output" = "input") => {
@@ -46,9 +19,11 @@ const toSchema = (schema: Schema, io: "input" | "output" = "input") => {
   return rest;
 };
 
-function parameters(op: Operation) {
-  const from = (where: "query" | "path" | "header", obj: z.ZodObject | undefined) =>
-    Object.entries(obj?.shape ?? {}).map(([name, field]) => {
+const shapeOf = (schema: unknown): Record<string, unknown> => (schema instanceof z.ZodObject ? schema.shape : {});
+
+function parameters(op: Documented) {
+  const from = (where: "query" | "path" | "header", obj: unknown) =>
+    Object.entries(shapeOf(obj)).map(([name, field]) => {
       const schema = toSchema(field as Schema, "output");
       return {
         name,
@@ -58,7 +33,7 @@ function parameters(op: Operation) {
         schema,
       };
     });
-  return [...from("path", op.pathParams), ...from("query", op.query), ...from("header", op.headers)];
+  return [...from("path", op.path), ...from("query", op.query), ...from("header", op.headers)];
 }
 
 const ERROR_DESCRIPTIONS: Record<number, string> = {
@@ -72,14 +47,14 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   503: "A dependency is unavailable",
 };
 
-function operation(op: Operation) {
+function operation(op: Documented, method: string) {
   const headers = op.responseHeaders
     ? { headers: Object.fromEntries(Object.entries(op.responseHeaders).map(([name, description]) => [name, { description, schema: { type: "string" } }])) }
     : {};
   const responses: Record<string, unknown> = op.response
     ? { "200": { description: "OK", ...headers, content: { "application/json": { schema: toSchema(op.response) } } } }
     : { "204": { description: "Done; no body" } };
-  for (const status of op.errors) {
+  for (const status of errorStatuses(op)) {
     responses[String(status)] = {
       description: ERROR_DESCRIPTIONS[status],
       content: { "application/json": { schema: toSchema(status === 422 ? S.ValidationErrorBody : S.ErrorBody) } },
@@ -87,21 +62,28 @@ function operation(op: Operation) {
   }
   return {
     summary: op.summary,
-    operationId: `${op.method}_${op.path.replace(/[^a-z]+/gi, "_").replace(/^_|_$/g, "")}`,
-    ...(op.auth ? { security: [{ OAuth2PasswordBearer: [] }] } : {}),
+    operationId: `${method}_${documentedPath(op).replace(/[^a-z]+/gi, "_").replace(/^_|_$/g, "")}`,
+    ...(op.auth !== "none" ? { security: [{ OAuth2PasswordBearer: [] }] } : {}),
     parameters: parameters(op),
-    ...(op.body ? { requestBody: { required: true, content: { [op.body.media]: { schema: toSchema(op.body.schema) } } } } : {}),
+    ...(op.body ? { requestBody: { required: true, content: { [MEDIA[op.body.media]]: { schema: toSchema(op.body.schema) } } } } : {}),
     responses,
   };
 }
 
-let cached: object | undefined;
+const documented = (declaration: Declaration): declaration is Documented => declaration.document !== false;
 
+let cached: { from: number; document: object } | undefined;
+
+/** Built once every function file has declared its endpoint (rebuilt if one is declared later). */
 export function openApiDocument(): object {
-  if (cached) return cached;
+  const declarations = declaredEndpoints();
+  if (cached?.from === declarations.length) return cached.document;
   const paths: Record<string, Record<string, unknown>> = {};
-  for (const op of OPERATIONS) (paths[op.path] ??= {})[op.method] = operation(op);
-  cached = {
+  const byPath = [...declarations].filter(documented).sort((a, b) => documentedPath(a).localeCompare(documentedPath(b), "en"));
+  for (const op of byPath) {
+    for (const method of methodsOf(op)) (paths[documentedPath(op)] ??= {})[method.toLowerCase()] = operation(op, method.toLowerCase());
+  }
+  const document = {
     openapi: "3.1.0",
     info: {
       title: "Real Time Email Service",
@@ -116,5 +98,6 @@ export function openApiDocument(): object {
       },
     },
   };
-  return cached;
+  cached = { from: declarations.length, document };
+  return document;
 }

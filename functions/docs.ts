@@ -1,8 +1,8 @@
-import "../shared/startup";
-import { defineEndpoint } from "../shared/endpoint";
-import { ERRORS } from "../shared/errors";
-import { HttpError } from "../shared/http";
-import { swaggerAsset } from "../shared/swagger-ui";
+import "../shared/config/startup";
+import { defineEndpoint } from "../shared/http/endpoint";
+import { ERRORS } from "../shared/http/errors";
+import { HttpError } from "../shared/http/http";
+import { swaggerAsset } from "../shared/http/swagger-ui";
 
 /** Swagger UI at /docs, its files at /docs/<file>. */
 export const docs = defineEndpoint({

@@ -1,10 +1,10 @@
-import "../shared/startup";
-import { databaseAnswers, getPool } from "../shared/db";
-import { defineEndpoint } from "../shared/endpoint";
-import { json, ok } from "../shared/http";
-import { expectedSchemaVersion, schemaVersion } from "../shared/migrate";
-import { Health } from "../shared/schemas";
-import { applyMigrations, lastMigrationFailure, migratesOnStart } from "../shared/startup";
+import "../shared/config/startup";
+import { databaseAnswers, getPool } from "../shared/data/db";
+import { defineEndpoint } from "../shared/http/endpoint";
+import { json, ok } from "../shared/http/http";
+import { expectedSchemaVersion, schemaVersion } from "../shared/data/migrate";
+import { Health } from "../shared/http/schemas";
+import { applyMigrations, lastMigrationFailure, migratesOnStart } from "../shared/config/startup";
 
 /**
  * 200 only when the database answers and its schema is at least the version this code needs:

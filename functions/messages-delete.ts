@@ -1,11 +1,11 @@
-import "../shared/startup";
-import { defineEndpoint } from "../shared/endpoint";
-import { ERRORS } from "../shared/errors";
-import { messageDeletedEvent, unreadCountUpdatedEvent, type RealtimeEvent } from "../shared/events";
-import { HttpError } from "../shared/http";
-import { deleteMessage } from "../shared/mailbox";
-import { pushAll } from "../shared/realtime";
-import { MessagePath } from "../shared/schemas";
+import "../shared/config/startup";
+import { defineEndpoint } from "../shared/http/endpoint";
+import { ERRORS } from "../shared/http/errors";
+import { messageDeletedEvent, unreadCountUpdatedEvent, type RealtimeEvent } from "../shared/realtime/events";
+import { HttpError } from "../shared/http/http";
+import { deleteMessage } from "../shared/data/mailbox";
+import { pushAll } from "../shared/realtime/realtime";
+import { MessagePath } from "../shared/http/schemas";
 
 /** Removes the message from the caller's mailbox only; the other party keeps it. */
 export const deleteMessageHandler = defineEndpoint({

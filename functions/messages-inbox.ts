@@ -1,9 +1,9 @@
-import "../shared/startup";
-import { defineEndpoint } from "../shared/endpoint";
-import { json } from "../shared/http";
-import { listInbox } from "../shared/messages";
-import { LINK_HEADER, nextPageHeaders } from "../shared/paging";
-import { InboxQuery, MessageList } from "../shared/schemas";
+import "../shared/config/startup";
+import { defineEndpoint } from "../shared/http/endpoint";
+import { json } from "../shared/http/http";
+import { listInbox } from "../shared/data/messages";
+import { LINK_HEADER, nextPageHeaders } from "../shared/http/paging";
+import { InboxQuery, MessageList } from "../shared/http/schemas";
 
 export const inbox = defineEndpoint({
   name: "messages-inbox",

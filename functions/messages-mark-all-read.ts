@@ -1,10 +1,10 @@
-import "../shared/startup";
-import { defineEndpoint } from "../shared/endpoint";
-import { messagesReadEvents, unreadCountUpdatedEvent, type RealtimeEvent } from "../shared/events";
-import { ok } from "../shared/http";
-import { markAllRead } from "../shared/mailbox";
-import { pushAll, type Target } from "../shared/realtime";
-import { MarkAllReadQuery, MarkAllReadResult } from "../shared/schemas";
+import "../shared/config/startup";
+import { defineEndpoint } from "../shared/http/endpoint";
+import { messagesReadEvents, unreadCountUpdatedEvent, type RealtimeEvent } from "../shared/realtime/events";
+import { ok } from "../shared/http/http";
+import { markAllRead } from "../shared/data/mailbox";
+import { pushAll, type Target } from "../shared/realtime/realtime";
+import { MarkAllReadQuery, MarkAllReadResult } from "../shared/http/schemas";
 
 /** Marks the inbox read (up to `up_to_id`): one count for the recipient, one frame per sender. */
 export const markAllReadHandler = defineEndpoint({

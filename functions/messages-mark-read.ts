@@ -1,11 +1,11 @@
-import "../shared/startup";
-import { defineEndpoint } from "../shared/endpoint";
-import { ERRORS, MARKED_READ_MESSAGE } from "../shared/errors";
-import { messageReadEvent, messageUpdatedEvent, unreadCountUpdatedEvent } from "../shared/events";
-import { HttpError, ok } from "../shared/http";
-import { markRead } from "../shared/messages";
-import { pushAll } from "../shared/realtime";
-import { MarkReadPath, MarkReadResult } from "../shared/schemas";
+import "../shared/config/startup";
+import { defineEndpoint } from "../shared/http/endpoint";
+import { ERRORS, MARKED_READ_MESSAGE } from "../shared/http/errors";
+import { messageReadEvent, messageUpdatedEvent, unreadCountUpdatedEvent } from "../shared/realtime/events";
+import { HttpError, ok } from "../shared/http/http";
+import { markRead } from "../shared/data/messages";
+import { pushAll } from "../shared/realtime/realtime";
+import { MarkReadPath, MarkReadResult } from "../shared/http/schemas";
 
 /** Idempotent; only the first read notifies the recipient's and the sender's sockets. */
 export const markMessageRead = defineEndpoint({

@@ -1,11 +1,11 @@
-import "../shared/startup";
-import { defineEndpoint } from "../shared/endpoint";
-import { ERRORS, MARKED_UNREAD_MESSAGE } from "../shared/errors";
-import { messageUpdatedEvent, unreadCountUpdatedEvent } from "../shared/events";
-import { HttpError, ok } from "../shared/http";
-import { markUnread } from "../shared/mailbox";
-import { pushAll } from "../shared/realtime";
-import { MarkReadResult, MessagePath } from "../shared/schemas";
+import "../shared/config/startup";
+import { defineEndpoint } from "../shared/http/endpoint";
+import { ERRORS, MARKED_UNREAD_MESSAGE } from "../shared/http/errors";
+import { messageUpdatedEvent, unreadCountUpdatedEvent } from "../shared/realtime/events";
+import { HttpError, ok } from "../shared/http/http";
+import { markUnread } from "../shared/data/mailbox";
+import { pushAll } from "../shared/realtime/realtime";
+import { MarkReadResult, MessagePath } from "../shared/http/schemas";
 
 /** Idempotent; only an actual change notifies the recipient's sockets. */
 export const markMessageUnread = defineEndpoint({

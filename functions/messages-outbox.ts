@@ -1,9 +1,9 @@
-import "../shared/startup";
-import { defineEndpoint } from "../shared/endpoint";
-import { json } from "../shared/http";
-import { listOutbox } from "../shared/messages";
-import { LINK_HEADER, nextPageHeaders } from "../shared/paging";
-import { MessageList, OutboxQuery } from "../shared/schemas";
+import "../shared/config/startup";
+import { defineEndpoint } from "../shared/http/endpoint";
+import { json } from "../shared/http/http";
+import { listOutbox } from "../shared/data/messages";
+import { LINK_HEADER, nextPageHeaders } from "../shared/http/paging";
+import { MessageList, OutboxQuery } from "../shared/http/schemas";
 
 export const outbox = defineEndpoint({
   name: "messages-outbox",

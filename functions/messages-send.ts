@@ -1,12 +1,12 @@
-import "../shared/startup";
-import { defineEndpoint } from "../shared/endpoint";
-import { ERRORS } from "../shared/errors";
-import { newMessageEvent } from "../shared/events";
-import { HttpError, ok } from "../shared/http";
-import { threadOf } from "../shared/mailbox";
-import { sendMessage } from "../shared/messages";
-import { push } from "../shared/realtime";
-import { IDEMPOTENCY_KEY_HEADER, Message, MessageCreate, MessageSendHeaders } from "../shared/schemas";
+import "../shared/config/startup";
+import { defineEndpoint } from "../shared/http/endpoint";
+import { ERRORS } from "../shared/http/errors";
+import { newMessageEvent } from "../shared/realtime/events";
+import { HttpError, ok } from "../shared/http/http";
+import { threadOf } from "../shared/data/mailbox";
+import { sendMessage } from "../shared/data/messages";
+import { push } from "../shared/realtime/realtime";
+import { IDEMPOTENCY_KEY_HEADER, Message, MessageCreate, MessageSendHeaders } from "../shared/http/schemas";
 
 export const sendMessageHandler = defineEndpoint({
   name: "messages-send",

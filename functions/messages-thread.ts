@@ -1,9 +1,9 @@
-import "../shared/startup";
-import { defineEndpoint } from "../shared/endpoint";
-import { ERRORS } from "../shared/errors";
-import { HttpError, ok } from "../shared/http";
-import { listThread } from "../shared/mailbox";
-import { MessageList, MessagePath } from "../shared/schemas";
+import "../shared/config/startup";
+import { defineEndpoint } from "../shared/http/endpoint";
+import { ERRORS } from "../shared/http/errors";
+import { HttpError, ok } from "../shared/http/http";
+import { listThread } from "../shared/data/mailbox";
+import { MessageList, MessagePath } from "../shared/http/schemas";
 
 /** The conversation a message belongs to, as far as the caller can see it, oldest first. */
 export const messageThread = defineEndpoint({

@@ -1,8 +1,8 @@
-import "../shared/startup";
-import { defineEndpoint } from "../shared/endpoint";
-import { ok } from "../shared/http";
-import { countUnread } from "../shared/messages";
-import { UnreadCount } from "../shared/schemas";
+import "../shared/config/startup";
+import { defineEndpoint } from "../shared/http/endpoint";
+import { ok } from "../shared/http/http";
+import { countUnread } from "../shared/data/messages";
+import { UnreadCount } from "../shared/http/schemas";
 
 export const unreadCount = defineEndpoint({
   name: "messages-unread-count",

@@ -1,9 +1,9 @@
-import "../shared/startup";
-import { defineEndpoint } from "../shared/endpoint";
-import { ERRORS } from "../shared/errors";
-import { HttpError, ok } from "../shared/http";
-import { getMessage } from "../shared/mailbox";
-import { Message, MessagePath } from "../shared/schemas";
+import "../shared/config/startup";
+import { defineEndpoint } from "../shared/http/endpoint";
+import { ERRORS } from "../shared/http/errors";
+import { HttpError, ok } from "../shared/http/http";
+import { getMessage } from "../shared/data/mailbox";
+import { Message, MessagePath } from "../shared/http/schemas";
 
 /** One message of the caller's mailbox (sent or received, not deleted by them). */
 export const viewMessage = defineEndpoint({

@@ -1,7 +1,7 @@
-import "../shared/startup";
-import { defineEndpoint } from "../shared/endpoint";
-import { ok } from "../shared/http";
-import { openApiDocument } from "../shared/openapi";
+import "../shared/config/startup";
+import { defineEndpoint } from "../shared/http/endpoint";
+import { ok } from "../shared/http/http";
+import { openApiDocument } from "../shared/http/openapi";
 
 /** The document describes every declared endpoint; the host loads every function file before it serves. */
 export const openApi = defineEndpoint({

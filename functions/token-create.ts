@@ -1,14 +1,14 @@
-import "../shared/startup";
-import { ERRORS } from "../shared/errors";
-import { unauthorized } from "../shared/auth";
-import { clientAddress } from "../shared/client-address";
-import { defineEndpoint } from "../shared/endpoint";
-import { ok } from "../shared/http";
-import { verifyPassword } from "../shared/passwords";
-import { LoginForm, Token } from "../shared/schemas";
-import { getThrottle } from "../shared/throttle";
-import { issueAccessToken } from "../shared/tokens";
-import { findUserByUsername } from "../shared/users";
+import "../shared/config/startup";
+import { ERRORS } from "../shared/http/errors";
+import { unauthorized } from "../shared/auth/auth";
+import { clientAddress } from "../shared/auth/client-address";
+import { defineEndpoint } from "../shared/http/endpoint";
+import { ok } from "../shared/http/http";
+import { verifyPassword } from "../shared/auth/passwords";
+import { LoginForm, Token } from "../shared/http/schemas";
+import { getThrottle } from "../shared/auth/throttle";
+import { issueAccessToken } from "../shared/auth/tokens";
+import { findUserByUsername } from "../shared/data/users";
 
 /**
  * OAuth2 password flow, as the original's `/token`: a form in, a bearer token out. The attempt

@@ -1,12 +1,12 @@
-import "../shared/startup";
-import { clientAddress } from "../shared/client-address";
-import { defineEndpoint } from "../shared/endpoint";
-import { ERRORS } from "../shared/errors";
-import { HttpError, ok } from "../shared/http";
-import { hashPassword } from "../shared/passwords";
-import { UserCreate, UserPublic } from "../shared/schemas";
-import { getThrottle } from "../shared/throttle";
-import { createUser, UsernameTakenError } from "../shared/users";
+import "../shared/config/startup";
+import { clientAddress } from "../shared/auth/client-address";
+import { defineEndpoint } from "../shared/http/endpoint";
+import { ERRORS } from "../shared/http/errors";
+import { HttpError, ok } from "../shared/http/http";
+import { hashPassword } from "../shared/auth/passwords";
+import { UserCreate, UserPublic } from "../shared/http/schemas";
+import { getThrottle } from "../shared/auth/throttle";
+import { createUser, UsernameTakenError } from "../shared/data/users";
 
 export const registerUser = defineEndpoint({
   name: "users-create",

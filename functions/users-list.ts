@@ -1,8 +1,8 @@
-import "../shared/startup";
-import { defineEndpoint } from "../shared/endpoint";
-import { ok } from "../shared/http";
-import { UserList, UsersQuery } from "../shared/schemas";
-import { listOtherUsers } from "../shared/users";
+import "../shared/config/startup";
+import { defineEndpoint } from "../shared/http/endpoint";
+import { ok } from "../shared/http/http";
+import { UserList, UsersQuery } from "../shared/http/schemas";
+import { listOtherUsers } from "../shared/data/users";
 
 /** Everyone but the caller, by username: the recipients a client can pick from. */
 export const listUsers = defineEndpoint({

@@ -1,13 +1,13 @@
-import "../shared/startup";
-import { getConfig } from "../shared/config";
-import { defineEndpoint } from "../shared/endpoint";
-import { ERRORS } from "../shared/errors";
-import { runEventHandler } from "../shared/event-adapter";
-import { isTrustedEventCaller } from "../shared/event-caller";
-import { unreadCountUpdatedEvent } from "../shared/events";
-import { HttpError, json } from "../shared/http";
-import { countUnread } from "../shared/messages";
-import { push } from "../shared/realtime";
+import "../shared/config/startup";
+import { getConfig } from "../shared/config/config";
+import { defineEndpoint } from "../shared/http/endpoint";
+import { ERRORS } from "../shared/http/errors";
+import { runEventHandler } from "../shared/realtime/event-adapter";
+import { isTrustedEventCaller } from "../shared/realtime/event-caller";
+import { unreadCountUpdatedEvent } from "../shared/realtime/events";
+import { HttpError, json } from "../shared/http/http";
+import { countUnread } from "../shared/data/messages";
+import { push } from "../shared/realtime/realtime";
 
 export const EVENTS_ROUTE = "webpubsub/events";
 
@@ -17,7 +17,7 @@ export const webPubSubEvents = defineEndpoint({
   method: ["OPTIONS", "POST"],
   route: EVENTS_ROUTE,
   summary: "Web PubSub's event upstream",
-  // The caller is Web PubSub itself, checked below (shared/event-caller.ts), not a user.
+  // The caller is Web PubSub itself, checked below (shared/realtime/event-caller.ts), not a user.
   auth: "none",
   document: false,
   handler: async ({ request, context }) => {

@@ -1,10 +1,10 @@
-import "../shared/startup";
-import { unauthorized } from "../shared/auth";
-import { defineEndpoint } from "../shared/endpoint";
-import { ERRORS } from "../shared/errors";
-import { json, ok } from "../shared/http";
-import { clientAccessFor } from "../shared/realtime";
-import { Negotiation } from "../shared/schemas";
+import "../shared/config/startup";
+import { unauthorized } from "../shared/auth/auth";
+import { defineEndpoint } from "../shared/http/endpoint";
+import { ERRORS } from "../shared/http/errors";
+import { json, ok } from "../shared/http/http";
+import { clientAccessFor } from "../shared/realtime/realtime";
+import { Negotiation } from "../shared/http/schemas";
 
 /** Replaces the original `/ws/` socket: returns the Web PubSub URL this user's socket opens. */
 export const negotiate = defineEndpoint({

@@ -53,7 +53,7 @@ describe("the build", () => {
 
   it("writes the bundle, its map and Swagger UI's served files only (no tests, benchmarks, local host or sources)", () => {
     expect(readdirSync(path.join(out, "dist")).sort()).toEqual(["main.js", "main.js.LEGAL.txt", "main.js.map", "password-worker.js", "password-worker.js.map", "swagger-ui"]);
-    const served = Object.keys(JSON.parse(readFileSync(path.join(ROOT, "shared", "swagger-ui-assets.json"), "utf8")) as Record<string, string>);
+    const served = Object.keys(JSON.parse(readFileSync(path.join(ROOT, "shared", "http", "swagger-ui-assets.json"), "utf8")) as Record<string, string>);
     expect(readdirSync(path.join(out, "dist", "swagger-ui")).sort()).toEqual(served.sort());
     expect(existsSync(path.join(out, "node_modules"))).toBe(false);
   });

@@ -1,13 +1,13 @@
 /**
- * Each endpoint is declared once, in its function file (shared/endpoint.ts): what the host
+ * Each endpoint is declared once, in its function file (shared/http/endpoint.ts): what the host
  * registers and what the OpenAPI document describes must be the same set of operations.
  */
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadFunctions } from "../local/load-functions";
 import type { RegisteredFunction } from "../local/functions-core";
-import { declaredEndpoints } from "../shared/endpoint";
-import { openApiDocument } from "../shared/openapi";
+import { declaredEndpoints } from "../shared/http/endpoint";
+import { openApiDocument } from "../shared/http/openapi";
 
 interface Operation {
   parameters: { name: string; in: string }[];

@@ -5,10 +5,10 @@
  */
 import { Pool } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { getPool } from "../shared/db";
-import { countUnread, markRead, sendMessage } from "../shared/messages";
-import { migrate } from "../shared/migrate";
-import { MIGRATIONS } from "../shared/migrations";
+import { getPool } from "../shared/data/db";
+import { countUnread, markRead, sendMessage } from "../shared/data/messages";
+import { migrate } from "../shared/data/migrate";
+import { MIGRATIONS } from "../shared/data/migrations";
 import { createTestDatabase, useTestDatabase, type TestDatabase } from "./support/database";
 import { newUser } from "./support/users";
 

@@ -1,6 +1,6 @@
 /**
  * The OpenAPI 3.1 document, built from the endpoints the function files declare
- * (shared/endpoint.ts) with the same zod schemas their inputs are validated with.
+ * (shared/http/endpoint.ts) with the same zod schemas their inputs are validated with.
  */
 import { z } from "zod";
 import { declaredEndpoints, errorStatuses, methodsOf, type Declaration, type Documented } from "./endpoint";

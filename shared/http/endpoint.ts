@@ -2,11 +2,11 @@
  * One declaration per endpoint: its function file says once what the endpoint is (method,
  * route, auth, inputs, answer, error statuses, summary) and what it does. From it come the
  * `app.http` registration, the validation of the inputs the handler receives, and the
- * endpoint's entry in the OpenAPI document (shared/openapi.ts reads the declarations here).
+ * endpoint's entry in the OpenAPI document (shared/http/openapi.ts reads the declarations here).
  */
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
 import type { z } from "zod";
-import { authenticate, type CurrentUser } from "./auth";
+import { authenticate, type CurrentUser } from "../auth/auth";
 import { endpoint, type Handler } from "./http";
 import { readForm, readHeaders, readJson, readParams, readQuery } from "./request";
 

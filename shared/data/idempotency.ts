@@ -21,7 +21,7 @@
  */
 import { createHash } from "node:crypto";
 import { getPool, type Queryable } from "./db";
-import type { MessageT } from "./schemas";
+import type { MessageT } from "../http/schemas";
 
 export const KEY_LIFETIME = "24 hours";
 export const SWEEP_BATCH = 100;

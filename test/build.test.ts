@@ -79,6 +79,17 @@ describe("the build", () => {
     expect(String(response.headers && (response.headers as Record<string, string>)["Content-Type"])).toMatch(/text\/css/);
   });
 
+  it("serves an OpenAPI document of every API function in the bundle (built from their declarations)", async () => {
+    const openapi = registeredFunctions().find((f) => f.name === "openapi")!;
+    const response = (await openapi.handler(new HttpRequest({ method: "GET", url: "http://localhost/openapi.json" }), new InvocationContext())) as HttpResponseInit;
+    const doc = JSON.parse(String(response.body)) as { paths: Record<string, Record<string, unknown>> };
+    const documented = Object.entries(doc.paths).flatMap(([p, methods]) => Object.keys(methods).map((m) => `${m.toUpperCase()} ${p.replace(/^\/|\/$/g, "")}`));
+    const served = Object.entries(EXPECTED)
+      .filter(([name]) => !["docs", "openapi", "webpubsub-events"].includes(name))
+      .flatMap(([, { route, methods }]) => methods.map((m) => `${m} ${route}`));
+    expect(documented.sort()).toEqual(served.sort());
+  });
+
   it("host.json has no route prefix and the v4 extension bundle", () => {
     const host = JSON.parse(readFileSync(path.join(ROOT, "host.json"), "utf8"));
     expect(host.version).toBe("2.0");

@@ -9,7 +9,7 @@
 import { performance } from "node:perf_hooks";
 import WebSocket from "ws";
 import { startLocalStack } from "../local/stack";
-import { DEFAULT_HUB } from "../shared/config";
+import { DEFAULT_HUB } from "../shared/config/config";
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 1000);
 const WARMUP = 50;

@@ -13,8 +13,8 @@
 import { performance } from "node:perf_hooks";
 import bcrypt from "bcryptjs";
 import { startLocalStack } from "../local/stack";
-import { closePasswordHasher } from "../shared/passwords";
-import { resolveThreads } from "../shared/password-hasher";
+import { closePasswordHasher } from "../shared/auth/passwords";
+import { resolveThreads } from "../shared/auth/password-hasher";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const LOGINS = Number(process.env.BENCH_LOGINS ?? 10);

@@ -8,11 +8,11 @@
  */
 import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
-import { resetConfig } from "../shared/config";
-import { closePool, getPool } from "../shared/db";
-import { getMessage } from "../shared/mailbox";
-import { inboxQuery, listInbox } from "../shared/messages";
-import { migrate } from "../shared/migrate";
+import { resetConfig } from "../shared/config/config";
+import { closePool, getPool } from "../shared/data/db";
+import { getMessage } from "../shared/data/mailbox";
+import { inboxQuery, listInbox } from "../shared/data/messages";
+import { migrate } from "../shared/data/migrate";
 import { createDatabase, dropDatabase } from "./throughput/seed";
 
 const ADMIN_URL = process.env.BENCH_DATABASE_URL;

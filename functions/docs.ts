@@ -1,14 +1,20 @@
-import "../shared/startup";
-import { app, type HttpRequest } from "@azure/functions";
-import { ERRORS } from "../shared/errors";
-import { endpoint, HttpError } from "../shared/http";
-import { swaggerAsset } from "../shared/swagger-ui";
+import "../shared/config/startup";
+import { defineEndpoint } from "../shared/http/endpoint";
+import { ERRORS } from "../shared/http/errors";
+import { HttpError } from "../shared/http/http";
+import { swaggerAsset } from "../shared/http/swagger-ui";
 
 /** Swagger UI at /docs, its files at /docs/<file>. */
-export const docs = endpoint(async (request: HttpRequest) => {
-  const asset = await swaggerAsset(request.params.asset ?? "");
-  if (!asset) throw new HttpError(404, ERRORS.notFound);
-  return { status: 200, body: asset.body, headers: { "Content-Type": asset.contentType, "Cache-Control": "public, max-age=3600" } };
+export const docs = defineEndpoint({
+  name: "docs",
+  method: "GET",
+  route: "docs/{*asset}",
+  summary: "Swagger UI",
+  auth: "none",
+  document: false,
+  handler: async ({ request }) => {
+    const asset = await swaggerAsset(request.params.asset ?? "");
+    if (!asset) throw new HttpError(404, ERRORS.notFound);
+    return { status: 200, body: asset.body, headers: { "Content-Type": asset.contentType, "Cache-Control": "public, max-age=3600" } };
+  },
 });
-
-app.http("docs", { route: "docs/{*asset}", methods: ["GET"], authLevel: "anonymous", handler: docs });

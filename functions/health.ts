@@ -1,34 +1,42 @@
-import "../shared/startup";
-import { app } from "@azure/functions";
-import { databaseAnswers, getPool } from "../shared/db";
-import { endpoint, json, ok } from "../shared/http";
-import { expectedSchemaVersion, schemaVersion } from "../shared/migrate";
-import { applyMigrations, lastMigrationFailure, migratesOnStart } from "../shared/startup";
+import "../shared/config/startup";
+import { databaseAnswers, getPool } from "../shared/data/db";
+import { defineEndpoint } from "../shared/http/endpoint";
+import { json, ok } from "../shared/http/http";
+import { expectedSchemaVersion, schemaVersion } from "../shared/data/migrate";
+import { Health } from "../shared/http/schemas";
+import { applyMigrations, lastMigrationFailure, migratesOnStart } from "../shared/config/startup";
 
 /**
  * 200 only when the database answers and its schema is at least the version this code needs:
  * a deploy whose migrations are pending or failed is unhealthy, not silently half-working.
  */
-export const health = endpoint(async (_request, context) => {
-  let current: number;
-  try {
-    await databaseAnswers();
-    current = await schemaVersion(getPool());
-  } catch (error) {
-    context.warn(`health check: database did not answer: ${(error as Error).message}`);
-    return json(503, { detail: "The database is not answering" });
-  }
-  const expected = expectedSchemaVersion();
-  if (current < expected) {
-    const failure = lastMigrationFailure();
-    context.warn(`health check: schema at version ${current}, code needs ${expected}${failure ? `; last migration attempt: ${failure}` : ""}`);
-    // Retry in the background: a start-up attempt may have lost the lock or a table-lock wait.
-    if (migratesOnStart()) void applyMigrations();
-    return json(503, {
-      detail: `The database schema is at version ${current} but this code needs version ${expected}; migrations are ${failure ? "failing (see the logs)" : "pending"}`,
-    });
-  }
-  return ok({ status: "ok" });
+export const health = defineEndpoint({
+  name: "health",
+  method: "GET",
+  route: "health",
+  summary: "Liveness and database reachability",
+  auth: "none",
+  response: Health,
+  errors: [503],
+  handler: async ({ context }) => {
+    let current: number;
+    try {
+      await databaseAnswers();
+      current = await schemaVersion(getPool());
+    } catch (error) {
+      context.warn(`health check: database did not answer: ${(error as Error).message}`);
+      return json(503, { detail: "The database is not answering" });
+    }
+    const expected = expectedSchemaVersion();
+    if (current < expected) {
+      const failure = lastMigrationFailure();
+      context.warn(`health check: schema at version ${current}, code needs ${expected}${failure ? `; last migration attempt: ${failure}` : ""}`);
+      // Retry in the background: a start-up attempt may have lost the lock or a table-lock wait.
+      if (migratesOnStart()) void applyMigrations();
+      return json(503, {
+        detail: `The database schema is at version ${current} but this code needs version ${expected}; migrations are ${failure ? "failing (see the logs)" : "pending"}`,
+      });
+    }
+    return ok({ status: "ok" });
+  },
 });
-
-app.http("health", { route: "health", methods: ["GET"], authLevel: "anonymous", handler: health });

@@ -1,17 +1,22 @@
-import "../shared/startup";
-import { app, type HttpRequest } from "@azure/functions";
-import { authenticate } from "../shared/auth";
-import { endpoint, json } from "../shared/http";
-import { listInbox } from "../shared/messages";
-import { nextPageHeaders } from "../shared/paging";
-import { readQuery } from "../shared/request";
-import { InboxQuery } from "../shared/schemas";
+import "../shared/config/startup";
+import { defineEndpoint } from "../shared/http/endpoint";
+import { json } from "../shared/http/http";
+import { listInbox } from "../shared/data/messages";
+import { LINK_HEADER, nextPageHeaders } from "../shared/http/paging";
+import { InboxQuery, MessageList } from "../shared/http/schemas";
 
-export const inbox = endpoint(async (request: HttpRequest) => {
-  const user = await authenticate(request);
-  const query = readQuery(request, InboxQuery);
-  const page = await listInbox(user.id, query);
-  return json(200, page, nextPageHeaders(request.url, page, query.limit));
+export const inbox = defineEndpoint({
+  name: "messages-inbox",
+  method: "GET",
+  route: "messages/inbox",
+  trailingSlash: true,
+  summary: "Received messages, newest first",
+  auth: "bearer",
+  query: InboxQuery,
+  response: MessageList,
+  responseHeaders: LINK_HEADER,
+  handler: async ({ request, user, query }) => {
+    const page = await listInbox(user.id, query);
+    return json(200, page, nextPageHeaders(request.url, page, query.limit));
+  },
 });
-
-app.http("messages-inbox", { route: "messages/inbox", methods: ["GET"], authLevel: "anonymous", handler: inbox });

@@ -1,30 +1,34 @@
-import "../shared/startup";
-import { app, type HttpRequest, type InvocationContext } from "@azure/functions";
-import { authenticate } from "../shared/auth";
-import { ERRORS, MARKED_UNREAD_MESSAGE } from "../shared/errors";
-import { messageUpdatedEvent, unreadCountUpdatedEvent } from "../shared/events";
-import { endpoint, HttpError, ok } from "../shared/http";
-import { markUnread } from "../shared/mailbox";
-import { pushAll } from "../shared/realtime";
-import { readParams } from "../shared/request";
-import { MessagePath } from "../shared/schemas";
+import "../shared/config/startup";
+import { defineEndpoint } from "../shared/http/endpoint";
+import { ERRORS, MARKED_UNREAD_MESSAGE } from "../shared/http/errors";
+import { messageUpdatedEvent, unreadCountUpdatedEvent } from "../shared/realtime/events";
+import { HttpError, ok } from "../shared/http/http";
+import { markUnread } from "../shared/data/mailbox";
+import { pushAll } from "../shared/realtime/realtime";
+import { MarkReadResult, MessagePath } from "../shared/http/schemas";
 
 /** Idempotent; only an actual change notifies the recipient's sockets. */
-export const markMessageUnread = endpoint(async (request: HttpRequest, context: InvocationContext) => {
-  const user = await authenticate(request);
-  const { message_id } = readParams(request, MessagePath);
-  const outcome = await markUnread(message_id, user.id);
-  if (outcome.kind === "not_found") throw new HttpError(404, ERRORS.messageNotFound);
-  if (outcome.kind === "marked_unread") {
-    await pushAll(
-      [
-        [{ userId: user.id }, unreadCountUpdatedEvent(outcome.recipientUnreadCount)],
-        [{ userId: user.id }, messageUpdatedEvent(message_id, false)],
-      ],
-      context,
-    );
-  }
-  return ok({ message: MARKED_UNREAD_MESSAGE });
+export const markMessageUnread = defineEndpoint({
+  name: "messages-mark-unread",
+  method: "PUT",
+  route: "messages/{message_id}/unread",
+  summary: "Mark a received message unread",
+  auth: "bearer",
+  path: MessagePath,
+  response: MarkReadResult,
+  errors: [404],
+  handler: async ({ context, user, path: { message_id } }) => {
+    const outcome = await markUnread(message_id, user.id);
+    if (outcome.kind === "not_found") throw new HttpError(404, ERRORS.messageNotFound);
+    if (outcome.kind === "marked_unread") {
+      await pushAll(
+        [
+          [{ userId: user.id }, unreadCountUpdatedEvent(outcome.recipientUnreadCount)],
+          [{ userId: user.id }, messageUpdatedEvent(message_id, false)],
+        ],
+        context,
+      );
+    }
+    return ok({ message: MARKED_UNREAD_MESSAGE });
+  },
 });
-
-app.http("messages-mark-unread", { route: "messages/{message_id}/unread", methods: ["PUT"], authLevel: "anonymous", handler: markMessageUnread });

@@ -1,17 +1,22 @@
-import "../shared/startup";
-import { app, type HttpRequest } from "@azure/functions";
-import { authenticate } from "../shared/auth";
-import { endpoint, json } from "../shared/http";
-import { listOutbox } from "../shared/messages";
-import { nextPageHeaders } from "../shared/paging";
-import { readQuery } from "../shared/request";
-import { OutboxQuery } from "../shared/schemas";
+import "../shared/config/startup";
+import { defineEndpoint } from "../shared/http/endpoint";
+import { json } from "../shared/http/http";
+import { listOutbox } from "../shared/data/messages";
+import { LINK_HEADER, nextPageHeaders } from "../shared/http/paging";
+import { MessageList, OutboxQuery } from "../shared/http/schemas";
 
-export const outbox = endpoint(async (request: HttpRequest) => {
-  const user = await authenticate(request);
-  const query = readQuery(request, OutboxQuery);
-  const page = await listOutbox(user.id, query);
-  return json(200, page, nextPageHeaders(request.url, page, query.limit));
+export const outbox = defineEndpoint({
+  name: "messages-outbox",
+  method: "GET",
+  route: "messages/outbox",
+  trailingSlash: true,
+  summary: "Sent messages, newest first",
+  auth: "bearer",
+  query: OutboxQuery,
+  response: MessageList,
+  responseHeaders: LINK_HEADER,
+  handler: async ({ request, user, query }) => {
+    const page = await listOutbox(user.id, query);
+    return json(200, page, nextPageHeaders(request.url, page, query.limit));
+  },
 });
-
-app.http("messages-outbox", { route: "messages/outbox", methods: ["GET"], authLevel: "anonymous", handler: outbox });

@@ -1,12 +1,16 @@
-import "../shared/startup";
-import { app, type HttpRequest } from "@azure/functions";
-import { authenticate } from "../shared/auth";
-import { endpoint, ok } from "../shared/http";
-import { countUnread } from "../shared/messages";
+import "../shared/config/startup";
+import { defineEndpoint } from "../shared/http/endpoint";
+import { ok } from "../shared/http/http";
+import { countUnread } from "../shared/data/messages";
+import { UnreadCount } from "../shared/http/schemas";
 
-export const unreadCount = endpoint(async (request: HttpRequest) => {
-  const user = await authenticate(request);
-  return ok({ unread_count: await countUnread(user.id) });
+export const unreadCount = defineEndpoint({
+  name: "messages-unread-count",
+  method: "GET",
+  route: "messages/unread_count",
+  trailingSlash: true,
+  summary: "Number of unread received messages",
+  auth: "bearer",
+  response: UnreadCount,
+  handler: async ({ user }) => ok({ unread_count: await countUnread(user.id) }),
 });
-
-app.http("messages-unread-count", { route: "messages/unread_count", methods: ["GET"], authLevel: "anonymous", handler: unreadCount });

@@ -1,8 +1,15 @@
-import "../shared/startup";
-import { app } from "@azure/functions";
-import { endpoint, ok } from "../shared/http";
-import { openApiDocument } from "../shared/openapi";
+import "../shared/config/startup";
+import { defineEndpoint } from "../shared/http/endpoint";
+import { ok } from "../shared/http/http";
+import { openApiDocument } from "../shared/http/openapi";
 
-export const openApi = endpoint(async () => ok(openApiDocument()));
-
-app.http("openapi", { route: "openapi.json", methods: ["GET"], authLevel: "anonymous", handler: openApi });
+/** The document describes every declared endpoint; the host loads every function file before it serves. */
+export const openApi = defineEndpoint({
+  name: "openapi",
+  method: "GET",
+  route: "openapi.json",
+  summary: "The OpenAPI document",
+  auth: "none",
+  document: false,
+  handler: async () => ok(openApiDocument()),
+});

@@ -1,33 +1,39 @@
-import "../shared/startup";
-import { app, type HttpRequest } from "@azure/functions";
-import { ERRORS } from "../shared/errors";
-import { unauthorized } from "../shared/auth";
-import { clientAddress } from "../shared/client-address";
-import { endpoint, ok } from "../shared/http";
-import { verifyPassword } from "../shared/passwords";
-import { readForm } from "../shared/request";
-import { LoginForm } from "../shared/schemas";
-import { getThrottle } from "../shared/throttle";
-import { issueAccessToken } from "../shared/tokens";
-import { findUserByUsername } from "../shared/users";
+import "../shared/config/startup";
+import { ERRORS } from "../shared/http/errors";
+import { unauthorized } from "../shared/auth/auth";
+import { clientAddress } from "../shared/auth/client-address";
+import { defineEndpoint } from "../shared/http/endpoint";
+import { ok } from "../shared/http/http";
+import { verifyPassword } from "../shared/auth/passwords";
+import { LoginForm, Token } from "../shared/http/schemas";
+import { getThrottle } from "../shared/auth/throttle";
+import { issueAccessToken } from "../shared/auth/tokens";
+import { findUserByUsername } from "../shared/data/users";
 
 /**
  * OAuth2 password flow, as the original's `/token`: a form in, a bearer token out. The attempt
  * is counted before the password is checked (429 past the limits), forgiven when it is right,
  * and counted against the client's address when it is wrong.
  */
-export const createToken = endpoint(async (request: HttpRequest) => {
-  const form = await readForm(request, LoginForm);
-  const username = form.username.trim();
-  const attempt = await getThrottle().beginLogin(clientAddress(request), username);
-  const user = await findUserByUsername(username);
-  const valid = await verifyPassword(form.password, user?.hashed_password ?? null);
-  if (!user || !valid) {
-    await attempt.failed();
-    throw unauthorized(ERRORS.incorrectLogin);
-  }
-  await attempt.succeeded();
-  return ok({ access_token: issueAccessToken(user), token_type: "bearer" });
+export const createToken = defineEndpoint({
+  name: "token-create",
+  method: "POST",
+  route: "token",
+  summary: "Log in (OAuth2 password flow)",
+  auth: "none",
+  body: { schema: LoginForm, media: "form" },
+  response: Token,
+  errors: [401, 429, 503],
+  handler: async ({ request, body: form }) => {
+    const username = form.username.trim();
+    const attempt = await getThrottle().beginLogin(clientAddress(request), username);
+    const user = await findUserByUsername(username);
+    const valid = await verifyPassword(form.password, user?.hashed_password ?? null);
+    if (!user || !valid) {
+      await attempt.failed();
+      throw unauthorized(ERRORS.incorrectLogin);
+    }
+    await attempt.succeeded();
+    return ok({ access_token: issueAccessToken(user), token_type: "bearer" });
+  },
 });
-
-app.http("token-create", { route: "token", methods: ["POST"], authLevel: "anonymous", handler: createToken });

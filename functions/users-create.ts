@@ -1,24 +1,31 @@
-import "../shared/startup";
-import { app, type HttpRequest } from "@azure/functions";
-import { clientAddress } from "../shared/client-address";
-import { ERRORS } from "../shared/errors";
-import { endpoint, HttpError, ok } from "../shared/http";
-import { hashPassword } from "../shared/passwords";
-import { readJson } from "../shared/request";
-import { UserCreate } from "../shared/schemas";
-import { getThrottle } from "../shared/throttle";
-import { createUser, UsernameTakenError } from "../shared/users";
+import "../shared/config/startup";
+import { clientAddress } from "../shared/auth/client-address";
+import { defineEndpoint } from "../shared/http/endpoint";
+import { ERRORS } from "../shared/http/errors";
+import { HttpError, ok } from "../shared/http/http";
+import { hashPassword } from "../shared/auth/passwords";
+import { UserCreate, UserPublic } from "../shared/http/schemas";
+import { getThrottle } from "../shared/auth/throttle";
+import { createUser, UsernameTakenError } from "../shared/data/users";
 
-export const registerUser = endpoint(async (request: HttpRequest) => {
-  const input = await readJson(request, UserCreate);
-  // Counted once the request is valid and before the costly hash: 429 past the per-address limit.
-  await getThrottle().countRegistration(clientAddress(request));
-  try {
-    return ok(await createUser(input.username, await hashPassword(input.password)));
-  } catch (error) {
-    if (error instanceof UsernameTakenError) throw new HttpError(400, ERRORS.usernameTaken);
-    throw error;
-  }
+export const registerUser = defineEndpoint({
+  name: "users-create",
+  method: "POST",
+  route: "users",
+  trailingSlash: true,
+  summary: "Register a user",
+  auth: "none",
+  body: { schema: UserCreate, media: "json" },
+  response: UserPublic,
+  errors: [400, 429, 503],
+  handler: async ({ request, body: input }) => {
+    // Counted once the request is valid and before the costly hash: 429 past the per-address limit.
+    await getThrottle().countRegistration(clientAddress(request));
+    try {
+      return ok(await createUser(input.username, await hashPassword(input.password)));
+    } catch (error) {
+      if (error instanceof UsernameTakenError) throw new HttpError(400, ERRORS.usernameTaken);
+      throw error;
+    }
+  },
 });
-
-app.http("users-create", { route: "users", methods: ["POST"], authLevel: "anonymous", handler: registerUser });

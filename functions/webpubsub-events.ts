@@ -1,45 +1,52 @@
-import "../shared/startup";
-import { app, type HttpRequest, type InvocationContext } from "@azure/functions";
-import { getConfig } from "../shared/config";
-import { ERRORS } from "../shared/errors";
-import { runEventHandler } from "../shared/event-adapter";
-import { isTrustedEventCaller } from "../shared/event-caller";
-import { unreadCountUpdatedEvent } from "../shared/events";
-import { endpoint, HttpError, json } from "../shared/http";
-import { countUnread } from "../shared/messages";
-import { push } from "../shared/realtime";
+import "../shared/config/startup";
+import { getConfig } from "../shared/config/config";
+import { defineEndpoint } from "../shared/http/endpoint";
+import { ERRORS } from "../shared/http/errors";
+import { runEventHandler } from "../shared/realtime/event-adapter";
+import { isTrustedEventCaller } from "../shared/realtime/event-caller";
+import { unreadCountUpdatedEvent } from "../shared/realtime/events";
+import { HttpError, json } from "../shared/http/http";
+import { countUnread } from "../shared/data/messages";
+import { push } from "../shared/realtime/realtime";
 
 export const EVENTS_ROUTE = "webpubsub/events";
 
 /** Web PubSub's upstream: on `connected`, the new socket gets its current unread count. */
-export const webPubSubEvents = endpoint(async (request: HttpRequest, context: InvocationContext) => {
-  const config = getConfig();
-  if (!isTrustedEventCaller(request, config)) throw new HttpError(401, ERRORS.eventCallerRejected);
-  const pending: Promise<unknown>[] = [];
-  const answer = await runEventHandler(
-    request,
-    config.hub,
-    `/${EVENTS_ROUTE}`,
-    {
-      onConnected: ({ context: connection }) => {
-        const userId = Number(connection.userId);
-        if (!Number.isSafeInteger(userId)) return;
-        pending.push(
-          countUnread(userId)
-            .then((n) => push({ connectionId: connection.connectionId }, unreadCountUpdatedEvent(n), context))
-            .catch((error: Error) => context.warn(`unread count for new connection failed: ${error.message}`)),
-        );
+export const webPubSubEvents = defineEndpoint({
+  name: "webpubsub-events",
+  method: ["OPTIONS", "POST"],
+  route: EVENTS_ROUTE,
+  summary: "Web PubSub's event upstream",
+  // The caller is Web PubSub itself, checked below (shared/realtime/event-caller.ts), not a user.
+  auth: "none",
+  document: false,
+  handler: async ({ request, context }) => {
+    const config = getConfig();
+    if (!isTrustedEventCaller(request, config)) throw new HttpError(401, ERRORS.eventCallerRejected);
+    const pending: Promise<unknown>[] = [];
+    const answer = await runEventHandler(
+      request,
+      config.hub,
+      `/${EVENTS_ROUTE}`,
+      {
+        onConnected: ({ context: connection }) => {
+          const userId = Number(connection.userId);
+          if (!Number.isSafeInteger(userId)) return;
+          pending.push(
+            countUnread(userId)
+              .then((n) => push({ connectionId: connection.connectionId }, unreadCountUpdatedEvent(n), context))
+              .catch((error: Error) => context.warn(`unread count for new connection failed: ${error.message}`)),
+          );
+        },
       },
-    },
-    pending,
-  );
-  if (answer) return answer;
-  // The package only answers a handshake that carries `ce-awpsversion`; the abuse-protection
-  // spec requires just the origin header, so answer the bare form too.
-  if (request.method === "OPTIONS" && request.headers.has("webhook-request-origin")) {
-    return { status: 200, headers: { "WebHook-Allowed-Origin": "*" } };
-  }
-  return json(400, { detail: "Not a Web PubSub event for this hub" });
+      pending,
+    );
+    if (answer) return answer;
+    // The package only answers a handshake that carries `ce-awpsversion`; the abuse-protection
+    // spec requires just the origin header, so answer the bare form too.
+    if (request.method === "OPTIONS" && request.headers.has("webhook-request-origin")) {
+      return { status: 200, headers: { "WebHook-Allowed-Origin": "*" } };
+    }
+    return json(400, { detail: "Not a Web PubSub event for this hub" });
+  },
 });
-
-app.http("webpubsub-events", { route: EVENTS_ROUTE, methods: ["OPTIONS", "POST"], authLevel: "anonymous", handler: webPubSubEvents });

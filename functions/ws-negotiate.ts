@@ -1,23 +1,31 @@
-import "../shared/startup";
-import { app, type HttpRequest, type InvocationContext } from "@azure/functions";
-import { authenticate, unauthorized } from "../shared/auth";
-import { ERRORS } from "../shared/errors";
-import { endpoint, json, ok } from "../shared/http";
-import { clientAccessFor } from "../shared/realtime";
+import "../shared/config/startup";
+import { unauthorized } from "../shared/auth/auth";
+import { defineEndpoint } from "../shared/http/endpoint";
+import { ERRORS } from "../shared/http/errors";
+import { json, ok } from "../shared/http/http";
+import { clientAccessFor } from "../shared/realtime/realtime";
+import { Negotiation } from "../shared/http/schemas";
 
 /** Replaces the original `/ws/` socket: returns the Web PubSub URL this user's socket opens. */
-export const negotiate = endpoint(async (request: HttpRequest, context: InvocationContext) => {
-  const user = await authenticate(request, { allowQuery: true });
-  let access;
-  try {
-    access = await clientAccessFor(user.id, user.tokenExpiresAt);
-  } catch (error) {
-    context.warn(`realtime negotiation failed: ${(error as Error).message}`);
-    return json(503, { detail: ERRORS.realtimeUnavailable }, { "Retry-After": "5" });
-  }
-  // Under a minute left on the app token: a socket token cannot expire before it, so log in again.
-  if (!access) throw unauthorized(ERRORS.badCredentials);
-  return ok({ url: access.url, expires_at: access.expiresAt.toISOString() });
+export const negotiate = defineEndpoint({
+  name: "ws-negotiate",
+  method: "GET",
+  route: "ws",
+  trailingSlash: true,
+  summary: "Negotiate a realtime socket URL (auth by header or ?token=)",
+  auth: "bearer-or-query",
+  response: Negotiation,
+  errors: [503],
+  handler: async ({ context, user }) => {
+    let access;
+    try {
+      access = await clientAccessFor(user.id, user.tokenExpiresAt);
+    } catch (error) {
+      context.warn(`realtime negotiation failed: ${(error as Error).message}`);
+      return json(503, { detail: ERRORS.realtimeUnavailable }, { "Retry-After": "5" });
+    }
+    // Under a minute left on the app token: a socket token cannot expire before it, so log in again.
+    if (!access) throw unauthorized(ERRORS.badCredentials);
+    return ok({ url: access.url, expires_at: access.expiresAt.toISOString() });
+  },
 });
-
-app.http("ws-negotiate", { route: "ws", methods: ["GET"], authLevel: "anonymous", handler: negotiate });

@@ -42,7 +42,7 @@ param webPubSubEventHandlerKey string
 @description('Web PubSub tier: Free_F1 (20 connections, 20 000 messages a day) or Standard_S1 (1 000 connections a unit).')
 param webPubSubSku string = 'Free_F1'
 
-@description('The Web PubSub hub every socket joins (WEBPUBSUB_HUB); the same default as shared/config.ts.')
+@description('The Web PubSub hub every socket joins (WEBPUBSUB_HUB); the same default as shared/config/config.ts.')
 param webPubSubHub string = 'notifications'
 
 // Connection budget (README "Connections"): max_connections is 429 on Standard_B2s, of which Azure
@@ -220,7 +220,7 @@ module api 'app/api.bicep' = {
     maximumInstanceCount: maximumInstanceCount
     httpPerInstanceConcurrency: httpPerInstanceConcurrency
     allowedOrigins: corsOrigins
-    // Exactly the names in shared/settings.ts (test/infra.test.ts checks them). No password and no
+    // Exactly the names in shared/config/settings.ts (test/infra.test.ts checks them). No password and no
     // connection string: the identity reaches PostgreSQL and Web PubSub; secrets come from Key Vault.
     appSettings: {
       SECRET_KEY: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.jwtSecretUri})'

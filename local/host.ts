@@ -9,11 +9,11 @@ import { HttpRequest, HttpResponse, InvocationContext, type HttpResponseInit } f
 import { compileRoute, hostRouteOrder, matchRoute, type CompiledRoute } from "./routes";
 import { isPreflight, preflightHeaders, responseCorsHeaders, type CorsPolicy } from "./cors";
 import type { RegisteredFunction } from "./functions-core";
-import { ERRORS } from "../shared/errors";
+import { ERRORS } from "../shared/http/errors";
 import { guardHttpServer } from "./client-error";
 import { readCappedBody } from "./request-body";
 import { requestUrl } from "./request-url";
-import { CLIENT_ADDRESS_HEADER } from "../shared/client-address";
+import { CLIENT_ADDRESS_HEADER } from "../shared/auth/client-address";
 
 // The Functions host's own request size limit (100 MB); the functions apply tighter ones.
 const HOST_MAX_BODY_BYTES = 100 * 1024 * 1024;

@@ -3,12 +3,12 @@
  * Web PubSub stand-in, migrations, and the local Functions host serving every function.
  */
 import path from "node:path";
-import { parseDatabaseConfig, resetConfig } from "../shared/config";
-import { resetRealtimeClient } from "../shared/realtime";
-import { connectionStringField } from "../shared/connection-string";
-import { closePool, getPool } from "../shared/db";
-import { migrate } from "../shared/migrate";
-import { SETTINGS } from "../shared/settings";
+import { parseDatabaseConfig, resetConfig } from "../shared/config/config";
+import { resetRealtimeClient } from "../shared/realtime/realtime";
+import { connectionStringField } from "../shared/config/connection-string";
+import { closePool, getPool } from "../shared/data/db";
+import { migrate } from "../shared/data/migrate";
+import { SETTINGS } from "../shared/config/settings";
 import { parseCors } from "./cors";
 import { startEmbeddedDatabase, type EmbeddedDatabase } from "./database";
 import { startHost, type RunningHost } from "./host";

@@ -3,7 +3,7 @@
  * `npm start -- --services-only`: only the database and the Web PubSub stand-in, for `func start`.
  */
 import path from "node:path";
-import { SETTINGS } from "../shared/settings";
+import { SETTINGS } from "../shared/config/settings";
 import { ROOT, startLocalStack } from "./stack";
 
 async function main(): Promise<void> {

@@ -37,13 +37,13 @@ await build({
   // swagger-ui-dist is only looked up when running from source (its files sit beside the bundle).
   external: ["@azure/functions-core", "pg-native", "swagger-ui-dist"],
 });
-// The password-hashing thread's code (shared/password-hasher.ts starts it from beside the bundle).
-await build({ ...common, entryPoints: [path.join(root, "shared", "password-worker.cjs")], outfile: path.join(out, "password-worker.js") });
+// The password-hashing thread's code (shared/auth/password-hasher.ts starts it from beside the bundle).
+await build({ ...common, entryPoints: [path.join(root, "shared", "auth", "password-worker.cjs")], outfile: path.join(out, "password-worker.js") });
 
 // Only the files /docs serves, not the whole swagger-ui-dist package.
 const require = createRequire(import.meta.url);
 const swaggerDist = path.dirname(require.resolve("swagger-ui-dist/package.json"));
-const assets = Object.keys(JSON.parse(readFileSync(path.join(root, "shared", "swagger-ui-assets.json"), "utf8")));
+const assets = Object.keys(JSON.parse(readFileSync(path.join(root, "shared", "http", "swagger-ui-assets.json"), "utf8")));
 mkdirSync(path.join(out, "swagger-ui"), { recursive: true });
 for (const name of assets) cpSync(path.join(swaggerDist, name), path.join(out, "swagger-ui", name));
 console.log(`built ${functions.length} functions into ${path.relative(root, path.join(out, path.relative("dist", main)))}`);

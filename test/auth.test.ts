@@ -4,7 +4,7 @@ import { createToken } from "../functions/token-create";
 import { registerUser } from "../functions/users-create";
 import { listUsers } from "../functions/users-list";
 import { unreadCount } from "../functions/messages-unread-count";
-import { getPool } from "../shared/db";
+import { getPool } from "../shared/data/db";
 import { call } from "./support/http";
 import { useTestDatabase, type TestDatabase } from "./support/database";
 import { newUser } from "./support/users";

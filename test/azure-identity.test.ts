@@ -15,7 +15,7 @@ import { createLocalCertificates, type LocalCertificates } from "../local/azure-
 import { spawnApp, type RunningApp } from "../local/azure-identity/spawn-app";
 import { startAzureIdentityStack, type AzureIdentityStack } from "../local/azure-identity/stack";
 import { startWebPubSubStandIn, type WebPubSubStandIn } from "../local/webpubsub";
-import { ERRORS } from "../shared/errors";
+import { ERRORS } from "../shared/http/errors";
 import { registerOverHttp } from "./support/api";
 import { SocketProbe, type Frame } from "./support/sockets";
 

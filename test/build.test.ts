@@ -53,7 +53,7 @@ describe("the build", () => {
 
   it("writes the bundle, its map and Swagger UI's served files only (no tests, benchmarks, local host or sources)", () => {
     expect(readdirSync(path.join(out, "dist")).sort()).toEqual(["main.js", "main.js.LEGAL.txt", "main.js.map", "password-worker.js", "password-worker.js.map", "swagger-ui"]);
-    const served = Object.keys(JSON.parse(readFileSync(path.join(ROOT, "shared", "swagger-ui-assets.json"), "utf8")) as Record<string, string>);
+    const served = Object.keys(JSON.parse(readFileSync(path.join(ROOT, "shared", "http", "swagger-ui-assets.json"), "utf8")) as Record<string, string>);
     expect(readdirSync(path.join(out, "dist", "swagger-ui")).sort()).toEqual(served.sort());
     expect(existsSync(path.join(out, "node_modules"))).toBe(false);
   });
@@ -77,6 +77,17 @@ describe("the build", () => {
     const response = (await docs.handler(new HttpRequest({ method: "GET", url: "http://localhost/docs/swagger-ui.css", params: { asset: "swagger-ui.css" } }), new InvocationContext())) as HttpResponseInit;
     expect(response.status).toBe(200);
     expect(String(response.headers && (response.headers as Record<string, string>)["Content-Type"])).toMatch(/text\/css/);
+  });
+
+  it("serves an OpenAPI document of every API function in the bundle (built from their declarations)", async () => {
+    const openapi = registeredFunctions().find((f) => f.name === "openapi")!;
+    const response = (await openapi.handler(new HttpRequest({ method: "GET", url: "http://localhost/openapi.json" }), new InvocationContext())) as HttpResponseInit;
+    const doc = JSON.parse(String(response.body)) as { paths: Record<string, Record<string, unknown>> };
+    const documented = Object.entries(doc.paths).flatMap(([p, methods]) => Object.keys(methods).map((m) => `${m.toUpperCase()} ${p.replace(/^\/|\/$/g, "")}`));
+    const served = Object.entries(EXPECTED)
+      .filter(([name]) => !["docs", "openapi", "webpubsub-events"].includes(name))
+      .flatMap(([, { route, methods }]) => methods.map((m) => `${m} ${route}`));
+    expect(documented.sort()).toEqual(served.sort());
   });
 
   it("host.json has no route prefix and the v4 extension bundle", () => {

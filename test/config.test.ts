@@ -1,9 +1,9 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { ConfigError, DEFAULT_HUB, parseConfig, parseDatabaseConfig } from "../shared/config";
-import { poolConfig } from "../shared/db";
-import { SETTINGS } from "../shared/settings";
+import { ConfigError, DEFAULT_HUB, parseConfig, parseDatabaseConfig } from "../shared/config/config";
+import { poolConfig } from "../shared/data/db";
+import { SETTINGS } from "../shared/config/settings";
 
 const base = { SECRET_KEY: "a-perfectly-fine-secret-key-with-entropy-0123", DATABASE_URL: "postgresql://u:p@h:5432/d" };
 

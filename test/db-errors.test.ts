@@ -1,6 +1,6 @@
 /** Which failures count as "the database is unavailable" (503) and which are bugs (500). */
 import { describe, expect, it } from "vitest";
-import { DatabaseUnavailableError, isDatabaseUnavailable } from "../shared/db-errors";
+import { DatabaseUnavailableError, isDatabaseUnavailable } from "../shared/data/db-errors";
 
 const withCode = (code: string, message = "failed") => Object.assign(new Error(message), { code });
 

@@ -7,13 +7,13 @@
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLocalStack, type LocalStack } from "../local/stack";
-import { ERRORS } from "../shared/errors";
+import { ERRORS } from "../shared/http/errors";
 import { registerOverHttp, TEST_PASSWORD, type HttpUser } from "./support/api";
 import { postgresBinaries, startPostgresCluster, type PostgresCluster } from "./support/postgres-cluster";
 import { settle } from "./support/sockets";
 
 const BIN = postgresBinaries();
-const APP_NAME = "realtime-mail"; // the pool's application_name (shared/db.ts)
+const APP_NAME = "realtime-mail"; // the pool's application_name (shared/data/db.ts)
 const RECOVERY_BOUND_MS = 5_000;
 
 type Kind = "send" | "login" | "inbox";

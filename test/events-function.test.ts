@@ -5,7 +5,7 @@
 import { createHmac } from "node:crypto";
 import { HttpRequest, InvocationContext } from "@azure/functions";
 import { beforeAll, describe, expect, it } from "vitest";
-import { resetConfig } from "../shared/config";
+import { resetConfig } from "../shared/config/config";
 import { webPubSubEvents } from "../functions/webpubsub-events";
 
 const KEY = "event-handler-key-for-tests-0123456789";

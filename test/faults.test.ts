@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { health } from "../functions/health";
 import { registerUser } from "../functions/users-create";
 import { createToken } from "../functions/token-create";
-import { resetConfig } from "../shared/config";
-import { closePool } from "../shared/db";
+import { resetConfig } from "../shared/config/config";
+import { closePool } from "../shared/data/db";
 import { call } from "./support/http";
 
 let silent: net.Server;

@@ -5,10 +5,10 @@
  */
 import { Client, Pool } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { resetConfig } from "../shared/config";
-import { closePool } from "../shared/db";
-import { MigrationLockBusyError, expectedSchemaVersion, migrate, schemaVersion } from "../shared/migrate";
-import { MIGRATIONS } from "../shared/migrations";
+import { resetConfig } from "../shared/config/config";
+import { closePool } from "../shared/data/db";
+import { MigrationLockBusyError, expectedSchemaVersion, migrate, schemaVersion } from "../shared/data/migrate";
+import { MIGRATIONS } from "../shared/data/migrations";
 import { createTestDatabase, type TestDatabase } from "./support/database";
 import { call } from "./support/http";
 
@@ -37,7 +37,7 @@ describe("/health and the schema version", () => {
     resetConfig();
     await closePool();
     const { health } = await import("../functions/health.js");
-    const { applyMigrations } = await import("../shared/startup.js");
+    const { applyMigrations } = await import("../shared/config/startup.js");
 
     const behind = await call(health);
     expect(behind.status).toBe(503);

@@ -1,7 +1,7 @@
 /** The handler wrapper turns every failure into the contract's error shape. */
 import { describe, expect, it } from "vitest";
-import { DatabaseUnavailableError } from "../shared/db-errors";
-import { endpoint, HttpError, ok } from "../shared/http";
+import { DatabaseUnavailableError } from "../shared/data/db-errors";
+import { endpoint, HttpError, ok } from "../shared/http/http";
 import { call } from "./support/http";
 
 describe("endpoint()", () => {

@@ -9,9 +9,9 @@ import { readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { EVENTS_ROUTE } from "../functions/webpubsub-events";
-import { DEFAULT_HUB, MIN_SECRET_LENGTH, parseConfig } from "../shared/config";
-import { EVENT_HANDLER_KEY_PARAM } from "../shared/event-caller";
-import { SETTINGS } from "../shared/settings";
+import { DEFAULT_HUB, MIN_SECRET_LENGTH, parseConfig } from "../shared/config/config";
+import { EVENT_HANDLER_KEY_PARAM } from "../shared/realtime/event-caller";
+import { SETTINGS } from "../shared/config/settings";
 import { azureYaml } from "./support/azure-yaml";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -363,14 +363,14 @@ describe("app settings", () => {
     expect(config.eventHandlerKey).toBeDefined();
   });
 
-  it("are read only by shared/config (and the migrate command): no other code reads the environment", () => {
+  it("are read only by shared/config/config.ts (and the migrate command): no other code reads the environment", () => {
     const readers: string[] = [];
     for (const dir of ["functions", "shared"]) {
-      for (const file of readdirSync(path.join(ROOT, dir))) {
-        if (/process\.env\b/.test(read(`${dir}/${file}`))) readers.push(`${dir}/${file}`);
+      for (const file of readdirSync(path.join(ROOT, dir), { recursive: true, encoding: "utf8" })) {
+        if (/\.(ts|cjs)$/.test(file) && /process\.env\b/.test(read(`${dir}/${file}`))) readers.push(`${dir}/${file}`);
       }
     }
-    expect(readers.sort()).toEqual(["shared/config.ts", "shared/migrate-cli.ts"]);
+    expect(readers.sort()).toEqual(["shared/config/config.ts", "shared/data/migrate-cli.ts"]);
   });
 });
 

@@ -6,9 +6,9 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { DEFAULT_HUB, MIN_SECRET_LENGTH, parseConfig } from "../shared/config";
-import { connectionStringField } from "../shared/connection-string";
-import { SETTINGS } from "../shared/settings";
+import { DEFAULT_HUB, MIN_SECRET_LENGTH, parseConfig } from "../shared/config/config";
+import { connectionStringField } from "../shared/config/connection-string";
+import { SETTINGS } from "../shared/config/settings";
 
 const ROOT = path.resolve(__dirname, "..");
 const FILE = path.join(ROOT, "local.settings.example.json");

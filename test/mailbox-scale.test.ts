@@ -4,11 +4,11 @@
  * MAILBOX_SCALE_ROWS sets the size (default 200 000; run by hand with 1 000 000).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { resetConfig } from "../shared/config";
-import { closePool, getPool } from "../shared/db";
-import { inboxQuery, listInbox, outboxQuery } from "../shared/messages";
-import { migrate } from "../shared/migrate";
-import { MIGRATIONS } from "../shared/migrations";
+import { resetConfig } from "../shared/config/config";
+import { closePool, getPool } from "../shared/data/db";
+import { inboxQuery, listInbox, outboxQuery } from "../shared/data/messages";
+import { migrate } from "../shared/data/migrate";
+import { MIGRATIONS } from "../shared/data/migrations";
 import { createTestDatabase, type TestDatabase } from "./support/database";
 
 const ROWS = Number(process.env.MAILBOX_SCALE_ROWS ?? 200_000);

@@ -10,7 +10,7 @@ import { sendMessageHandler } from "../functions/messages-send";
 import { messageThread } from "../functions/messages-thread";
 import { unreadCount } from "../functions/messages-unread-count";
 import { viewMessage } from "../functions/messages-view";
-import { getPool } from "../shared/db";
+import { getPool } from "../shared/data/db";
 import { call, type CallResult } from "./support/http";
 import { useTestDatabase, type TestDatabase } from "./support/database";
 import { newUser, type TestUser } from "./support/users";

@@ -4,7 +4,7 @@ import { markMessageRead } from "../functions/messages-mark-read";
 import { outbox } from "../functions/messages-outbox";
 import { sendMessageHandler } from "../functions/messages-send";
 import { unreadCount } from "../functions/messages-unread-count";
-import { getPool } from "../shared/db";
+import { getPool } from "../shared/data/db";
 import { call } from "./support/http";
 import { useTestDatabase, type TestDatabase } from "./support/database";
 import { newUser, type TestUser } from "./support/users";

@@ -1,7 +1,7 @@
 import { Pool } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { migrate, settleWithin } from "../shared/migrate";
-import { MIGRATIONS } from "../shared/migrations";
+import { migrate, settleWithin } from "../shared/data/migrate";
+import { MIGRATIONS } from "../shared/data/migrations";
 import { createTestDatabase, type TestDatabase } from "./support/database";
 
 let db: TestDatabase;
@@ -79,7 +79,7 @@ describe("migrations", () => {
     const fresh = await createTestDatabase();
     const pool = new Pool({ connectionString: fresh.url, max: 2 });
     const lines: string[] = [];
-    // As shared/startup.ts does: the attempt never throws; its outcome is logged.
+    // As shared/config/startup.ts does: the attempt never throws; its outcome is logged.
     const attempt = (migrations: typeof MIGRATIONS) =>
       migrate(pool, migrations).then(
         ({ applied }) => void lines.push(`applied migrations ${applied.join(", ")}`),

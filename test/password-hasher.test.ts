@@ -2,9 +2,9 @@
 import { performance } from "node:perf_hooks";
 import bcrypt from "bcryptjs";
 import { afterEach, describe, expect, it } from "vitest";
-import { ERRORS } from "../shared/errors";
-import { HttpError } from "../shared/http";
-import { cpuBudget, InlinePasswordHasher, resolveThreads, WorkerPasswordHasher, type PasswordHasher } from "../shared/password-hasher";
+import { ERRORS } from "../shared/http/errors";
+import { HttpError } from "../shared/http/http";
+import { cpuBudget, InlinePasswordHasher, resolveThreads, WorkerPasswordHasher, type PasswordHasher } from "../shared/auth/password-hasher";
 
 const open: PasswordHasher[] = [];
 const track = <T extends PasswordHasher>(hasher: T): T => {

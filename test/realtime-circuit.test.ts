@@ -1,6 +1,6 @@
 /** The push circuit: when it stops calling Web PubSub, and when it lets calls through again. */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { closePushCircuit, PUSH_COOL_DOWN_MS, PUSH_FAILURES_TO_OPEN, PushSkippedError, throughPushCircuit } from "../shared/realtime-circuit";
+import { closePushCircuit, PUSH_COOL_DOWN_MS, PUSH_FAILURES_TO_OPEN, PushSkippedError, throughPushCircuit } from "../shared/realtime/realtime-circuit";
 
 const refused = () => Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:7072"), { code: "ECONNREFUSED" });
 const status = (statusCode: number) => Object.assign(new Error(`status ${statusCode}`), { statusCode });

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLocalStack, type LocalStack } from "../local/stack";
-import { PUSH_COOL_DOWN_MS, PUSH_FAILURES_TO_OPEN } from "../shared/realtime-circuit";
+import { PUSH_COOL_DOWN_MS, PUSH_FAILURES_TO_OPEN } from "../shared/realtime/realtime-circuit";
 import { registerOverHttp, type HttpUser } from "./support/api";
 import { createTestDatabase, type TestDatabase } from "./support/database";
 import { SocketProbe, type Frame } from "./support/sockets";

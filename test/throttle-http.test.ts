@@ -6,7 +6,7 @@
 import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLocalStack, type LocalStack } from "../local/stack";
-import { ERRORS } from "../shared/errors";
+import { ERRORS } from "../shared/http/errors";
 import { createTestDatabase, type TestDatabase } from "./support/database";
 
 const FAILURES = 3;

@@ -7,11 +7,11 @@ import { Pool } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createToken } from "../functions/token-create";
 import { registerUser } from "../functions/users-create";
-import { resetConfig, type ThrottleSettings } from "../shared/config";
-import { getPool } from "../shared/db";
-import { isDatabaseUnavailable } from "../shared/db-errors";
-import { ERRORS } from "../shared/errors";
-import { retryAfterSeconds, Throttle } from "../shared/throttle";
+import { resetConfig, type ThrottleSettings } from "../shared/config/config";
+import { getPool } from "../shared/data/db";
+import { isDatabaseUnavailable } from "../shared/data/db-errors";
+import { ERRORS } from "../shared/http/errors";
+import { retryAfterSeconds, Throttle } from "../shared/auth/throttle";
 import { call, type CallResult } from "./support/http";
 import { useTestDatabase, type TestDatabase } from "./support/database";
 

@@ -9,12 +9,12 @@
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import bcrypt from "bcryptjs";
-import { newMessageEvent } from "../../shared/events";
-import { getPool } from "../../shared/db";
-import { countUnread, listInbox, listOutbox, sendMessage } from "../../shared/messages";
-import { push } from "../../shared/realtime";
-import { issueAccessToken, verifyAccessToken } from "../../shared/tokens";
-import { findUserById, findUserByUsername } from "../../shared/users";
+import { newMessageEvent } from "../../shared/realtime/events";
+import { getPool } from "../../shared/data/db";
+import { countUnread, listInbox, listOutbox, sendMessage } from "../../shared/data/messages";
+import { push } from "../../shared/realtime/realtime";
+import { issueAccessToken, verifyAccessToken } from "../../shared/auth/tokens";
+import { findUserById, findUserByUsername } from "../../shared/data/users";
 
 const DEFAULT_PAGE = 1000;
 

@@ -5,7 +5,7 @@
  */
 import bcrypt from "bcryptjs";
 import { Client, Pool } from "pg";
-import { migrate } from "../../shared/migrate";
+import { migrate } from "../../shared/data/migrate";
 
 export const BENCH_PASSWORD = "benchmark-password";
 export const USER_COUNT = 1000;

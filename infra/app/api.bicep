@@ -17,7 +17,7 @@ param maximumInstanceCount int = 40
 @maxValue(1000)
 param httpPerInstanceConcurrency int = 16
 param allowedOrigins array
-@description('Settings the code reads (see shared/settings.ts), merged over the platform ones.')
+@description('Settings the code reads (see shared/config/settings.ts), merged over the platform ones.')
 param appSettings object
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {

@@ -5,9 +5,9 @@
  * Prints `ready <url>` once it serves.
  */
 import path from "node:path";
-import { getConfig } from "../../shared/config";
-import { getPool } from "../../shared/db";
-import { migrate } from "../../shared/migrate";
+import { getConfig } from "../../shared/config/config";
+import { getPool } from "../../shared/data/db";
+import { migrate } from "../../shared/data/migrate";
 import { parseCors } from "../cors";
 import { startHost } from "../host";
 import { loadFunctions } from "../load-functions";
@@ -19,7 +19,7 @@ const ROOT = path.resolve(__dirname, "../..");
 async function main(): Promise<void> {
   const port = Number(process.env.PORT ?? "0");
   const functions = await loadFunctions(path.join(ROOT, "functions"));
-  // The worker's appStart hook (shared/startup.ts) does this in Azure; the local host runs no hooks.
+  // The worker's appStart hook (shared/config/startup.ts) does this in Azure; the local host runs no hooks.
   if (getConfig().migrateOnStart) {
     try {
       const { applied } = await migrate(getPool());

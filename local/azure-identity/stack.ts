@@ -6,7 +6,7 @@
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { Client } from "pg";
-import { SETTINGS } from "../../shared/settings";
+import { SETTINGS } from "../../shared/config/settings";
 import { Issuer, RESOURCES, startIdentityEndpoint, type IdentityEndpoint } from "../identity";
 import { startWebPubSubStandIn, type WebPubSubStandIn } from "../webpubsub";
 import { createLocalCertificates, type LocalCertificates } from "./certificates";

@@ -4,9 +4,9 @@
  */
 import { randomBytes } from "node:crypto";
 import { Client } from "pg";
-import { resetConfig } from "../../shared/config";
-import { closePool, getPool } from "../../shared/db";
-import { migrate } from "../../shared/migrate";
+import { resetConfig } from "../../shared/config/config";
+import { closePool, getPool } from "../../shared/data/db";
+import { migrate } from "../../shared/data/migrate";
 import { startEmbeddedDatabase } from "../../local/database";
 
 export interface TestDatabase {

@@ -1,7 +1,7 @@
 /** Takes the local stack's Web PubSub stand-in down and brings a new one up at the same address. */
 import type { LocalStack } from "../../local/stack";
 import { startWebPubSubStandIn, type WebPubSubStandIn } from "../../local/webpubsub";
-import { connectionStringField } from "../../shared/connection-string";
+import { connectionStringField } from "../../shared/config/connection-string";
 
 export interface StandInOutage {
   /** Closes the running stand-in: its port refuses connections from then on. */

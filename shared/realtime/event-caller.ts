@@ -1,7 +1,7 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import type { HttpRequest } from "@azure/functions";
-import type { Config } from "./config";
-import { connectionStringField } from "./connection-string";
+import type { Config } from "../config/config";
+import { connectionStringField } from "../config/connection-string";
 
 /** The query parameter of the event-handler URL that carries WEBPUBSUB_EVENT_HANDLER_KEY. */
 export const EVENT_HANDLER_KEY_PARAM = "key";

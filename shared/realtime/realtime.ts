@@ -1,8 +1,8 @@
 import { WebPubSubServiceClient, type GenerateClientTokenOptions, type WebPubSubServiceClientOptions } from "@azure/web-pubsub";
-import { getConfig, type Config } from "./config";
-import { connectionStringField } from "./connection-string";
+import { getConfig, type Config } from "../config/config";
+import { connectionStringField } from "../config/connection-string";
 import type { RealtimeEvent } from "./events";
-import { azureCredential } from "./identity";
+import { azureCredential } from "../auth/identity";
 import { closePushCircuit, PushSkippedError, throughPushCircuit } from "./realtime-circuit";
 
 export interface Logger {

@@ -8,7 +8,7 @@
  *  - on Linux each hashing thread lowers its own scheduling priority (nice), so when the CPU is
  *    short the request thread still runs first: logins wait a little, everything else does not.
  * bcryptjs stays the implementation (pure JS, so `$2a$`/`$2b$`/`$2y$` hashes of the original
- * verify, no native build); the thread runs shared/password-worker.cjs from source, or the
+ * verify, no native build); the thread runs shared/auth/password-worker.cjs from source, or the
  * copy the build bundles beside the app.
  */
 import { existsSync, readFileSync } from "node:fs";
@@ -16,8 +16,8 @@ import { availableParallelism } from "node:os";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
 import bcrypt from "bcryptjs";
-import { ERRORS } from "./errors";
-import { HttpError } from "./http";
+import { ERRORS } from "../http/errors";
+import { HttpError } from "../http/http";
 
 /**
  * Niceness of hashing threads (0 normal, 19 lowest). At 5 the request thread outweighs a hashing

@@ -1,8 +1,8 @@
 import { createSecretKey, type KeyObject } from "node:crypto";
 import jwt from "jsonwebtoken";
-import { getConfig } from "./config";
-import { ID_MAX } from "./schemas";
-import { isStorableText } from "./text";
+import { getConfig } from "../config/config";
+import { ID_MAX } from "../http/schemas";
+import { isStorableText } from "../http/text";
 
 const ALGORITHM = "HS256";
 

@@ -1,6 +1,6 @@
 import { Pool, type PoolClient, type PoolConfig } from "pg";
-import { getConfig, type DatabaseConfig } from "./config";
-import { entraTokenProvider } from "./identity";
+import { getConfig, type DatabaseConfig } from "../config/config";
+import { entraTokenProvider } from "../auth/identity";
 
 let pool: Pool | undefined;
 

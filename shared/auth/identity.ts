@@ -1,5 +1,5 @@
 import type { TokenCredential } from "@azure/identity";
-import { DatabaseUnavailableError } from "./db-errors";
+import { DatabaseUnavailableError } from "../data/db-errors";
 
 /** Entra scope for Azure Database for PostgreSQL. */
 const POSTGRES_SCOPE = "https://ossrdbms-aad.database.windows.net/.default";

@@ -1,7 +1,7 @@
 /** `npm run migrate`: applies pending migrations to the configured database and exits. */
 import { closePool, getPool } from "./db";
 import { migrate } from "./migrate";
-import { parseDatabaseConfig } from "./config";
+import { parseDatabaseConfig } from "../config/config";
 
 async function main(): Promise<void> {
   const { applied, current } = await migrate(getPool(parseDatabaseConfig(process.env)));

@@ -1,7 +1,7 @@
 import { isForeignKeyViolation } from "./db-errors";
 import { getPool, inTransaction, type Queryable } from "./db";
 import { claimKey, fingerprint, recordAnswer, sweepExpiredKeys } from "./idempotency";
-import type { MessageT } from "./schemas";
+import type { MessageT } from "../http/schemas";
 
 export interface MessageRow extends Omit<MessageT, "timestamp"> {
   timestamp: Date;
@@ -52,7 +52,7 @@ export type SendOutcome =
   | { kind: "recipient_not_found" };
 
 export interface SendOptions {
-  /** The request's Idempotency-Key (see shared/idempotency.ts). */
+  /** The request's Idempotency-Key (see shared/data/idempotency.ts). */
   idempotencyKey?: string;
   /** Where a failed sweep of expired keys is reported; it never fails the send. */
   log?: { warn(...args: unknown[]): void };

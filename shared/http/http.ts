@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import { ERRORS } from "./errors";
-import { isDatabaseUnavailable } from "./db-errors";
+import { isDatabaseUnavailable } from "../data/db-errors";
 import { pathParamsDecodable } from "./path-params";
 import { requestTextIssues } from "./text";
 
@@ -49,7 +49,7 @@ export type Handler = (request: HttpRequest, context: InvocationContext) => Prom
  * unreachable database as 503, anything else as a 500 whose body reveals nothing.
  * Before any function runs: a path parameter that does not decode is a 404, and text no
  * database could store in the path or query a 422; bodies are checked where they are read
- * (shared/request.ts).
+ * (shared/http/request.ts).
  */
 export function endpoint(handler: Handler): Handler {
   return async (request, context) => {

@@ -1,4 +1,4 @@
-// One password-hashing thread of shared/password-hasher.ts: bcryptjs's synchronous hash and
+// One password-hashing thread of shared/auth/password-hasher.ts: bcryptjs's synchronous hash and
 // compare, at a lowered scheduling priority so the request thread runs first. Plain CommonJS so
 // Node runs it as it is from source; the build bundles it (with bcryptjs) beside the app.
 const { parentPort, workerData } = require("node:worker_threads");

@@ -11,3 +11,6 @@ export function nextPageHeaders(requestUrl: string, items: readonly { id: number
   next.searchParams.set("limit", String(limit));
   return { Link: `<${next.toString()}>; rel="next"`, "Access-Control-Expose-Headers": "Link" };
 }
+
+/** How the list endpoints document that header. */
+export const LINK_HEADER = { Link: 'RFC 8288 `<...?before_id=N&limit=L...>; rel="next"` when the page is full, keeping the other parameters' };

@@ -5,7 +5,7 @@
  */
 import { getPool, inTransaction, type Queryable } from "./db";
 import { canBeId, countUnread, FROM_MESSAGES, MESSAGE_COLUMNS, toMessage, visibleTo, type MessageRow } from "./messages";
-import type { MessageT } from "./schemas";
+import type { MessageT } from "../http/schemas";
 
 /** The message when this user sent or received it and has not deleted it. */
 export async function getMessage(messageId: number, userId: number): Promise<MessageT | null> {

@@ -15,10 +15,10 @@
 import { createHash } from "node:crypto";
 import type { Pool } from "pg";
 import { RateLimiterPostgres, RateLimiterRes } from "rate-limiter-flexible";
-import { getConfig, type ThrottleSettings } from "./config";
-import { getPool } from "./db";
-import { ERRORS } from "./errors";
-import { HttpError } from "./http";
+import { getConfig, type ThrottleSettings } from "../config/config";
+import { getPool } from "../data/db";
+import { ERRORS } from "../http/errors";
+import { HttpError } from "../http/http";
 
 const TABLE = "rate_limits";
 // Expired rows are deleted by whichever request first finds the last sweep this old: no timer,

@@ -1,6 +1,6 @@
 import { isUniqueViolation } from "./db-errors";
 import { getPool, type Queryable } from "./db";
-import type { UserPublicT } from "./schemas";
+import type { UserPublicT } from "../http/schemas";
 
 export interface UserRecord extends UserPublicT {
   hashed_password: string;

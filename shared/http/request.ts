@@ -1,6 +1,6 @@
 import type { HttpRequest } from "@azure/functions";
 import type { z } from "zod";
-import { getConfig } from "./config";
+import { getConfig } from "../config/config";
 import { ERRORS } from "./errors";
 import { HttpError, validationError } from "./http";
 import { parseOr422, type Location } from "./validation";
@@ -80,4 +80,10 @@ export function readQuery<S extends z.ZodType>(request: HttpRequest, schema: S):
 
 export function readParams<S extends z.ZodType>(request: HttpRequest, schema: S, location: Location = "path"): z.output<S> {
   return parseOr422(schema, request.params, location);
+}
+
+/** Validates the headers a schema names (in lower case; header names are case-insensitive). */
+export function readHeaders<S extends z.ZodObject>(request: HttpRequest, schema: S): z.output<S> {
+  const named = Object.keys(schema.shape).map((name) => [name, request.headers.get(name) ?? undefined]);
+  return parseOr422(schema, Object.fromEntries(named), "header");
 }

@@ -12,8 +12,8 @@
  */
 import { app } from "@azure/functions";
 import { getConfig } from "./config";
-import { getPool } from "./db";
-import { migrate, settleWithin } from "./migrate";
+import { getPool } from "../data/db";
+import { migrate, settleWithin } from "../data/migrate";
 
 const config = getConfig();
 

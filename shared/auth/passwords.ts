@@ -1,5 +1,5 @@
 /**
- * Password hashing with bcrypt (bcryptjs), run by shared/password-hasher off the request thread.
+ * Password hashing with bcrypt (bcryptjs), run by shared/auth/password-hasher off the request thread.
  *
  * Cost (BCRYPT_COST, default 12): OWASP's Password Storage Cheat Sheet asks bcrypt for a work
  * factor of at least 10, and as high as the verifying server allows. Measured with bcryptjs on
@@ -10,7 +10,7 @@
  * logins per second per instance, not everyone else's latency. Stored hashes carry their own
  * cost, so raising it later only affects new passwords.
  */
-import { getConfig, type PasswordHashingSettings } from "./config";
+import { getConfig, type PasswordHashingSettings } from "../config/config";
 import { createPasswordHasher, type PasswordHasher } from "./password-hasher";
 
 let current: { settings: PasswordHashingSettings; hasher: PasswordHasher } | undefined;

@@ -20,10 +20,8 @@
  * primary-key read and stays exact even if the message later changes or goes away.
  */
 import { createHash } from "node:crypto";
-import type { HttpRequest } from "@azure/functions";
 import { getPool, type Queryable } from "./db";
-import { IDEMPOTENCY_KEY_HEADER, MessageSendHeaders, type MessageT } from "./schemas";
-import { parseOr422 } from "./validation";
+import type { MessageT } from "../http/schemas";
 
 export const KEY_LIFETIME = "24 hours";
 export const SWEEP_BATCH = 100;
@@ -40,12 +38,6 @@ export const KEY_SQL = {
       SELECT ctid FROM idempotency_keys WHERE created_at <= now() - $1::interval
        ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED))`,
 } as const;
-
-/** The request's Idempotency-Key, `undefined` when it sends none; a 422 naming the header when malformed. */
-export function readIdempotencyKey(request: HttpRequest): string | undefined {
-  const value = request.headers.get(IDEMPOTENCY_KEY_HEADER) ?? undefined;
-  return parseOr422(MessageSendHeaders, { [IDEMPOTENCY_KEY_HEADER]: value }, "header")[IDEMPOTENCY_KEY_HEADER];
-}
 
 /**
  * What the request asked for, after validation (trimmed title, recipient_id as a number),

@@ -1,9 +1,9 @@
 import type { HttpRequest } from "@azure/functions";
-import { ERRORS } from "./errors";
-import { HttpError } from "./http";
+import { ERRORS } from "../http/errors";
+import { HttpError } from "../http/http";
 import { verifyAccessToken, type AccessClaims } from "./tokens";
-import { findUserById, findUserByUsername } from "./users";
-import type { UserPublicT } from "./schemas";
+import { findUserById, findUserByUsername } from "../data/users";
+import type { UserPublicT } from "../http/schemas";
 
 const CHALLENGE = { "WWW-Authenticate": "Bearer" };
 

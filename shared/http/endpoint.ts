@@ -1,0 +1,118 @@
+/**
+ * One declaration per endpoint: its function file says once what the endpoint is (method,
+ * route, auth, inputs, answer, error statuses, summary) and what it does. From it come the
+ * `app.http` registration, the validation of the inputs the handler receives, and the
+ * endpoint's entry in the OpenAPI document (shared/http/openapi.ts reads the declarations here).
+ */
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
+import type { z } from "zod";
+import { authenticate, type CurrentUser } from "../auth/auth";
+import { endpoint, type Handler } from "./http";
+import { readForm, readHeaders, readJson, readParams, readQuery } from "./request";
+
+export type Method = "GET" | "POST" | "PUT" | "DELETE" | "OPTIONS";
+
+/**
+ * Who may call: "none", or a bearer token in the Authorization header ("bearer"), or there or
+ * in `?token=` ("bearer-or-query", for clients that cannot set headers on a socket handshake).
+ */
+export type Auth = "none" | "bearer" | "bearer-or-query";
+
+export type Body = { schema: z.ZodType; media: "json" | "form" };
+
+type AnySchema = z.ZodType | undefined;
+type AnyHeaders = z.ZodObject | undefined;
+
+type Parsed<S> = S extends z.ZodType ? z.output<S> : undefined;
+
+/** What a handler receives: the request, its context, and its inputs already validated. */
+export interface EndpointInput<A extends Auth, P, Q, H, B> {
+  request: HttpRequest;
+  context: InvocationContext;
+  user: A extends "none" ? undefined : CurrentUser;
+  path: Parsed<P>;
+  query: Parsed<Q>;
+  headers: Parsed<H>;
+  body: B extends Body ? z.output<B["schema"]> : undefined;
+}
+
+interface Common<A extends Auth, P, Q, H, B> {
+  /** The function's name; the host tries routes in name order (local/routes.ts). */
+  name: string;
+  method: Method | readonly Method[];
+  /** The Functions route template, e.g. `messages/{message_id}/read`. */
+  route: string;
+  summary: string;
+  auth: A;
+  path?: P;
+  query?: Q;
+  headers?: H;
+  body?: B;
+  handler: (input: EndpointInput<A, P, Q, H, B>) => Promise<HttpResponseInit>;
+}
+
+export interface Documented<A extends Auth = Auth, P = AnySchema, Q = AnySchema, H = AnyHeaders, B = Body | undefined> extends Common<A, P, Q, H, B> {
+  document?: true;
+  /** The original API's path ends in a slash (`/users/`); the host answers both forms. */
+  trailingSlash?: boolean;
+  /** The 200 body, or null for a 204 with none. */
+  response: z.ZodType | null;
+  /** Response headers a client may read (documented on the 200). */
+  responseHeaders?: Record<string, string>;
+  /**
+   * The statuses the handler itself answers with. Those the declaration implies are added:
+   * 401 for auth, 422 for validated inputs, 413 and 415 for a body.
+   */
+  errors?: number[];
+}
+
+/** Served by the app but not part of the API it documents (the docs, the document itself, Web PubSub's upstream). */
+export interface Hidden<A extends Auth = Auth, P = AnySchema, Q = AnySchema, H = AnyHeaders, B = Body | undefined> extends Common<A, P, Q, H, B> {
+  document: false;
+}
+
+export type Declaration = Documented | Hidden;
+
+const declarations = new Map<string, Declaration>();
+
+/** Every endpoint declared so far; the deployed bundle and the local host load every function file first. */
+export const declaredEndpoints = (): readonly Declaration[] => [...declarations.values()];
+
+export const methodsOf = (declaration: Pick<Declaration, "method">): Method[] =>
+  typeof declaration.method === "string" ? [declaration.method] : [...declaration.method];
+
+/** The statuses an endpoint can answer with besides its success, sorted. */
+export function errorStatuses(declaration: Documented): number[] {
+  const statuses = new Set(declaration.errors ?? []);
+  if (declaration.auth !== "none") statuses.add(401);
+  if (declaration.path || declaration.query || declaration.headers || declaration.body) statuses.add(422);
+  if (declaration.body) [413, 415].forEach((status) => statuses.add(status));
+  return [...statuses].sort((a, b) => a - b);
+}
+
+/** Registers the endpoint with the Functions host and returns its handler (tests call it directly). */
+export function defineEndpoint<A extends Auth, P extends z.ZodType | undefined = undefined, Q extends z.ZodType | undefined = undefined, H extends z.ZodObject | undefined = undefined, B extends Body | undefined = undefined>(
+  declaration: Documented<A, P, Q, H, B> | Hidden<A, P, Q, H, B>,
+): Handler {
+  if (declarations.has(declaration.name)) throw new Error(`An endpoint named "${declaration.name}" is already declared`);
+  declarations.set(declaration.name, declaration as unknown as Declaration);
+  const handler = endpoint(async (request, context) => declaration.handler(await readInputs(declaration, request, context)));
+  app.http(declaration.name, { route: declaration.route, methods: methodsOf(declaration), authLevel: "anonymous", handler });
+  return handler;
+}
+
+// In the order the original answered in: who is asking, then the path, the query, the headers, the body.
+async function readInputs<A extends Auth, P, Q, H, B>(declaration: Common<A, P, Q, H, B>, request: HttpRequest, context: InvocationContext): Promise<EndpointInput<A, P, Q, H, B>> {
+  const { auth, path, query, headers, body } = declaration as unknown as Declaration;
+  const user = auth === "none" ? undefined : await authenticate(request, { allowQuery: auth === "bearer-or-query" });
+  const input = {
+    request,
+    context,
+    user,
+    path: path && readParams(request, path),
+    query: query && readQuery(request, query),
+    headers: headers && readHeaders(request, headers),
+    body: body && (body.media === "json" ? await readJson(request, body.schema) : await readForm(request, body.schema)),
+  };
+  return input as EndpointInput<A, P, Q, H, B>;
+}

@@ -1,9 +1,10 @@
 import jwt from "jsonwebtoken";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createToken } from "../functions/token-create";
 import { registerUser } from "../functions/users-create";
 import { listUsers } from "../functions/users-list";
 import { unreadCount } from "../functions/messages-unread-count";
+import { USER_CACHE_TTL_MS } from "../shared/auth/auth";
 import { getPool } from "../shared/data/db";
 import { call } from "./support/http";
 import { useTestDatabase, type TestDatabase } from "./support/database";
@@ -220,6 +221,28 @@ describe("bearer tokens", () => {
     const res = await probe({ authorization: `Bearer ${user.token}` });
     expect(res.status).toBe(401);
     expect(res.body).toEqual({ detail: "Could not validate credentials" });
+  });
+
+  it("refuses a deleted user's token in use at most USER_CACHE_TTL_MS after the deletion", async () => {
+    const user = await newUser("deletedinuse");
+    const auth = { authorization: `Bearer ${user.token}` };
+    const queries = vi.spyOn(getPool(), "query");
+    expect((await probe(auth)).status).toBe(200);
+    const first = queries.mock.calls.length;
+    expect((await probe(auth)).status).toBe(200);
+    // The second request asks only for the count: the user was looked up a moment ago.
+    expect(queries.mock.calls.length - first).toBe(first - 1);
+    queries.mockRestore();
+    await getPool().query("DELETE FROM users WHERE id = $1", [user.id]);
+    const later = Date.now() + USER_CACHE_TTL_MS + 1;
+    const clock = vi.spyOn(Date, "now").mockReturnValue(later);
+    try {
+      const res = await probe(auth);
+      expect(res.status).toBe(401);
+      expect(res.body).toEqual({ detail: "Could not validate credentials" });
+    } finally {
+      clock.mockRestore();
+    }
   });
 });
 

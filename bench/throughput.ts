@@ -187,8 +187,13 @@ async function main(): Promise<void> {
     // Latency as the mailbox grows: one client at a time, so queueing does not hide it.
     const inbox = scenarios[0];
     const [atBig, atSmall] = await compare(ours.url, oursSmall.url, inbox, 1);
-    const growth = atBig.p50 / atSmall.p50;
-    console.log(`\ninbox ?limit=50, one connection: p50 ${atBig.p50} ms at ${SEED} messages, ${atSmall.p50} ms at ${SMALL}: ${growth.toFixed(2)}x (goal <= ${LATENCY_GOAL}x: ${growth <= LATENCY_GOAL ? "ok" : "MISSED"})`);
+    // autocannon reports percentiles in whole milliseconds, too coarse here; with one connection
+    // the mean latency is exactly 1 / throughput, so that is what is compared.
+    const [bigMs, smallMs] = [1000 / atBig.rps, 1000 / atSmall.rps];
+    const growth = bigMs / smallMs;
+    console.log(
+      `\ninbox ?limit=50, one connection: mean ${bigMs.toFixed(2)} ms at ${SEED} messages, ${smallMs.toFixed(2)} ms at ${SMALL} (p50 ${atBig.p50} / ${atSmall.p50} ms): ${growth.toFixed(2)}x (goal <= ${LATENCY_GOAL}x: ${growth <= LATENCY_GOAL ? "ok" : "MISSED"})`,
+    );
     console.log(misses.length ? `below ${GOAL}x the floor: ${misses.join(", ")}` : `every endpoint at ${GOAL}x the floor or better`);
   } finally {
     await Promise.all(servers.map((server) => new Promise((resolve) => server.process.once("exit", resolve).kill("SIGTERM"))));

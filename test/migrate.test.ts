@@ -2,7 +2,7 @@ import { Pool } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrate, settleWithin } from "../shared/data/migrate";
 import { MIGRATIONS } from "../shared/data/migrations";
-import { createTestDatabase, type TestDatabase } from "./support/database";
+import { createTestDatabase, withScratchDatabase, type TestDatabase } from "./support/database";
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -42,24 +42,17 @@ describe("migrations", () => {
   });
 
   it("apply a version that fills a gap below the current one (versions merged out of order)", async () => {
-    const fresh = await createTestDatabase();
-    const pool = new Pool({ connectionString: fresh.url, max: 1 });
-    try {
+    await withScratchDatabase(1, async (pool) => {
       await migrate(pool);
       // Version 0 stands for any number below the current one that a later merge brings in.
       const late = { version: 0, name: "merged later", sql: "CREATE TABLE merged_later (x int)" };
       expect(await migrate(pool, [...MIGRATIONS, late])).toEqual({ applied: [0], current: MIGRATIONS.at(-1)!.version });
       expect((await pool.query("SELECT to_regclass('merged_later') IS NOT NULL AS made")).rows[0].made).toBe(true);
-    } finally {
-      await pool.end();
-      await fresh.close();
-    }
+    });
   });
 
   it("finish an interrupted concurrent index build: an invalid leftover is rebuilt, then the version recorded", async () => {
-    const fresh = await createTestDatabase();
-    const pool = new Pool({ connectionString: fresh.url, max: 1 });
-    try {
+    await withScratchDatabase(1, async (pool) => {
       await migrate(pool);
       const online = MIGRATIONS.find((m) => m.concurrentIndexes?.length)!;
       const index = online.concurrentIndexes![0].name;
@@ -69,23 +62,18 @@ describe("migrations", () => {
       expect((await migrate(pool)).applied).toEqual([online.version]);
       const { rows } = await pool.query("SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)", [index]);
       expect(rows).toEqual([{ indisvalid: true }]);
-    } finally {
-      await pool.end();
-      await fresh.close();
-    }
+    });
   });
 
   it("at startup, wait for a long migration only so long, then let it finish in the background", async () => {
-    const fresh = await createTestDatabase();
-    const pool = new Pool({ connectionString: fresh.url, max: 2 });
-    const lines: string[] = [];
-    // As shared/config/startup.ts does: the attempt never throws; its outcome is logged.
-    const attempt = (migrations: typeof MIGRATIONS) =>
-      migrate(pool, migrations).then(
-        ({ applied }) => void lines.push(`applied migrations ${applied.join(", ")}`),
-        (error: Error) => void lines.push(`error: database migration failed: ${error.message}`),
-      );
-    try {
+    await withScratchDatabase(2, async (pool) => {
+      const lines: string[] = [];
+      // As shared/config/startup.ts does: the attempt never throws; its outcome is logged.
+      const attempt = (migrations: typeof MIGRATIONS) =>
+        migrate(pool, migrations).then(
+          ({ applied }) => void lines.push(`applied migrations ${applied.join(", ")}`),
+          (error: Error) => void lines.push(`error: database migration failed: ${error.message}`),
+        );
       const slow = [...MIGRATIONS, { version: 9_000, name: "slow", sql: "SELECT pg_sleep(1.5)" }];
       expect(await settleWithin(attempt(slow), 300)).toBe("continuing");
       expect(lines.some((l) => l.includes("9000"))).toBe(false);
@@ -94,16 +82,11 @@ describe("migrations", () => {
       const broken = [...slow, { version: 9_001, name: "broken", sql: "SELECT no_such_column FROM users" }];
       expect(await settleWithin(attempt(broken), 5_000)).toBe("done");
       expect(lines.at(-1)).toMatch(/^error: database migration failed: migration 9001/);
-    } finally {
-      await pool.end();
-      await fresh.close();
-    }
+    });
   });
 
   it("adopt a database created by the original service", async () => {
-    const original = await createTestDatabase();
-    const pool = new Pool({ connectionString: original.url, max: 1 });
-    try {
+    await withScratchDatabase(1, async (pool) => {
       // The original's SQLAlchemy tables: naive timestamps, no read_at, no indexes of ours.
       await pool.query(`
         CREATE TABLE users (id SERIAL PRIMARY KEY, username VARCHAR UNIQUE, hashed_password VARCHAR);
@@ -120,9 +103,6 @@ describe("migrations", () => {
         code: "23503",
         constraint: "messages_recipient_id_fkey",
       });
-    } finally {
-      await pool.end();
-      await original.close();
-    }
+    });
   });
 });

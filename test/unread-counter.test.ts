@@ -1,15 +1,14 @@
 /**
  * The unread count is a counter the database keeps in the same transaction as every change
- * to messages (migration 4): exact under concurrency, filled in for existing databases, and
+ * to messages (migration 6): exact under concurrency, filled in for existing databases, and
  * read with one primary-key lookup however many messages are unread.
  */
-import { Pool } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getPool } from "../shared/data/db";
 import { countUnread, markRead, sendMessage } from "../shared/data/messages";
 import { migrate } from "../shared/data/migrate";
 import { MIGRATIONS } from "../shared/data/migrations";
-import { createTestDatabase, useTestDatabase, type TestDatabase } from "./support/database";
+import { useTestDatabase, withScratchDatabase, type TestDatabase } from "./support/database";
 import { newUser } from "./support/users";
 
 let db: TestDatabase;
@@ -88,12 +87,10 @@ describe("the unread counter", () => {
   });
 });
 
-describe("migration 4", () => {
+describe("migration 6", () => {
   it("fills the counter of an existing database from its messages", async () => {
-    const old = await createTestDatabase();
-    const pool = new Pool({ connectionString: old.url, max: 2 });
-    try {
-      await migrate(pool, MIGRATIONS.filter((m) => m.version < 4));
+    await withScratchDatabase(2, async (pool) => {
+      await migrate(pool, MIGRATIONS.filter((m) => m.version < 6));
       await pool.query("INSERT INTO users (username, hashed_password) VALUES ('a', 'x'), ('b', 'x'), ('c', 'x')");
       await pool.query(
         `INSERT INTO messages (sender_id, recipient_id, title, body, is_read)
@@ -106,9 +103,6 @@ describe("migration 4", () => {
       );
       expect(rows.map((r) => r.unread_count)).toEqual(rows.map((r) => r.actual));
       expect(rows.map((r) => r.unread_count)).toEqual([0, 10, 10]);
-    } finally {
-      await pool.end();
-      await old.close();
-    }
+    });
   });
 });

@@ -39,7 +39,7 @@ const searchWords = (q: string | undefined) => q?.trim() || undefined;
 const SEARCH = (n: number) =>
   `AND (mail_search_query($${n}) = ''::tsquery OR mail_search_document(m.title, m.body) @@ mail_search_query($${n}))`;
 
-/** O(1): the counter the database keeps in step with every change to messages (migration 4). */
+/** O(1): the counter the database keeps in step with every change to messages (migration 6). */
 export async function countUnread(userId: number, db: Queryable = getPool()): Promise<number> {
   const { rows } = await db.query<{ n: number }>("SELECT unread_count AS n FROM users WHERE id = $1", [userId]);
   return rows[0]?.n ?? 0;

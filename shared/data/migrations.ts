@@ -98,61 +98,6 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 4,
-    name: "unread counter",
-    // The unread count is read on every send, read and socket connect: a counter kept by
-    // statement-level triggers in the same transaction as every change to messages (so no
-    // code path can forget it, and a mark-all-read of 10,000 rows updates it once, not
-    // 10,000 times). The UPDATE of the user's row serialises concurrent changes, so the
-    // count stays exact. Creating the triggers locks messages against writes until this
-    // migration commits, so the fill below sees every row written before, and every later
-    // write fires a trigger.
-    sql: `
-      ALTER TABLE users ADD COLUMN IF NOT EXISTS unread_count INTEGER NOT NULL DEFAULT 0;
-
-      -- Each function sees only the transition tables its trigger declares.
-      CREATE OR REPLACE FUNCTION messages_unread_after_insert() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN
-        UPDATE users u SET unread_count = u.unread_count + c.n
-          FROM (SELECT recipient_id, count(*)::int AS n FROM new_rows WHERE NOT is_read GROUP BY recipient_id) c
-         WHERE u.id = c.recipient_id;
-        RETURN NULL;
-      END $$;
-      CREATE OR REPLACE FUNCTION messages_unread_after_update() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN
-        UPDATE users u SET unread_count = u.unread_count + c.delta
-          FROM (SELECT recipient_id, sum(delta)::int AS delta
-                  FROM (SELECT recipient_id, 1 AS delta FROM new_rows WHERE NOT is_read
-                        UNION ALL
-                        SELECT recipient_id, -1 FROM old_rows WHERE NOT is_read) d
-                 GROUP BY recipient_id HAVING sum(delta) <> 0) c
-         WHERE u.id = c.recipient_id;
-        RETURN NULL;
-      END $$;
-      CREATE OR REPLACE FUNCTION messages_unread_after_delete() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN
-        UPDATE users u SET unread_count = u.unread_count - c.n
-          FROM (SELECT recipient_id, count(*)::int AS n FROM old_rows WHERE NOT is_read GROUP BY recipient_id) c
-         WHERE u.id = c.recipient_id;
-        RETURN NULL;
-      END $$;
-
-      DROP TRIGGER IF EXISTS messages_unread_on_insert ON messages;
-      DROP TRIGGER IF EXISTS messages_unread_on_update ON messages;
-      DROP TRIGGER IF EXISTS messages_unread_on_delete ON messages;
-      CREATE TRIGGER messages_unread_on_insert AFTER INSERT ON messages
-        REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION messages_unread_after_insert();
-      CREATE TRIGGER messages_unread_on_update AFTER UPDATE ON messages
-        REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION messages_unread_after_update();
-      CREATE TRIGGER messages_unread_on_delete AFTER DELETE ON messages
-        REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION messages_unread_after_delete();
-
-      UPDATE users u SET unread_count = coalesce(c.n, 0)
-        FROM users x LEFT JOIN (SELECT recipient_id, count(*)::int AS n FROM messages WHERE NOT is_read GROUP BY recipient_id) c ON c.recipient_id = x.id
-       WHERE u.id = x.id AND u.unread_count IS DISTINCT FROM coalesce(c.n, 0);
-    `,
-  },
-  {
-    version: 5,
     name: "mailbox: replies, threads, per-side deletion, search normalisation",
     // Only catalog changes: nullable columns without a default are added without rewriting or
     // scanning the table, so a large messages table is locked for milliseconds. Existing rows
@@ -189,7 +134,7 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
-    version: 6,
+    version: 5,
     name: "mailbox indexes, built without blocking writes",
     concurrentIndexes: [
       { name: "messages_search_idx", table: "messages", definition: "USING gin (mail_search_document(title, body))" },
@@ -205,15 +150,21 @@ export const MIGRATIONS: readonly Migration[] = [
     dropIndexesConcurrently: ["messages_recipient_unread_idx"],
   },
   {
-    version: 7,
-    name: "unread counter skips messages the recipient deleted",
-    // The counter of migration 4 now counts what the unread count means since migration 5: an
-    // unread message still in the recipient's mailbox. A message the recipient deleted is not
-    // counted, and erasing it later (when the sender deletes it too) changes nothing. The lock
-    // holds writes back for the refill, so no change slips between the count and its write.
+    version: 6,
+    name: "unread counter",
+    // The unread count (unread messages still in the recipient's mailbox) is read on every
+    // send, read and socket connect: a counter kept by statement-level triggers in the same
+    // transaction as every change to messages (so no code path can forget it, and a
+    // mark-all-read of 10,000 rows updates it once, not 10,000 times). The UPDATE of the
+    // user's row serialises concurrent changes, so the count stays exact. A message the
+    // recipient deleted is not counted, and erasing it later (when the sender deletes it too)
+    // changes nothing. The lock holds writes back until this migration commits, so the fill
+    // sees every row written before, and every later write fires a trigger.
     sql: `
       LOCK TABLE messages IN SHARE ROW EXCLUSIVE MODE;
+      ALTER TABLE users ADD COLUMN IF NOT EXISTS unread_count INTEGER NOT NULL DEFAULT 0;
 
+      -- Each function sees only the transition tables its trigger declares.
       CREATE OR REPLACE FUNCTION messages_unread_after_insert() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN
         UPDATE users u SET unread_count = u.unread_count + c.n
@@ -241,6 +192,16 @@ export const MIGRATIONS: readonly Migration[] = [
          WHERE u.id = c.recipient_id;
         RETURN NULL;
       END $$;
+
+      DROP TRIGGER IF EXISTS messages_unread_on_insert ON messages;
+      DROP TRIGGER IF EXISTS messages_unread_on_update ON messages;
+      DROP TRIGGER IF EXISTS messages_unread_on_delete ON messages;
+      CREATE TRIGGER messages_unread_on_insert AFTER INSERT ON messages
+        REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION messages_unread_after_insert();
+      CREATE TRIGGER messages_unread_on_update AFTER UPDATE ON messages
+        REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION messages_unread_after_update();
+      CREATE TRIGGER messages_unread_on_delete AFTER DELETE ON messages
+        REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION messages_unread_after_delete();
 
       UPDATE users u SET unread_count = coalesce(c.n, 0)
         FROM users x LEFT JOIN (SELECT recipient_id, count(*)::int AS n FROM messages

@@ -3,7 +3,7 @@
  * TEST_DATABASE_URL (what CI uses), or an in-memory embedded PGlite when none is set.
  */
 import { randomBytes } from "node:crypto";
-import { Client } from "pg";
+import { Client, Pool } from "pg";
 import { resetConfig } from "../../shared/config/config";
 import { closePool, getPool } from "../../shared/data/db";
 import { migrate } from "../../shared/data/migrate";
@@ -56,4 +56,16 @@ export async function useTestDatabase(): Promise<TestDatabase> {
       await db.close();
     },
   };
+}
+
+/** Runs `work` with a pool of `poolSize` on a database of its own, dropped afterwards. */
+export async function withScratchDatabase<T>(poolSize: number, work: (pool: Pool) => Promise<T>): Promise<T> {
+  const scratch = await createTestDatabase();
+  const pool = new Pool({ connectionString: scratch.url, max: poolSize });
+  try {
+    return await work(pool);
+  } finally {
+    await pool.end();
+    await scratch.close();
+  }
 }

@@ -4,13 +4,13 @@
  */
 import { randomUUID } from "node:crypto";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { HttpRequest, HttpResponse, InvocationContext, type HttpResponseInit } from "@azure/functions";
 import { compileRoute, hostRouteOrder, matchRoute, type CompiledRoute } from "./routes";
 import { isPreflight, preflightHeaders, responseCorsHeaders, type CorsPolicy } from "./cors";
 import type { RegisteredFunction } from "./functions-core";
 import { ERRORS } from "../shared/http/errors";
 import { guardHttpServer } from "./client-error";
+import { listen } from "./listen";
 import { readCappedBody } from "./request-body";
 import { requestUrl } from "./request-url";
 import { CLIENT_ADDRESS_HEADER } from "../shared/auth/client-address";
@@ -91,7 +91,7 @@ async function send(res: ServerResponse, init: HttpResponseInit, extraHeaders: R
   res.end(body);
 }
 
-export function startHost(options: HostOptions): Promise<RunningHost> {
+export async function startHost(options: HostOptions): Promise<RunningHost> {
   const routes = buildRoutes(options.functions, options.routePrefix);
   const log = options.log ?? (() => {});
   const listenHost = options.host ?? "127.0.0.1";
@@ -162,20 +162,15 @@ export function startHost(options: HostOptions): Promise<RunningHost> {
   guardHttpServer(server, (_status, detail) => ({ detail }));
   server.keepAliveTimeout = 5_000;
 
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, listenHost, () => {
-      const { port } = server.address() as AddressInfo;
-      ownHost = `${listenHost.includes(":") ? `[${listenHost}]` : listenHost}:${port}`;
-      resolve({
-        url: `http://${listenHost}:${port}`,
-        port,
-        close: () =>
-          new Promise<void>((done) => {
-            server.closeAllConnections();
-            server.close(() => done());
-          }),
-      });
-    });
-  });
+  const port = await listen(server, options.port, listenHost);
+  ownHost = `${listenHost.includes(":") ? `[${listenHost}]` : listenHost}:${port}`;
+  return {
+    url: `http://${listenHost}:${port}`,
+    port,
+    close: () =>
+      new Promise<void>((done) => {
+        server.closeAllConnections();
+        server.close(() => done());
+      }),
+  };
 }

@@ -6,8 +6,8 @@
  * Local development and tests only.
  */
 import net from "node:net";
-import type { AddressInfo } from "node:net";
 import tls from "node:tls";
+import { listen } from "../listen";
 
 const SSL_REQUEST = 80877103;
 const GSSENC_REQUEST = 80877104;
@@ -208,17 +208,11 @@ export async function startPostgresProxy(options: PostgresProxyOptions): Promise
     serve(options, context, raw).catch(() => raw.destroy());
   });
   const host = options.host ?? "127.0.0.1";
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
+  const port = await listen(server, options.port ?? 0, host);
   let closing: Promise<void> | undefined;
   return {
     host,
-    port: (server.address() as AddressInfo).port,
+    port,
     close() {
       closing ??= new Promise<void>((done) => {
         for (const socket of sockets) socket.destroy();

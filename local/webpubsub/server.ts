@@ -1,8 +1,8 @@
 /** Composes the stand-in: one plain HTTP server for REST and the client WebSocket endpoint. */
 import http from "node:http";
 import https from "node:https";
-import type { AddressInfo } from "node:net";
 import { guardHttpServer } from "../client-error";
+import { listen } from "../listen";
 import { requestUrl } from "../request-url";
 import { ConnectionRegistry, deliver, jsonPayload } from "./connections";
 import type { WebPubSubStandIn, WebPubSubStandInOptions } from "./index";
@@ -38,14 +38,7 @@ export async function startWebPubSubStandIn(options: WebPubSubStandInOptions): P
     : http.createServer({ requireHostHeader: false }, handler);
   guardHttpServer(server, (_status, message) => badRequest(message));
 
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listen(server, options.port, host);
   const endpointHost = host.includes(":") ? `[${host}]` : host;
   const endpoint = `${options.tls ? "https" : "http"}://${endpointHost}:${port}`;
   rest.endpoint = endpoint;

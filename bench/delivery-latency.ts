@@ -9,19 +9,12 @@
 import { performance } from "node:perf_hooks";
 import WebSocket from "ws";
 import { startLocalStack } from "../local/stack";
+import { registerOverHttp } from "../test/support/api";
+import { summary } from "./stats";
 import { DEFAULT_HUB } from "../shared/config/config";
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 1000);
 const WARMUP = 50;
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-}
-
-function summary(samples: number[]): { p50: number; p99: number; mean: number } {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), mean: samples.reduce((a, b) => a + b, 0) / samples.length };
-}
 
 async function main(): Promise<void> {
   if (!(Number.isInteger(MESSAGES) && MESSAGES >= 1000)) throw new Error("BENCH_MESSAGES must be an integer of at least 1000");
@@ -29,14 +22,8 @@ async function main(): Promise<void> {
   const stack = await startLocalStack({ hostPort: 0, databaseUrl: process.env.BENCH_DATABASE_URL, webPubSubPort: 0 });
   const base = stack.url as string;
   try {
-    const users = [];
-    for (const name of [`bench_sender_${Date.now()}`, `bench_recipient_${Date.now()}`]) {
-      const created = await fetch(`${base}/users/`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username: name, password: "password123" }) });
-      const { id } = (await created.json()) as { id: number };
-      const login = await fetch(`${base}/token`, { method: "POST", body: new URLSearchParams({ username: name, password: "password123" }) });
-      users.push({ id, token: ((await login.json()) as { access_token: string }).access_token });
-    }
-    const [sender, recipient] = users;
+    const sender = await registerOverHttp(base, `bench_sender_${Date.now()}`);
+    const recipient = await registerOverHttp(base, `bench_recipient_${Date.now()}`);
     const { url } = (await (await fetch(`${base}/ws/`, { headers: { authorization: `Bearer ${recipient.token}` } })).json()) as { url: string };
     const socket = new WebSocket(url);
     await new Promise((resolve, reject) => socket.once("open", resolve).once("error", reject));

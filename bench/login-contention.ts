@@ -15,19 +15,13 @@ import bcrypt from "bcryptjs";
 import { startLocalStack } from "../local/stack";
 import { closePasswordHasher } from "../shared/auth/passwords";
 import { resolveThreads } from "../shared/auth/password-hasher";
+import { summary } from "./stats";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const LOGINS = Number(process.env.BENCH_LOGINS ?? 10);
 const MODES = (process.env.BENCH_MODES ?? "workers,inline").split(",").map((m) => m.trim());
 const WARMUP = 50;
 const PASSWORD = "correct horse battery";
-
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-
-function summary(samples: number[]): { n: number; p50: number; p99: number } {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return { n: samples.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
-}
 
 const median = (xs: number[]) => summary(xs).p50;
 

@@ -9,21 +9,14 @@
 import { performance } from "node:perf_hooks";
 import WebSocket from "ws";
 import { startLocalStack } from "../local/stack";
+import { registerOverHttp } from "../test/support/api";
 import { standInOutage } from "../test/support/webpubsub-outage";
+import { summary } from "./stats";
 
 const SENDS = Number(process.env.BENCH_SENDS ?? 1000);
 // The embedded database is one session shared by every connection: concurrent sends need a real server.
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? (process.env.BENCH_DATABASE_URL ? 4 : 1));
 const WARMUP = 50;
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-}
-
-function summary(samples: number[]): { p50: number; p99: number; max: number; mean: number } {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted[sorted.length - 1], mean: samples.reduce((a, b) => a + b, 0) / samples.length };
-}
 
 async function main(): Promise<void> {
   if (!(Number.isInteger(SENDS) && SENDS >= 500)) throw new Error("BENCH_SENDS must be an integer of at least 500");
@@ -35,14 +28,8 @@ async function main(): Promise<void> {
   const base = stack.url as string;
   const outage = standInOutage(stack);
   try {
-    const users = [];
-    for (const name of [`outage_sender_${Date.now()}`, `outage_recipient_${Date.now()}`]) {
-      const created = await fetch(`${base}/users/`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username: name, password: "password123" }) });
-      const { id } = (await created.json()) as { id: number };
-      const login = await fetch(`${base}/token`, { method: "POST", body: new URLSearchParams({ username: name, password: "password123" }) });
-      users.push({ id, token: ((await login.json()) as { access_token: string }).access_token });
-    }
-    const [sender, recipient] = users;
+    const sender = await registerOverHttp(base, `outage_sender_${Date.now()}`);
+    const recipient = await registerOverHttp(base, `outage_recipient_${Date.now()}`);
     let sequence = 0;
     const send = async (): Promise<{ ms: number; title: string }> => {
       const title = `outage bench ${++sequence}`;

@@ -13,6 +13,7 @@ import { closePool, getPool } from "../shared/data/db";
 import { getMessage } from "../shared/data/mailbox";
 import { inboxQuery, listInbox } from "../shared/data/messages";
 import { migrate } from "../shared/data/migrate";
+import { percentile } from "./stats";
 import { createDatabase, dropDatabase } from "./throughput/seed";
 
 const ADMIN_URL = process.env.BENCH_DATABASE_URL;
@@ -22,7 +23,6 @@ const PER_ROUND = 50;
 const USERS = 50;
 const NAME = "bench_search";
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 
 async function timed(work: () => Promise<unknown>, into: number[]): Promise<void> {
   const t = performance.now();

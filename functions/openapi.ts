@@ -2,8 +2,9 @@ import "../shared/config/startup";
 import { defineEndpoint } from "../shared/http/endpoint";
 import { ok } from "../shared/http/http";
 import { openApiDocument } from "../shared/http/openapi";
+import { everyFunctionLoaded } from "../shared/http/registration";
 
-/** The document describes every declared endpoint; the host loads every function file before it serves. */
+/** The document describes every declared endpoint, so every function file must have loaded (the bundle loads them late). */
 export const openApi = defineEndpoint({
   name: "openapi",
   method: "GET",
@@ -11,5 +12,8 @@ export const openApi = defineEndpoint({
   summary: "The OpenAPI document",
   auth: "none",
   document: false,
-  handler: async () => ok(openApiDocument()),
+  handler: async () => {
+    await everyFunctionLoaded();
+    return ok(openApiDocument());
+  },
 });

@@ -1,13 +1,14 @@
 /**
- * `npm run build` output is what the Functions host loads: package.json `main` names one
- * bundle that registers every function, each with its route and methods, and nothing else,
- * and needs no node_modules beside it.
+ * `npm run build` output is what the Functions host loads: package.json `main` names an entry
+ * that registers every function, each with its route and methods, and loads a function's code
+ * on its first call; the whole needs no node_modules beside it.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { createRequire } from "node:module";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { builtinModules, createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HttpRequest, InvocationContext, type HttpResponseInit } from "@azure/functions";
 import { registeredFunctions } from "../local/functions-core";
@@ -47,21 +48,54 @@ afterAll(() => rmSync(out, { recursive: true, force: true }));
 describe("the build", () => {
   it("package.json main names the bundle the build writes", () => {
     const pkg = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as { main: string; scripts: Record<string, string> };
-    expect(pkg.main).toBe("dist/main.js");
+    expect(pkg.main).toBe("dist/main.mjs");
     expect(pkg.scripts.build).toBe("node scripts/build.mjs");
   });
 
-  it("writes the bundle, its map and Swagger UI's served files only (no tests, benchmarks, local host or sources)", () => {
-    expect(readdirSync(path.join(out, "dist")).sort()).toEqual(["main.js", "main.js.LEGAL.txt", "main.js.map", "password-worker.js", "password-worker.js.map", "swagger-ui"]);
+  it("writes the entry, its chunks and maps, the hashing thread and Swagger UI's served files only (no tests, benchmarks, local host or sources)", () => {
+    const files = readdirSync(path.join(out, "dist"));
+    expect(files).toEqual(expect.arrayContaining(["main.mjs", "main.mjs.map", "password-worker.js", "password-worker.js.map", "swagger-ui"]));
+    const others = files.filter((f) => !["main.mjs", "main.mjs.map", "password-worker.js", "password-worker.js.map", "password-worker.js.LEGAL.txt", "swagger-ui"].includes(f));
+    for (const file of others) expect(file).toMatch(/^[a-z-]+-[A-Z0-9]{8}\.mjs(\.map|\.LEGAL\.txt)?$/);
     const served = Object.keys(JSON.parse(readFileSync(path.join(ROOT, "shared", "http", "swagger-ui-assets.json"), "utf8")) as Record<string, string>);
     expect(readdirSync(path.join(out, "dist", "swagger-ui")).sort()).toEqual(served.sort());
     expect(existsSync(path.join(out, "node_modules"))).toBe(false);
   });
 
+  it("imports nothing but its own chunks and Node's built-ins (no node_modules), the worker's core module aside", () => {
+    for (const file of readdirSync(path.join(out, "dist")).filter((f) => f.endsWith(".mjs"))) {
+      const text = readFileSync(path.join(out, "dist", file), "utf8");
+      // Static imports (statements start a line or follow a semicolon in the minified output) and import() of chunks.
+      const statics = [...text.matchAll(/(?:^|;)import\s*(?:[\w$*{},\s]*?from\s*)?"([^"]+)"/gm)].map((m) => m[1]);
+      const specifiers = [...statics, ...[...text.matchAll(/import\("(\.\/[^"]+)"\)/g)].map((m) => m[1])];
+      expect(statics.length, file).toBeGreaterThan(0);
+      for (const specifier of specifiers) {
+        if (specifier.startsWith("./")) expect(existsSync(path.join(out, "dist", specifier)), `${file} imports ${specifier}`).toBe(true);
+        else expect(builtinModules, `${file} imports ${specifier}`).toContain(specifier.replace(/^node:/, ""));
+      }
+    }
+  });
+
+  it("registers every function without loading any function's code: the entry's static imports hold neither zod nor pg", () => {
+    const reachable = new Set<string>();
+    const visit = (file: string): void => {
+      if (reachable.has(file)) return;
+      reachable.add(file);
+      const text = readFileSync(path.join(out, "dist", file), "utf8");
+      for (const [, imported] of text.matchAll(/(?:^|;)import\s*(?:[\w$*{},\s]*?from\s*)?"\.\/([^"]+)"/gm)) visit(imported);
+    };
+    visit("main.mjs");
+    const loadedAtStart = [...reachable].map((file) => readFileSync(path.join(out, "dist", file), "utf8")).join("\n");
+    // Booleans, so that a failure does not print the bundle.
+    expect({ zod: loadedAtStart.includes("ZodError"), pg: loadedAtStart.includes("client_encoding"), registration: loadedAtStart.includes("deferRegistrations") }).toEqual({ zod: false, pg: false, registration: true });
+  });
+
   it("registers every function with its route, methods and anonymous auth level, with no node_modules", async () => {
-    // Loaded with Node's own require, as the worker loads `main`, not through the test transformer.
-    const load = createRequire(__filename);
-    load(path.join(out, "dist", "main.js"));
+    // Loaded with Node's own import(), as the worker loads an ES module `main`, not through the test transformer.
+    const importer = path.join(out, "import.cjs");
+    writeFileSync(importer, "module.exports = (url) => import(url);");
+    const nativeImport = createRequire(__filename)(importer) as (url: string) => Promise<unknown>;
+    await nativeImport(pathToFileURL(path.join(out, "dist", "main.mjs")).href);
     const registered = Object.fromEntries(registeredFunctions().map((f) => [f.name, f.trigger]));
     expect(Object.keys(registered).sort()).toEqual(Object.keys(EXPECTED).sort());
     for (const [name, expected] of Object.entries(EXPECTED)) {

@@ -57,20 +57,19 @@ describe("the folder azd zips, staged by the hook in a fresh clone", () => {
   });
 
   it("has a fresh build: the bundle main names, nothing left from an old build", () => {
-    expect(readdirSync(path.join(out, "dist")).sort()).toEqual(["main.js", "main.js.LEGAL.txt", "main.js.map", "password-worker.js", "password-worker.js.map", "swagger-ui"]);
+    const files = readdirSync(path.join(out, "dist"));
+    expect(files).toEqual(expect.arrayContaining(["main.mjs", "password-worker.js", "swagger-ui"]));
+    // Besides those: the entry's chunks, source maps and license notes only (the planted old function is gone).
+    for (const file of files.filter((f) => !["password-worker.js", "swagger-ui"].includes(f))) expect(file).toMatch(/\.(mjs|map|LEGAL\.txt)$/);
     const pkg = JSON.parse(readFileSync(path.join(out, "package.json"), "utf8")) as { main: string };
-    expect(pkg.main).toBe("dist/main.js");
+    expect(pkg.main).toBe("dist/main.mjs");
   });
 
-  it("loads on its own, as the worker loads it, and registers every function", () => {
+  it("loads on its own, as the worker loads it, registers every function and runs its start-up", () => {
     // A fresh Node with only the worker's @azure/functions-core, and no node_modules anywhere above the package.
     const alone = path.join(mkdtempSync(path.join(tmpdir(), "package-alone-")), "app");
     cpSync(out, alone, { recursive: true });
-    const loaded = execFileSync(process.execPath, ["-r", path.join(ROOT, "bench", "cold-start", "worker-stub.cjs"), path.join(ROOT, "bench", "cold-start", "load-app.cjs"), alone], {
-      cwd: alone,
-      env: { PATH: process.env.PATH, SECRET_KEY: "package-test-secret-0123456789abcdefghijkl", DATABASE_URL: "postgresql://placeholder.invalid/none" },
-      encoding: "utf8",
-    });
+    const loaded = startAlone(alone, "package-test-secret-0123456789abcdefghijkl");
     const functions = readdirSync(path.join(ROOT, "functions")).filter((f) => f.endsWith(".ts"));
     // The password-hashing thread, too, runs with nothing but what was packaged.
     const hashed = execFileSync(
@@ -78,8 +77,26 @@ describe("the folder azd zips, staged by the hook in a fresh clone", () => {
       ["-e", `const { Worker } = require("node:worker_threads"); const w = new Worker(${JSON.stringify(path.join(alone, "dist", "password-worker.js"))}, { workerData: { niceness: 0 } }); w.on("message", (m) => { console.log(JSON.stringify(m)); w.terminate(); }); w.postMessage({ op: "hash", password: "p", cost: 4 });`],
       { cwd: alone, encoding: "utf8" },
     );
+    // A weak setting: the functions still register (the host indexes them), and start-up stops the app naming it.
+    let refused = "";
+    try {
+      startAlone(alone, "weak");
+    } catch (error) {
+      refused = String((error as { stderr: string }).stderr);
+    }
     rmSync(path.dirname(alone), { recursive: true, force: true });
     expect(JSON.parse(loaded.trim().split("\n").pop()!)).toMatchObject({ functions: functions.length });
+    expect(refused).toMatch(/SECRET_KEY must be at least 32 characters/);
     expect(JSON.parse(hashed)).toMatchObject({ ok: true, result: expect.stringMatching(/^\$2[aby]\$04\$/) });
   });
 });
+
+/** Loads a package as the worker does (with only the worker's @azure/functions-core) and runs its app-start hooks. */
+function startAlone(app: string, secret: string): string {
+  return execFileSync(process.execPath, ["-r", path.join(ROOT, "bench", "cold-start", "worker-stub.cjs"), path.join(ROOT, "bench", "cold-start", "load-app.cjs"), app], {
+    cwd: app,
+    env: { PATH: process.env.PATH, SECRET_KEY: secret, DATABASE_URL: "postgresql://placeholder.invalid/none" },
+    encoding: "utf8",
+    stdio: "pipe",
+  });
+}

@@ -1,7 +1,9 @@
 // What the Functions Node worker gives the app before it loads `main`: the
-// `@azure/functions-core` module that `app.http` registers with. Registrations are counted.
+// `@azure/functions-core` module that `app.http` registers with. Registrations are counted;
+// app-start hooks are kept for load-app.cjs to run, as the worker runs them after loading `main`.
 const Module = require("node:module");
 const registered = [];
+const appStartHooks = [];
 const core = {
   version: "bench",
   setProgrammingModel() {},
@@ -10,7 +12,8 @@ const core = {
     registered.push(metadata.name);
     return { dispose() {} };
   },
-  registerHook() {
+  registerHook(name, callback) {
+    if (name === "appStart") appStartHooks.push(callback);
     return { dispose() {} };
   },
   log() {},
@@ -27,3 +30,4 @@ mod.exports = core;
 mod.loaded = true;
 Module._cache["@azure/functions-core"] = mod;
 globalThis.__registeredFunctions = registered;
+globalThis.__appStartHooks = appStartHooks;

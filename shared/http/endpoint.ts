@@ -4,11 +4,12 @@
  * `app.http` registration, the validation of the inputs the handler receives, and the
  * endpoint's entry in the OpenAPI document (shared/http/openapi.ts reads the declarations here).
  */
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
+import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import type { z } from "zod";
 import { authenticate, type CurrentUser } from "../auth/auth";
 import { endpoint, type Handler } from "./http";
 import { readForm, readHeaders, readJson, readParams, readQuery } from "./request";
+import { registerHttpFunction } from "./registration";
 
 export type Method = "GET" | "POST" | "PUT" | "DELETE" | "OPTIONS";
 
@@ -97,7 +98,7 @@ export function defineEndpoint<A extends Auth, P extends z.ZodType | undefined =
   if (declarations.has(declaration.name)) throw new Error(`An endpoint named "${declaration.name}" is already declared`);
   declarations.set(declaration.name, declaration as unknown as Declaration);
   const handler = endpoint(async (request, context) => declaration.handler(await readInputs(declaration, request, context)));
-  app.http(declaration.name, { route: declaration.route, methods: methodsOf(declaration), authLevel: "anonymous", handler });
+  registerHttpFunction({ name: declaration.name, route: declaration.route, methods: methodsOf(declaration), handler });
   return handler;
 }
 

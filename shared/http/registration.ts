@@ -1,0 +1,61 @@
+/**
+ * The one place the app hands functions and start-up work to the Functions host.
+ *
+ * Run from source (the local host, the tests, `func start` on a dev build) every function file
+ * registers with `app.http` as it loads. The deployed bundle instead loads a small generated
+ * entry (scripts/build.mjs) that registers every function from a manifest and imports a
+ * function's code on its first call: the host indexes the app in a fraction of the time it
+ * takes to load zod, pg and the Azure SDKs, and a function never loads what only others use.
+ * In that mode the function files, loaded late, must not call `app.http` (the worker refuses
+ * registrations after start-up), so their handlers and start-up hooks are kept here instead.
+ *
+ * This module imports nothing but @azure/functions: the generated entry loads it first.
+ */
+import { app, type HttpHandler, type HttpMethod } from "@azure/functions";
+
+export interface HttpFunction {
+  name: string;
+  route: string;
+  methods: HttpMethod[];
+  handler: HttpHandler;
+}
+
+export type StartHook = () => Promise<void>;
+
+interface Deferred {
+  functions: Map<string, HttpFunction>;
+  startHooks: StartHook[];
+}
+
+let deferred: Deferred | undefined;
+
+/** Registers an HTTP function now, or keeps it for the generated entry when registration is deferred. */
+export function registerHttpFunction(fn: HttpFunction): void {
+  if (deferred) {
+    deferred.functions.set(fn.name, fn);
+    return;
+  }
+  app.http(fn.name, { route: fn.route, methods: fn.methods, authLevel: "anonymous", handler: fn.handler });
+}
+
+/** Work to finish before the instance serves (the host's app-start hook), or kept when deferred. */
+export function onAppStart(hook: StartHook): void {
+  if (deferred) deferred.startHooks.push(hook);
+  else app.hook.appStart(hook);
+}
+
+/** Called by the generated entry before any function file loads. */
+export function deferRegistrations(): Deferred {
+  deferred ??= { functions: new Map(), startHooks: [] };
+  return deferred;
+}
+
+let loadEveryFunction: () => Promise<void> = async () => {};
+
+/** The generated entry says how to load every function file (the OpenAPI document describes them all). */
+export function setFunctionLoader(load: () => Promise<void>): void {
+  loadEveryFunction = load;
+}
+
+/** Resolves once every function file has loaded; at once when they load with the app. */
+export const everyFunctionLoaded = (): Promise<void> => loadEveryFunction();

@@ -189,6 +189,21 @@ function resolveAsAzd(raw: string, env: Env): Resolved {
   return { values, problems };
 }
 
+// max_connections of Azure Database for PostgreSQL Flexible Server by size (concepts-limits), of which
+// 15 are reserved for Azure; the default is fixed when the server is created.
+const MAX_CONNECTIONS: Record<string, number> = {
+  Standard_B1ms: 50,
+  Standard_B2s: 429,
+  Standard_B2ms: 859,
+  Standard_D2ds_v5: 859,
+  Standard_D4ds_v5: 1718,
+  Standard_E16ds_v5: 5000,
+};
+const RESERVED = 15;
+const MIGRATION_CONNECTIONS = 1; // the one session that holds the migration lock
+/** The most connections a deployment opens: old and new instances' pools during a deploy, and the migration lock. */
+const connectionPeak = (maximumInstanceCount: number, dbPoolMax: number) => 2 * maximumInstanceCount * dbPoolMax + MIGRATION_CONNECTIONS;
+
 const PARAMETERS = read("infra/main.parameters.json");
 /** What `azd up` has on a fresh clone: the environment name and region it asked for, and who signed in. */
 const FRESH: Env = { AZURE_ENV_NAME: "mail-dev", AZURE_LOCATION: "eastus2", AZURE_PRINCIPAL_ID: "00000000-0000-0000-0000-000000000001" };
@@ -422,15 +437,11 @@ describe("resources", () => {
   });
 
   it("cannot open more database connections than the server gives its users, even while a deploy overlaps old and new instances", () => {
-    // max_connections of Azure Database for PostgreSQL Flexible Server by size; 15 are reserved for Azure.
-    const MAX_CONNECTIONS: Record<string, number> = { Standard_B1ms: 50, Standard_B2s: 429, Standard_B2ms: 859, Standard_D2ds_v5: 859, Standard_D4ds_v5: 1718 };
-    const RESERVED = 15;
-    const MIGRATION_CONNECTIONS = 1; // the one session that holds the migration lock
     const { postgresSkuName, maximumInstanceCount, dbPoolMax } = defaults.values as { postgresSkuName: string; maximumInstanceCount: number; dbPoolMax: number };
     expect(appSettings[SETTINGS.dbPoolMax]).toBe("[string(parameters('dbPoolMax'))]");
     expect(module("postgres").params.skuName).toBe("[parameters('postgresSkuName')]");
     const userConnections = MAX_CONNECTIONS[postgresSkuName] - RESERVED;
-    const peak = 2 * maximumInstanceCount * dbPoolMax + MIGRATION_CONNECTIONS; // old + new instances during a deploy
+    const peak = connectionPeak(maximumInstanceCount, dbPoolMax);
     expect(peak).toBe(321);
     expect(userConnections).toBe(414);
     expect(peak).toBeLessThanOrEqual(userConnections);
@@ -600,6 +611,50 @@ describe("resources", () => {
     }
     expect(simplify(template.outputs.SERVICE_API_URI.value)).toBe("[api.outputs.uri]");
     expect(api.template.outputs.uri.value).toBe("[format('https://{0}', reference(resourceId('Microsoft.Web/sites', parameters('name')), '2024-04-01').defaultHostName)]");
+  });
+});
+
+describe("docs/SCALING.md, the capacity plan", () => {
+  const plan = read("docs/SCALING.md");
+  // Each size's `azd env set` lines, under "#### <users> users" in "Settings per size".
+  const sizes = [...plan.matchAll(/^#### ([\d,]+) users\n+```bash\n([\s\S]*?)```/gm)].map(([, users, block]) => ({
+    users,
+    settings: Object.fromEntries([...block.matchAll(/^azd env set (\w+) (\S+)$/gm)].map(([, name, value]) => [name, value])),
+  }));
+  const n = (value: number) => value.toLocaleString("en-US");
+
+  it("has settings for 10,000, 100,000 and 1,000,000 users, each accepted by the template as azd passes it", () => {
+    expect(sizes.map((size) => size.users)).toEqual(["10,000", "100,000", "1,000,000"]);
+    for (const { users, settings } of sizes) {
+      expect(Object.keys(settings).length, users).toBeGreaterThan(0);
+      expect(resolveAsAzd(PARAMETERS, { ...FRESH, ...settings }).problems, users).toEqual([]);
+    }
+  });
+
+  it("states the template's defaults as they are", () => {
+    const d = defaults.values as { maximumInstanceCount: number; dbPoolMax: number; instanceMemoryMB: number; httpPerInstanceConcurrency: number; postgresSkuName: string; webPubSubSku: string };
+    expect(plan).toContain(`| ${d.maximumInstanceCount} / ${d.dbPoolMax} (defaults) |`);
+    expect(plan).toContain(`| ${d.instanceMemoryMB} / ${d.httpPerInstanceConcurrency} (defaults) |`);
+    expect(plan).toContain(`**${d.postgresSkuName}** (default;`);
+    expect(plan).toContain(`**${d.webPubSubSku}** (the default)`);
+  });
+
+  it("keeps every size's database connections within its server's, and states that arithmetic", () => {
+    const row = plan.split("\n").find((line) => line.startsWith("| DB connections |"));
+    expect(row).toBeDefined();
+    const cells = row!.split("|").slice(2, 5);
+    for (const [i, { users, settings }] of sizes.entries()) {
+      const { postgresSkuName, maximumInstanceCount, dbPoolMax } = resolveAsAzd(PARAMETERS, { ...FRESH, ...settings }).values as {
+        postgresSkuName: string;
+        maximumInstanceCount: number;
+        dbPoolMax: number;
+      };
+      expect(MAX_CONNECTIONS, `${users}: max_connections of ${postgresSkuName}`).toHaveProperty(postgresSkuName);
+      const userConnections = MAX_CONNECTIONS[postgresSkuName] - RESERVED;
+      const peak = connectionPeak(maximumInstanceCount, dbPoolMax);
+      expect(peak, users).toBeLessThanOrEqual(userConnections);
+      expect(cells[i], users).toContain(`${n(peak)} ≤ ${n(userConnections)}`);
+    }
   });
 });
 

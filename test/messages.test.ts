@@ -5,6 +5,7 @@ import { outbox } from "../functions/messages-outbox";
 import { sendMessageHandler } from "../functions/messages-send";
 import { unreadCount } from "../functions/messages-unread-count";
 import { getPool } from "../shared/data/db";
+import { inboxQuery, outboxQuery } from "../shared/data/messages";
 import { call } from "./support/http";
 import { useTestDatabase, type TestDatabase } from "./support/database";
 import { newUser, type TestUser } from "./support/users";
@@ -188,21 +189,21 @@ describe("inbox, outbox and unread count", () => {
 });
 
 describe("the queries use their indexes", () => {
-  it("inbox, outbox and unread count plans use the messages indexes, not a sequential scan", async () => {
+  it("inbox, outbox and unread-filter plans use the mailbox indexes, not a sequential scan", async () => {
     if (db.kind !== "server") return; // plans are only meaningful on a real server
     const client = await getPool().connect();
     try {
       await client.query("SET enable_seqscan = off");
       const plans = [
-        "SELECT id FROM messages WHERE recipient_id = 1 AND id < 100 ORDER BY id DESC LIMIT 50",
-        "SELECT id FROM messages WHERE sender_id = 1 ORDER BY id DESC LIMIT 50",
-        "SELECT count(*) FROM messages WHERE recipient_id = 1 AND NOT is_read AND recipient_deleted_at IS NULL",
+        inboxQuery(1, { limit: 50, before_id: 100 }),
+        outboxQuery(1, { limit: 50 }),
+        inboxQuery(1, { limit: 50, unread: true }),
       ];
-      for (const sql of plans) {
-        const { rows } = await client.query(`EXPLAIN ${sql}`);
+      for (const query of plans) {
+        const { rows } = await client.query({ text: `EXPLAIN ${query.text}`, values: query.values });
         const plan = rows.map((r) => r["QUERY PLAN"]).join("\n");
         expect(plan).toMatch(/Index (Only )?Scan|Bitmap Index Scan/);
-        expect(plan).toMatch(/messages_(recipient|sender)_(id|unread_visible)_idx/);
+        expect(plan).toMatch(/messages_(inbox|inbox_unread|outbox)_idx/);
       }
     } finally {
       client.release();

@@ -104,24 +104,33 @@ export interface SqlQuery {
   values: unknown[];
 }
 
-/** Newest first; keyset pagination on id so deep pages cost the same as the first. */
+/**
+ * Newest first; keyset pagination on id so deep pages cost the same as the first.
+ *
+ * The lists are ordered (and paged) by id::bigint, the key of the mailbox indexes of migration 7,
+ * because no other index provides that order. Ordered by plain id, the planner may walk the
+ * primary key backwards and filter by user: it assumes each user's mail is spread evenly over the
+ * ids, so after many recent messages to others it reads all of them to find one page of older mail
+ * (test/list-plans.test.ts). The order is the same: int4 ids widen to int8 without changing it.
+ */
 export function inboxQuery(userId: number, page: Page & { unread?: boolean }): SqlQuery {
   const q = searchWords(page.q);
   return {
     text: `SELECT ${MESSAGE_COLUMNS} ${FROM_MESSAGES}
       WHERE m.recipient_id = $1 AND m.recipient_deleted_at IS NULL
-        AND ($2::bigint IS NULL OR m.id < $2) AND ($3::boolean IS NULL OR m.is_read = NOT $3) ${q ? SEARCH(5) : ""}
-      ORDER BY m.id DESC LIMIT $4`,
+        AND ($2::bigint IS NULL OR m.id::bigint < $2) AND ($3::boolean IS NULL OR m.is_read = NOT $3) ${q ? SEARCH(5) : ""}
+      ORDER BY m.id::bigint DESC LIMIT $4`,
     values: [userId, page.before_id ?? null, page.unread ?? null, page.limit, ...(q ? [q] : [])],
   };
 }
 
+/** As inboxQuery, for the messages the user sent. */
 export function outboxQuery(userId: number, page: Page): SqlQuery {
   const q = searchWords(page.q);
   return {
     text: `SELECT ${MESSAGE_COLUMNS} ${FROM_MESSAGES}
-      WHERE m.sender_id = $1 AND m.sender_deleted_at IS NULL AND ($2::bigint IS NULL OR m.id < $2) ${q ? SEARCH(4) : ""}
-      ORDER BY m.id DESC LIMIT $3`,
+      WHERE m.sender_id = $1 AND m.sender_deleted_at IS NULL AND ($2::bigint IS NULL OR m.id::bigint < $2) ${q ? SEARCH(4) : ""}
+      ORDER BY m.id::bigint DESC LIMIT $3`,
     values: [userId, page.before_id ?? null, page.limit, ...(q ? [q] : [])],
   };
 }

@@ -209,4 +209,25 @@ export const MIGRATIONS: readonly Migration[] = [
        WHERE u.id = x.id AND u.unread_count IS DISTINCT FROM coalesce(c.n, 0);
     `,
   },
+  {
+    version: 7,
+    name: "mailbox list indexes the planner cannot trade for a primary-key scan",
+    // The inbox and outbox pages are ordered by id::bigint (shared/data/messages.ts), which only
+    // these indexes provide: ordered by plain id, the planner may walk messages_pkey backwards and
+    // filter out every newer message to anyone else, since it assumes each user's mail is spread
+    // evenly over the ids. Each index holds only the rows its list shows, so messages deleted from
+    // the mailbox (or read, for the unread filter) are skipped without a visit to the table.
+    concurrentIndexes: [
+      { name: "messages_inbox_idx", table: "messages", definition: "(recipient_id, (id::bigint) DESC) WHERE recipient_deleted_at IS NULL" },
+      {
+        name: "messages_inbox_unread_idx",
+        table: "messages",
+        definition: "(recipient_id, (id::bigint) DESC) WHERE NOT is_read AND recipient_deleted_at IS NULL",
+      },
+      { name: "messages_outbox_idx", table: "messages", definition: "(sender_id, (id::bigint) DESC) WHERE sender_deleted_at IS NULL" },
+    ],
+    // Same rows and leading column as messages_inbox_unread_idx, which now serves mark-all-read too.
+    // messages_recipient_id_idx and messages_sender_id_idx stay: deleting a user cascades through them.
+    dropIndexesConcurrently: ["messages_recipient_unread_visible_idx"],
+  },
 ];

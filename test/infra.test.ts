@@ -743,6 +743,38 @@ describe("docs/SCALING.md, the capacity plan", () => {
     }
   });
 
+  it("names only variables that main.parameters.json maps (an unmapped `azd env set` would change nothing)", () => {
+    const mapped = new Set([...PARAMETERS.matchAll(/\$\{(\w+)/g)].map(([, variable]) => variable));
+    for (const { users, settings } of sizes) for (const variable of Object.keys(settings)) expect(mapped.has(variable), `${users}: ${variable}`).toBe(true);
+    for (const closed of ["WEBPUBSUB_CAPACITY", "POSTGRES_STORAGE_GB", "POSTGRES_STORAGE_AUTOGROW", "ACCESS_TOKEN_EXPIRE_MINUTES"]) expect(mapped.has(closed), closed).toBe(true);
+    expect(plan).not.toMatch(/Not settable/);
+  });
+
+  it("sets the Web PubSub units and the disk its table states, and the units cover the sockets at 80 %", () => {
+    const cells = (label: string) => plan.split("\n").find((line) => line.startsWith(`| ${label} |`))!.split("|").slice(2, 5);
+    const sockets = cells("sockets at peak").map((cell) => Number(/\*\*([\d,]+)\*\*/.exec(cell)![1].replace(/,/g, "")));
+    const webPubSub = cells("Web PubSub");
+    const disk = cells("disk (IOPS)");
+    for (const [i, { users, settings }] of sizes.entries()) {
+      const { webPubSubSku, webPubSubCapacity, postgresStorageSizeGB } = resolveAsAzd(PARAMETERS, { ...FRESH, ...settings }).values as { webPubSubSku: string; webPubSubCapacity: number; postgresStorageSizeGB: number };
+      expect(webPubSub[i], users).toContain(`**${webPubSubSku}, ${n(webPubSubCapacity)} units**`);
+      // The fewest units the tier takes that hold the sockets at 80 % of 1,000 a unit.
+      expect(webPubSubCapacity, users).toBe(WEBPUBSUB_UNITS[webPubSubSku].find((units) => units * 1000 * 0.8 >= sockets[i]));
+      const size = postgresStorageSizeGB >= 1024 ? `${postgresStorageSizeGB / 1024} TiB` : `${postgresStorageSizeGB} GiB`;
+      expect(disk[i].trim(), users).toMatch(new RegExp(`^${size} \\(`));
+    }
+  });
+
+  it("the README's production sizes use variables main.parameters.json maps, with values the template accepts", () => {
+    const readme = read("README.md");
+    const section = readme.slice(readme.indexOf("### Production sizes"), readme.indexOf("### Remove everything"));
+    const settings = Object.fromEntries([...section.matchAll(/^azd env set (\w+) (\S+)/gm)].map(([, name, value]) => [name, value]));
+    expect(Object.keys(settings).length).toBeGreaterThan(3);
+    const mapped = new Set([...PARAMETERS.matchAll(/\$\{(\w+)/g)].map(([, variable]) => variable));
+    for (const variable of Object.keys(settings)) expect(mapped.has(variable), variable).toBe(true);
+    expect(resolveAsAzd(PARAMETERS, { ...FRESH, ...settings }).problems).toEqual([]);
+  });
+
   it("states the template's defaults as they are", () => {
     const d = defaults.values as { maximumInstanceCount: number; dbPoolMax: number; instanceMemoryMB: number; httpPerInstanceConcurrency: number; postgresSkuName: string; webPubSubSku: string };
     expect(plan).toContain(`| ${d.maximumInstanceCount} / ${d.dbPoolMax} (defaults) |`);

@@ -38,9 +38,14 @@ param jwtSecret string
 @metadata({ azd: { type: 'generate', config: { length: 48, noSpecial: true } } })
 param webPubSubEventHandlerKey string
 
-@allowed(['Free_F1', 'Standard_S1'])
-@description('Web PubSub tier: Free_F1 (20 connections, 20 000 messages a day) or Standard_S1 (1 000 connections a unit).')
+@allowed(['Free_F1', 'Standard_S1', 'Premium_P1', 'Premium_P2'])
+@description('Web PubSub tier: Free_F1 (20 connections, 20 000 messages a day), Standard_S1 or Premium_P1 (1 000 connections a unit, up to 100 units), Premium_P2 (100 to 1 000 units).')
 param webPubSubSku string = 'Free_F1'
+
+@minValue(1)
+@maxValue(1000)
+@description('Web PubSub units. Each tier takes only the counts in webPubSubUnitsBySku below; any other combination stops the deployment before anything changes.')
+param webPubSubCapacity int = 1
 
 @description('The Web PubSub hub every socket joins (WEBPUBSUB_HUB); the same default as shared/config/config.ts.')
 param webPubSubHub string = 'notifications'
@@ -50,8 +55,18 @@ param webPubSubHub string = 'notifications'
 // (40 * 4 = 160), twice that while a deploy overlaps old and new instances (320), plus one for the
 // migration lock: 321 <= 414. Standard_B1ms (50 connections, 35 for users) cannot hold even the
 // 40 one-connection instances that Flex Consumption requires at the least.
-@description('PostgreSQL compute: Standard_B2s (Burstable, 2 vCores, 429 connections) by default; Standard_D2ds_v5 (GeneralPurpose) for production.')
+@description('PostgreSQL compute: Standard_B2s (Burstable, 2 vCores, 429 connections) by default; any size in postgresMaxConnectionsBySku below.')
 param postgresSkuName string = 'Standard_B2s'
+
+// Premium SSD sizes (GiB) the server accepts; 4095 is the largest with host caching. Storage only ever
+// grows: once autogrow (or the portal) has enlarged the disk, a smaller value here fails the deployment
+// (DowngradeDiskSizeUnsupported) until POSTGRES_STORAGE_GB is raised to the current size.
+@allowed([32, 64, 128, 256, 512, 1024, 2048, 4095, 4096, 8192, 16384, 32767])
+@description('PostgreSQL storage in GiB (Premium SSD); its IOPS follow the size: 120 at 32 GiB, 1 100 at 256, 7 500 at 2 048.')
+param postgresStorageSizeGB int = 32
+
+@description('Let Azure double the PostgreSQL disk when it runs low (online below 4 096 GiB), instead of the server turning read-only at 95 % full.')
+param postgresStorageAutoGrow bool = true
 
 @description('PostgreSQL major version.')
 param postgresVersion string = '16'
@@ -81,7 +96,10 @@ param dbPoolMax int = 4
 @description('Concurrent HTTP requests one instance takes before Flex Consumption adds another.')
 param httpPerInstanceConcurrency int = 16
 
+// The same bounds as shared/config/config.ts: 1 minute to 30 days.
 @minValue(1)
+@maxValue(43200)
+@description('Lifetime of an access token (ACCESS_TOKEN_EXPIRE_MINUTES). Longer tokens mean fewer logins, which cost the most CPU.')
 param accessTokenExpireMinutes int = 30
 
 var abbrs = loadJsonContent('abbreviations.json')
@@ -92,6 +110,67 @@ var deploymentContainerName = 'app-package-${take(functionAppName, 32)}-${take(r
 var corsOrigins = map(filter(split(allowedOrigins, ','), origin => !empty(trim(origin))), origin => trim(origin))
 // The tier follows from the size: Standard_B* Burstable, Standard_E* MemoryOptimized, else GeneralPurpose.
 var postgresSkuTier = startsWith(postgresSkuName, 'Standard_B') ? 'Burstable' : (startsWith(postgresSkuName, 'Standard_E') ? 'MemoryOptimized' : 'GeneralPurpose')
+
+// Unit counts Web PubSub accepts per tier (ResourceSku.capacity in the Microsoft.SignalRService REST API).
+var webPubSubUnitsBySku = {
+  Free_F1: [1]
+  Standard_S1: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100]
+  Premium_P1: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100]
+  Premium_P2: [100, 200, 300, 400, 500, 600, 700, 800, 900, 1000]
+}
+// fail() stops the deployment while ARM validates it, before any resource changes.
+var webPubSubUnits = contains(webPubSubUnitsBySku[webPubSubSku], webPubSubCapacity)
+  ? webPubSubCapacity
+  : fail('WEBPUBSUB_CAPACITY ${webPubSubCapacity} is not a unit count ${webPubSubSku} takes: ${join(map(webPubSubUnitsBySku[webPubSubSku], units => string(units)), ', ')}.')
+
+// max_connections by compute size (Azure Database for PostgreSQL flexible server, concepts-limits), 15 of
+// them reserved for Azure. Azure sets it only when the server is created, so the template sets it from
+// POSTGRES_SKU: a size change then carries its own value (it takes effect at the next server restart).
+var postgresMaxConnectionsBySku = {
+  Standard_B1ms: 50
+  Standard_B2s: 429
+  Standard_B2ms: 859
+  Standard_B4ms: 1718
+  Standard_B8ms: 3437
+  Standard_B12ms: 5000
+  Standard_B16ms: 5000
+  Standard_B20ms: 5000
+  Standard_D2ds_v5: 859
+  Standard_D4ds_v5: 1718
+  Standard_D8ds_v5: 3437
+  Standard_D16ds_v5: 5000
+  Standard_D32ds_v5: 5000
+  Standard_D48ds_v5: 5000
+  Standard_D64ds_v5: 5000
+  Standard_D96ds_v5: 5000
+  Standard_D2ads_v5: 859
+  Standard_D4ads_v5: 1718
+  Standard_D8ads_v5: 3437
+  Standard_D16ads_v5: 5000
+  Standard_D32ads_v5: 5000
+  Standard_D48ads_v5: 5000
+  Standard_D64ads_v5: 5000
+  Standard_D96ads_v5: 5000
+  Standard_E2ds_v5: 1718
+  Standard_E4ds_v5: 3437
+  Standard_E8ds_v5: 5000
+  Standard_E16ds_v5: 5000
+  Standard_E20ds_v5: 5000
+  Standard_E32ds_v5: 5000
+  Standard_E48ds_v5: 5000
+  Standard_E64ds_v5: 5000
+  Standard_E96ds_v5: 5000
+  Standard_E2ads_v5: 1718
+  Standard_E4ads_v5: 3437
+  Standard_E8ads_v5: 5000
+  Standard_E16ads_v5: 5000
+  Standard_E20ads_v5: 5000
+  Standard_E32ads_v5: 5000
+  Standard_E48ads_v5: 5000
+  Standard_E64ads_v5: 5000
+  Standard_E96ads_v5: 5000
+}
+var postgresMaxConnections = postgresMaxConnectionsBySku[?postgresSkuName] ?? fail('POSTGRES_SKU ${postgresSkuName} has no max_connections in postgresMaxConnectionsBySku (infra/main.bicep): add its value from the Azure Database for PostgreSQL limits table.')
 
 // When a person (not a pipeline's service principal) deploys, they become a second PostgreSQL
 // administrator for hands-on access. any(): older Bicep versions do not type this property.
@@ -171,6 +250,9 @@ module postgres 'app/postgres.bicep' = {
     databaseName: postgresDatabaseName
     skuName: postgresSkuName
     skuTier: postgresSkuTier
+    maxConnections: postgresMaxConnections
+    storageSizeGB: postgresStorageSizeGB
+    storageAutoGrow: postgresStorageAutoGrow
     version: postgresVersion
     appIdentityName: identity.outputs.name
     appIdentityPrincipalId: identity.outputs.principalId
@@ -187,6 +269,7 @@ module webPubSub 'app/webpubsub.bicep' = {
     location: location
     tags: tags
     skuName: webPubSubSku
+    capacity: webPubSubUnits
     appPrincipalId: identity.outputs.principalId
     identityId: webPubSubIdentity.outputs.id
   }

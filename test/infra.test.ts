@@ -120,6 +120,8 @@ const PLATFORM_SETTINGS = [
   "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
 ];
 const KNOWN = new Set<string>([...Object.values(SETTINGS), ...PLATFORM_SETTINGS]);
+/** The example local settings: a configuration the app accepts, to vary one setting of. */
+const LOCAL_CONFIG = (JSON.parse(read("local.settings.example.json")) as { Values: Record<string, string> }).Values;
 
 // ---------------------------------------------------------------- the parameters, as azd reads them
 
@@ -186,19 +188,28 @@ function resolveAsAzd(raw: string, env: Env): Resolved {
     if (typeof value === "string" && definition.maxLength !== undefined && value.length > definition.maxLength) problems.push(`${name}: longer than ${definition.maxLength}`);
     values[name] = value;
   }
+  problems.push(...templateChecks(values));
   return { values, problems };
 }
 
-// max_connections of Azure Database for PostgreSQL Flexible Server by size (concepts-limits), of which
-// 15 are reserved for Azure; the default is fixed when the server is created.
-const MAX_CONNECTIONS: Record<string, number> = {
-  Standard_B1ms: 50,
-  Standard_B2s: 429,
-  Standard_B2ms: 859,
-  Standard_D2ds_v5: 859,
-  Standard_D4ds_v5: 1718,
-  Standard_E16ds_v5: 5000,
-};
+/**
+ * The checks main.bicep makes with fail() while ARM validates the deployment (the test "stops a deployment
+ * ..." pins the compiled expressions these stand for): the Web PubSub unit count must be one its tier
+ * takes, and POSTGRES_SKU must have a known max_connections.
+ */
+function templateChecks(values: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  const sku = values.webPubSubSku as string;
+  const units = WEBPUBSUB_UNITS[sku];
+  if (units && !units.includes(values.webPubSubCapacity as number)) problems.push(`webPubSubCapacity: ${sku} does not take ${values.webPubSubCapacity} units`);
+  if (typeof values.postgresSkuName === "string" && MAX_CONNECTIONS[values.postgresSkuName] === undefined) problems.push(`postgresSkuName: no max_connections for ${values.postgresSkuName}`);
+  return problems;
+}
+
+// The template's own tables (main.bicep): max_connections by PostgreSQL size, of which 15 are reserved for
+// Azure (concepts-limits), and the unit counts each Web PubSub tier takes.
+const MAX_CONNECTIONS = template.variables!.postgresMaxConnectionsBySku as Record<string, number>;
+const WEBPUBSUB_UNITS = template.variables!.webPubSubUnitsBySku as Record<string, number[]>;
 const RESERVED = 15;
 const MIGRATION_CONNECTIONS = 1; // the one session that holds the migration lock
 /** The most connections a deployment opens: old and new instances' pools during a deploy, and the migration lock. */
@@ -239,7 +250,11 @@ describe("main.parameters.json, read the way azd reads it", () => {
       httpPerInstanceConcurrency: 16,
       instanceMemoryMB: 2048,
       webPubSubSku: "Free_F1",
+      webPubSubCapacity: 1,
       postgresSkuName: "Standard_B2s",
+      postgresStorageSizeGB: 32,
+      postgresStorageAutoGrow: true,
+      accessTokenExpireMinutes: 30,
     });
   });
 
@@ -252,14 +267,57 @@ describe("main.parameters.json, read the way azd reads it", () => {
       POSTGRES_SKU: "Standard_D2ds_v5",
       ALLOWED_ORIGINS: "https://mail.example.com",
       WEBPUBSUB_SKU: "Standard_S1",
+      WEBPUBSUB_CAPACITY: "20",
+      POSTGRES_STORAGE_GB: "256",
+      POSTGRES_STORAGE_AUTOGROW: "false",
+      ACCESS_TOKEN_EXPIRE_MINUTES: "120",
     });
     expect(overridden.problems).toEqual([]);
-    expect(overridden.values).toMatchObject({ maximumInstanceCount: 100, dbPoolMax: 2, httpPerInstanceConcurrency: 32, postgresSkuName: "Standard_D2ds_v5", webPubSubSku: "Standard_S1" });
+    expect(overridden.values).toMatchObject({
+      maximumInstanceCount: 100,
+      dbPoolMax: 2,
+      httpPerInstanceConcurrency: 32,
+      postgresSkuName: "Standard_D2ds_v5",
+      webPubSubSku: "Standard_S1",
+      webPubSubCapacity: 20,
+      postgresStorageSizeGB: 256,
+      postgresStorageAutoGrow: false,
+      accessTokenExpireMinutes: 120,
+    });
   });
 
   it("and the template refuses what Azure would refuse", () => {
-    const bad = resolveAsAzd(PARAMETERS, { ...FRESH, MAXIMUM_INSTANCE_COUNT: "20", WEBPUBSUB_SKU: "Premium_P2", DB_POOL_MAX: "two" });
-    expect(bad.problems.sort()).toEqual(["dbPoolMax: 'two' is not an int", "maximumInstanceCount: 20 < 40", 'webPubSubSku: "Premium_P2" is not allowed'].sort());
+    const bad = resolveAsAzd(PARAMETERS, {
+      ...FRESH,
+      MAXIMUM_INSTANCE_COUNT: "20",
+      WEBPUBSUB_SKU: "Premium_P3",
+      DB_POOL_MAX: "two",
+      POSTGRES_STORAGE_GB: "100",
+      POSTGRES_STORAGE_AUTOGROW: "yes",
+      ACCESS_TOKEN_EXPIRE_MINUTES: "0",
+    });
+    expect(bad.problems.sort()).toEqual(
+      [
+        "dbPoolMax: 'two' is not an int",
+        "maximumInstanceCount: 20 < 40",
+        'webPubSubSku: "Premium_P3" is not allowed',
+        "postgresStorageSizeGB: 100 is not allowed",
+        "postgresStorageAutoGrow: 'yes' is not a bool",
+        "accessTokenExpireMinutes: 0 < 1",
+      ].sort(),
+    );
+  });
+
+  it("and Web PubSub unit counts a tier does not take, and PostgreSQL sizes without a known max_connections", () => {
+    const problems = (env: Env) => resolveAsAzd(PARAMETERS, { ...FRESH, ...env }).problems;
+    expect(problems({ WEBPUBSUB_CAPACITY: "2" })).toEqual(["webPubSubCapacity: Free_F1 does not take 2 units"]);
+    expect(problems({ WEBPUBSUB_SKU: "Standard_S1", WEBPUBSUB_CAPACITY: "15" })).toEqual(["webPubSubCapacity: Standard_S1 does not take 15 units"]);
+    expect(problems({ WEBPUBSUB_SKU: "Premium_P1", WEBPUBSUB_CAPACITY: "200" })).toEqual(["webPubSubCapacity: Premium_P1 does not take 200 units"]);
+    expect(problems({ WEBPUBSUB_SKU: "Premium_P2" })).toEqual(["webPubSubCapacity: Premium_P2 does not take 1 units"]);
+    for (const [sku, capacity] of [["Standard_S1", "3"], ["Standard_S1", "100"], ["Premium_P1", "60"], ["Premium_P2", "300"], ["Premium_P2", "1000"]]) {
+      expect(problems({ WEBPUBSUB_SKU: sku, WEBPUBSUB_CAPACITY: capacity }), `${sku} ${capacity}`).toEqual([]);
+    }
+    expect(problems({ POSTGRES_SKU: "Standard_D3ds_v5" })).toEqual(["postgresSkuName: no max_connections for Standard_D3ds_v5"]);
   });
 
   it("supplies only parameters the template declares, and every one it requires", () => {
@@ -378,6 +436,18 @@ describe("app settings", () => {
     expect(config.eventHandlerKey).toBeDefined();
   });
 
+  it("ACCESS_TOKEN_EXPIRE_MINUTES comes from the azd environment, within the bounds the app accepts", () => {
+    const file = JSON.parse(PARAMETERS) as { parameters: Record<string, { value: string }> };
+    expect(file.parameters.accessTokenExpireMinutes.value).toBe("${ACCESS_TOKEN_EXPIRE_MINUTES=30}");
+    expect(appSettings[SETTINGS.accessTokenExpireMinutes]).toBe("[string(parameters('accessTokenExpireMinutes'))]");
+    const { minValue, maxValue } = template.parameters.accessTokenExpireMinutes;
+    const minutes = (value: number) => parseConfig({ ...LOCAL_CONFIG, [SETTINGS.accessTokenExpireMinutes]: String(value) }).accessTokenExpireMinutes;
+    expect(minutes(minValue!)).toBe(minValue);
+    expect(minutes(maxValue!)).toBe(maxValue);
+    expect(() => minutes(minValue! - 1)).toThrow();
+    expect(() => minutes(maxValue! + 1)).toThrow();
+  });
+
   it("are read only by shared/config/config.ts (and the migrate command): no other code reads the environment", () => {
     const readers: string[] = [];
     for (const dir of ["functions", "shared"]) {
@@ -493,11 +563,37 @@ describe("resources", () => {
     const server = one(pg.template, "Microsoft.DBforPostgreSQL/flexibleServers");
     expect(server.sku).toEqual({ name: "[parameters('skuName')]", tier: "[parameters('skuTier')]" });
     expect(server.properties.authConfig).toMatchObject({ activeDirectoryAuth: "Enabled", passwordAuth: "Disabled" });
-    expect(one(pg.template, "Microsoft.DBforPostgreSQL/flexibleServers/configurations")).toMatchObject({
-      name: "[format('{0}/{1}', parameters('name'), 'require_secure_transport')]",
-      properties: { value: "on" },
-    });
+    const requireTls = resourcesOf(pg.template, "Microsoft.DBforPostgreSQL/flexibleServers/configurations").find((c) => c.name.includes("'require_secure_transport'"));
+    expect(requireTls?.properties).toMatchObject({ value: "on" });
     expect(one(pg.template, "Microsoft.DBforPostgreSQL/flexibleServers/firewallRules").properties).toEqual({ startIpAddress: "0.0.0.0", endIpAddress: "0.0.0.0" });
+  });
+
+  it("PostgreSQL storage: POSTGRES_STORAGE_GB and POSTGRES_STORAGE_AUTOGROW reach the server (autogrow on by default)", () => {
+    const pg = module("postgres");
+    expect(pg.params).toMatchObject({ storageSizeGB: "[parameters('postgresStorageSizeGB')]", storageAutoGrow: "[parameters('postgresStorageAutoGrow')]" });
+    const server = one(pg.template, "Microsoft.DBforPostgreSQL/flexibleServers");
+    expect(server.properties.storage).toEqual({ storageSizeGB: "[parameters('storageSizeGB')]", autoGrow: "[if(parameters('storageAutoGrow'), 'Enabled', 'Disabled')]" });
+    expect(template.parameters.postgresStorageSizeGB).toMatchObject({ type: "int", defaultValue: 32 });
+    expect(template.parameters.postgresStorageSizeGB.allowedValues).toEqual([32, 64, 128, 256, 512, 1024, 2048, 4095, 4096, 8192, 16384, 32767]);
+    expect(template.parameters.postgresStorageAutoGrow).toMatchObject({ type: "bool", defaultValue: true });
+  });
+
+  it("PostgreSQL max_connections: set from POSTGRES_SKU, so a later size change carries its own value", () => {
+    const pg = module("postgres");
+    expect(pg.params.maxConnections).toBe("[variables('postgresMaxConnections')]");
+    // An unknown size stops the deployment (fail) instead of leaving max_connections at another size's value.
+    expect(template.variables!.postgresMaxConnections).toMatch(
+      /^\[coalesce\(tryGet\(variables\('postgresMaxConnectionsBySku'\), parameters\('postgresSkuName'\)\), fail\(format\('POSTGRES_SKU \{0\} has no max_connections/,
+    );
+    const limit = resourcesOf(pg.template, "Microsoft.DBforPostgreSQL/flexibleServers/configurations").find((c) => c.name.includes("'max_connections'"));
+    expect(limit?.properties).toEqual({ value: "[string(parameters('maxConnections'))]", source: "user-override" });
+    expect(pg.template.parameters.maxConnections).toMatchObject({ type: "int", minValue: 25, maxValue: 5000 });
+    // Azure's documented defaults (concepts-limits) for the sizes README and docs/SCALING.md name.
+    expect(MAX_CONNECTIONS).toMatchObject({ Standard_B1ms: 50, Standard_B2s: 429, Standard_D2ds_v5: 859, Standard_D4ds_v5: 1718, Standard_E16ds_v5: 5000 });
+    for (const [sku, value] of Object.entries(MAX_CONNECTIONS)) {
+      expect(sku, sku).toMatch(/^Standard_(B\d+m?s|[DE]\d+a?ds_v5)$/);
+      expect([50, 429, 859, 1718, 3437, 5000], sku).toContain(value);
+    }
   });
 
   it("PostgreSQL: the app's identity is an Entra administrator before the database exists, so it owns the database; the deployer is a second one", () => {
@@ -523,7 +619,7 @@ describe("resources", () => {
 
   it("Web PubSub: Free_F1 by default, local auth off, the app identity as Service Owner, its own identity for Key Vault", () => {
     const wps = module("webpubsub");
-    expect(template.parameters.webPubSubSku).toMatchObject({ defaultValue: "Free_F1", allowedValues: ["Free_F1", "Standard_S1"] });
+    expect(template.parameters.webPubSubSku).toMatchObject({ defaultValue: "Free_F1", allowedValues: ["Free_F1", "Standard_S1", "Premium_P1", "Premium_P2"] });
     expect(wps.params.skuName).toBe("[parameters('webPubSubSku')]");
     const service = one(wps.template, "Microsoft.SignalRService/webPubSub");
     expect(service.properties).toMatchObject({ disableLocalAuth: true });
@@ -534,6 +630,22 @@ describe("resources", () => {
     expect(wps.params.appPrincipalId).toBe("[identity.outputs.principalId]");
     expect(wps.template.outputs.endpoint.value).toBe("[format('https://{0}', reference(resourceId('Microsoft.SignalRService/webPubSub', parameters('name')), '2024-03-01').hostName)]");
     expect(appSettings[SETTINGS.webPubSubEndpoint]).toBe("[webpubsub.outputs.endpoint]");
+  });
+
+  it("Web PubSub units: WEBPUBSUB_CAPACITY reaches the resource's sku, only in a count its tier takes", () => {
+    const wps = module("webpubsub");
+    expect(wps.params.capacity).toBe("[variables('webPubSubUnits')]");
+    // A count the tier does not take (Free_F1 with 2 units) stops the deployment while ARM validates it.
+    expect(template.variables!.webPubSubUnits).toMatch(
+      /^\[if\(contains\(variables\('webPubSubUnitsBySku'\)\[parameters\('webPubSubSku'\)\], parameters\('webPubSubCapacity'\)\), parameters\('webPubSubCapacity'\), fail\(/,
+    );
+    const service = one(wps.template, "Microsoft.SignalRService/webPubSub");
+    expect(service.sku).toEqual({ name: "[parameters('skuName')]", tier: "[split(parameters('skuName'), '_')[0]]", capacity: "[parameters('capacity')]" });
+    expect(template.parameters.webPubSubCapacity).toMatchObject({ type: "int", defaultValue: 1, minValue: 1, maxValue: 1000 });
+    // ResourceSku.capacity in the Microsoft.SignalRService REST API.
+    const upTo100 = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100];
+    expect(WEBPUBSUB_UNITS).toEqual({ Free_F1: [1], Standard_S1: upTo100, Premium_P1: upTo100, Premium_P2: [100, 200, 300, 400, 500, 600, 700, 800, 900, 1000] });
+    expect(Object.keys(WEBPUBSUB_UNITS).sort()).toEqual([...template.parameters.webPubSubSku.allowedValues!].sort());
   });
 
   it("the hub denies anonymous clients and calls the events function with a Key Vault reference, never the key itself", () => {
@@ -629,6 +741,38 @@ describe("docs/SCALING.md, the capacity plan", () => {
       expect(Object.keys(settings).length, users).toBeGreaterThan(0);
       expect(resolveAsAzd(PARAMETERS, { ...FRESH, ...settings }).problems, users).toEqual([]);
     }
+  });
+
+  it("names only variables that main.parameters.json maps (an unmapped `azd env set` would change nothing)", () => {
+    const mapped = new Set([...PARAMETERS.matchAll(/\$\{(\w+)/g)].map(([, variable]) => variable));
+    for (const { users, settings } of sizes) for (const variable of Object.keys(settings)) expect(mapped.has(variable), `${users}: ${variable}`).toBe(true);
+    for (const closed of ["WEBPUBSUB_CAPACITY", "POSTGRES_STORAGE_GB", "POSTGRES_STORAGE_AUTOGROW", "ACCESS_TOKEN_EXPIRE_MINUTES"]) expect(mapped.has(closed), closed).toBe(true);
+    expect(plan).not.toMatch(/Not settable/);
+  });
+
+  it("sets the Web PubSub units and the disk its table states, and the units cover the sockets at 80 %", () => {
+    const cells = (label: string) => plan.split("\n").find((line) => line.startsWith(`| ${label} |`))!.split("|").slice(2, 5);
+    const sockets = cells("sockets at peak").map((cell) => Number(/\*\*([\d,]+)\*\*/.exec(cell)![1].replace(/,/g, "")));
+    const webPubSub = cells("Web PubSub");
+    const disk = cells("disk (IOPS)");
+    for (const [i, { users, settings }] of sizes.entries()) {
+      const { webPubSubSku, webPubSubCapacity, postgresStorageSizeGB } = resolveAsAzd(PARAMETERS, { ...FRESH, ...settings }).values as { webPubSubSku: string; webPubSubCapacity: number; postgresStorageSizeGB: number };
+      expect(webPubSub[i], users).toContain(`**${webPubSubSku}, ${n(webPubSubCapacity)} units**`);
+      // The fewest units the tier takes that hold the sockets at 80 % of 1,000 a unit.
+      expect(webPubSubCapacity, users).toBe(WEBPUBSUB_UNITS[webPubSubSku].find((units) => units * 1000 * 0.8 >= sockets[i]));
+      const size = postgresStorageSizeGB >= 1024 ? `${postgresStorageSizeGB / 1024} TiB` : `${postgresStorageSizeGB} GiB`;
+      expect(disk[i].trim(), users).toMatch(new RegExp(`^${size} \\(`));
+    }
+  });
+
+  it("the README's production sizes use variables main.parameters.json maps, with values the template accepts", () => {
+    const readme = read("README.md");
+    const section = readme.slice(readme.indexOf("### Production sizes"), readme.indexOf("### Remove everything"));
+    const settings = Object.fromEntries([...section.matchAll(/^azd env set (\w+) (\S+)/gm)].map(([, name, value]) => [name, value]));
+    expect(Object.keys(settings).length).toBeGreaterThan(3);
+    const mapped = new Set([...PARAMETERS.matchAll(/\$\{(\w+)/g)].map(([, variable]) => variable));
+    for (const variable of Object.keys(settings)) expect(mapped.has(variable), variable).toBe(true);
+    expect(resolveAsAzd(PARAMETERS, { ...FRESH, ...settings }).problems).toEqual([]);
   });
 
   it("states the template's defaults as they are", () => {

@@ -7,7 +7,12 @@ param skuName string = 'Standard_B1ms'
 @allowed(['Burstable', 'GeneralPurpose', 'MemoryOptimized'])
 param skuTier string = 'Burstable'
 param version string = '16'
+@description('The server parameter max_connections for this size; a change takes effect at the next restart.')
+@minValue(25)
+@maxValue(5000)
+param maxConnections int
 param storageSizeGB int = 32
+param storageAutoGrow bool = true
 @description('The app identity: a Microsoft Entra administrator that signs in with a token and owns the database.')
 param appIdentityName string
 param appIdentityPrincipalId string
@@ -22,7 +27,8 @@ resource server 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = {
   sku: { name: skuName, tier: skuTier }
   properties: {
     version: version
-    storage: { storageSizeGB: storageSizeGB }
+    // Premium SSD; the performance tier (IOPS) is the one of the size unless set.
+    storage: { storageSizeGB: storageSizeGB, autoGrow: storageAutoGrow ? 'Enabled' : 'Disabled' }
     // Microsoft Entra only: no administrator login, no password anywhere.
     authConfig: {
       activeDirectoryAuth: 'Enabled'
@@ -51,6 +57,16 @@ resource requireTls 'Microsoft.DBforPostgreSQL/flexibleServers/configurations@20
   dependsOn: [allowAzureServices]
 }
 
+// A static parameter: on an existing server the new value waits for a restart (the size change itself
+// restarts the server before this runs, so restart once more after a POSTGRES_SKU change). On a new
+// server it equals the size's default, so nothing is pending.
+resource connectionLimit 'Microsoft.DBforPostgreSQL/flexibleServers/configurations@2024-08-01' = {
+  parent: server
+  name: 'max_connections'
+  properties: { value: string(maxConnections), source: 'user-override' }
+  dependsOn: [requireTls]
+}
+
 resource appAdmin 'Microsoft.DBforPostgreSQL/flexibleServers/administrators@2024-08-01' = {
   parent: server
   name: appIdentityPrincipalId
@@ -59,7 +75,7 @@ resource appAdmin 'Microsoft.DBforPostgreSQL/flexibleServers/administrators@2024
     principalName: appIdentityName
     tenantId: tenant().tenantId
   }
-  dependsOn: [requireTls]
+  dependsOn: [connectionLimit]
 }
 
 // Created after the app's administrator exists, so that administrator owns it (and, on PostgreSQL 15+,

@@ -1,8 +1,9 @@
 param name string
 param location string
 param tags object = {}
-@allowed(['Free_F1', 'Standard_S1', 'Premium_P1'])
+@allowed(['Free_F1', 'Standard_S1', 'Premium_P1', 'Premium_P2'])
 param skuName string = 'Free_F1'
+@description('Units; main.bicep checks the count against the tier.')
 param capacity int = 1
 param appPrincipalId string
 @description('The service\'s own identity (Web PubSub takes one): reads the event-handler key from Key Vault.')

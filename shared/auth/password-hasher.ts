@@ -70,6 +70,11 @@ export interface PasswordHasher {
   hash(password: string, cost: number): Promise<string>;
   /** True if `password` matches `hash`; false for a wrong password or a malformed hash. */
   compare(password: string, hash: string): Promise<boolean>;
+  /**
+   * Throws the 503 that a hash asked for now would get: a caller refuses before its other work
+   * (database round trips, throttle counters), so that shedding load costs next to nothing.
+   */
+  admit(): void;
   close(): Promise<void>;
 }
 
@@ -104,6 +109,10 @@ export class WorkerPasswordHasher implements PasswordHasher {
 
   compare(password: string, hash: string): Promise<boolean> {
     return this.run({ op: "compare", password, hash }) as Promise<boolean>;
+  }
+
+  admit(): void {
+    this.budget.admit(this.running.size, this.queue.length);
   }
 
   /** Hashes running or waiting now. */
@@ -191,6 +200,8 @@ export class InlinePasswordHasher implements PasswordHasher {
       return false;
     }
   }
+
+  admit(): void {} // unbounded: only for comparison
 
   async close(): Promise<void> {}
 }

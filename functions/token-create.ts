@@ -27,7 +27,7 @@ export const createToken = defineEndpoint({
   response: Token,
   errors: [401, 429, 503],
   handler: async ({ request, body: form }) => {
-    admitPasswordHashing();
+    await admitPasswordHashing();
     const username = form.username.trim();
     const attempt = await getThrottle().beginLogin(clientAddress(request), username);
     const user = await findUserByUsername(username);

@@ -19,7 +19,7 @@ export const registerUser = defineEndpoint({
   response: UserPublic,
   errors: [400, 429, 503],
   handler: async ({ request, body: input }) => {
-    admitPasswordHashing(); // hashing past its budget: 503 before anything is counted or written
+    await admitPasswordHashing(); // hashing past its budget: 503 before anything is counted or written
     // Counted once the request is valid and before the costly hash: 429 past the per-address limit.
     await getThrottle().countRegistration(clientAddress(request));
     try {

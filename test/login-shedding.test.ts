@@ -51,7 +51,7 @@ describe("logins while password hashing is past its budget", () => {
     expect(await loginCounters()).toBe(0); // refused before the throttle was asked
 
     // Past the first check (as when many logins pass it at once), the hasher refuses; the attempt is given back.
-    const early = Object.assign(hasher, { admit: () => {} });
+    const early = Object.assign(hasher, { admit: () => Promise.resolve() });
     try {
       for (let i = 0; i <= ATTEMPTS_PER_USER_ADDRESS; i++) {
         expect(await login("shed_user")).toEqual({ status: 503, retryAfter: expect.stringMatching(/^[1-9]\d*$/), body: { detail: ERRORS.passwordHashingBusy } });

@@ -54,10 +54,16 @@ describe("the worker-thread hasher", () => {
     // One running; waits ahead of a newcomer: 100 ms, then 200, then 300 > 250.
     const accepted = [hasher.hash("one", 4), hasher.hash("two", 4), hasher.hash("three", 4)];
     expect(hasher.pending).toBe(3);
-    const refused = await hasher.hash("four", 4).then(
+    const upFront = hasher.admit(); // what a fourth would get, asked before it is asked for
+    const asked = performance.now();
+    const fourth = hasher.hash("four", 4);
+    expect(hasher.pending).toBe(3);
+    await expect(upFront).rejects.toMatchObject({ status: 503 });
+    const refused = await fourth.then(
       () => null,
       (e: unknown) => e,
     );
+    expect(performance.now() - asked).toBeGreaterThanOrEqual(95); // held one mean hash time (100 ms by the clock)
     expect(refused).toBeInstanceOf(HttpError);
     expect(refused).toMatchObject({ status: 503, detail: ERRORS.passwordHashingBusy, headers: { "Retry-After": "1" } });
     const hashes = await Promise.all(accepted);

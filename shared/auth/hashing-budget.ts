@@ -27,6 +27,9 @@ export interface HashingLimits {
  */
 export const DURATION_WEIGHT = 0.2;
 
+/** A refusal is held at most this long: still a quick answer next to the budget it protects. */
+export const MAX_REFUSAL_HOLD_MS = 500;
+
 export class HashingBudget {
   private meanMs: number | undefined;
 
@@ -60,6 +63,11 @@ export class HashingBudget {
     if (withinBudget && queued < this.limits.queueMax) return;
     const retryAfterSeconds = Math.max(1, Math.ceil((waitMs ?? 0) / 1000));
     throw new HttpError(503, ERRORS.passwordHashingBusy, { "Retry-After": String(retryAfterSeconds) });
+  }
+
+  /** How long to hold a refusal before sending it: one mean hash time, at most MAX_REFUSAL_HOLD_MS (0 while none is timed). */
+  get refusalHoldMs(): number {
+    return Math.min(MAX_REFUSAL_HOLD_MS, this.meanMs ?? 0);
   }
 
   /** Starts timing one hash; call the returned function when it ends to add its duration to the average. */

@@ -71,10 +71,10 @@ export interface PasswordHasher {
   /** True if `password` matches `hash`; false for a wrong password or a malformed hash. */
   compare(password: string, hash: string): Promise<boolean>;
   /**
-   * Throws the 503 that a hash asked for now would get: a caller refuses before its other work
-   * (database round trips, throttle counters), so that shedding load costs next to nothing.
+   * Rejects with the 503 that a hash asked for now would get: a caller refuses before its other
+   * work (database round trips, throttle counters), so that shedding load costs next to nothing.
    */
-  admit(): void;
+  admit(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -111,8 +111,8 @@ export class WorkerPasswordHasher implements PasswordHasher {
     return this.run({ op: "compare", password, hash }) as Promise<boolean>;
   }
 
-  admit(): void {
-    this.budget.admit(this.running.size, this.queue.length);
+  admit(): Promise<void> {
+    return this.refusal() ?? Promise.resolve();
   }
 
   /** Hashes running or waiting now. */
@@ -120,10 +120,27 @@ export class WorkerPasswordHasher implements PasswordHasher {
     return this.running.size + this.queue.length;
   }
 
+  /**
+   * The 503 for a hash asked for now, or undefined if it would be taken. The refusal is held for
+   * about one hash time (HashingBudget.refusalHoldMs) before it is sent: a client that ignores
+   * Retry-After and asks again at once then asks at most about as often as a hash completes,
+   * instead of thousands of times a second, taking the CPU the hashing threads need.
+   */
+  private refusal(): Promise<never> | undefined {
+    try {
+      this.budget.admit(this.running.size, this.queue.length);
+      return undefined;
+    } catch (error) {
+      return new Promise((_, reject) => setTimeout(() => reject(error as Error), this.budget.refusalHoldMs));
+    }
+  }
+
   private run(job: Job): Promise<string | boolean> {
+    // Decided now, not in a later tick: hashes asked for together must each see the others queued.
+    const refused = this.refusal();
+    if (refused) return refused;
     return new Promise((resolve, reject) => {
       const task: Task = { job, resolve, reject };
-      this.budget.admit(this.running.size, this.queue.length); // throws the 503: the promise rejects with it
       const worker = this.freeWorker();
       if (worker) this.start(worker, task);
       else this.queue.push(task);
@@ -201,7 +218,7 @@ export class InlinePasswordHasher implements PasswordHasher {
     }
   }
 
-  admit(): void {} // unbounded: only for comparison
+  async admit(): Promise<void> {} // unbounded: only for comparison
 
   async close(): Promise<void> {}
 }

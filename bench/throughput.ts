@@ -192,7 +192,7 @@ async function main(): Promise<void> {
         const met = ratio >= GOAL && a.failures === 0;
         if (!met) misses.push(`${scenario.name} @${connections}`);
         console.log(
-          `${scenario.name.padEnd(20)} ${fmt(connections, 5)} ${fmt(a.rps, 10)} ${fmt(b.rps, 10)} ${fmt(ratio, 6, 2)} ${fmt(a.p50, 8)}/${fmt(a.p99, -1)}`.padEnd(80) +
+          `${scenario.name.padEnd(20)} ${fmt(connections, 5)} ${fmt(a.rps, 10, a.rps < 100 ? 1 : 0)} ${fmt(b.rps, 10, b.rps < 100 ? 1 : 0)} ${fmt(ratio, 6, 2)} ${fmt(a.p50, 8)}/${fmt(a.p99, -1)}`.padEnd(80) +
             `${fmt(b.p50, 8)}/${fmt(b.p99, -1)}`.padEnd(19) +
             `${met ? "ok" : "MISSED"}${a.failures + b.failures ? `  (${a.failures} failed ours, ${b.failures} floor)` : ""}${a.shed + b.shed ? `  (503 shed: ${a.shed} ours, ${b.shed} floor)` : ""}`,
         );

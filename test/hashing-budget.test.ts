@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { ERRORS } from "../shared/http/errors";
 import { HttpError } from "../shared/http/http";
-import { DURATION_WEIGHT, HashingBudget, MAX_REFUSAL_HOLD_MS, type HashingLimits } from "../shared/auth/hashing-budget";
+import { DURATION_WEIGHT, HashingBudget, type HashingLimits } from "../shared/auth/hashing-budget";
 
 function budgetWith(limits: Partial<HashingLimits> = {}) {
   const clock = { now: 0 };
@@ -93,15 +93,6 @@ describe("the hashing budget", () => {
     hashTook(1);
     expect(refusal(budget, 1, 9)).toBeNull();
     expect(refusal(budget, 1, 10)).toMatchObject({ status: 503, detail: ERRORS.passwordHashingBusy, headers: { "Retry-After": "1" } });
-  });
-
-  it("holds a refusal for one mean hash time, at most MAX_REFUSAL_HOLD_MS, and not at all while none is timed", () => {
-    const { budget, hashTook } = budgetWith();
-    expect(budget.refusalHoldMs).toBe(0);
-    hashTook(120);
-    expect(budget.refusalHoldMs).toBe(120);
-    for (let i = 0; i < 40; i++) hashTook(5_000);
-    expect(budget.refusalHoldMs).toBe(MAX_REFUSAL_HOLD_MS);
   });
 
   it("with a budget of zero never queues: a hash runs on a free thread or is refused", () => {

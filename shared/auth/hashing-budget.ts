@@ -4,8 +4,8 @@
  * on a slow instance, long past any client's patience, and a client that gives up leaves its hash
  * queued, so under overload the threads mostly hash for nobody. Here a new hash is taken only if
  * it should start within `maxWaitMs`, judged from the hashes ahead of it and a moving average of
- * recent hash durations; otherwise it is refused at once with 503 and a Retry-After of about the
- * time the work ahead needs. Under overload the admitted logins complete at the rate the threads
+ * recent hash durations; otherwise it is refused quickly (REFUSAL_HOLD_MS) with 503 and a
+ * Retry-After of about the time the work ahead needs. Under overload the admitted logins complete at the rate the threads
  * allow, each within the budget, and the rest learn quickly to come back.
  */
 import { performance } from "node:perf_hooks";
@@ -27,8 +27,14 @@ export interface HashingLimits {
  */
 export const DURATION_WEIGHT = 0.2;
 
-/** A refusal is held at most this long: still a quick answer next to the budget it protects. */
-export const MAX_REFUSAL_HOLD_MS = 500;
+/**
+ * How long a refusal is held before it is sent. A client that ignores Retry-After (autocannon, a
+ * naive retry loop, a bot) asks again at once; answered at once, it came back thousands of times a
+ * second and took the CPU the hashing threads needed (bench/throughput.ts, login at 64
+ * connections: 0.25x the floor with immediate refusals; held one hash time, 0.1 s, 0.67-0.76x;
+ * held 0.5 s, 0.92x). Half a second is still a quick answer next to the budget it protects.
+ */
+export const REFUSAL_HOLD_MS = 500;
 
 export class HashingBudget {
   private meanMs: number | undefined;
@@ -63,11 +69,6 @@ export class HashingBudget {
     if (withinBudget && queued < this.limits.queueMax) return;
     const retryAfterSeconds = Math.max(1, Math.ceil((waitMs ?? 0) / 1000));
     throw new HttpError(503, ERRORS.passwordHashingBusy, { "Retry-After": String(retryAfterSeconds) });
-  }
-
-  /** How long to hold a refusal before sending it: one mean hash time, at most MAX_REFUSAL_HOLD_MS (0 while none is timed). */
-  get refusalHoldMs(): number {
-    return Math.min(MAX_REFUSAL_HOLD_MS, this.meanMs ?? 0);
   }
 
   /** Starts timing one hash; call the returned function when it ends to add its duration to the average. */

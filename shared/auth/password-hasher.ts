@@ -17,7 +17,7 @@ import { availableParallelism } from "node:os";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
 import bcrypt from "bcryptjs";
-import { HashingBudget, type HashingLimits } from "./hashing-budget";
+import { HashingBudget, REFUSAL_HOLD_MS, type HashingLimits } from "./hashing-budget";
 
 /**
  * Niceness of hashing threads (0 normal, 19 lowest). At 5 the request thread outweighs a hashing
@@ -121,17 +121,15 @@ export class WorkerPasswordHasher implements PasswordHasher {
   }
 
   /**
-   * The 503 for a hash asked for now, or undefined if it would be taken. The refusal is held for
-   * about one hash time (HashingBudget.refusalHoldMs) before it is sent: a client that ignores
-   * Retry-After and asks again at once then asks at most about as often as a hash completes,
-   * instead of thousands of times a second, taking the CPU the hashing threads need.
+   * The 503 for a hash asked for now, or undefined if it would be taken; held REFUSAL_HOLD_MS
+   * before it is sent, so that clients asking again at once cannot crowd out the hashing.
    */
   private refusal(): Promise<never> | undefined {
     try {
       this.budget.admit(this.running.size, this.queue.length);
       return undefined;
     } catch (error) {
-      return new Promise((_, reject) => setTimeout(() => reject(error as Error), this.budget.refusalHoldMs));
+      return new Promise((_, reject) => setTimeout(() => reject(error as Error), REFUSAL_HOLD_MS));
     }
   }
 

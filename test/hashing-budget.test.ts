@@ -79,13 +79,14 @@ describe("the hashing budget", () => {
     expect(refusal(budget, 1, 18)).toBeNull(); // 19 x ~0.1 s
   });
 
-  it("lets one hash wait per thread until a hash has been timed", () => {
-    const { budget, hashTook } = budgetWith({ threads: 2 });
+  it("applies only the count cap until a hash has been timed, then the budget", () => {
+    const { budget, hashTook } = budgetWith({ threads: 2, maxWaitMs: 1_000, queueMax: 50 });
     expect(budget.expectedWaitMs(2, 0)).toBeUndefined();
-    expect(refusal(budget, 2, 1)).toBeNull();
-    expect(refusal(budget, 2, 2)).toMatchObject({ status: 503, headers: { "Retry-After": "1" } });
+    expect(refusal(budget, 2, 49)).toBeNull();
+    expect(refusal(budget, 2, 50)).toMatchObject({ status: 503, headers: { "Retry-After": "1" } });
     hashTook(100);
-    expect(refusal(budget, 2, 2)).toBeNull();
+    expect(refusal(budget, 2, 18)).toBeNull(); // 20 x 100 / 2 = 1000
+    expect(refusal(budget, 2, 19)).toMatchObject({ status: 503, headers: { "Retry-After": "2" } });
   });
 
   it("keeps the count cap as a backstop when hashes are fast", () => {

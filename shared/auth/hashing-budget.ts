@@ -63,9 +63,10 @@ export class HashingBudget {
   admit(running: number, queued: number): void {
     const waitMs = this.expectedWaitMs(running, queued);
     if (waitMs === 0) return;
-    // Until one hash has been timed, a cold pool lets one hash wait per thread: a burst at start-up
-    // must not fill a queue whose wait nobody knows yet.
-    const withinBudget = waitMs === undefined ? queued < this.limits.threads : waitMs <= this.limits.maxWaitMs;
+    // Until one hash has been timed (a fraction of a second after an instance's first login) only
+    // the count applies: refusing a burst at start-up for want of a measurement would turn away
+    // logins that the budget, once known, admits.
+    const withinBudget = waitMs === undefined || waitMs <= this.limits.maxWaitMs;
     if (withinBudget && queued < this.limits.queueMax) return;
     const retryAfterSeconds = Math.max(1, Math.ceil((waitMs ?? 0) / 1000));
     throw new HttpError(503, ERRORS.passwordHashingBusy, { "Retry-After": String(retryAfterSeconds) });

@@ -4,7 +4,9 @@
  * then while 10 other clients log in over and over, and the ratio of the two is printed, for
  * hashing on worker threads (the default) and on the request thread (PASSWORD_HASH_THREADS=0,
  * bcryptjs's async API: what the service did before). Also prints the time of one bcrypt hash
- * at costs 10 to 12, which BCRYPT_COST's default is chosen from.
+ * at costs 10 to 12, which BCRYPT_COST's default is chosen from. The login clients behave as a
+ * client should: a 503 (hashing past its budget) waits its Retry-After and tries again; those
+ * refusals are counted and printed.
  *
  *   npm run bench:login                                   # embedded database, bcrypt cost 12
  *   BENCH_DATABASE_URL=postgresql://... npm run bench:login
@@ -46,6 +48,7 @@ interface Result {
   busy: ReturnType<typeof summary>;
   logins: ReturnType<typeof summary>;
   loginsPerSecond: number;
+  shed: number;
 }
 
 async function register(base: string, username: string): Promise<string> {
@@ -58,6 +61,17 @@ async function login(base: string, username: string): Promise<string> {
   const res = await fetch(`${base}/token`, { method: "POST", body: new URLSearchParams({ username, password: PASSWORD }) });
   if (res.status !== 200) throw new Error(`login ${username}: ${res.status} ${await res.text()}`);
   return ((await res.json()) as { access_token: string }).access_token;
+}
+
+/** One login as a well-behaved client: true once logged in, false when refused with 503 (after waiting its Retry-After). */
+async function loginOrWait(base: string, username: string): Promise<boolean> {
+  const res = await fetch(`${base}/token`, { method: "POST", body: new URLSearchParams({ username, password: PASSWORD }) });
+  await res.arrayBuffer();
+  if (res.status === 200) return true;
+  const retryAfter = Number(res.headers.get("retry-after"));
+  if (res.status !== 503 || !(retryAfter > 0)) throw new Error(`login ${username}: ${res.status}`);
+  await new Promise((resolve) => setTimeout(resolve, retryAfter * 1000));
+  return false;
 }
 
 /** Polls the unread count one request at a time until `done()`; returns each request's milliseconds. */
@@ -92,11 +106,12 @@ async function measure(mode: string): Promise<Result> {
 
     let stop = false;
     const loginTimes: number[] = [];
+    let shed = 0;
     const loops = clients.map(async (name) => {
       while (!stop) {
         const started = performance.now();
-        await login(base, name);
-        loginTimes.push(performance.now() - started);
+        if (await loginOrWait(base, name)) loginTimes.push(performance.now() - started);
+        else shed++;
       }
     });
     await new Promise((resolve) => setTimeout(resolve, 500)); // every login client in flight first
@@ -106,7 +121,7 @@ async function measure(mode: string): Promise<Result> {
     const loginsDuring = loginTimes.length;
     stop = true;
     await Promise.all(loops);
-    return { mode, idle: summary(idle), busy: summary(busy), logins: summary(loginTimes), loginsPerSecond: loginsDuring / busySeconds };
+    return { mode, idle: summary(idle), busy: summary(busy), logins: summary(loginTimes), loginsPerSecond: loginsDuring / busySeconds, shed };
   } finally {
     await stack.close();
     await closePasswordHasher();
@@ -134,7 +149,7 @@ async function main(): Promise<void> {
     const label = r.mode === "workers" ? `worker threads (${threads})` : "request thread (old)";
     console.log(
       `${label.padEnd(22)} idle p50 ${ms(r.idle.p50)} p99 ${ms(r.idle.p99)} (n=${r.idle.n}) | during logins p50 ${ms(r.busy.p50)} p99 ${ms(r.busy.p99)} (n=${r.busy.n}) | ` +
-        `p99 ratio ${(r.busy.p99 / r.idle.p99).toFixed(2)}x | logins ${r.loginsPerSecond.toFixed(1)}/s, login p50 ${ms(r.logins.p50)}`,
+        `p99 ratio ${(r.busy.p99 / r.idle.p99).toFixed(2)}x | logins ${r.loginsPerSecond.toFixed(1)}/s, login p50 ${ms(r.logins.p50)} p99 ${ms(r.logins.p99)}, 503 shed ${r.shed}`,
     );
   }
 }

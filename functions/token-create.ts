@@ -3,8 +3,8 @@ import { ERRORS } from "../shared/http/errors";
 import { unauthorized } from "../shared/auth/auth";
 import { clientAddress } from "../shared/auth/client-address";
 import { defineEndpoint } from "../shared/http/endpoint";
-import { ok } from "../shared/http/http";
-import { verifyPassword } from "../shared/auth/passwords";
+import { HttpError, ok } from "../shared/http/http";
+import { admitPasswordHashing, verifyPassword } from "../shared/auth/passwords";
 import { LoginForm, Token } from "../shared/http/schemas";
 import { getThrottle } from "../shared/auth/throttle";
 import { issueAccessToken } from "../shared/auth/tokens";
@@ -13,7 +13,9 @@ import { findUserByUsername } from "../shared/data/users";
 /**
  * OAuth2 password flow, as the original's `/token`: a form in, a bearer token out. The attempt
  * is counted before the password is checked (429 past the limits), forgiven when it is right,
- * and counted against the client's address when it is wrong.
+ * and counted against the client's address when it is wrong. When password hashing is past its
+ * budget the login is refused with 503 first of all, before any database work; one that slips past
+ * that check and is refused by the hasher itself gets its attempt back.
  */
 export const createToken = defineEndpoint({
   name: "token-create",
@@ -25,10 +27,14 @@ export const createToken = defineEndpoint({
   response: Token,
   errors: [401, 429, 503],
   handler: async ({ request, body: form }) => {
+    await admitPasswordHashing();
     const username = form.username.trim();
     const attempt = await getThrottle().beginLogin(clientAddress(request), username);
     const user = await findUserByUsername(username);
-    const valid = await verifyPassword(form.password, user?.hashed_password ?? null);
+    const valid = await verifyPassword(form.password, user?.hashed_password ?? null).catch(async (error: unknown) => {
+      if (error instanceof HttpError && error.status === 503) await attempt.abandoned();
+      throw error;
+    });
     if (!user || !valid) {
       await attempt.failed();
       throw unauthorized(ERRORS.incorrectLogin);

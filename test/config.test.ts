@@ -65,8 +65,10 @@ describe("configuration", () => {
     ]);
   });
 
-  it("hashes passwords on automatically sized threads unless told a number (0: on the request thread)", () => {
-    expect(parseConfig(base).passwordHashing).toEqual({ threads: "auto", queueMax: 100 });
+  it("hashes passwords on automatically sized threads unless told a number (0: on the request thread), waiting at most the budget", () => {
+    expect(parseConfig(base).passwordHashing).toEqual({ threads: "auto", queueMax: 100, maxWaitMs: 2000 });
+    expect(parseConfig({ ...base, PASSWORD_HASH_MAX_WAIT_MS: "0" }).passwordHashing.maxWaitMs).toBe(0);
+    for (const bad of ["-1", "60001", "2s"]) expect(problemsOf({ ...base, PASSWORD_HASH_MAX_WAIT_MS: bad }), bad).toEqual([expect.stringMatching(/^PASSWORD_HASH_MAX_WAIT_MS /)]);
     expect(parseConfig({ ...base, PASSWORD_HASH_THREADS: " auto " }).passwordHashing.threads).toBe("auto");
     expect(parseConfig({ ...base, PASSWORD_HASH_THREADS: "0" }).passwordHashing.threads).toBe(0);
     expect(parseConfig({ ...base, PASSWORD_HASH_THREADS: "3" }).passwordHashing.threads).toBe(3);

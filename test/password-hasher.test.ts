@@ -4,8 +4,10 @@ import bcrypt from "bcryptjs";
 import { afterEach, describe, expect, it } from "vitest";
 import { ERRORS } from "../shared/http/errors";
 import { HttpError } from "../shared/http/http";
+import { REFUSAL_HOLD_MS } from "../shared/auth/hashing-budget";
 import { cpuBudget, InlinePasswordHasher, resolveThreads, WorkerPasswordHasher, type PasswordHasher } from "../shared/auth/password-hasher";
 
+const limits = (threads: number) => ({ threads, maxWaitMs: 60_000, queueMax: 100 });
 const open: PasswordHasher[] = [];
 const track = <T extends PasswordHasher>(hasher: T): T => {
   open.push(hasher);
@@ -24,7 +26,7 @@ async function busyShare(work: () => Promise<unknown>): Promise<number> {
 
 describe("the worker-thread hasher", () => {
   it("hashes and verifies, including $2a$, $2b$ and $2y$ hashes from elsewhere, and a bad hash never matches", async () => {
-    const hasher = track(new WorkerPasswordHasher(2, 10));
+    const hasher = track(new WorkerPasswordHasher(limits(2)));
     const hash = await hasher.hash("s3cret-pass", 4);
     expect(hash).toMatch(/^\$2[aby]\$04\$/);
     expect(await hasher.compare("s3cret-pass", hash)).toBe(true);
@@ -35,7 +37,7 @@ describe("the worker-thread hasher", () => {
   });
 
   it("leaves the request thread free while it hashes (bcryptjs's async API keeps it busy)", async () => {
-    const worker = track(new WorkerPasswordHasher(1, 10));
+    const worker = track(new WorkerPasswordHasher(limits(1)));
     await worker.hash("warm-up", 4); // thread start-up is not what is measured
     const offThread = await busyShare(() => worker.hash("password", 11));
     const inline = await busyShare(() => new InlinePasswordHasher().hash("password", 11));
@@ -43,14 +45,26 @@ describe("the worker-thread hasher", () => {
     expect(inline).toBeGreaterThan(0.5);
   });
 
-  it("runs at most `threads` hashes at once, queues up to queueMax and refuses more with a quick 503", async () => {
-    const hasher = track(new WorkerPasswordHasher(1, 2));
-    const accepted = [hasher.hash("one", 8), hasher.hash("two", 8), hasher.hash("three", 8)];
+  it("runs at most `threads` hashes at once, queues what starts within the budget and refuses more with a quick 503", async () => {
+    let now = 0;
+    const hasher = track(new WorkerPasswordHasher({ threads: 1, maxWaitMs: 250, queueMax: 100 }, () => now));
+    const warm = hasher.hash("warm-up", 4);
+    now += 100; // the clock says this hash took 100 ms, whatever it really took
+    await warm;
+    expect(hasher.budget.meanHashMs).toBe(100);
+    // One running; waits ahead of a newcomer: 100 ms, then 200, then 300 > 250.
+    const accepted = [hasher.hash("one", 4), hasher.hash("two", 4), hasher.hash("three", 4)];
     expect(hasher.pending).toBe(3);
-    const refused = await hasher.hash("four", 8).then(
+    const upFront = hasher.admit(); // what a fourth would get, asked before it is asked for
+    const asked = performance.now();
+    const fourth = hasher.hash("four", 4);
+    expect(hasher.pending).toBe(3);
+    await expect(upFront).rejects.toMatchObject({ status: 503 });
+    const refused = await fourth.then(
       () => null,
       (e: unknown) => e,
     );
+    expect(performance.now() - asked).toBeGreaterThanOrEqual(REFUSAL_HOLD_MS - 5); // held, so that clients retrying at once cannot crowd out the hashing
     expect(refused).toBeInstanceOf(HttpError);
     expect(refused).toMatchObject({ status: 503, detail: ERRORS.passwordHashingBusy, headers: { "Retry-After": "1" } });
     const hashes = await Promise.all(accepted);
@@ -59,7 +73,7 @@ describe("the worker-thread hasher", () => {
   });
 
   it("fails only the task of a thread that dies, and hashes on a fresh thread afterwards", async () => {
-    const hasher = track(new WorkerPasswordHasher(1, 10));
+    const hasher = track(new WorkerPasswordHasher(limits(1)));
     const doomed = hasher.hash("doomed", 12);
     const queued = hasher.hash("queued", 4);
     await new Promise((resolve) => setTimeout(resolve, 20));

@@ -3,8 +3,9 @@
  * of a second of pure CPU; bcryptjs's async API only slices it (about 100 ms at a time) on the
  * same thread, so ten logins at once still stalled every other request for seconds. Here a
  * small pool of worker threads runs bcryptjs's synchronous hash and compare:
- *  - at most `threads` hashes run at once (the cap); the rest wait in a bounded queue, and a full
- *    queue is a quick 503 rather than an ever longer wait;
+ *  - at most `threads` hashes run at once (the cap); the rest wait in a queue bounded by time
+ *    (shared/auth/hashing-budget.ts): a hash that would wait past the budget is a quick 503 with
+ *    Retry-After rather than an ever longer wait;
  *  - on Linux each hashing thread lowers its own scheduling priority (nice), so when the CPU is
  *    short the request thread still runs first: logins wait a little, everything else does not.
  * bcryptjs stays the implementation (pure JS, so `$2a$`/`$2b$`/`$2y$` hashes of the original
@@ -16,8 +17,7 @@ import { availableParallelism } from "node:os";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
 import bcrypt from "bcryptjs";
-import { ERRORS } from "../http/errors";
-import { HttpError } from "../http/http";
+import { HashingBudget, REFUSAL_HOLD_MS, type HashingLimits } from "./hashing-budget";
 
 /**
  * Niceness of hashing threads (0 normal, 19 lowest). At 5 the request thread outweighs a hashing
@@ -70,6 +70,11 @@ export interface PasswordHasher {
   hash(password: string, cost: number): Promise<string>;
   /** True if `password` matches `hash`; false for a wrong password or a malformed hash. */
   compare(password: string, hash: string): Promise<boolean>;
+  /**
+   * Rejects with the 503 that a hash asked for now would get: a caller refuses before its other
+   * work (database round trips, throttle counters), so that shedding load costs next to nothing.
+   */
+  admit(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -77,6 +82,8 @@ interface Task {
   job: Job;
   resolve(result: string | boolean): void;
   reject(error: Error): void;
+  /** Set when the task starts on a thread: ends its timing. */
+  timed?: () => void;
 }
 
 export class WorkerPasswordHasher implements PasswordHasher {
@@ -84,12 +91,16 @@ export class WorkerPasswordHasher implements PasswordHasher {
   private readonly idle: Worker[] = [];
   private readonly running = new Map<Worker, Task>();
   private readonly queue: Task[] = [];
+  readonly budget: HashingBudget;
 
-  constructor(
-    readonly threads: number,
-    readonly queueMax: number,
-  ) {
-    if (!(threads >= 1)) throw new Error("a worker pool needs at least one thread");
+  /** `now` is the clock hash durations are measured with (tests pass their own). */
+  constructor(limits: HashingLimits, now?: () => number) {
+    if (!(limits.threads >= 1)) throw new Error("a worker pool needs at least one thread");
+    this.budget = new HashingBudget(limits, now);
+  }
+
+  get threads(): number {
+    return this.budget.limits.threads;
   }
 
   hash(password: string, cost: number): Promise<string> {
@@ -100,17 +111,36 @@ export class WorkerPasswordHasher implements PasswordHasher {
     return this.run({ op: "compare", password, hash }) as Promise<boolean>;
   }
 
+  admit(): Promise<void> {
+    return this.refusal() ?? Promise.resolve();
+  }
+
   /** Hashes running or waiting now. */
   get pending(): number {
     return this.running.size + this.queue.length;
   }
 
+  /**
+   * The 503 for a hash asked for now, or undefined if it would be taken; held REFUSAL_HOLD_MS
+   * before it is sent, so that clients asking again at once cannot crowd out the hashing.
+   */
+  private refusal(): Promise<never> | undefined {
+    try {
+      this.budget.admit(this.running.size, this.queue.length);
+      return undefined;
+    } catch (error) {
+      return new Promise((_, reject) => setTimeout(() => reject(error as Error), REFUSAL_HOLD_MS));
+    }
+  }
+
   private run(job: Job): Promise<string | boolean> {
+    // Decided now, not in a later tick: hashes asked for together must each see the others queued.
+    const refused = this.refusal();
+    if (refused) return refused;
     return new Promise((resolve, reject) => {
       const task: Task = { job, resolve, reject };
       const worker = this.freeWorker();
       if (worker) this.start(worker, task);
-      else if (this.queue.length >= this.queueMax) reject(new HttpError(503, ERRORS.passwordHashingBusy, { "Retry-After": "1" }));
       else this.queue.push(task);
     });
   }
@@ -130,6 +160,7 @@ export class WorkerPasswordHasher implements PasswordHasher {
 
   private start(worker: Worker, task: Task): void {
     this.running.set(worker, task);
+    task.timed = this.budget.time();
     worker.ref(); // a hash in flight keeps the process alive; an idle pool does not
     worker.postMessage(task.job);
   }
@@ -137,6 +168,7 @@ export class WorkerPasswordHasher implements PasswordHasher {
   private settle(worker: Worker, reply: Reply): void {
     const task = this.running.get(worker);
     this.running.delete(worker);
+    task?.timed?.();
     if (reply.ok) task?.resolve(reply.result);
     else task?.reject(new Error(`password hashing failed: ${reply.error}`));
     this.next(worker);
@@ -184,10 +216,12 @@ export class InlinePasswordHasher implements PasswordHasher {
     }
   }
 
+  async admit(): Promise<void> {} // unbounded: only for comparison
+
   async close(): Promise<void> {}
 }
 
-export function createPasswordHasher(settings: { threads: number | "auto"; queueMax: number }): PasswordHasher {
+export function createPasswordHasher(settings: { threads: number | "auto"; queueMax: number; maxWaitMs: number }): PasswordHasher {
   const threads = resolveThreads(settings.threads);
-  return threads === 0 ? new InlinePasswordHasher() : new WorkerPasswordHasher(threads, settings.queueMax);
+  return threads === 0 ? new InlinePasswordHasher() : new WorkerPasswordHasher({ threads, queueMax: settings.queueMax, maxWaitMs: settings.maxWaitMs });
 }

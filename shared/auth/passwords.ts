@@ -31,6 +31,11 @@ export async function closePasswordHasher(): Promise<void> {
   await closing?.hasher.close();
 }
 
+/** Rejects with the 503 (with Retry-After) that a password hash or check asked for now would get. */
+export function admitPasswordHashing(): Promise<void> {
+  return getPasswordHasher().admit();
+}
+
 export function hashPassword(password: string): Promise<string> {
   return getPasswordHasher().hash(password, getConfig().bcryptCost);
 }

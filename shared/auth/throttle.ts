@@ -52,6 +52,8 @@ export interface LoginAttempt {
   succeeded(): Promise<void>;
   /** Counts a wrong password (or unknown username) against the client's address. */
   failed(): Promise<void>;
+  /** Gives back the attempt's point when its password was never checked (hashing was busy): no guess was made. */
+  abandoned(): Promise<void>;
 }
 
 export class Throttle {
@@ -100,6 +102,9 @@ export class Throttle {
     return {
       succeeded: async () => {
         await this.loginByUserAddress.delete(userAddress);
+      },
+      abandoned: async () => {
+        await this.loginByUserAddress.reward(userAddress, 1);
       },
       failed: async () => {
         const res = await this.loginByAddress.consume(address).catch((refusal: unknown) => {

@@ -31,6 +31,13 @@ const booleanSetting = (fallback: boolean) =>
     .transform((v) => (v === undefined || v === "" ? fallback : v === "true" || v === "1"));
 
 export const MAX_HASH_THREADS = 16;
+/**
+ * How long a login may wait for a hashing thread before it is refused with 503 + Retry-After: a
+ * couple of seconds, so that with the hash itself a login under overload still answers within
+ * about 3 s, far inside any client's timeout (browsers' fetch has none, common HTTP clients 30 s
+ * and more, Azure's front end 230 s), and a queue of clients who gave up stays short.
+ */
+export const DEFAULT_HASH_MAX_WAIT_MS = 2_000;
 const WEEK_SECONDS = 7 * 24 * 3600;
 
 // "auto" (the default) or a whole number of hashing threads; 0 hashes on the request thread.
@@ -85,6 +92,7 @@ const schema = z
     [SETTINGS.bcryptCost]: intSetting(4, 15, 12),
     [SETTINGS.passwordHashThreads]: hashThreadsSetting,
     [SETTINGS.passwordHashQueueMax]: intSetting(1, 10_000, 100),
+    [SETTINGS.passwordHashMaxWaitMs]: intSetting(0, 60_000, DEFAULT_HASH_MAX_WAIT_MS),
     [SETTINGS.loginFailuresPerUserAddress]: intSetting(1, 1_000_000, 10),
     [SETTINGS.loginFailuresPerAddress]: intSetting(1, 1_000_000, 100),
     [SETTINGS.loginFailureWindowSeconds]: intSetting(1, WEEK_SECONDS, 3600),
@@ -128,6 +136,7 @@ export interface ThrottleSettings {
 export interface PasswordHashingSettings {
   threads: number | "auto";
   queueMax: number;
+  maxWaitMs: number;
 }
 
 export interface Config extends DatabaseConfig {
@@ -217,7 +226,11 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     secretKey: s[SETTINGS.secretKey],
     accessTokenExpireMinutes: s[SETTINGS.accessTokenExpireMinutes],
     bcryptCost: s[SETTINGS.bcryptCost],
-    passwordHashing: { threads: s[SETTINGS.passwordHashThreads], queueMax: s[SETTINGS.passwordHashQueueMax] },
+    passwordHashing: {
+      threads: s[SETTINGS.passwordHashThreads],
+      queueMax: s[SETTINGS.passwordHashQueueMax],
+      maxWaitMs: s[SETTINGS.passwordHashMaxWaitMs],
+    },
     throttle: {
       login: {
         failuresPerUserAddress: s[SETTINGS.loginFailuresPerUserAddress],

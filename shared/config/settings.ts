@@ -8,6 +8,7 @@ export const SETTINGS = {
   bcryptCost: "BCRYPT_COST",
   passwordHashThreads: "PASSWORD_HASH_THREADS",
   passwordHashQueueMax: "PASSWORD_HASH_QUEUE_MAX",
+  passwordHashMaxWaitMs: "PASSWORD_HASH_MAX_WAIT_MS",
   loginFailuresPerUserAddress: "LOGIN_FAILURES_PER_USER_ADDRESS",
   loginFailuresPerAddress: "LOGIN_FAILURES_PER_ADDRESS",
   loginFailureWindowSeconds: "LOGIN_FAILURE_WINDOW_SECONDS",

@@ -1,0 +1,84 @@
+/**
+ * Admission to the password-hashing queue by time rather than by count. A count says nothing about
+ * how long a login waits: 100 queued hashes are 0.1 s at bcrypt cost 4 and half a minute at cost 12
+ * on a slow instance, long past any client's patience, and a client that gives up leaves its hash
+ * queued, so under overload the threads mostly hash for nobody. Here a new hash is taken only if
+ * it should start within `maxWaitMs`, judged from the hashes ahead of it and a moving average of
+ * recent hash durations; otherwise it is refused quickly (REFUSAL_HOLD_MS) with 503 and a
+ * Retry-After of about the time the work ahead needs. Under overload the admitted logins complete at the rate the threads
+ * allow, each within the budget, and the rest learn quickly to come back.
+ */
+import { performance } from "node:perf_hooks";
+import { ERRORS } from "../http/errors";
+import { HttpError } from "../http/http";
+
+export interface HashingLimits {
+  /** Hashes that run at once (one per hashing thread). */
+  threads: number;
+  /** Longest expected wait for a thread before a new hash is refused. */
+  maxWaitMs: number;
+  /** Hashes that may wait at most, whatever their expected wait: a backstop should the average mislead. */
+  queueMax: number;
+}
+
+/**
+ * Weight of the newest duration in the moving average: about the last ten hashes count, so the
+ * estimate follows a machine that gets busier within a few seconds without jumping on one outlier.
+ */
+export const DURATION_WEIGHT = 0.2;
+
+/**
+ * How long a refusal is held before it is sent. A client that ignores Retry-After (autocannon, a
+ * naive retry loop, a bot) asks again at once; answered at once, it came back thousands of times a
+ * second and took the CPU the hashing threads needed (bench/throughput.ts, login at 64
+ * connections: 0.25x the floor with immediate refusals; held one hash time, 0.1 s, 0.67-0.76x;
+ * held 0.5 s, 0.92x). Half a second is still a quick answer next to the budget it protects.
+ */
+export const REFUSAL_HOLD_MS = 500;
+
+export class HashingBudget {
+  private meanMs: number | undefined;
+
+  constructor(
+    readonly limits: HashingLimits,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  /** The moving average of recent hash durations, undefined until one has been timed. */
+  get meanHashMs(): number | undefined {
+    return this.meanMs;
+  }
+
+  /**
+   * How long a hash arriving now would wait for a thread, with `running` hashes in progress and
+   * `queued` waiting: the jobs ahead, each the mean duration, shared by the threads. Undefined
+   * while no hash has been timed.
+   */
+  expectedWaitMs(running: number, queued: number): number | undefined {
+    if (running < this.limits.threads) return 0;
+    return this.meanMs === undefined ? undefined : ((running + queued) * this.meanMs) / this.limits.threads;
+  }
+
+  /** Throws a 503 with Retry-After unless a hash arriving now may run or wait (see the module comment). */
+  admit(running: number, queued: number): void {
+    const waitMs = this.expectedWaitMs(running, queued);
+    if (waitMs === 0) return;
+    // Until one hash has been timed (a fraction of a second after an instance's first login) only
+    // the count applies: refusing a burst at start-up for want of a measurement would turn away
+    // logins that the budget, once known, admits.
+    const withinBudget = waitMs === undefined || waitMs <= this.limits.maxWaitMs;
+    if (withinBudget && queued < this.limits.queueMax) return;
+    const retryAfterSeconds = Math.max(1, Math.ceil((waitMs ?? 0) / 1000));
+    throw new HttpError(503, ERRORS.passwordHashingBusy, { "Retry-After": String(retryAfterSeconds) });
+  }
+
+  /** Starts timing one hash; call the returned function when it ends to add its duration to the average. */
+  time(): () => void {
+    const started = this.now();
+    return () => this.record(this.now() - started);
+  }
+
+  private record(ms: number): void {
+    this.meanMs = this.meanMs === undefined ? ms : this.meanMs + DURATION_WEIGHT * (ms - this.meanMs);
+  }
+}

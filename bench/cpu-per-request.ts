@@ -18,22 +18,17 @@
  *   BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres npx tsx bench/cpu-per-request.ts
  *   knobs: BENCH_SEED_MESSAGES (200000), BENCH_DURATION_S (10), BENCH_CONNECTIONS (16), BENCH_BCRYPT_COST (12)
  */
-import { spawn, execFileSync, type ChildProcess } from "node:child_process";
+import { execFileSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
-import { createInterface } from "node:readline";
 import autocannon from "autocannon";
 import { Client } from "pg";
 import { startWebPubSubStandIn } from "../local/webpubsub";
 import { BENCH_PASSWORD, createDatabase, dropDatabase, seed } from "./throughput/seed";
+import { intKnob, login, startServer, type Scenario } from "./throughput/harness";
 
 const env = process.env;
-const intKnob = (name: string, fallback: number) => {
-  const value = Number(env[name] ?? fallback);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer`);
-  return value;
-};
 const ADMIN_URL = env.BENCH_DATABASE_URL;
 const SEED = intKnob("BENCH_SEED_MESSAGES", 200_000);
 const DURATION = intKnob("BENCH_DURATION_S", 10);
@@ -85,37 +80,6 @@ async function postmasterPid(adminUrl: string): Promise<number | null> {
   }
 }
 
-function startServer(serverEnv: NodeJS.ProcessEnv): Promise<{ url: string; process: ChildProcess }> {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(__dirname, "throughput", "our-server.ts")], {
-    env: serverEnv,
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("the server did not start within 60 s")), 60_000);
-    child.once("exit", (code) => reject(new Error(`the server exited with ${code} before it was ready`)));
-    createInterface({ input: child.stdout! }).on("line", (line) => {
-      if (!line.startsWith("{")) return;
-      clearTimeout(timer);
-      resolve({ url: (JSON.parse(line) as { url: string }).url, process: child });
-    });
-  });
-}
-
-async function login(url: string, username: string): Promise<string> {
-  const res = await fetch(`${url}/token`, { method: "POST", body: new URLSearchParams({ username, password: BENCH_PASSWORD }) });
-  if (res.status !== 200) throw new Error(`login of ${username} failed: ${res.status} ${await res.text()}`);
-  return ((await res.json()) as { access_token: string }).access_token;
-}
-
-interface Scenario {
-  name: string;
-  method: "GET" | "POST";
-  path: string;
-  token?: string;
-  body?: string;
-  form?: boolean;
-}
-
 async function main(): Promise<void> {
   if (!ADMIN_URL) throw new Error("BENCH_DATABASE_URL must name a PostgreSQL server (its admin URL): the benchmark seeds a database of its own there");
   const postmaster = await postmasterPid(ADMIN_URL);
@@ -127,7 +91,7 @@ async function main(): Promise<void> {
     await seed(databaseUrl, SEED, BCRYPT_COST);
     // Pushes go to the stand-in (in this process, so its CPU is not the app's, as in Azure); the
     // login throttle's limits are lifted so logins measure hashing, not 429s.
-    const started = await startServer({
+    const started = await startServer("the server", "our-server.ts", {
       ...env,
       DATABASE_URL: databaseUrl,
       WEBPUBSUB_CONNECTION_STRING: standIn.connectionString,

@@ -14,20 +14,13 @@
  *          BENCH_ROUNDS (3), BENCH_CONNECTIONS ("16,64"), BENCH_BCRYPT_COST (10),
  *          BENCH_ENDPOINTS (all; e.g. "login" or "inbox,send": rows whose name starts with one)
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import path from "node:path";
-import { createInterface } from "node:readline";
 import autocannon from "autocannon";
 import { startWebPubSubStandIn } from "../local/webpubsub";
 import { BENCH_PASSWORD, createDatabase, dropDatabase, seed } from "./throughput/seed";
+import { intKnob, login, startServer, type Scenario, type Server } from "./throughput/harness";
 
 const env = process.env;
-const intKnob = (name: string, fallback: number) => {
-  const value = Number(env[name] ?? fallback);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer`);
-  return value;
-};
 const ADMIN_URL = env.BENCH_DATABASE_URL;
 const SEED = intKnob("BENCH_SEED_MESSAGES", 1_000_000);
 const SMALL = intKnob("BENCH_SMALL_MESSAGES", 10_000);
@@ -39,38 +32,6 @@ const ENDPOINTS = (env.BENCH_ENDPOINTS ?? "").split(",").map((name) => name.trim
 const selected = (name: string) => ENDPOINTS.length === 0 || ENDPOINTS.some((prefix) => name.startsWith(prefix));
 const GOAL = 0.8;
 const LATENCY_GOAL = 1.2;
-
-interface Server {
-  name: string;
-  url: string;
-  process: ChildProcess;
-}
-
-function startServer(name: string, script: string, serverEnv: NodeJS.ProcessEnv): Promise<Server> {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(__dirname, "throughput", script)], {
-    env: serverEnv,
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name} did not start within 60 s`)), 60_000);
-    child.once("exit", (code) => reject(new Error(`${name} exited with ${code} before it was ready`)));
-    createInterface({ input: child.stdout! }).on("line", (line) => {
-      if (!line.startsWith("{")) return;
-      clearTimeout(timer);
-      resolve({ name, url: (JSON.parse(line) as { url: string }).url, process: child });
-    });
-  });
-}
-
-interface Scenario {
-  name: string;
-  method: "GET" | "POST";
-  path: string;
-  token?: string;
-  body?: string;
-  form?: boolean;
-  push?: boolean;
-}
 
 interface Sample {
   /** Successful (2xx) requests per second: what a client got done. */
@@ -122,12 +83,6 @@ async function compare(a: string, b: string, scenario: Scenario, connections: nu
     }
   }
   return [mid(as), mid(bs)];
-}
-
-async function login(url: string, username: string): Promise<string> {
-  const res = await fetch(`${url}/token`, { method: "POST", body: new URLSearchParams({ username, password: BENCH_PASSWORD }) });
-  if (res.status !== 200) throw new Error(`login of ${username} failed: ${res.status} ${await res.text()}`);
-  return ((await res.json()) as { access_token: string }).access_token;
 }
 
 const fmt = (n: number, width = 8, digits = 0) => n.toFixed(digits).padStart(width);

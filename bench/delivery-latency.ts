@@ -9,7 +9,7 @@
 import { performance } from "node:perf_hooks";
 import WebSocket from "ws";
 import { startLocalStack } from "../local/stack";
-import { registerOverHttp } from "../test/support/api";
+import { registerOverHttp, sendOverHttp } from "../test/support/api";
 import { summary } from "./stats";
 import { DEFAULT_HUB } from "../shared/config/config";
 
@@ -55,12 +55,7 @@ async function main(): Promise<void> {
       const title = `bench ${i}`;
       const arrived = nextFrame((f) => f.event === "new_message" && f.message?.title === title);
       const started = performance.now();
-      const res = await fetch(`${base}/messages/`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${sender.token}`, "content-type": "application/json" },
-        body: JSON.stringify({ recipient_id: recipient.id, title, body: "benchmark body" }),
-      });
-      if (res.status !== 200) throw new Error(`send failed: ${res.status} ${await res.text()}`);
+      await sendOverHttp(base, sender, recipient.id, title);
       await arrived;
       if (i >= WARMUP) delivery.push(performance.now() - started);
     }

@@ -9,7 +9,7 @@
 import { performance } from "node:perf_hooks";
 import WebSocket from "ws";
 import { startLocalStack } from "../local/stack";
-import { registerOverHttp } from "../test/support/api";
+import { registerOverHttp, sendOverHttp } from "../test/support/api";
 import { standInOutage } from "../test/support/webpubsub-outage";
 import { summary } from "./stats";
 
@@ -34,13 +34,7 @@ async function main(): Promise<void> {
     const send = async (): Promise<{ ms: number; title: string }> => {
       const title = `outage bench ${++sequence}`;
       const started = performance.now();
-      const res = await fetch(`${base}/messages/`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${sender.token}`, "content-type": "application/json" },
-        body: JSON.stringify({ recipient_id: recipient.id, title, body: "benchmark body" }),
-      });
-      if (res.status !== 200) throw new Error(`send failed: ${res.status} ${await res.text()}`);
-      await res.arrayBuffer();
+      await sendOverHttp(base, sender, recipient.id, title);
       return { ms: performance.now() - started, title };
     };
     const phase = async (count: number): Promise<number[]> => {

@@ -1,7 +1,7 @@
 // `npm run package`, which azd runs as the service's prepackage hook (azure.yaml): stages, from
-// scratch, exactly what the Functions host needs in .deploy/: a fresh build of dist/ (one bundle
-// holding every function and its dependencies, plus Swagger UI's files), host.json and
-// package.json, whose `main` names the bundle. No node_modules (the bundle needs none), sources,
+// scratch, exactly what the Functions host needs in .deploy/: a fresh build of dist/ (the entry
+// and the chunks holding every function and its dependencies, plus Swagger UI's files), host.json
+// and package.json, whose `main` names the entry. No node_modules (the bundle needs none), sources,
 // tests, benchmarks, local/ or infra/, and nothing left over from an earlier package or build.
 import { execFileSync } from "node:child_process";
 import { cpSync, mkdirSync, rmSync } from "node:fs";

@@ -8,26 +8,20 @@
  * azure.yaml states it, and checks the folder azd would zip.
  */
 import { execFileSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { azureYaml } from "./support/azure-yaml";
+import { cloneRepository } from "./support/clone";
 
 const ROOT = path.resolve(__dirname, "..");
-const clone = mkdtempSync(path.join(tmpdir(), "package-test-"));
+const clone = cloneRepository("package-test-");
 const service = azureYaml(readFileSync(path.join(ROOT, "azure.yaml"), "utf8")).services.api;
 const hook = service.hooks.prepackage.posix;
 const out = path.join(clone, service.project, service.dist);
 
 beforeAll(() => {
-  const files = execFileSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: ROOT, encoding: "utf8" }).split("\0").filter(Boolean);
-  for (const file of files) {
-    if (!existsSync(path.join(ROOT, file))) continue; // deleted in the work tree, not yet committed
-    mkdirSync(path.dirname(path.join(clone, file)), { recursive: true });
-    cpSync(path.join(ROOT, file), path.join(clone, file));
-  }
-  symlinkSync(path.join(ROOT, "node_modules"), path.join(clone, "node_modules"), "dir");
   mkdirSync(path.join(clone, ".deploy"));
   writeFileSync(path.join(clone, ".deploy", "stale-from-an-old-package.txt"), "old");
   mkdirSync(path.join(clone, "dist", "functions"), { recursive: true });

@@ -12,7 +12,6 @@ import { EVENTS_ROUTE } from "../functions/webpubsub-events";
 import { DEFAULT_HUB, MIN_SECRET_LENGTH, parseConfig } from "../shared/config/config";
 import { EVENT_HANDLER_KEY_PARAM } from "../shared/realtime/event-caller";
 import { SETTINGS } from "../shared/config/settings";
-import { azureYaml } from "./support/azure-yaml";
 
 const ROOT = path.resolve(__dirname, "..");
 const read = (file: string) => readFileSync(path.join(ROOT, file), "utf8");
@@ -799,23 +798,5 @@ describe("docs/SCALING.md, the capacity plan", () => {
       expect(peak, users).toBeLessThanOrEqual(userConnections);
       expect(cells[i], users).toContain(`${n(peak)} ≤ ${n(userConnections)}`);
     }
-  });
-});
-
-describe("azure.yaml", () => {
-  const yaml = azureYaml(read("azure.yaml"));
-
-  it("deploys one function service, api, built from this folder", () => {
-    expect(Object.keys(yaml.services)).toEqual(["api"]);
-    expect(yaml.services.api).toMatchObject({ project: ".", language: "ts", host: "function", dist: ".deploy", remoteBuild: "false" });
-  });
-
-  it("checks the deployed app after a deploy without ever failing it, with hook files that exist", () => {
-    for (const os of ["posix", "windows"] as const) {
-      expect(yaml.hooks.postdeploy[os], os).toMatchObject({ run: "node infra/hooks/postdeploy.mjs", continueOnError: "true" });
-    }
-    const hook = read("infra/hooks/postdeploy.mjs");
-    expect(hook).toMatch(/process\.env\.SERVICE_API_URI/);
-    expect(hook).not.toMatch(/process\.exit\([^0)]/);
   });
 });

@@ -124,6 +124,30 @@ describe("the build", () => {
     expect(documented.sort()).toEqual(served.sort());
   });
 
+  it("gives the manifest reader the environment Windows needs (SystemRoot, TEMP and the like, in their own case), and none of the developer's settings", async () => {
+    const { childEnv } = (await import(pathToFileURL(path.join(ROOT, "scripts", "child-env.mjs")).href)) as { childEnv(base: NodeJS.ProcessEnv, extra?: Record<string, string>): Record<string, string> };
+    const windows = {
+      Path: "C:\\Windows\\system32;C:\\Program Files\\nodejs",
+      PATHEXT: ".COM;.EXE;.BAT;.CMD",
+      SystemRoot: "C:\\Windows",
+      SYSTEMDRIVE: "C:",
+      windir: "C:\\Windows",
+      ComSpec: "C:\\Windows\\system32\\cmd.exe",
+      TEMP: "C:\\Users\\me\\AppData\\Local\\Temp",
+      TMP: "C:\\Users\\me\\AppData\\Local\\Temp",
+      USERPROFILE: "C:\\Users\\me",
+      LOCALAPPDATA: "C:\\Users\\me\\AppData\\Local",
+      DATABASE_URL: "postgresql://me@localhost/real",
+      SECRET_KEY: "the developer's own",
+      WEBPUBSUB_CONNECTION_STRING: "Endpoint=...",
+    };
+    const env = childEnv(windows, { SECRET_KEY: "placeholder", DATABASE_URL: "postgresql://manifest.invalid/none" });
+    const { DATABASE_URL: _db, SECRET_KEY: _key, WEBPUBSUB_CONNECTION_STRING: _wps, ...os } = windows;
+    expect(env).toEqual({ ...os, SECRET_KEY: "placeholder", DATABASE_URL: "postgresql://manifest.invalid/none" });
+    expect(readFileSync(path.join(ROOT, "scripts", "build.mjs"), "utf8")).toMatch(/execFileSync\(process\.execPath, \[reader\], \{ cwd: scratch, env, encoding: "utf8" \}\)/);
+    expect(readFileSync(path.join(ROOT, "scripts", "build.mjs"), "utf8")).toMatch(/const env = childEnv\(process\.env, \{/);
+  });
+
   it("host.json has no route prefix and the v4 extension bundle", () => {
     const host = JSON.parse(readFileSync(path.join(ROOT, "host.json"), "utf8"));
     expect(host.version).toBe("2.0");

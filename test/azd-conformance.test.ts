@@ -88,9 +88,29 @@ describe("requiredVersions (azure.yaml) and the README agree", () => {
   });
 
   it("the README's Deploy section states the same minimum", () => {
-    const deploy = read("README.md").split("\n## Deploy to Azure")[1].split("\n## ")[0];
-    expect(deploy).toContain(`**${minimum} or later**`);
-    expect(deploy).toContain(`requiredVersions`);
+    expect(deploySection()).toContain(`**${minimum} or later**`);
+    expect(deploySection()).toContain(`requiredVersions: "${range}"`);
+  });
+});
+
+const deploySection = () => read("README.md").split("\n## Deploy to Azure")[1].split("\n## ")[0];
+
+describe("the README's account of the package", () => {
+  it("states the zipped and unpacked sizes of the staged folder (within 15 %)", () => {
+    const folder = path.join(clone, packageFolder(NEWEST, service));
+    const zip = path.join(clone, "package.zip");
+    execFileSync("zip", ["-qr", "-X", zip, "."], { cwd: folder });
+    const mb = (bytes: number) => bytes / 1e6;
+    const unpacked = filesUnder(folder).reduce((sum, f) => sum + statSync(path.join(folder, f)).size, 0);
+    const stated = /(\d+) files, ([\d.]+) MB \(([\d.]+) MB of it source maps\), \*\*([\d.]+) MB zipped\*\*/.exec(deploySection().replace(/\s+/g, " "));
+    expect(stated, "README: '<n> files, <x> MB (<y> MB of it source maps), **<z> MB zipped**'").not.toBeNull();
+    const [, files, total, maps, zipped] = stated!.map(Number);
+    const close = (actual: number, claimed: number) => Math.abs(actual - claimed) / claimed <= 0.15;
+    expect({ zipped: mb(statSync(zip).size), total: mb(unpacked), files: filesUnder(folder).length }).toSatisfy(
+      (m: { zipped: number; total: number; files: number }) => close(m.zipped, zipped) && close(m.total, total) && close(m.files, files),
+    );
+    const sourceMaps = filesUnder(folder).filter((f) => f.endsWith(".map")).reduce((sum, f) => sum + statSync(path.join(folder, f)).size, 0);
+    expect(close(mb(sourceMaps), maps), `source maps ${mb(sourceMaps)} MB`).toBe(true);
   });
 });
 

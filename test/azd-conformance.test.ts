@@ -30,6 +30,8 @@ import {
   remoteBuild,
   remoteBuildSource,
   substituteParameters,
+  upOrder,
+  upOrderSource,
   zipEntries,
   zipSource,
 } from "./support/azd-rules";
@@ -145,6 +147,13 @@ describe.each(RELEASES)("azd %s", (release) => {
     expect(order).toEqual(["npm install", "prepackage", "npm run build", "zip", "postpackage"]);
     expect(ran).toEqual(["restore", "prepackage", "npm run build --if-present", "zip", "postpackage"]);
     expect(afterBuild).toEqual(staged);
+  });
+
+  it(`${upOrderSource(release)}: the package needs nothing from the provision (it may be built first, or meanwhile), and postdeploy runs after the deploy`, () => {
+    const order = upOrder(release);
+    expect(order).toEqual(expect.arrayContaining([["package", "deploy"], ["provision", "deploy"], ["deploy", "postdeploy hook"]]));
+    expect(order).not.toContainEqual(["provision", "package"]);
+    for (const script of ["scripts/package.mjs", "scripts/build.mjs"]) expect(read(script), script).not.toMatch(/process\.env\.(AZURE_|SERVICE_|API_URL)/);
   });
 
   it(`${hookSource(release)}: sh on Linux and macOS, pwsh on Windows, inline scripts; prepackage fails the deploy, postdeploy never does`, () => {

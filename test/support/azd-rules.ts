@@ -149,6 +149,20 @@ export function packageSteps(release: string): Step[] {
   ];
 }
 
+/** `azd up`: which phases must finish before which (a pair [before, after] for each ordering azd guarantees). */
+export function upOrder(release: string): [string, string][] {
+  const deploy: [string, string][] = [
+    ["package", "deploy"],
+    ["provision", "deploy"],
+    ["deploy", "postdeploy hook"],
+  ];
+  // Before 1.25 `azd up` runs `azd package --all`, `azd provision`, `azd deploy --all` one after another; the unified
+  // graph of later releases may package while it provisions.
+  return compareReleases(release, "1.25.0") < 0 ? [["package", "provision"], ...deploy] : deploy;
+}
+export const upOrderSource = (release: string) =>
+  compareReleases(release, "1.25.0") < 0 ? cite("cmd/up.go", release, "defaultUpWorkflow") : cite("internal/cmd/up_graph.go", release, "(*UpGraphAction).Run");
+
 // ---------------------------------------------------------------- hooks: shell per OS, and the script azd writes
 
 export interface HookConfig {

@@ -94,13 +94,13 @@ export const zipSource = (release: string) => cite("pkg/project/project_utils.go
 /**
  * The files createDeployableZip puts in the zip of `folder`: it reads `.funcignore` from that folder
  * (never the service folder), leaves out the ignore file itself, `.azure/` and local.settings.json,
- * and, without an ignore file, node_modules/ (1.31.2: unless remoteBuild is false). At 1.23.5 any
- * pattern that matches a path drops it, a `!` negation included; later only a match that ignores.
+ * and, without an ignore file, node_modules/ (from 1.23.12: unless remoteBuild is false). Until 1.23.12
+ * any pattern that matches a path drops it, a `!` negation included; from 1.23.13 only a match that ignores.
  */
 export function zipEntries(release: string, folder: string, service: { language: string; remoteBuild?: boolean }): string[] {
   const ignoreFile = path.join(folder, ".funcignore");
   const matcher = existsSync(ignoreFile) ? ignore().add(stripBom(readFileSync(ignoreFile, "utf8"))) : null;
-  const matchAnyCounts = compareReleases(release, "1.23.12") < 0;
+  const matchAnyCounts = compareReleases(release, "1.23.13") < 0;
   const entries: string[] = [];
   const visit = (relative: string) => {
     for (const name of readdirSync(path.join(folder, relative)).sort()) {

@@ -727,6 +727,10 @@ describe("resources", () => {
       expect(template.outputs[output]?.type, output).toBe("string");
     }
     expect(simplify(template.outputs.SERVICE_API_URI.value)).toBe("[api.outputs.uri]");
+    // The postdeploy hook restarts the app by these (azd itself sets AZURE_SUBSCRIPTION_ID).
+    const hookReads = [...read("infra/hooks/postdeploy.mjs").matchAll(/env\.([A-Z_]+)/g)].map((m) => m[1]);
+    expect(hookReads.filter((name) => name !== "AZURE_SUBSCRIPTION_ID" && !template.outputs[name])).toEqual([]);
+    expect(simplify(template.outputs.SERVICE_API_NAME.value)).toBe("[api.outputs.name]");
     expect(api.template.outputs.uri.value).toBe("[format('https://{0}', reference(resourceId('Microsoft.Web/sites', parameters('name')), '2024-04-01').defaultHostName)]");
   });
 });

@@ -10,6 +10,7 @@ export const ERRORS = {
   recipientNotFound: "Recipient not found",
   messageNotFound: "Message not found",
   idempotencyKeyReused: "Idempotency-Key was already used for a different request",
+  idempotentMessageDeleted: "The message sent with this Idempotency-Key has since been deleted",
   notFound: "Not Found",
   bodyTooLarge: "Request body is too large",
   unsupportedJson: "Unsupported media type: send the body as application/json",

@@ -5,7 +5,8 @@
  *
  *   normalizeUsername(raw)  NFKC, then trimmed: what is validated and stored ("ａlice" -> "alice").
  *   usernameProblem(name)   why a normalised name is refused, or null.
- *   usernameKeys(name)      its collision keys; two names collide when they share any key.
+ *   usernameSkeletons(name) its two skeletons (case kept, case folded), as stored with each user.
+ *   usernameKeys(name)      the same as a set; two names collide when they share any key.
  *   usernamesCollide(a, b)  the same test for two names.
  *
  * Two names collide when they are equal ignoring case, or look alike by the Unicode confusable
@@ -43,14 +44,18 @@ export function usernameProblem(name: string): string | null {
 export const confusableSkeleton = (text: string): string => unhomoglyph(text.normalize("NFD")).normalize("NFD");
 
 /**
- * The keys under which `name` is unique: the skeleton with case kept, and with case folded (before
- * and after mapping, as a mapped character may be a capital). Computed from the NFKC form, so names
- * stored before normalisation existed get the keys of what they display.
+ * The skeletons under which `name` is unique: with case kept, and with case folded (before and
+ * after mapping, as a mapped character may be a capital). Computed from the NFKC form, so names
+ * stored before normalisation existed get the skeletons of what they display.
  */
-export function usernameKeys(name: string): string[] {
+export function usernameSkeletons(name: string): { cased: string; folded: string } {
   const normal = name.normalize("NFKC");
-  const cased = confusableSkeleton(normal);
-  const folded = confusableSkeleton(confusableSkeleton(normal.toLowerCase()).toLowerCase());
+  return { cased: confusableSkeleton(normal), folded: confusableSkeleton(confusableSkeleton(normal.toLowerCase()).toLowerCase()) };
+}
+
+/** The collision keys of `name`: its skeletons, each once. */
+export function usernameKeys(name: string): string[] {
+  const { cased, folded } = usernameSkeletons(name);
   return cased === folded ? [folded] : [cased, folded];
 }
 

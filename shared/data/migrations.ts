@@ -237,16 +237,17 @@ export const MIGRATIONS: readonly Migration[] = [
   {
     version: 9,
     name: "confusable usernames; idempotency keys without message text",
-    // Usernames: the collision keys of each name (its confusable skeletons, shared/auth/usernames.ts)
+    // Usernames: the confusable skeletons of each name, case kept and folded (shared/auth/usernames.ts),
     // are computed by the app, so they are filled by `data` below. Not a unique index: names that
     // already look alike must keep working; registration checks under a lock (shared/data/users.ts).
     // Idempotency keys: the stored answer (the message's text) gives way to the message's id;
     // a replay reads the message, and a message both parties deleted leaves no text behind.
     sql: `
-      ALTER TABLE users ADD COLUMN IF NOT EXISTS username_skeletons TEXT[];
-      CREATE INDEX IF NOT EXISTS users_username_skeletons_idx ON users USING gin (username_skeletons);
-      -- Rows written without keys (by other code) are found and keyed by the next registration.
-      CREATE INDEX IF NOT EXISTS users_unkeyed_idx ON users (id) WHERE username_skeletons IS NULL;
+      ALTER TABLE users ADD COLUMN IF NOT EXISTS username_skeleton TEXT, ADD COLUMN IF NOT EXISTS username_skeleton_folded TEXT;
+      CREATE INDEX IF NOT EXISTS users_username_skeleton_idx ON users (username_skeleton);
+      CREATE INDEX IF NOT EXISTS users_username_skeleton_folded_idx ON users (username_skeleton_folded);
+      -- Rows written without skeletons (by other code) are found and keyed by the next registration.
+      CREATE INDEX IF NOT EXISTS users_unkeyed_idx ON users (id) WHERE username_skeleton IS NULL;
 
       ALTER TABLE idempotency_keys ADD COLUMN IF NOT EXISTS message_id INTEGER;
       UPDATE idempotency_keys SET message_id = (response->>'id')::int WHERE response IS NOT NULL;

@@ -1,6 +1,6 @@
 import { isUniqueViolation } from "./db-errors";
 import { getPool, inTransaction, type Queryable } from "./db";
-import { usernameKeys } from "../auth/usernames";
+import { usernameKeys, usernameSkeletons } from "../auth/usernames";
 import type { UserPublicT } from "../http/schemas";
 
 export interface UserRecord extends UserPublicT {
@@ -15,13 +15,13 @@ const REGISTRATION_LOCK_KEY = 727_009;
 /** The statements of a registration, named so a test can check their plans use the indexes. */
 export const USER_SQL = {
   lock: "SELECT pg_advisory_xact_lock($1)",
-  // Case-insensitively equal, or sharing a confusable skeleton (shared/auth/usernames.ts).
-  taken: "SELECT 1 FROM users WHERE lower(username) = lower($1) OR username_skeletons && $2::text[] LIMIT 1",
-  insert: "INSERT INTO users (username, hashed_password, username_skeletons) VALUES ($1, $2, $3) RETURNING id, username",
-  unkeyed: "SELECT id, username FROM users WHERE username_skeletons IS NULL ORDER BY id LIMIT $1",
-  key: `UPDATE users u SET username_skeletons = k.keys
-    FROM (SELECT id, ARRAY(SELECT json_array_elements_text(keys)) AS keys FROM json_to_recordset($1::json) AS r(id int, keys json)) k
-   WHERE u.id = k.id`,
+  // Case-insensitively equal, or sharing a confusable skeleton (shared/auth/usernames.ts): $2 holds the new name's keys.
+  taken: `SELECT 1 FROM users
+    WHERE lower(username) = lower($1) OR username_skeleton = ANY ($2::text[]) OR username_skeleton_folded = ANY ($2::text[]) LIMIT 1`,
+  insert: "INSERT INTO users (username, hashed_password, username_skeleton, username_skeleton_folded) VALUES ($1, $2, $3, $4) RETURNING id, username",
+  unkeyed: "SELECT id, username FROM users WHERE username_skeleton IS NULL ORDER BY id LIMIT $1",
+  key: `UPDATE users u SET username_skeleton = k.cased, username_skeleton_folded = k.folded
+    FROM json_to_recordset($1::json) AS k(id int, cased text, folded text) WHERE u.id = k.id`,
 } as const;
 
 const KEY_BATCH = 1000;
@@ -36,7 +36,7 @@ export async function fillUsernameKeys(tx: Queryable): Promise<number> {
   for (;;) {
     const { rows } = await tx.query<{ id: number; username: string }>(USER_SQL.unkeyed, [KEY_BATCH]);
     if (rows.length === 0) return filled;
-    await tx.query(USER_SQL.key, [JSON.stringify(rows.map((r) => ({ id: r.id, keys: usernameKeys(r.username) })))]);
+    await tx.query(USER_SQL.key, [JSON.stringify(rows.map((r) => ({ id: r.id, ...usernameSkeletons(r.username) })))]);
     filled += rows.length;
   }
 }
@@ -49,14 +49,14 @@ export async function fillUsernameKeys(tx: Queryable): Promise<number> {
  * before, so the lock is held for two short statements.
  */
 export async function createUser(username: string, hashedPassword: string): Promise<UserPublicT> {
-  const keys = usernameKeys(username);
+  const skeletons = usernameSkeletons(username);
   try {
     return await inTransaction(async (tx) => {
       await tx.query(USER_SQL.lock, [REGISTRATION_LOCK_KEY]);
       await fillUsernameKeys(tx);
-      const taken = await tx.query(USER_SQL.taken, [username, keys]);
+      const taken = await tx.query(USER_SQL.taken, [username, usernameKeys(username)]);
       if (taken.rowCount) throw new UsernameTakenError();
-      const { rows } = await tx.query<UserPublicT>(USER_SQL.insert, [username, hashedPassword, keys]);
+      const { rows } = await tx.query<UserPublicT>(USER_SQL.insert, [username, hashedPassword, skeletons.cased, skeletons.folded]);
       return rows[0];
     });
   } catch (error) {

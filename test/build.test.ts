@@ -94,6 +94,21 @@ describe("the build", () => {
     expect({ zod: loadedAtStart.includes("ZodError"), pg: loadedAtStart.includes("client_encoding"), registration: loadedAtStart.includes("deferRegistrations") }).toEqual({ zod: false, pg: false, registration: true });
   });
 
+  it("keeps the common-password list in a chunk of its own that only import() loads (registration's first call)", () => {
+    const files = readdirSync(path.join(out, "dist")).filter((f) => f.endsWith(".mjs"));
+    const holders = files.filter((f) => readFileSync(path.join(out, "dist", f), "utf8").includes("trustno1"));
+    expect(holders).toHaveLength(1);
+    const [list] = holders;
+    expect(list).not.toBe("main.mjs");
+    // Not the registration function's own chunk either: that one reaches the list through import().
+    expect(readFileSync(path.join(out, "dist", list), "utf8").includes("users-create")).toBe(false);
+    for (const file of files) {
+      const text = readFileSync(path.join(out, "dist", file), "utf8");
+      const statics = [...text.matchAll(/(?:^|;)import\s*(?:[\w$*{},\s]*?from\s*)?"\.\/([^"]+)"/gm)].map((m) => m[1]);
+      expect(statics, `${file} imports the list statically`).not.toContain(list);
+    }
+  });
+
   it("registers every function with its route, methods and anonymous auth level, with no node_modules", async () => {
     // Loaded with Node's own import(), as the worker loads an ES module `main`, not through the test transformer.
     const importer = path.join(out, "import.cjs");

@@ -38,5 +38,11 @@ export const TEXT_ISSUE = {
   msg: "Text must not contain U+0000 (NUL) or unpaired surrogate characters",
 } as const;
 
+/** The 422 issue for a new password found on the list of common passwords (shared/auth/common-passwords.ts). */
+export const COMMON_PASSWORD_ISSUE = {
+  type: "value_error",
+  msg: "Value error, Password is too common: choose one that does not appear in lists of leaked passwords",
+} as const;
+
 export const MARKED_READ_MESSAGE = "Mensagem marcada como lida";
 export const MARKED_UNREAD_MESSAGE = "Mensagem marcada como não lida";

@@ -40,7 +40,8 @@ const textOfLength = (min: number, max: number, options: { trim: boolean }, base
 
 export const USERNAME_MAX = 50;
 export const PASSWORD_MIN = 8;
-export const PASSWORD_MAX = 128;
+/** bcrypt reads the first 72 bytes only: a longer password would log in with any text after them. */
+export const PASSWORD_MAX_BYTES = 72;
 export const TITLE_MAX = 255;
 export const BODY_MAX = 100_000;
 
@@ -51,7 +52,14 @@ export const Username = textOfLength(1, USERNAME_MAX, { trim: true }, z.string()
 
 export const UserCreate = z.object({
   username: Username,
-  password: textOfLength(PASSWORD_MIN, PASSWORD_MAX, { trim: false }),
+  // At most as many characters as bytes, so the character bound documents the byte bound.
+  password: textOfLength(PASSWORD_MIN, PASSWORD_MAX_BYTES, { trim: false })
+    // Only when the character count passed: one issue per problem.
+    .refine((s) => codePoints(s) > PASSWORD_MAX_BYTES || Buffer.byteLength(s, "utf8") <= PASSWORD_MAX_BYTES, {
+      error: `String should have at most ${PASSWORD_MAX_BYTES} bytes in UTF-8 (bcrypt reads no further)`,
+      params: { type: "string_too_long" },
+    })
+    .describe(`${PASSWORD_MIN} characters to ${PASSWORD_MAX_BYTES} bytes in UTF-8, and not a common password`),
 });
 
 /** Login accepts any stored password: length rules apply to new accounts only. */

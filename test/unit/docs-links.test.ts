@@ -16,7 +16,7 @@ interface Parsed {
   anchors: Set<string>;
 }
 
-type Token = ReturnType<MarkdownIt["parse"]>[number];
+type Token = MarkdownIt.Token;
 
 async function parse(file: string): Promise<Parsed> {
   const { default: GithubSlugger } = await import("github-slugger");

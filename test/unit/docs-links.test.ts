@@ -26,7 +26,7 @@ async function parse(file: string): Promise<Parsed> {
   const anchors = new Set<string>();
   const visit = (list: Token[]) => {
     list.forEach((token, i) => {
-      if (token.type === "link_open") links.push(token.attrGet("href") ?? "");
+      if (token.type === "link_open") links.push(String(token.attrGet("href") ?? ""));
       if (token.type === "heading_open") anchors.add(slugger.slug(list[i + 1].children?.map((c) => c.content).join("") ?? ""));
       if (token.children) visit(token.children);
     });

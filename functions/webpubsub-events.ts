@@ -4,14 +4,14 @@ import { defineEndpoint } from "../shared/http/endpoint";
 import { ERRORS } from "../shared/http/errors";
 import { runEventHandler } from "../shared/realtime/event-adapter";
 import { isTrustedEventCaller } from "../shared/realtime/event-caller";
-import { unreadCountUpdatedEvent } from "../shared/realtime/events";
+import { connectSnapshot } from "../shared/realtime/events";
 import { HttpError, json } from "../shared/http/http";
-import { countUnread } from "../shared/data/messages";
+import { connectSnapshotOf } from "../shared/data/event-log";
 import { push } from "../shared/realtime/realtime";
 
 export const EVENTS_ROUTE = "webpubsub/events";
 
-/** Web PubSub's upstream: on `connected`, the new socket gets its current unread count. */
+/** Web PubSub's upstream: on `connected`, the new socket gets its current unread count and latest seq. */
 export const webPubSubEvents = defineEndpoint({
   name: "webpubsub-events",
   method: ["OPTIONS", "POST"],
@@ -33,8 +33,8 @@ export const webPubSubEvents = defineEndpoint({
           const userId = Number(connection.userId);
           if (!Number.isSafeInteger(userId)) return;
           pending.push(
-            countUnread(userId)
-              .then((n) => push({ connectionId: connection.connectionId }, unreadCountUpdatedEvent(n), context))
+            connectSnapshotOf(userId)
+              .then(({ unreadCount, latestSeq }) => push({ connectionId: connection.connectionId }, connectSnapshot(unreadCount, latestSeq), context))
               .catch((error: Error) => context.warn(`unread count for new connection failed: ${error.message}`)),
           );
         },

@@ -1,7 +1,9 @@
 import { isForeignKeyViolation } from "./db-errors";
 import { getPool, inTransaction, type Queryable } from "./db";
+import { logEvents } from "./event-log";
 import { claimKey, fingerprint, recordAnswer, sweepExpiredKeys } from "./idempotency";
 import type { MessageT } from "../http/schemas";
+import { messageReadEvent, messageUpdatedEvent, newMessageEvent, unreadCountUpdatedEvent, type UserFrame } from "../realtime/events";
 
 export interface MessageRow extends Omit<MessageT, "timestamp"> {
   timestamp: Date;
@@ -46,7 +48,7 @@ export async function countUnread(userId: number, db: Queryable = getPool()): Pr
 }
 
 export type SendOutcome =
-  | { kind: "sent"; message: MessageT; recipientUnreadCount: number }
+  | { kind: "sent"; message: MessageT; recipientUnreadCount: number; frames: UserFrame[] }
   | { kind: "replayed"; message: MessageT }
   | { kind: "different_request" }
   | { kind: "recipient_not_found" };
@@ -60,10 +62,25 @@ export interface SendOptions {
 
 class RecipientNotFound extends Error {}
 
+export type NewMessage = { recipient_id: number; title: string; body: string; in_reply_to?: number | null; thread_id?: number | null };
+
+/** The bare insert of a send, nothing else (the throughput benchmark's floor runs it alone). */
+export async function insertMessage(tx: Queryable, senderId: number, input: NewMessage): Promise<MessageT> {
+  // The foreign key checks (and locks) the recipient, so a missing one costs no extra query.
+  const { rows } = await tx.query<MessageRow>(
+    `WITH inserted AS (
+       INSERT INTO messages (sender_id, recipient_id, title, body, in_reply_to, thread_id) VALUES ($1, $2, $3, $4, $5, $6)
+       RETURNING id, sender_id, recipient_id, title, body, "timestamp", is_read, in_reply_to, thread_id)
+     SELECT ${MESSAGE_COLUMNS} ${joinUsers("inserted")}`,
+    [senderId, input.recipient_id, input.title, input.body, input.in_reply_to ?? null, input.thread_id ?? null],
+  );
+  return toMessage(rows[0]);
+}
+
 /** Stores a message, or replays the answer to an earlier request with the same idempotency key. */
 export async function sendMessage(
   senderId: number,
-  input: { recipient_id: number; title: string; body: string; in_reply_to?: number | null; thread_id?: number | null },
+  input: NewMessage,
   { idempotencyKey, log = console }: SendOptions = {},
 ): Promise<SendOutcome> {
   let outcome: SendOutcome;
@@ -77,17 +94,11 @@ export async function sendMessage(
       }
       // Thrown, not returned: the claimed key must roll back with the failed send.
       if (!canBeId(input.recipient_id)) throw new RecipientNotFound();
-      // The foreign key checks (and locks) the recipient, so a missing one costs no extra query.
-      const { rows } = await tx.query<MessageRow>(
-        `WITH inserted AS (
-           INSERT INTO messages (sender_id, recipient_id, title, body, in_reply_to, thread_id) VALUES ($1, $2, $3, $4, $5, $6)
-           RETURNING id, sender_id, recipient_id, title, body, "timestamp", is_read, in_reply_to, thread_id)
-         SELECT ${MESSAGE_COLUMNS} ${joinUsers("inserted")}`,
-        [senderId, input.recipient_id, input.title, input.body, input.in_reply_to ?? null, input.thread_id ?? null],
-      );
-      const message = toMessage(rows[0]);
+      const message = await insertMessage(tx, senderId, input);
       if (idempotencyKey !== undefined) await recordAnswer(tx, senderId, idempotencyKey, message);
-      return { kind: "sent", message, recipientUnreadCount: await countUnread(input.recipient_id, tx) };
+      const recipientUnreadCount = await countUnread(input.recipient_id, tx);
+      const frames = await logEvents(tx, [{ userId: message.recipient_id, event: newMessageEvent(message, recipientUnreadCount) }]);
+      return { kind: "sent", message, recipientUnreadCount, frames };
     });
   } catch (error) {
     if (error instanceof RecipientNotFound || isForeignKeyViolation(error, "messages_recipient_id_fkey")) return { kind: "recipient_not_found" };
@@ -148,9 +159,9 @@ export async function listOutbox(userId: number, page: Page): Promise<MessageT[]
 export type MarkReadOutcome =
   | { kind: "not_found" }
   | { kind: "already_read" }
-  | { kind: "first_read"; senderId: number; readAt: string; recipientUnreadCount: number };
+  | { kind: "first_read"; frames: UserFrame[] };
 
-/** Marks a message read by its recipient; only the first read reports a change. */
+/** Marks a message read by its recipient; only the first read reports a change (and logs its events). */
 export async function markRead(messageId: number, recipientId: number): Promise<MarkReadOutcome> {
   if (!canBeId(messageId)) return { kind: "not_found" };
   return inTransaction(async (tx) => {
@@ -165,6 +176,12 @@ export async function markRead(messageId: number, recipientId: number): Promise<
       return exists.rowCount === 0 ? { kind: "not_found" } : { kind: "already_read" };
     }
     const { sender_id, read_at } = updated.rows[0];
-    return { kind: "first_read", senderId: sender_id, readAt: read_at.toISOString(), recipientUnreadCount: await countUnread(recipientId, tx) };
+    const unreadCount = await countUnread(recipientId, tx);
+    const frames = await logEvents(tx, [
+      { userId: recipientId, event: unreadCountUpdatedEvent(unreadCount) },
+      { userId: recipientId, event: messageUpdatedEvent(messageId, true) },
+      { userId: sender_id, event: messageReadEvent(messageId, read_at.toISOString()) },
+    ]);
+    return { kind: "first_read", frames };
   });
 }

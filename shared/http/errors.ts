@@ -31,6 +31,9 @@ export const ERRORS = {
   corsRefused: "CORS preflight refused: this origin is not allowed",
 } as const;
 
+/** The 410 of the catch-up endpoint: the events after `after` are past the retention. */
+export const eventsGoneDetail = (after: number): string => `Events after seq ${after} are no longer kept; reload the mailbox`;
+
 /** The 422 issue for text holding U+0000 or an unpaired surrogate (Pydantic's type for undecodable text). */
 export const TEXT_ISSUE = {
   type: "string_unicode",

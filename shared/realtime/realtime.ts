@@ -1,7 +1,7 @@
 import { WebPubSubServiceClient, type GenerateClientTokenOptions, type WebPubSubServiceClientOptions } from "@azure/web-pubsub";
 import { getConfig, type Config } from "../config/config";
 import { connectionStringField } from "../config/connection-string";
-import type { RealtimeEvent } from "./events";
+import type { RealtimeEvent, UserFrame } from "./events";
 import { azureCredential } from "../auth/identity";
 import { closePushCircuit, PushSkippedError, throughPushCircuit } from "./realtime-circuit";
 
@@ -105,7 +105,17 @@ export async function push(target: Target, event: RealtimeEvent, log: Logger): P
   }
 }
 
-/** Sends several events concurrently, so two slow pushes cost one timeout, not two. */
-export async function pushAll(pushes: [Target, RealtimeEvent][], log: Logger): Promise<void> {
-  await Promise.all(pushes.map(([target, event]) => push(target, event, log)));
+/**
+ * Pushes logged frames after their commit: each user's in seq order, one after another, so a
+ * socket sees no gap that is only a reordering; different users concurrently, so two slow users
+ * cost one push timeout, not two.
+ */
+export async function pushFrames(frames: readonly UserFrame[], log: Logger): Promise<void> {
+  const byUser = new Map<number, UserFrame[]>();
+  for (const frame of frames) byUser.set(frame.userId, [...(byUser.get(frame.userId) ?? []), frame]);
+  await Promise.all(
+    [...byUser.entries()].map(async ([userId, own]) => {
+      for (const { frame } of own) await push({ userId }, frame, log);
+    }),
+  );
 }

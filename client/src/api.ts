@@ -1,5 +1,5 @@
 /** The two API calls the client makes: GET /ws/ (a socket URL) and GET /events (catch-up). */
-import type { EventsPage, MailEvent, NegotiationAnswer } from "./types.js";
+import type { EventsGone, EventsPage, MailEvent, NegotiationAnswer } from "./types.js";
 
 export type Fetch = typeof fetch;
 
@@ -58,7 +58,7 @@ export async function negotiate(api: Api, signal: AbortSignal): Promise<string> 
 export async function eventsAfter(api: Api, after: number, limit: number, signal: AbortSignal): Promise<CatchUpAnswer> {
   const res = await call(api, `/events?after=${after}&limit=${limit}`, signal);
   if (res.status === 410) {
-    const body = (await res.json()) as { latest_seq?: unknown };
+    const body = (await res.json()) as Partial<EventsGone>;
     if (typeof body.latest_seq !== "number") throw new ApiError("GET /events answered 410 without latest_seq", 410);
     return { kind: "gone", latestSeq: body.latest_seq };
   }

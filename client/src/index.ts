@@ -6,4 +6,4 @@
 export { connect, type ConnectOptions, type ConnectionState, type RealtimeConnection } from "./connection.js";
 export { ApiError } from "./api.js";
 export { webPubSubTransport, type Transport, type TransportEvents, type TransportFactory } from "./transport.js";
-export type { EventsPage, MailEvent, NegotiationAnswer, RealtimeEvent } from "./types.js";
+export type { EventsGone, EventsPage, MailEvent, NegotiationAnswer, RealtimeEvent } from "./types.js";

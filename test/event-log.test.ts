@@ -190,7 +190,7 @@ describe("GET /events", () => {
   });
 
   it("refuses a bad after or limit with a 422, and a missing token with a 401", async () => {
-    for (const query of [{ after: "-1" }, { after: "x" }, { limit: "0" }, { limit: "1001" }]) {
+    for (const query of [{ after: "-1" }, { after: "x" }, { limit: "0" }, { limit: "1001" }] as Record<string, string>[]) {
       const res = await events(user, query);
       expect(res.status, JSON.stringify(query)).toBe(422);
     }

@@ -8,6 +8,7 @@ import { connectSnapshot } from "../shared/realtime/events";
 import { HttpError, json } from "../shared/http/http";
 import { connectSnapshotOf } from "../shared/data/event-log";
 import { closeSocket, push } from "../shared/realtime/realtime";
+import { forgetClosedConnections } from "../shared/realtime/socket-limits";
 import { forgetConnection, recordConnection } from "../shared/data/sockets";
 import type { InvocationContext } from "@azure/functions";
 
@@ -18,7 +19,13 @@ export const EVENTS_ROUTE = "webpubsub/events";
  * past the user's cap it is closed instead (a negotiated URL can open more than one socket).
  */
 async function welcome(connectionId: string, userId: number, log: InvocationContext): Promise<void> {
-  if ((await recordConnection(connectionId, userId, getConfig().realtimeLimits.maxConnectionsPerUser)) === "over_limit") {
+  const max = getConfig().realtimeLimits.maxConnectionsPerUser;
+  let recorded = await recordConnection(connectionId, userId, max);
+  if (recorded === "over_limit") {
+    await forgetClosedConnections(userId);
+    recorded = await recordConnection(connectionId, userId, max);
+  }
+  if (recorded === "over_limit") {
     await closeSocket(connectionId, ERRORS.socketOverLimit, log);
     return;
   }

@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventsSweep } from "../functions/events-sweep";
 import { startLocalStack, type LocalStack } from "../local/stack";
 import { issueAccessToken } from "../shared/auth/tokens";
-import { openConnectionCount } from "../shared/data/sockets";
+import { getPool } from "../shared/data/db";
+import { connectionsOf, openConnectionCount } from "../shared/data/sockets";
 import { sweepRealtime } from "../shared/realtime/sweep";
 import { registerOverHttp, type HttpUser } from "./support/api";
 import { createTestDatabase, type TestDatabase } from "./support/database";
@@ -107,6 +108,26 @@ describe("sockets per user", () => {
     await kept[0].close();
     await until(async () => (await openConnectionCount(user.id)) === MAX_SOCKETS - 1);
     await negotiated(user.token);
+  });
+});
+
+describe("connections whose disconnected event was lost", () => {
+  it("hold no place once the service no longer has them", async () => {
+    const user = await registerOverHttp(base, "sl_ghosts");
+    for (let i = 0; i < MAX_SOCKETS; i++) {
+      await getPool().query("INSERT INTO socket_connections (connection_id, user_id) VALUES ($1, $2)", [`ghost-${user.id}-${i}`, user.id]);
+    }
+    const probe = await open((await negotiated(user.token)).url);
+    await probe.waitFor((f) => f.event === "unread_count_updated");
+    expect(await connectionsOf(user.id)).toHaveLength(1);
+  });
+
+  it("are forgotten by the sweep once older than the longest token life", async () => {
+    const user = await registerOverHttp(base, "sl_stale");
+    await getPool().query("INSERT INTO socket_connections (connection_id, user_id, connected_at) VALUES ($1, $2, now() - interval '40 minutes')", [`stale-${user.id}`, user.id]);
+    const swept = await sweepRealtime({ warn: () => {} });
+    expect(swept.staleConnectionsForgotten).toBeGreaterThanOrEqual(1);
+    expect(await connectionsOf(user.id)).toEqual([]);
   });
 });
 

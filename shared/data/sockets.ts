@@ -33,6 +33,12 @@ export async function forgetConnection(connectionId: string): Promise<void> {
   await getPool().query("DELETE FROM socket_connections WHERE connection_id = $1", [connectionId]);
 }
 
+/** The connection ids recorded for a user. */
+export async function connectionsOf(userId: number): Promise<string[]> {
+  const { rows } = await getPool().query<{ connection_id: string }>("SELECT connection_id FROM socket_connections WHERE user_id = $1", [userId]);
+  return rows.map((r) => r.connection_id);
+}
+
 export async function openConnectionCount(userId: number): Promise<number> {
   const { rows } = await getPool().query<{ n: number }>("SELECT count(*)::int AS n FROM socket_connections WHERE user_id = $1", [userId]);
   return rows[0].n;

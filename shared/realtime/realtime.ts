@@ -69,6 +69,13 @@ export async function clientAccessFor(userId: number, notAfter: Date, now = Date
   return { url, expiresAt };
 }
 
+/** Whether the service still holds this connection; throws when it cannot tell (unreachable). */
+export async function connectionIsOpen(connectionId: string): Promise<boolean> {
+  const webPubSub = await getRealtimeClient();
+  if (!webPubSub) return false;
+  return withTimeout(getConfig().pushTimeoutMs, (abortSignal) => webPubSub.connectionExists(connectionId, { abortSignal }));
+}
+
 /** Closes one connection (a socket past the user's cap); never throws, says whether it was closed. */
 export async function closeSocket(connectionId: string, reason: string, log: Logger): Promise<boolean> {
   try {

@@ -10,10 +10,11 @@ import type { Pool } from "pg";
 import { RateLimiterPostgres, RateLimiterRes } from "rate-limiter-flexible";
 import { getConfig, type RealtimeLimits } from "../config/config";
 import { getPool } from "../data/db";
-import { openConnectionCount } from "../data/sockets";
+import { connectionsOf, forgetConnection, openConnectionCount } from "../data/sockets";
 import { retryAfterSeconds } from "../auth/throttle";
 import { ERRORS } from "../http/errors";
 import { HttpError } from "../http/http";
+import { connectionIsOpen } from "./realtime";
 
 const MINUTE_SECONDS = 60;
 // A place frees when a socket closes, which the client itself decides; half a minute is a fair pause.
@@ -40,11 +41,25 @@ function negotiationLimiter(pool: Pool, limits: RealtimeLimits): RateLimiterPost
   return limiter;
 }
 
+/**
+ * Forgets the user's recorded connections the service no longer holds: their disconnected event
+ * was lost (the stand-in restarted, the app was down). Asked only when the user seems to be at the
+ * cap, so a lost event never locks a user out; a connection the service cannot answer for is kept.
+ */
+export async function forgetClosedConnections(userId: number): Promise<void> {
+  for (const connectionId of await connectionsOf(userId)) {
+    const open = await connectionIsOpen(connectionId).catch(() => true);
+    if (!open) await forgetConnection(connectionId);
+  }
+}
+
 /** Resolves when the user may negotiate another socket; throws a 429 with Retry-After otherwise. */
 export async function admitNegotiation(userId: number, pool: Pool = getPool(), limits: RealtimeLimits = getConfig().realtimeLimits): Promise<void> {
   // Checked first, so a client held back by its open sockets does not also spend its rate.
-  if ((await openConnectionCount(userId)) >= limits.maxConnectionsPerUser) {
-    throw new HttpError(429, ERRORS.tooManySockets, { "Retry-After": String(SOCKETS_RETRY_AFTER_SECONDS) });
+  const atCap = async () => (await openConnectionCount(userId)) >= limits.maxConnectionsPerUser;
+  if (await atCap()) {
+    await forgetClosedConnections(userId);
+    if (await atCap()) throw new HttpError(429, ERRORS.tooManySockets, { "Retry-After": String(SOCKETS_RETRY_AFTER_SECONDS) });
   }
   try {
     await negotiationLimiter(pool, limits).consume(String(userId));

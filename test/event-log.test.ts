@@ -4,7 +4,9 @@
  * transaction, in commit order, and GET /events returns them exactly as they were pushed.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { InvocationContext } from "@azure/functions";
 import { listEvents } from "../functions/events-list";
+import { eventsSweep } from "../functions/events-sweep";
 import { deleteMessageHandler } from "../functions/messages-delete";
 import { markAllReadHandler } from "../functions/messages-mark-all-read";
 import { markMessageRead } from "../functions/messages-mark-read";
@@ -190,7 +192,7 @@ describe("GET /events", () => {
   });
 
   it("refuses a bad after or limit with a 422, and a missing token with a 401", async () => {
-    for (const query of [{ after: "-1" }, { after: "x" }, { limit: "0" }, { limit: "1001" }]) {
+    for (const query of [{ after: "-1" }, { after: "x" }, { limit: "0" }, { limit: "1001" }] as Record<string, string>[]) {
       const res = await events(user, query);
       expect(res.status, JSON.stringify(query)).toBe(422);
     }
@@ -209,6 +211,29 @@ describe("GET /events", () => {
       expect(gone.body).toEqual({ detail: `Events after seq ${after} are no longer kept; reload the mailbox`, latest_seq: 5 });
     }
     expect(seqs(((await events(owner, { after: "3" })).body as Page).events)).toEqual([4, 5]);
+  });
+
+  it("the events-sweep timer deletes events older than EVENT_RETENTION_DAYS; the caller then gets 410", async () => {
+    const owner = await newUser("ev_timer");
+    const sender = await newUser("ev_timer_from");
+    for (let i = 0; i < 3; i++) await send(sender, owner);
+    await getPool().query("UPDATE user_events SET created_at = now() - interval '7 days 1 minute' WHERE user_id = $1 AND seq <= 2", [owner.id]);
+    await eventsSweep.handler(new InvocationContext({ functionName: "events-sweep" }));
+    expect((await getPool().query("SELECT seq FROM user_events WHERE user_id = $1 ORDER BY seq", [owner.id])).rows).toEqual([{ seq: "3" }]);
+    expect((await events(owner)).status).toBe(410);
+  });
+
+  it("the sweep finds old events through the created_at index, in bounded batches", async () => {
+    await getPool().query(
+      `INSERT INTO user_events (user_id, seq, created_at, payload)
+       SELECT 0, g, now() - interval '30 days' + g * interval '1 second', '{"event":"x"}' FROM generate_series(1, 20000) g`,
+    );
+    await getPool().query("ANALYZE user_events");
+    const plan = (await getPool().query(`EXPLAIN DELETE FROM user_events e USING (SELECT user_id, seq FROM user_events WHERE created_at < now() - interval '7 days' ORDER BY created_at LIMIT 5000) d WHERE e.user_id = d.user_id AND e.seq = d.seq`)).rows
+      .map((r: { "QUERY PLAN": string }) => r["QUERY PLAN"])
+      .join("\n");
+    expect(plan).toMatch(/Index Scan using user_events_created_at_idx/);
+    expect(await sweepEvents(new Date(Date.now() - 7 * 86_400_000), 5_000)).toBe(20_000);
   });
 
   it("ends a page before a hole, so the next request learns the events are gone", async () => {

@@ -63,7 +63,8 @@ describe("negotiation", () => {
       const claims = jwt.decode(new URL(url).searchParams.get("access_token") as string) as jwt.JwtPayload;
       expect(claims.sub).toBe(String(user.id));
       expect(claims.role).toBeUndefined();
-      expect(claims["webpubsub.group"]).toBeUndefined();
+      // Only the group the sweep closes once the token expires (functions/events-sweep.ts).
+      expect(claims["webpubsub.group"]).toEqual([`token-expiry-${Date.parse(expires_at) / 1000}`]);
       const appExp = (jwt.decode(user.token) as jwt.JwtPayload).exp as number;
       expect(claims.exp).toBeLessThanOrEqual(appExp);
       expect(Date.parse(expires_at) / 1000).toBeLessThanOrEqual(appExp);

@@ -18,6 +18,10 @@ export const ERRORS = {
   realtimeUnavailable: "Realtime notifications are unavailable; try again shortly",
   internal: "Internal Server Error",
   eventCallerRejected: "The caller of the event handler could not be authenticated",
+  tooManySockets: "Too many open sockets for this user; close one and try again",
+  tooManyNegotiations: "Too many socket negotiations; try again later",
+  socketOverLimit: "Too many open sockets for this user",
+  socketTokenExpired: "The access token of this socket expired; negotiate a new one",
   // The HTTP layer's answers, before any function runs (local host and Web PubSub stand-in).
   missingHost: "The request has no Host header",
   malformedHost: "The Host header is malformed",

@@ -49,17 +49,51 @@ export interface ClientAccess {
 }
 
 /**
- * A socket URL for exactly one user: no roles, no groups, and an expiry no later than
- * `notAfter` (the app token's). Whole minutes only, since that is what the service takes.
+ * The group every socket whose token expires at `expiresAt` is put in when it connects: Web PubSub
+ * checks a token only at the handshake, so the sweep closes this group once the time has passed.
+ */
+export const expiryGroup = (expiresAt: Date): string => `token-expiry-${Math.floor(expiresAt.getTime() / 1000)}`;
+
+/**
+ * A socket URL for exactly one user: no roles, only its expiry group, and an expiry no later
+ * than `notAfter` (the app token's). Whole minutes only, since that is what the service takes.
  */
 export async function clientAccessFor(userId: number, notAfter: Date, now = Date.now()): Promise<ClientAccess | null> {
   const webPubSub = await getRealtimeClient();
   if (!webPubSub) throw new RealtimeUnavailableError("Web PubSub is not configured");
   const minutes = Math.floor((notAfter.getTime() - now) / 60_000);
   if (minutes < 1) return null;
-  const options: GenerateClientTokenOptions = { userId: String(userId), expirationTimeInMinutes: minutes };
+  const expiresAt = new Date(Math.floor(now / 1000) * 1000 + minutes * 60_000);
+  const options: GenerateClientTokenOptions = { userId: String(userId), expirationTimeInMinutes: minutes, groups: [expiryGroup(expiresAt)] };
   const { url } = await withTimeout(getConfig().pushTimeoutMs, (abortSignal) => webPubSub.getClientAccessToken({ ...options, abortSignal }));
-  return { url, expiresAt: new Date(Math.floor(now / 1000) * 1000 + minutes * 60_000) };
+  return { url, expiresAt };
+}
+
+/** Whether the service still holds this connection; throws when it cannot tell (unreachable). */
+export async function connectionIsOpen(connectionId: string): Promise<boolean> {
+  const webPubSub = await getRealtimeClient();
+  if (!webPubSub) return false;
+  return withTimeout(getConfig().pushTimeoutMs, (abortSignal) => webPubSub.connectionExists(connectionId, { abortSignal }));
+}
+
+/** Closes one connection (a socket past the user's cap); never throws, says whether it was closed. */
+export async function closeSocket(connectionId: string, reason: string, log: Logger): Promise<boolean> {
+  try {
+    const webPubSub = await getRealtimeClient();
+    if (!webPubSub) return false;
+    await withTimeout(getConfig().pushTimeoutMs, (abortSignal) => webPubSub.closeConnection(connectionId, { reason, abortSignal }));
+    return true;
+  } catch (error) {
+    log.warn(`closing connection ${connectionId} failed: ${(error as Error).message}`);
+    return false;
+  }
+}
+
+/** Closes every socket whose token expired at `expiresAt`; throws when the service did not take the call. */
+export async function closeExpiredSockets(expiresAt: Date, reason: string): Promise<void> {
+  const webPubSub = await getRealtimeClient();
+  if (!webPubSub) return;
+  await withTimeout(getConfig().pushTimeoutMs, (abortSignal) => webPubSub.group(expiryGroup(expiresAt)).closeAllConnections({ reason, abortSignal }));
 }
 
 async function withTimeout<T>(ms: number, work: (signal: AbortSignal) => Promise<T>): Promise<T> {

@@ -32,6 +32,8 @@ async function main(): Promise<void> {
   if (!(Number.isInteger(ROUNDS) && ROUNDS >= 10)) throw new Error("BENCH_ROUNDS must be an integer of at least 10");
   if (!(Number.isInteger(MISSED) && MISSED >= 1 && MISSED <= 500)) throw new Error("BENCH_MISSED must be an integer from 1 to 500 (one catch-up page)");
   process.env.BCRYPT_COST ??= "4";
+  // Every round negotiates again; the per-user negotiation limit is not what this measures.
+  process.env.WS_NEGOTIATE_PER_MINUTE ??= "100000";
   const { connect } = await import("../client/src/index.js");
   const stack = await startLocalStack({ hostPort: 0, databaseUrl: process.env.BENCH_DATABASE_URL, webPubSubPort: 0 });
   const base = stack.url as string;

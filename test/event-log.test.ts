@@ -91,6 +91,16 @@ describe("the event log", () => {
     expect(alices.events[1]).toMatchObject({ message_ids: [second.id] });
   });
 
+  it("keeps a frame's text intact whatever the message title holds", async () => {
+    const [from, to] = [await newUser("log_text_from"), await newUser("log_text_to")];
+    const title = 'say "hi", {braces} \\ back\\slash, NULL, \u00e9\u0301, \u2709\ufe0f, \ud83d\udce8';
+    const sent = await sendMessage(from.id, { recipient_id: to.id, title, body: "b" });
+    if (sent.kind !== "sent") throw new Error(sent.kind);
+    const [logged] = (await allEvents(to)).events;
+    expect(JSON.stringify(logged)).toBe(JSON.stringify(sent.frames[0].frame));
+    expect((logged as { message?: { title: string } }).message?.title).toBe(title);
+  });
+
   it("numbers 400 concurrent sends from 20 senders to one user 1..400 in commit order", async () => {
     const recipient = await newUser("log_busy");
     const senders = await Promise.all(Array.from({ length: 20 }, () => newUser("log_sender")));

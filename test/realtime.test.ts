@@ -135,6 +135,23 @@ describe("events", () => {
   });
 });
 
+describe("catch-up", () => {
+  it("GET /events returns each logged frame exactly as a socket received it (same text)", async () => {
+    const [carol, dave] = [await register("rt_catch_carol"), await register("rt_catch_dave")];
+    const texts: string[] = [];
+    const probe = await connect(dave);
+    probe.socket.on("message", (data) => texts.push(data.toString()));
+    const m = (await (await send(carol, dave, "catch me")).json()) as { id: number };
+    await fetch(`${base}/messages/${m.id}/read`, { method: "PUT", headers: { authorization: `Bearer ${dave.token}` } });
+    await fetch(`${base}/messages/${m.id}`, { method: "DELETE", headers: { authorization: `Bearer ${dave.token}` } });
+    await probe.waitFor((f) => f.event === "message_deleted");
+    const res = await fetch(`${base}/events?after=0`, { headers: { authorization: `Bearer ${dave.token}` } });
+    const page = (await res.json()) as { events: Frame[]; latest_seq: number };
+    expect(page.events.map((f) => f.seq)).toEqual([1, 2, 3, 4]);
+    expect(page.events.map((f) => JSON.stringify(f))).toEqual(texts);
+  });
+});
+
 describe("the stand-in's gate", () => {
   it("refuses expired and forged client tokens at the handshake", async () => {
     const user = await register("rt_forged");

@@ -34,6 +34,11 @@ export interface ConnectOptions {
   pageSize?: number;
   /** After this long without a frame, catch up in case the socket died silently (default 120 s; 0: never). */
   idleCatchUpMs?: number;
+  /**
+   * This long after each new connection, catch up once more (default 5 s; 0: never): a service
+   * that just came back may still be skipping the pushes of events committed meanwhile.
+   */
+  settleCatchUpMs?: number;
   fetch?: Fetch;
   transport?: TransportFactory;
 }
@@ -48,6 +53,7 @@ export interface RealtimeConnection {
 
 const DEFAULT_PAGE_SIZE = 500;
 const DEFAULT_IDLE_CATCH_UP_MS = 120_000;
+const DEFAULT_SETTLE_CATCH_UP_MS = 5_000;
 
 export function connect(options: ConnectOptions): RealtimeConnection {
   const connection = new Connection(options);
@@ -96,6 +102,8 @@ class Connection implements RealtimeConnection {
         this.setState("connected");
         this.armIdle();
         void this.catchUp();
+        const settleMs = this.options.settleCatchUpMs ?? DEFAULT_SETTLE_CATCH_UP_MS;
+        if (settleMs > 0) this.later(settleMs, () => transport === this.transport && void this.catchUp());
       },
       frame: (data) => {
         if (transport !== this.transport) return;

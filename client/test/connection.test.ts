@@ -190,6 +190,37 @@ describe("reconnection", () => {
   });
 });
 
+describe("a socket that died without telling", () => {
+  it("is caught up after a silence, and replaced when the log had events it never brought", async () => {
+    const api = new FakeApi();
+    const c = start(api, { after: 0, idleCatchUpMs: 100 });
+    await until(() => c.connection.state === "connected");
+    api.append(newMessage(1), newMessage(2));
+    await until(() => c.seen.length === 2, "the idle catch-up", 2_000);
+    await until(() => c.sockets.length === 2, "a new socket");
+    expect(c.sockets[0].stopped).toBe(true);
+    expect(c.seen).toEqual([1, 2]);
+  });
+
+  it("is followed by one more catch-up a while after each new connection", async () => {
+    const api = new FakeApi();
+    const c = start(api, { after: 0, settleCatchUpMs: 100 });
+    await until(() => api.eventCalls().length === 1);
+    // Committed after the first catch-up, its push skipped by a server that just came back.
+    api.append(newMessage(1));
+    await until(() => c.seen.length === 1, "the settling catch-up", 2_000);
+    expect(api.eventCalls()).toHaveLength(2);
+    expect(c.sockets).toHaveLength(1);
+  });
+
+  it("is kept when the silence only meant nothing happened", async () => {
+    const api = new FakeApi();
+    const c = start(api, { after: 0, idleCatchUpMs: 50 });
+    await until(() => api.eventCalls().length >= 3, "idle catch-ups", 2_000);
+    expect(c.sockets).toHaveLength(1);
+  });
+});
+
 describe("reload", () => {
   it("tells the app to reload on 410 and goes on from the latest seq", async () => {
     const api = new FakeApi();

@@ -35,6 +35,10 @@ const EXPECTED: Record<string, { route: string; methods: string[] }> = {
   "ws-negotiate": { route: "ws", methods: ["GET"] },
   "webpubsub-events": { route: "webpubsub/events", methods: ["OPTIONS", "POST"] },
 };
+/** Timer functions, with their NCRONTAB schedules. */
+const EXPECTED_TIMERS: Record<string, string> = {
+  "events-sweep": "0 * * * * *",
+};
 
 let out: string;
 
@@ -97,7 +101,7 @@ describe("the build", () => {
     writeFileSync(importer, "module.exports = (url) => import(url);");
     const nativeImport = createRequire(__filename)(importer) as (url: string) => Promise<unknown>;
     await nativeImport(pathToFileURL(path.join(out, "dist", "main.mjs")).href);
-    const registered = Object.fromEntries(registeredFunctions().map((f) => [f.name, f.trigger]));
+    const registered = Object.fromEntries(registeredFunctions().filter((f) => f.trigger.type === "httpTrigger").map((f) => [f.name, f.trigger]));
     expect(Object.keys(registered).sort()).toEqual(Object.keys(EXPECTED).sort());
     for (const [name, expected] of Object.entries(EXPECTED)) {
       expect(registered[name].route, name).toBe(expected.route);
@@ -105,6 +109,16 @@ describe("the build", () => {
       expect(registered[name].authLevel, name).toBe("anonymous");
       expect(registered[name].type).toBe("httpTrigger");
     }
+  });
+
+  it("registers every timer function with its schedule, loading its code on its first run", async () => {
+    const timers = registeredFunctions().filter((f) => f.trigger.type !== "httpTrigger");
+    expect(Object.fromEntries(timers.map((f) => [f.name, [f.trigger.type, f.trigger.schedule]]))).toEqual(
+      Object.fromEntries(Object.entries(EXPECTED_TIMERS).map(([name, schedule]) => [name, ["timerTrigger", schedule]])),
+    );
+    // Its first run loads its file from the bundle and sweeps: here the placeholder database (test/support/env.ts) cannot be reached.
+    const sweep = timers.find((f) => f.name === "events-sweep")!;
+    await expect(Promise.resolve(sweep.handler({ isPastDue: false }, new InvocationContext()))).rejects.toThrow(/placeholder\.invalid|ENOTFOUND|EAI_AGAIN/);
   });
 
   it("serves Swagger UI's files from beside the bundle", async () => {

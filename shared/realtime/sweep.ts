@@ -38,20 +38,22 @@ async function closeExpired(now: Date, log: Logger): Promise<number> {
   return closed;
 }
 
-function step(name: string, log: Logger, work: () => Promise<number>): Promise<number> {
-  return work().catch((error: Error) => {
-    log.warn(`realtime sweep: ${name} failed: ${error.message}`);
-    return 0;
-  });
-}
-
+/** Runs every step, then throws if any failed, so the host records the run as failed. */
 export async function sweepRealtime(log: Logger, now = new Date()): Promise<SweepResult> {
   const { realtimeLimits, accessTokenExpireMinutes } = getConfig();
   const retentionStart = new Date(now.getTime() - realtimeLimits.eventRetentionDays * DAY_MS);
   const staleBefore = new Date(now.getTime() - accessTokenExpireMinutes * 60_000 - STALE_MARGIN_MS);
-  return {
-    socketGroupsClosed: await step("closing expired sockets", log, () => closeExpired(now, log)),
-    eventsDeleted: await step("deleting old events", log, () => sweepEvents(retentionStart, EVENT_SWEEP_BATCH)),
-    staleConnectionsForgotten: await step("forgetting stale connections", log, () => forgetStaleConnections(staleBefore)),
+  const failures: string[] = [];
+  const step = (name: string, work: () => Promise<number>) =>
+    work().catch((error: Error) => {
+      failures.push(`${name}: ${error.message}`);
+      return 0;
+    });
+  const result = {
+    socketGroupsClosed: await step("closing expired sockets", () => closeExpired(now, log)),
+    eventsDeleted: await step("deleting old events", () => sweepEvents(retentionStart, EVENT_SWEEP_BATCH)),
+    staleConnectionsForgotten: await step("forgetting stale connections", () => forgetStaleConnections(staleBefore)),
   };
+  if (failures.length) throw new Error(`realtime sweep failed: ${failures.join("; ")}`);
+  return result;
 }

@@ -6,11 +6,11 @@
  */
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
+import type WebSocket from "ws";
 import { WebSocketServer } from "ws";
 import { requestUrl } from "../request-url";
 import { handleClientFrame } from "./client-protocol";
 import { HUB_NAME, SUBPROTOCOLS, sendFrame, type Connection, type ConnectionRegistry } from "./connections";
-import type WebSocket from "ws";
 import { bearerToken, verifyClientToken } from "./tokens";
 
 const CLIENT_PATH = /^\/client\/hubs\/([^/]+)\/?$/;
@@ -44,7 +44,7 @@ function reconnectionOf(url: URL): { connectionId: string; token: string } | nul
 function describeClose(code: number, reason: Buffer): string {
   const text = reason.toString();
   if (text) return text;
-  return code === 1000 || code === 1001 || code === 1005 ? "" : `Connection closed with code ${code}.`;
+  return DELIBERATE_CLOSE.has(code) ? "" : `Connection closed with code ${code}.`;
 }
 
 export function createClientEndpoint(registry: ConnectionRegistry, accessKey: string, events: SocketEvents): ClientEndpoint {
@@ -79,7 +79,10 @@ export function createClientEndpoint(registry: ConnectionRegistry, accessKey: st
     const connection = registry.get(hub, request.connectionId);
     const session = connection?.session;
     // As the service: the handshake succeeds and close code 1008 tells the client to stop retrying.
-    if (!connection || !session || !session.matches(request.token) || ws.protocol !== connection.subprotocol) return ws.close(1008, SESSION_GONE);
+    if (!connection || !session || !session.matches(request.token) || ws.protocol !== connection.subprotocol) {
+      ws.on("error", () => ws.terminate());
+      return ws.close(1008, SESSION_GONE);
+    }
     session.resume();
     const previous = connection.socket;
     attach(connection, ws);

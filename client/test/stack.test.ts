@@ -131,6 +131,15 @@ describe("the client library on the local stack", () => {
     }
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(opened()).toBe(before);
+    // React's StrictMode runs an effect, its cleanup, and the effect again: one socket stays.
+    const events: MailEvent[] = [];
+    connect({ apiUrl: base, getToken: () => user.token, onEvent: (e) => events.push(e) }).stop();
+    const kept = connect({ apiUrl: base, getToken: () => user.token, onEvent: (e) => events.push(e) });
+    connections.push(kept);
+    await until(() => kept.state === "connected" && events.length === 1, "the second mount connected");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(opened()).toBe(before + 1);
+    expect(events).toHaveLength(1);
   });
 
   it("stop() closes the socket and delivers nothing more", async () => {

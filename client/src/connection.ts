@@ -3,7 +3,7 @@
  * catch-up through GET /events after every new connection and on any gap in `seq`, so the
  * app gets every event once and in order.
  */
-import { eventsAfter, negotiate, isMailEvent, type Api, type Fetch } from "./api.js";
+import { ApiError, eventsAfter, negotiate, isMailEvent, type Api, type Fetch } from "./api.js";
 import { Backoff, type BackoffOptions } from "./backoff.js";
 import { Sequencer } from "./sequencer.js";
 import { webPubSubTransport, type Transport, type TransportFactory } from "./transport.js";
@@ -54,6 +54,9 @@ export interface RealtimeConnection {
 const DEFAULT_PAGE_SIZE = 500;
 const DEFAULT_IDLE_CATCH_UP_MS = 120_000;
 const DEFAULT_SETTLE_CATCH_UP_MS = 5_000;
+
+/** When a refused call said to come back (Retry-After), else 0. */
+const retryAfterOf = (error: unknown): number => (error instanceof ApiError ? (error.retryAfterMs ?? 0) : 0);
 
 export function connect(options: ConnectOptions): RealtimeConnection {
   const connection = new Connection(options);
@@ -120,8 +123,7 @@ class Connection implements RealtimeConnection {
     transport.start().catch((error: unknown) => {
       if (transport !== this.transport) return;
       this.report(error);
-      const retryAfterMs = (error as { retryAfterMs?: unknown }).retryAfterMs;
-      this.reopen(typeof retryAfterMs === "number" ? retryAfterMs : 0);
+      this.reopen(retryAfterOf(error));
     });
   }
 
@@ -186,8 +188,7 @@ class Connection implements RealtimeConnection {
       } catch (error) {
         if (this.stopped) return;
         this.report(error);
-        const retryAfterMs = (error as { retryAfterMs?: unknown }).retryAfterMs;
-        await this.sleep(this.retries.next(typeof retryAfterMs === "number" ? retryAfterMs : 0));
+        await this.sleep(this.retries.next(retryAfterOf(error)));
         continue;
       }
       if (this.stopped) return;

@@ -1,10 +1,9 @@
 import "../shared/config/startup";
 import { defineEndpoint } from "../shared/http/endpoint";
 import { ERRORS } from "../shared/http/errors";
-import { messageDeletedEvent, unreadCountUpdatedEvent, type RealtimeEvent } from "../shared/realtime/events";
 import { HttpError } from "../shared/http/http";
 import { deleteMessage } from "../shared/data/mailbox";
-import { pushAll } from "../shared/realtime/realtime";
+import { pushFrames } from "../shared/realtime/realtime";
 import { MessagePath } from "../shared/http/schemas";
 
 /** Removes the message from the caller's mailbox only; the other party keeps it. */
@@ -20,12 +19,8 @@ export const deleteMessageHandler = defineEndpoint({
   handler: async ({ context, user, path: { message_id } }) => {
     const outcome = await deleteMessage(message_id, user.id);
     if (outcome.kind === "not_found") throw new HttpError(404, ERRORS.messageNotFound);
-    const events: RealtimeEvent[] = [messageDeletedEvent(message_id)];
-    if (outcome.unreadCountChanged) events.push(unreadCountUpdatedEvent(outcome.unreadCount));
-    await pushAll(
-      events.map((event) => [{ userId: user.id }, event]),
-      context,
-    );
+    // message_deleted, and the new count when the message was unread.
+    await pushFrames(outcome.frames, context);
     return { status: 204 };
   },
 });

@@ -1,9 +1,8 @@
 import "../shared/config/startup";
 import { defineEndpoint } from "../shared/http/endpoint";
-import { messagesReadEvents, unreadCountUpdatedEvent, type RealtimeEvent } from "../shared/realtime/events";
 import { ok } from "../shared/http/http";
 import { markAllRead } from "../shared/data/mailbox";
-import { pushAll, type Target } from "../shared/realtime/realtime";
+import { pushFrames } from "../shared/realtime/realtime";
 import { MarkAllReadQuery, MarkAllReadResult } from "../shared/http/schemas";
 
 /** Marks the inbox read (up to `up_to_id`): one count for the recipient, one frame per sender. */
@@ -19,13 +18,7 @@ export const markAllReadHandler = defineEndpoint({
   response: MarkAllReadResult,
   handler: async ({ context, user, query: { up_to_id } }) => {
     const result = await markAllRead(user.id, up_to_id);
-    if (result.marked > 0) {
-      const pushes: [Target, RealtimeEvent][] = [[{ userId: user.id }, unreadCountUpdatedEvent(result.recipientUnreadCount)]];
-      for (const { senderId, messageIds } of result.bySender) {
-        for (const frame of messagesReadEvents(messageIds, result.readAt)) pushes.push([{ userId: senderId }, frame]);
-      }
-      await pushAll(pushes, context);
-    }
+    await pushFrames(result.frames, context);
     return ok({ marked: result.marked });
   },
 });

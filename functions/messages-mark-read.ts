@@ -1,10 +1,9 @@
 import "../shared/config/startup";
 import { defineEndpoint } from "../shared/http/endpoint";
 import { ERRORS, MARKED_READ_MESSAGE } from "../shared/http/errors";
-import { messageReadEvent, messageUpdatedEvent, unreadCountUpdatedEvent } from "../shared/realtime/events";
 import { HttpError, ok } from "../shared/http/http";
 import { markRead } from "../shared/data/messages";
-import { pushAll } from "../shared/realtime/realtime";
+import { pushFrames } from "../shared/realtime/realtime";
 import { MarkReadPath, MarkReadResult } from "../shared/http/schemas";
 
 /** Idempotent; only the first read notifies the recipient's and the sender's sockets. */
@@ -20,16 +19,8 @@ export const markMessageRead = defineEndpoint({
   handler: async ({ context, user, path: { message_id } }) => {
     const outcome = await markRead(message_id, user.id);
     if (outcome.kind === "not_found") throw new HttpError(404, ERRORS.messageNotFound);
-    if (outcome.kind === "first_read") {
-      await pushAll(
-        [
-          [{ userId: user.id }, unreadCountUpdatedEvent(outcome.recipientUnreadCount)],
-          [{ userId: user.id }, messageUpdatedEvent(message_id, true)],
-          [{ userId: outcome.senderId }, messageReadEvent(message_id, outcome.readAt)],
-        ],
-        context,
-      );
-    }
+    // The recipient's new count and the message's state, and the sender's read receipt.
+    if (outcome.kind === "first_read") await pushFrames(outcome.frames, context);
     return ok({ message: MARKED_READ_MESSAGE });
   },
 });

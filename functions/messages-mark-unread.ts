@@ -1,10 +1,9 @@
 import "../shared/config/startup";
 import { defineEndpoint } from "../shared/http/endpoint";
 import { ERRORS, MARKED_UNREAD_MESSAGE } from "../shared/http/errors";
-import { messageUpdatedEvent, unreadCountUpdatedEvent } from "../shared/realtime/events";
 import { HttpError, ok } from "../shared/http/http";
 import { markUnread } from "../shared/data/mailbox";
-import { pushAll } from "../shared/realtime/realtime";
+import { pushFrames } from "../shared/realtime/realtime";
 import { MarkReadResult, MessagePath } from "../shared/http/schemas";
 
 /** Idempotent; only an actual change notifies the recipient's sockets. */
@@ -20,15 +19,8 @@ export const markMessageUnread = defineEndpoint({
   handler: async ({ context, user, path: { message_id } }) => {
     const outcome = await markUnread(message_id, user.id);
     if (outcome.kind === "not_found") throw new HttpError(404, ERRORS.messageNotFound);
-    if (outcome.kind === "marked_unread") {
-      await pushAll(
-        [
-          [{ userId: user.id }, unreadCountUpdatedEvent(outcome.recipientUnreadCount)],
-          [{ userId: user.id }, messageUpdatedEvent(message_id, false)],
-        ],
-        context,
-      );
-    }
+    // The new count and the message's state, logged with the change.
+    if (outcome.kind === "marked_unread") await pushFrames(outcome.frames, context);
     return ok({ message: MARKED_UNREAD_MESSAGE });
   },
 });

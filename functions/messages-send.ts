@@ -1,11 +1,10 @@
 import "../shared/config/startup";
 import { defineEndpoint } from "../shared/http/endpoint";
 import { ERRORS } from "../shared/http/errors";
-import { newMessageEvent } from "../shared/realtime/events";
 import { HttpError, ok } from "../shared/http/http";
 import { threadOf } from "../shared/data/mailbox";
 import { sendMessage } from "../shared/data/messages";
-import { push } from "../shared/realtime/realtime";
+import { pushFrames } from "../shared/realtime/realtime";
 import { IDEMPOTENCY_KEY_HEADER, Message, MessageCreate, MessageSendHeaders } from "../shared/http/schemas";
 
 export const sendMessageHandler = defineEndpoint({
@@ -39,7 +38,7 @@ export const sendMessageHandler = defineEndpoint({
         return ok(sent.message);
       case "sent":
         // After the commit: a lost notification must never lose the message.
-        await push({ userId: sent.message.recipient_id }, newMessageEvent(sent.message, sent.recipientUnreadCount), context);
+        await pushFrames(sent.frames, context);
         return ok(sent.message);
     }
   },

@@ -4,14 +4,36 @@ import { defineEndpoint } from "../shared/http/endpoint";
 import { ERRORS } from "../shared/http/errors";
 import { runEventHandler } from "../shared/realtime/event-adapter";
 import { isTrustedEventCaller } from "../shared/realtime/event-caller";
-import { unreadCountUpdatedEvent } from "../shared/realtime/events";
+import { connectSnapshot } from "../shared/realtime/events";
 import { HttpError, json } from "../shared/http/http";
-import { countUnread } from "../shared/data/messages";
-import { push } from "../shared/realtime/realtime";
+import { connectSnapshotOf } from "../shared/data/event-log";
+import { closeSocket, push } from "../shared/realtime/realtime";
+import { forgetClosedConnections } from "../shared/realtime/socket-limits";
+import { forgetConnection, recordConnection } from "../shared/data/sockets";
+import type { InvocationContext } from "@azure/functions";
 
 export const EVENTS_ROUTE = "webpubsub/events";
 
-/** Web PubSub's upstream: on `connected`, the new socket gets its current unread count. */
+/**
+ * A new socket takes one of the user's places and gets the current unread count and latest seq;
+ * past the user's cap it is closed instead (a negotiated URL can open more than one socket).
+ */
+async function welcome(connectionId: string, userId: number, log: InvocationContext): Promise<void> {
+  const max = getConfig().realtimeLimits.maxConnectionsPerUser;
+  let recorded = await recordConnection(connectionId, userId, max);
+  if (recorded === "over_limit") {
+    await forgetClosedConnections(userId);
+    recorded = await recordConnection(connectionId, userId, max);
+  }
+  if (recorded === "over_limit") {
+    await closeSocket(connectionId, ERRORS.socketOverLimit, log);
+    return;
+  }
+  const { unreadCount, latestSeq } = await connectSnapshotOf(userId);
+  await push({ connectionId }, connectSnapshot(unreadCount, latestSeq), log);
+}
+
+/** Web PubSub's upstream: counts each user's sockets (connected, disconnected) and greets new ones. */
 export const webPubSubEvents = defineEndpoint({
   name: "webpubsub-events",
   method: ["OPTIONS", "POST"],
@@ -32,11 +54,10 @@ export const webPubSubEvents = defineEndpoint({
         onConnected: ({ context: connection }) => {
           const userId = Number(connection.userId);
           if (!Number.isSafeInteger(userId)) return;
-          pending.push(
-            countUnread(userId)
-              .then((n) => push({ connectionId: connection.connectionId }, unreadCountUpdatedEvent(n), context))
-              .catch((error: Error) => context.warn(`unread count for new connection failed: ${error.message}`)),
-          );
+          pending.push(welcome(connection.connectionId, userId, context).catch((error: Error) => context.warn(`new connection ${connection.connectionId} failed: ${error.message}`)));
+        },
+        onDisconnected: ({ context: connection }) => {
+          pending.push(forgetConnection(connection.connectionId).catch((error: Error) => context.warn(`forgetting connection ${connection.connectionId} failed: ${error.message}`)));
         },
       },
       pending,

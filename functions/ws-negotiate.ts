@@ -3,7 +3,9 @@ import { unauthorized } from "../shared/auth/auth";
 import { defineEndpoint } from "../shared/http/endpoint";
 import { ERRORS } from "../shared/http/errors";
 import { json, ok } from "../shared/http/http";
+import { recordTokenExpiry } from "../shared/data/sockets";
 import { clientAccessFor } from "../shared/realtime/realtime";
+import { admitNegotiation } from "../shared/realtime/socket-limits";
 import { Negotiation } from "../shared/http/schemas";
 
 /** Replaces the original `/ws/` socket: returns the Web PubSub URL this user's socket opens. */
@@ -12,11 +14,12 @@ export const negotiate = defineEndpoint({
   method: "GET",
   route: "ws",
   trailingSlash: true,
-  summary: "Negotiate a realtime socket URL (auth by header or ?token=)",
+  summary: "Negotiate a realtime socket URL (auth by header or ?token=); 429 past the user's socket or negotiation limit",
   auth: "bearer-or-query",
   response: Negotiation,
-  errors: [503],
+  errors: [429, 503],
   handler: async ({ context, user }) => {
+    await admitNegotiation(user.id);
     let access;
     try {
       access = await clientAccessFor(user.id, user.tokenExpiresAt);
@@ -26,6 +29,8 @@ export const negotiate = defineEndpoint({
     }
     // Under a minute left on the app token: a socket token cannot expire before it, so log in again.
     if (!access) throw unauthorized(ERRORS.badCredentials);
+    // The sweep (functions/events-sweep.ts) closes this URL's sockets once it expires.
+    await recordTokenExpiry(access.expiresAt);
     return ok({ url: access.url, expires_at: access.expiresAt.toISOString() });
   },
 });

@@ -33,6 +33,8 @@ export interface StackOptions {
   webPubSubPort?: number;
   /** false: no stand-in (realtime goes wherever the settings point, or nowhere). */
   webPubSub?: boolean;
+  /** Origins allowed by CORS besides the settings' `Host.CORS` (a page served on a port picked at run time). */
+  corsOrigins?: string[];
   log?: (line: string) => void;
 }
 
@@ -122,7 +124,7 @@ export async function startLocalStack(options: StackOptions = {}): Promise<Local
       host = await startHost({
         functions,
         routePrefix,
-        cors: parseCors(settings.Host.CORS, settings.Host.CORSCredentials),
+        cors: parseCors([settings.Host.CORS, ...(options.corsOrigins ?? [])].filter(Boolean).join(","), settings.Host.CORSCredentials),
         port: hostPort,
         log,
       });

@@ -214,7 +214,7 @@ describe.skipIf(!adminUrl)(`the app signed in by its managed identity (${adminUr
 
       const socket = await SocketProbe.open(url, undefined, { ca: stack.certificates.ca });
       cleanups.push(() => socket.close());
-      expect(await socket.waitFor((f) => f.event === "unread_count_updated")).toEqual({ event: "unread_count_updated", unread_count: 0 });
+      expect(await socket.waitFor((f) => f.event === "unread_count_updated")).toEqual({ event: "unread_count_updated", unread_count: 0, seq: 0 });
       const aliceSocket = await SocketProbe.open((await (await fetch(`${app.url}/ws/?token=${alice.token}`)).json() as { url: string }).url, undefined, { ca: stack.certificates.ca });
       cleanups.push(() => aliceSocket.close());
       await aliceSocket.waitFor((f) => f.event === "unread_count_updated");

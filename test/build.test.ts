@@ -28,6 +28,7 @@ const EXPECTED: Record<string, { route: string; methods: string[] }> = {
   "messages-view": { route: "messages/{message_id}", methods: ["GET"] },
   "messages-delete": { route: "messages/{message_id}", methods: ["DELETE"] },
   "messages-thread": { route: "messages/{message_id}/thread", methods: ["GET"] },
+  "events-list": { route: "events", methods: ["GET"] },
   health: { route: "health", methods: ["GET"] },
   openapi: { route: "openapi.json", methods: ["GET"] },
   docs: { route: "docs/{*asset}", methods: ["GET"] },
@@ -37,6 +38,7 @@ const EXPECTED: Record<string, { route: string; methods: string[] }> = {
 /** Timer functions, with their NCRONTAB schedules. */
 const EXPECTED_TIMERS: Record<string, string> = {
   "idempotency-keys-sweep": "0 */10 * * * *",
+  "events-sweep": "0 * * * * *",
 };
 
 let out: string;

@@ -100,7 +100,7 @@ describe("the API over HTTP", () => {
     expect(doc.openapi).toBe("3.1.0");
     expect(Object.keys(doc.paths).sort()).toEqual(
       ["/token", "/users/", "/messages/", "/messages/inbox/", "/messages/outbox/", "/messages/unread_count/", "/messages/{message_id}/read", "/ws/", "/health",
-        "/messages/{message_id}", "/messages/{message_id}/unread", "/messages/inbox/read", "/messages/{message_id}/thread"].sort(),
+        "/messages/{message_id}", "/messages/{message_id}/unread", "/messages/inbox/read", "/messages/{message_id}/thread", "/events/"].sort(),
     );
     const inboxParams = doc.paths["/messages/inbox/"].get.parameters;
     expect(inboxParams.map((p) => p.name).sort()).toEqual(["before_id", "limit", "q", "unread"]);

@@ -112,6 +112,7 @@ function shapes(): Record<string, FunctionShape> {
     "messages-inbox": { auth: true, query: { limit: ints, before_id: ints, unread: fc.constantFrom("true", "false", "1", "yes", "maybe") } },
     "messages-outbox": { auth: true, query: { limit: ints, before_id: ints } },
     "messages-unread-count": { auth: true },
+    "events-list": { auth: true, query: { after: ints, limit: ints } },
     "messages-mark-read": { auth: true, params: { message_id: messageId } },
     "ws-negotiate": { auth: true, query: { token } },
     docs: { params: { asset: fc.constantFrom("", "index.html", "swagger-ui.css", "swagger-initializer.js", "favicon-16x16.png", "package.json", "../package.json") } },

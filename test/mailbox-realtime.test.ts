@@ -78,12 +78,15 @@ describe("mailbox events", () => {
     for (const probe of all()) probe.frames.length = 0;
     expect((await api(bob, "PUT", `/messages/${m.id}/read`)).status).toBe(200);
     for (const probe of [bob1, bob2]) {
-      expect(await probe.waitFor((f) => f.event === "message_updated")).toEqual({ event: "message_updated", message_id: m.id, is_read: true });
-      expect(await probe.waitFor((f) => f.event === "unread_count_updated")).toEqual({ event: "unread_count_updated", unread_count: 0 });
+      expect(await probe.waitFor((f) => f.event === "message_updated")).toEqual({ event: "message_updated", message_id: m.id, is_read: true, seq: expect.any(Number) });
+      expect(await probe.waitFor((f) => f.event === "unread_count_updated")).toEqual({ event: "unread_count_updated", unread_count: 0, seq: expect.any(Number) });
     }
     for (const probe of [alice1, alice2]) await probe.waitFor((f) => f.event === "message_read" && f.message_id === m.id);
     const [a1, a2, b1, b2, c1, d1] = await heard();
     expect([a1.length, a2.length, b1.length, b2.length, c1.length, d1.length]).toEqual([1, 1, 2, 2, 0, 0]);
+    // Pushed one after the other in the order they were numbered: no socket sees a false gap.
+    const [first, second] = b1.map((f) => f.seq as number);
+    expect(second).toBe(first + 1);
   });
 
   it("unread: only the recipient's devices hear it, and only when it changes", async () => {
@@ -93,8 +96,8 @@ describe("mailbox events", () => {
     for (const probe of all()) probe.frames.length = 0;
     expect((await api(bob, "PUT", `/messages/${m.id}/unread`)).status).toBe(200);
     for (const probe of [bob1, bob2]) {
-      expect(await probe.waitFor((f) => f.event === "message_updated")).toEqual({ event: "message_updated", message_id: m.id, is_read: false });
-      expect(await probe.waitFor((f) => f.event === "unread_count_updated")).toEqual({ event: "unread_count_updated", unread_count: 1 });
+      expect(await probe.waitFor((f) => f.event === "message_updated")).toEqual({ event: "message_updated", message_id: m.id, is_read: false, seq: expect.any(Number) });
+      expect(await probe.waitFor((f) => f.event === "unread_count_updated")).toEqual({ event: "unread_count_updated", unread_count: 1, seq: expect.any(Number) });
     }
     expect((await api(bob, "PUT", `/messages/${m.id}/unread`)).status).toBe(200);
     const [a1, a2, b1, b2, c1, d1] = await heard();
@@ -112,9 +115,9 @@ describe("mailbox events", () => {
     expect(await res.json()).toEqual({ marked: 4 });
     for (const probe of [alice1, alice2]) {
       const frame = await probe.waitFor((f) => f.event === "messages_read");
-      expect(frame).toEqual({ event: "messages_read", message_ids: fromAlice.map((m) => m.id), read_at: expect.stringMatching(/Z$/) });
+      expect(frame).toEqual({ event: "messages_read", message_ids: fromAlice.map((m) => m.id), read_at: expect.stringMatching(/Z$/), seq: expect.any(Number) });
     }
-    for (const probe of [bob1, bob2]) expect(await probe.waitFor((f) => f.event === "unread_count_updated")).toEqual({ event: "unread_count_updated", unread_count: 1 });
+    for (const probe of [bob1, bob2]) expect(await probe.waitFor((f) => f.event === "unread_count_updated")).toEqual({ event: "unread_count_updated", unread_count: 1, seq: expect.any(Number) });
     expect(await carol1.waitFor((f) => f.event === "messages_read")).toMatchObject({ message_ids: fromCarol.map((m) => m.id) });
     const [a1, a2, b1, b2, c1, d1] = await heard();
     expect([a1.length, a2.length, b1.length, b2.length, c1.length, d1.length]).toEqual([1, 1, 1, 1, 1, 0]);
@@ -132,14 +135,14 @@ describe("mailbox events", () => {
     for (const probe of all()) probe.frames.length = 0;
     expect((await api(bob, "DELETE", `/messages/${m.id}`)).status).toBe(204);
     for (const probe of [bob1, bob2]) {
-      expect(await probe.waitFor((f) => f.event === "message_deleted")).toEqual({ event: "message_deleted", message_id: m.id });
-      expect(await probe.waitFor((f) => f.event === "unread_count_updated")).toEqual({ event: "unread_count_updated", unread_count: 0 });
+      expect(await probe.waitFor((f) => f.event === "message_deleted")).toEqual({ event: "message_deleted", message_id: m.id, seq: expect.any(Number) });
+      expect(await probe.waitFor((f) => f.event === "unread_count_updated")).toEqual({ event: "unread_count_updated", unread_count: 0, seq: expect.any(Number) });
     }
     let [a1, a2, b1, b2, c1, d1] = await heard();
     expect([a1.length, a2.length, b1.length, b2.length, c1.length, d1.length]).toEqual([0, 0, 2, 2, 0, 0]);
     for (const probe of all()) probe.frames.length = 0;
     expect((await api(alice, "DELETE", `/messages/${m.id}`)).status).toBe(204);
-    for (const probe of [alice1, alice2]) expect(await probe.waitFor((f) => f.event === "message_deleted")).toEqual({ event: "message_deleted", message_id: m.id });
+    for (const probe of [alice1, alice2]) expect(await probe.waitFor((f) => f.event === "message_deleted")).toEqual({ event: "message_deleted", message_id: m.id, seq: expect.any(Number) });
     [a1, a2, b1, b2, c1, d1] = await heard();
     expect([a1.length, a2.length, b1.length, b2.length, c1.length, d1.length]).toEqual([1, 1, 0, 0, 0, 0]);
   });

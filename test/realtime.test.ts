@@ -63,7 +63,8 @@ describe("negotiation", () => {
       const claims = jwt.decode(new URL(url).searchParams.get("access_token") as string) as jwt.JwtPayload;
       expect(claims.sub).toBe(String(user.id));
       expect(claims.role).toBeUndefined();
-      expect(claims["webpubsub.group"]).toBeUndefined();
+      // Only the group the sweep closes once the token expires (functions/events-sweep.ts).
+      expect(claims["webpubsub.group"]).toEqual([`token-expiry-${Date.parse(expires_at) / 1000}`]);
       const appExp = (jwt.decode(user.token) as jwt.JwtPayload).exp as number;
       expect(claims.exp).toBeLessThanOrEqual(appExp);
       expect(Date.parse(expires_at) / 1000).toBeLessThanOrEqual(appExp);
@@ -88,11 +89,12 @@ describe("events", () => {
   });
 
   it("a new socket gets the current unread count right after it connects", async () => {
-    expect(await bob1.waitFor((f) => f.event === "unread_count_updated")).toEqual({ event: "unread_count_updated", unread_count: 0 });
+    // A snapshot, not a logged event: its seq is where the user's sequence stands (0 before any event).
+    expect(await bob1.waitFor((f) => f.event === "unread_count_updated")).toEqual({ event: "unread_count_updated", unread_count: 0, seq: 0 });
     await send(alice, bob, "before connect");
     const late = await SocketProbe.open((await negotiate(bob)).url);
     probes.push(late);
-    expect(await late.waitFor((f) => f.event === "unread_count_updated")).toEqual({ event: "unread_count_updated", unread_count: 1 });
+    expect(await late.waitFor((f) => f.event === "unread_count_updated")).toEqual({ event: "unread_count_updated", unread_count: 1, seq: 1 });
   });
 
   it("a send reaches every socket of the recipient with the unread count, and none of the sender's", async () => {
@@ -103,6 +105,7 @@ describe("events", () => {
       event: "new_message",
       message: { id: message.id, sender_id: alice.id, sender_username: alice.username, title: "Realtime hello", timestamp: message.timestamp, unread_count: 2 },
       unread_count: 2,
+      seq: 2,
     };
     for (const probe of [bob1, bob2]) {
       expect(await probe.waitFor((f) => f.event === "new_message" && (f.message as Frame).id === message.id)).toEqual(expected);
@@ -120,7 +123,7 @@ describe("events", () => {
     }
     for (const probe of [alice1, alice2]) {
       const frame = await probe.waitFor((f) => f.event === "message_read" && f.message_id === message.id);
-      expect(Object.keys(frame).sort()).toEqual(["event", "message_id", "read_at"]);
+      expect(Object.keys(frame).sort()).toEqual(["event", "message_id", "read_at", "seq"]);
       expect(frame.read_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     }
     // A second read changes nothing and notifies no one.
@@ -129,6 +132,23 @@ describe("events", () => {
     await settle(200);
     expect(countEvents(alice1, "message_read")).toBe(before);
     expect(alice1.frames.some((f) => f.event === "new_message")).toBe(false);
+  });
+});
+
+describe("catch-up", () => {
+  it("GET /events returns each logged frame exactly as a socket received it (same text)", async () => {
+    const [carol, dave] = [await register("rt_catch_carol"), await register("rt_catch_dave")];
+    const texts: string[] = [];
+    const probe = await connect(dave);
+    probe.socket.on("message", (data) => texts.push(data.toString()));
+    const m = (await (await send(carol, dave, "catch me")).json()) as { id: number };
+    await fetch(`${base}/messages/${m.id}/read`, { method: "PUT", headers: { authorization: `Bearer ${dave.token}` } });
+    await fetch(`${base}/messages/${m.id}`, { method: "DELETE", headers: { authorization: `Bearer ${dave.token}` } });
+    await probe.waitFor((f) => f.event === "message_deleted");
+    const res = await fetch(`${base}/events?after=0`, { headers: { authorization: `Bearer ${dave.token}` } });
+    const page = (await res.json()) as { events: Frame[]; latest_seq: number };
+    expect(page.events.map((f) => f.seq)).toEqual([1, 2, 3, 4]);
+    expect(page.events.map((f) => JSON.stringify(f))).toEqual(texts);
   });
 });
 
@@ -216,5 +236,29 @@ describe("when Web PubSub fails", () => {
     expect(inbox.map((m) => m.title)).toEqual(["while down"]);
     const read = await fetch(`${base}/messages/${((await res.json()) as { id: number }).id}/read`, { method: "PUT", headers: { authorization: `Bearer ${b.token}` } });
     expect(read.status).toBe(200);
+  });
+
+  it("events committed while the service is down are in the log: catch-up returns all 200, in order", async () => {
+    const [a, b] = [await register("rt_down_log_a"), await register("rt_down_log_b")];
+    await stack.webPubSub!.close();
+    const ids: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      const res = await send(a, b, `down ${i}`);
+      expect(res.status).toBe(200);
+      ids.push(((await res.json()) as { id: number }).id);
+    }
+    const frames: Frame[] = [];
+    let next: string | undefined = `${base}/events/?after=0&limit=64`;
+    while (next) {
+      const res = await fetch(next, { headers: { authorization: `Bearer ${b.token}` } });
+      expect(res.status).toBe(200);
+      const page = (await res.json()) as { events: Frame[]; latest_seq: number };
+      expect(page.latest_seq).toBe(200);
+      frames.push(...page.events);
+      const link = res.headers.get("link");
+      next = link ? new URL(/^<([^>]+)>/.exec(link)![1], base).toString() : undefined;
+    }
+    expect(frames.map((f) => f.seq)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+    expect(frames.map((f) => (f.message as Frame).id)).toEqual(ids);
   });
 });

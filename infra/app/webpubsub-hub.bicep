@@ -22,7 +22,8 @@ resource hub 'Microsoft.SignalRService/webPubSub/hubs@2024-03-01' = {
         // Web PubSub resolves when it calls; the key itself is never in the hub's properties.
         urlTemplate: 'https://${functionAppHostName}/webpubsub/events?key={@Microsoft.KeyVault(SecretUri=${eventHandlerKeyUri})}'
         userEventPattern: ''
-        systemEvents: ['connected']
+        // connected greets a socket and counts it; disconnected frees its place (WS_MAX_CONNECTIONS_PER_USER).
+        systemEvents: ['connected', 'disconnected']
       }
     ]
   }

@@ -109,6 +109,10 @@ const schema = z
     [SETTINGS.webPubSubEventHandlerKey]: optionalText,
     [SETTINGS.webPubSubPushTimeoutMs]: intSetting(50, 30_000, 2_000),
     [SETTINGS.requestMaxBytes]: intSetting(1024, 10 * 1024 * 1024, 1024 * 1024),
+    [SETTINGS.eventRetentionDays]: intSetting(1, 3650, 7),
+    // Sized so that one account cannot take a Free_F1 hub's 20 connections.
+    [SETTINGS.wsMaxConnectionsPerUser]: intSetting(1, 1000, 5),
+    [SETTINGS.wsNegotiatePerMinute]: intSetting(1, 100_000, 10),
   })
   .superRefine(requireDatabase);
 
@@ -134,6 +138,13 @@ export interface ThrottleSettings {
   registration: { perAddress: number; windowSeconds: number };
 }
 
+/** How long the event log keeps events, and what one user may hold of Web PubSub. */
+export interface RealtimeLimits {
+  eventRetentionDays: number;
+  maxConnectionsPerUser: number;
+  negotiationsPerMinute: number;
+}
+
 export interface PasswordHashingSettings {
   threads: number | "auto";
   queueMax: number;
@@ -151,6 +162,7 @@ export interface Config extends DatabaseConfig {
   eventHandlerKey?: string;
   pushTimeoutMs: number;
   requestMaxBytes: number;
+  realtimeLimits: RealtimeLimits;
 }
 
 export class ConfigError extends Error {
@@ -256,6 +268,11 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     eventHandlerKey: s[SETTINGS.webPubSubEventHandlerKey],
     pushTimeoutMs: s[SETTINGS.webPubSubPushTimeoutMs],
     requestMaxBytes: s[SETTINGS.requestMaxBytes],
+    realtimeLimits: {
+      eventRetentionDays: s[SETTINGS.eventRetentionDays],
+      maxConnectionsPerUser: s[SETTINGS.wsMaxConnectionsPerUser],
+      negotiationsPerMinute: s[SETTINGS.wsNegotiatePerMinute],
+    },
   };
 }
 

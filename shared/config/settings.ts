@@ -31,6 +31,9 @@ export const SETTINGS = {
   webPubSubHub: "WEBPUBSUB_HUB",
   webPubSubEventHandlerKey: "WEBPUBSUB_EVENT_HANDLER_KEY",
   webPubSubPushTimeoutMs: "WEBPUBSUB_PUSH_TIMEOUT_MS",
+  eventRetentionDays: "EVENT_RETENTION_DAYS",
+  wsMaxConnectionsPerUser: "WS_MAX_CONNECTIONS_PER_USER",
+  wsNegotiatePerMinute: "WS_NEGOTIATE_PER_MINUTE",
   requestMaxBytes: "REQUEST_MAX_BYTES",
 } as const;
 

@@ -6,6 +6,8 @@
 import { getPool, inTransaction, type Queryable } from "./db";
 import { canBeId, countUnread, FROM_MESSAGES, MESSAGE_COLUMNS, toMessage, visibleTo, type MessageRow } from "./messages";
 import type { MessageT } from "../http/schemas";
+import { logEvents } from "./event-log";
+import { messageDeletedEvent, messagesReadEvents, messageUpdatedEvent, unreadCountUpdatedEvent, type UserEvent, type UserFrame } from "../realtime/events";
 
 /** The message when this user sent or received it and has not deleted it. */
 export async function getMessage(messageId: number, userId: number): Promise<MessageT | null> {
@@ -38,7 +40,7 @@ export async function listThread(messageId: number, userId: number): Promise<Mes
   return rows.map(toMessage);
 }
 
-export type MarkUnreadOutcome = { kind: "not_found" } | { kind: "already_unread" } | { kind: "marked_unread"; recipientUnreadCount: number };
+export type MarkUnreadOutcome = { kind: "not_found" } | { kind: "already_unread" } | { kind: "marked_unread"; frames: UserFrame[] };
 
 /** Marks a received message unread again; only an actual change reports one. */
 export async function markUnread(messageId: number, recipientId: number): Promise<MarkUnreadOutcome> {
@@ -53,16 +55,19 @@ export async function markUnread(messageId: number, recipientId: number): Promis
       const exists = await tx.query("SELECT 1 FROM messages WHERE id = $1 AND recipient_id = $2 AND recipient_deleted_at IS NULL", [messageId, recipientId]);
       return exists.rowCount === 0 ? { kind: "not_found" } : { kind: "already_unread" };
     }
-    return { kind: "marked_unread", recipientUnreadCount: await countUnread(recipientId, tx) };
+    const unreadCount = await countUnread(recipientId, tx);
+    const frames = await logEvents(tx, [
+      { userId: recipientId, event: unreadCountUpdatedEvent(unreadCount) },
+      { userId: recipientId, event: messageUpdatedEvent(messageId, false) },
+    ]);
+    return { kind: "marked_unread", frames };
   });
 }
 
 export interface MarkAllReadResult {
   marked: number;
-  readAt: string;
-  /** The ids each sender should hear were read, in id order. */
-  bySender: { senderId: number; messageIds: number[] }[];
-  recipientUnreadCount: number;
+  /** The recipient's new count, and one frame per sender naming the ids read (in id order). */
+  frames: UserFrame[];
 }
 
 /** Marks every unread received message read, or only those with an id up to `upToId`. */
@@ -78,17 +83,15 @@ export async function markAllRead(recipientId: number, upToId?: number): Promise
       [recipientId, upToId ?? null],
     );
     const marked = rows.reduce((n, r) => n + r.ids.length, 0);
-    const readAt = rows.length ? rows[0].read_at.toISOString() : new Date().toISOString();
-    return {
-      marked,
-      readAt,
-      bySender: rows.map((r) => ({ senderId: r.sender_id, messageIds: r.ids })),
-      recipientUnreadCount: marked ? await countUnread(recipientId, tx) : 0,
-    };
+    if (marked === 0) return { marked, frames: [] };
+    const readAt = rows[0].read_at.toISOString();
+    const events: UserEvent[] = [{ userId: recipientId, event: unreadCountUpdatedEvent(await countUnread(recipientId, tx)) }];
+    for (const r of rows) for (const event of messagesReadEvents(r.ids, readAt)) events.push({ userId: r.sender_id, event });
+    return { marked, frames: await logEvents(tx, events) };
   });
 }
 
-export type DeleteOutcome = { kind: "not_found" } | { kind: "deleted"; unreadCountChanged: false } | { kind: "deleted"; unreadCountChanged: true; unreadCount: number };
+export type DeleteOutcome = { kind: "not_found" } | { kind: "deleted"; frames: UserFrame[] };
 
 /**
  * Removes a message from this user's mailbox only; the row itself goes once both sides have
@@ -108,7 +111,8 @@ export async function deleteMessage(messageId: number, userId: number): Promise<
     );
     if (!rows.length) return { kind: "not_found" };
     if (rows[0].both_deleted) await tx.query("DELETE FROM messages WHERE id = $1", [messageId]);
-    if (!rows[0].was_unread) return { kind: "deleted", unreadCountChanged: false };
-    return { kind: "deleted", unreadCountChanged: true, unreadCount: await countUnread(userId, tx) };
+    const events: UserEvent[] = [{ userId, event: messageDeletedEvent(messageId) }];
+    if (rows[0].was_unread) events.push({ userId, event: unreadCountUpdatedEvent(await countUnread(userId, tx)) });
+    return { kind: "deleted", frames: await logEvents(tx, events) };
   });
 }

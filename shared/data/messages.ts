@@ -1,7 +1,9 @@
 import { isForeignKeyViolation } from "./db-errors";
 import { getPool, inTransaction, type Queryable } from "./db";
+import { logEvents } from "./event-log";
 import { claimKey, fingerprint, recordAnswer } from "./idempotency";
 import type { MessageT } from "../http/schemas";
+import { messageReadEvent, messageUpdatedEvent, newMessageEvent, unreadCountUpdatedEvent, type UserFrame } from "../realtime/events";
 
 export interface MessageRow extends Omit<MessageT, "timestamp"> {
   timestamp: Date;
@@ -46,7 +48,7 @@ export async function countUnread(userId: number, db: Queryable = getPool()): Pr
 }
 
 export type SendOutcome =
-  | { kind: "sent"; message: MessageT; recipientUnreadCount: number }
+  | { kind: "sent"; message: MessageT; recipientUnreadCount: number; frames: UserFrame[] }
   | { kind: "replayed"; message: MessageT }
   /** The key's message has since been deleted by both parties, and its text erased. */
   | { kind: "replayed_deleted" }
@@ -66,10 +68,41 @@ async function replayOf(messageId: number, tx: Queryable): Promise<SendOutcome> 
 
 class RecipientNotFound extends Error {}
 
+export type NewMessage = { recipient_id: number; title: string; body: string; in_reply_to?: number | null; thread_id?: number | null };
+
+const INSERTED = `inserted AS (
+     INSERT INTO messages (sender_id, recipient_id, title, body, in_reply_to, thread_id) VALUES ($1, $2, $3, $4, $5, $6)
+     RETURNING id, sender_id, recipient_id, title, body, "timestamp", is_read, in_reply_to, thread_id)`;
+
+const insertValues = (senderId: number, input: NewMessage) => [senderId, input.recipient_id, input.title, input.body, input.in_reply_to ?? null, input.thread_id ?? null];
+
+/** The bare insert of a send, nothing else: what a send was before the event log (the throughput benchmark's floor). */
+export async function insertMessage(tx: Queryable, senderId: number, input: NewMessage): Promise<MessageT> {
+  // The foreign key checks (and locks) the recipient, so a missing one costs no extra query.
+  const { rows } = await tx.query<MessageRow>(`WITH ${INSERTED} SELECT ${MESSAGE_COLUMNS} ${joinUsers("inserted")}`, insertValues(senderId, input));
+  return toMessage(rows[0]);
+}
+
+/**
+ * Inserts a message and reads the recipient's new unread count in the same statement, saving a
+ * round trip on the hot path. The recipient's row is locked before the insert, so no other change
+ * can move the count in between; the statement's trigger (migration 6) then adds exactly one for
+ * the new message, which is unread and in the recipient's mailbox.
+ */
+async function insertCountingUnread(tx: Queryable, senderId: number, input: NewMessage): Promise<{ message: MessageT; unreadCount: number }> {
+  const { rows } = await tx.query<MessageRow & { recipient_unread_count: number }>(
+    `WITH recipient AS (SELECT unread_count FROM users WHERE id = $2 FOR NO KEY UPDATE), ${INSERTED}
+     SELECT ${MESSAGE_COLUMNS}, (SELECT unread_count + 1 FROM recipient) AS recipient_unread_count ${joinUsers("inserted")}`,
+    insertValues(senderId, input),
+  );
+  const { recipient_unread_count, ...row } = rows[0];
+  return { message: toMessage(row), unreadCount: recipient_unread_count };
+}
+
 /** Stores a message, or replays the answer to an earlier request with the same idempotency key. */
 export async function sendMessage(
   senderId: number,
-  input: { recipient_id: number; title: string; body: string; in_reply_to?: number | null; thread_id?: number | null },
+  input: NewMessage,
   { idempotencyKey }: SendOptions = {},
 ): Promise<SendOutcome> {
   let outcome: SendOutcome;
@@ -84,17 +117,10 @@ export async function sendMessage(
       }
       // Thrown, not returned: the claimed key must roll back with the failed send.
       if (!canBeId(input.recipient_id)) throw new RecipientNotFound();
-      // The foreign key checks (and locks) the recipient, so a missing one costs no extra query.
-      const { rows } = await tx.query<MessageRow>(
-        `WITH inserted AS (
-           INSERT INTO messages (sender_id, recipient_id, title, body, in_reply_to, thread_id) VALUES ($1, $2, $3, $4, $5, $6)
-           RETURNING id, sender_id, recipient_id, title, body, "timestamp", is_read, in_reply_to, thread_id)
-         SELECT ${MESSAGE_COLUMNS} ${joinUsers("inserted")}`,
-        [senderId, input.recipient_id, input.title, input.body, input.in_reply_to ?? null, input.thread_id ?? null],
-      );
-      const message = toMessage(rows[0]);
+      const { message, unreadCount: recipientUnreadCount } = await insertCountingUnread(tx, senderId, input);
       if (idempotencyKey !== undefined) await recordAnswer(tx, senderId, idempotencyKey, message.id);
-      return { kind: "sent", message, recipientUnreadCount: await countUnread(input.recipient_id, tx) };
+      const frames = await logEvents(tx, [{ userId: message.recipient_id, event: newMessageEvent(message, recipientUnreadCount) }]);
+      return { kind: "sent", message, recipientUnreadCount, frames };
     });
   } catch (error) {
     if (error instanceof RecipientNotFound || isForeignKeyViolation(error, "messages_recipient_id_fkey")) return { kind: "recipient_not_found" };
@@ -152,9 +178,9 @@ export async function listOutbox(userId: number, page: Page): Promise<MessageT[]
 export type MarkReadOutcome =
   | { kind: "not_found" }
   | { kind: "already_read" }
-  | { kind: "first_read"; senderId: number; readAt: string; recipientUnreadCount: number };
+  | { kind: "first_read"; frames: UserFrame[] };
 
-/** Marks a message read by its recipient; only the first read reports a change. */
+/** Marks a message read by its recipient; only the first read reports a change (and logs its events). */
 export async function markRead(messageId: number, recipientId: number): Promise<MarkReadOutcome> {
   if (!canBeId(messageId)) return { kind: "not_found" };
   return inTransaction(async (tx) => {
@@ -169,6 +195,12 @@ export async function markRead(messageId: number, recipientId: number): Promise<
       return exists.rowCount === 0 ? { kind: "not_found" } : { kind: "already_read" };
     }
     const { sender_id, read_at } = updated.rows[0];
-    return { kind: "first_read", senderId: sender_id, readAt: read_at.toISOString(), recipientUnreadCount: await countUnread(recipientId, tx) };
+    const unreadCount = await countUnread(recipientId, tx);
+    const frames = await logEvents(tx, [
+      { userId: recipientId, event: unreadCountUpdatedEvent(unreadCount) },
+      { userId: recipientId, event: messageUpdatedEvent(messageId, true) },
+      { userId: sender_id, event: messageReadEvent(messageId, read_at.toISOString()) },
+    ]);
+    return { kind: "first_read", frames };
   });
 }

@@ -260,4 +260,40 @@ export const MIGRATIONS: readonly Migration[] = [
       await fillUsernameKeys(tx);
     },
   },
+  {
+    version: 10,
+    name: "per-user event log and open sockets",
+    // The event log is a transactional outbox (shared/data/event-log.ts): each user's counter row
+    // is bumped in the transaction of the change, so its lock numbers that user's events in
+    // commit order. The counters are a table of their own, not a column of users, so that their
+    // locks never take part in the users-row locks the unread-count triggers take. Payloads are
+    // json, not jsonb, so a frame comes back with its keys in the order it was pushed. The log
+    // has no foreign key: each insert would lock the user's row again for nothing.
+    sql: `
+      CREATE TABLE IF NOT EXISTS user_event_counters (
+        user_id INTEGER PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+        seq BIGINT NOT NULL
+      );
+      CREATE TABLE IF NOT EXISTS user_events (
+        user_id INTEGER NOT NULL,
+        seq BIGINT NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+        payload JSON NOT NULL,
+        PRIMARY KEY (user_id, seq)
+      );
+      -- The retention sweep deletes the oldest events in batches.
+      CREATE INDEX IF NOT EXISTS user_events_created_at_idx ON user_events (created_at);
+
+      -- Open sockets, from Web PubSub's connected and disconnected events (shared/data/sockets.ts).
+      CREATE TABLE IF NOT EXISTS socket_connections (
+        connection_id TEXT PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        connected_at TIMESTAMPTZ NOT NULL DEFAULT now()
+      );
+      CREATE INDEX IF NOT EXISTS socket_connections_user_idx ON socket_connections (user_id);
+      CREATE INDEX IF NOT EXISTS socket_connections_connected_at_idx ON socket_connections (connected_at);
+      -- The token-expiry groups whose sockets the sweep has still to close.
+      CREATE TABLE IF NOT EXISTS socket_expiries (expires_at TIMESTAMPTZ PRIMARY KEY);
+    `,
+  },
 ];

@@ -19,6 +19,10 @@ export const ERRORS = {
   realtimeUnavailable: "Realtime notifications are unavailable; try again shortly",
   internal: "Internal Server Error",
   eventCallerRejected: "The caller of the event handler could not be authenticated",
+  tooManySockets: "Too many open sockets for this user; close one and try again",
+  tooManyNegotiations: "Too many socket negotiations; try again later",
+  socketOverLimit: "Too many open sockets for this user",
+  socketTokenExpired: "The access token of this socket expired; negotiate a new one",
   // The HTTP layer's answers, before any function runs (local host and Web PubSub stand-in).
   missingHost: "The request has no Host header",
   malformedHost: "The Host header is malformed",
@@ -31,6 +35,9 @@ export const ERRORS = {
   expectationFailed: "Only the Expect value 100-continue is supported",
   corsRefused: "CORS preflight refused: this origin is not allowed",
 } as const;
+
+/** The 410 of the catch-up endpoint: the events after `after` are past the retention. */
+export const eventsGoneDetail = (after: number): string => `Events after seq ${after} are no longer kept; reload the mailbox`;
 
 /** The 422 issue for text holding U+0000 or an unpaired surrogate (Pydantic's type for undecodable text). */
 export const TEXT_ISSUE = {

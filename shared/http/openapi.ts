@@ -40,6 +40,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   400: "Bad request",
   401: "Not authenticated or bad token",
   404: "Not found",
+  410: "Gone: what was asked for is no longer kept",
   413: "Body too large",
   415: "Unsupported media type",
   422: "Validation error",
@@ -57,7 +58,7 @@ function operation(op: Documented, method: string) {
   for (const status of errorStatuses(op)) {
     responses[String(status)] = {
       description: ERROR_DESCRIPTIONS[status],
-      content: { "application/json": { schema: toSchema(status === 422 ? S.ValidationErrorBody : S.ErrorBody) } },
+      content: { "application/json": { schema: toSchema(status === 422 ? S.ValidationErrorBody : status === 410 ? S.EventsGoneBody : S.ErrorBody) } },
     };
   }
   return {

@@ -179,6 +179,31 @@ export const Negotiation = z.object({
   expires_at: z.iso.datetime(),
 });
 
+export const EVENTS_PAGE_DEFAULT = 500;
+export const EVENTS_PAGE_MAX = 1000;
+
+export const EventsQuery = z.object({
+  after: laxInt()
+    .pipe(z.int().min(0).max(Number.MAX_SAFE_INTEGER))
+    .default(0)
+    .describe("Only events with a seq above this one (the last seq the client has applied; 0 for all that are kept)"),
+  limit: laxInt()
+    .pipe(z.int().min(1).max(EVENTS_PAGE_MAX))
+    .default(EVENTS_PAGE_DEFAULT)
+    .describe(`Page size, default ${EVENTS_PAGE_DEFAULT}, maximum ${EVENTS_PAGE_MAX}`),
+});
+
+const EventFrame = z
+  .looseObject({ event: z.string(), seq: z.int().min(1) })
+  .describe("A realtime frame exactly as it was pushed to the user's sockets (the event's own fields and its seq)");
+
+export const EventsPage = z.object({
+  events: z.array(EventFrame).describe("Oldest first, every seq above `after`, without gaps"),
+  latest_seq: z.int().min(0).describe("The user's latest seq when the page was read"),
+});
+
+export const EventsGoneBody = z.object({ detail: z.string(), latest_seq: z.int().min(0) });
+
 export const ValidationErrorBody = z.object({
   detail: z.array(z.object({ loc: z.array(z.union([z.string(), z.int()])), msg: z.string(), type: z.string() })),
 });

@@ -46,6 +46,27 @@ export interface MessageDeletedEvent {
 
 export type RealtimeEvent = NewMessageEvent | UnreadCountUpdatedEvent | MessageReadEvent | MessagesReadEvent | MessageUpdatedEvent | MessageDeletedEvent;
 
+/**
+ * A frame as a user's sockets receive it and the catch-up endpoint returns it: the event and
+ * its place in that user's own sequence (shared/data/event-log.ts assigns it).
+ */
+export type Frame = RealtimeEvent & { seq: number };
+
+/** An event for one user, before the log has numbered it. */
+export interface UserEvent {
+  userId: number;
+  event: RealtimeEvent;
+}
+
+/** An event the log has numbered: pushed to `userId` after its transaction commits. */
+export interface UserFrame {
+  userId: number;
+  frame: Frame;
+}
+
+export const toFrame = (event: RealtimeEvent, seq: number): Frame => ({ ...event, seq });
+
+
 export function newMessageEvent(message: MessageT, unreadCount: number): NewMessageEvent {
   const { id, sender_id, sender_username, title, timestamp } = message;
   return {
@@ -85,3 +106,6 @@ export const messageUpdatedEvent = (messageId: number, isRead: boolean): Message
 });
 
 export const messageDeletedEvent = (messageId: number): MessageDeletedEvent => ({ event: EVENTS.messageDeleted, message_id: messageId });
+
+/** What a socket gets when it connects: not logged, it says where the user's sequence stands. */
+export const connectSnapshot = (unreadCount: number, latestSeq: number): Frame => toFrame(unreadCountUpdatedEvent(unreadCount), latestSeq);

@@ -1,7 +1,7 @@
 import { WebPubSubServiceClient, type GenerateClientTokenOptions, type WebPubSubServiceClientOptions } from "@azure/web-pubsub";
 import { getConfig, type Config } from "../config/config";
 import { connectionStringField } from "../config/connection-string";
-import type { RealtimeEvent } from "./events";
+import type { RealtimeEvent, UserFrame } from "./events";
 import { azureCredential } from "../auth/identity";
 import { closePushCircuit, PushSkippedError, throughPushCircuit } from "./realtime-circuit";
 
@@ -49,17 +49,51 @@ export interface ClientAccess {
 }
 
 /**
- * A socket URL for exactly one user: no roles, no groups, and an expiry no later than
- * `notAfter` (the app token's). Whole minutes only, since that is what the service takes.
+ * The group every socket whose token expires at `expiresAt` is put in when it connects: Web PubSub
+ * checks a token only at the handshake, so the sweep closes this group once the time has passed.
+ */
+export const expiryGroup = (expiresAt: Date): string => `token-expiry-${Math.floor(expiresAt.getTime() / 1000)}`;
+
+/**
+ * A socket URL for exactly one user: no roles, only its expiry group, and an expiry no later
+ * than `notAfter` (the app token's). Whole minutes only, since that is what the service takes.
  */
 export async function clientAccessFor(userId: number, notAfter: Date, now = Date.now()): Promise<ClientAccess | null> {
   const webPubSub = await getRealtimeClient();
   if (!webPubSub) throw new RealtimeUnavailableError("Web PubSub is not configured");
   const minutes = Math.floor((notAfter.getTime() - now) / 60_000);
   if (minutes < 1) return null;
-  const options: GenerateClientTokenOptions = { userId: String(userId), expirationTimeInMinutes: minutes };
+  const expiresAt = new Date(Math.floor(now / 1000) * 1000 + minutes * 60_000);
+  const options: GenerateClientTokenOptions = { userId: String(userId), expirationTimeInMinutes: minutes, groups: [expiryGroup(expiresAt)] };
   const { url } = await withTimeout(getConfig().pushTimeoutMs, (abortSignal) => webPubSub.getClientAccessToken({ ...options, abortSignal }));
-  return { url, expiresAt: new Date(Math.floor(now / 1000) * 1000 + minutes * 60_000) };
+  return { url, expiresAt };
+}
+
+/** Whether the service still holds this connection; throws when it cannot tell (unreachable). */
+export async function connectionIsOpen(connectionId: string): Promise<boolean> {
+  const webPubSub = await getRealtimeClient();
+  if (!webPubSub) return false;
+  return withTimeout(getConfig().pushTimeoutMs, (abortSignal) => webPubSub.connectionExists(connectionId, { abortSignal }));
+}
+
+/** Closes one connection (a socket past the user's cap); never throws, says whether it was closed. */
+export async function closeSocket(connectionId: string, reason: string, log: Logger): Promise<boolean> {
+  try {
+    const webPubSub = await getRealtimeClient();
+    if (!webPubSub) return false;
+    await withTimeout(getConfig().pushTimeoutMs, (abortSignal) => webPubSub.closeConnection(connectionId, { reason, abortSignal }));
+    return true;
+  } catch (error) {
+    log.warn(`closing connection ${connectionId} failed: ${(error as Error).message}`);
+    return false;
+  }
+}
+
+/** Closes every socket whose token expired at `expiresAt`; throws when the service did not take the call. */
+export async function closeExpiredSockets(expiresAt: Date, reason: string): Promise<void> {
+  const webPubSub = await getRealtimeClient();
+  if (!webPubSub) return;
+  await withTimeout(getConfig().pushTimeoutMs, (abortSignal) => webPubSub.group(expiryGroup(expiresAt)).closeAllConnections({ reason, abortSignal }));
 }
 
 async function withTimeout<T>(ms: number, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
@@ -105,7 +139,17 @@ export async function push(target: Target, event: RealtimeEvent, log: Logger): P
   }
 }
 
-/** Sends several events concurrently, so two slow pushes cost one timeout, not two. */
-export async function pushAll(pushes: [Target, RealtimeEvent][], log: Logger): Promise<void> {
-  await Promise.all(pushes.map(([target, event]) => push(target, event, log)));
+/**
+ * Pushes logged frames after their commit: each user's in seq order, one after another, so a
+ * socket sees no gap that is only a reordering; different users concurrently, so two slow users
+ * cost one push timeout, not two.
+ */
+export async function pushFrames(frames: readonly UserFrame[], log: Logger): Promise<void> {
+  const byUser = new Map<number, UserFrame[]>();
+  for (const frame of frames) byUser.set(frame.userId, [...(byUser.get(frame.userId) ?? []), frame]);
+  await Promise.all(
+    [...byUser.entries()].map(async ([userId, own]) => {
+      for (const { frame } of own) await push({ userId }, frame, log);
+    }),
+  );
 }

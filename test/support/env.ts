@@ -10,6 +10,9 @@ process.env.DB_CONNECTION_TIMEOUT_MS ??= "3000";
 process.env.REGISTRATIONS_PER_ADDRESS ??= "1000000";
 process.env.LOGIN_FAILURES_PER_ADDRESS ??= "1000000";
 process.env.LOGIN_FAILURES_PER_USER_ADDRESS ??= "1000000";
+// Suites open and reopen many sockets for one user; test/socket-limits.test.ts sets tight limits.
+process.env.WS_MAX_CONNECTIONS_PER_USER ??= "1000";
+process.env.WS_NEGOTIATE_PER_MINUTE ??= "100000";
 
 // Function files register through the same registry the local host uses, as with the real worker.
 import { installFunctionsCore } from "../../local/functions-core";

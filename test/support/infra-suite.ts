@@ -659,7 +659,7 @@ describe("resources", () => {
     expect(hub.properties.anonymousConnectPolicy).toBe("deny");
     const [handler, ...others] = hub.properties.eventHandlers as Record<string, unknown>[];
     expect(others).toEqual([]);
-    expect(handler).toMatchObject({ systemEvents: ["connected"], userEventPattern: "" });
+    expect(handler).toMatchObject({ systemEvents: ["connected", "disconnected"], userEventPattern: "" });
     expect(EVENTS_ROUTE).toBe("webpubsub/events");
     // ARM's format() writes `{{`/`}}` for literal braces: Web PubSub receives `...?key={@Microsoft.KeyVault(SecretUri=<uri>)}`.
     expect(handler.urlTemplate).toBe(

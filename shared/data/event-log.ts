@@ -1,0 +1,95 @@
+/**
+ * The per-user event log, a transactional outbox: every change writes its events here in its own
+ * transaction, each numbered with its user's next `seq`, and they are pushed only after the commit
+ * (shared/realtime/realtime.ts). The catch-up endpoint reads them back exactly as pushed.
+ */
+import { getPool, type Queryable } from "./db";
+import { toFrame, type Frame, type UserEvent, type UserFrame } from "../realtime/events";
+
+// One statement: bump each user's counter (in user id order, so two changes that log to the same
+// two users lock them in the same order) and insert the events numbered below the new counter.
+// The counter row stays locked until commit, so a user's events are numbered in commit order, and
+// clock_timestamp() (taken after the lock) keeps created_at in seq order for the retention sweep.
+const LOG_EVENTS = `
+  WITH input AS (
+    SELECT e.user_id, e.payload, e.ord FROM unnest($1::int[], $2::json[]) WITH ORDINALITY AS e(user_id, payload, ord)
+  ), bumped AS (
+    INSERT INTO user_event_counters AS c (user_id, seq)
+    SELECT user_id, count(*) FROM input GROUP BY user_id ORDER BY user_id
+    ON CONFLICT (user_id) DO UPDATE SET seq = c.seq + excluded.seq
+    RETURNING c.user_id, c.seq
+  ), logged AS (
+    INSERT INTO user_events (user_id, seq, created_at, payload)
+    SELECT i.user_id, b.seq - count(*) OVER w + row_number() OVER (w ORDER BY i.ord), clock_timestamp(), i.payload
+      FROM input i JOIN bumped b USING (user_id)
+    WINDOW w AS (PARTITION BY i.user_id)
+  )
+  SELECT user_id, seq::text AS seq FROM bumped`;
+
+/** Writes the events in the caller's transaction; returns them numbered, in the order given. */
+export async function logEvents(tx: Queryable, events: readonly UserEvent[]): Promise<UserFrame[]> {
+  if (events.length === 0) return [];
+  const { rows } = await tx.query<{ user_id: number; seq: string }>(LOG_EVENTS, [events.map((e) => e.userId), events.map((e) => JSON.stringify(e.event))]);
+  // The k-th of a user's n events here is numbered (new counter - n + k).
+  const next = new Map<number, number>();
+  const counts = new Map<number, number>();
+  for (const { userId } of events) counts.set(userId, (counts.get(userId) ?? 0) + 1);
+  for (const row of rows) next.set(row.user_id, Number(row.seq) - (counts.get(row.user_id) ?? 0) + 1);
+  return events.map(({ userId, event }) => {
+    const seq = next.get(userId) as number;
+    next.set(userId, seq + 1);
+    return { userId, frame: toFrame(event, seq) };
+  });
+}
+
+export type EventsPage = { kind: "page"; events: Frame[]; latestSeq: number } | { kind: "gone"; latestSeq: number };
+
+/**
+ * The user's events after `after`, oldest first, at most `limit`. "gone" when some of them were
+ * swept: the caller cannot be given a gap-free sequence. A page stops before any hole, so the next
+ * request, which starts there, is the one that learns it.
+ */
+export async function readEvents(userId: number, after: number, limit: number): Promise<EventsPage> {
+  // One statement, so the latest seq and the page come from the same snapshot.
+  const { rows } = await getPool().query<{ latest: string; seq: string | null; payload: Record<string, unknown> | null }>(
+    `SELECT c.seq::text AS latest, e.seq::text AS seq, e.payload
+       FROM user_event_counters c
+       LEFT JOIN LATERAL (SELECT seq, payload FROM user_events WHERE user_id = c.user_id AND seq > $2 ORDER BY seq LIMIT $3) e ON true
+      WHERE c.user_id = $1
+      ORDER BY e.seq`,
+    [userId, after, limit],
+  );
+  const latestSeq = rows.length ? Number(rows[0].latest) : 0;
+  const events: Frame[] = [];
+  for (const row of rows) {
+    if (row.seq === null) break;
+    const seq = Number(row.seq);
+    if (seq !== after + events.length + 1) break;
+    events.push({ ...(row.payload as unknown as Frame), seq });
+  }
+  if (events.length === 0 && latestSeq > after) return { kind: "gone", latestSeq };
+  return { kind: "page", events, latestSeq };
+}
+
+/** The unread count and the latest seq, read together: what a socket is told when it connects. */
+export async function connectSnapshotOf(userId: number): Promise<{ unreadCount: number; latestSeq: number }> {
+  const { rows } = await getPool().query<{ unread_count: number; seq: string | null }>(
+    "SELECT u.unread_count, c.seq::text AS seq FROM users u LEFT JOIN user_event_counters c ON c.user_id = u.id WHERE u.id = $1",
+    [userId],
+  );
+  return { unreadCount: rows[0]?.unread_count ?? 0, latestSeq: Number(rows[0]?.seq ?? 0) };
+}
+
+/** Deletes events logged before `before`, `batch` rows per statement (through the created_at index); returns how many. */
+export async function sweepEvents(before: Date, batch: number, db: Queryable = getPool()): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const { rowCount } = await db.query(
+      `DELETE FROM user_events e USING (SELECT user_id, seq FROM user_events WHERE created_at < $1 ORDER BY created_at LIMIT $2) d
+        WHERE e.user_id = d.user_id AND e.seq = d.seq`,
+      [before, batch],
+    );
+    total += rowCount ?? 0;
+    if ((rowCount ?? 0) < batch) return total;
+  }
+}

@@ -21,6 +21,15 @@ function parse(text: string): URL | null {
   }
 }
 
+/** A path segment, percent-decoded; null when its escapes do not decode (`%zz`, bytes that are not UTF-8). */
+export function decodeSegment(segment: string): string | null {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return null;
+  }
+}
+
 /** `defaultHost` serves HTTP/1.0 requests, which may omit Host. */
 export function requestUrl(req: IncomingMessage, defaultHost: string): RequestUrl {
   const hosts = req.rawHeaders.filter((_value, i) => i % 2 === 0).filter((name) => name.toLowerCase() === "host").length;

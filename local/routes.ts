@@ -3,6 +3,8 @@
  * `{name?}` and the catch-all `{*name}`, matched case-insensitively with an optional
  * trailing slash, as the Functions host (ASP.NET Core routing) does.
  */
+import { decodeSegment } from "./request-url";
+
 export interface CompiledRoute {
   template: string;
   pattern: RegExp;
@@ -73,12 +75,4 @@ export function matchRoute(route: CompiledRoute, pathname: string): Record<strin
     params[name] = decoded;
   }
   return params;
-}
-
-function decodeSegment(value: string): string | null {
-  try {
-    return decodeURIComponent(value);
-  } catch {
-    return null;
-  }
 }

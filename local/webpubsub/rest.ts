@@ -3,6 +3,7 @@
  * the SDK insists on (a send is 202, not 200; a close is 204).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { decodeSegment } from "../request-url";
 import { HUB_NAME, type Connection, type ConnectionRegistry, type Payload } from "./connections";
 import { generateClientToken, GENERATE_TOKEN_PATH } from "./generate-token";
 import { bearerToken, verifyServerToken } from "./tokens";
@@ -100,12 +101,9 @@ function matchPath(pattern: string, pathname: string): Record<string, string> | 
       if (want[i] !== got[i]) return null;
       continue;
     }
-    try {
-      params[name] = decodeURIComponent(got[i]);
-    } catch {
-      return null;
-    }
-    if (!params[name]) return null;
+    const value = decodeSegment(got[i]);
+    if (!value) return null;
+    params[name] = value;
   }
   return params;
 }

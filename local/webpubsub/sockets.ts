@@ -8,7 +8,7 @@ import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import type WebSocket from "ws";
 import { WebSocketServer } from "ws";
-import { requestUrl } from "../request-url";
+import { decodeSegment, requestUrl } from "../request-url";
 import { handleClientFrame } from "./client-protocol";
 import { HUB_NAME, SUBPROTOCOLS, sendFrame, type Connection, type ConnectionRegistry } from "./connections";
 import { bearerToken, verifyClientToken } from "./tokens";
@@ -97,7 +97,8 @@ export function createClientEndpoint(registry: ConnectionRegistry, accessKey: st
     socket.on("error", () => socket.destroy());
     const url = requestUrl(req, "stand-in").url;
     if (!url) return refuse(socket, 400, "Bad Request");
-    const hub = decodeSegment(CLIENT_PATH.exec(url.pathname)?.[1]);
+    const segment = CLIENT_PATH.exec(url.pathname)?.[1];
+    const hub = segment === undefined ? null : decodeSegment(segment);
     if (!hub || !HUB_NAME.test(hub)) return refuse(socket, 404, "Not Found");
     const reconnection = reconnectionOf(url);
     if (reconnection) return server.handleUpgrade(req, socket, head, (ws) => reconnect(ws, hub, reconnection));
@@ -124,13 +125,4 @@ export function createClientEndpoint(registry: ConnectionRegistry, accessKey: st
       server.close();
     },
   };
-}
-
-function decodeSegment(segment: string | undefined): string | undefined {
-  if (segment === undefined) return undefined;
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    return undefined;
-  }
 }

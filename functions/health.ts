@@ -1,6 +1,7 @@
 import "../shared/config/startup";
 import { databaseAnswers, getPool } from "../shared/data/db";
 import { defineEndpoint } from "../shared/http/endpoint";
+import { ERRORS, schemaMismatchDetail } from "../shared/http/errors";
 import { json, ok } from "../shared/http/http";
 import { expectedSchemaVersion, schemaVersion } from "../shared/data/migrate";
 import { Health } from "../shared/http/schemas";
@@ -25,7 +26,7 @@ export const health = defineEndpoint({
       current = await schemaVersion(getPool());
     } catch (error) {
       context.warn(`health check: database did not answer: ${(error as Error).message}`);
-      return json(503, { detail: "The database is not answering" });
+      return json(503, { detail: ERRORS.databaseNotAnswering });
     }
     const expected = expectedSchemaVersion();
     if (current < expected) {
@@ -33,9 +34,7 @@ export const health = defineEndpoint({
       context.warn(`health check: schema at version ${current}, code needs ${expected}${failure ? `; last migration attempt: ${failure}` : ""}`);
       // Retry in the background: a start-up attempt may have lost the lock or a table-lock wait.
       if (migratesOnStart()) void applyMigrations();
-      return json(503, {
-        detail: `The database schema is at version ${current} but this code needs version ${expected}; migrations are ${failure ? "failing (see the logs)" : "pending"}`,
-      });
+      return json(503, { detail: schemaMismatchDetail(current, expected, Boolean(failure)) });
     }
     return ok({ status: "ok" });
   },

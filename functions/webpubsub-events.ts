@@ -68,6 +68,6 @@ export const webPubSubEvents = defineEndpoint({
     if (request.method === "OPTIONS" && request.headers.has("webhook-request-origin")) {
       return { status: 200, headers: { "WebHook-Allowed-Origin": "*" } };
     }
-    return json(400, { detail: "Not a Web PubSub event for this hub" });
+    return json(400, { detail: ERRORS.notHubEvent });
   },
 });

@@ -23,6 +23,10 @@ export const ERRORS = {
   tooManyNegotiations: "Too many socket negotiations; try again later",
   socketOverLimit: "Too many open sockets for this user",
   socketTokenExpired: "The access token of this socket expired; negotiate a new one",
+  databaseNotAnswering: "The database is not answering",
+  notHubEvent: "Not a Web PubSub event for this hub",
+  malformedWebPubSubEvent: "Malformed Web PubSub event",
+  eventHandlerTimeout: "The event handler did not answer in time",
   // The HTTP layer's answers, before any function runs (local host and Web PubSub stand-in).
   missingHost: "The request has no Host header",
   malformedHost: "The Host header is malformed",
@@ -38,6 +42,10 @@ export const ERRORS = {
 
 /** The 410 of the catch-up endpoint: the events after `after` are past the retention. */
 export const eventsGoneDetail = (after: number): string => `Events after seq ${after} are no longer kept; reload the mailbox`;
+
+/** GET /health's 503 while the schema and the code disagree. */
+export const schemaMismatchDetail = (current: number, expected: number, failing: boolean): string =>
+  `The database schema is at version ${current} but this code needs version ${expected}; migrations are ${failing ? "failing (see the logs)" : "pending"}`;
 
 /** The 422 issue for text holding U+0000 or an unpaired surrogate (Pydantic's type for undecodable text). */
 export const TEXT_ISSUE = {

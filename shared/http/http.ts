@@ -26,9 +26,14 @@ export class HttpError extends Error {
 export const validationError = (issues: ValidationIssue[]): HttpError => new HttpError(422, issues);
 
 export function json(status: number, body: unknown, headers: Record<string, string> = {}): HttpResponseInit {
+  return jsonText(status, JSON.stringify(body), headers);
+}
+
+/** A JSON answer already serialised (a list cut at its byte bound). */
+export function jsonText(status: number, text: string, headers: Record<string, string> = {}): HttpResponseInit {
   return {
     status,
-    body: JSON.stringify(body),
+    body: text,
     headers: { "Content-Type": "application/json", "Cache-Control": "no-store", ...headers },
   };
 }

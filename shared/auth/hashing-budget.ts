@@ -17,7 +17,7 @@ export interface HashingLimits {
   threads: number;
   /** Longest expected wait for a thread before a new hash is refused. */
   maxWaitMs: number;
-  /** Hashes that may wait at most, whatever their expected wait: a backstop should the average mislead. */
+  /** Hashes one client may have waiting at most, whatever their expected wait: a backstop should the average mislead. */
   queueMax: number;
 }
 
@@ -59,15 +59,19 @@ export class HashingBudget {
     return this.meanMs === undefined ? undefined : ((running + queued) * this.meanMs) / this.limits.threads;
   }
 
-  /** Throws a 503 with Retry-After unless a hash arriving now may run or wait (see the module comment). */
-  admit(running: number, queued: number): void {
+  /**
+   * Throws a 503 with Retry-After unless a hash arriving now may run or wait (see the module comment).
+   * `queued` is the hashes that would start before it; `ownQueued` those of its own client, which
+   * the count cap bounds (so one client's backlog never counts against another's).
+   */
+  admit(running: number, queued: number, ownQueued = queued): void {
     const waitMs = this.expectedWaitMs(running, queued);
     if (waitMs === 0) return;
     // Until one hash has been timed (a fraction of a second after an instance's first login) only
     // the count applies: refusing a burst at start-up for want of a measurement would turn away
     // logins that the budget, once known, admits.
     const withinBudget = waitMs === undefined || waitMs <= this.limits.maxWaitMs;
-    if (withinBudget && queued < this.limits.queueMax) return;
+    if (withinBudget && ownQueued < this.limits.queueMax) return;
     const retryAfterSeconds = Math.max(1, Math.ceil((waitMs ?? 0) / 1000));
     throw new HttpError(503, ERRORS.passwordHashingBusy, { "Retry-After": String(retryAfterSeconds) });
   }

@@ -12,11 +12,14 @@ export interface ListAnswer<T> {
 }
 
 /**
- * Serialises items (each once, as the answer needs anyway) until the next would push the JSON
- * array past `maxBytes` UTF-8 bytes. The first item is always kept: no single item is larger than
+ * The JSON array of the items, up to the one that would push it past `maxBytes` UTF-8 bytes
+ * (the whole array is serialised once; only one past the bound is cut item by item). The first item is always kept: no single item is larger than
  * the bound's smallest setting allows for, and a page of none would never move on.
  */
 export function boundedList<T>(items: readonly T[], maxBytes: number): ListAnswer<T> {
+  // The usual page is far under the bound: one stringify, and a UTF-16 unit is at most 3 UTF-8 bytes.
+  const whole = JSON.stringify(items);
+  if (whole.length * 3 <= maxBytes || Buffer.byteLength(whole) <= maxBytes) return { body: whole, kept: [...items], cut: false };
   const parts: string[] = [];
   let bytes = 2; // the brackets
   for (const item of items) {

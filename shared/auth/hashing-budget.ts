@@ -54,18 +54,19 @@ export class HashingBudget {
    * `queued` waiting: the jobs ahead, each the mean duration, shared by the threads. Undefined
    * while no hash has been timed.
    */
-  expectedWaitMs(running: number, queued: number): number | undefined {
-    if (running < this.limits.threads) return 0;
-    return this.meanMs === undefined ? undefined : ((running + queued) * this.meanMs) / this.limits.threads;
+  expectedWaitMs(running: number, queued: number, threads = this.limits.threads): number | undefined {
+    if (running < threads) return 0;
+    return this.meanMs === undefined ? undefined : ((running + queued) * this.meanMs) / threads;
   }
 
   /**
    * Throws a 503 with Retry-After unless a hash arriving now may run or wait (see the module comment).
    * `queued` is the hashes that would start before it; `ownQueued` those of its own client, which
-   * the count cap bounds (so one client's backlog never counts against another's).
+   * the count cap bounds (so one client's backlog never counts against another's). `threads` is
+   * the threads those hashes share (fewer than all when judging one client's own share).
    */
-  admit(running: number, queued: number, ownQueued = queued): void {
-    const waitMs = this.expectedWaitMs(running, queued);
+  admit(running: number, queued: number, ownQueued = queued, threads = this.limits.threads): void {
+    const waitMs = this.expectedWaitMs(running, queued, threads);
     if (waitMs === 0) return;
     // Until one hash has been timed (a fraction of a second after an instance's first login) only
     // the count applies: refusing a burst at start-up for want of a measurement would turn away

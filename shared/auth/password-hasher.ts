@@ -9,7 +9,8 @@
  *  - the queue is fair between clients (start-time fair queuing over one queue per client
  *    address): a free thread takes the waiting hash whose client has been served least, and a
  *    newcomer is judged by the hashes that would really start before it, so one address flooding
- *    logins fills only its own share and another address still gets the next free thread;
+ *    logins fills only its own share and another address still gets the next free thread; with
+ *    several threads one address holds all but one, so another address's hash starts at once;
  *  - on Linux each hashing thread lowers its own scheduling priority (nice), so when the CPU is
  *    short the request thread still runs first: logins wait a little, everything else does not.
  * bcryptjs stays the implementation (pure JS, so `$2a$`/`$2b$`/`$2y$` hashes of the original
@@ -131,6 +132,14 @@ export class WorkerPasswordHasher implements PasswordHasher {
     return this.budget.limits.threads;
   }
 
+  /**
+   * Threads one client may hold at once: all but one when there are several, so that a hash of
+   * another client never waits for one already running (bcrypt cannot be interrupted).
+   */
+  get threadsPerClient(): number {
+    return Math.max(1, this.threads - 1);
+  }
+
   hash(password: string, cost: number, client?: HashingClient): Promise<string> {
     return this.run({ op: "hash", password, cost }, client) as Promise<string>;
   }
@@ -173,6 +182,9 @@ export class WorkerPasswordHasher implements PasswordHasher {
     try {
       const { ahead, own } = this.aheadOf(key);
       this.budget.admit(this.running.size, ahead, own);
+      // And within the threads this client may hold: its own backlog waits for them alone.
+      const client = this.clients.get(key);
+      if (client) this.budget.admit(client.running, own, own, this.threadsPerClient);
       return undefined;
     } catch (error) {
       return new Promise((_, reject) => setTimeout(() => reject(error as Error), REFUSAL_HOLD_MS));
@@ -190,7 +202,7 @@ export class WorkerPasswordHasher implements PasswordHasher {
       const tag = this.tagFor(key);
       queue.nextTag = tag + 1;
       const task: Task = { job, client: queue, tag, resolve, reject };
-      const worker = this.freeWorker();
+      const worker = queue.running < this.threadsPerClient ? this.freeWorker() : undefined;
       if (worker) this.start(worker, task);
       else {
         queue.tasks.push(task);
@@ -199,11 +211,12 @@ export class WorkerPasswordHasher implements PasswordHasher {
     });
   }
 
-  /** The waiting task with the lowest tag (the earliest client on a tie), taken off its queue. */
+  /** The waiting task with the lowest tag (the earliest client on a tie) whose client may take a thread, taken off its queue. */
   private takeNext(): Task | undefined {
     let best: ClientQueue | undefined;
     for (const client of this.clients.values()) {
-      if (client.tasks.length > 0 && (!best || client.tasks[0].tag < best.tasks[0].tag)) best = client;
+      if (client.tasks.length === 0 || client.running >= this.threadsPerClient) continue;
+      if (!best || client.tasks[0].tag < best.tasks[0].tag) best = client;
     }
     const task = best?.tasks.shift();
     if (task) this.queued--;

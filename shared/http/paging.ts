@@ -12,14 +12,17 @@ export interface ListAnswer<T> {
 }
 
 /**
- * The JSON array of the items, up to the one that would push it past `maxBytes` UTF-8 bytes
- * (the whole array is serialised once; only one past the bound is cut item by item). The first item is always kept: no single item is larger than
- * the bound's smallest setting allows for, and a page of none would never move on.
+ * The JSON array of the items, up to the one that would push it past `maxBytes` UTF-8 bytes. A
+ * page under the bound is serialised in one go; one past it item by item, to find the cut. The
+ * first item is always kept: a page of none would never move on. `minBytes` is a cheap lower bound
+ * of an item's JSON bytes, when the caller knows one.
  */
-export function boundedList<T>(items: readonly T[], maxBytes: number): ListAnswer<T> {
+export function boundedList<T>(items: readonly T[], maxBytes: number, minBytes?: (item: T) => number): ListAnswer<T> {
   // The usual page is far under the bound: one stringify, and a UTF-16 unit is at most 3 UTF-8 bytes.
-  const whole = JSON.stringify(items);
-  if (whole.length * 3 <= maxBytes || Buffer.byteLength(whole) <= maxBytes) return { body: whole, kept: [...items], cut: false };
+  // Skipped when the items' own lower bound already passes it (a page of huge messages).
+  const surelyOver = minBytes !== undefined && items.reduce((sum, item) => sum + minBytes(item), 0) > maxBytes;
+  const whole = surelyOver ? undefined : JSON.stringify(items);
+  if (whole !== undefined && (whole.length * 3 <= maxBytes || Buffer.byteLength(whole) <= maxBytes)) return { body: whole, kept: [...items], cut: false };
   const parts: string[] = [];
   let bytes = 2; // the brackets
   for (const item of items) {
@@ -43,8 +46,14 @@ export function nextLink(requestUrl: string, params: Record<string, string | num
  * A keyset-paged list answer: a page that is full, or was cut at the byte bound, links to the next
  * one (the same request with `cursor` set to the last id sent).
  */
-export function pagedAnswer(requestUrl: string, items: readonly { id: number }[], page: { limit: number; maxBytes: number }, cursor = "before_id"): HttpResponseInit {
-  const answer = boundedList(items, page.maxBytes);
+export function pagedAnswer(
+  requestUrl: string,
+  items: readonly { id: number; title: string; body: string }[],
+  page: { limit: number; maxBytes: number },
+  cursor = "before_id",
+): HttpResponseInit {
+  // A message's JSON holds at least a byte for each UTF-16 unit of its title and body.
+  const answer = boundedList(items, page.maxBytes, (m) => m.title.length + m.body.length);
   const last = answer.kept[answer.kept.length - 1];
   const more = last !== undefined && (answer.cut || items.length >= page.limit);
   return jsonText(200, answer.body, more ? nextLink(requestUrl, { [cursor]: last.id, limit: page.limit }) : {});

@@ -2,6 +2,7 @@ import "../shared/config/startup";
 import { defineEndpoint } from "../shared/http/endpoint";
 import { ERRORS } from "../shared/http/errors";
 import { HttpError, ok } from "../shared/http/http";
+import { getSendLimits } from "../shared/auth/send-limits";
 import { threadOf } from "../shared/data/mailbox";
 import { sendMessage } from "../shared/data/messages";
 import { pushFrames } from "../shared/realtime/realtime";
@@ -17,8 +18,10 @@ export const sendMessageHandler = defineEndpoint({
   headers: MessageSendHeaders,
   body: { schema: MessageCreate, media: "json" },
   response: Message,
-  errors: [404, 410],
+  errors: [404, 410, 429],
   handler: async ({ context, user: sender, headers, body: input }) => {
+    // Counted before any other work: 429 past the sender's or the recipient's limit.
+    await getSendLimits().countSend(sender.id, input.recipient_id);
     // A reply must name a message in the sender's own mailbox; it joins that message's thread.
     const replyTo = input.in_reply_to ?? null;
     const threadId = replyTo === null ? null : await threadOf(replyTo, sender.id);

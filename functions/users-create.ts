@@ -22,11 +22,12 @@ export const registerUser = defineEndpoint({
   handler: async ({ request, body: input }) => {
     // Part of validating the request: a 422 before anything is counted, hashed or written.
     if (await isCommonPassword(input.password)) throw validationError([{ ...COMMON_PASSWORD_ISSUE, loc: ["body", "password"] }]);
-    await admitPasswordHashing(); // hashing past its budget: 503 before anything is counted or written
+    const address = clientAddress(request);
+    await admitPasswordHashing(address); // hashing past its budget: 503 before anything is counted or written
     // Counted once the request is valid and before the costly hash: 429 past the per-address limit.
-    await getThrottle().countRegistration(clientAddress(request));
+    await getThrottle().countRegistration(address);
     try {
-      return ok(await createUser(input.username, await hashPassword(input.password)));
+      return ok(await createUser(input.username, await hashPassword(input.password, address)));
     } catch (error) {
       if (error instanceof UsernameTakenError) throw new HttpError(400, ERRORS.usernameTaken);
       throw error;

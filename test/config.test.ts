@@ -57,7 +57,14 @@ describe("configuration", () => {
     expect(config.throttle).toEqual({
       login: { failuresPerUserAddress: 10, failuresPerAddress: 100, windowSeconds: 3600, blockSeconds: 900 },
       registration: { perAddress: 20, windowSeconds: 3600 },
+      attempts: { perAccount: 30, perAddress: 300, windowSeconds: 900 },
     });
+    expect(config.sendLimits).toEqual({ burst: 20, burstSeconds: 60, perHour: 60, perRecipientPerHour: 200 });
+    expect(config.listMaxBytes).toBe(1024 * 1024);
+    expect(problemsOf({ ...base, SEND_LIMIT_BURST: "0", LIST_MAX_BYTES: "100" })).toEqual([
+      expect.stringMatching(/^SEND_LIMIT_BURST /),
+      expect.stringMatching(/^LIST_MAX_BYTES /),
+    ]);
     expect(problemsOf({ ...base, LOGIN_FAILURES_PER_USER_ADDRESS: "0", LOGIN_BLOCK_SECONDS: "soon", REGISTRATIONS_PER_ADDRESS: "-1" })).toEqual([
       expect.stringMatching(/^LOGIN_FAILURES_PER_USER_ADDRESS /),
       expect.stringMatching(/^LOGIN_BLOCK_SECONDS /),

@@ -154,6 +154,7 @@ describe("the counters", () => {
   const settings: ThrottleSettings = {
     login: { failuresPerUserAddress: PER_USER_ADDRESS, failuresPerAddress: 1000, windowSeconds: WINDOW_SECONDS, blockSeconds: BLOCK_SECONDS },
     registration: { perAddress: REGISTRATIONS, windowSeconds: WINDOW_SECONDS },
+    attempts: { perAccount: 1_000_000, perAddress: 1_000_000, windowSeconds: WINDOW_SECONDS },
   };
 
   it("are shared by every instance: two pools against one database count together", async () => {

@@ -29,6 +29,8 @@ export const canBeId = (n: number) => Number.isSafeInteger(n) && n >= 1 && n <= 
 export interface Page {
   limit: number;
   before_id?: number;
+  /** Stop before the title and body bytes of the rows already taken reach this (see withinBytes). */
+  maxBytes?: number;
   /** Words that must all appear in the title or body (case and accents ignored). */
   q?: string;
 }
@@ -40,6 +42,30 @@ const searchWords = (q: string | undefined) => q?.trim() || undefined;
 // q's value (an unnamed statement), so the words test folds away and the index condition stays.
 const SEARCH = (n: number) =>
   `AND (mail_search_query($${n}) = ''::tsquery OR mail_search_document(m.title, m.body) @@ mail_search_query($${n}))`;
+
+// The columns of MESSAGE_COLUMNS as a subquery names them.
+const MESSAGE_FIELDS = `id, sender_id, recipient_id, title, body, "timestamp", is_read, sender_username, recipient_username, in_reply_to, thread_id`;
+
+/**
+ * A page query cut short in the database once the title and body bytes of the rows before a row
+ * reach `maxBytes`: a running sum over the page's own order (the index order, so no sort), read
+ * from the stored lengths without detoasting the text. A message's JSON is never shorter than its
+ * text bytes, so every row the answer can hold is kept, plus at most one past it, and a mailbox of
+ * huge messages costs the bound, not a thousand of them in memory. `$n` is maxBytes.
+ */
+export function withinBytes(select: string, order: string, rest: string, n: number): string {
+  const size = "octet_length(m.title) + octet_length(m.body)";
+  return `SELECT ${MESSAGE_FIELDS} FROM (
+      SELECT ${select}, sum(${size}) OVER (ORDER BY ${order} ROWS UNBOUNDED PRECEDING) - (${size}) AS bytes_before
+      ${rest}) page
+    WHERE bytes_before < $${n}`;
+}
+
+/** The query, bounded in bytes when the page asks for it; `$n` is the next free parameter. */
+function bounded(page: Page, order: string, rest: string, values: unknown[]): SqlQuery {
+  if (page.maxBytes === undefined) return { text: `SELECT ${MESSAGE_COLUMNS} ${rest}`, values };
+  return { text: withinBytes(MESSAGE_COLUMNS, order, rest, values.length + 1), values: [...values, page.maxBytes] };
+}
 
 /** O(1): the counter the database keeps in step with every change to messages (migration 6). */
 export async function countUnread(userId: number, db: Queryable = getPool()): Promise<number> {
@@ -145,24 +171,28 @@ export interface SqlQuery {
  */
 export function inboxQuery(userId: number, page: Page & { unread?: boolean }): SqlQuery {
   const q = searchWords(page.q);
-  return {
-    text: `SELECT ${MESSAGE_COLUMNS} ${FROM_MESSAGES}
+  return bounded(
+    page,
+    "m.id::bigint DESC",
+    `${FROM_MESSAGES}
       WHERE m.recipient_id = $1 AND m.recipient_deleted_at IS NULL
         AND ($2::bigint IS NULL OR m.id::bigint < $2) AND ($3::boolean IS NULL OR m.is_read = NOT $3) ${q ? SEARCH(5) : ""}
       ORDER BY m.id::bigint DESC LIMIT $4`,
-    values: [userId, page.before_id ?? null, page.unread ?? null, page.limit, ...(q ? [q] : [])],
-  };
+    [userId, page.before_id ?? null, page.unread ?? null, page.limit, ...(q ? [q] : [])],
+  );
 }
 
 /** As inboxQuery, for the messages the user sent. */
 export function outboxQuery(userId: number, page: Page): SqlQuery {
   const q = searchWords(page.q);
-  return {
-    text: `SELECT ${MESSAGE_COLUMNS} ${FROM_MESSAGES}
+  return bounded(
+    page,
+    "m.id::bigint DESC",
+    `${FROM_MESSAGES}
       WHERE m.sender_id = $1 AND m.sender_deleted_at IS NULL AND ($2::bigint IS NULL OR m.id::bigint < $2) ${q ? SEARCH(4) : ""}
       ORDER BY m.id::bigint DESC LIMIT $3`,
-    values: [userId, page.before_id ?? null, page.limit, ...(q ? [q] : [])],
-  };
+    [userId, page.before_id ?? null, page.limit, ...(q ? [q] : [])],
+  );
 }
 
 export async function listInbox(userId: number, page: Page & { unread?: boolean }): Promise<MessageT[]> {

@@ -6,6 +6,7 @@ export const ERRORS = {
   usernameTaken: "Username already registered",
   tooManyLogins: "Too many failed logins; try again later",
   tooManyRegistrations: "Too many accounts registered from this address; try again later",
+  tooManyMessages: "Too many messages; try again later",
   passwordHashingBusy: "Too many sign-ins at once; try again shortly",
   recipientNotFound: "Recipient not found",
   messageNotFound: "Message not found",

@@ -32,7 +32,12 @@ export const validationError = (issues: ValidationIssue[]): HttpError => new Htt
 export const JSON_HEADERS = { "Content-Type": "application/json", "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff" } as const;
 
 export function json(status: number, body: unknown, headers: Record<string, string> = {}): HttpResponseInit {
-  return { status, body: JSON.stringify(body), headers: { ...JSON_HEADERS, ...headers } };
+  return jsonText(status, JSON.stringify(body), headers);
+}
+
+/** A JSON answer already serialised (a list cut at its byte bound). */
+export function jsonText(status: number, text: string, headers: Record<string, string> = {}): HttpResponseInit {
+  return { status, body: text, headers: { ...JSON_HEADERS, ...headers } };
 }
 
 export const ok = (body: unknown): HttpResponseInit => json(200, body);

@@ -161,6 +161,13 @@ const search = {
 };
 
 export const OutboxQuery = z.object({ ...pageFields, ...search });
+export const ThreadQuery = z.object({
+  limit: pageFields.limit,
+  after_id: laxInt()
+    .pipe(z.int().min(1))
+    .optional()
+    .describe("Cursor: only messages with an id above this one (pass the last id of the previous page)"),
+});
 export const InboxQuery = z.object({ ...pageFields, ...search, unread: laxBool().optional().describe("true: only unread messages; false: only read ones") });
 
 export const UnreadCount = z.object({ unread_count: z.int() });

@@ -4,7 +4,7 @@ import { ERRORS, MARKED_READ_MESSAGE } from "../shared/http/errors";
 import { HttpError, ok } from "../shared/http/http";
 import { markRead } from "../shared/data/messages";
 import { pushFrames } from "../shared/realtime/realtime";
-import { MarkReadPath, MarkReadResult } from "../shared/http/schemas";
+import { MarkReadResult, MessagePath } from "../shared/http/schemas";
 
 /** Idempotent; only the first read notifies the recipient's and the sender's sockets. */
 export const markMessageRead = defineEndpoint({
@@ -13,7 +13,7 @@ export const markMessageRead = defineEndpoint({
   route: "messages/{message_id}/read",
   summary: "Mark a received message read",
   auth: "bearer",
-  path: MarkReadPath,
+  path: MessagePath,
   response: MarkReadResult,
   errors: [404],
   handler: async ({ context, user, path: { message_id } }) => {

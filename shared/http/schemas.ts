@@ -171,8 +171,8 @@ export const ThreadQuery = z.object({
 export const InboxQuery = z.object({ ...pageFields, ...search, unread: laxBool().optional().describe("true: only unread messages; false: only read ones") });
 
 export const UnreadCount = z.object({ unread_count: z.int() });
-export const MarkReadPath = z.object({ message_id: laxInt() });
 export const MarkReadResult = z.object({ message: z.string() });
+/** The path of every endpoint that names one message: /messages/{message_id}[/...]. */
 export const MessagePath = z.object({ message_id: laxInt() });
 export const MarkAllReadQuery = z.object({
   up_to_id: laxInt().pipe(z.int().min(1)).optional().describe("Only messages with an id up to this one (the newest the user has seen)"),

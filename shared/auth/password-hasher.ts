@@ -1,33 +1,22 @@
 /**
- * bcrypt away from the thread that serves every request. A bcrypt hash at cost 12 is a quarter
- * of a second of pure CPU; bcryptjs's async API only slices it (about 100 ms at a time) on the
- * same thread, so ten logins at once still stalled every other request for seconds. Here a
- * small pool of worker threads runs bcryptjs's synchronous hash and compare:
- *  - at most `threads` hashes run at once (the cap); the rest wait in a queue bounded by time
- *    (shared/auth/hashing-budget.ts): a hash that would wait past the budget is a quick 503 with
- *    Retry-After rather than an ever longer wait;
- *  - the queue is fair between clients (start-time fair queuing over one queue per client
- *    address): a free thread takes the waiting hash whose client has been served least, and a
- *    newcomer is judged by the hashes that would really start before it, so one address flooding
- *    logins fills only its own share and another address still gets the next free thread; with
- *    several threads one address holds all but one, so another address's hash starts at once;
- *  - on Linux each hashing thread lowers its own scheduling priority (nice), so when the CPU is
- *    short the request thread still runs first: logins wait a little, everything else does not.
- * bcryptjs stays the implementation (pure JS, so `$2a$`/`$2b$`/`$2y$` hashes of the original
- * verify, no native build); the thread runs shared/auth/password-worker.cjs from source, or the
- * copy the build bundles beside the app.
+ * bcrypt on a few worker threads, so a login never stalls the thread that serves every other
+ * request (bcryptjs's async API only slices the work on that same thread). At most `threads`
+ * hashes run at once; the rest wait in a queue bounded by time (hashing-budget.ts) and fair
+ * between client addresses (start-time fair queuing), so one address flooding logins fills only
+ * its own share. The threads run at a lower priority (nice), so the request thread runs first
+ * when the CPU is short. bcryptjs stays the implementation so the original's hashes verify.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
 import bcrypt from "bcryptjs";
+import type { PasswordHashingSettings } from "../config/config";
 import { HashingBudget, REFUSAL_HOLD_MS, type HashingLimits } from "./hashing-budget";
 
 /**
- * Niceness of hashing threads (0 normal, 19 lowest). At 5 the request thread outweighs a hashing
- * thread on a shared core 3 to 1; higher starves logins whenever anything else runs (on the busy
- * development machine: 1.1 logins/s at 0, 0.5 at 5, 0.2 at 10, other requests' p99 unchanged).
+ * Niceness of hashing threads (0 normal, 19 lowest): the request thread outweighs a hashing thread
+ * on a shared core, and logins are not starved (docs/benchmarks.md, `npm run bench:login`).
  */
 export const HASHING_THREAD_NICENESS = 5;
 
@@ -61,7 +50,7 @@ export function cpuBudget(read: ReadFile = readText, cores = availableParallelis
 }
 
 /** "auto": every CPU but one for hashing (one stays for requests), at least one, at most four. */
-export function resolveThreads(threads: number | "auto", cpus = cpuBudget()): number {
+export function resolveThreads(threads: PasswordHashingSettings["threads"], cpus = cpuBudget()): number {
   return threads === "auto" ? Math.max(1, Math.min(4, cpus - 1)) : threads;
 }
 
@@ -317,7 +306,7 @@ export class InlinePasswordHasher implements PasswordHasher {
   async close(): Promise<void> {}
 }
 
-export function createPasswordHasher(settings: { threads: number | "auto"; queueMax: number; maxWaitMs: number }): PasswordHasher {
+export function createPasswordHasher(settings: PasswordHashingSettings): PasswordHasher {
   const threads = resolveThreads(settings.threads);
   return threads === 0 ? new InlinePasswordHasher() : new WorkerPasswordHasher({ threads, queueMax: settings.queueMax, maxWaitMs: settings.maxWaitMs });
 }

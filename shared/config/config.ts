@@ -32,22 +32,11 @@ const booleanSetting = (fallback: boolean) =>
     .transform((v) => (v === undefined || v === "" ? fallback : v === "true" || v === "1"));
 
 export const MAX_HASH_THREADS = 16;
-/**
- * How long a login may wait for a hashing thread before it is refused with 503 + Retry-After: a
- * couple of seconds, so that with the hash itself a login under overload still answers within
- * about 3 s, far inside any client's timeout (browsers' fetch has none, common HTTP clients 30 s
- * and more, Azure's front end 230 s), and a queue of clients who gave up stays short.
- */
+/** Short enough that a shed login still answers within a few seconds, far inside clients' timeouts (docs/settings.md). */
 export const DEFAULT_HASH_MAX_WAIT_MS = 2_000;
 const WEEK_SECONDS = 7 * 24 * 3600;
 
-/**
- * Production send limits. A send pushes one frame to each of the recipient's sockets; Free_F1
- * allows 20 000 frames a day for everyone. At 60 an hour one account sends 1 440 a day, so even a
- * self-send loop to a dozen open sockets of its own leaves the day's quota to the others; a burst
- * of 20 in a minute covers a person replying to a backlog. A recipient takes 200 an hour from all
- * senders together, which bounds a mailbox flood run from many accounts.
- */
+/** Production send limits, sized against Free_F1's daily frame quota (docs/settings.md). */
 export const SEND_LIMITS = { burst: 20, burstSeconds: 60, perHour: 60, perRecipientPerHour: 200 } as const;
 
 // "auto" (the default) or a whole number of hashing threads; 0 hashes on the request thread.
@@ -63,23 +52,111 @@ const hashThreadsSetting = z
     return z.NEVER;
   });
 
-const databaseFields = {
-  [SETTINGS.databaseUrl]: optionalText,
-  [SETTINGS.postgresHost]: optionalText,
-  [SETTINGS.postgresPort]: intSetting(1, 65535, 5432),
-  [SETTINGS.postgresDatabase]: optionalText,
-  [SETTINGS.postgresUser]: optionalText,
-  [SETTINGS.postgresSsl]: booleanSetting(true),
-  [SETTINGS.dbPoolMax]: intSetting(1, 100, 5),
-  [SETTINGS.dbConnectionTimeoutMs]: intSetting(100, 60_000, 5_000),
-  [SETTINGS.dbStatementTimeoutMs]: intSetting(100, 300_000, 15_000),
-  [SETTINGS.dbMigrateOnStart]: booleanSetting(false),
-  [SETTINGS.azureClientId]: optionalText,
+const secretKeySetting = z
+  .string({ error: "is required" })
+  .min(MIN_SECRET_LENGTH, { error: `must be at least ${MIN_SECRET_LENGTH} characters`, abort: true })
+  .refine((v) => !WEAK_SECRETS.has(v.toLowerCase()) && new Set(v).size >= 8, "is too weak (use a long random value)");
+
+const hubSetting = z
+  .string()
+  .regex(/^[A-Za-z][A-Za-z0-9_]{0,127}$/, "must start with a letter and hold only letters, digits and _")
+  .default(DEFAULT_HUB);
+
+/**
+ * Each setting is named once, where it sits in the configuration: the tree gives both the
+ * environment's schema (flat, by setting name) and the shape of Config.
+ */
+interface Setting<T extends z.ZodType = z.ZodType> {
+  name: SettingName;
+  type: T;
+}
+const setting = <T extends z.ZodType>(name: SettingName, type: T): Setting<T> => ({ name, type });
+type SettingTree = { [key: string]: Setting | SettingTree };
+type Read<T> = T extends Setting<infer Z> ? z.output<Z> : { -readonly [K in keyof T]: Read<T[K]> };
+
+const isSetting = (node: Setting | SettingTree): node is Setting => node.type instanceof z.ZodType;
+const leaves = (tree: SettingTree): Setting[] => Object.values(tree).flatMap((node) => (isSetting(node) ? [node] : leaves(node)));
+const schemaOf = (tree: SettingTree) => z.object(Object.fromEntries(leaves(tree).map((leaf) => [leaf.name, leaf.type])));
+
+function read<T extends SettingTree>(tree: T, values: Record<string, unknown>): Read<T> {
+  const entries = Object.entries(tree).map(([key, node]) => [key, isSetting(node) ? values[node.name] : read(node, values)]);
+  return Object.fromEntries(entries) as Read<T>;
+}
+
+const DATABASE = {
+  connection: {
+    url: setting(SETTINGS.databaseUrl, optionalText),
+    host: setting(SETTINGS.postgresHost, optionalText),
+    port: setting(SETTINGS.postgresPort, intSetting(1, 65535, 5432)),
+    database: setting(SETTINGS.postgresDatabase, optionalText),
+    user: setting(SETTINGS.postgresUser, optionalText),
+    ssl: setting(SETTINGS.postgresSsl, booleanSetting(true)),
+  },
+  pool: {
+    max: setting(SETTINGS.dbPoolMax, intSetting(1, 100, 5)),
+    connectionTimeoutMs: setting(SETTINGS.dbConnectionTimeoutMs, intSetting(100, 60_000, 5_000)),
+    statementTimeoutMs: setting(SETTINGS.dbStatementTimeoutMs, intSetting(100, 300_000, 15_000)),
+  },
+  migrateOnStart: setting(SETTINGS.dbMigrateOnStart, booleanSetting(false)),
+  azureClientId: setting(SETTINGS.azureClientId, optionalText),
 };
 
-type DatabaseFields = z.infer<z.ZodObject<typeof databaseFields>>;
+const APP = {
+  secretKey: setting(SETTINGS.secretKey, secretKeySetting),
+  accessTokenExpireMinutes: setting(SETTINGS.accessTokenExpireMinutes, intSetting(1, 60 * 24 * 30, 30)),
+  bcryptCost: setting(SETTINGS.bcryptCost, intSetting(4, 15, 12)),
+  passwordHashing: {
+    threads: setting(SETTINGS.passwordHashThreads, hashThreadsSetting),
+    queueMax: setting(SETTINGS.passwordHashQueueMax, intSetting(1, 10_000, 100)),
+    maxWaitMs: setting(SETTINGS.passwordHashMaxWaitMs, intSetting(0, 60_000, DEFAULT_HASH_MAX_WAIT_MS)),
+  },
+  /** Attempts allowed per window; past them the counter answers 429 until the block (or window) ends. */
+  throttle: {
+    login: {
+      failuresPerUserAddress: setting(SETTINGS.loginFailuresPerUserAddress, intSetting(1, 1_000_000, 10)),
+      failuresPerAddress: setting(SETTINGS.loginFailuresPerAddress, intSetting(1, 1_000_000, 100)),
+      windowSeconds: setting(SETTINGS.loginFailureWindowSeconds, intSetting(1, WEEK_SECONDS, 3600)),
+      blockSeconds: setting(SETTINGS.loginBlockSeconds, intSetting(1, WEEK_SECONDS, 900)),
+    },
+    registration: {
+      perAddress: setting(SETTINGS.registrationsPerAddress, intSetting(1, 1_000_000, 20)),
+      windowSeconds: setting(SETTINGS.registrationWindowSeconds, intSetting(1, WEEK_SECONDS, 3600)),
+    },
+    /** Every login attempt, right or wrong (a correct password costs a hash too). */
+    attempts: {
+      perAccount: setting(SETTINGS.loginAttemptsPerAccount, intSetting(1, 1_000_000, 30)),
+      perAddress: setting(SETTINGS.loginAttemptsPerAddress, intSetting(1, 1_000_000, 300)),
+      windowSeconds: setting(SETTINGS.loginAttemptWindowSeconds, intSetting(1, WEEK_SECONDS, 900)),
+    },
+  },
+  /** Messages a sender may send (in a burst, and per hour) and a recipient may receive per hour. */
+  sendLimits: {
+    burst: setting(SETTINGS.sendLimitBurst, intSetting(1, 1_000_000, SEND_LIMITS.burst)),
+    perHour: setting(SETTINGS.sendLimitPerHour, intSetting(1, 1_000_000, SEND_LIMITS.perHour)),
+    perRecipientPerHour: setting(SETTINGS.sendLimitPerRecipientPerHour, intSetting(1, 1_000_000, SEND_LIMITS.perRecipientPerHour)),
+  },
+  /** Bytes of JSON a list answer holds at most (it always holds one item, so paging progresses). */
+  listMaxBytes: setting(SETTINGS.listMaxBytes, intSetting(1024, 64 * 1024 * 1024, 1024 * 1024)),
+  webPubSub: {
+    connectionString: setting(SETTINGS.webPubSubConnectionString, optionalText),
+    endpoint: setting(SETTINGS.webPubSubEndpoint, optionalText.pipe(z.url({ protocol: /^https?$/ }).optional())),
+  },
+  hub: setting(SETTINGS.webPubSubHub, hubSetting),
+  eventHandlerKey: setting(SETTINGS.webPubSubEventHandlerKey, optionalText),
+  pushTimeoutMs: setting(SETTINGS.webPubSubPushTimeoutMs, intSetting(50, 30_000, 2_000)),
+  requestMaxBytes: setting(SETTINGS.requestMaxBytes, intSetting(1024, 10 * 1024 * 1024, 1024 * 1024)),
+  /** How long the event log keeps events, and what one user may hold of Web PubSub. */
+  realtimeLimits: {
+    eventRetentionDays: setting(SETTINGS.eventRetentionDays, intSetting(1, 3650, 7)),
+    // Sized so that one account cannot take a Free_F1 hub's 20 connections.
+    maxConnectionsPerUser: setting(SETTINGS.wsMaxConnectionsPerUser, intSetting(1, 1000, 5)),
+    negotiationsPerMinute: setting(SETTINGS.wsNegotiatePerMinute, intSetting(1, 100_000, 10)),
+  },
+};
 
-function requireDatabase(s: DatabaseFields, ctx: z.RefinementCtx): void {
+type DatabaseFields = Read<typeof DATABASE>;
+
+function requireDatabase(s: Record<string, unknown>, ctx: z.RefinementCtx): void {
   if (!s[SETTINGS.databaseUrl] && !(s[SETTINGS.postgresHost] && s[SETTINGS.postgresDatabase] && s[SETTINGS.postgresUser])) {
     ctx.addIssue({
       code: "custom",
@@ -89,48 +166,9 @@ function requireDatabase(s: DatabaseFields, ctx: z.RefinementCtx): void {
   }
 }
 
-const databaseSchema = z.object(databaseFields).superRefine(requireDatabase);
-
-const schema = z
-  .object({
-    ...databaseFields,
-    [SETTINGS.secretKey]: z
-      .string({ error: "is required" })
-      .min(MIN_SECRET_LENGTH, { error: `must be at least ${MIN_SECRET_LENGTH} characters`, abort: true })
-      .refine((v) => !WEAK_SECRETS.has(v.toLowerCase()) && new Set(v).size >= 8, "is too weak (use a long random value)"),
-    [SETTINGS.accessTokenExpireMinutes]: intSetting(1, 60 * 24 * 30, 30),
-    [SETTINGS.bcryptCost]: intSetting(4, 15, 12),
-    [SETTINGS.passwordHashThreads]: hashThreadsSetting,
-    [SETTINGS.passwordHashQueueMax]: intSetting(1, 10_000, 100),
-    [SETTINGS.passwordHashMaxWaitMs]: intSetting(0, 60_000, DEFAULT_HASH_MAX_WAIT_MS),
-    [SETTINGS.loginFailuresPerUserAddress]: intSetting(1, 1_000_000, 10),
-    [SETTINGS.loginFailuresPerAddress]: intSetting(1, 1_000_000, 100),
-    [SETTINGS.loginFailureWindowSeconds]: intSetting(1, WEEK_SECONDS, 3600),
-    [SETTINGS.loginBlockSeconds]: intSetting(1, WEEK_SECONDS, 900),
-    [SETTINGS.loginAttemptsPerAccount]: intSetting(1, 1_000_000, 30),
-    [SETTINGS.loginAttemptsPerAddress]: intSetting(1, 1_000_000, 300),
-    [SETTINGS.loginAttemptWindowSeconds]: intSetting(1, WEEK_SECONDS, 900),
-    [SETTINGS.sendLimitBurst]: intSetting(1, 1_000_000, SEND_LIMITS.burst),
-    [SETTINGS.sendLimitPerHour]: intSetting(1, 1_000_000, SEND_LIMITS.perHour),
-    [SETTINGS.sendLimitPerRecipientPerHour]: intSetting(1, 1_000_000, SEND_LIMITS.perRecipientPerHour),
-    [SETTINGS.listMaxBytes]: intSetting(1024, 64 * 1024 * 1024, 1024 * 1024),
-    [SETTINGS.registrationsPerAddress]: intSetting(1, 1_000_000, 20),
-    [SETTINGS.registrationWindowSeconds]: intSetting(1, WEEK_SECONDS, 3600),
-    [SETTINGS.webPubSubConnectionString]: optionalText,
-    [SETTINGS.webPubSubEndpoint]: optionalText.pipe(z.url({ protocol: /^https?$/ }).optional()),
-    [SETTINGS.webPubSubHub]: z
-      .string()
-      .regex(/^[A-Za-z][A-Za-z0-9_]{0,127}$/, "must start with a letter and hold only letters, digits and _")
-      .default(DEFAULT_HUB),
-    [SETTINGS.webPubSubEventHandlerKey]: optionalText,
-    [SETTINGS.webPubSubPushTimeoutMs]: intSetting(50, 30_000, 2_000),
-    [SETTINGS.requestMaxBytes]: intSetting(1024, 10 * 1024 * 1024, 1024 * 1024),
-    [SETTINGS.eventRetentionDays]: intSetting(1, 3650, 7),
-    // Sized so that one account cannot take a Free_F1 hub's 20 connections.
-    [SETTINGS.wsMaxConnectionsPerUser]: intSetting(1, 1000, 5),
-    [SETTINGS.wsNegotiatePerMinute]: intSetting(1, 100_000, 10),
-  })
-  .superRefine(requireDatabase);
+const databaseSchema = schemaOf(DATABASE).superRefine(requireDatabase);
+const appSchema = schemaOf({ ...DATABASE, ...APP });
+const schema = appSchema.superRefine(requireDatabase);
 
 export type DatabaseSettings =
   | { kind: "url"; url: string }
@@ -141,57 +179,19 @@ export type WebPubSubSettings =
   | { kind: "identity"; endpoint: string }
   | { kind: "none" };
 
-export interface DatabaseConfig {
+export interface DatabaseConfig extends Omit<DatabaseFields, "connection"> {
   database: DatabaseSettings;
-  pool: { max: number; connectionTimeoutMs: number; statementTimeoutMs: number };
-  migrateOnStart: boolean;
-  azureClientId?: string;
 }
 
-/** Attempts allowed per window; past them the counter answers 429 until the block (or window) ends. */
-export interface ThrottleSettings {
-  login: { failuresPerUserAddress: number; failuresPerAddress: number; windowSeconds: number; blockSeconds: number };
-  registration: { perAddress: number; windowSeconds: number };
-  /** Every login attempt, right or wrong (a correct password costs a hash too). */
-  attempts: { perAccount: number; perAddress: number; windowSeconds: number };
-}
+type AppFields = Read<typeof APP>;
+export type ThrottleSettings = AppFields["throttle"];
+export type SendLimitSettings = AppFields["sendLimits"] & { burstSeconds: number };
+export type RealtimeLimits = AppFields["realtimeLimits"];
+export type PasswordHashingSettings = AppFields["passwordHashing"];
 
-/** Messages a sender may send (in a burst, and per hour) and a recipient may receive per hour. */
-export interface SendLimitSettings {
-  burst: number;
-  burstSeconds: number;
-  perHour: number;
-  perRecipientPerHour: number;
-}
-
-/** How long the event log keeps events, and what one user may hold of Web PubSub. */
-export interface RealtimeLimits {
-  eventRetentionDays: number;
-  maxConnectionsPerUser: number;
-  negotiationsPerMinute: number;
-}
-
-export interface PasswordHashingSettings {
-  threads: number | "auto";
-  queueMax: number;
-  maxWaitMs: number;
-}
-
-export interface Config extends DatabaseConfig {
-  secretKey: string;
-  accessTokenExpireMinutes: number;
-  bcryptCost: number;
-  passwordHashing: PasswordHashingSettings;
-  throttle: ThrottleSettings;
-  sendLimits: SendLimitSettings;
-  /** Bytes of JSON a list answer holds at most (it always holds one item, so paging progresses). */
-  listMaxBytes: number;
+export interface Config extends DatabaseConfig, Omit<AppFields, "webPubSub" | "sendLimits"> {
   webPubSub: WebPubSubSettings;
-  hub: string;
-  eventHandlerKey?: string;
-  pushTimeoutMs: number;
-  requestMaxBytes: number;
-  realtimeLimits: RealtimeLimits;
+  sendLimits: SendLimitSettings;
 }
 
 export class ConfigError extends Error {
@@ -214,7 +214,7 @@ function unresolvedKeyVaultReferences(env: NodeJS.ProcessEnv): string[] {
 
 /** Whether `value` is what the app uses for `name` when the setting is absent (so copying it changes nothing). */
 function isProductionDefault(name: SettingName, value: string): boolean {
-  const field = (schema.shape as Record<string, z.ZodType>)[name];
+  const field = (appSchema.shape as Record<string, z.ZodType>)[name];
   if (!field) return false;
   const [given, absent] = [field.safeParse(value), field.safeParse(undefined)];
   return given.success && absent.success && given.data !== undefined && given.data === absent.data;
@@ -234,86 +234,32 @@ function check<T>(env: NodeJS.ProcessEnv, result: z.ZodSafeParseResult<T>, optio
   return result.data;
 }
 
-function toDatabaseConfig(s: DatabaseFields): DatabaseConfig {
-  const databaseUrl = s[SETTINGS.databaseUrl];
-  const database: DatabaseSettings = databaseUrl
-    ? { kind: "url", url: databaseUrl }
-    : {
-        kind: "entra",
-        host: s[SETTINGS.postgresHost] as string,
-        port: s[SETTINGS.postgresPort],
-        database: s[SETTINGS.postgresDatabase] as string,
-        user: s[SETTINGS.postgresUser] as string,
-        ssl: s[SETTINGS.postgresSsl],
-      };
-  return {
-    database,
-    pool: {
-      max: s[SETTINGS.dbPoolMax],
-      connectionTimeoutMs: s[SETTINGS.dbConnectionTimeoutMs],
-      statementTimeoutMs: s[SETTINGS.dbStatementTimeoutMs],
-    },
-    migrateOnStart: s[SETTINGS.dbMigrateOnStart],
-    azureClientId: s[SETTINGS.azureClientId],
-  };
+function toDatabaseConfig({ connection: c, ...rest }: DatabaseFields): DatabaseConfig {
+  const database: DatabaseSettings = c.url
+    ? { kind: "url", url: c.url }
+    : { kind: "entra", host: c.host as string, port: c.port, database: c.database as string, user: c.user as string, ssl: c.ssl };
+  return { database, ...rest };
 }
 
 /** Only the database settings: what `npm run migrate` needs, without the app's secrets. */
 export function parseDatabaseConfig(env: NodeJS.ProcessEnv): DatabaseConfig {
-  return toDatabaseConfig(check(env, databaseSchema.safeParse(env)));
+  return toDatabaseConfig(read(DATABASE, check(env, databaseSchema.safeParse(env))));
 }
 
 /** Parses and validates every setting; throws a ConfigError naming each bad one. */
 export function parseConfig(env: NodeJS.ProcessEnv): Config {
-  const s = check(env, schema.safeParse(env), { azure: true });
-  const connectionString = s[SETTINGS.webPubSubConnectionString];
-  const endpoint = s[SETTINGS.webPubSubEndpoint];
-  const webPubSub: WebPubSubSettings = connectionString
-    ? { kind: "connectionString", connectionString }
-    : endpoint
-      ? { kind: "identity", endpoint }
+  const values = check(env, schema.safeParse(env), { azure: true });
+  const { webPubSub: w, sendLimits, ...app } = read(APP, values);
+  const webPubSub: WebPubSubSettings = w.connectionString
+    ? { kind: "connectionString", connectionString: w.connectionString }
+    : w.endpoint
+      ? { kind: "identity", endpoint: w.endpoint }
       : { kind: "none" };
   return {
-    ...toDatabaseConfig(s),
-    secretKey: s[SETTINGS.secretKey],
-    accessTokenExpireMinutes: s[SETTINGS.accessTokenExpireMinutes],
-    bcryptCost: s[SETTINGS.bcryptCost],
-    passwordHashing: {
-      threads: s[SETTINGS.passwordHashThreads],
-      queueMax: s[SETTINGS.passwordHashQueueMax],
-      maxWaitMs: s[SETTINGS.passwordHashMaxWaitMs],
-    },
-    throttle: {
-      login: {
-        failuresPerUserAddress: s[SETTINGS.loginFailuresPerUserAddress],
-        failuresPerAddress: s[SETTINGS.loginFailuresPerAddress],
-        windowSeconds: s[SETTINGS.loginFailureWindowSeconds],
-        blockSeconds: s[SETTINGS.loginBlockSeconds],
-      },
-      registration: { perAddress: s[SETTINGS.registrationsPerAddress], windowSeconds: s[SETTINGS.registrationWindowSeconds] },
-      attempts: {
-        perAccount: s[SETTINGS.loginAttemptsPerAccount],
-        perAddress: s[SETTINGS.loginAttemptsPerAddress],
-        windowSeconds: s[SETTINGS.loginAttemptWindowSeconds],
-      },
-    },
-    sendLimits: {
-      burst: s[SETTINGS.sendLimitBurst],
-      burstSeconds: SEND_LIMITS.burstSeconds,
-      perHour: s[SETTINGS.sendLimitPerHour],
-      perRecipientPerHour: s[SETTINGS.sendLimitPerRecipientPerHour],
-    },
-    listMaxBytes: s[SETTINGS.listMaxBytes],
+    ...toDatabaseConfig(read(DATABASE, values)),
+    ...app,
     webPubSub,
-    hub: s[SETTINGS.webPubSubHub],
-    eventHandlerKey: s[SETTINGS.webPubSubEventHandlerKey],
-    pushTimeoutMs: s[SETTINGS.webPubSubPushTimeoutMs],
-    requestMaxBytes: s[SETTINGS.requestMaxBytes],
-    realtimeLimits: {
-      eventRetentionDays: s[SETTINGS.eventRetentionDays],
-      maxConnectionsPerUser: s[SETTINGS.wsMaxConnectionsPerUser],
-      negotiationsPerMinute: s[SETTINGS.wsNegotiatePerMinute],
-    },
+    sendLimits: { ...sendLimits, burstSeconds: SEND_LIMITS.burstSeconds },
   };
 }
 

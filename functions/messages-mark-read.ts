@@ -2,7 +2,7 @@ import "../shared/config/startup";
 import { defineEndpoint } from "../shared/http/endpoint";
 import { ERRORS, MARKED_READ_MESSAGE } from "../shared/http/errors";
 import { HttpError, ok } from "../shared/http/http";
-import { markRead } from "../shared/data/messages";
+import { markRead } from "../shared/data/mailbox";
 import { pushFrames } from "../shared/realtime/realtime";
 import { MarkReadResult, MessagePath } from "../shared/http/schemas";
 

@@ -5,7 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getPool } from "../shared/data/db";
-import { countUnread, markRead, sendMessage } from "../shared/data/messages";
+import { markRead } from "../shared/data/mailbox";
+import { countUnread, sendMessage } from "../shared/data/messages";
 import { migrate } from "../shared/data/migrate";
 import { MIGRATIONS } from "../shared/data/migrations";
 import { useTestDatabase, withScratchDatabase, type TestDatabase } from "./support/database";

@@ -1,5 +1,5 @@
 /**
- * The mailbox operations beyond send and list: open one message, mark unread, mark all read,
+ * The mailbox operations beyond send and list: open one message, mark read or unread, mark all read,
  * delete from one side, and threads. Every unread count is read inside the same transaction
  * as the change it reflects.
  */
@@ -7,7 +7,8 @@ import { getPool, inTransaction, type Queryable } from "./db";
 import { canBeId, countUnread, FROM_MESSAGES, MESSAGE_COLUMNS, toMessage, visibleTo, withinBytes, type MessageRow } from "./messages";
 import type { MessageT } from "../http/schemas";
 import { logEvents } from "./event-log";
-import { messageDeletedEvent, messagesReadEvents, messageUpdatedEvent, unreadCountUpdatedEvent, type UserEvent, type UserFrame } from "../realtime/events";
+import { IN_RECIPIENT_MAILBOX, UNREAD } from "./unread";
+import { messageDeletedEvent, messageReadEvent, messagesReadEvents, messageUpdatedEvent, unreadCountUpdatedEvent, type UserEvent, type UserFrame } from "../realtime/events";
 
 /** The message when this user sent or received it and has not deleted it. */
 export async function getMessage(messageId: number, userId: number): Promise<MessageT | null> {
@@ -56,28 +57,59 @@ export async function listThread(messageId: number, userId: number, page: Thread
   return rows.map(toMessage);
 }
 
+type ReadState = "read" | "unread";
+type ReadStateChange = { kind: "not_found" } | { kind: "unchanged" } | { kind: "changed"; frames: UserFrame[] };
+interface Changed {
+  senderId: number;
+  readAt: Date;
+  unreadCount: number;
+}
+
+const SET_READ_STATE: Record<ReadState, { set: string; from: string }> = {
+  read: { set: "is_read = true, read_at = now()", from: UNREAD },
+  unread: { set: "is_read = false, read_at = NULL", from: `is_read AND ${IN_RECIPIENT_MAILBOX}` },
+};
+
+/** Moves a received message to `state` and logs `events` of the change; only an actual change is one. */
+async function changeReadState(messageId: number, recipientId: number, state: ReadState, events: (change: Changed) => UserEvent[]): Promise<ReadStateChange> {
+  if (!canBeId(messageId)) return { kind: "not_found" };
+  return inTransaction(async (tx) => {
+    const { set, from } = SET_READ_STATE[state];
+    const updated = await tx.query<{ sender_id: number; read_at: Date }>(
+      `UPDATE messages SET ${set} WHERE id = $1 AND recipient_id = $2 AND ${from} RETURNING sender_id, read_at`,
+      [messageId, recipientId],
+    );
+    if (updated.rowCount === 0) {
+      const exists = await tx.query(`SELECT 1 FROM messages WHERE id = $1 AND recipient_id = $2 AND ${IN_RECIPIENT_MAILBOX}`, [messageId, recipientId]);
+      return exists.rowCount === 0 ? { kind: "not_found" } : { kind: "unchanged" };
+    }
+    const { sender_id, read_at } = updated.rows[0];
+    const change = { senderId: sender_id, readAt: read_at, unreadCount: await countUnread(recipientId, tx) };
+    return { kind: "changed", frames: await logEvents(tx, events(change)) };
+  });
+}
+
+export type MarkReadOutcome = { kind: "not_found" } | { kind: "already_read" } | { kind: "first_read"; frames: UserFrame[] };
+
+/** Marks a message read by its recipient; only the first read reports a change (and logs its events). */
+export async function markRead(messageId: number, recipientId: number): Promise<MarkReadOutcome> {
+  const change = await changeReadState(messageId, recipientId, "read", ({ senderId, readAt, unreadCount }) => [
+    { userId: recipientId, event: unreadCountUpdatedEvent(unreadCount) },
+    { userId: recipientId, event: messageUpdatedEvent(messageId, true) },
+    { userId: senderId, event: messageReadEvent(messageId, readAt.toISOString()) },
+  ]);
+  return change.kind === "changed" ? { kind: "first_read", frames: change.frames } : change.kind === "unchanged" ? { kind: "already_read" } : change;
+}
+
 export type MarkUnreadOutcome = { kind: "not_found" } | { kind: "already_unread" } | { kind: "marked_unread"; frames: UserFrame[] };
 
 /** Marks a received message unread again; only an actual change reports one. */
 export async function markUnread(messageId: number, recipientId: number): Promise<MarkUnreadOutcome> {
-  if (!canBeId(messageId)) return { kind: "not_found" };
-  return inTransaction(async (tx) => {
-    const updated = await tx.query(
-      `UPDATE messages SET is_read = false, read_at = NULL
-        WHERE id = $1 AND recipient_id = $2 AND is_read AND recipient_deleted_at IS NULL`,
-      [messageId, recipientId],
-    );
-    if (updated.rowCount === 0) {
-      const exists = await tx.query("SELECT 1 FROM messages WHERE id = $1 AND recipient_id = $2 AND recipient_deleted_at IS NULL", [messageId, recipientId]);
-      return exists.rowCount === 0 ? { kind: "not_found" } : { kind: "already_unread" };
-    }
-    const unreadCount = await countUnread(recipientId, tx);
-    const frames = await logEvents(tx, [
-      { userId: recipientId, event: unreadCountUpdatedEvent(unreadCount) },
-      { userId: recipientId, event: messageUpdatedEvent(messageId, false) },
-    ]);
-    return { kind: "marked_unread", frames };
-  });
+  const change = await changeReadState(messageId, recipientId, "unread", ({ unreadCount }) => [
+    { userId: recipientId, event: unreadCountUpdatedEvent(unreadCount) },
+    { userId: recipientId, event: messageUpdatedEvent(messageId, false) },
+  ]);
+  return change.kind === "changed" ? { kind: "marked_unread", frames: change.frames } : change.kind === "unchanged" ? { kind: "already_unread" } : change;
 }
 
 export interface MarkAllReadResult {
@@ -93,7 +125,7 @@ export async function markAllRead(recipientId: number, upToId?: number): Promise
     const { rows } = await tx.query<{ sender_id: number; ids: number[]; read_at: Date }>(
       `WITH changed AS (
          UPDATE messages SET is_read = true, read_at = now()
-          WHERE recipient_id = $1 AND NOT is_read AND recipient_deleted_at IS NULL AND ($2::bigint IS NULL OR id <= $2)
+          WHERE recipient_id = $1 AND ${UNREAD} AND ($2::bigint IS NULL OR id <= $2)
           RETURNING id, sender_id, read_at)
        SELECT sender_id, array_agg(id ORDER BY id) AS ids, max(read_at) AS read_at FROM changed GROUP BY sender_id ORDER BY sender_id`,
       [recipientId, upToId ?? null],

@@ -3,7 +3,7 @@ import { getPool, inTransaction, type Queryable } from "./db";
 import { logEvents } from "./event-log";
 import { claimKey, fingerprint, recordAnswer } from "./idempotency";
 import type { MessageT } from "../http/schemas";
-import { messageReadEvent, messageUpdatedEvent, newMessageEvent, unreadCountUpdatedEvent, type UserFrame } from "../realtime/events";
+import { newMessageEvent, type UserFrame } from "../realtime/events";
 
 export interface MessageRow extends Omit<MessageT, "timestamp"> {
   timestamp: Date;
@@ -203,34 +203,4 @@ export async function listInbox(userId: number, page: Page & { unread?: boolean 
 export async function listOutbox(userId: number, page: Page): Promise<MessageT[]> {
   const { rows } = await getPool().query<MessageRow>(outboxQuery(userId, page));
   return rows.map(toMessage);
-}
-
-export type MarkReadOutcome =
-  | { kind: "not_found" }
-  | { kind: "already_read" }
-  | { kind: "first_read"; frames: UserFrame[] };
-
-/** Marks a message read by its recipient; only the first read reports a change (and logs its events). */
-export async function markRead(messageId: number, recipientId: number): Promise<MarkReadOutcome> {
-  if (!canBeId(messageId)) return { kind: "not_found" };
-  return inTransaction(async (tx) => {
-    const updated = await tx.query<{ sender_id: number; read_at: Date }>(
-      `UPDATE messages SET is_read = true, read_at = now()
-        WHERE id = $1 AND recipient_id = $2 AND NOT is_read AND recipient_deleted_at IS NULL
-        RETURNING sender_id, read_at`,
-      [messageId, recipientId],
-    );
-    if (updated.rowCount === 0) {
-      const exists = await tx.query("SELECT 1 FROM messages WHERE id = $1 AND recipient_id = $2 AND recipient_deleted_at IS NULL", [messageId, recipientId]);
-      return exists.rowCount === 0 ? { kind: "not_found" } : { kind: "already_read" };
-    }
-    const { sender_id, read_at } = updated.rows[0];
-    const unreadCount = await countUnread(recipientId, tx);
-    const frames = await logEvents(tx, [
-      { userId: recipientId, event: unreadCountUpdatedEvent(unreadCount) },
-      { userId: recipientId, event: messageUpdatedEvent(messageId, true) },
-      { userId: sender_id, event: messageReadEvent(messageId, read_at.toISOString()) },
-    ]);
-    return { kind: "first_read", frames };
-  });
 }

@@ -4,6 +4,7 @@
  * existing database can be migrated in place (hence IF NOT EXISTS everywhere in 1).
  */
 import type { Queryable } from "./db";
+import { IN_RECIPIENT_MAILBOX, UNREAD } from "./unread";
 
 export interface Migration {
   version: number;
@@ -148,7 +149,7 @@ export const MIGRATIONS: readonly Migration[] = [
       {
         name: "messages_recipient_unread_visible_idx",
         table: "messages",
-        definition: "(recipient_id, id DESC) WHERE NOT is_read AND recipient_deleted_at IS NULL",
+        definition: `(recipient_id, id DESC) WHERE ${UNREAD}`,
       },
     ],
     dropIndexesConcurrently: ["messages_recipient_unread_idx"],
@@ -173,7 +174,7 @@ export const MIGRATIONS: readonly Migration[] = [
       BEGIN
         UPDATE users u SET unread_count = u.unread_count + c.n
           FROM (SELECT recipient_id, count(*)::int AS n FROM new_rows
-                 WHERE NOT is_read AND recipient_deleted_at IS NULL GROUP BY recipient_id) c
+                 WHERE ${UNREAD} GROUP BY recipient_id) c
          WHERE u.id = c.recipient_id;
         RETURN NULL;
       END $$;
@@ -181,9 +182,9 @@ export const MIGRATIONS: readonly Migration[] = [
       BEGIN
         UPDATE users u SET unread_count = u.unread_count + c.delta
           FROM (SELECT recipient_id, sum(delta)::int AS delta
-                  FROM (SELECT recipient_id, 1 AS delta FROM new_rows WHERE NOT is_read AND recipient_deleted_at IS NULL
+                  FROM (SELECT recipient_id, 1 AS delta FROM new_rows WHERE ${UNREAD}
                         UNION ALL
-                        SELECT recipient_id, -1 FROM old_rows WHERE NOT is_read AND recipient_deleted_at IS NULL) d
+                        SELECT recipient_id, -1 FROM old_rows WHERE ${UNREAD}) d
                  GROUP BY recipient_id HAVING sum(delta) <> 0) c
          WHERE u.id = c.recipient_id;
         RETURN NULL;
@@ -192,7 +193,7 @@ export const MIGRATIONS: readonly Migration[] = [
       BEGIN
         UPDATE users u SET unread_count = u.unread_count - c.n
           FROM (SELECT recipient_id, count(*)::int AS n FROM old_rows
-                 WHERE NOT is_read AND recipient_deleted_at IS NULL GROUP BY recipient_id) c
+                 WHERE ${UNREAD} GROUP BY recipient_id) c
          WHERE u.id = c.recipient_id;
         RETURN NULL;
       END $$;
@@ -209,7 +210,7 @@ export const MIGRATIONS: readonly Migration[] = [
 
       UPDATE users u SET unread_count = coalesce(c.n, 0)
         FROM users x LEFT JOIN (SELECT recipient_id, count(*)::int AS n FROM messages
-                                  WHERE NOT is_read AND recipient_deleted_at IS NULL GROUP BY recipient_id) c ON c.recipient_id = x.id
+                                  WHERE ${UNREAD} GROUP BY recipient_id) c ON c.recipient_id = x.id
        WHERE u.id = x.id AND u.unread_count IS DISTINCT FROM coalesce(c.n, 0);
     `,
   },
@@ -222,11 +223,11 @@ export const MIGRATIONS: readonly Migration[] = [
     // evenly over the ids. Each index holds only the rows its list shows, so messages deleted from
     // the mailbox (or read, for the unread filter) are skipped without a visit to the table.
     concurrentIndexes: [
-      { name: "messages_inbox_idx", table: "messages", definition: "(recipient_id, (id::bigint) DESC) WHERE recipient_deleted_at IS NULL" },
+      { name: "messages_inbox_idx", table: "messages", definition: `(recipient_id, (id::bigint) DESC) WHERE ${IN_RECIPIENT_MAILBOX}` },
       {
         name: "messages_inbox_unread_idx",
         table: "messages",
-        definition: "(recipient_id, (id::bigint) DESC) WHERE NOT is_read AND recipient_deleted_at IS NULL",
+        definition: `(recipient_id, (id::bigint) DESC) WHERE ${UNREAD}`,
       },
       { name: "messages_outbox_idx", table: "messages", definition: "(sender_id, (id::bigint) DESC) WHERE sender_deleted_at IS NULL" },
     ],

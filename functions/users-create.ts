@@ -7,7 +7,7 @@ import { isCommonPassword } from "../shared/auth/common-passwords";
 import { admitPasswordHashing, hashPassword } from "../shared/auth/passwords";
 import { UserCreate, UserPublic } from "../shared/http/schemas";
 import { getThrottle } from "../shared/auth/throttle";
-import { createUser, UsernameTakenError } from "../shared/data/users";
+import { createUser } from "../shared/data/users";
 
 export const registerUser = defineEndpoint({
   name: "users-create",
@@ -26,11 +26,8 @@ export const registerUser = defineEndpoint({
     await admitPasswordHashing(address); // hashing past its budget: 503 before anything is counted or written
     // Counted once the request is valid and before the costly hash: 429 past the per-address limit.
     await getThrottle().countRegistration(address);
-    try {
-      return ok(await createUser(input.username, await hashPassword(input.password, address)));
-    } catch (error) {
-      if (error instanceof UsernameTakenError) throw new HttpError(400, ERRORS.usernameTaken);
-      throw error;
-    }
+    const created = await createUser(input.username, await hashPassword(input.password, address));
+    if (created.kind === "username_taken") throw new HttpError(400, ERRORS.usernameTaken);
+    return ok(created.user);
   },
 });

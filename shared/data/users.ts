@@ -7,7 +7,10 @@ export interface UserRecord extends UserPublicT {
   hashed_password: string;
 }
 
-export class UsernameTakenError extends Error {}
+export type CreateUserOutcome = { kind: "created"; user: UserPublicT } | { kind: "username_taken" };
+
+// Thrown inside the transaction so that it rolls back; answered as an outcome.
+class UsernameTaken extends Error {}
 
 // Any fixed number, distinct from the migration lock's (shared/data/migrate.ts).
 const REGISTRATION_LOCK_KEY = 727_009;
@@ -48,19 +51,20 @@ export async function fillUsernameKeys(tx: Queryable): Promise<number> {
  * look-alike names run one after the other and the second sees the first. The password is hashed
  * before, so the lock is held for two short statements.
  */
-export async function createUser(username: string, hashedPassword: string): Promise<UserPublicT> {
+export async function createUser(username: string, hashedPassword: string): Promise<CreateUserOutcome> {
   const skeletons = usernameSkeletons(username);
   try {
-    return await inTransaction(async (tx) => {
+    const user = await inTransaction(async (tx) => {
       await tx.query(USER_SQL.lock, [REGISTRATION_LOCK_KEY]);
       await fillUsernameKeys(tx);
       const taken = await tx.query(USER_SQL.taken, [username, usernameKeys(username)]);
-      if (taken.rowCount) throw new UsernameTakenError();
+      if (taken.rowCount) throw new UsernameTaken();
       const { rows } = await tx.query<UserPublicT>(USER_SQL.insert, [username, hashedPassword, skeletons.cased, skeletons.folded]);
       return rows[0];
     });
+    return { kind: "created", user };
   } catch (error) {
-    if (isUniqueViolation(error)) throw new UsernameTakenError();
+    if (error instanceof UsernameTaken || isUniqueViolation(error)) return { kind: "username_taken" };
     throw error;
   }
 }

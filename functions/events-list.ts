@@ -9,7 +9,7 @@ import { EventsPage, EventsQuery } from "../shared/http/schemas";
  * Catch-up: the caller's realtime frames after a seq, exactly as pushed. A client loops until a
  * page is empty or reaches `latest_seq`; a 410 means some were swept, so it reloads its mailbox.
  */
-export const listEvents = defineEndpoint({
+export const eventsList = defineEndpoint({
   name: "events-list",
   method: "GET",
   route: "events",

@@ -7,7 +7,7 @@ import { pushFrames } from "../shared/realtime/realtime";
 import { MessagePath } from "../shared/http/schemas";
 
 /** Removes the message from the caller's mailbox only; the other party keeps it. */
-export const deleteMessageHandler = defineEndpoint({
+export const messagesDelete = defineEndpoint({
   name: "messages-delete",
   method: "DELETE",
   route: "messages/{message_id}",

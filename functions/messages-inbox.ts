@@ -5,7 +5,7 @@ import { listInbox } from "../shared/data/messages";
 import { LINK_HEADER, pagedAnswer } from "../shared/http/paging";
 import { InboxQuery, MessageList } from "../shared/http/schemas";
 
-export const inbox = defineEndpoint({
+export const messagesInbox = defineEndpoint({
   name: "messages-inbox",
   method: "GET",
   route: "messages/inbox",

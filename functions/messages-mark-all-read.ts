@@ -6,7 +6,7 @@ import { pushFrames } from "../shared/realtime/realtime";
 import { MarkAllReadQuery, MarkAllReadResult } from "../shared/http/schemas";
 
 /** Marks the inbox read (up to `up_to_id`): one count for the recipient, one frame per sender. */
-export const markAllReadHandler = defineEndpoint({
+export const messagesMarkAllRead = defineEndpoint({
   // Sorts before "messages-mark-read", whose template also matches this path: the Functions
   // host tries routes in function-name order (test/routes.test.ts).
   name: "messages-mark-all-read",

@@ -7,7 +7,7 @@ import { pushFrames } from "../shared/realtime/realtime";
 import { MarkReadResult, MessagePath } from "../shared/http/schemas";
 
 /** Idempotent; only the first read notifies the recipient's and the sender's sockets. */
-export const markMessageRead = defineEndpoint({
+export const messagesMarkRead = defineEndpoint({
   name: "messages-mark-read",
   method: "PUT",
   route: "messages/{message_id}/read",

@@ -7,7 +7,7 @@ import { pushFrames } from "../shared/realtime/realtime";
 import { MarkReadResult, MessagePath } from "../shared/http/schemas";
 
 /** Idempotent; only an actual change notifies the recipient's sockets. */
-export const markMessageUnread = defineEndpoint({
+export const messagesMarkUnread = defineEndpoint({
   name: "messages-mark-unread",
   method: "PUT",
   route: "messages/{message_id}/unread",

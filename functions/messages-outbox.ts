@@ -5,7 +5,7 @@ import { listOutbox } from "../shared/data/messages";
 import { LINK_HEADER, pagedAnswer } from "../shared/http/paging";
 import { MessageList, OutboxQuery } from "../shared/http/schemas";
 
-export const outbox = defineEndpoint({
+export const messagesOutbox = defineEndpoint({
   name: "messages-outbox",
   method: "GET",
   route: "messages/outbox",

@@ -8,7 +8,7 @@ import { sendMessage } from "../shared/data/messages";
 import { pushFrames } from "../shared/realtime/realtime";
 import { IDEMPOTENCY_KEY_HEADER, Message, MessageCreate, MessageSendHeaders } from "../shared/http/schemas";
 
-export const sendMessageHandler = defineEndpoint({
+export const messagesSend = defineEndpoint({
   name: "messages-send",
   method: "POST",
   route: "messages",

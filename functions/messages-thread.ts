@@ -8,7 +8,7 @@ import { listThread } from "../shared/data/mailbox";
 import { MessageList, MessagePath, ThreadQuery } from "../shared/http/schemas";
 
 /** The conversation a message belongs to, as far as the caller can see it, oldest first, a page at a time. */
-export const messageThread = defineEndpoint({
+export const messagesThread = defineEndpoint({
   name: "messages-thread",
   method: "GET",
   route: "messages/{message_id}/thread",

@@ -4,7 +4,7 @@ import { ok } from "../shared/http/http";
 import { countUnread } from "../shared/data/messages";
 import { UnreadCount } from "../shared/http/schemas";
 
-export const unreadCount = defineEndpoint({
+export const messagesUnreadCount = defineEndpoint({
   name: "messages-unread-count",
   method: "GET",
   route: "messages/unread_count",

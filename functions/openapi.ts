@@ -5,7 +5,7 @@ import { openApiDocument } from "../shared/http/openapi";
 import { everyFunctionLoaded } from "../shared/http/registration";
 
 /** The document describes every declared endpoint, so every function file must have loaded (the bundle loads them late). */
-export const openApi = defineEndpoint({
+export const openapi = defineEndpoint({
   name: "openapi",
   method: "GET",
   route: "openapi.json",

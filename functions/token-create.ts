@@ -18,7 +18,7 @@ import { findUserByUsername } from "../shared/data/users";
  * budget the login is refused with 503 first of all, before any database work; one that slips past
  * that check and is refused by the hasher itself gets its attempt back.
  */
-export const createToken = defineEndpoint({
+export const tokenCreate = defineEndpoint({
   name: "token-create",
   method: "POST",
   route: "token",

@@ -9,7 +9,7 @@ import { UserCreate, UserPublic } from "../shared/http/schemas";
 import { getThrottle } from "../shared/auth/throttle";
 import { createUser } from "../shared/data/users";
 
-export const registerUser = defineEndpoint({
+export const usersCreate = defineEndpoint({
   name: "users-create",
   method: "POST",
   route: "users",

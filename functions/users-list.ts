@@ -10,7 +10,7 @@ import { listOtherUsers } from "../shared/data/users";
  * Everyone but the caller, by username: the recipients a client can pick from. Bounded in bytes
  * like the message lists; a page that is full or cut there links on with `skip`.
  */
-export const listUsers = defineEndpoint({
+export const usersList = defineEndpoint({
   name: "users-list",
   method: "GET",
   route: "users",

@@ -34,7 +34,7 @@ async function welcome(connectionId: string, userId: number, log: InvocationCont
 }
 
 /** Web PubSub's upstream: counts each user's sockets (connected, disconnected) and greets new ones. */
-export const webPubSubEvents = defineEndpoint({
+export const webpubsubEvents = defineEndpoint({
   name: "webpubsub-events",
   method: ["OPTIONS", "POST"],
   route: EVENTS_ROUTE,

@@ -9,7 +9,7 @@ import { admitNegotiation } from "../shared/realtime/socket-limits";
 import { Negotiation } from "../shared/http/schemas";
 
 /** Replaces the original `/ws/` socket: returns the Web PubSub URL this user's socket opens. */
-export const negotiate = defineEndpoint({
+export const wsNegotiate = defineEndpoint({
   name: "ws-negotiate",
   method: "GET",
   route: "ws",

@@ -1,9 +1,9 @@
 import jwt from "jsonwebtoken";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { createToken } from "../functions/token-create";
-import { registerUser } from "../functions/users-create";
-import { listUsers } from "../functions/users-list";
-import { unreadCount } from "../functions/messages-unread-count";
+import { tokenCreate } from "../functions/token-create";
+import { usersCreate } from "../functions/users-create";
+import { usersList } from "../functions/users-list";
+import { messagesUnreadCount } from "../functions/messages-unread-count";
 import { USER_CACHE_TTL_MS } from "../shared/auth/auth";
 import { getPool } from "../shared/data/db";
 import { call } from "./support/http";
@@ -28,7 +28,7 @@ const form = (fields: Record<string, string>) => ({
 
 describe("POST /users/", () => {
   it("registers a user and answers id and username only", async () => {
-    const res = await call(registerUser, { method: "POST", json: { username: "  Alice_reg  ", password: "correct horse battery" } });
+    const res = await call(usersCreate, { method: "POST", json: { username: "  Alice_reg  ", password: "correct horse battery" } });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ id: expect.any(Number), username: "Alice_reg" });
     const { rows } = await getPool().query("SELECT hashed_password FROM users WHERE username = 'Alice_reg'");
@@ -36,8 +36,8 @@ describe("POST /users/", () => {
   });
 
   it("refuses a username that differs only in case", async () => {
-    await call(registerUser, { method: "POST", json: { username: "CaseUser", password: "correct horse battery" } });
-    const res = await call(registerUser, { method: "POST", json: { username: "caseuser", password: "correct horse battery" } });
+    await call(usersCreate, { method: "POST", json: { username: "CaseUser", password: "correct horse battery" } });
+    const res = await call(usersCreate, { method: "POST", json: { username: "caseuser", password: "correct horse battery" } });
     expect(res.status).toBe(400);
     expect(res.body).toEqual({ detail: "Username already registered" });
   });
@@ -52,7 +52,7 @@ describe("POST /users/", () => {
     [{ password: "correct horse battery" }, "username", "missing"],
     [{ username: 5, password: "correct horse battery" }, "username", "string_type"],
   ])("answers 422 with loc for %j", async (json, field, type) => {
-    const res = await call(registerUser, { method: "POST", json });
+    const res = await call(usersCreate, { method: "POST", json });
     expect(res.status).toBe(422);
     const detail = (res.body as { detail: { loc: unknown[]; type: string; msg: string }[] }).detail;
     expect(detail).toContainEqual(expect.objectContaining({ loc: ["body", field], type }));
@@ -60,23 +60,23 @@ describe("POST /users/", () => {
   });
 
   it("never echoes a password back in a 422", async () => {
-    const res = await call(registerUser, { method: "POST", json: { username: "echo", password: "Qz9!kx" } });
+    const res = await call(usersCreate, { method: "POST", json: { username: "echo", password: "Qz9!kx" } });
     expect(res.status).toBe(422);
     expect(res.text).toContain("password");
     expect(res.text).not.toContain("Qz9!kx");
   });
 
   it("answers 422 for malformed JSON and a non-object body", async () => {
-    const bad = await call(registerUser, { method: "POST", headers: { "content-type": "application/json" }, body: "{nope" });
+    const bad = await call(usersCreate, { method: "POST", headers: { "content-type": "application/json" }, body: "{nope" });
     expect(bad.status).toBe(422);
     expect((bad.body as { detail: { type: string; loc: unknown[] }[] }).detail[0]).toMatchObject({ type: "json_invalid", loc: ["body", 0] });
-    const array = await call(registerUser, { method: "POST", json: [1, 2] });
+    const array = await call(usersCreate, { method: "POST", json: [1, 2] });
     expect(array.status).toBe(422);
     expect((array.body as { detail: { loc: unknown[] }[] }).detail[0].loc).toEqual(["body"]);
   });
 
   it("answers 415 for a body that is not JSON", async () => {
-    const res = await call(registerUser, { method: "POST", headers: { "content-type": "text/plain" }, body: "username=a" });
+    const res = await call(usersCreate, { method: "POST", headers: { "content-type": "text/plain" }, body: "username=a" });
     expect(res.status).toBe(415);
     expect(res.body).toEqual({ detail: expect.stringContaining("application/json") });
   });
@@ -84,7 +84,7 @@ describe("POST /users/", () => {
   it("answers 413 for a body over the size limit without storing anything", async () => {
     const before = await getPool().query("SELECT count(*)::int AS n FROM users");
     const huge = JSON.stringify({ username: "huge", password: "x".repeat(2 * 1024 * 1024) });
-    const res = await call(registerUser, { method: "POST", headers: { "content-type": "application/json" }, body: huge });
+    const res = await call(usersCreate, { method: "POST", headers: { "content-type": "application/json" }, body: huge });
     expect(res.status).toBe(413);
     expect(res.body).toEqual({ detail: "Request body is too large" });
     const after = await getPool().query("SELECT count(*)::int AS n FROM users");
@@ -95,7 +95,7 @@ describe("POST /users/", () => {
 describe("POST /token", () => {
   it("logs in with a form and issues an HS256 JWT with sub, uid, exp and iat", async () => {
     const user = await newUser("login");
-    const res = await call(createToken, form({ username: user.username, password: user.password, grant_type: "password" }));
+    const res = await call(tokenCreate, form({ username: user.username, password: user.password, grant_type: "password" }));
     expect(res.status).toBe(200);
     const body = res.body as { access_token: string; token_type: string };
     expect(body.token_type).toBe("bearer");
@@ -113,7 +113,7 @@ describe("POST /token", () => {
     data.set("username", user.username);
     data.set("password", user.password);
     const encoded = new Response(data);
-    const res = await call(createToken, {
+    const res = await call(tokenCreate, {
       method: "POST",
       headers: { "content-type": encoded.headers.get("content-type") as string },
       body: Buffer.from(await encoded.arrayBuffer()),
@@ -123,14 +123,14 @@ describe("POST /token", () => {
 
   it("logs in regardless of the username's case", async () => {
     const user = await newUser("MixedCase");
-    const res = await call(createToken, form({ username: user.username.toLowerCase(), password: user.password }));
+    const res = await call(tokenCreate, form({ username: user.username.toLowerCase(), password: user.password }));
     expect(res.status).toBe(200);
   });
 
   it("gives the same 401 for an unknown user and a wrong password", async () => {
     const user = await newUser("wrongpw");
-    const wrong = await call(createToken, form({ username: user.username, password: "not the password" }));
-    const unknown = await call(createToken, form({ username: "nobody_at_all", password: "whatever123" }));
+    const wrong = await call(tokenCreate, form({ username: user.username, password: "not the password" }));
+    const unknown = await call(tokenCreate, form({ username: "nobody_at_all", password: "whatever123" }));
     for (const res of [wrong, unknown]) {
       expect(res.status).toBe(401);
       expect(res.body).toEqual({ detail: "Incorrect username or password" });
@@ -139,13 +139,13 @@ describe("POST /token", () => {
   });
 
   it("refuses a grant_type other than password with 422", async () => {
-    const res = await call(createToken, form({ username: "a", password: "b", grant_type: "client_credentials" }));
+    const res = await call(tokenCreate, form({ username: "a", password: "b", grant_type: "client_credentials" }));
     expect(res.status).toBe(422);
     expect((res.body as { detail: { loc: unknown[] }[] }).detail[0].loc).toEqual(["body", "grant_type"]);
   });
 
   it("answers 422 naming each missing field", async () => {
-    const res = await call(createToken, form({}));
+    const res = await call(tokenCreate, form({}));
     expect(res.status).toBe(422);
     const locs = (res.body as { detail: { loc: unknown[]; type: string }[] }).detail.map((d) => [d.loc, d.type]);
     expect(locs).toEqual([
@@ -155,7 +155,7 @@ describe("POST /token", () => {
   });
 
   it("answers 415 for a JSON login", async () => {
-    const res = await call(createToken, { method: "POST", json: { username: "a", password: "b" } });
+    const res = await call(tokenCreate, { method: "POST", json: { username: "a", password: "b" } });
     expect(res.status).toBe(415);
   });
 
@@ -166,14 +166,14 @@ describe("POST /token", () => {
     const twoA = await bcrypt.hash("legacy-password", 4);
     await getPool().query("INSERT INTO users (username, hashed_password) VALUES ('legacy_b', $1), ('legacy_a', $2)", [twoB, twoA]);
     for (const username of ["legacy_b", "legacy_a"]) {
-      const res = await call(createToken, form({ username, password: "legacy-password" }));
+      const res = await call(tokenCreate, form({ username, password: "legacy-password" }));
       expect(res.status).toBe(200);
     }
   });
 });
 
 describe("bearer tokens", () => {
-  const probe = (headers: Record<string, string>) => call(unreadCount, { headers });
+  const probe = (headers: Record<string, string>) => call(messagesUnreadCount, { headers });
 
   it("401 Not authenticated without a token, with WWW-Authenticate", async () => {
     for (const headers of [{}, { authorization: "Basic abc" }] as Record<string, string>[]) {
@@ -250,28 +250,28 @@ describe("GET /users/", () => {
   it("lists other users by username, with prefix search and paging", async () => {
     const me = await newUser("lister");
     for (const name of ["zed_list", "Amy_list", "bob_list", "amber_list"]) {
-      await call(registerUser, { method: "POST", json: { username: name, password: "correct horse battery" } });
+      await call(usersCreate, { method: "POST", json: { username: name, password: "correct horse battery" } });
     }
-    const all = await call(listUsers, { token: me.token });
+    const all = await call(usersList, { token: me.token });
     expect(all.status).toBe(200);
     const names = (all.body as { id: number; username: string }[]).map((u) => u.username);
     expect(names).not.toContain(me.username);
     expect(names).toEqual([...names].sort((a, b) => a.toLowerCase().localeCompare(b.toLowerCase())));
-    const found = await call(listUsers, { token: me.token, query: { q: "AM" } });
+    const found = await call(usersList, { token: me.token, query: { q: "AM" } });
     expect((found.body as { username: string }[]).map((u) => u.username)).toEqual(["amber_list", "Amy_list"]);
-    const page = await call(listUsers, { token: me.token, query: { q: "am", skip: "1", limit: "1" } });
+    const page = await call(usersList, { token: me.token, query: { q: "am", skip: "1", limit: "1" } });
     expect((page.body as { username: string }[]).map((u) => u.username)).toEqual(["Amy_list"]);
-    const wildcard = await call(listUsers, { token: me.token, query: { q: "%" } });
+    const wildcard = await call(usersList, { token: me.token, query: { q: "%" } });
     expect(wildcard.body).toEqual([]);
   });
 
   it("answers 422 for bad paging and 401 without a token", async () => {
     const me = await newUser("pager");
     for (const query of [{ limit: "0" }, { limit: "1001" }, { skip: "-1" }, { limit: "ten" }] as Record<string, string>[]) {
-      const res = await call(listUsers, { token: me.token, query });
+      const res = await call(usersList, { token: me.token, query });
       expect(res.status, JSON.stringify(query)).toBe(422);
       expect((res.body as { detail: { loc: unknown[] }[] }).detail[0].loc[0]).toBe("query");
     }
-    expect((await call(listUsers, {})).status).toBe(401);
+    expect((await call(usersList, {})).status).toBe(401);
   });
 });

@@ -7,7 +7,7 @@ import { WebPubSubServiceClient } from "@azure/web-pubsub";
 import jwt from "jsonwebtoken";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { docs } from "../functions/docs";
-import { markMessageRead } from "../functions/messages-mark-read";
+import { messagesMarkRead } from "../functions/messages-mark-read";
 import { startLocalStack, type LocalStack } from "../local/stack";
 import { startWebPubSubStandIn, type WebPubSubStandIn } from "../local/webpubsub";
 import { hasUndecodableEscape } from "../shared/http/path-params";
@@ -135,8 +135,8 @@ describe("a path whose percent-encoding does not decode is a 404", () => {
 
   it("also when the Functions host passes the escape on in the parameter, as Kestrel does", async () => {
     for (const [handler, params] of [
-      [markMessageRead, { message_id: "%zz" }],
-      [markMessageRead, { message_id: "%ED%A0%80" }],
+      [messagesMarkRead, { message_id: "%zz" }],
+      [messagesMarkRead, { message_id: "%ED%A0%80" }],
       [docs, { asset: "swagger-ui.css%" }],
     ] as const) {
       const res = await call(handler, { method: "PUT", params, token: bob.token });

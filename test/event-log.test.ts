@@ -5,13 +5,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InvocationContext } from "@azure/functions";
-import { listEvents } from "../functions/events-list";
+import { eventsList } from "../functions/events-list";
 import { eventsSweep } from "../functions/events-sweep";
-import { deleteMessageHandler } from "../functions/messages-delete";
-import { markAllReadHandler } from "../functions/messages-mark-all-read";
-import { markMessageRead } from "../functions/messages-mark-read";
-import { markMessageUnread } from "../functions/messages-mark-unread";
-import { sendMessageHandler } from "../functions/messages-send";
+import { messagesDelete } from "../functions/messages-delete";
+import { messagesMarkAllRead } from "../functions/messages-mark-all-read";
+import { messagesMarkRead } from "../functions/messages-mark-read";
+import { messagesMarkUnread } from "../functions/messages-mark-unread";
+import { messagesSend } from "../functions/messages-send";
 import { getPool, inTransaction } from "../shared/data/db";
 import { logEvents, sweepEvents } from "../shared/data/event-log";
 import { sendMessage } from "../shared/data/messages";
@@ -31,18 +31,18 @@ afterAll(async () => {
 type Page = { events: Frame[]; latest_seq: number };
 
 async function send(from: TestUser, to: TestUser, title = "hello"): Promise<{ id: number }> {
-  const res = await call(sendMessageHandler, { method: "POST", token: from.token, json: { recipient_id: to.id, title, body: "b" } });
+  const res = await call(messagesSend, { method: "POST", token: from.token, json: { recipient_id: to.id, title, body: "b" } });
   expect(res.status, res.text).toBe(200);
   return res.body as { id: number };
 }
-const act = (handler: typeof markMessageRead, method: string) => async (user: TestUser, id: number) => {
+const act = (handler: typeof messagesMarkRead, method: string) => async (user: TestUser, id: number) => {
   const res = await call(handler, { method, token: user.token, params: { message_id: String(id) } });
   expect(res.status, res.text).toBeLessThan(300);
 };
-const read = act(markMessageRead, "PUT");
-const unread = act(markMessageUnread, "PUT");
-const remove = act(deleteMessageHandler, "DELETE");
-const events = (user: TestUser, query: Record<string, string> = {}) => call(listEvents, { token: user.token, query });
+const read = act(messagesMarkRead, "PUT");
+const unread = act(messagesMarkUnread, "PUT");
+const remove = act(messagesDelete, "DELETE");
+const events = (user: TestUser, query: Record<string, string> = {}) => call(eventsList, { token: user.token, query });
 
 async function allEvents(user: TestUser, after = 0): Promise<Page> {
   const res = await events(user, { after: String(after), limit: "1000" });
@@ -64,7 +64,7 @@ describe("the event log", () => {
     await remove(bob, first.id);
     const second = await send(alice, bob, "second");
     await send(alice, bob, "third");
-    const all = await call(markAllReadHandler, { method: "PUT", token: bob.token, query: { up_to_id: String(second.id) } });
+    const all = await call(messagesMarkAllRead, { method: "PUT", token: bob.token, query: { up_to_id: String(second.id) } });
     expect(all.body).toEqual({ marked: 1 });
 
     const bobs = await allEvents(bob);
@@ -163,8 +163,8 @@ describe("the event log", () => {
     await Promise.all([
       ...toB.map((m) => read(b, m.id)),
       ...toA.map((m) => read(a, m.id)),
-      call(markAllReadHandler, { method: "PUT", token: a.token }),
-      call(markAllReadHandler, { method: "PUT", token: b.token }),
+      call(messagesMarkAllRead, { method: "PUT", token: a.token }),
+      call(messagesMarkAllRead, { method: "PUT", token: b.token }),
     ]);
     for (const user of [a, b]) {
       const page = await allEvents(user);
@@ -206,7 +206,7 @@ describe("GET /events", () => {
       const res = await events(user, query);
       expect(res.status, JSON.stringify(query)).toBe(422);
     }
-    expect((await call(listEvents, {})).status).toBe(401);
+    expect((await call(eventsList, {})).status).toBe(401);
   });
 
   it("answers 410 with the latest seq once events after `after` were swept, and serves what is kept", async () => {

@@ -6,7 +6,7 @@ import { createHmac } from "node:crypto";
 import { HttpRequest, InvocationContext } from "@azure/functions";
 import { beforeAll, describe, expect, it } from "vitest";
 import { resetConfig } from "../shared/config/config";
-import { webPubSubEvents } from "../functions/webpubsub-events";
+import { webpubsubEvents } from "../functions/webpubsub-events";
 
 const KEY = "event-handler-key-for-tests-0123456789";
 
@@ -37,7 +37,7 @@ function event(query: string, method = "POST", extra: Record<string, string> = {
     headers,
     body: method === "POST" ? { string: JSON.stringify({ reason: "closed" }) } : undefined,
   });
-  return webPubSubEvents(request, new InvocationContext({ functionName: "webpubsub-events" }));
+  return webpubsubEvents(request, new InvocationContext({ functionName: "webpubsub-events" }));
 }
 
 describe("events function with an event-handler key", () => {
@@ -68,6 +68,6 @@ describe("events function with an event-handler key", () => {
       headers: { "ce-awpsversion": "1.0", "ce-type": "azure.webpubsub.sys.connected", "ce-hub": "notifications", "ce-connectionid": "c", "webhook-request-origin": "x" },
       body: { string: "{not json" },
     });
-    expect((await webPubSubEvents(malformed, new InvocationContext({}))).status).toBe(400);
+    expect((await webpubsubEvents(malformed, new InvocationContext({}))).status).toBe(400);
   });
 });

@@ -2,13 +2,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InvocationContext } from "@azure/functions";
 import { Client } from "pg";
-import { markMessageRead } from "../functions/messages-mark-read";
-import { sendMessageHandler } from "../functions/messages-send";
+import { messagesMarkRead } from "../functions/messages-mark-read";
+import { messagesSend } from "../functions/messages-send";
 import { getPool } from "../shared/data/db";
 import { openApiDocument } from "../shared/http/openapi";
 import { claimKey, fingerprint, KEY_LIFETIME, KEY_SQL, recordAnswer, SWEEP_BATCH, sweepExpiredKeys } from "../shared/data/idempotency";
 import { idempotencyKeysSweep } from "../functions/idempotency-keys-sweep";
-import { deleteMessageHandler as deleteMessage } from "../functions/messages-delete";
+import { messagesDelete as deleteMessage } from "../functions/messages-delete";
 import { call } from "./support/http";
 import { useTestDatabase, type TestDatabase } from "./support/database";
 import { newUser, type TestUser } from "./support/users";
@@ -29,7 +29,7 @@ let keys = 0;
 const freshKey = () => `key-${process.pid}-${++keys}`;
 
 const send = (from: TestUser, json: unknown, key?: string) =>
-  call(sendMessageHandler, { method: "POST", token: from.token, json, headers: key === undefined ? {} : { "idempotency-key": key } });
+  call(messagesSend, { method: "POST", token: from.token, json, headers: key === undefined ? {} : { "idempotency-key": key } });
 
 const rowsTitled = async (title: string) => (await getPool().query("SELECT count(*)::int AS n FROM messages WHERE title = $1", [title])).rows[0].n as number;
 
@@ -56,7 +56,7 @@ describe("the same key twice", () => {
   it("replays the original answer, not the message's state now (Stripe-style)", async () => {
     const key = freshKey();
     const first = (await send(alice, { recipient_id: bob.id, title: "read later", body: "b" }, key)).body as Msg;
-    const read = await call(markMessageRead, { method: "PUT", token: bob.token, params: { message_id: String(first.id) } });
+    const read = await call(messagesMarkRead, { method: "PUT", token: bob.token, params: { message_id: String(first.id) } });
     expect(read.status).toBe(200);
     const replay = await send(alice, { recipient_id: bob.id, title: "read later", body: "b" }, key);
     expect(replay.body).toEqual(first);

@@ -6,7 +6,7 @@
  * path is not what is tested); the figures are printed.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { inbox } from "../functions/messages-inbox";
+import { messagesInbox } from "../functions/messages-inbox";
 import { resetConfig } from "../shared/config/config";
 import { getPool } from "../shared/data/db";
 import { call } from "./support/http";
@@ -46,7 +46,7 @@ afterAll(async () => {
 
 describe(`a mailbox of ${MESSAGES} messages of 600 KB of JSON each`, () => {
   it("answers the default inbox with one bounded page that links on", async () => {
-    const res = await call(inbox, { token: victim.token });
+    const res = await call(messagesInbox, { token: victim.token });
     expect(res.status).toBe(200);
     expect(Buffer.byteLength(res.text)).toBeLessThanOrEqual(MIB);
     expect(nextQuery(res)).toMatchObject({ before_id: String(ids[(res.body as unknown[]).length - 1]) });
@@ -54,7 +54,7 @@ describe(`a mailbox of ${MESSAGES} messages of 600 KB of JSON each`, () => {
 
   it("pages through all of them by the Link chain, each page within the bound", async () => {
     const started = performance.now();
-    const walk = await walkPages<{ id: number }>(inbox, { token: victim.token });
+    const walk = await walkPages<{ id: number }>(messagesInbox, { token: victim.token });
     const ms = performance.now() - started;
     expect(walk.items.map((m) => m.id)).toEqual(ids);
     expect(Math.max(...walk.pageBytes)).toBeLessThanOrEqual(MIB);

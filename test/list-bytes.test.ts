@@ -5,11 +5,11 @@
  * 1 MiB), always holds one message, and its `Link` leads on until every message was seen.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { inbox } from "../functions/messages-inbox";
-import { outbox } from "../functions/messages-outbox";
-import { sendMessageHandler } from "../functions/messages-send";
-import { messageThread } from "../functions/messages-thread";
-import { listUsers } from "../functions/users-list";
+import { messagesInbox } from "../functions/messages-inbox";
+import { messagesOutbox } from "../functions/messages-outbox";
+import { messagesSend } from "../functions/messages-send";
+import { messagesThread } from "../functions/messages-thread";
+import { usersList } from "../functions/users-list";
 import { resetConfig } from "../shared/config/config";
 import { call } from "./support/http";
 import { useTestDatabase, type TestDatabase } from "./support/database";
@@ -33,7 +33,7 @@ beforeAll(async () => {
   for (let i = 0; i < ATTACK; i++) {
     // Every tenth starts a thread; the others reply to the thread of the one before.
     const json = { recipient_id: victim.id, title: `attack ${i}`, body: HUGE_BODY, in_reply_to: i % 10 === 0 ? null : sentIds[i - 1] };
-    const res = await call(sendMessageHandler, { method: "POST", token: attacker.token, json });
+    const res = await call(messagesSend, { method: "POST", token: attacker.token, json });
     expect(res.status, res.text).toBe(200);
     sentIds.push((res.body as { id: number }).id);
   }
@@ -47,7 +47,7 @@ const newestFirst = () => [...sentIds].reverse();
 
 describe("the 120-message attack", () => {
   it("the default inbox answers 200 within the byte bound, and links on", async () => {
-    const res = await call(inbox, { token: victim.token });
+    const res = await call(messagesInbox, { token: victim.token });
     expect(res.status).toBe(200);
     expect(Buffer.byteLength(res.text)).toBeLessThanOrEqual(MIB);
     expect((res.body as Msg[]).length).toBeGreaterThanOrEqual(1);
@@ -57,8 +57,8 @@ describe("the 120-message attack", () => {
 
   // A page holds one such message (two would pass 1 MiB): each chain is 120 pages.
   it.each([
-    ["inbox", () => ({ handler: inbox, token: victim.token, query: {} })],
-    ["outbox", () => ({ handler: outbox, token: attacker.token, query: {} })],
+    ["inbox", () => ({ handler: messagesInbox, token: victim.token, query: {} })],
+    ["outbox", () => ({ handler: messagesOutbox, token: attacker.token, query: {} })],
   ] as const)("the Link chain of the %s reaches every message exactly once, each page within the bound", async (_name, list) => {
     const { handler, token, query } = list();
     const walk = await walkPages<Msg>(handler, { token, query });
@@ -68,22 +68,22 @@ describe("the 120-message attack", () => {
 
   // Only the first pages: a search rechecks each huge text it passes (seconds a page here).
   it("a search is bounded the same way, its next link keeping q and the filters", async () => {
-    const walk = await walkPages<Msg>(inbox, { token: victim.token, query: { q: "attack", unread: "true" } }, 2);
+    const walk = await walkPages<Msg>(messagesInbox, { token: victim.token, query: { q: "attack", unread: "true" } }, 2);
     expect(walk.items.map((m) => m.id)).toEqual(newestFirst().slice(0, walk.items.length));
     expect(Math.max(...walk.pageBytes)).toBeLessThanOrEqual(MIB);
-    const first = await call(inbox, { token: victim.token, query: { q: "attack", unread: "true" } });
+    const first = await call(messagesInbox, { token: victim.token, query: { q: "attack", unread: "true" } });
     expect(nextQuery(first)).toEqual({ q: "attack", unread: "true", before_id: String(sentIds.at(-1)), limit: "1000" });
   }, 60_000);
 
   it("a thread is paged oldest first with after_id, each page within the bound", async () => {
-    const walk = await walkPages<Msg>(messageThread, { token: victim.token, params: { message_id: String(sentIds[15]) } });
+    const walk = await walkPages<Msg>(messagesThread, { token: victim.token, params: { message_id: String(sentIds[15]) } });
     expect(walk.items.map((m) => m.id)).toEqual(sentIds.slice(10, 20));
     expect(walk.pageBytes.length).toBeGreaterThan(1);
     expect(Math.max(...walk.pageBytes)).toBeLessThanOrEqual(MIB);
   });
 
   it("a count limit still pages as before, the next link keeping the other parameters", async () => {
-    const res = await call(inbox, { token: victim.token, query: { limit: "1", q: "attack" } });
+    const res = await call(messagesInbox, { token: victim.token, query: { limit: "1", q: "attack" } });
     expect(res.status).toBe(200);
     expect(nextQuery(res)).toEqual({ limit: "1", q: "attack", before_id: String(sentIds.at(-1)) });
   });
@@ -96,7 +96,7 @@ describe("the users list", () => {
     process.env.LIST_MAX_BYTES = "1024"; // usernames are short: only a small bound shows the cut
     resetConfig();
     try {
-      const walk = await walkPages<{ id: number }>(listUsers, { token: victim.token, query: { q: "listed" } });
+      const walk = await walkPages<{ id: number }>(usersList, { token: victim.token, query: { q: "listed" } });
       expect(walk.items.map((u) => u.id).sort((a, b) => a - b)).toEqual(others.map((u) => u.id).sort((a, b) => a - b));
       expect(walk.pageBytes.length).toBeGreaterThan(1);
       expect(Math.max(...walk.pageBytes)).toBeLessThanOrEqual(1024);

@@ -4,8 +4,8 @@
  * is unknown shares no per-address bucket with the others, while the per-account rule still holds.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createToken } from "../functions/token-create";
-import { registerUser } from "../functions/users-create";
+import { tokenCreate } from "../functions/token-create";
+import { usersCreate } from "../functions/users-create";
 import { resetConfig } from "../shared/config/config";
 import { ERRORS } from "../shared/http/errors";
 import { call, type CallResult } from "./support/http";
@@ -36,10 +36,10 @@ afterAll(async () => {
 /** Headers as Azure's front end sends them for this address; none at all for an unknown one. */
 const from = (address?: string): Record<string, string> => (address ? { "x-forwarded-for": `${address}:40000` } : {});
 
-const register = (username: string, address?: string) => call(registerUser, { method: "POST", headers: from(address), json: { username, password: PASSWORD } });
+const register = (username: string, address?: string) => call(usersCreate, { method: "POST", headers: from(address), json: { username, password: PASSWORD } });
 
 const login = (username: string, password: string, address?: string): Promise<CallResult> =>
-  call(createToken, {
+  call(tokenCreate, {
     method: "POST",
     headers: { "content-type": "application/x-www-form-urlencoded", ...from(address) },
     body: new URLSearchParams({ username, password }).toString(),

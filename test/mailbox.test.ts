@@ -1,15 +1,15 @@
 /** The mailbox operations, handler by handler, against a real database. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { inbox } from "../functions/messages-inbox";
-import { deleteMessageHandler } from "../functions/messages-delete";
-import { markAllReadHandler } from "../functions/messages-mark-all-read";
-import { markMessageRead } from "../functions/messages-mark-read";
-import { markMessageUnread } from "../functions/messages-mark-unread";
-import { outbox } from "../functions/messages-outbox";
-import { sendMessageHandler } from "../functions/messages-send";
-import { messageThread } from "../functions/messages-thread";
-import { unreadCount } from "../functions/messages-unread-count";
-import { viewMessage } from "../functions/messages-view";
+import { messagesInbox } from "../functions/messages-inbox";
+import { messagesDelete } from "../functions/messages-delete";
+import { messagesMarkAllRead } from "../functions/messages-mark-all-read";
+import { messagesMarkRead } from "../functions/messages-mark-read";
+import { messagesMarkUnread } from "../functions/messages-mark-unread";
+import { messagesOutbox } from "../functions/messages-outbox";
+import { messagesSend } from "../functions/messages-send";
+import { messagesThread } from "../functions/messages-thread";
+import { messagesUnreadCount } from "../functions/messages-unread-count";
+import { messagesView } from "../functions/messages-view";
 import { getPool } from "../shared/data/db";
 import { call, type CallResult } from "./support/http";
 import { useTestDatabase, type TestDatabase } from "./support/database";
@@ -25,7 +25,7 @@ afterAll(async () => {
 
 type Msg = { id: number; title: string; body: string; is_read: boolean; in_reply_to: number | null; thread_id: number; sender_id: number; recipient_id: number };
 
-const sendRaw = (from: TestUser, json: Record<string, unknown>) => call(sendMessageHandler, { method: "POST", token: from.token, json });
+const sendRaw = (from: TestUser, json: Record<string, unknown>) => call(messagesSend, { method: "POST", token: from.token, json });
 async function send(from: TestUser, to: TestUser, title: string, extra: Record<string, unknown> = {}): Promise<Msg> {
   const res = await sendRaw(from, { recipient_id: to.id, title, body: `body of ${title}`, ...extra });
   expect(res.status, res.text).toBe(200);
@@ -33,14 +33,14 @@ async function send(from: TestUser, to: TestUser, title: string, extra: Record<s
 }
 const byId = (handler: Parameters<typeof call>[0], method: string) => (user: TestUser, id: number | string) =>
   call(handler, { method, token: user.token, params: { message_id: String(id) } });
-const view = byId(viewMessage, "GET");
-const unread = byId(markMessageUnread, "PUT");
-const read = byId(markMessageRead, "PUT");
-const remove = byId(deleteMessageHandler, "DELETE");
-const thread = byId(messageThread, "GET");
-const markAll = (user: TestUser, query: Record<string, string> = {}) => call(markAllReadHandler, { method: "PUT", token: user.token, query });
-const count = async (user: TestUser) => ((await call(unreadCount, { token: user.token })).body as { unread_count: number }).unread_count;
-const list = async (handler: typeof inbox, user: TestUser, query: Record<string, string> = {}) => {
+const view = byId(messagesView, "GET");
+const unread = byId(messagesMarkUnread, "PUT");
+const read = byId(messagesMarkRead, "PUT");
+const remove = byId(messagesDelete, "DELETE");
+const thread = byId(messagesThread, "GET");
+const markAll = (user: TestUser, query: Record<string, string> = {}) => call(messagesMarkAllRead, { method: "PUT", token: user.token, query });
+const count = async (user: TestUser) => ((await call(messagesUnreadCount, { token: user.token })).body as { unread_count: number }).unread_count;
+const list = async (handler: typeof messagesInbox, user: TestUser, query: Record<string, string> = {}) => {
   const res = await call(handler, { token: user.token, query });
   expect(res.status, res.text).toBe(200);
   return res.body as Msg[];
@@ -80,7 +80,7 @@ describe("GET /messages/{message_id}", () => {
     expect404(await view(b, sent.id));
     expect((await view(a, sent.id)).status).toBe(200);
     expect422(await view(a, "abc"), ["path", "message_id"]);
-    expect((await call(viewMessage, { params: { message_id: String(sent.id) } })).status).toBe(401);
+    expect((await call(messagesView, { params: { message_id: String(sent.id) } })).status).toBe(401);
   });
 });
 
@@ -128,7 +128,7 @@ describe("PUT /messages/inbox/read", () => {
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ marked: 4 });
     expect(await count(b)).toBe(0);
-    expect((await list(inbox, b)).every((m) => m.is_read)).toBe(true);
+    expect((await list(messagesInbox, b)).every((m) => m.is_read)).toBe(true);
     expect((await view(a, other.id)).body).toMatchObject({ is_read: false });
     expect((await markAll(b)).body).toEqual({ marked: 0 });
   });
@@ -156,7 +156,7 @@ describe("PUT /messages/inbox/read", () => {
   it("422 for a bad up_to_id, 401 without a token", async () => {
     const b = await newUser();
     for (const up_to_id of ["x", "0", "1.5"]) expect422(await markAll(b, { up_to_id }), ["query", "up_to_id"]);
-    expect((await call(markAllReadHandler, { method: "PUT" })).status).toBe(401);
+    expect((await call(messagesMarkAllRead, { method: "PUT" })).status).toBe(401);
   });
 });
 
@@ -167,8 +167,8 @@ describe("DELETE /messages/{message_id}", () => {
     const res = await remove(a, m.id);
     expect(res.status).toBe(204);
     expect(res.text).toBe("");
-    expect((await list(outbox, a)).map((x) => x.id)).not.toContain(m.id);
-    expect((await list(inbox, b)).map((x) => x.id)).toContain(m.id);
+    expect((await list(messagesOutbox, a)).map((x) => x.id)).not.toContain(m.id);
+    expect((await list(messagesInbox, b)).map((x) => x.id)).toContain(m.id);
     expect((await view(b, m.id)).status).toBe(200);
     expect(await rowExists(m.id)).toBe(true);
     expect404(await remove(a, m.id));
@@ -283,41 +283,41 @@ describe("search", () => {
     await send(a, b, "Lunch", { body: "nao esqueca o cafe" });
     await send(b, a, "Résumé", { body: "see attached relatorio" });
   });
-  const titles = async (handler: typeof inbox, user: TestUser, query: Record<string, string>) => (await list(handler, user, query)).map((m) => m.title);
+  const titles = async (handler: typeof messagesInbox, user: TestUser, query: Record<string, string>) => (await list(handler, user, query)).map((m) => m.title);
 
   it("ignores case and accents both ways, and needs every word", async () => {
-    expect(await titles(inbox, b, { q: "nao" })).toEqual(["Lunch", "Relatório anual"]);
-    expect(await titles(inbox, b, { q: "NÃO CAFÉ" })).toEqual(["Lunch", "Relatório anual"]);
-    expect(await titles(inbox, b, { q: "cafe manha" })).toEqual(["Relatório anual"]);
-    expect(await titles(inbox, b, { q: "cafe lunch" })).toEqual(["Lunch"]);
-    expect(await titles(inbox, b, { q: "cafe pizza" })).toEqual([]);
-    expect(await titles(inbox, b, { q: "relat" })).toEqual(["Relatório anual"]);
-    expect(await titles(inbox, b, { q: "strasse aero final" })).toEqual(["Reunião"]);
-    expect(await titles(inbox, b, { q: "reuniao," })).toEqual(["Reunião"]);
+    expect(await titles(messagesInbox, b, { q: "nao" })).toEqual(["Lunch", "Relatório anual"]);
+    expect(await titles(messagesInbox, b, { q: "NÃO CAFÉ" })).toEqual(["Lunch", "Relatório anual"]);
+    expect(await titles(messagesInbox, b, { q: "cafe manha" })).toEqual(["Relatório anual"]);
+    expect(await titles(messagesInbox, b, { q: "cafe lunch" })).toEqual(["Lunch"]);
+    expect(await titles(messagesInbox, b, { q: "cafe pizza" })).toEqual([]);
+    expect(await titles(messagesInbox, b, { q: "relat" })).toEqual(["Relatório anual"]);
+    expect(await titles(messagesInbox, b, { q: "strasse aero final" })).toEqual(["Reunião"]);
+    expect(await titles(messagesInbox, b, { q: "reuniao," })).toEqual(["Reunião"]);
   });
 
   it("searches the outbox too, and only the user's own side", async () => {
-    expect(await titles(outbox, b, { q: "resume relatorio" })).toEqual(["Résumé"]);
-    expect(await titles(inbox, a, { q: "relatorio" })).toEqual(["Résumé"]);
-    expect(await titles(outbox, a, { q: "relatorio" })).toEqual(["Relatório anual"]);
-    expect(await titles(inbox, a, { q: "cafe" })).toEqual([]);
+    expect(await titles(messagesOutbox, b, { q: "resume relatorio" })).toEqual(["Résumé"]);
+    expect(await titles(messagesInbox, a, { q: "relatorio" })).toEqual(["Résumé"]);
+    expect(await titles(messagesOutbox, a, { q: "relatorio" })).toEqual(["Relatório anual"]);
+    expect(await titles(messagesInbox, a, { q: "cafe" })).toEqual([]);
   });
 
   it("combines with unread and paging; a blank q filters nothing; a huge q is a 422", async () => {
-    const lunch = (await list(inbox, b, { q: "lunch" }))[0];
+    const lunch = (await list(messagesInbox, b, { q: "lunch" }))[0];
     await read(b, lunch.id);
-    expect(await titles(inbox, b, { q: "cafe", unread: "true" })).toEqual(["Relatório anual"]);
-    expect(await titles(inbox, b, { q: "cafe", limit: "1" })).toEqual(["Lunch"]);
-    expect(await titles(inbox, b, { q: "cafe", before_id: String(lunch.id) })).toEqual(["Relatório anual"]);
-    expect(await titles(inbox, b, { q: "   " })).toHaveLength(3);
-    expect(await titles(inbox, b, { q: "!!" })).toHaveLength(3);
-    expect422(await call(inbox, { token: b.token, query: { q: "x".repeat(501) } }), ["query", "q"]);
+    expect(await titles(messagesInbox, b, { q: "cafe", unread: "true" })).toEqual(["Relatório anual"]);
+    expect(await titles(messagesInbox, b, { q: "cafe", limit: "1" })).toEqual(["Lunch"]);
+    expect(await titles(messagesInbox, b, { q: "cafe", before_id: String(lunch.id) })).toEqual(["Relatório anual"]);
+    expect(await titles(messagesInbox, b, { q: "   " })).toHaveLength(3);
+    expect(await titles(messagesInbox, b, { q: "!!" })).toHaveLength(3);
+    expect422(await call(messagesInbox, { token: b.token, query: { q: "x".repeat(501) } }), ["query", "q"]);
   });
 
   it("leaves out what the user deleted", async () => {
-    const gone = (await list(inbox, b, { q: "reuniao" }))[0];
+    const gone = (await list(messagesInbox, b, { q: "reuniao" }))[0];
     await remove(b, gone.id);
-    expect(await titles(inbox, b, { q: "reuniao" })).toEqual([]);
+    expect(await titles(messagesInbox, b, { q: "reuniao" })).toEqual([]);
   });
 });
 
@@ -330,7 +330,7 @@ describe("paging through Link", () => {
     const seen: string[] = [];
     const links: string[] = [];
     for (;;) {
-      const res = await call(inbox, { token: b.token, query });
+      const res = await call(messagesInbox, { token: b.token, query });
       seen.push(...(res.body as Msg[]).map((m) => m.title));
       const link = res.headers.get("link");
       if (!link) break;
@@ -344,13 +344,13 @@ describe("paging through Link", () => {
     expect(seen).toEqual(["page 5", "page 4", "page 3", "page 2", "page 1"]);
     expect(links).toHaveLength(2);
     // A page that is exactly full links on, to an empty page without a link.
-    const exact = await call(outbox, { token: a.token, query: { limit: "6" } });
+    const exact = await call(messagesOutbox, { token: a.token, query: { limit: "6" } });
     const next = new URL(/^<([^>]+)>/.exec(exact.headers.get("link")!)![1]);
     expect(next.searchParams.get("limit")).toBe("6");
-    const after = await call(outbox, { token: a.token, query: Object.fromEntries(next.searchParams) });
+    const after = await call(messagesOutbox, { token: a.token, query: Object.fromEntries(next.searchParams) });
     expect(after.body).toEqual([]);
     expect(after.headers.get("link")).toBeNull();
     // The default limit appears in the link even when the request named none.
-    expect((await call(outbox, { token: a.token })).headers.get("link")).toBeNull();
+    expect((await call(messagesOutbox, { token: a.token })).headers.get("link")).toBeNull();
   });
 });

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { inbox } from "../functions/messages-inbox";
-import { markMessageRead } from "../functions/messages-mark-read";
-import { outbox } from "../functions/messages-outbox";
-import { sendMessageHandler } from "../functions/messages-send";
-import { unreadCount } from "../functions/messages-unread-count";
+import { messagesInbox } from "../functions/messages-inbox";
+import { messagesMarkRead } from "../functions/messages-mark-read";
+import { messagesOutbox } from "../functions/messages-outbox";
+import { messagesSend } from "../functions/messages-send";
+import { messagesUnreadCount } from "../functions/messages-unread-count";
 import { getPool } from "../shared/data/db";
 import { inboxQuery, outboxQuery } from "../shared/data/messages";
 import { call } from "./support/http";
@@ -21,9 +21,9 @@ afterAll(async () => {
 type Msg = Record<string, unknown> & { id: number; title: string; is_read: boolean };
 
 const send = (from: TestUser, json: unknown, headers: Record<string, string> = {}) =>
-  call(sendMessageHandler, { method: "POST", token: from.token, json, headers });
-const read = (user: TestUser, id: string | number) => call(markMessageRead, { method: "PUT", token: user.token, params: { message_id: String(id) } });
-const count = async (user: TestUser) => ((await call(unreadCount, { token: user.token })).body as { unread_count: number }).unread_count;
+  call(messagesSend, { method: "POST", token: from.token, json, headers });
+const read = (user: TestUser, id: string | number) => call(messagesMarkRead, { method: "PUT", token: user.token, params: { message_id: String(id) } });
+const count = async (user: TestUser) => ((await call(messagesUnreadCount, { token: user.token })).body as { unread_count: number }).unread_count;
 const messageCount = async () => (await getPool().query("SELECT count(*)::int AS n FROM messages")).rows[0].n as number;
 
 describe("POST /messages/", () => {
@@ -93,7 +93,7 @@ describe("POST /messages/", () => {
   });
 
   it("401 without a token, before looking at the body", async () => {
-    const res = await call(sendMessageHandler, { method: "POST", json: { nonsense: true } });
+    const res = await call(messagesSend, { method: "POST", json: { nonsense: true } });
     expect(res.status).toBe(401);
     expect(res.body).toEqual({ detail: "Not authenticated" });
   });
@@ -111,7 +111,7 @@ describe("inbox, outbox and unread count", () => {
   });
 
   it("inbox is newest first with both usernames", async () => {
-    const res = await call(inbox, { token: bob.token });
+    const res = await call(messagesInbox, { token: bob.token });
     expect(res.status).toBe(200);
     const list = res.body as Msg[];
     expect(list.map((m) => m.title)).toEqual(["c1", "a5", "a4", "a3", "a2", "a1"]);
@@ -120,25 +120,25 @@ describe("inbox, outbox and unread count", () => {
   });
 
   it("outbox is newest first and holds only what the user sent", async () => {
-    const res = await call(outbox, { token: alice.token });
+    const res = await call(messagesOutbox, { token: alice.token });
     expect((res.body as Msg[]).map((m) => m.title)).toEqual(["a5", "a4", "a3", "a2", "a1"]);
     expect((res.body as Msg[]).every((m) => m.sender_id === alice.id && m.recipient_username === bob.username)).toBe(true);
   });
 
   it("pages with limit and the before_id cursor", async () => {
-    const first = (await call(inbox, { token: bob.token, query: { limit: "2" } })).body as Msg[];
+    const first = (await call(messagesInbox, { token: bob.token, query: { limit: "2" } })).body as Msg[];
     expect(first.map((m) => m.title)).toEqual(["c1", "a5"]);
-    const second = (await call(inbox, { token: bob.token, query: { limit: "2", before_id: String(first[1].id) } })).body as Msg[];
+    const second = (await call(messagesInbox, { token: bob.token, query: { limit: "2", before_id: String(first[1].id) } })).body as Msg[];
     expect(second.map((m) => m.title)).toEqual(["a4", "a3"]);
-    const outPage = (await call(outbox, { token: alice.token, query: { before_id: String(ids[2]) } })).body as Msg[];
+    const outPage = (await call(messagesOutbox, { token: alice.token, query: { before_id: String(ids[2]) } })).body as Msg[];
     expect(outPage.map((m) => m.title)).toEqual(["a2", "a1"]);
-    const beyond = (await call(inbox, { token: bob.token, query: { before_id: String(2 ** 40) } })).body as Msg[];
+    const beyond = (await call(messagesInbox, { token: bob.token, query: { before_id: String(2 ** 40) } })).body as Msg[];
     expect(beyond).toHaveLength(6);
   });
 
   it("422 for bad paging parameters, with loc in query", async () => {
     for (const query of [{ limit: "0" }, { limit: "1001" }, { before_id: "x" }, { before_id: "0" }, { unread: "maybe" }] as Record<string, string>[]) {
-      const res = await call(inbox, { token: bob.token, query });
+      const res = await call(messagesInbox, { token: bob.token, query });
       expect(res.status, JSON.stringify(query)).toBe(422);
       expect((res.body as { detail: { loc: unknown[] }[] }).detail[0].loc).toEqual(["query", Object.keys(query)[0]]);
     }
@@ -151,10 +151,10 @@ describe("inbox, outbox and unread count", () => {
     expect(res.body).toEqual({ message: "Mensagem marcada como lida" });
     expect((await read(bob, ids[0])).status).toBe(200);
     expect(await count(bob)).toBe(5);
-    const unread = (await call(inbox, { token: bob.token, query: { unread: "true" } })).body as Msg[];
+    const unread = (await call(messagesInbox, { token: bob.token, query: { unread: "true" } })).body as Msg[];
     expect(unread).toHaveLength(5);
     expect(unread.some((m) => m.id === ids[0])).toBe(false);
-    const readOnly = (await call(inbox, { token: bob.token, query: { unread: "false" } })).body as Msg[];
+    const readOnly = (await call(messagesInbox, { token: bob.token, query: { unread: "false" } })).body as Msg[];
     expect(readOnly.map((m) => m.id)).toEqual([ids[0]]);
     expect(readOnly[0].is_read).toBe(true);
     const { rows } = await getPool().query("SELECT read_at FROM messages WHERE id = $1", [ids[0]]);

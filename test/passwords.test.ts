@@ -4,8 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import bcrypt from "bcryptjs";
-import { createToken } from "../functions/token-create";
-import { registerUser } from "../functions/users-create";
+import { tokenCreate } from "../functions/token-create";
+import { usersCreate } from "../functions/users-create";
 import { isCommonPassword } from "../shared/auth/common-passwords";
 import { getPool } from "../shared/data/db";
 import { call } from "./support/http";
@@ -20,9 +20,9 @@ afterAll(async () => {
 });
 
 let counter = 0;
-const register = (password: string, username = `pw_user_${++counter}`) => call(registerUser, { method: "POST", json: { username, password } });
+const register = (password: string, username = `pw_user_${++counter}`) => call(usersCreate, { method: "POST", json: { username, password } });
 const login = (username: string, password: string) =>
-  call(createToken, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ username, password }).toString() });
+  call(tokenCreate, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ username, password }).toString() });
 const usersNamed = async (username: string) => (await getPool().query("SELECT count(*)::int AS n FROM users WHERE username = $1", [username])).rows[0].n as number;
 
 type Issues = { detail: { loc: string[]; msg: string; type: string }[] };

@@ -4,7 +4,7 @@
  * passing is simulated by deleting the burst counters, as their expiry would.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { sendMessageHandler } from "../functions/messages-send";
+import { messagesSend } from "../functions/messages-send";
 import { resetConfig, SEND_LIMITS } from "../shared/config/config";
 import { getPool } from "../shared/data/db";
 import { ERRORS } from "../shared/http/errors";
@@ -25,7 +25,7 @@ afterAll(async () => {
 });
 
 const send = (from: TestUser, to: TestUser, title = "hello"): Promise<CallResult> =>
-  call(sendMessageHandler, { method: "POST", token: from.token, json: { recipient_id: to.id, title, body: "body" } });
+  call(messagesSend, { method: "POST", token: from.token, json: { recipient_id: to.id, title, body: "body" } });
 
 /** Sends `count` messages, `parallel` at a time; the statuses in order. */
 async function sendMany(from: TestUser, to: TestUser, count: number, parallel = 1): Promise<CallResult[]> {

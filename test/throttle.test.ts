@@ -5,8 +5,8 @@
  */
 import { Pool } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createToken } from "../functions/token-create";
-import { registerUser } from "../functions/users-create";
+import { tokenCreate } from "../functions/token-create";
+import { usersCreate } from "../functions/users-create";
 import { parseConfig, resetConfig, type ThrottleSettings } from "../shared/config/config";
 import { getPool } from "../shared/data/db";
 import { isDatabaseUnavailable } from "../shared/data/db-errors";
@@ -49,10 +49,10 @@ let forged = 0;
 const forwardedFor = (address: string) => `203.0.113.${++forged % 250}, ${address}:${40000 + forged}`;
 
 const register = (username: string, address: string) =>
-  call(registerUser, { method: "POST", headers: { "x-forwarded-for": forwardedFor(address) }, json: { username, password: PASSWORD } });
+  call(usersCreate, { method: "POST", headers: { "x-forwarded-for": forwardedFor(address) }, json: { username, password: PASSWORD } });
 
 const login = (username: string, password: string, address: string) =>
-  call(createToken, {
+  call(tokenCreate, {
     method: "POST",
     headers: { "content-type": "application/x-www-form-urlencoded", "x-forwarded-for": forwardedFor(address) },
     body: new URLSearchParams({ username, password }).toString(),
@@ -131,7 +131,7 @@ describe("POST /token throttling", () => {
   it("ignores what the client writes into X-Forwarded-For: only the front end's last entry counts", async () => {
     await newUser("spoofed");
     for (let i = 0; i < PER_USER_ADDRESS; i++) {
-      const res = await call(createToken, {
+      const res = await call(tokenCreate, {
         method: "POST",
         headers: { "content-type": "application/x-www-form-urlencoded", "x-forwarded-for": `10.0.0.${i}, 198.51.100.9:${5000 + i}` },
         body: new URLSearchParams({ username: "spoofed", password: "wrong" }).toString(),

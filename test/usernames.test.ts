@@ -4,8 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import bcrypt from "bcryptjs";
-import { createToken } from "../functions/token-create";
-import { registerUser } from "../functions/users-create";
+import { tokenCreate } from "../functions/token-create";
+import { usersCreate } from "../functions/users-create";
 import { getPool } from "../shared/data/db";
 import { USER_SQL } from "../shared/data/users";
 import { confusableSkeleton, normalizeUsername, usernameKeys, usernameProblem, usernamesCollide } from "../shared/auth/usernames";
@@ -21,9 +21,9 @@ afterAll(async () => {
 });
 
 const PASSWORD = "a long enough passphrase";
-const register = (username: string, password = PASSWORD) => call(registerUser, { method: "POST", json: { username, password } });
+const register = (username: string, password = PASSWORD) => call(usersCreate, { method: "POST", json: { username, password } });
 const login = (username: string, password: string) =>
-  call(createToken, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ username, password }).toString() });
+  call(tokenCreate, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ username, password }).toString() });
 
 describe("shared/auth/usernames.ts", () => {
   it("normalises with NFKC before trimming", () => {

@@ -1,5 +1,5 @@
-import { createToken } from "../../functions/token-create";
-import { registerUser } from "../../functions/users-create";
+import { tokenCreate } from "../../functions/token-create";
+import { usersCreate } from "../../functions/users-create";
 import { call, type CallResult } from "./http";
 
 export interface TestUser {
@@ -27,10 +27,10 @@ async function patiently(attempt: () => Promise<CallResult>): Promise<CallResult
 export async function newUser(prefix = "user"): Promise<TestUser> {
   const username = `${prefix}${++counter}_${process.pid}`;
   const password = "correct horse battery";
-  const created = await patiently(() => call(registerUser, { method: "POST", json: { username, password } }));
+  const created = await patiently(() => call(usersCreate, { method: "POST", json: { username, password } }));
   if (created.status !== 200) throw new Error(`register failed: ${created.status} ${created.text}`);
   const login = await patiently(() =>
-    call(createToken, {
+    call(tokenCreate, {
       method: "POST",
       headers: { "content-type": "application/x-www-form-urlencoded" },
       body: new URLSearchParams({ username, password }).toString(),

@@ -19,14 +19,14 @@ export const usersCreate = defineEndpoint({
   body: { schema: UserCreate, media: "json" },
   response: UserPublic,
   errors: [400, 429, 503],
-  handler: async ({ request, body: input }) => {
+  handler: async ({ request, body }) => {
     // Part of validating the request: a 422 before anything is counted, hashed or written.
-    if (await isCommonPassword(input.password)) throw validationError([{ ...COMMON_PASSWORD_ISSUE, loc: ["body", "password"] }]);
+    if (await isCommonPassword(body.password)) throw validationError([{ ...COMMON_PASSWORD_ISSUE, loc: ["body", "password"] }]);
     const address = clientAddress(request);
     await admitPasswordHashing(address); // hashing past its budget: 503 before anything is counted or written
     // Counted once the request is valid and before the costly hash: 429 past the per-address limit.
     await getThrottle().countRegistration(address);
-    const created = await createUser(input.username, await hashPassword(input.password, address));
+    const created = await createUser(body.username, await hashPassword(body.password, address));
     if (created.kind === "username_taken") throw new HttpError(400, ERRORS.usernameTaken);
     return ok(created.user);
   },

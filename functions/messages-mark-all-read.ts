@@ -8,7 +8,7 @@ import { MarkAllReadQuery, MarkAllReadResult } from "../shared/http/schemas";
 /** Marks the inbox read (up to `up_to_id`): one count for the recipient, one frame per sender. */
 export const messagesMarkAllRead = defineEndpoint({
   // Sorts before "messages-mark-read", whose template also matches this path: the Functions
-  // host tries routes in function-name order (test/routes.test.ts).
+  // host tries routes in function-name order (test/unit/routes.test.ts).
   name: "messages-mark-all-read",
   method: "PUT",
   route: "messages/inbox/read",

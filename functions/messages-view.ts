@@ -8,7 +8,7 @@ import { Message, MessagePath } from "../shared/http/schemas";
 /** One message of the caller's mailbox (sent or received, not deleted by them). */
 export const messagesView = defineEndpoint({
   // Must sort after messages-inbox, -outbox and -unread-count, whose paths this template also
-  // matches: the Functions host tries routes in function-name order (test/routes.test.ts).
+  // matches: the Functions host tries routes in function-name order (test/unit/routes.test.ts).
   name: "messages-view",
   method: "GET",
   route: "messages/{message_id}",

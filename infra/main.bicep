@@ -398,7 +398,7 @@ module api 'app/api.bicep' = {
     maximumInstanceCount: maximumInstanceCount
     httpPerInstanceConcurrency: httpPerInstanceConcurrency
     allowedOrigins: corsOrigins
-    // Exactly the names in shared/config/settings.ts (test/infra.test.ts checks them). No password and no
+    // Exactly the names in shared/config/settings.ts (test/infra/infra.test.ts checks them). No password and no
     // connection string: the identity reaches PostgreSQL and Web PubSub; secrets come from Key Vault.
     appSettings: {
       SECRET_KEY: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.jwtSecretUri})'

@@ -167,7 +167,7 @@ export interface SqlQuery {
  * because no other index provides that order. Ordered by plain id, the planner may walk the
  * primary key backwards and filter by user: it assumes each user's mail is spread evenly over the
  * ids, so after many recent messages to others it reads all of them to find one page of older mail
- * (test/list-plans.test.ts). The order is the same: int4 ids widen to int8 without changing it.
+ * (test/api/list-plans.test.ts). The order is the same: int4 ids widen to int8 without changing it.
  */
 export function inboxQuery(userId: number, page: Page & { unread?: boolean }): SqlQuery {
   const q = searchWords(page.q);

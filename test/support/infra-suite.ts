@@ -1,5 +1,5 @@
 /**
- * Loaded by test/infra.test.ts when a Bicep CLI can be had (or CI is set).
+ * Loaded by test/infra/infra.test.ts when a Bicep CLI can be had (or CI is set).
  * The deployment as Azure receives it: infra/main.bicep compiled by the real Bicep CLI
  * (scripts/bicep.mjs; it installs the CLI if needed, and this suite fails if it cannot) into the ARM
  * JSON that azd sends, and infra/main.parameters.json resolved the way azd resolves it. Checks read

@@ -1,0 +1,87 @@
+/**
+ * The inbox and outbox plans on a real PostgreSQL server, with mail skewed the way a busy
+ * service skews it: the reader's mail is older, and many recent messages went to other users.
+ * The planner assumes each user's mail is spread evenly over the ids; were the lists ordered by
+ * plain id, it would walk the primary key backwards through all the recent mail to find one page.
+ * The tables are analyzed but not vacuumed (no all-visible pages), as after a burst of writes.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { getPool } from "../../shared/data/db";
+import { inboxQuery, listInbox, listOutbox, outboxQuery, type SqlQuery } from "../../shared/data/messages";
+import { useTestDatabase, type TestDatabase } from "../support/database";
+
+const OLD = 30_000;
+const RECENT = 10_000;
+const USERS = 50;
+const READER = 1;
+const WRITER = 2;
+const onServer = !!process.env.TEST_DATABASE_URL;
+
+let db: TestDatabase;
+
+beforeAll(async () => {
+  if (!onServer) return;
+  db = await useTestDatabase();
+  const pool = getPool();
+  await pool.query(`INSERT INTO users (username, hashed_password) SELECT 'plan' || i, 'x' FROM generate_series(1, ${USERS}) i`);
+  // The reader receives every fifth older message (half of them unread), the writer sends every fifth.
+  await pool.query(
+    `INSERT INTO messages (sender_id, recipient_id, title, body, is_read)
+     SELECT CASE WHEN g % 5 = 1 THEN ${WRITER} ELSE 3 + g % ${USERS - 2} END,
+            CASE WHEN g % 5 = 0 THEN ${READER} ELSE 3 + (g * 7) % ${USERS - 2} END,
+            'Older ' || g, 'body', NOT (g % 5 = 0 AND g % 10 <> 0)
+       FROM generate_series(1, ${OLD}) g`,
+  );
+  // Then a burst between two other users: the newest ids hold none of the reader's or writer's mail.
+  await pool.query(`INSERT INTO messages (sender_id, recipient_id, title, body) SELECT 3, 4, 'Recent ' || g, 'body' FROM generate_series(1, ${RECENT}) g`);
+  await pool.query("ANALYZE messages");
+}, 120_000);
+
+afterAll(async () => {
+  if (!onServer) return;
+  await db.close();
+});
+
+async function planOf(query: SqlQuery): Promise<string> {
+  const { rows } = await getPool().query<{ "QUERY PLAN": string }>({ text: `EXPLAIN ${query.text}`, values: query.values });
+  return rows.map((r) => r["QUERY PLAN"]).join("\n");
+}
+
+describe.skipIf(!onServer)(`inbox and outbox plans after ${RECENT} recent messages to others`, () => {
+  const middle = OLD / 2;
+  const cases: [string, SqlQuery, RegExp][] = [
+    ["inbox", inboxQuery(READER, { limit: 50 }), /Index Scan using messages_inbox_idx on messages m/],
+    ["inbox, before_id", inboxQuery(READER, { limit: 50, before_id: middle }), /Index Scan using messages_inbox_idx on messages m/],
+    ["inbox, unread", inboxQuery(READER, { limit: 50, unread: true }), /Index Scan using messages_inbox_unread_idx on messages m/],
+    ["inbox, unread, before_id", inboxQuery(READER, { limit: 50, unread: true, before_id: middle }), /Index Scan using messages_inbox_unread_idx on messages m/],
+    ["inbox, read", inboxQuery(READER, { limit: 50, unread: false }), /Index Scan using messages_inbox_idx on messages m/],
+    ["outbox", outboxQuery(WRITER, { limit: 50 }), /Index Scan using messages_outbox_idx on messages m/],
+    ["outbox, before_id", outboxQuery(WRITER, { limit: 50, before_id: middle }), /Index Scan using messages_outbox_idx on messages m/],
+    // As the endpoints ask: cut at the byte bound by a running sum in the index order, still no sort.
+    ["inbox, bounded in bytes", inboxQuery(READER, { limit: 50, maxBytes: 1 << 20 }), /Index Scan using messages_inbox_idx on messages m/],
+    ["inbox, unread, bounded in bytes", inboxQuery(READER, { limit: 50, unread: true, maxBytes: 1 << 20 }), /Index Scan using messages_inbox_unread_idx on messages m/],
+    ["outbox, before_id, bounded in bytes", outboxQuery(WRITER, { limit: 50, before_id: middle, maxBytes: 1 << 20 }), /Index Scan using messages_outbox_idx on messages m/],
+  ];
+
+  it.each(cases)("%s: a page is read from the mailbox index in order, never from a primary-key scan", async (_name, query, index) => {
+    const plan = await planOf(query);
+    expect(plan, plan).toMatch(index);
+    expect(plan, plan).not.toMatch(/messages_pkey/);
+    expect(plan, plan).not.toMatch(/Sort/);
+  });
+
+  it("the pages hold the newest matching messages, newest first", async () => {
+    const { rows } = await getPool().query<{ id: number }>(
+      "SELECT id FROM messages WHERE recipient_id = $1 AND NOT is_read ORDER BY id DESC LIMIT 50",
+      [READER],
+    );
+    const unread = await listInbox(READER, { limit: 50, unread: true });
+    expect(unread.map((m) => m.id)).toEqual(rows.map((r) => r.id));
+    const second = await listInbox(READER, { limit: 50, before_id: unread[49].id });
+    expect(second.every((m) => m.recipient_id === READER && m.id < unread[49].id)).toBe(true);
+    expect(second.map((m) => m.id)).toEqual([...second.map((m) => m.id)].sort((a, b) => b - a));
+    const sent = await listOutbox(WRITER, { limit: 50 });
+    expect(sent).toHaveLength(50);
+    expect(sent[0].id).toBe(OLD - 4); // the writer's newest: g % 5 = 1
+  });
+});

@@ -88,7 +88,7 @@ param webPubSubCapacity int = 1
 @description('The Web PubSub hub every socket joins (WEBPUBSUB_HUB); the same default as shared/config/config.ts.')
 param webPubSubHub string = 'notifications'
 
-// Connection budget (README "Connections"): max_connections is 429 on Standard_B2s, of which Azure
+// Connection budget (docs/deploy.md, "Database connections"): max_connections is 429 on Standard_B2s, of which Azure
 // reserves 15, so 414 are for users. At most maximumInstanceCount * dbPoolMax connections run at once
 // (40 * 4 = 160), twice that while a deploy overlaps old and new instances (320), plus one for the
 // migration lock: 321 <= 414. Standard_B1ms (50 connections, 35 for users) cannot hold even the

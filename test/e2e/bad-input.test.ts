@@ -8,33 +8,25 @@ import jwt from "jsonwebtoken";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { docs } from "../../functions/docs";
 import { messagesMarkRead } from "../../functions/messages-mark-read";
-import { startLocalStack, type LocalStack } from "../../local/stack";
 import { startWebPubSubStandIn, type WebPubSubStandIn } from "../../local/webpubsub";
 import { hasUndecodableEscape } from "../../shared/http/path-params";
 import { unstorableTextIssues } from "../../shared/http/text";
 import { registerOverHttp, type HttpUser } from "../support/api";
-import { createTestDatabase, type TestDatabase } from "../support/database";
 import { call } from "../support/http";
 import { rawRequest } from "../support/raw-http";
+import { useLocalStack } from "../support/stack";
 
-let db: TestDatabase;
-let stack: LocalStack;
+const local = useLocalStack();
 let base: string;
 let port: number;
 let alice: HttpUser;
 let bob: HttpUser;
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  stack = await startLocalStack({ hostPort: 0, databaseUrl: db.url, webPubSubPort: 0 });
-  base = stack.url as string;
+  base = local.url;
   port = Number(new URL(base).port);
   alice = await registerOverHttp(base, "bad_alice");
   bob = await registerOverHttp(base, "bad_bob");
-});
-afterAll(async () => {
-  await stack?.close();
-  await db?.close();
 });
 
 const auth = (user: HttpUser) => ({ authorization: `Bearer ${user.token}` });

@@ -1,21 +1,13 @@
 /** End to end over real HTTP against the `npm start` stack (local host, embedded or CI database). */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startLocalStack, type LocalStack } from "../../local/stack";
+import { beforeAll, describe, expect, it } from "vitest";
 import { registerOverHttp } from "../support/api";
-import { createTestDatabase, type TestDatabase } from "../support/database";
+import { useLocalStack } from "../support/stack";
 
-let db: TestDatabase;
-let stack: LocalStack;
+const local = useLocalStack();
 let base: string;
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  stack = await startLocalStack({ hostPort: 0, databaseUrl: db.url, webPubSubPort: 0 });
-  base = stack.url as string;
-});
-afterAll(async () => {
-  await stack?.close();
-  await db?.close();
+  base = local.url;
 });
 
 const register = (username: string) => registerOverHttp(base, username);

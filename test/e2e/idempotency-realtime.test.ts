@@ -1,20 +1,16 @@
 /** Idempotency-Key end to end: over HTTP on the local stack, counting frames at the recipient's socket. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startLocalStack, type LocalStack } from "../../local/stack";
 import { registerOverHttp, type HttpUser } from "../support/api";
-import { createTestDatabase, type TestDatabase } from "../support/database";
 import { SocketProbe, settle, type Frame } from "../support/sockets";
+import { useLocalStack } from "../support/stack";
 
-let db: TestDatabase;
-let stack: LocalStack;
+const local = useLocalStack();
 let base: string;
 let alice: HttpUser, bob: HttpUser;
 let bobSocket: SocketProbe;
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  stack = await startLocalStack({ hostPort: 0, databaseUrl: db.url, webPubSubPort: 0 });
-  base = stack.url as string;
+  base = local.url;
   alice = await registerOverHttp(base, "idem_alice");
   bob = await registerOverHttp(base, "idem_bob");
   const negotiated = await fetch(`${base}/ws/`, { headers: { authorization: `Bearer ${bob.token}` } });
@@ -23,8 +19,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await bobSocket?.close();
-  await stack?.close();
-  await db?.close();
 });
 
 const send = (title: string, key: string) =>

@@ -5,35 +5,20 @@
  * user out with 429. Budget 0 and one thread held by a very slow hash (stopped when done with)
  * make "past the budget" certain.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startLocalStack, type LocalStack } from "../../local/stack";
+import { describe, expect, it } from "vitest";
 import { closePasswordHasher, getPasswordHasher } from "../../shared/auth/passwords";
 import { getPool } from "../../shared/data/db";
 import { ERRORS } from "../../shared/http/errors";
-import { createTestDatabase, type TestDatabase } from "../support/database";
+import { useLocalStack } from "../support/stack";
 
 const ATTEMPTS_PER_USER_ADDRESS = 2;
 const PASSWORD = "correct horse battery";
 
-let db: TestDatabase;
-let stack: LocalStack;
+const local = useLocalStack({ env: { PASSWORD_HASH_THREADS: "1", PASSWORD_HASH_MAX_WAIT_MS: "0", LOGIN_FAILURES_PER_USER_ADDRESS: String(ATTEMPTS_PER_USER_ADDRESS) }, webPubSub: false });
 
-beforeAll(async () => {
-  Object.assign(process.env, {
-    PASSWORD_HASH_THREADS: "1",
-    PASSWORD_HASH_MAX_WAIT_MS: "0",
-    LOGIN_FAILURES_PER_USER_ADDRESS: String(ATTEMPTS_PER_USER_ADDRESS),
-  });
-  db = await createTestDatabase();
-  stack = await startLocalStack({ hostPort: 0, databaseUrl: db.url, webPubSub: false });
-});
-afterAll(async () => {
-  await stack?.close();
-  await db?.close();
-});
 
 async function login(username: string): Promise<{ status: number; retryAfter: string | null; body: unknown }> {
-  const res = await fetch(`${stack.url}/token`, { method: "POST", body: new URLSearchParams({ username, password: PASSWORD }) });
+  const res = await fetch(`${local.url}/token`, { method: "POST", body: new URLSearchParams({ username, password: PASSWORD }) });
   return { status: res.status, retryAfter: res.headers.get("retry-after"), body: await res.json() };
 }
 
@@ -41,7 +26,7 @@ const loginCounters = async () => Number((await getPool().query("SELECT count(*)
 
 describe("logins while password hashing is past its budget", () => {
   it("are refused with 503 + Retry-After before any database work, and a shed attempt is never counted", async () => {
-    const registered = await fetch(`${stack.url}/users/`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username: "shed_user", password: PASSWORD }) });
+    const registered = await fetch(`${local.url}/users/`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username: "shed_user", password: PASSWORD }) });
     expect(registered.status).toBe(200);
     const hasher = getPasswordHasher();
     const occupied = hasher.hash("holds the only thread", 18).catch(() => "stopped"); // minutes: outlasts the refusals' holds

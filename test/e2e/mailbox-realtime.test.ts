@@ -3,25 +3,19 @@
  * stand-in. Each user has two devices; a bystander with a socket must hear nothing.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { startLocalStack, type LocalStack } from "../../local/stack";
 import { registerOverHttp, type HttpUser } from "../support/api";
-import { createTestDatabase, type TestDatabase } from "../support/database";
 import { SocketProbe, settle, type Frame } from "../support/sockets";
+import { useLocalStack } from "../support/stack";
 
-let db: TestDatabase;
-let stack: LocalStack;
+const local = useLocalStack();
 let base: string;
 const probes: SocketProbe[] = [];
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  stack = await startLocalStack({ hostPort: 0, databaseUrl: db.url, webPubSubPort: 0 });
-  base = stack.url as string;
+  base = local.url;
 });
 afterAll(async () => {
   await Promise.all(probes.map((p) => p.close()));
-  await stack?.close();
-  await db?.close();
 });
 
 type User = HttpUser;

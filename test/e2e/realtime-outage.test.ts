@@ -3,40 +3,33 @@
  * push circuit is open), and once it answers again events flow within seconds.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startLocalStack, type LocalStack } from "../../local/stack";
 import { PUSH_COOL_DOWN_MS, PUSH_FAILURES_TO_OPEN } from "../../shared/realtime/realtime-circuit";
 import { registerOverHttp, type HttpUser } from "../support/api";
-import { createTestDatabase, type TestDatabase } from "../support/database";
 import { SocketProbe, type Frame } from "../support/sockets";
 import { standInOutage, type StandInOutage } from "../support/webpubsub-outage";
+import { useLocalStack } from "../support/stack";
 
 const PUSH_TIMEOUT_MS = 1_500;
 // Well under the push timeout, and well over a send on a busy machine.
 const QUICK_MS = 600;
 
-let db: TestDatabase;
-let stack: LocalStack;
 let base: string;
 let outage: StandInOutage;
 let alice: HttpUser;
 let bob: HttpUser;
 const logs: string[] = [];
+const local = useLocalStack({ env: { WEBPUBSUB_PUSH_TIMEOUT_MS: String(PUSH_TIMEOUT_MS) }, log: (line) => logs.push(line) });
 const probes: SocketProbe[] = [];
 
 beforeAll(async () => {
-  process.env.WEBPUBSUB_PUSH_TIMEOUT_MS = String(PUSH_TIMEOUT_MS);
-  db = await createTestDatabase();
-  stack = await startLocalStack({ hostPort: 0, databaseUrl: db.url, webPubSubPort: 0, log: (line) => logs.push(line) });
-  base = stack.url as string;
-  outage = standInOutage(stack);
+  base = local.url;
+  outage = standInOutage(local.stack);
   alice = await registerOverHttp(base, "outage_alice");
   bob = await registerOverHttp(base, "outage_bob");
 });
 afterAll(async () => {
   await Promise.all(probes.map((p) => p.close()));
-  await stack?.close();
   await outage?.stop();
-  await db?.close();
 });
 
 async function connectBob(): Promise<SocketProbe> {
@@ -81,14 +74,14 @@ describe("with Web PubSub hanging", () => {
   it("only the first few pushes wait the push timeout; events flow again once it answers", async () => {
     const probe = await connectBob();
     await probe.waitFor((f) => f.event === "unread_count_updated");
-    stack.webPubSub!.setRestDelay(10_000);
+    local.stack.webPubSub!.setRestDelay(10_000);
     for (let i = 0; i < PUSH_FAILURES_TO_OPEN; i++) expect((await timedSend()).ms).toBeGreaterThanOrEqual(PUSH_TIMEOUT_MS - 100);
     const later = [];
     for (let i = 0; i < 10; i++) later.push((await timedSend()).ms);
     expect(Math.max(...later)).toBeLessThan(QUICK_MS);
     expect(logs.some((l) => l.includes("skipped: Web PubSub failed within the last"))).toBe(true);
 
-    stack.webPubSub!.setRestDelay(0);
+    local.stack.webPubSub!.setRestDelay(0);
     expect(await eventsFlowAgain(probe)).toBeLessThan(PUSH_COOL_DOWN_MS + 3_000);
   });
 });

@@ -2,27 +2,20 @@
 import { createHmac } from "node:crypto";
 import jwt from "jsonwebtoken";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startLocalStack, type LocalStack } from "../../local/stack";
 import { registerOverHttp, type HttpUser } from "../support/api";
-import { createTestDatabase, type TestDatabase } from "../support/database";
 import { SocketProbe, settle, type Frame } from "../support/sockets";
+import { useLocalStack } from "../support/stack";
 
 const PUSH_TIMEOUT_MS = 600;
-let db: TestDatabase;
-let stack: LocalStack;
+const local = useLocalStack({ env: { WEBPUBSUB_PUSH_TIMEOUT_MS: String(PUSH_TIMEOUT_MS) } });
 let base: string;
 const probes: SocketProbe[] = [];
 
 beforeAll(async () => {
-  process.env.WEBPUBSUB_PUSH_TIMEOUT_MS = String(PUSH_TIMEOUT_MS);
-  db = await createTestDatabase();
-  stack = await startLocalStack({ hostPort: 0, databaseUrl: db.url, webPubSubPort: 0 });
-  base = stack.url as string;
+  base = local.url;
 });
 afterAll(async () => {
   await Promise.all(probes.map((p) => p.close()));
-  await stack?.close();
-  await db?.close();
 });
 
 type User = HttpUser;
@@ -158,7 +151,7 @@ describe("the stand-in's gate", () => {
     const { url } = await negotiate(user);
     const token = new URL(url).searchParams.get("access_token") as string;
     const claims = jwt.decode(token) as jwt.JwtPayload;
-    const key = /AccessKey=([^;]+)/.exec(stack.webPubSub!.connectionString)![1];
+    const key = /AccessKey=([^;]+)/.exec(local.stack.webPubSub!.connectionString)![1];
     const expired = jwt.sign({ ...claims, exp: Math.floor(Date.now() / 1000) - 5 }, key, { algorithm: "HS256" });
     const forged = jwt.sign({ ...claims, sub: "1" }, "not-the-access-key", { algorithm: "HS256" });
     for (const bad of [expired, forged]) {
@@ -203,7 +196,7 @@ describe("the events function", () => {
   });
 
   it("accepts a correctly signed event and answers the abuse-protection handshake", async () => {
-    const key = /AccessKey=([^;]+)/.exec(stack.webPubSub!.connectionString)![1];
+    const key = /AccessKey=([^;]+)/.exec(local.stack.webPubSub!.connectionString)![1];
     const signature = `sha256=${createHmac("sha256", key).update("c1").digest("hex")}`;
     const signed = await cloudEvent({ "ce-signature": `sha256=ff,${signature}` });
     expect(signed.status, await signed.text()).toBe(200);
@@ -216,20 +209,20 @@ describe("the events function", () => {
 describe("when Web PubSub fails", () => {
   it("a slow service delays the answer by at most the push timeout", async () => {
     const [a, b] = [await register("rt_slow_a"), await register("rt_slow_b")];
-    stack.webPubSub!.setRestDelay(5_000);
+    local.stack.webPubSub!.setRestDelay(5_000);
     try {
       const started = Date.now();
       const res = await send(a, b, "slow");
       expect(res.status).toBe(200);
       expect(Date.now() - started).toBeLessThan(PUSH_TIMEOUT_MS + 1_500);
     } finally {
-      stack.webPubSub!.setRestDelay(0);
+      local.stack.webPubSub!.setRestDelay(0);
     }
   });
 
   it("with the service stopped, sending still answers 200 and stores the message", async () => {
     const [a, b] = [await register("rt_down_a"), await register("rt_down_b")];
-    await stack.webPubSub!.close();
+    await local.stack.webPubSub!.close();
     const res = await send(a, b, "while down");
     expect(res.status).toBe(200);
     const inbox = (await (await fetch(`${base}/messages/inbox/`, { headers: { authorization: `Bearer ${b.token}` } })).json()) as { title: string }[];
@@ -240,7 +233,7 @@ describe("when Web PubSub fails", () => {
 
   it("events committed while the service is down are in the log: catch-up returns all 200, in order", async () => {
     const [a, b] = [await register("rt_down_log_a"), await register("rt_down_log_b")];
-    await stack.webPubSub!.close();
+    await local.stack.webPubSub!.close();
     const ids: number[] = [];
     for (let i = 0; i < 200; i++) {
       const res = await send(a, b, `down ${i}`);

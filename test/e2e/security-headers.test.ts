@@ -6,24 +6,16 @@
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startLocalStack, type LocalStack } from "../../local/stack";
-import { createTestDatabase, type TestDatabase } from "../support/database";
+import { beforeAll, describe, expect, it } from "vitest";
+import { useLocalStack } from "../support/stack";
 
 const CHROMIUM = "/usr/bin/chromium";
 
-let db: TestDatabase;
-let stack: LocalStack;
+const local = useLocalStack();
 let base: string;
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  stack = await startLocalStack({ hostPort: 0, databaseUrl: db.url, webPubSubPort: 0 });
-  base = stack.url as string;
-});
-afterAll(async () => {
-  await stack?.close();
-  await db?.close();
+  base = local.url;
 });
 
 /** The directives of a Content-Security-Policy header, by name. */

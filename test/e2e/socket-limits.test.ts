@@ -8,33 +8,25 @@ import { InvocationContext } from "@azure/functions";
 import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventsSweep } from "../../functions/events-sweep";
-import { startLocalStack, type LocalStack } from "../../local/stack";
 import { issueAccessToken } from "../../shared/auth/tokens";
 import { getPool } from "../../shared/data/db";
 import { connectionsOf, openConnectionCount } from "../../shared/data/sockets";
 import { sweepRealtime } from "../../shared/realtime/sweep";
 import { registerOverHttp, type HttpUser } from "../support/api";
-import { createTestDatabase, type TestDatabase } from "../support/database";
 import { SocketProbe, settle } from "../support/sockets";
+import { useLocalStack } from "../support/stack";
 
 const MAX_SOCKETS = 2;
 const NEGOTIATIONS = 4;
-let db: TestDatabase;
-let stack: LocalStack;
+const local = useLocalStack({ env: { WS_MAX_CONNECTIONS_PER_USER: String(MAX_SOCKETS), WS_NEGOTIATE_PER_MINUTE: String(NEGOTIATIONS) } });
 let base: string;
 const probes: SocketProbe[] = [];
 
 beforeAll(async () => {
-  process.env.WS_MAX_CONNECTIONS_PER_USER = String(MAX_SOCKETS);
-  process.env.WS_NEGOTIATE_PER_MINUTE = String(NEGOTIATIONS);
-  db = await createTestDatabase();
-  stack = await startLocalStack({ hostPort: 0, databaseUrl: db.url, webPubSubPort: 0 });
-  base = stack.url as string;
+  base = local.url;
 });
 afterAll(async () => {
   await Promise.all(probes.map((p) => p.close()));
-  await stack?.close();
-  await db?.close();
 });
 
 const negotiate = (token: string) => fetch(`${base}/ws/`, { headers: { authorization: `Bearer ${token}` } });

@@ -4,11 +4,10 @@
  * on another address (127.0.0.2 here) is counted apart.
  */
 import http from "node:http";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startLocalStack, type LocalStack } from "../../local/stack";
+import { describe, expect, it } from "vitest";
 import { ERRORS } from "../../shared/http/errors";
 import { parseConfig } from "../../shared/config/config";
-import { createTestDatabase, type TestDatabase } from "../support/database";
+import { useLocalStack } from "../support/stack";
 
 // The limits as deployed (the code's defaults), not the relaxed ones of local.settings.example.json or test/support/env.ts.
 const PRODUCTION = parseConfig({ SECRET_KEY: process.env.SECRET_KEY, DATABASE_URL: process.env.DATABASE_URL }).throttle;
@@ -16,22 +15,8 @@ const FAILURES = PRODUCTION.login.failuresPerUserAddress;
 const REGISTRATIONS = PRODUCTION.registration.perAddress;
 const PASSWORD = "correct horse battery";
 
-let db: TestDatabase;
-let stack: LocalStack;
+const local = useLocalStack({ env: { LOGIN_FAILURES_PER_USER_ADDRESS: String(FAILURES), LOGIN_FAILURES_PER_ADDRESS: String(PRODUCTION.login.failuresPerAddress), REGISTRATIONS_PER_ADDRESS: String(REGISTRATIONS) }, webPubSub: false });
 
-beforeAll(async () => {
-  Object.assign(process.env, {
-    LOGIN_FAILURES_PER_USER_ADDRESS: String(FAILURES),
-    LOGIN_FAILURES_PER_ADDRESS: String(PRODUCTION.login.failuresPerAddress),
-    REGISTRATIONS_PER_ADDRESS: String(REGISTRATIONS),
-  });
-  db = await createTestDatabase();
-  stack = await startLocalStack({ hostPort: 0, databaseUrl: db.url, webPubSub: false });
-});
-afterAll(async () => {
-  await stack?.close();
-  await db?.close();
-});
 
 interface Answer {
   status: number;
@@ -41,7 +26,7 @@ interface Answer {
 
 /** A request from a chosen local source address, optionally with a forged X-Forwarded-For. */
 function send(path: string, options: { from?: string; forged?: string; json?: unknown; form?: Record<string, string> }): Promise<Answer> {
-  const url = new URL(path, stack.url as string);
+  const url = new URL(path, local.url);
   const body = options.json !== undefined ? JSON.stringify(options.json) : new URLSearchParams(options.form).toString();
   const headers: Record<string, string> = {
     "content-type": options.json !== undefined ? "application/json" : "application/x-www-form-urlencoded",

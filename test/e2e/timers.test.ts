@@ -1,10 +1,9 @@
 /** The local host runs timer functions on their NCRONTAB schedules, as the Functions host does. */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { InvocationContext } from "@azure/functions";
 import type { RegisteredFunction } from "../../local/functions-core";
-import { startLocalStack, type LocalStack } from "../../local/stack";
 import { startTimers } from "../../local/timers";
-import { createTestDatabase, type TestDatabase } from "../support/database";
+import { useLocalStack } from "../support/stack";
 
 const timer = (name: string, schedule: string, handler: (info: unknown, context: InvocationContext) => Promise<void>): RegisteredFunction => ({
   name,
@@ -83,20 +82,11 @@ describe("startTimers", () => {
 });
 
 describe("the local stack", () => {
-  let db: TestDatabase;
-  let stack: LocalStack;
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    stack = await startLocalStack({ hostPort: 0, databaseUrl: db.url, webPubSubPort: 0 });
-  });
-  afterAll(async () => {
-    await stack?.close();
-    await db?.close();
-  });
+  const local = useLocalStack();
 
   it("schedules the app's timer functions: the idempotency key sweep, every ten minutes", () => {
-    expect(stack.timers?.names).toContain("idempotency-keys-sweep");
-    const next = stack.timers!.nextRun("idempotency-keys-sweep")!;
+    expect(local.stack.timers?.names).toContain("idempotency-keys-sweep");
+    const next = local.stack.timers!.nextRun("idempotency-keys-sweep")!;
     expect(next.getTime() - Date.now()).toBeLessThanOrEqual(10 * 60 * 1000);
     expect(next.getUTCSeconds()).toBe(0);
     expect(next.getUTCMinutes() % 10).toBe(0);

@@ -79,7 +79,7 @@ beforeAll(() => {
 }, 300_000);
 afterAll(() => clone && rmSync(clone, { recursive: true, force: true }));
 
-describe("requiredVersions (azure.yaml) and the README agree", () => {
+describe("requiredVersions (azure.yaml) and docs/deploy.md agree", () => {
   const range = yaml.requiredVersions.azd;
   const minimum = /^>=\s*(\d+\.\d+\.\d+)$/.exec(range)?.[1];
 
@@ -90,7 +90,7 @@ describe("requiredVersions (azure.yaml) and the README agree", () => {
     expect(inRange(range, "1.15.0")).toBe(false);
   });
 
-  it("the README's Deploy section states the same minimum", () => {
+  it("docs/deploy.md states the same minimum", () => {
     expect(deploySection()).toContain(`**${minimum} or later**`);
     expect(deploySection()).toContain(`requiredVersions: "${range}"`);
   });
@@ -104,15 +104,15 @@ function zipSize(folder: string): number {
   }, 22);
 }
 
-const deploySection = () => read("README.md").split("\n## Deploy to Azure")[1].split("\n## ")[0];
+const deploySection = () => read("docs/deploy.md");
 
-describe("the README's account of the package", () => {
+describe("docs/deploy.md's account of the package", () => {
   it("states the zipped and unpacked sizes of the staged folder (within 15 %)", () => {
     const folder = path.join(clone, packageFolder(NEWEST, service));
     const mb = (bytes: number) => bytes / 1e6;
     const unpacked = filesUnder(folder).reduce((sum, f) => sum + statSync(path.join(folder, f)).size, 0);
     const stated = /(\d+) files, ([\d.]+) MB \(([\d.]+) MB of it source maps\), \*\*([\d.]+) MB zipped\*\*/.exec(deploySection().replace(/\s+/g, " "));
-    expect(stated, "README: '<n> files, <x> MB (<y> MB of it source maps), **<z> MB zipped**'").not.toBeNull();
+    expect(stated, "docs/deploy.md: '<n> files, <x> MB (<y> MB of it source maps), **<z> MB zipped**'").not.toBeNull();
     const [, files, total, maps, zipped] = stated!.map(Number);
     const close = (actual: number, claimed: number) => Math.abs(actual - claimed) / claimed <= 0.15;
     expect({ zipped: mb(zipSize(folder)), total: mb(unpacked), files: filesUnder(folder).length }).toSatisfy(

@@ -5,12 +5,12 @@
  * itself within seconds, and the database must hold exactly the messages answered 200.
  */
 import { Client } from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startLocalStack, type LocalStack } from "../../local/stack";
+import { beforeAll, describe, expect, it } from "vitest";
 import { ERRORS } from "../../shared/http/errors";
 import { registerOverHttp, TEST_PASSWORD, type HttpUser } from "../support/api";
 import { postgresBinaries, startPostgresCluster, type PostgresCluster } from "../support/postgres-cluster";
 import { settle } from "../support/sockets";
+import { useLocalStack } from "../support/stack";
 
 const BIN = postgresBinaries();
 const APP_NAME = "realtime-mail"; // the pool's application_name (shared/data/db.ts)
@@ -29,7 +29,6 @@ interface Outcome {
 }
 
 let cluster: PostgresCluster;
-let stack: LocalStack;
 let base: string;
 let alice: HttpUser;
 let bob: HttpUser;
@@ -39,20 +38,26 @@ const recordCrash = (error: unknown) => crashes.push(error);
 if (!BIN) console.warn("db-restart.test.ts skipped: no PostgreSQL server binaries (initdb, pg_ctl) found; set PG_BIN to their folder");
 
 describe.skipIf(!BIN)("database faults under load (own PostgreSQL cluster)", () => {
+  // Crashes are recorded from before the cluster starts until after it is gone.
+  const local = useLocalStack({
+    database: async () => {
+      process.on("uncaughtException", recordCrash);
+      process.on("unhandledRejection", recordCrash);
+      cluster = await startPostgresCluster(BIN as string);
+      return {
+        url: cluster.url,
+        close: async () => {
+          await cluster.destroy();
+          process.off("uncaughtException", recordCrash);
+          process.off("unhandledRejection", recordCrash);
+        },
+      };
+    },
+  });
   beforeAll(async () => {
-    process.on("uncaughtException", recordCrash);
-    process.on("unhandledRejection", recordCrash);
-    cluster = await startPostgresCluster(BIN as string);
-    stack = await startLocalStack({ hostPort: 0, databaseUrl: cluster.url, webPubSubPort: 0 });
-    base = stack.url as string;
+    base = local.url;
     alice = await registerOverHttp(base, "fault_alice");
     bob = await registerOverHttp(base, "fault_bob");
-  });
-  afterAll(async () => {
-    await stack?.close();
-    await cluster?.destroy();
-    process.off("uncaughtException", recordCrash);
-    process.off("unhandledRejection", recordCrash);
   });
 
   async function attempt(kind: Kind, request: () => Promise<Response>, title?: string): Promise<Outcome> {

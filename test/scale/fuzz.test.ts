@@ -15,9 +15,7 @@ import jwt from "jsonwebtoken";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { registeredFunctions } from "../../local/functions-core";
 import { compileRoute } from "../../local/routes";
-import { startLocalStack, type LocalStack } from "../../local/stack";
 import { registerOverHttp, TEST_PASSWORD, type HttpUser } from "../support/api";
-import { createTestDatabase, type TestDatabase } from "../support/database";
 import {
   anyNumberish,
   anyText,
@@ -33,6 +31,7 @@ import {
   type Identities,
 } from "../support/fuzz-requests";
 import { rawRequest } from "../support/raw-http";
+import { useLocalStack } from "../support/stack";
 
 const REQUESTS = Number(process.env.FUZZ_RUNS ?? 2400);
 const SEED = Number(process.env.FUZZ_SEED ?? 20261124);
@@ -44,21 +43,18 @@ const STAND_IN_REQUESTS = Math.max(300, Math.round(REQUESTS / 8));
 // Generous: this is a bound against hangs, not a speed target.
 const FUZZ_TIMEOUT_MS = 15 * 60_000;
 
-let db: TestDatabase;
-let stack: LocalStack;
+const local = useLocalStack();
 let port: number;
 let users: HttpUser[];
 let ids: Identities;
 const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  stack = await startLocalStack({ hostPort: 0, databaseUrl: db.url, webPubSubPort: 0 });
-  port = Number(new URL(stack.url as string).port);
-  users = [await registerOverHttp(stack.url as string, "fuzz_alice"), await registerOverHttp(stack.url as string, "fuzz_bob")];
+  port = Number(new URL(local.url).port);
+  users = [await registerOverHttp(local.url, "fuzz_alice"), await registerOverHttp(local.url, "fuzz_bob")];
   const messageIds: number[] = [];
   for (const [from, to] of [[0, 1], [1, 0], [0, 1]]) {
-    const sent = await fetch(`${stack.url}/messages/`, {
+    const sent = await fetch(`${local.url}/messages/`, {
       method: "POST",
       headers: { authorization: `Bearer ${users[from].token}`, "content-type": "application/json" },
       body: JSON.stringify({ recipient_id: users[to].id, title: "seed", body: "seed" }),
@@ -88,8 +84,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   agent.destroy();
-  await stack?.close();
-  await db?.close();
 });
 
 const ints = fc.oneof(fc.constantFrom("0", "1", "5", "1000", "1001", "-1"), anyNumberish.map(String));
@@ -212,9 +206,9 @@ describe("fuzzing the API over HTTP", () => {
   );
 
   it("still serves normal requests afterwards", async () => {
-    const health = await fetch(`${stack.url}/health`);
+    const health = await fetch(`${local.url}/health`);
     expect(await health.json()).toEqual({ status: "ok" });
-    const count = await fetch(`${stack.url}/messages/unread_count/`, { headers: { authorization: `Bearer ${users[1].token}` } });
+    const count = await fetch(`${local.url}/messages/unread_count/`, { headers: { authorization: `Bearer ${users[1].token}` } });
     expect(count.status).toBe(200);
   });
 });
@@ -239,7 +233,7 @@ describe("fuzzing the Web PubSub stand-in", () => {
   it(
     `answers ${STAND_IN_REQUESTS} generated REST calls and raw requests without a 5xx, and keeps serving the SDK`,
     async () => {
-      const standIn = stack.webPubSub!;
+      const standIn = local.stack.webPubSub!;
       const accessKey = /AccessKey=([^;]+)/.exec(standIn.connectionString)![1];
       const piece = fc.oneof({ weight: 5, arbitrary: fc.constantFrom("notifications", "h1", "user-1") }, { weight: 2, arbitrary: urlPiece }, { weight: 1, arbitrary: fc.constant("") });
       const call = fc

@@ -6,45 +6,36 @@
  * (16 connections) is far past it and another address's fair share (about 2 hashes) well within
  * it, whatever this machine's speed. Counts are asserted, not timings.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startLocalStack, type LocalStack } from "../../local/stack";
+import { afterAll, describe, expect, it } from "vitest";
 import { resetConfig } from "../../shared/config/config";
 import { closePasswordHasher, getPasswordHasher } from "../../shared/auth/passwords";
 import type { WorkerPasswordHasher } from "../../shared/auth/password-hasher";
 import { closeLoginAgents, loginFrom, type LoginAnswer } from "../support/address-login";
 import { registerOverHttp, TEST_PASSWORD } from "../support/api";
-import { createTestDatabase, type TestDatabase } from "../support/database";
+import { useLocalStack } from "../support/stack";
 
 const FLOOD_CONNECTIONS = 16;
 const FLOODER = "127.0.0.2";
 const OTHER = "127.0.0.3";
 const OTHER_LOGINS = 12;
 
-let db: TestDatabase;
-let stack: LocalStack;
+// One hashing thread and a real bcrypt cost, so that the flood keeps it busy.
+const local = useLocalStack({ env: { PASSWORD_HASH_THREADS: "1", BCRYPT_COST: "10" }, webPubSub: false });
 
-beforeAll(async () => {
-  // One hashing thread and a real bcrypt cost, so that the flood keeps it busy.
-  Object.assign(process.env, { PASSWORD_HASH_THREADS: "1", BCRYPT_COST: "10" });
-  db = await createTestDatabase();
-  stack = await startLocalStack({ hostPort: 0, databaseUrl: db.url, webPubSub: false });
-}, 60_000);
 afterAll(async () => {
   closeLoginAgents();
-  await stack?.close();
   await closePasswordHasher();
-  await db?.close();
 });
 
 /** The mean hash time of this machine now, from a few logins. */
 async function measuredHashMs(username: string): Promise<number> {
-  for (let i = 0; i < 3; i++) expect((await loginFrom(stack.url as string, OTHER, username, TEST_PASSWORD)).status).toBe(200);
+  for (let i = 0; i < 3; i++) expect((await loginFrom(local.url, OTHER, username, TEST_PASSWORD)).status).toBe(200);
   return (getPasswordHasher() as WorkerPasswordHasher).budget.meanHashMs as number;
 }
 
 describe("one address flooding correct logins", () => {
   it("never gets another address's login refused", async () => {
-    const base = stack.url as string;
+    const base = local.url;
     const flooder = await registerOverHttp(base, "flooder");
     const other = await registerOverHttp(base, "bystander");
     const hashMs = await measuredHashMs(other.username);

@@ -2,6 +2,8 @@
  * Settings every test process starts with. DATABASE_URL is a placeholder until a test asks
  * for a database (test/support/database.ts); nothing connects before then.
  */
+import { installFunctionsCore } from "../../local/functions-core";
+
 process.env.SECRET_KEY ??= "test-only-secret-key-0123456789-abcdefghijklmnop";
 process.env.BCRYPT_COST = "4";
 process.env.DATABASE_URL ??= "postgresql://placeholder.invalid:1/none";
@@ -21,5 +23,4 @@ process.env.SEND_LIMIT_PER_HOUR ??= "1000000";
 process.env.SEND_LIMIT_PER_RECIPIENT_PER_HOUR ??= "1000000";
 
 // Function files register through the same registry the local host uses, as with the real worker.
-import { installFunctionsCore } from "../../local/functions-core";
 installFunctionsCore();

@@ -534,7 +534,7 @@ describe("resources", () => {
     expect(peak).toBe(321);
     expect(userConnections).toBe(414);
     expect(peak).toBeLessThanOrEqual(userConnections);
-    expect(read("README.md"), "the README states the same budget").toContain(`**${peak} ≤ ${userConnections}**`);
+    expect(read("docs/deploy.md"), "docs/deploy.md states the same budget").toContain(`**${peak} ≤ ${userConnections}**`);
     // Why not B1ms: even one connection per instance at the least maximum Flex Consumption takes does not fit.
     expect(2 * 40 * 1 + MIGRATION_CONNECTIONS).toBeGreaterThan(MAX_CONNECTIONS.Standard_B1ms - RESERVED);
   });
@@ -785,8 +785,8 @@ const ROLE_USES: Record<string, { role: string; usedBy: string; used: () => bool
   },
   "keyvault: b86a8fe4-44ce-4948-aee5-eccb2c155cd7 to deployerPrincipalId": {
     role: "Key Vault Secrets Officer",
-    usedBy: "the person running azd may read and rotate the secrets (README Security)",
-    used: () => read("README.md").includes("Key Vault"),
+    usedBy: "the person running azd may read and rotate the secrets (docs/deploy.md, Security)",
+    used: () => read("docs/deploy.md").includes("Key Vault"),
   },
   "webpubsub: 12cf5a90-567b-43ae-8102-96cf46c7d9b4 to appPrincipalId": {
     role: "Web PubSub Service Owner",
@@ -841,9 +841,9 @@ describe("docs/SCALING.md, the capacity plan", () => {
     }
   });
 
-  it("the README's production sizes use variables main.parameters.json maps, with values the template accepts", () => {
-    const readme = read("README.md");
-    const section = readme.slice(readme.indexOf("### Production sizes"), readme.indexOf("### Remove everything"));
+  it("docs/deploy.md's production sizes use variables main.parameters.json maps, with values the template accepts", () => {
+    const deploy = read("docs/deploy.md");
+    const section = deploy.slice(deploy.indexOf("## Production sizes"), deploy.indexOf("## Remove everything"));
     const settings = Object.fromEntries([...section.matchAll(/^azd env set (\w+) (\S+)/gm)].map(([, name, value]) => [name, value]));
     expect(Object.keys(settings).length).toBeGreaterThan(3);
     const mapped = new Set([...PARAMETERS.matchAll(/\$\{(\w+)/g)].map(([, variable]) => variable));

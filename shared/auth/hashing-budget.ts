@@ -1,12 +1,8 @@
 /**
- * Admission to the password-hashing queue by time rather than by count. A count says nothing about
- * how long a login waits: 100 queued hashes are 0.1 s at bcrypt cost 4 and half a minute at cost 12
- * on a slow instance, long past any client's patience, and a client that gives up leaves its hash
- * queued, so under overload the threads mostly hash for nobody. Here a new hash is taken only if
- * it should start within `maxWaitMs`, judged from the hashes ahead of it and a moving average of
- * recent hash durations; otherwise it is refused quickly (REFUSAL_HOLD_MS) with 503 and a
- * Retry-After of about the time the work ahead needs. Under overload the admitted logins complete at the rate the threads
- * allow, each within the budget, and the rest learn quickly to come back.
+ * Admission to the password-hashing queue by time rather than by count: a count says nothing about
+ * how long a login waits, and a client that gives up leaves its hash queued for nobody. A new hash
+ * is taken only if it should start within `maxWaitMs` (the hashes ahead times a moving average of
+ * recent durations); otherwise it gets a quick 503 with a Retry-After of about the work ahead.
  */
 import { performance } from "node:perf_hooks";
 import { ERRORS } from "../http/errors";
@@ -28,11 +24,8 @@ export interface HashingLimits {
 export const DURATION_WEIGHT = 0.2;
 
 /**
- * How long a refusal is held before it is sent. A client that ignores Retry-After (autocannon, a
- * naive retry loop, a bot) asks again at once; answered at once, it came back thousands of times a
- * second and took the CPU the hashing threads needed (bench/throughput.ts, login at 64
- * connections: 0.25x the floor with immediate refusals; held one hash time, 0.1 s, 0.67-0.76x;
- * held 0.5 s, 0.92x). Half a second is still a quick answer next to the budget it protects.
+ * How long a refusal is held before it is sent, so that a client ignoring Retry-After cannot take
+ * the hashing threads' CPU by asking again at once (docs/benchmarks.md, `npm run bench:throughput`).
  */
 export const REFUSAL_HOLD_MS = 500;
 

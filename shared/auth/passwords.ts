@@ -1,14 +1,7 @@
 /**
  * Password hashing with bcrypt (bcryptjs), run by shared/auth/password-hasher off the request thread.
- *
- * Cost (BCRYPT_COST, default 12): OWASP's Password Storage Cheat Sheet asks bcrypt for a work
- * factor of at least 10, and as high as the verifying server allows. Measured with bcryptjs on
- * the 2-core development machine (bench/login-contention.ts prints it): one hash at cost 12 took
- * 0.27-0.31 s when the machine was quiet (cost 10: 0.08-0.14 s), up to 0.9 s under heavy load.
- * 12 keeps a login well under a second while costing an offline attacker four times OWASP's
- * minimum; since hashing no longer holds the request thread, the price is login latency and
- * logins per second per instance, not everyone else's latency. Stored hashes carry their own
- * cost, so raising it later only affects new passwords.
+ * BCRYPT_COST defaults to 12, above OWASP's minimum of 10 while a login stays under a second
+ * (docs/benchmarks.md); stored hashes carry their own cost, so raising it affects new passwords only.
  */
 import { getConfig, type PasswordHashingSettings } from "../config/config";
 import { UNKNOWN_ADDRESS } from "./client-address";

@@ -70,7 +70,7 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 2,
     name: "login and registration counters",
     sql: `
-      -- shared/throttle.ts: one row per counter, in the layout rate-limiter-flexible's
+      -- shared/auth/throttle.ts: one row per counter, in the layout rate-limiter-flexible's
       -- RateLimiterPostgres reads and writes (told the table exists, it never creates one).
       -- A counter is one primary-key upsert; expire is epoch milliseconds.
       CREATE TABLE IF NOT EXISTS rate_limits (

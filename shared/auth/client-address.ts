@@ -1,21 +1,9 @@
 /**
- * The address of the client that sent a request, as the platform reports it.
- *
- * In Azure, App Service's front end (which also fronts Flex Consumption function apps) adds the
- * address of the TCP peer it accepted the request from to `X-Forwarded-For`: it appends it as the
- * LAST entry, as `ip:port`, after whatever the client itself sent. So every entry but the last can
- * be forged; the last one cannot. Observed headers, e.g.
- *   `x-forwarded-for: 10.0.0.5, 192.168.1.20, 172.16.0.10:49828` with `client-ip: 172.16.0.10:49828`
- *   (github.com/sergiodxa/remix-utils/pull/496), `23.243.1.1:38242` (github.com/koajs/koa/issues/827),
- *   `unknown, x.x.x.x:PORT` when the client sent junk (github.com/Azure/iisnode/issues/26).
- * The same address goes to `client-ip`, which the front end overwrites so it "cannot be spoofed"
- * (github.com/Azure/app-service-linux-docs, Things_You_Should_Know/headers.md); we read the
- * standard header, whose last entry is that same address.
- * Behind Azure Front Door the last entry is a Front Door edge address: take `X-Azure-ClientIP`
- * only after restricting the app to that Front Door (X-Azure-FDID), never before.
- *
- * Locally the host (local/host.ts) overwrites this header with the socket's address, so tests
- * and `npm start` run exactly this code.
+ * The address of the client that sent a request, as the platform reports it: the LAST entry of
+ * `X-Forwarded-For`, which App Service's front end (also Flex Consumption's) appends after
+ * whatever the client sent, so only it cannot be forged. Behind Azure Front Door that entry is
+ * Front Door's (see docs/reliability.md, Client address, for the sources and what to do there).
+ * Locally the host writes the socket's address into the header, so tests run exactly this code.
  */
 import { isIPv4, isIPv6 } from "node:net";
 import type { HttpRequest } from "@azure/functions";

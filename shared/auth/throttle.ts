@@ -1,27 +1,11 @@
 /**
- * Login and registration throttling, counted in PostgreSQL so that every instance shares the
- * counters. The counters are rate-limiter-flexible's RateLimiterPostgres over our pool (one
- * primary-key upsert each); the table is migration 2, so the library is told not to create it.
- *
- * Login, as OWASP and the library's login example suggest: one counter per username and client
- * address, and one of failures per address across usernames. The username+address counter is
- * spent BEFORE the password is checked, so a burst of parallel guesses cannot all slip past a
- * read-then-count, and a correct password deletes it. The address counter is read before and
- * spent only by a failure, never refunded: a success must not buy more guesses (an attacker with
- * an account of their own could interleave logins to it), and an office full of users who type
- * their passwords right never fills it. No counter is per username alone: an attacker's failures
- * never lock the owner out from another address.
- *
- * On top of those failure rules, every attempt, right or wrong, spends one point of a budget per
- * account and one per address (a window, no block): a correct password costs a bcrypt hash too,
- * so logging in over and over is bounded like guessing is. The account budget is sized well above
- * any real user's logins, so an attacker who spends it delays the owner by one window at most
- * and must keep paying requests (and their own address's budget) to do it.
- *
- * A client whose address is unknown (no usable forwarded entry: `func start` locally; Azure's
- * front end always adds one) is counted by no per-address rule at all: one shared bucket would let
- * any such client lock out all the others, and a key per request would only fill the table. The
- * per-account rules still apply to it.
+ * Login and registration throttling, counted in PostgreSQL (rate-limiter-flexible over our pool,
+ * table of migration 2) so every instance shares the counters. Per username and address, spent
+ * before the password is checked so parallel guesses cannot slip past; failures per address,
+ * never refunded so a success buys no guesses; nothing per username alone, so an attacker never
+ * locks the owner out; every attempt also spends an account and an address budget, since a
+ * correct password costs a hash too. An unknown address is counted by no per-address rule (one
+ * shared bucket would let one client lock out all). The rules and their tests: docs/reliability.md.
  */
 import { createHash } from "node:crypto";
 import type { Pool } from "pg";

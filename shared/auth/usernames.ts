@@ -1,24 +1,10 @@
 /**
- * The rules for usernames, in one place: how a new name is normalised, which characters it may
- * not hold, and when two names are too alike to coexist. Used by registration (shared/http/schemas.ts,
- * shared/data/users.ts), by migration 9 to key the names that exist, and by any import of users.
- *
- *   normalizeUsername(raw)  NFKC, then trimmed: what is validated and stored ("ａlice" -> "alice").
- *   usernameProblem(name)   why a normalised name is refused, or null.
- *   usernameSkeletons(name) its two skeletons (case kept, case folded), as stored with each user.
- *   usernameKeys(name)      the same as a set; two names collide when they share any key.
- *   usernamesCollide(a, b)  the same test for two names.
- *
- * Two names collide when they are equal ignoring case, or look alike by the Unicode confusable
- * skeleton of UTS #39 (NFD, each character mapped by Unicode's confusables.txt, NFD again): with
- * case kept ("Ilse" and "llse": capital I is drawn as l) and with case folded first ("АLICE",
- * Cyrillic А, and "alice"). The mapping is the `unhomoglyph` package's: its data is generated
- * from confusables.txt itself (not a hand table), it is the mapping Matrix and other chat servers
- * use for the same purpose, and it has no dependencies. Its data is Unicode 13's: characters
- * encoded since then map to themselves, so they only collide by case.
- *
- * Right-to-left scripts are allowed (a name may be Hebrew or Arabic), but never the invisible
- * controls that reorder or hide text: a name must display as the characters it holds.
+ * The rules for usernames, in one place, for registration, migration 9 and the import: a new name
+ * is NFKC-normalised and trimmed (normalizeUsername), may not hold invisible or reordering
+ * controls (usernameProblem; right-to-left scripts are fine), and collides with another when they
+ * are equal ignoring case or share a UTS #39 confusable skeleton, with case kept or folded
+ * (usernameSkeletons, usernameKeys, usernamesCollide). The mapping is `unhomoglyph`'s, generated
+ * from Unicode's confusables.txt (Unicode 13: newer characters collide only by case).
  */
 
 // Loaded on first use: building its matcher costs more than the rest of this module, and only

@@ -1,24 +1,10 @@
 /**
- * `Idempotency-Key` on POST /messages/: a retry of a send whose answer was lost gets that
- * answer again instead of sending the message twice.
- *
- * How the race is closed: the key is claimed with INSERT ... ON CONFLICT as the first
- * statement of the transaction that stores the message. A second request with the same key
- * blocks on the unique index until the first commits (then replays its answer) or rolls
- * back (then claims the key itself and does the work). A failed send leaves no trace, so
- * its retry runs again instead of replaying an error.
- *
- * How keys expire: a key older than 24 hours counts as absent and is replaced in place by the
- * claim (ON CONFLICT DO UPDATE ... WHERE expired), so correctness never waits for cleanup.
- * Cleanup only bounds the table: a timer function (functions/idempotency-keys-sweep.ts) deletes
- * expired keys in batches, oldest first through the created_at index, skipping rows another
- * transaction holds.
- *
- * What a key keeps: the sender, the key, a digest of the request and the id of the message it
- * sent; never the text. A replay reads that message by id and answers it as the first request
- * did: a message is never edited, and its one changing field (is_read) was false in the first
- * answer. A message both parties have deleted is erased with its text, so its replay cannot
- * answer it: the key then answers 410 and still sends nothing again.
+ * `Idempotency-Key` on POST /messages/: a retried send gets the first answer instead of a second
+ * message. The key is claimed with INSERT ... ON CONFLICT first in the send's transaction, so a
+ * concurrent retry waits for its commit (then replays) or rollback (then does the work); an
+ * expired key (24 hours) is replaced in place, so correctness never waits for the sweep timer. A
+ * key keeps the request's digest and the message id, never the text; a replay reads the message
+ * by id, and answers 410 once both parties have deleted it.
  */
 import { createHash } from "node:crypto";
 import { getPool, type Queryable } from "./db";

@@ -2,20 +2,16 @@
  * The mailbox events end to end: real sockets through the local host and the Web PubSub
  * stand-in. Each user has two devices; a bystander with a socket must hear nothing.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { registerOverHttp, type HttpUser } from "../support/api";
 import { SocketProbe, settle, type Frame } from "../support/sockets";
 import { useLocalStack } from "../support/stack";
 
 const local = useLocalStack();
 let base: string;
-const probes: SocketProbe[] = [];
 
 beforeAll(async () => {
   base = local.url;
-});
-afterAll(async () => {
-  await Promise.all(probes.map((p) => p.close()));
 });
 
 type User = HttpUser;
@@ -37,7 +33,7 @@ async function send(from: User, to: User, title: string): Promise<Msg> {
 async function connect(user: User): Promise<SocketProbe> {
   const { url } = (await (await api(user, "GET", "/ws/")).json()) as { url: string };
   const probe = await SocketProbe.open(url);
-  probes.push(probe);
+  local.probes.push(probe);
   await probe.waitFor((f) => f.event === "unread_count_updated");
   return probe;
 }

@@ -19,7 +19,6 @@ let alice: HttpUser;
 let bob: HttpUser;
 const logs: string[] = [];
 const local = useLocalStack({ env: { WEBPUBSUB_PUSH_TIMEOUT_MS: String(PUSH_TIMEOUT_MS) }, log: (line) => logs.push(line) });
-const probes: SocketProbe[] = [];
 
 beforeAll(async () => {
   base = local.url;
@@ -28,14 +27,13 @@ beforeAll(async () => {
   bob = await registerOverHttp(base, "outage_bob");
 });
 afterAll(async () => {
-  await Promise.all(probes.map((p) => p.close()));
   await outage?.stop();
 });
 
 async function connectBob(): Promise<SocketProbe> {
   const { url } = (await (await fetch(`${base}/ws/`, { headers: { authorization: `Bearer ${bob.token}` } })).json()) as { url: string };
   const probe = await SocketProbe.open(url);
-  probes.push(probe);
+  local.probes.push(probe);
   return probe;
 }
 

@@ -1,7 +1,7 @@
 /** Realtime end to end: real WebSocket clients, the local host and the Web PubSub stand-in. */
 import { createHmac } from "node:crypto";
 import jwt from "jsonwebtoken";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { registerOverHttp, type HttpUser } from "../support/api";
 import { SocketProbe, settle, type Frame } from "../support/sockets";
 import { useLocalStack } from "../support/stack";
@@ -9,13 +9,9 @@ import { useLocalStack } from "../support/stack";
 const PUSH_TIMEOUT_MS = 600;
 const local = useLocalStack({ env: { WEBPUBSUB_PUSH_TIMEOUT_MS: String(PUSH_TIMEOUT_MS) } });
 let base: string;
-const probes: SocketProbe[] = [];
 
 beforeAll(async () => {
   base = local.url;
-});
-afterAll(async () => {
-  await Promise.all(probes.map((p) => p.close()));
 });
 
 type User = HttpUser;
@@ -32,7 +28,7 @@ async function negotiate(user: User, how: "header" | "query" = "header"): Promis
 
 async function connect(user: User): Promise<SocketProbe> {
   const probe = await SocketProbe.open((await negotiate(user)).url);
-  probes.push(probe);
+  local.probes.push(probe);
   // Every socket is told the current count right after it connects.
   await probe.waitFor((f) => f.event === "unread_count_updated");
   return probe;
@@ -86,7 +82,7 @@ describe("events", () => {
     expect(await bob1.waitFor((f) => f.event === "unread_count_updated")).toEqual({ event: "unread_count_updated", unread_count: 0, seq: 0 });
     await send(alice, bob, "before connect");
     const late = await SocketProbe.open((await negotiate(bob)).url);
-    probes.push(late);
+    local.probes.push(late);
     expect(await late.waitFor((f) => f.event === "unread_count_updated")).toEqual({ event: "unread_count_updated", unread_count: 1, seq: 1 });
   });
 

@@ -6,7 +6,7 @@
  */
 import { InvocationContext } from "@azure/functions";
 import WebSocket from "ws";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { eventsSweep } from "../../functions/events-sweep";
 import { issueAccessToken } from "../../shared/auth/tokens";
 import { getPool } from "../../shared/data/db";
@@ -20,13 +20,9 @@ const MAX_SOCKETS = 2;
 const NEGOTIATIONS = 4;
 const local = useLocalStack({ env: { WS_MAX_CONNECTIONS_PER_USER: String(MAX_SOCKETS), WS_NEGOTIATE_PER_MINUTE: String(NEGOTIATIONS) } });
 let base: string;
-const probes: SocketProbe[] = [];
 
 beforeAll(async () => {
   base = local.url;
-});
-afterAll(async () => {
-  await Promise.all(probes.map((p) => p.close()));
 });
 
 const negotiate = (token: string) => fetch(`${base}/ws/`, { headers: { authorization: `Bearer ${token}` } });
@@ -41,7 +37,7 @@ const closes = new Map<SocketProbe, Promise<{ code: number; reason: string }>>()
 
 async function open(url: string): Promise<SocketProbe> {
   const probe = await SocketProbe.open(url);
-  probes.push(probe);
+  local.probes.push(probe);
   closes.set(probe, new Promise((resolve) => probe.socket.once("close", (code, reason) => resolve({ code, reason: reason.toString() }))));
   return probe;
 }

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll } from "vitest";
 import { startLocalStack, type LocalStack, type StackOptions } from "../../local/stack";
 import { createTestDatabase, type TestDatabase } from "./database";
+import type { SocketProbe } from "./sockets";
 
 export interface StackSetup {
   /** Settings applied to process.env before the stack starts (the config is read at start). */
@@ -22,6 +23,8 @@ export interface OpenStack {
   readonly url: string;
   readonly port: number;
   readonly stack: LocalStack;
+  /** Sockets a test opened: closed after the file's tests, before the stack. */
+  readonly probes: SocketProbe[];
 }
 
 /** Registers the hooks that open and close the stack; read the handle's fields inside tests or later hooks. */
@@ -39,7 +42,9 @@ export function useLocalStack(setup: StackSetup = {}): OpenStack {
     });
   });
   // Registered first, so it runs after the file's own afterAll hooks (vitest runs them as a stack).
+  const probes: SocketProbe[] = [];
   afterAll(async () => {
+    await Promise.all(probes.map((p) => p.close()));
     await stack?.close();
     await db?.close();
   });
@@ -48,6 +53,7 @@ export function useLocalStack(setup: StackSetup = {}): OpenStack {
     return stack;
   };
   return {
+    probes,
     get stack() {
       return opened();
     },

@@ -118,6 +118,9 @@ async function insertUsers(db: Queryable, rows: UserRow[], ctx: WriteContext): P
   return new Map(rows.map((r, i) => [r.originalId, ids[i]]));
 }
 
+// PostgreSQL text cannot hold U+0000: the record shows it as the symbol for null.
+const recordable = (name: string) => name.replace(/\u0000/g, "\u2400");
+
 export async function writeUsers(db: Queryable, users: OriginalUser[], ctx: WriteContext): Promise<BatchOutcome> {
   const done = await recorded(
     db,
@@ -130,7 +133,7 @@ export async function writeUsers(db: Queryable, users: OriginalUser[], ctx: Writ
     const { value, actions } = cleanUsername(user.username, user.id);
     const usable = isBcryptHash(user.password_hash);
     if (!usable) actions.push("password_hash_not_bcrypt");
-    rows.push({ originalId: user.id, originalUsername: user.username, name: value, hash: usable ? user.password_hash : await ctx.lockedHash(), actions });
+    rows.push({ originalId: user.id, originalUsername: recordable(user.username), name: value, hash: usable ? user.password_hash : await ctx.lockedHash(), actions });
   }
   if (rows.length) await insertUsers(db, rows, ctx);
   return { written: rows.length, alreadyDone: users.length - todo.length };

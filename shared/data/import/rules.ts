@@ -74,6 +74,9 @@ export function renamed(name: string, n: number): string {
   return `${cut(name, USERNAME_MAX - suffix.length)}${suffix}`;
 }
 
+/** The original name as the record keeps it: PostgreSQL text cannot hold U+0000, so it shows as the symbol for null. */
+export const recordableName = (name: string) => name.replace(NUL, "\u2400");
+
 export const placeholderName = (originalId: number) => `missing-user-${originalId}`;
 
 export const isBcryptHash = (hash: string) => BCRYPT.test(hash);

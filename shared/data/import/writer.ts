@@ -5,7 +5,7 @@
  */
 import type { Queryable } from "../db";
 import type { OriginalMessage, OriginalUser } from "./original";
-import { cleanBody, cleanTimestamp, cleanTitle, cleanUsername, isBcryptHash, placeholderName, renamed, type RuleCode } from "./rules";
+import { cleanBody, cleanTimestamp, cleanTitle, cleanUsername, isBcryptHash, placeholderName, recordableName, renamed, type RuleCode } from "./rules";
 
 /** Hands out ids for rows whose original id is taken: a sequence's next values. */
 export interface IdSequences {
@@ -118,9 +118,6 @@ async function insertUsers(db: Queryable, rows: UserRow[], ctx: WriteContext): P
   return new Map(rows.map((r, i) => [r.originalId, ids[i]]));
 }
 
-// PostgreSQL text cannot hold U+0000: the record shows it as the symbol for null.
-const recordable = (name: string) => name.replace(/\u0000/g, "\u2400");
-
 export async function writeUsers(db: Queryable, users: OriginalUser[], ctx: WriteContext): Promise<BatchOutcome> {
   const done = await recorded(
     db,
@@ -133,7 +130,7 @@ export async function writeUsers(db: Queryable, users: OriginalUser[], ctx: Writ
     const { value, actions } = cleanUsername(user.username, user.id);
     const usable = isBcryptHash(user.password_hash);
     if (!usable) actions.push("password_hash_not_bcrypt");
-    rows.push({ originalId: user.id, originalUsername: recordable(user.username), name: value, hash: usable ? user.password_hash : await ctx.lockedHash(), actions });
+    rows.push({ originalId: user.id, originalUsername: recordableName(user.username), name: value, hash: usable ? user.password_hash : await ctx.lockedHash(), actions });
   }
   if (rows.length) await insertUsers(db, rows, ctx);
   return { written: rows.length, alreadyDone: users.length - todo.length };

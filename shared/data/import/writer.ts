@@ -165,6 +165,7 @@ export async function writeMessages(db: Queryable, messages: OriginalMessage[], 
     messages.map((m) => m.id),
   );
   const todo = messages.filter((m) => !done.has(m.id));
+  if (todo.length === 0) return { written: 0, alreadyDone: messages.length, skipped: 0 };
   const people = await resolveUsers(db, [...new Set(todo.flatMap((m) => [m.sender_id, m.recipient_id]))]);
   const real = (id: number) => people.get(id)?.placeholder === false;
   // A message nobody real can read is skipped; otherwise a missing side gets a placeholder.

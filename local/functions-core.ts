@@ -1,30 +1,32 @@
 /**
  * A stand-in for `@azure/functions-core`, the module the Functions Node worker provides to
  * `@azure/functions`. Installing it before the function files load makes their `app.http`
- * calls register here, exactly as they register with the real worker, so the local host
+ * and `app.timer` calls register here, exactly as they register with the real worker, so the local host
  * (and the tests) see the same names, routes, methods and handlers the host would.
  */
 import Module from "node:module";
 
-export interface HttpTriggerBinding {
+/** A trigger as the library describes it: HTTP ones have a route and methods, timers a schedule. */
+export interface TriggerBinding {
   type: string;
   direction: string;
   route?: string;
   methods?: string[];
   authLevel?: string;
+  schedule?: string;
 }
 
 export type RegisteredHandler = (...args: unknown[]) => unknown;
 
 export interface RegisteredFunction {
   name: string;
-  trigger: HttpTriggerBinding;
+  trigger: TriggerBinding;
   handler: RegisteredHandler;
 }
 
 interface CoreFunctionMetadata {
   name: string;
-  bindings: Record<string, HttpTriggerBinding>;
+  bindings: Record<string, TriggerBinding>;
 }
 
 const registry = new Map<string, RegisteredFunction>();

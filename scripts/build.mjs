@@ -42,7 +42,7 @@ const common = {
   external: ["@azure/functions-core", "pg-native", "swagger-ui-dist"],
 };
 
-const manifest = await readManifest();
+const { manifest, timers } = await readManifest();
 
 // ES modules, so that esbuild can split what several functions share into common chunks. The
 // banner gives each chunk what the CommonJS code inside expects (require, __dirname).
@@ -69,7 +69,7 @@ await build({
       'import { serveLazily } from "./shared/http/lazy-app";',
       `serveLazily(${JSON.stringify(manifest)}, {`,
       ...functionFiles.map((file) => `  ${JSON.stringify(file)}: () => import(${JSON.stringify(file)}),`),
-      '}, () => import("./shared/config/startup"));',
+      `}, () => import("./shared/config/startup"), ${JSON.stringify(timers)});`,
     ].join("\n"),
     resolveDir: root,
     sourcefile: "lazy-entry.ts",
@@ -80,29 +80,31 @@ if (!readdirSync(out).includes(path.basename(main))) throw new Error(`the build 
 // The password-hashing thread's code (shared/auth/password-hasher.ts starts it from beside the bundle).
 await build({ ...common, format: "cjs", legalComments: "linked", entryPoints: [path.join(root, "shared", "auth", "password-worker.cjs")], outfile: path.join(out, "password-worker.js") });
 
-/** Which functions each file registers, with their routes and methods, read by loading them with registration deferred. */
+/** Which functions each file registers, with their routes and methods (or schedules), read by loading them with registration deferred. */
 async function readManifest() {
   const scratch = mkdtempSync(path.join(tmpdir(), "manifest-"));
   try {
     const reader = path.join(scratch, "read-manifest.cjs");
     const contents = [
-      'const registered = require("./shared/http/registration").deferRegistrations().functions;',
+      'const registered = require("./shared/http/registration").deferRegistrations();',
       "const manifest = [];",
+      "const timers = [];",
       ...functionFiles.map((file) =>
         [
           `require(${JSON.stringify(file)});`,
-          `for (const fn of registered.values()) if (!manifest.some((m) => m.name === fn.name)) manifest.push({ name: fn.name, route: fn.route, methods: fn.methods, file: ${JSON.stringify(file)} });`,
+          `for (const fn of registered.functions.values()) if (!manifest.some((m) => m.name === fn.name)) manifest.push({ name: fn.name, route: fn.route, methods: fn.methods, file: ${JSON.stringify(file)} });`,
+          `for (const fn of registered.timers.values()) if (!timers.some((t) => t.name === fn.name)) timers.push({ name: fn.name, schedule: fn.schedule, file: ${JSON.stringify(file)} });`,
         ].join(" "),
       ),
-      "process.stdout.write(JSON.stringify(manifest));",
+      "process.stdout.write(JSON.stringify({ manifest, timers }));",
     ].join("\n");
     await build({ ...common, minify: false, sourcemap: false, format: "cjs", stdin: { contents, resolveDir: root, sourcefile: "read-manifest.ts", loader: "ts" }, outfile: reader });
     // Loading the function files validates the configuration; these placeholders satisfy it and
     // are never used (nothing connects while files load).
     const env = { PATH: process.env.PATH, NODE_ENV: "production", SECRET_KEY: randomBytes(48).toString("base64url"), DATABASE_URL: "postgresql://manifest.invalid/none" };
-    const manifest = JSON.parse(execFileSync(process.execPath, [reader], { cwd: scratch, env, encoding: "utf8" }));
-    if (manifest.length === 0) throw new Error("no function registered while reading the manifest");
-    return manifest;
+    const read = JSON.parse(execFileSync(process.execPath, [reader], { cwd: scratch, env, encoding: "utf8" }));
+    if (read.manifest.length === 0) throw new Error("no function registered while reading the manifest");
+    return read;
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
@@ -114,4 +116,4 @@ const swaggerDist = path.dirname(require.resolve("swagger-ui-dist/package.json")
 const assets = Object.keys(JSON.parse(readFileSync(path.join(root, "shared", "http", "swagger-ui-assets.json"), "utf8")));
 mkdirSync(path.join(out, "swagger-ui"), { recursive: true });
 for (const name of assets) cpSync(path.join(swaggerDist, name), path.join(out, "swagger-ui", name));
-console.log(`built ${manifest.length} functions from ${functionFiles.length} files into ${path.relative(root, path.join(out, path.relative("dist", main)))}`);
+console.log(`built ${manifest.length + timers.length} functions from ${functionFiles.length} files into ${path.relative(root, path.join(out, path.relative("dist", main)))}`);

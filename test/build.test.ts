@@ -34,6 +34,10 @@ const EXPECTED: Record<string, { route: string; methods: string[] }> = {
   "ws-negotiate": { route: "ws", methods: ["GET"] },
   "webpubsub-events": { route: "webpubsub/events", methods: ["OPTIONS", "POST"] },
 };
+/** Timer functions, with their NCRONTAB schedules. */
+const EXPECTED_TIMERS: Record<string, string> = {
+  "idempotency-keys-sweep": "0 */10 * * * *",
+};
 
 let out: string;
 
@@ -90,13 +94,28 @@ describe("the build", () => {
     expect({ zod: loadedAtStart.includes("ZodError"), pg: loadedAtStart.includes("client_encoding"), registration: loadedAtStart.includes("deferRegistrations") }).toEqual({ zod: false, pg: false, registration: true });
   });
 
+  it("keeps the common-password list in a chunk of its own that only import() loads (registration's first call)", () => {
+    const files = readdirSync(path.join(out, "dist")).filter((f) => f.endsWith(".mjs"));
+    const holders = files.filter((f) => readFileSync(path.join(out, "dist", f), "utf8").includes("trustno1"));
+    expect(holders).toHaveLength(1);
+    const [list] = holders;
+    expect(list).not.toBe("main.mjs");
+    // Not the registration function's own chunk either: that one reaches the list through import().
+    expect(readFileSync(path.join(out, "dist", list), "utf8").includes("users-create")).toBe(false);
+    for (const file of files) {
+      const text = readFileSync(path.join(out, "dist", file), "utf8");
+      const statics = [...text.matchAll(/(?:^|;)import\s*(?:[\w$*{},\s]*?from\s*)?"\.\/([^"]+)"/gm)].map((m) => m[1]);
+      expect(statics, `${file} imports the list statically`).not.toContain(list);
+    }
+  });
+
   it("registers every function with its route, methods and anonymous auth level, with no node_modules", async () => {
     // Loaded with Node's own import(), as the worker loads an ES module `main`, not through the test transformer.
     const importer = path.join(out, "import.cjs");
     writeFileSync(importer, "module.exports = (url) => import(url);");
     const nativeImport = createRequire(__filename)(importer) as (url: string) => Promise<unknown>;
     await nativeImport(pathToFileURL(path.join(out, "dist", "main.mjs")).href);
-    const registered = Object.fromEntries(registeredFunctions().map((f) => [f.name, f.trigger]));
+    const registered = Object.fromEntries(registeredFunctions().filter((f) => f.trigger.type === "httpTrigger").map((f) => [f.name, f.trigger]));
     expect(Object.keys(registered).sort()).toEqual(Object.keys(EXPECTED).sort());
     for (const [name, expected] of Object.entries(EXPECTED)) {
       expect(registered[name].route, name).toBe(expected.route);
@@ -104,6 +123,16 @@ describe("the build", () => {
       expect(registered[name].authLevel, name).toBe("anonymous");
       expect(registered[name].type).toBe("httpTrigger");
     }
+  });
+
+  it("registers every timer function with its schedule, loading its code on its first run", async () => {
+    const timers = registeredFunctions().filter((f) => f.trigger.type !== "httpTrigger");
+    expect(Object.fromEntries(timers.map((f) => [f.name, [f.trigger.type, f.trigger.schedule]]))).toEqual(
+      Object.fromEntries(Object.entries(EXPECTED_TIMERS).map(([name, schedule]) => [name, ["timerTrigger", schedule]])),
+    );
+    // Its first run loads its file from the bundle and sweeps: here the placeholder database (test/support/env.ts) cannot be reached.
+    const sweep = timers.find((f) => f.name === "idempotency-keys-sweep")!;
+    await expect(Promise.resolve(sweep.handler({ isPastDue: false }, new InvocationContext()))).rejects.toThrow(/placeholder\.invalid|ENOTFOUND|EAI_AGAIN/);
   });
 
   it("serves Swagger UI's files from beside the bundle", async () => {

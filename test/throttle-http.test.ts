@@ -11,7 +11,7 @@ import { createTestDatabase, type TestDatabase } from "./support/database";
 
 const FAILURES = 3;
 const REGISTRATIONS = 2;
-const PASSWORD = "password123";
+const PASSWORD = "correct horse battery";
 
 let db: TestDatabase;
 let stack: LocalStack;

@@ -1,6 +1,6 @@
 import { isForeignKeyViolation } from "./db-errors";
 import { getPool, inTransaction, type Queryable } from "./db";
-import { claimKey, fingerprint, recordAnswer, sweepExpiredKeys } from "./idempotency";
+import { claimKey, fingerprint, recordAnswer } from "./idempotency";
 import type { MessageT } from "../http/schemas";
 
 export interface MessageRow extends Omit<MessageT, "timestamp"> {
@@ -48,14 +48,20 @@ export async function countUnread(userId: number, db: Queryable = getPool()): Pr
 export type SendOutcome =
   | { kind: "sent"; message: MessageT; recipientUnreadCount: number }
   | { kind: "replayed"; message: MessageT }
+  /** The key's message has since been deleted by both parties, and its text erased. */
+  | { kind: "replayed_deleted" }
   | { kind: "different_request" }
   | { kind: "recipient_not_found" };
 
 export interface SendOptions {
   /** The request's Idempotency-Key (see shared/data/idempotency.ts). */
   idempotencyKey?: string;
-  /** Where a failed sweep of expired keys is reported; it never fails the send. */
-  log?: { warn(...args: unknown[]): void };
+}
+
+/** The answer a replay gives: the message as first answered (it was unread then), read by id. */
+async function replayOf(messageId: number, tx: Queryable): Promise<SendOutcome> {
+  const { rows } = await tx.query<MessageRow>(`SELECT ${MESSAGE_COLUMNS} ${FROM_MESSAGES} WHERE m.id = $1`, [messageId]);
+  return rows[0] ? { kind: "replayed", message: { ...toMessage(rows[0]), is_read: false } } : { kind: "replayed_deleted" };
 }
 
 class RecipientNotFound extends Error {}
@@ -64,7 +70,7 @@ class RecipientNotFound extends Error {}
 export async function sendMessage(
   senderId: number,
   input: { recipient_id: number; title: string; body: string; in_reply_to?: number | null; thread_id?: number | null },
-  { idempotencyKey, log = console }: SendOptions = {},
+  { idempotencyKey }: SendOptions = {},
 ): Promise<SendOutcome> {
   let outcome: SendOutcome;
   try {
@@ -73,6 +79,7 @@ export async function sendMessage(
         // What the client asked for; the thread is derived from in_reply_to.
         const { thread_id: _derived, ...asked } = input;
         const claim = await claimKey(tx, senderId, idempotencyKey, fingerprint(asked));
+        if (claim.kind === "replayed") return replayOf(claim.messageId, tx);
         if (claim.kind !== "claimed") return claim;
       }
       // Thrown, not returned: the claimed key must roll back with the failed send.
@@ -86,15 +93,12 @@ export async function sendMessage(
         [senderId, input.recipient_id, input.title, input.body, input.in_reply_to ?? null, input.thread_id ?? null],
       );
       const message = toMessage(rows[0]);
-      if (idempotencyKey !== undefined) await recordAnswer(tx, senderId, idempotencyKey, message);
+      if (idempotencyKey !== undefined) await recordAnswer(tx, senderId, idempotencyKey, message.id);
       return { kind: "sent", message, recipientUnreadCount: await countUnread(input.recipient_id, tx) };
     });
   } catch (error) {
     if (error instanceof RecipientNotFound || isForeignKeyViolation(error, "messages_recipient_id_fkey")) return { kind: "recipient_not_found" };
     throw error;
-  }
-  if (outcome.kind === "sent" && idempotencyKey !== undefined) {
-    await sweepExpiredKeys().catch((error: unknown) => log.warn(`sweeping expired idempotency keys failed: ${(error as Error).message}`));
   }
   return outcome;
 }

@@ -10,6 +10,7 @@ export const ERRORS = {
   recipientNotFound: "Recipient not found",
   messageNotFound: "Message not found",
   idempotencyKeyReused: "Idempotency-Key was already used for a different request",
+  idempotentMessageDeleted: "The message sent with this Idempotency-Key has since been deleted",
   notFound: "Not Found",
   bodyTooLarge: "Request body is too large",
   unsupportedJson: "Unsupported media type: send the body as application/json",
@@ -35,6 +36,12 @@ export const ERRORS = {
 export const TEXT_ISSUE = {
   type: "string_unicode",
   msg: "Text must not contain U+0000 (NUL) or unpaired surrogate characters",
+} as const;
+
+/** The 422 issue for a new password found on the list of common passwords (shared/auth/common-passwords.ts). */
+export const COMMON_PASSWORD_ISSUE = {
+  type: "value_error",
+  msg: "Value error, Password is too common: choose one that does not appear in lists of leaked passwords",
 } as const;
 
 export const MARKED_READ_MESSAGE = "Mensagem marcada como lida";

@@ -82,7 +82,7 @@ describe("npm run import-original -- --from-files", () => {
     expect(rows[2].title.endsWith("…")).toBe(true);
     expect(rows[3].title).toBe("half \uFFFD pair");
     const report = JSON.parse(await readFile(reportFile, "utf8")) as ImportReport;
-    expect(report.users).toEqual([{ original_id: 2, original_username: "ze\u2400", user_id: 2, username: "ze", actions: ["username_control_characters_removed"] }]);
+    expect(report.users).toEqual([{ original_id: 2, original_username: "ze\u2400", user_id: 2, username: "ze", actions: ["username_forbidden_characters_removed"] }]);
     expect(report.messages.map((m) => [m.original_id, m.actions])).toEqual([
       [2, ["title_unstorable_removed", "body_unstorable_removed"]],
       [3, ["title_shortened"]],

@@ -33,6 +33,9 @@ const USERS: [number, string, { password: string } | { hash: string }][] = [
   [7, "\u0001\u0002", { password: "ctl-password" }],
   [8, "eve", { hash: "plaintext-from-a-bug" }],
   [9, "ana~2", { password: "tilde-password" }], // collides with the name 2 is renamed to
+  [10, "\uff41na", { password: "fullwidth-password" }], // fullwidth a: NFKC makes it "ana"
+  [11, "\u0430na", { password: "cyrillic-password" }], // Cyrillic a: confusable with "ana"
+  [12, "bob\u200b", { password: "zwsp-password" }], // zero-width space: invisible
 ];
 
 /** Original messages: [id, sender, recipient, title, body, timestamp (naive UTC), is_read]. */
@@ -124,7 +127,7 @@ describe("npm run import-original", () => {
     expect(await snapshot()).toEqual(before);
     const report = await readReport();
     expect(report.dryRun).toBe(true);
-    expect(report.imported).toEqual({ users: 9, placeholders: 2, messages: 10, skippedMessages: 1 });
+    expect(report.imported).toEqual({ users: 12, placeholders: 2, messages: 10, skippedMessages: 1 });
   }, 120_000);
 
   it("imports everything once: a second run changes nothing", async () => {
@@ -136,8 +139,8 @@ describe("npm run import-original", () => {
     expect(second.code, second.stderr).toBe(0);
     expect(await snapshot()).toEqual(after);
     const report = await readReport();
-    expect(report.thisRun).toEqual({ users: { written: 0, alreadyDone: 9 }, messages: { written: 0, skipped: 0, alreadyDone: 11 } });
-    expect(report.imported).toEqual({ users: 9, placeholders: 2, messages: 10, skippedMessages: 1 });
+    expect(report.thisRun).toEqual({ users: { written: 0, alreadyDone: 12 }, messages: { written: 0, skipped: 0, alreadyDone: 11 } });
+    expect(report.imported).toEqual({ users: 12, placeholders: 2, messages: 10, skippedMessages: 1 });
   }, 120_000);
 
   it("applies and reports a documented rule to every row our rules refuse", async () => {
@@ -149,11 +152,15 @@ describe("npm run import-original", () => {
     expect(user(3)).toMatchObject({ username: "bob~2", actions: ["username_renamed", "id_renumbered"] });
     expect(user(3)?.user_id).not.toBe(3);
     expect(user(4)).toMatchObject({ username: "carol", actions: ["username_trimmed"] });
-    expect(user(5)).toMatchObject({ username: "dave", actions: ["username_control_characters_removed"] });
+    expect(user(5)).toMatchObject({ username: "dave", actions: ["username_forbidden_characters_removed"] });
     expect(user(6)).toMatchObject({ username: "x".repeat(50), actions: ["username_shortened"] });
-    expect(user(7)).toMatchObject({ username: "user-7", actions: ["username_control_characters_removed", "username_empty_replaced"] });
+    expect(user(7)).toMatchObject({ username: "user-7", actions: ["username_forbidden_characters_removed", "username_empty_replaced"] });
     expect(user(8)).toMatchObject({ username: "eve", actions: ["password_hash_not_bcrypt"] });
     expect(user(9)).toMatchObject({ username: "ana~2~2", actions: ["username_renamed"] });
+    expect(user(10)).toMatchObject({ username: "ana~3", actions: ["username_normalized", "username_renamed"] });
+    expect(user(11)?.actions).toEqual(["username_renamed"]);
+    expect(user(11)?.username).toMatch(/^\u0430na~\d$/);
+    expect(user(12)).toMatchObject({ username: "bob~3", actions: ["username_forbidden_characters_removed", "username_renamed"] });
     expect(user(998)).toMatchObject({ username: "missing-user-998", original_username: null, actions: ["placeholder_for_missing_user"] });
     expect(user(999)).toMatchObject({ user_id: 999, username: "missing-user-999" });
     expect(message(2)?.actions).toEqual(["title_blank_replaced"]);
@@ -171,7 +178,8 @@ describe("npm run import-original", () => {
         "username_renamed",
         "id_renumbered",
         "username_trimmed",
-        "username_control_characters_removed",
+        "username_forbidden_characters_removed",
+        "username_normalized",
         "username_shortened",
         "username_empty_replaced",
         "password_hash_not_bcrypt",
@@ -233,6 +241,13 @@ describe("npm run import-original", () => {
     const token = await login("Ana~2", ANA2_PASSWORD);
     const outbox = await get<{ id: number }[]>(token, "/messages/outbox/");
     expect(outbox.map((m) => m.id)).toEqual([1]);
+    // Imported names are keyed like registered ones: a look-alike cannot be registered next to one.
+    const lookalike = await fetch(`${base}/users/`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ username: "d\u0430ve", password: "Zq8!vR2#mLp5-kT" }),
+    });
+    expect(lookalike.status).toBe(400);
     const bob = await fetch(`${base}/token`, { method: "POST", body: new URLSearchParams({ username: "eve", password: "plaintext-from-a-bug" }) });
     expect(bob.status).toBe(401);
   });

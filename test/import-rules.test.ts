@@ -10,6 +10,7 @@ describe("the import's rules", () => {
     expect(cleanBody("   ")).toEqual({ value: "   ", actions: [] });
     expect(cleanTitle("😀".repeat(TITLE_MAX))).toEqual({ value: "😀".repeat(TITLE_MAX), actions: [] });
     expect(cleanUsername("ünïcödé name", 1)).toEqual({ value: "ünïcödé name", actions: [] });
+    expect(cleanUsername("\u202eana\u200b", 1)).toEqual({ value: "ana", actions: ["username_forbidden_characters_removed"] });
   });
 
   it("cuts at the limit and says so in the text", () => {

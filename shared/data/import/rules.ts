@@ -3,14 +3,16 @@
  * row in import_original_users/messages.actions and listed in the report) and its description.
  * Pure functions: the writer asks the database only whether a name or an id is taken.
  */
+import { normalizeUsername, usernameProblem } from "../../auth/usernames";
 import { BODY_MAX, TITLE_MAX, USERNAME_MAX } from "../../http/schemas";
 
 export const RULES = {
-  username_control_characters_removed: "control characters (C0, C1, DEL) were removed from the username",
+  username_normalized: "the username was NFKC-normalised, as registration does (fullwidth and compatibility forms became what they show)",
+  username_forbidden_characters_removed: "control, invisible and bidirectional formatting characters were removed from the username",
   username_trimmed: "spaces around the username were removed (a login trims what is typed)",
   username_shortened: `the username was cut to ${USERNAME_MAX} characters`,
   username_empty_replaced: "nothing was left of the username: it became user-<original id>",
-  username_renamed: "the username collides with an earlier one under our rules: a ~2, ~3, ... suffix was added; the password still works",
+  username_renamed: "the username collides with an earlier one under our rules (equal ignoring case, or confusable): a ~2, ~3, ... suffix was added; the password still works",
   password_hash_not_bcrypt: "the stored hash is not bcrypt: the account was imported but no password logs it in",
   placeholder_for_missing_user: "messages name this original user id but no user row has it: a placeholder account (no password logs in) keeps their mail",
   id_renumbered: "the original id was taken in this database: a new id was given",
@@ -38,7 +40,6 @@ const cut = (s: string, max: number) => [...s].slice(0, max).join("");
 // A string is never longer in code points than in UTF-16 units: most skip the count.
 const longerThan = (s: string, max: number) => s.length > max && length(s) > max;
 
-const CONTROL = /\p{Cc}/gu;
 // eslint-disable-next-line no-control-regex -- U+0000 is what PostgreSQL cannot store
 const NUL = /\u0000/g;
 const LONE_SURROGATE = /\p{Cs}/gu;
@@ -49,14 +50,15 @@ export interface Cleaned {
   actions: RuleCode[];
 }
 
-/** The name our registration would accept, before collisions are looked at. */
+/** The name our registration would accept (shared/auth/usernames.ts), before collisions are looked at. */
 export function cleanUsername(raw: string, originalId: number): Cleaned {
   const actions: RuleCode[] = [];
-  let name = raw.replace(LONE_SURROGATE, "\uFFFD");
-  const stripped = name.replace(CONTROL, "");
-  if (stripped !== name) actions.push("username_control_characters_removed");
-  name = stripped.trim();
-  if (name !== stripped) actions.push("username_trimmed");
+  const normal = raw.normalize("NFKC");
+  if (normal !== raw) actions.push("username_normalized");
+  const allowed = [...normal].filter((c) => usernameProblem(c) === null).join("");
+  if (allowed !== normal) actions.push("username_forbidden_characters_removed");
+  let name = normalizeUsername(allowed);
+  if (name !== allowed) actions.push("username_trimmed");
   if (!name) {
     name = `user-${originalId}`;
     actions.push("username_empty_replaced");

@@ -3,7 +3,9 @@
  * (migration 11), in the caller's transaction: a batch is imported whole or not at all, and a
  * row already recorded is never imported again.
  */
+import { usernameKeys, usernameSkeletons } from "../../auth/usernames";
 import type { Queryable } from "../db";
+import { fillUsernameKeys, REGISTRATION_LOCK_KEY, USER_SQL } from "../users";
 import type { OriginalMessage, OriginalUser } from "./original";
 import { cleanBody, cleanTimestamp, cleanTitle, cleanUsername, isBcryptHash, placeholderName, recordableName, renamed, type RuleCode } from "./rules";
 
@@ -49,31 +51,27 @@ async function keepIdsWhereFree(db: Queryable, table: "users" | "messages", sequ
 }
 
 /**
- * Picks for each name (in order) the first of name, name~2, name~3, ... that no user has under
- * our uniqueness rule and that no earlier name of the batch took. The database computes the
- * keys, with the same expression as the unique index, so the rule cannot drift from it.
+ * Picks for each name (in order) the first of name, name~2, name~3, ... that collides neither
+ * with a user who exists nor with an earlier name of the batch, by registration's own rule and
+ * statement (shared/auth/usernames.ts, USER_SQL.taken), under registration's lock, so a
+ * registration running meanwhile cannot take a look-alike of a name being imported.
  */
 async function uniqueNames(db: Queryable, names: string[]): Promise<{ name: string; renamed: boolean }[]> {
-  const look = async (candidates: string[]) =>
-    (
-      await db.query<{ key: string; taken: boolean }>(
-        `SELECT lower(c) AS key, EXISTS (SELECT 1 FROM users u WHERE lower(u.username) = lower(c)) AS taken
-           FROM unnest($1::text[]) WITH ORDINALITY AS t(c, n) ORDER BY n`,
-        [candidates],
-      )
-    ).rows;
-  const first = await look(names);
+  await db.query(USER_SQL.lock, [REGISTRATION_LOCK_KEY]);
+  await fillUsernameKeys(db);
   const claimed = new Set<string>();
+  const free = async (candidate: string) => {
+    const keys = usernameKeys(candidate);
+    if (keys.some((key) => claimed.has(key))) return false;
+    if ((await db.query(USER_SQL.taken, [candidate, keys])).rowCount) return false;
+    for (const key of keys) claimed.add(key);
+    return true;
+  };
   const chosen: { name: string; renamed: boolean }[] = [];
-  for (let i = 0; i < names.length; i++) {
-    let { key, taken } = first[i];
-    let candidate = names[i];
-    for (let n = 2; taken || claimed.has(key); n++) {
-      candidate = renamed(names[i], n);
-      [{ key, taken }] = await look([candidate]);
-    }
-    claimed.add(key);
-    chosen.push({ name: candidate, renamed: candidate !== names[i] });
+  for (const name of names) {
+    let candidate = name;
+    for (let n = 2; !(await free(candidate)); n++) candidate = renamed(name, n);
+    chosen.push({ name: candidate, renamed: candidate !== name });
   }
   return chosen;
 }
@@ -97,12 +95,14 @@ async function insertUsers(db: Queryable, rows: UserRow[], ctx: WriteContext): P
     ctx.sequences.users,
     rows.map((r) => r.originalId),
   );
+  const skeletons = names.map((n) => usernameSkeletons(n.name));
   // Kept ids may lie past the sequence (placeholders for ids messages name): move it past them.
   await db.query("SELECT setval($1::regclass, $2) WHERE $2 > coalesce(pg_sequence_last_value($1::regclass), 0)", [ctx.sequences.users, Math.max(...ids)]);
   const actions = rows.map((r, i) => [...r.actions, ...(names[i].renamed ? (["username_renamed"] as const) : []), ...(renumbered[i] ? (["id_renumbered"] as const) : [])]);
   await db.query(
     `WITH inserted AS (
-       INSERT INTO users (id, username, hashed_password) SELECT * FROM unnest($1::int[], $2::text[], $3::text[])
+       INSERT INTO users (id, username, hashed_password, username_skeleton, username_skeleton_folded)
+       SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $7::text[], $8::text[])
      )
      INSERT INTO import_original_users (original_id, user_id, original_username, actions)
      SELECT o, u, n, string_to_array(a, ',') FROM unnest($4::int[], $1::int[], $5::text[], $6::text[]) AS t(o, u, n, a)`,
@@ -113,6 +113,8 @@ async function insertUsers(db: Queryable, rows: UserRow[], ctx: WriteContext): P
       rows.map((r) => r.originalId),
       rows.map((r) => r.originalUsername),
       actions.map((a) => a.join(",")),
+      skeletons.map((k) => k.cased),
+      skeletons.map((k) => k.folded),
     ],
   );
   return new Map(rows.map((r, i) => [r.originalId, ids[i]]));

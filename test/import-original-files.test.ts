@@ -120,5 +120,12 @@ describe("npm run import-original -- --from-files", () => {
     expect(run.stderr).toContain("give exactly one of --from <postgresql-url> and --from-files <dir>");
     const bad = await runImportCli("postgresql://unused.invalid/x", ["--from-files", work, "--encoding", "klingon"]);
     expect(bad.code).not.toBe(0);
+    // A dry run changes nothing, migrations included: an unmigrated target is refused.
+    const unmigrated = await createTestDatabase();
+    targets.push(unmigrated);
+    const dry = await runImportCli(unmigrated.url, ["--from-files", work, "--dry-run"]);
+    expect(dry.code).toBe(2);
+    expect(dry.stderr).toMatch(/the target database is at schema version 0, not \d+: run npm run migrate/);
+    expect(await withClient(unmigrated.url, async (c) => (await c.query("SELECT to_regclass('schema_migrations') AS t")).rows[0].t)).toBeNull();
   }, 60_000);
 });

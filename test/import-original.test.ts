@@ -10,6 +10,10 @@ import bcrypt from "bcryptjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLocalStack, type LocalStack } from "../local/stack";
 import type { ImportReport } from "../shared/data/import/report";
+import { Pool } from "pg";
+import type { OriginalSource } from "../shared/data/import/original";
+import { importOriginal } from "../shared/data/import/run";
+import { registerOverHttp } from "./support/api";
 import { createTestDatabase, type TestDatabase } from "./support/database";
 import { createOriginalDatabase, runImportCli, withClient } from "./support/original";
 
@@ -250,6 +254,41 @@ describe("npm run import-original", () => {
     expect(lookalike.status).toBe(400);
     const bob = await fetch(`${base}/token`, { method: "POST", body: new URLSearchParams({ username: "eve", password: "plaintext-from-a-bug" }) });
     expect(bob.status).toBe(401);
+  });
+
+  it("with --dry-run, paused half-way, holds no registration back", async () => {
+    let reached!: () => void;
+    let release!: () => void;
+    const atPause = new Promise<void>((resolve) => (reached = resolve));
+    const paused = new Promise<void>((resolve) => (release = resolve));
+    const source: OriginalSource = {
+      description: "a source that stops between users and messages",
+      totals: async () => ({ users: 1, messages: 0, maxUserId: 5000, maxMessageId: 0 }),
+      async *users() {
+        yield [{ id: 5000, username: "dry_run_user", password_hash: "x" }];
+      },
+      async *messages() {
+        reached();
+        await paused;
+        yield [];
+      },
+      close: async () => {},
+    };
+    const pool = new Pool({ connectionString: target.url, max: 1 });
+    try {
+      const run = importOriginal(pool, source, { dryRun: true });
+      await atPause;
+      const registered = await Promise.race([
+        registerOverHttp(base, "registered_during_dry_run"),
+        new Promise<null>((resolve) => setTimeout(() => resolve(null), 5_000)),
+      ]);
+      release();
+      await run;
+      expect(registered?.username).toBe("registered_during_dry_run");
+    } finally {
+      release();
+      await pool.end();
+    }
   });
 
   it("keeps every unread counter equal to the unread messages", async () => {

@@ -83,7 +83,7 @@ export async function importOriginal(pool: Pool, source: OriginalSource, options
     try {
       if (dryRun) await db.query("BEGIN");
       const sequences = dryRun ? await drySequences(db, totals.maxUserId, totals.maxMessageId) : await realSequences(db, totals.maxUserId, totals.maxMessageId);
-      const ctx: WriteContext = { sequences, lockedHash: lockedHashOnce(), startedAt: naiveUtc(startedAt) };
+      const ctx: WriteContext = { sequences, lockedHash: lockedHashOnce(), startedAt: naiveUtc(startedAt), lockRegistrations: !dryRun };
       const batch = async <T>(work: () => Promise<T>): Promise<T> => {
         if (dryRun) return work();
         await db.query("BEGIN");

@@ -21,6 +21,11 @@ export interface WriteContext {
   lockedHash: () => Promise<string>;
   /** Naive UTC time of the import's start, for messages without one. */
   startedAt: string;
+  /**
+   * Take registration's lock while names are chosen. A dry run does not: its one transaction
+   * would hold the lock, and stop every registration, until it ends; and it commits nothing.
+   */
+  lockRegistrations: boolean;
 }
 
 export interface BatchOutcome {
@@ -56,8 +61,8 @@ async function keepIdsWhereFree(db: Queryable, table: "users" | "messages", sequ
  * statement (shared/auth/usernames.ts, USER_SQL.taken), under registration's lock, so a
  * registration running meanwhile cannot take a look-alike of a name being imported.
  */
-async function uniqueNames(db: Queryable, names: string[]): Promise<{ name: string; renamed: boolean }[]> {
-  await db.query(USER_SQL.lock, [REGISTRATION_LOCK_KEY]);
+async function uniqueNames(db: Queryable, names: string[], lock: boolean): Promise<{ name: string; renamed: boolean }[]> {
+  if (lock) await db.query(USER_SQL.lock, [REGISTRATION_LOCK_KEY]);
   await fillUsernameKeys(db);
   const claimed = new Set<string>();
   const free = async (candidate: string) => {
@@ -88,6 +93,7 @@ async function insertUsers(db: Queryable, rows: UserRow[], ctx: WriteContext): P
   const names = await uniqueNames(
     db,
     rows.map((r) => r.name),
+    ctx.lockRegistrations,
   );
   const { ids, renumbered } = await keepIdsWhereFree(
     db,

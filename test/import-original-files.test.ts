@@ -114,6 +114,35 @@ describe("npm run import-original -- --from-files", () => {
     expect(await withClient(url, async (c) => (await c.query("SELECT username FROM users ORDER BY id")).rows)).toEqual([{ username: "joão" }, { username: "ze" }]);
   }, 60_000);
 
+  it("gives a user exported after the messages that name them the placeholder account made meanwhile", async () => {
+    const write = async (name: string, users: object[], messages: object[]) => {
+      const dir = path.join(work, name);
+      await mkdir(dir);
+      await writeFile(path.join(dir, "users.jsonl"), jsonl(users));
+      await writeFile(path.join(dir, "messages.jsonl"), jsonl(messages));
+      return dir;
+    };
+    const toZe = { id: 1, sender_id: 1, recipient_id: 2, title: "for ze", body: "b", timestamp: "2024-01-01T00:00:00", is_read: false };
+    const fromZe = { id: 2, sender_id: 2, recipient_id: 1, title: "from ze", body: "b", timestamp: "2024-01-02T00:00:00", is_read: false };
+    const early = await write("early", [USERS[0]], [toZe]);
+    const late = await write("late", [USERS[0], { id: 2, username: "ze", password_hash: HASH }], [toZe, fromZe]);
+    const url = await freshTarget();
+    const reportFile = path.join(work, "late.json");
+    for (const dir of [early, late]) {
+      const run = await runImportCli(url, ["--from-files", dir, "--report", reportFile]);
+      expect(run.code, run.stderr).toBe(0);
+    }
+    const users = await withClient(url, async (c) => (await c.query("SELECT id, username, hashed_password, unread_count FROM users ORDER BY id")).rows);
+    expect(users).toEqual([
+      { id: 1, username: "joão", hashed_password: HASH, unread_count: 1 },
+      { id: 2, username: "ze", hashed_password: HASH, unread_count: 1 },
+    ]);
+    expect((await messagesIn(url)).map((m) => m.id)).toEqual([1, 2]);
+    const report = JSON.parse(await readFile(reportFile, "utf8")) as ImportReport;
+    expect(report.users).toEqual([{ original_id: 2, original_username: "ze", user_id: 2, username: "ze", actions: ["placeholder_for_missing_user", "placeholder_filled"] }]);
+    expect(report.imported).toMatchObject({ users: 2, placeholders: 0, messages: 2 });
+  }, 60_000);
+
   it("answers a usage error with exit code 2 and what to do", async () => {
     const run = await runImportCli("postgresql://unused.invalid/x", ["--from-files", work, "--from", "postgresql://x/y"]);
     expect(run.code).toBe(2);

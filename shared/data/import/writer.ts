@@ -126,22 +126,54 @@ async function insertUsers(db: Queryable, rows: UserRow[], ctx: WriteContext): P
   return new Map(rows.map((r, i) => [r.originalId, ids[i]]));
 }
 
-export async function writeUsers(db: Queryable, users: OriginalUser[], ctx: WriteContext): Promise<BatchOutcome> {
-  const done = await recorded(
+function toUserRow(user: OriginalUser, lockedHash: string | null): UserRow {
+  const { value, actions } = cleanUsername(user.username, user.id);
+  if (lockedHash !== null) actions.push("password_hash_not_bcrypt");
+  return { originalId: user.id, originalUsername: recordableName(user.username), name: value, hash: lockedHash ?? user.password_hash, actions };
+}
+
+/**
+ * A user who appears after an earlier run made a placeholder for their id (messages named them,
+ * the export of users did not have them yet) takes the placeholder's account over, with its mail.
+ */
+async function fillPlaceholders(db: Queryable, rows: (UserRow & { userId: number })[], ctx: WriteContext): Promise<void> {
+  const names = await uniqueNames(
     db,
-    "import_original_users",
+    rows.map((r) => r.name),
+    ctx.lockRegistrations,
+  );
+  for (const [i, row] of rows.entries()) {
+    const { cased, folded } = usernameSkeletons(names[i].name);
+    await db.query("UPDATE users SET username = $2, hashed_password = $3, username_skeleton = $4, username_skeleton_folded = $5 WHERE id = $1", [
+      row.userId,
+      names[i].name,
+      row.hash,
+      cased,
+      folded,
+    ]);
+    const actions = [...row.actions, ...(names[i].renamed ? ["username_renamed"] : []), "placeholder_filled"];
+    await db.query("UPDATE import_original_users SET original_username = $2, actions = actions || $3::text[] WHERE original_id = $1", [row.originalId, row.originalUsername, actions]);
+  }
+}
+
+export async function writeUsers(db: Queryable, users: OriginalUser[], ctx: WriteContext): Promise<BatchOutcome> {
+  const known = await resolveUsers(
+    db,
     users.map((u) => u.id),
   );
-  const todo = users.filter((u) => !done.has(u.id)).sort((a, b) => a.id - b.id);
-  const rows: UserRow[] = [];
-  for (const user of todo) {
-    const { value, actions } = cleanUsername(user.username, user.id);
-    const usable = isBcryptHash(user.password_hash);
-    if (!usable) actions.push("password_hash_not_bcrypt");
-    rows.push({ originalId: user.id, originalUsername: recordableName(user.username), name: value, hash: usable ? user.password_hash : await ctx.lockedHash(), actions });
+  const fresh: UserRow[] = [];
+  const filling: (UserRow & { userId: number })[] = [];
+  for (const user of [...users].sort((a, b) => a.id - b.id)) {
+    const person = known.get(user.id);
+    if (person && !person.placeholder) continue;
+    const row = toUserRow(user, isBcryptHash(user.password_hash) ? null : await ctx.lockedHash());
+    if (person) filling.push({ ...row, userId: person.id });
+    else fresh.push(row);
   }
-  if (rows.length) await insertUsers(db, rows, ctx);
-  return { written: rows.length, alreadyDone: users.length - todo.length };
+  if (fresh.length) await insertUsers(db, fresh, ctx);
+  if (filling.length) await fillPlaceholders(db, filling, ctx);
+  const written = fresh.length + filling.length;
+  return { written, alreadyDone: users.length - written };
 }
 
 interface Person {

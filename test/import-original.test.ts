@@ -291,6 +291,37 @@ describe("npm run import-original", () => {
     }
   });
 
+  it("refuses to run beside another import into the same database", async () => {
+    let reached!: () => void;
+    let release!: () => void;
+    const atPause = new Promise<void>((resolve) => (reached = resolve));
+    const paused = new Promise<void>((resolve) => (release = resolve));
+    const source: OriginalSource = {
+      description: "a source that stops before its first user",
+      totals: async () => ({ users: 0, messages: 0, maxUserId: 0, maxMessageId: 0 }),
+      async *users() {
+        reached();
+        await paused;
+        yield [];
+      },
+      async *messages() {},
+      close: async () => {},
+    };
+    const pool = new Pool({ connectionString: target.url, max: 1 });
+    try {
+      const running = importOriginal(pool, source);
+      await atPause;
+      const second = await importCli();
+      expect(second.code).toBe(1);
+      expect(second.stderr).toContain("another import into this database is running");
+      release();
+      await running;
+    } finally {
+      release();
+      await pool.end();
+    }
+  }, 60_000);
+
   it("keeps every unread counter equal to the unread messages", async () => {
     await withClient(target.url, async (c) => {
       const { rows } = await c.query(

@@ -96,6 +96,8 @@ describe("POST /users/ next to alice", () => {
     expect((res.body as { username: string }).username).toBe("bob");
     expect((await register("שלום")).status).toBe(200);
     expect((await login("bob", PASSWORD)).status).toBe(200);
+    // Typed as registered, the name still logs in.
+    expect((await login("ｂｏｂ", PASSWORD)).status).toBe(200);
   });
 
   it("lets only one of two lookalike names registered at the same moment through (20 races)", async () => {

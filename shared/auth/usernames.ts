@@ -20,7 +20,15 @@
  * Right-to-left scripts are allowed (a name may be Hebrew or Arabic), but never the invisible
  * controls that reorder or hide text: a name must display as the characters it holds.
  */
-import unhomoglyph from "unhomoglyph";
+
+// Loaded on first use: building its matcher costs more than the rest of this module, and only
+// registration needs it, not every function that looks a user up by name.
+let mapConfusables: ((text: string) => string) | undefined;
+function unhomoglyph(text: string): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- a lazy load of the package's documented entry
+  mapConfusables ??= require("unhomoglyph") as (text: string) => string;
+  return mapConfusables(text);
+}
 
 /**
  * Characters no username may hold: controls (Cc), formatting characters (Cf: zero-width spaces,

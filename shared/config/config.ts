@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { SETTINGS, type SettingName } from "./settings";
+import { azureSettingProblems, runsInAzure } from "./azure";
 
 /** Default Web PubSub hub: the one place the hub name is spelled. */
 export const DEFAULT_HUB = "notifications";
@@ -170,13 +171,23 @@ function unresolvedKeyVaultReferences(env: NodeJS.ProcessEnv): string[] {
   return Object.values(SETTINGS).filter((name) => KEY_VAULT_REFERENCE.test(env[name] ?? ""));
 }
 
+/** Whether `value` is what the app uses for `name` when the setting is absent (so copying it changes nothing). */
+function isProductionDefault(name: SettingName, value: string): boolean {
+  const field = (schema.shape as Record<string, z.ZodType>)[name];
+  if (!field) return false;
+  const [given, absent] = [field.safeParse(value), field.safeParse(undefined)];
+  return given.success && absent.success && given.data !== undefined && given.data === absent.data;
+}
+
 /** Every problem, each setting named once: an unresolved reference hides its other complaints. */
-function check<T>(env: NodeJS.ProcessEnv, result: z.ZodSafeParseResult<T>): T {
+function check<T>(env: NodeJS.ProcessEnv, result: z.ZodSafeParseResult<T>, options: { azure?: boolean } = {}): T {
   const unresolved = unresolvedKeyVaultReferences(env);
   const issues = result.success ? [] : result.error.issues.filter((i) => !unresolved.includes(String(i.path[0]) as SettingName));
   const problems = [
     ...unresolved.map((name) => `${name} is an unresolved Key Vault reference (check the app's access to the vault)`),
     ...issues.map((i) => `${String(i.path[0] ?? "settings")} ${i.message}`),
+    // In Azure, example and local-only values are refused too (shared/config/azure.ts).
+    ...(options.azure && runsInAzure(env) ? azureSettingProblems(env, isProductionDefault).filter((p) => !unresolved.some((name) => p.startsWith(`${name} `))) : []),
   ];
   if (problems.length > 0 || !result.success) throw new ConfigError(problems);
   return result.data;
@@ -213,7 +224,7 @@ export function parseDatabaseConfig(env: NodeJS.ProcessEnv): DatabaseConfig {
 
 /** Parses and validates every setting; throws a ConfigError naming each bad one. */
 export function parseConfig(env: NodeJS.ProcessEnv): Config {
-  const s = check(env, schema.safeParse(env));
+  const s = check(env, schema.safeParse(env), { azure: true });
   const connectionString = s[SETTINGS.webPubSubConnectionString];
   const endpoint = s[SETTINGS.webPubSubEndpoint];
   const webPubSub: WebPubSubSettings = connectionString

@@ -1,6 +1,6 @@
 import { isUniqueViolation } from "./db-errors";
 import { getPool, inTransaction, type Queryable } from "./db";
-import { usernameKeys, usernameSkeletons } from "../auth/usernames";
+import { normalizeUsername, usernameKeys, usernameSkeletons } from "../auth/usernames";
 import type { UserPublicT } from "../http/schemas";
 
 export interface UserRecord extends UserPublicT {
@@ -65,9 +65,17 @@ export async function createUser(username: string, hashedPassword: string): Prom
   }
 }
 
-/** Case-insensitive, as usernames are unique regardless of case. */
+/**
+ * Case-insensitive, as usernames are unique regardless of case. A name as typed matches first; else
+ * its NFKC form, as registration stores it ("ｂｏｂ" finds "bob"), so names stored before that rule
+ * still log in exactly as they were written.
+ */
 export async function findUserByUsername(username: string): Promise<UserRecord | null> {
-  const { rows } = await getPool().query<UserRecord>("SELECT id, username, hashed_password FROM users WHERE lower(username) = lower($1)", [username]);
+  const { rows } = await getPool().query<UserRecord>(
+    `SELECT id, username, hashed_password FROM users WHERE lower(username) IN (lower($1), lower($2))
+      ORDER BY lower(username) = lower($1) DESC LIMIT 1`,
+    [username, normalizeUsername(username)],
+  );
   return rows[0] ?? null;
 }
 

@@ -147,6 +147,7 @@ describe("npm run import-original -- --from-files", () => {
     const run = await runImportCli("postgresql://unused.invalid/x", ["--from-files", work, "--from", "postgresql://x/y"]);
     expect(run.code).toBe(2);
     expect(run.stderr).toContain("give exactly one of --from <postgresql-url> and --from-files <dir>");
+    expect(run.stderr).toContain("usage: npm run import-original");
     const bad = await runImportCli("postgresql://unused.invalid/x", ["--from-files", work, "--encoding", "klingon"]);
     expect(bad.code).not.toBe(0);
     // A dry run changes nothing, migrations included: an unmigrated target is refused.

@@ -23,6 +23,16 @@ const PROGRESS_EVERY_MS = 1_000;
 
 export class UsageError extends Error {}
 
+export const USAGE = `usage: npm run import-original -- (--from <postgresql-url> | --from-files <dir> [--encoding <label>])
+       [--dry-run] [--batch-size <n>] [--report <file>]
+  --from <url>         the original's PostgreSQL database (tables "Users" and "Messages")
+  --from-files <dir>   an export of its SQL Server tables: users.jsonl and messages.jsonl (README)
+  --encoding <label>   the export's encoding: auto (default: BOM, UTF-16LE or UTF-8), windows-1252, ...
+  --dry-run            report what would happen; change nothing
+  --batch-size <n>     rows per transaction (default 2000)
+  --report <file>      where the JSON report goes (default import-original-report.json)
+The target is the database the app is configured for: DATABASE_URL, or POSTGRES_HOST/DATABASE/USER (Entra).`;
+
 export interface CliOptions {
   from?: string;
   fromFiles?: string;
@@ -51,6 +61,7 @@ export function parseCli(argv: string[]): CliOptions {
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
+
   if (!values.from === !values["from-files"]) throw new UsageError("give exactly one of --from <postgresql-url> and --from-files <dir>");
   if (values.from && !/^postgres(ql)?:\/\//.test(values.from)) throw new UsageError("--from takes a postgresql:// URL");
   if (values.from && values.encoding !== "auto") throw new UsageError("--encoding applies to --from-files only (PostgreSQL sends text decoded)");
@@ -81,6 +92,7 @@ function progressPrinter(write: (line: string) => void): (p: Progress) => void {
 }
 
 async function main(): Promise<void> {
+  if (process.argv.includes("--help")) return console.log(USAGE);
   const options = parseCli(process.argv.slice(2));
   const config = parseDatabaseConfig(process.env);
   const pool = new Pool({ ...poolConfig(config), max: 2, statement_timeout: IMPORT_STATEMENT_TIMEOUT_MS, query_timeout: IMPORT_STATEMENT_TIMEOUT_MS + 1_000 });
@@ -111,6 +123,7 @@ async function main(): Promise<void> {
 if (require.main === module) {
   main().catch((error: unknown) => {
     console.error(`import-original: ${error instanceof Error ? error.message : String(error)}`);
+    if (error instanceof UsageError) console.error(USAGE);
     process.exitCode = error instanceof UsageError ? 2 : 1;
   });
 }

@@ -58,6 +58,14 @@ describe("local.settings.example.json", () => {
     expect(local.registration.windowSeconds).toBe(production.registration.windowSeconds);
   });
 
+  it("keeps its relaxed limits out of the deployment: the Bicep leaves them to the code's defaults or sets values of its own", () => {
+    const bicep = readFileSync(path.join(ROOT, "infra", "main.bicep"), "utf8");
+    for (const name of [SETTINGS.loginFailuresPerAddress, SETTINGS.registrationsPerAddress]) {
+      const set = new RegExp(`^\\s*${name}:\\s*(.+)$`, "m").exec(bicep);
+      if (set) expect(set[1], name).not.toContain(values[name]);
+    }
+  });
+
   it("passes the app's own validation: a database URL and Web PubSub by connection string", () => {
     const config = parseConfig(values);
     expect(config.database.kind).toBe("url");

@@ -48,7 +48,10 @@ export const BODY_MAX = 100_000;
 /** A new username: NFKC-normalised and trimmed first, then measured and checked (shared/auth/usernames.ts). */
 export const Username = textOfLength(1, USERNAME_MAX, { trim: true }, z.string().overwrite(normalizeUsername)).refine((s) => usernameProblem(s) === null, {
   error: FORBIDDEN_CHARACTERS_MESSAGE,
-});
+}).describe(
+  `1-${USERNAME_MAX} characters after NFKC normalisation and trimming; no control, invisible or bidirectional formatting characters; ` +
+    "unique ignoring case and look-alike characters (Unicode confusables)",
+);
 
 export const UserCreate = z.object({
   username: Username,

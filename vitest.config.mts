@@ -2,7 +2,7 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
+    include: ["test/**/*.test.ts", "client/**/*.test.ts"],
     setupFiles: ["test/support/env.ts"],
     // Each file gets its own process: function modules, the pool and the config cache are per instance.
     pool: "forks",

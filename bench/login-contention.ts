@@ -8,20 +8,31 @@
  * client should: a 503 (hashing past its budget) waits its Retry-After and tries again; those
  * refusals are counted and printed.
  *
+ * Mode "fairness": another user's LOGIN p50 and p99 from 127.0.0.3, idle and while 127.0.0.2 floods
+ * correct logins on BENCH_FLOODS connections (8 and 16), ignoring Retry-After as an attacker would;
+ * goal: within 2x idle and no 503 for the other user. The local host reports each loopback source
+ * address as a client of its own. The login budgets are lifted here: with production budgets the
+ * flood is refused with 429 before any hashing after 30 logins, so this measures the hasher's
+ * fairness alone, the case of an address with many accounts or a budget not yet spent.
+ *
  *   npm run bench:login                                   # embedded database, bcrypt cost 12
  *   BENCH_DATABASE_URL=postgresql://... npm run bench:login
- *   BENCH_SECONDS=20 BENCH_LOGINS=10 BCRYPT_COST=12 BENCH_MODES=workers,inline npm run bench:login
+ *   BENCH_SECONDS=20 BENCH_LOGINS=10 BCRYPT_COST=12 BENCH_MODES=workers,inline,fairness BENCH_FLOODS=8,16 npm run bench:login
  */
 import { performance } from "node:perf_hooks";
 import bcrypt from "bcryptjs";
 import { startLocalStack } from "../local/stack";
 import { closePasswordHasher } from "../shared/auth/passwords";
 import { resolveThreads } from "../shared/auth/password-hasher";
-import { summary } from "./stats";
+import { closeLoginAgents, loginFrom } from "../test/support/address-login";
+import { summary, type Summary } from "./stats";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const LOGINS = Number(process.env.BENCH_LOGINS ?? 10);
-const MODES = (process.env.BENCH_MODES ?? "workers,inline").split(",").map((m) => m.trim());
+const MODES = (process.env.BENCH_MODES ?? "workers,inline,fairness").split(",").map((m) => m.trim());
+const FLOODS = (process.env.BENCH_FLOODS ?? "8,16").split(",").map(Number);
+const FLOODER = "127.0.0.2";
+const OTHER = "127.0.0.3";
 const WARMUP = 50;
 const PASSWORD = "correct horse battery";
 
@@ -128,6 +139,79 @@ async function measure(mode: string): Promise<Result> {
   }
 }
 
+interface OtherLogins {
+  label: string;
+  times: Summary;
+  refused: number;
+  flood?: { ok: number; refused: number };
+}
+
+/** The other user's logins from OTHER for BENCH_SECONDS, as a well-behaved client (a 503 waits its Retry-After). */
+async function otherLogins(base: string, username: string, label: string): Promise<OtherLogins> {
+  const times: number[] = [];
+  let refused = 0;
+  const until = performance.now() + SECONDS * 1000;
+  while (performance.now() < until) {
+    const started = performance.now();
+    const res = await loginFrom(base, OTHER, username, PASSWORD);
+    if (res.status === 200) times.push(performance.now() - started);
+    else if (res.status === 503) {
+      refused++;
+      await new Promise((resolve) => setTimeout(resolve, (res.retryAfter ?? 1) * 1000));
+    } else throw new Error(`login from ${OTHER}: ${res.status}`);
+  }
+  return { label, times: summary(times), refused };
+}
+
+async function measureFairness(): Promise<OtherLogins[]> {
+  process.env.PASSWORD_HASH_THREADS = process.env.BENCH_HASH_THREADS ?? "auto";
+  for (const name of ["LOGIN_ATTEMPTS_PER_ACCOUNT", "LOGIN_ATTEMPTS_PER_ADDRESS"]) process.env[name] = "1000000";
+  await closePasswordHasher();
+  const stack = await startLocalStack({ hostPort: 0, databaseUrl: process.env.BENCH_DATABASE_URL, embedded: { port: 0 }, webPubSub: false });
+  const base = stack.url as string;
+  try {
+    const run = Date.now().toString(36);
+    const [flooder, other] = [`bench_flooder_${run}`, `bench_other_${run}`];
+    await register(base, flooder);
+    await register(base, other);
+    for (let i = 0; i < 3; i++) await loginFrom(base, OTHER, other, PASSWORD); // the hash time is measured
+    const results = [await otherLogins(base, other, "idle")];
+    for (const connections of FLOODS) {
+      let flooding = true;
+      const flood = { ok: 0, refused: 0 };
+      const loops = Array.from({ length: connections }, async () => {
+        while (flooding) {
+          const res = await loginFrom(base, FLOODER, flooder, PASSWORD);
+          if (res.status === 200) flood.ok++;
+          else flood.refused++;
+        }
+      });
+      await new Promise((resolve) => setTimeout(resolve, 1000)); // the flood's backlog built up
+      const measured = await otherLogins(base, other, `${FLOODER} floods on ${connections}`);
+      flooding = false;
+      await Promise.all(loops);
+      results.push({ ...measured, flood });
+    }
+    return results;
+  } finally {
+    closeLoginAgents();
+    await stack.close();
+    await closePasswordHasher();
+  }
+}
+
+function printFairness(results: OtherLogins[]): void {
+  const ms = (x: number) => `${x.toFixed(0)} ms`;
+  const idle = results[0];
+  console.log(`another user's logins from ${OTHER} at bcrypt cost ${process.env.BCRYPT_COST}, ${SECONDS} s each, while ${FLOODER} floods correct logins (login budgets lifted: the hasher alone)`);
+  for (const r of results) {
+    const ratio = r === idle ? "" : ` | vs idle p50 ${(r.times.p50 / idle.times.p50).toFixed(2)}x p99 ${(r.times.p99 / idle.times.p99).toFixed(2)}x`;
+    const goal = r === idle ? "" : ` | goal <= 2x, no 503: ${r.times.p50 <= 2 * idle.times.p50 && r.times.p99 <= 2 * idle.times.p99 && r.refused === 0 ? "ok" : "MISSED"}`;
+    const flood = r.flood ? ` | flood: ${r.flood.ok} logged in, ${r.flood.refused} refused` : "";
+    console.log(`${r.label.padEnd(26)} p50 ${ms(r.times.p50)} p99 ${ms(r.times.p99)} (n=${r.times.n}), 503 ${r.refused}${ratio}${goal}${flood}`);
+  }
+}
+
 async function main(): Promise<void> {
   if (!(SECONDS > 0 && Number.isInteger(LOGINS) && LOGINS > 0)) throw new Error("BENCH_SECONDS and BENCH_LOGINS must be positive");
   process.env.BCRYPT_COST ??= "12";
@@ -140,9 +224,11 @@ async function main(): Promise<void> {
     `GET /messages/unread_count/ of another user, idle vs during ${LOGINS} concurrent logins at bcrypt cost ${process.env.BCRYPT_COST}, ${SECONDS} s each, database: ${process.env.BENCH_DATABASE_URL ? "BENCH_DATABASE_URL" : "embedded (PGlite)"}`,
   );
   const results: Result[] = [];
+  let fairness: OtherLogins[] | undefined;
   for (const mode of MODES) {
-    if (mode !== "workers" && mode !== "inline") throw new Error(`unknown mode ${mode}: use workers or inline`);
-    results.push(await measure(mode));
+    if (mode === "fairness") fairness = await measureFairness();
+    else if (mode === "workers" || mode === "inline") results.push(await measure(mode));
+    else throw new Error(`unknown mode ${mode}: use workers, inline or fairness`);
   }
   const ms = (x: number) => `${x.toFixed(1)} ms`;
   for (const r of results) {
@@ -152,6 +238,7 @@ async function main(): Promise<void> {
         `p99 ratio ${(r.busy.p99 / r.idle.p99).toFixed(2)}x | logins ${r.loginsPerSecond.toFixed(1)}/s, login p50 ${ms(r.logins.p50)} p99 ${ms(r.logins.p99)}, 503 shed ${r.shed}`,
     );
   }
+  if (fairness) printFairness(fairness);
 }
 
 main().catch((error) => {

@@ -2,7 +2,7 @@ import "../shared/config/startup";
 import { defineEndpoint } from "../shared/http/endpoint";
 import { ERRORS } from "../shared/http/errors";
 import { HttpError } from "../shared/http/http";
-import { swaggerAsset } from "../shared/http/swagger-ui";
+import { DOCS_HEADERS, swaggerAsset } from "../shared/http/swagger-ui";
 
 /** Swagger UI at /docs, its files at /docs/<file>. */
 export const docs = defineEndpoint({
@@ -15,6 +15,6 @@ export const docs = defineEndpoint({
   handler: async ({ request }) => {
     const asset = await swaggerAsset(request.params.asset ?? "");
     if (!asset) throw new HttpError(404, ERRORS.notFound);
-    return { status: 200, body: asset.body, headers: { "Content-Type": asset.contentType, "Cache-Control": "public, max-age=3600" } };
+    return { status: 200, body: asset.body, headers: { ...DOCS_HEADERS, "Content-Type": asset.contentType, "Cache-Control": "public, max-age=3600" } };
   },
 });

@@ -1,8 +1,8 @@
 import "../shared/config/startup";
+import { getConfig } from "../shared/config/config";
 import { defineEndpoint } from "../shared/http/endpoint";
-import { json } from "../shared/http/http";
 import { listOutbox } from "../shared/data/messages";
-import { LINK_HEADER, nextPageHeaders } from "../shared/http/paging";
+import { LINK_HEADER, pagedAnswer } from "../shared/http/paging";
 import { MessageList, OutboxQuery } from "../shared/http/schemas";
 
 export const outbox = defineEndpoint({
@@ -16,7 +16,7 @@ export const outbox = defineEndpoint({
   response: MessageList,
   responseHeaders: LINK_HEADER,
   handler: async ({ request, user, query }) => {
-    const page = await listOutbox(user.id, query);
-    return json(200, page, nextPageHeaders(request.url, page, query.limit));
+    const page = { ...query, maxBytes: getConfig().listMaxBytes };
+    return pagedAnswer(request.url, await listOutbox(user.id, page), page);
   },
 });

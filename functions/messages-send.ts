@@ -2,6 +2,7 @@ import "../shared/config/startup";
 import { defineEndpoint } from "../shared/http/endpoint";
 import { ERRORS } from "../shared/http/errors";
 import { HttpError, ok } from "../shared/http/http";
+import { getSendLimits } from "../shared/auth/send-limits";
 import { threadOf } from "../shared/data/mailbox";
 import { sendMessage } from "../shared/data/messages";
 import { pushFrames } from "../shared/realtime/realtime";
@@ -17,19 +18,24 @@ export const sendMessageHandler = defineEndpoint({
   headers: MessageSendHeaders,
   body: { schema: MessageCreate, media: "json" },
   response: Message,
-  errors: [404],
+  errors: [404, 410, 429],
   handler: async ({ context, user: sender, headers, body: input }) => {
+    // Counted before any other work: 429 past the sender's or the recipient's limit.
+    await getSendLimits().countSend(sender.id, input.recipient_id);
     // A reply must name a message in the sender's own mailbox; it joins that message's thread.
     const replyTo = input.in_reply_to ?? null;
     const threadId = replyTo === null ? null : await threadOf(replyTo, sender.id);
     if (replyTo !== null && threadId === null) throw new HttpError(404, ERRORS.messageNotFound);
     const idempotencyKey = headers[IDEMPOTENCY_KEY_HEADER];
-    const sent = await sendMessage(sender.id, { ...input, thread_id: threadId }, { idempotencyKey, log: context });
+    const sent = await sendMessage(sender.id, { ...input, thread_id: threadId }, { idempotencyKey });
     switch (sent.kind) {
       case "recipient_not_found":
         throw new HttpError(404, ERRORS.recipientNotFound);
       case "different_request":
         throw new HttpError(422, ERRORS.idempotencyKeyReused);
+      case "replayed_deleted":
+        // Sent once already, and erased since: nothing is sent again, and no text is left to answer with.
+        throw new HttpError(410, ERRORS.idempotentMessageDeleted);
       case "replayed":
         // The first request's answer; its push was sent then and is not sent again.
         return ok(sent.message);

@@ -1,11 +1,13 @@
 import "../shared/config/startup";
+import { getConfig } from "../shared/config/config";
 import { defineEndpoint } from "../shared/http/endpoint";
 import { ERRORS } from "../shared/http/errors";
-import { HttpError, ok } from "../shared/http/http";
+import { HttpError } from "../shared/http/http";
+import { pagedAnswer } from "../shared/http/paging";
 import { listThread } from "../shared/data/mailbox";
-import { MessageList, MessagePath } from "../shared/http/schemas";
+import { MessageList, MessagePath, ThreadQuery } from "../shared/http/schemas";
 
-/** The conversation a message belongs to, as far as the caller can see it, oldest first. */
+/** The conversation a message belongs to, as far as the caller can see it, oldest first, a page at a time. */
 export const messageThread = defineEndpoint({
   name: "messages-thread",
   method: "GET",
@@ -13,11 +15,14 @@ export const messageThread = defineEndpoint({
   summary: "The conversation of a message, oldest first",
   auth: "bearer",
   path: MessagePath,
+  query: ThreadQuery,
   response: MessageList,
+  responseHeaders: { Link: 'RFC 8288 `<...?after_id=N&limit=L...>; rel="next"` when the page is full or reached the byte bound (LIST_MAX_BYTES)' },
   errors: [404],
-  handler: async ({ user, path: { message_id } }) => {
-    const thread = await listThread(message_id, user.id);
+  handler: async ({ request, user, path: { message_id }, query }) => {
+    const page = { ...query, maxBytes: getConfig().listMaxBytes };
+    const thread = await listThread(message_id, user.id, page);
     if (!thread) throw new HttpError(404, ERRORS.messageNotFound);
-    return ok(thread);
+    return pagedAnswer(request.url, thread, page, "after_id");
   },
 });

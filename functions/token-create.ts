@@ -12,8 +12,9 @@ import { findUserByUsername } from "../shared/data/users";
 
 /**
  * OAuth2 password flow, as the original's `/token`: a form in, a bearer token out. The attempt
- * is counted before the password is checked (429 past the limits), forgiven when it is right,
- * and counted against the client's address when it is wrong. When password hashing is past its
+ * is counted before the password is checked (429 past the limits; every attempt, right or wrong,
+ * spends from the account's and the address's budgets), its failure counter forgiven when it is
+ * right, and counted against the client's address when it is wrong. When password hashing is past its
  * budget the login is refused with 503 first of all, before any database work; one that slips past
  * that check and is refused by the hasher itself gets its attempt back.
  */
@@ -27,11 +28,12 @@ export const createToken = defineEndpoint({
   response: Token,
   errors: [401, 429, 503],
   handler: async ({ request, body: form }) => {
-    await admitPasswordHashing();
+    const address = clientAddress(request);
+    await admitPasswordHashing(address);
     const username = form.username.trim();
-    const attempt = await getThrottle().beginLogin(clientAddress(request), username);
+    const attempt = await getThrottle().beginLogin(address, username);
     const user = await findUserByUsername(username);
-    const valid = await verifyPassword(form.password, user?.hashed_password ?? null).catch(async (error: unknown) => {
+    const valid = await verifyPassword(form.password, user?.hashed_password ?? null, address).catch(async (error: unknown) => {
       if (error instanceof HttpError && error.status === 503) await attempt.abandoned();
       throw error;
     });

@@ -1,8 +1,9 @@
 import "../shared/config/startup";
 import { clientAddress } from "../shared/auth/client-address";
 import { defineEndpoint } from "../shared/http/endpoint";
-import { ERRORS } from "../shared/http/errors";
-import { HttpError, ok } from "../shared/http/http";
+import { COMMON_PASSWORD_ISSUE, ERRORS } from "../shared/http/errors";
+import { HttpError, ok, validationError } from "../shared/http/http";
+import { isCommonPassword } from "../shared/auth/common-passwords";
 import { admitPasswordHashing, hashPassword } from "../shared/auth/passwords";
 import { UserCreate, UserPublic } from "../shared/http/schemas";
 import { getThrottle } from "../shared/auth/throttle";
@@ -19,11 +20,14 @@ export const registerUser = defineEndpoint({
   response: UserPublic,
   errors: [400, 429, 503],
   handler: async ({ request, body: input }) => {
-    await admitPasswordHashing(); // hashing past its budget: 503 before anything is counted or written
+    // Part of validating the request: a 422 before anything is counted, hashed or written.
+    if (await isCommonPassword(input.password)) throw validationError([{ ...COMMON_PASSWORD_ISSUE, loc: ["body", "password"] }]);
+    const address = clientAddress(request);
+    await admitPasswordHashing(address); // hashing past its budget: 503 before anything is counted or written
     // Counted once the request is valid and before the costly hash: 429 past the per-address limit.
-    await getThrottle().countRegistration(clientAddress(request));
+    await getThrottle().countRegistration(address);
     try {
-      return ok(await createUser(input.username, await hashPassword(input.password)));
+      return ok(await createUser(input.username, await hashPassword(input.password, address)));
     } catch (error) {
       if (error instanceof UsernameTakenError) throw new HttpError(400, ERRORS.usernameTaken);
       throw error;

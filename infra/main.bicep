@@ -7,12 +7,50 @@ targetScope = 'subscription'
 @description('Name of the azd environment: names the resource group rg-<name> and seeds unique resource names.')
 param environmentName string
 
+// The regions that offer Flex Consumption, as Microsoft publishes them for its own Flex Consumption
+// azd templates (Azure-Samples/functions-quickstart-typescript-azd, infra/main.bicep) and lists with
+// `az functionapp list-flexconsumption-locations`
+// (https://learn.microsoft.com/azure/azure-functions/flex-consumption-how-to#view-currently-supported-regions),
+// less the eastus2euap canary. azd offers only these when it asks for a region.
 @minLength(1)
-@description('Region for every resource. It must offer Flex Consumption (e.g. eastus2, swedencentral, westeurope, australiaeast).')
+@description('Region for every resource: one that offers Flex Consumption.')
+@allowed([
+  'australiaeast'
+  'australiasoutheast'
+  'brazilsouth'
+  'canadacentral'
+  'centralindia'
+  'centralus'
+  'eastasia'
+  'eastus'
+  'eastus2'
+  'francecentral'
+  'germanywestcentral'
+  'italynorth'
+  'japaneast'
+  'koreacentral'
+  'northcentralus'
+  'northeurope'
+  'norwayeast'
+  'southafricanorth'
+  'southcentralus'
+  'southeastasia'
+  'southindia'
+  'spaincentral'
+  'swedencentral'
+  'uaenorth'
+  'uksouth'
+  'ukwest'
+  'westcentralus'
+  'westeurope'
+  'westus'
+  'westus2'
+  'westus3'
+])
 @metadata({ azd: { type: 'location' } })
 param location string
 
-@description('Region for PostgreSQL only, when the main region does not offer it to your subscription. Empty: the main region.')
+@description('Region for PostgreSQL only, when the main region does not offer it to your subscription. Empty: the main region. Either must be in postgresFlexibleServerRegions below.')
 param postgresLocation string = ''
 
 @description('Object id of whoever runs azd (azd sets AZURE_PRINCIPAL_ID): may read and manage the Key Vault secrets. Empty: nobody.')
@@ -172,6 +210,63 @@ var postgresMaxConnectionsBySku = {
 }
 var postgresMaxConnections = postgresMaxConnectionsBySku[?postgresSkuName] ?? fail('POSTGRES_SKU ${postgresSkuName} has no max_connections in postgresMaxConnectionsBySku (infra/main.bicep): add its value from the Azure Database for PostgreSQL limits table.')
 
+// The public-cloud regions of Azure Database for PostgreSQL flexible server, from Microsoft's region table
+// (https://learn.microsoft.com/azure/postgresql/flexible-server/overview#azure-regions). Not every Flex
+// Consumption region is one (spaincentral): there AZURE_POSTGRES_LOCATION must name one of these.
+var postgresFlexibleServerRegions = [
+  'australiacentral'
+  'australiacentral2'
+  'australiaeast'
+  'australiasoutheast'
+  'brazilsouth'
+  'brazilsoutheast'
+  'canadacentral'
+  'canadaeast'
+  'centralindia'
+  'centralus'
+  'eastasia'
+  'eastus'
+  'eastus2'
+  'francecentral'
+  'francesouth'
+  'germanynorth'
+  'germanywestcentral'
+  'israelcentral'
+  'italynorth'
+  'japaneast'
+  'japanwest'
+  'jioindiacentral'
+  'jioindiawest'
+  'koreacentral'
+  'koreasouth'
+  'northcentralus'
+  'northeurope'
+  'norwayeast'
+  'norwaywest'
+  'polandcentral'
+  'qatarcentral'
+  'southafricanorth'
+  'southafricawest'
+  'southcentralus'
+  'southeastasia'
+  'southindia'
+  'swedencentral'
+  'switzerlandnorth'
+  'switzerlandwest'
+  'uaecentral'
+  'uaenorth'
+  'uksouth'
+  'ukwest'
+  'westcentralus'
+  'westeurope'
+  'westus'
+  'westus2'
+  'westus3'
+]
+var postgresRegion = contains(postgresFlexibleServerRegions, empty(postgresLocation) ? location : postgresLocation)
+  ? (empty(postgresLocation) ? location : postgresLocation)
+  : fail('PostgreSQL Flexible Server is not offered in ${empty(postgresLocation) ? location : postgresLocation}: set AZURE_POSTGRES_LOCATION to one of ${join(postgresFlexibleServerRegions, ', ')}.')
+
 // When a person (not a pipeline's service principal) deploys, they become a second PostgreSQL
 // administrator for hands-on access. any(): older Bicep versions do not type this property.
 var deployerUserPrincipalName = any(deployer()).?userPrincipalName ?? ''
@@ -245,7 +340,7 @@ module postgres 'app/postgres.bicep' = {
   scope: rg
   params: {
     name: '${abbrs.dBforPostgreSQLServers}${resourceToken}'
-    location: empty(postgresLocation) ? location : postgresLocation
+    location: postgresRegion
     tags: tags
     databaseName: postgresDatabaseName
     skuName: postgresSkuName

@@ -1,6 +1,7 @@
 /**
  * The zero-install local stack: embedded PostgreSQL (unless a database URL is given), the
- * Web PubSub stand-in, migrations, and the local Functions host serving every function.
+ * Web PubSub stand-in, migrations, and the local Functions host serving every function (and
+ * running the timer functions on their schedules).
  */
 import path from "node:path";
 import { parseDatabaseConfig, resetConfig } from "../shared/config/config";
@@ -12,6 +13,7 @@ import { SETTINGS } from "../shared/config/settings";
 import { parseCors } from "./cors";
 import { startEmbeddedDatabase, type EmbeddedDatabase } from "./database";
 import { startHost, type RunningHost } from "./host";
+import { startTimers, type RunningTimers } from "./timers";
 import { loadFunctions } from "./load-functions";
 import { applyValues, readHostJson, readLocalSettings } from "./settings";
 import { startWebPubSubStandIn, type WebPubSubStandIn } from "./webpubsub";
@@ -31,6 +33,8 @@ export interface StackOptions {
   webPubSubPort?: number;
   /** false: no stand-in (realtime goes wherever the settings point, or nowhere). */
   webPubSub?: boolean;
+  /** Origins allowed by CORS besides the settings' `Host.CORS` (a page served on a port picked at run time). */
+  corsOrigins?: string[];
   log?: (line: string) => void;
 }
 
@@ -38,6 +42,8 @@ export interface LocalStack {
   url: string | null;
   databaseUrl: string;
   webPubSub: WebPubSubStandIn | null;
+  /** The timer functions, run on their schedules while the host serves. */
+  timers: RunningTimers | null;
   close(): Promise<void>;
 }
 
@@ -112,19 +118,22 @@ export async function startLocalStack(options: StackOptions = {}): Promise<Local
     closers.push(closePool);
 
     let host: RunningHost | null = null;
+    let timers: RunningTimers | null = null;
     if (hostPort !== null) {
       const functions = await loadFunctions(path.join(ROOT, "functions"));
       host = await startHost({
         functions,
         routePrefix,
-        cors: parseCors(settings.Host.CORS, settings.Host.CORSCredentials),
+        cors: parseCors([settings.Host.CORS, ...(options.corsOrigins ?? [])].filter(Boolean).join(","), settings.Host.CORSCredentials),
         port: hostPort,
         log,
       });
       hostPort = host.port;
       closers.push(() => host!.close());
+      timers = startTimers(functions, log);
+      closers.push(async () => timers!.stop());
     }
-    return { url: host?.url ?? null, databaseUrl, webPubSub, close: closeAll };
+    return { url: host?.url ?? null, databaseUrl, webPubSub, timers, close: closeAll };
   } catch (error) {
     await closeAll();
     throw error;

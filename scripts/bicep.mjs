@@ -1,6 +1,7 @@
 // The real Bicep compiler, for CI and the infra tests.
 //   node scripts/bicep.mjs build   compiles infra/main.bicep to infra/.build/main.json (git-ignored)
 //   node scripts/bicep.mjs lint    lints infra/main.bicep
+//   node scripts/bicep.mjs available   exits 0 when a CLI can be had (else 1, naming what to install)
 // Both fail on any error or warning. The CLI is, in order: $BICEP_CLI, `bicep` on PATH, `az bicep`,
 // else the NuGet package Azure.Bicep.CommandLine.<platform> restored once by an ordinary
 // `dotnet restore` of a throwaway project in ~/.cache/realtime-mail/bicep (its tools/bicep is the CLI).
@@ -25,11 +26,15 @@ function nugetRuntime() {
   return `${os}-${arch}`;
 }
 
+const nugetId = () => `Azure.Bicep.CommandLine.${nugetRuntime()}`;
+/** Where the restored CLI's executable is (or will be). */
+const cachedCli = () => path.join(CACHE, "packages", nugetId().toLowerCase(), VERSION, "tools", process.platform === "win32" ? "bicep.exe" : "bicep");
+
 /** Restores the CLI package into the cache folder (once) and returns the path of its executable. */
 function restoreFromNuGet() {
-  const id = `Azure.Bicep.CommandLine.${nugetRuntime()}`;
+  const id = nugetId();
   const packages = path.join(CACHE, "packages");
-  const cli = path.join(packages, id.toLowerCase(), VERSION, "tools", process.platform === "win32" ? "bicep.exe" : "bicep");
+  const cli = cachedCli();
   if (!existsSync(cli)) {
     mkdirSync(CACHE, { recursive: true });
     // PackageDownload fetches the package without referencing it: nothing is built.
@@ -50,6 +55,21 @@ function restoreFromNuGet() {
   }
   if (process.platform !== "win32") chmodSync(cli, 0o755); // NuGet does not keep the executable bit
   return cli;
+}
+
+/** What to install so that a Bicep CLI can be had, for a message when none can. */
+export const INSTALL_HINT =
+  "install the Bicep CLI (https://aka.ms/bicep-install), the Azure CLI (then `az bicep install`), or the .NET SDK (scripts/bicep.mjs then restores the CLI from NuGet)";
+
+/** Whether findBicep() can succeed here without trying a download: a CLI on hand or restored earlier, or dotnet to restore one. */
+export function bicepAvailable() {
+  if (process.env.BICEP_CLI) return true;
+  if (runs("bicep", ["--version"]) || runs("az", ["bicep", "version"])) return true;
+  try {
+    return existsSync(cachedCli()) || runs("dotnet", ["--version"]);
+  } catch {
+    return false; // no NuGet package for this platform
+  }
 }
 
 /** How to run the CLI: the standalone `bicep`, or Azure CLI's `az bicep` (which names the file with --file). */
@@ -90,6 +110,15 @@ export function version(cli = findBicep()) {
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const command = process.argv[2];
   try {
+    if (command === "available") {
+      // Exit 0 when a CLI can be had here, else 1 and what to install; downloads nothing.
+      if (!bicepAvailable()) {
+        console.log(`no Bicep CLI: ${INSTALL_HINT}`);
+        process.exit(1);
+      }
+      console.log("a Bicep CLI can be had");
+      process.exit(0);
+    }
     const cli = findBicep();
     if (command === "build") {
       console.log(`${version(cli)}: compiled ${path.relative(process.cwd(), build(cli))} with no error or warning`);
@@ -97,7 +126,7 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
       lint(cli);
       console.log(`${version(cli)}: linted ${path.relative(process.cwd(), TEMPLATE)} with no error or warning`);
     } else {
-      throw new Error("usage: node scripts/bicep.mjs build|lint");
+      throw new Error("usage: node scripts/bicep.mjs available|build|lint");
     }
   } catch (error) {
     console.error(error.message);

@@ -18,6 +18,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
+import { childEnv } from "./child-env.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const out = process.env.BUILD_OUT_DIR ? path.resolve(process.env.BUILD_OUT_DIR) : path.join(root, "dist");
@@ -100,8 +101,8 @@ async function readManifest() {
     ].join("\n");
     await build({ ...common, minify: false, sourcemap: false, format: "cjs", stdin: { contents, resolveDir: root, sourcefile: "read-manifest.ts", loader: "ts" }, outfile: reader });
     // Loading the function files validates the configuration; these placeholders satisfy it and
-    // are never used (nothing connects while files load).
-    const env = { PATH: process.env.PATH, NODE_ENV: "production", SECRET_KEY: randomBytes(48).toString("base64url"), DATABASE_URL: "postgresql://manifest.invalid/none" };
+    // are never used (nothing connects while files load). The developer's own settings stay out.
+    const env = childEnv(process.env, { NODE_ENV: "production", SECRET_KEY: randomBytes(48).toString("base64url"), DATABASE_URL: "postgresql://manifest.invalid/none" });
     const read = JSON.parse(execFileSync(process.execPath, [reader], { cwd: scratch, env, encoding: "utf8" }));
     if (read.manifest.length === 0) throw new Error("no function registered while reading the manifest");
     return read;

@@ -28,7 +28,7 @@ const form = (fields: Record<string, string>) => ({
 
 describe("POST /users/", () => {
   it("registers a user and answers id and username only", async () => {
-    const res = await call(registerUser, { method: "POST", json: { username: "  Alice_reg  ", password: "password123" } });
+    const res = await call(registerUser, { method: "POST", json: { username: "  Alice_reg  ", password: "correct horse battery" } });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ id: expect.any(Number), username: "Alice_reg" });
     const { rows } = await getPool().query("SELECT hashed_password FROM users WHERE username = 'Alice_reg'");
@@ -36,21 +36,21 @@ describe("POST /users/", () => {
   });
 
   it("refuses a username that differs only in case", async () => {
-    await call(registerUser, { method: "POST", json: { username: "CaseUser", password: "password123" } });
-    const res = await call(registerUser, { method: "POST", json: { username: "caseuser", password: "password123" } });
+    await call(registerUser, { method: "POST", json: { username: "CaseUser", password: "correct horse battery" } });
+    const res = await call(registerUser, { method: "POST", json: { username: "caseuser", password: "correct horse battery" } });
     expect(res.status).toBe(400);
     expect(res.body).toEqual({ detail: "Username already registered" });
   });
 
   it.each([
-    [{ username: "", password: "password123" }, "username", "string_too_short"],
-    [{ username: "   ", password: "password123" }, "username", "string_too_short"],
-    [{ username: "x".repeat(51), password: "password123" }, "username", "string_too_long"],
-    [{ username: "bad\u0007name", password: "password123" }, "username", "value_error"],
+    [{ username: "", password: "correct horse battery" }, "username", "string_too_short"],
+    [{ username: "   ", password: "correct horse battery" }, "username", "string_too_short"],
+    [{ username: "x".repeat(51), password: "correct horse battery" }, "username", "string_too_long"],
+    [{ username: "bad\u0007name", password: "correct horse battery" }, "username", "value_error"],
     [{ username: "shortpw", password: "1234567" }, "password", "string_too_short"],
     [{ username: "longpw", password: "p".repeat(129) }, "password", "string_too_long"],
-    [{ password: "password123" }, "username", "missing"],
-    [{ username: 5, password: "password123" }, "username", "string_type"],
+    [{ password: "correct horse battery" }, "username", "missing"],
+    [{ username: 5, password: "correct horse battery" }, "username", "string_type"],
   ])("answers 422 with loc for %j", async (json, field, type) => {
     const res = await call(registerUser, { method: "POST", json });
     expect(res.status).toBe(422);
@@ -250,7 +250,7 @@ describe("GET /users/", () => {
   it("lists other users by username, with prefix search and paging", async () => {
     const me = await newUser("lister");
     for (const name of ["zed_list", "Amy_list", "bob_list", "amber_list"]) {
-      await call(registerUser, { method: "POST", json: { username: name, password: "password123" } });
+      await call(registerUser, { method: "POST", json: { username: name, password: "correct horse battery" } });
     }
     const all = await call(listUsers, { token: me.token });
     expect(all.status).toBe(200);

@@ -248,7 +248,7 @@ describe.skipIf(!adminUrl)(`the app signed in by its managed identity (${adminUr
       const res = await fetch(`${broken.url}/users/`, {
         method: "POST",
         headers: { "content-type": "application/json" },
-        body: JSON.stringify({ username: "nobody_here", password: "password123" }),
+        body: JSON.stringify({ username: "nobody_here", password: "correct horse battery" }),
       });
       expect(res.status).toBe(503);
       expect(await res.json()).toEqual({ detail: ERRORS.databaseUnavailable });
@@ -264,7 +264,7 @@ describe.skipIf(!adminUrl)(`the app signed in by its managed identity (${adminUr
       cleanups.push(() => refused.stop());
       const res = await fetch(`${refused.url}/health`);
       expect(res.status).toBe(503);
-      const login = await fetch(`${refused.url}/token`, { method: "POST", body: new URLSearchParams({ username: "someone", password: "password123" }) });
+      const login = await fetch(`${refused.url}/token`, { method: "POST", body: new URLSearchParams({ username: "someone", password: "correct horse battery" }) });
       expect(login.status).toBe(503);
       expect(await login.json()).toEqual({ detail: ERRORS.databaseUnavailable });
       await waitForOutput(refused, /password authentication failed/);

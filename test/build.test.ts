@@ -37,6 +37,7 @@ const EXPECTED: Record<string, { route: string; methods: string[] }> = {
 };
 /** Timer functions, with their NCRONTAB schedules. */
 const EXPECTED_TIMERS: Record<string, string> = {
+  "idempotency-keys-sweep": "0 */10 * * * *",
   "events-sweep": "0 * * * * *",
 };
 
@@ -95,6 +96,21 @@ describe("the build", () => {
     expect({ zod: loadedAtStart.includes("ZodError"), pg: loadedAtStart.includes("client_encoding"), registration: loadedAtStart.includes("deferRegistrations") }).toEqual({ zod: false, pg: false, registration: true });
   });
 
+  it("keeps the common-password list in a chunk of its own that only import() loads (registration's first call)", () => {
+    const files = readdirSync(path.join(out, "dist")).filter((f) => f.endsWith(".mjs"));
+    const holders = files.filter((f) => readFileSync(path.join(out, "dist", f), "utf8").includes("trustno1"));
+    expect(holders).toHaveLength(1);
+    const [list] = holders;
+    expect(list).not.toBe("main.mjs");
+    // Not the registration function's own chunk either: that one reaches the list through import().
+    expect(readFileSync(path.join(out, "dist", list), "utf8").includes("users-create")).toBe(false);
+    for (const file of files) {
+      const text = readFileSync(path.join(out, "dist", file), "utf8");
+      const statics = [...text.matchAll(/(?:^|;)import\s*(?:[\w$*{},\s]*?from\s*)?"\.\/([^"]+)"/gm)].map((m) => m[1]);
+      expect(statics, `${file} imports the list statically`).not.toContain(list);
+    }
+  });
+
   it("registers every function with its route, methods and anonymous auth level, with no node_modules", async () => {
     // Loaded with Node's own import(), as the worker loads an ES module `main`, not through the test transformer.
     const importer = path.join(out, "import.cjs");
@@ -117,7 +133,7 @@ describe("the build", () => {
       Object.fromEntries(Object.entries(EXPECTED_TIMERS).map(([name, schedule]) => [name, ["timerTrigger", schedule]])),
     );
     // Its first run loads its file from the bundle and sweeps: here the placeholder database (test/support/env.ts) cannot be reached.
-    const sweep = timers.find((f) => f.name === "events-sweep")!;
+    const sweep = timers.find((f) => f.name === "idempotency-keys-sweep")!;
     await expect(Promise.resolve(sweep.handler({ isPastDue: false }, new InvocationContext()))).rejects.toThrow(/placeholder\.invalid|ENOTFOUND|EAI_AGAIN/);
   });
 
@@ -137,6 +153,30 @@ describe("the build", () => {
       .filter(([name]) => !["docs", "openapi", "webpubsub-events"].includes(name))
       .flatMap(([, { route, methods }]) => methods.map((m) => `${m} ${route}`));
     expect(documented.sort()).toEqual(served.sort());
+  });
+
+  it("gives the manifest reader the environment Windows needs (SystemRoot, TEMP and the like, in their own case), and none of the developer's settings", async () => {
+    const { childEnv } = (await import(pathToFileURL(path.join(ROOT, "scripts", "child-env.mjs")).href)) as { childEnv(base: NodeJS.ProcessEnv, extra?: Record<string, string>): Record<string, string> };
+    const windows = {
+      Path: "C:\\Windows\\system32;C:\\Program Files\\nodejs",
+      PATHEXT: ".COM;.EXE;.BAT;.CMD",
+      SystemRoot: "C:\\Windows",
+      SYSTEMDRIVE: "C:",
+      windir: "C:\\Windows",
+      ComSpec: "C:\\Windows\\system32\\cmd.exe",
+      TEMP: "C:\\Users\\me\\AppData\\Local\\Temp",
+      TMP: "C:\\Users\\me\\AppData\\Local\\Temp",
+      USERPROFILE: "C:\\Users\\me",
+      LOCALAPPDATA: "C:\\Users\\me\\AppData\\Local",
+      DATABASE_URL: "postgresql://me@localhost/real",
+      SECRET_KEY: "the developer's own",
+      WEBPUBSUB_CONNECTION_STRING: "Endpoint=...",
+    };
+    const env = childEnv(windows, { SECRET_KEY: "placeholder", DATABASE_URL: "postgresql://manifest.invalid/none" });
+    const { DATABASE_URL: _db, SECRET_KEY: _key, WEBPUBSUB_CONNECTION_STRING: _wps, ...os } = windows;
+    expect(env).toEqual({ ...os, SECRET_KEY: "placeholder", DATABASE_URL: "postgresql://manifest.invalid/none" });
+    expect(readFileSync(path.join(ROOT, "scripts", "build.mjs"), "utf8")).toMatch(/execFileSync\(process\.execPath, \[reader\], \{ cwd: scratch, env, encoding: "utf8" \}\)/);
+    expect(readFileSync(path.join(ROOT, "scripts", "build.mjs"), "utf8")).toMatch(/const env = childEnv\(process\.env, \{/);
   });
 
   it("host.json has no route prefix and the v4 extension bundle", () => {

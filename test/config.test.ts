@@ -57,7 +57,14 @@ describe("configuration", () => {
     expect(config.throttle).toEqual({
       login: { failuresPerUserAddress: 10, failuresPerAddress: 100, windowSeconds: 3600, blockSeconds: 900 },
       registration: { perAddress: 20, windowSeconds: 3600 },
+      attempts: { perAccount: 30, perAddress: 300, windowSeconds: 900 },
     });
+    expect(config.sendLimits).toEqual({ burst: 20, burstSeconds: 60, perHour: 60, perRecipientPerHour: 200 });
+    expect(config.listMaxBytes).toBe(1024 * 1024);
+    expect(problemsOf({ ...base, SEND_LIMIT_BURST: "0", LIST_MAX_BYTES: "100" })).toEqual([
+      expect.stringMatching(/^SEND_LIMIT_BURST /),
+      expect.stringMatching(/^LIST_MAX_BYTES /),
+    ]);
     expect(problemsOf({ ...base, LOGIN_FAILURES_PER_USER_ADDRESS: "0", LOGIN_BLOCK_SECONDS: "soon", REGISTRATIONS_PER_ADDRESS: "-1" })).toEqual([
       expect.stringMatching(/^LOGIN_FAILURES_PER_USER_ADDRESS /),
       expect.stringMatching(/^LOGIN_BLOCK_SECONDS /),
@@ -125,5 +132,61 @@ describe("configuration", () => {
   it("never puts a secret into an error message", () => {
     const problems = problemsOf({ ...base, SECRET_KEY: "tooshort-but-secret" });
     expect(problems.join(" ")).not.toContain("tooshort-but-secret");
+  });
+});
+
+describe("in Azure", () => {
+  const example = (JSON.parse(readFileSync(path.resolve(__dirname, "../local.settings.example.json"), "utf8")) as { Values: Record<string, string> }).Values;
+  // What Flex Consumption sets (WEBSITE_SKU once the site's settings arrive; LEGION_SERVICE_HOST and WEBSITE_POD_NAME always).
+  const azure = { WEBSITE_SKU: "FlexConsumption", WEBSITE_SITE_NAME: "func-api-abc", LEGION_SERVICE_HOST: "10.0.0.4", WEBSITE_POD_NAME: "func-api-abc-pod" };
+  const fine = { ...base, ...azure, WEBPUBSUB_EVENT_HANDLER_KEY: "k".repeat(16) + "0123456789abcdef" };
+  const secretsOfExample = [example.SECRET_KEY, example.WEBPUBSUB_EVENT_HANDLER_KEY, example.WEBPUBSUB_CONNECTION_STRING, example.DATABASE_URL];
+  const noValueIn = (problems: string[]) => {
+    for (const secret of secretsOfExample) expect(problems.join(" ")).not.toContain(secret);
+  };
+
+  it("starts with settings of its own", () => {
+    expect(parseConfig(fine).eventHandlerKey).toHaveLength(32);
+  });
+
+  it("refuses the example's SECRET_KEY and event-handler key, naming each setting and not its value", () => {
+    const problems = problemsOf({ ...fine, SECRET_KEY: example.SECRET_KEY, WEBPUBSUB_EVENT_HANDLER_KEY: example.WEBPUBSUB_EVENT_HANDLER_KEY });
+    expect(problems).toEqual([
+      expect.stringMatching(/^SECRET_KEY is marked local-development-only/),
+      expect.stringMatching(/^WEBPUBSUB_EVENT_HANDLER_KEY is marked local-development-only/),
+    ]);
+    noValueIn(problems);
+  });
+
+  it("refuses every value `func azure functionapp publish --publish-local-settings` would copy from the example, but not its production defaults", () => {
+    const problems = problemsOf({ ...example, ...azure });
+    const named = problems.map((p) => p.split(" ")[0]);
+    expect(named).toEqual(
+      expect.arrayContaining(["SECRET_KEY", "DATABASE_URL", "WEBPUBSUB_CONNECTION_STRING", "WEBPUBSUB_EVENT_HANDLER_KEY", "LOGIN_FAILURES_PER_ADDRESS", "REGISTRATIONS_PER_ADDRESS"]),
+    );
+    for (const harmless of ["ACCESS_TOKEN_EXPIRE_MINUTES", "BCRYPT_COST", "WEBPUBSUB_HUB", "PASSWORD_HASH_THREADS"]) expect(named).not.toContain(harmless);
+    noValueIn(problems);
+  });
+
+  it("refuses any value marked local-development-only, copied or edited", () => {
+    const problems = problemsOf({ ...fine, SECRET_KEY: "my-own-local-development-only-secret-0123456789abcdef" });
+    expect(problems).toEqual([expect.stringMatching(/^SECRET_KEY is marked local-development-only/)]);
+    expect(problems[0]).not.toContain("my-own");
+  });
+
+  it("refuses an event-handler key under 32 characters, even of one character", () => {
+    for (const key of ["x", "k".repeat(31)]) {
+      const problems = problemsOf({ ...fine, WEBPUBSUB_EVENT_HANDLER_KEY: key });
+      expect(problems).toEqual(["WEBPUBSUB_EVENT_HANDLER_KEY must be at least 32 characters in Azure (use a long random value)"]);
+    }
+  });
+
+  it("knows Azure by any of the platform's own variables, and Core Tools or this machine as not Azure", () => {
+    const local = { ...base, SECRET_KEY: example.SECRET_KEY, WEBPUBSUB_EVENT_HANDLER_KEY: "x" };
+    expect(() => parseConfig(local)).not.toThrow();
+    expect(() => parseConfig({ ...local, ...azure, FUNCTIONS_CORETOOLS_ENVIRONMENT: "true" })).not.toThrow();
+    for (const marker of ["WEBSITE_INSTANCE_ID", "WEBSITE_SKU", "LEGION_SERVICE_HOST", "WEBSITE_POD_NAME"]) {
+      expect(problemsOf({ ...local, [marker]: "set by the platform" }).length, marker).toBe(2);
+    }
   });
 });

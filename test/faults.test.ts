@@ -33,7 +33,7 @@ async function pointDatabaseAt(url: string, timeoutMs: number): Promise<void> {
   resetConfig();
 }
 
-const register = () => call(registerUser, { method: "POST", json: { username: "fault", password: "password123" } });
+const register = () => call(registerUser, { method: "POST", json: { username: "fault", password: "correct horse battery" } });
 
 describe("with the database down", () => {
   it("refused connections give 503 with a detail and nothing internal", async () => {

@@ -1,11 +1,14 @@
 /** Idempotency-Key on POST /messages/, at the handler against a real database. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { InvocationContext } from "@azure/functions";
 import { Client } from "pg";
 import { markMessageRead } from "../functions/messages-mark-read";
 import { sendMessageHandler } from "../functions/messages-send";
 import { getPool } from "../shared/data/db";
 import { openApiDocument } from "../shared/http/openapi";
-import { claimKey, fingerprint, KEY_LIFETIME, KEY_SQL, recordAnswer, SWEEP_BATCH } from "../shared/data/idempotency";
+import { claimKey, fingerprint, KEY_LIFETIME, KEY_SQL, recordAnswer, SWEEP_BATCH, sweepExpiredKeys } from "../shared/data/idempotency";
+import { idempotencyKeysSweep } from "../functions/idempotency-keys-sweep";
+import { deleteMessageHandler as deleteMessage } from "../functions/messages-delete";
 import { call } from "./support/http";
 import { useTestDatabase, type TestDatabase } from "./support/database";
 import { newUser, type TestUser } from "./support/users";
@@ -149,7 +152,7 @@ describe("two requests with the same key at once", () => {
         in_reply_to: null,
         thread_id: rows[0].id as number,
       };
-      await recordAnswer(holder, alice.id, key, answer);
+      await recordAnswer(holder, alice.id, key, answer.id);
       const retry = send(alice, input, key);
       expect(await pending(retry)).toBe(true);
       await holder.query("COMMIT");
@@ -199,26 +202,64 @@ describe("keys expire after 24 hours", () => {
     expect((await send(alice, { recipient_id: bob.id, title: "aging, changed", body: "b" }, key)).status).toBe(200);
   });
 
-  it("each new key sweeps a bounded batch of expired keys, oldest first, and no live one", async () => {
+  it("the timer function sweeps every expired key in batches, oldest first, and no live one; a send sweeps nothing", async () => {
     const pool = getPool();
     await pool.query("DELETE FROM idempotency_keys");
-    const expired = SWEEP_BATCH + 30;
+    const expired = SWEEP_BATCH * 2 + 30;
     await pool.query(
-      `INSERT INTO idempotency_keys (sender_id, key, fingerprint, response, created_at)
-       SELECT $1, 'old-' || i, 'f', '{}', now() - interval '2 days' + i * interval '1 second' FROM generate_series(1, $2) AS i`,
+      `INSERT INTO idempotency_keys (sender_id, key, fingerprint, message_id, created_at)
+       SELECT $1, 'old-' || i, 'f', 1, now() - interval '2 days' + i * interval '1 second' FROM generate_series(1, $2) AS i`,
       [carol.id, expired],
     );
-    await pool.query(`INSERT INTO idempotency_keys (sender_id, key, fingerprint, response) VALUES ($1, 'live', 'f', '{}')`, [carol.id]);
-    const sweeperKey = freshKey();
-    expect((await send(alice, { recipient_id: bob.id, title: "sweeper", body: "b" }, sweeperKey)).status).toBe(200);
-    const { rows } = await pool.query<{ key: string }>("SELECT key FROM idempotency_keys WHERE sender_id = $1 ORDER BY created_at", [carol.id]);
-    expect(rows.map((r) => r.key)).toEqual([...Array.from({ length: 30 }, (_, i) => `old-${SWEEP_BATCH + i + 1}`), "live"]);
-    // A replay sweeps nothing; the next new key finishes the job.
-    await send(alice, { recipient_id: bob.id, title: "sweeper", body: "b" }, sweeperKey);
-    expect((await pool.query("SELECT count(*)::int AS n FROM idempotency_keys WHERE sender_id = $1", [carol.id])).rows[0].n).toBe(31);
-    await send(alice, { recipient_id: bob.id, title: "sweeper", body: "b" }, freshKey());
+    await pool.query(`INSERT INTO idempotency_keys (sender_id, key, fingerprint, message_id) VALUES ($1, 'live', 'f', 1)`, [carol.id]);
+    expect((await send(alice, { recipient_id: bob.id, title: "sweeper", body: "b" }, freshKey())).status).toBe(200);
+    const count = async () => (await pool.query("SELECT count(*)::int AS n FROM idempotency_keys WHERE sender_id = $1", [carol.id])).rows[0].n as number;
+    expect(await count()).toBe(expired + 1);
+    // One batch: the oldest go first.
+    expect(await sweepExpiredKeys()).toBe(SWEEP_BATCH);
+    const { rows } = await pool.query<{ key: string }>("SELECT key FROM idempotency_keys WHERE sender_id = $1 ORDER BY created_at LIMIT 1", [carol.id]);
+    expect(rows[0].key).toBe(`old-${SWEEP_BATCH + 1}`);
+    // The timer function runs batches until none is full.
+    const logs: string[] = [];
+    await idempotencyKeysSweep.handler(new InvocationContext({ logHandler: (_level, ...args) => logs.push(args.join(" ")) }));
     const left = await pool.query<{ key: string }>("SELECT key FROM idempotency_keys WHERE sender_id = $1", [carol.id]);
     expect(left.rows.map((r) => r.key)).toEqual(["live"]);
+    expect(logs).toEqual([`swept ${expired - SWEEP_BATCH} expired idempotency keys`]);
+  });
+
+  it("is scheduled as a timer function every ten minutes (six-field NCRONTAB, seconds first)", () => {
+    expect(idempotencyKeysSweep.name).toBe("idempotency-keys-sweep");
+    expect(idempotencyKeysSweep.schedule).toBe("0 */10 * * * *");
+  });
+});
+
+describe("what a key keeps", () => {
+  it("only the sender, the key, a digest of the request and the message id: never the title or body", async () => {
+    const key = freshKey();
+    const sent = (await send(alice, { recipient_id: bob.id, title: "secret title kept nowhere", body: "secret body kept nowhere" }, key)).body as Msg;
+    const { rows } = await getPool().query("SELECT * FROM idempotency_keys WHERE sender_id = $1 AND key = $2", [alice.id, key]);
+    expect(Object.keys(rows[0]).sort()).toEqual(["created_at", "fingerprint", "key", "message_id", "sender_id"]);
+    expect(rows[0].message_id).toBe(sent.id);
+    expect(rows[0].fingerprint).toMatch(/^[0-9a-f]{64}$/);
+    expect(JSON.stringify(rows[0])).not.toContain("secret");
+  });
+
+  it("once both parties delete the message, no text is left anywhere and a replay answers 410, sending nothing", async () => {
+    const key = freshKey();
+    const input = { recipient_id: bob.id, title: "erased title 7f1c", body: "erased body 7f1c" };
+    const sent = (await send(alice, input, key)).body as Msg;
+    // Deleted by the sender only: the message still exists, and the replay answers it as first sent.
+    expect((await call(deleteMessage, { method: "DELETE", token: alice.token, params: { message_id: String(sent.id) } })).status).toBe(204);
+    expect((await send(alice, input, key)).body).toEqual(sent);
+    expect((await call(deleteMessage, { method: "DELETE", token: bob.token, params: { message_id: String(sent.id) } })).status).toBe(204);
+    const dump = await getPool().query(
+      "SELECT (SELECT json_agg(m) FROM messages m) AS messages, (SELECT json_agg(k) FROM idempotency_keys k) AS keys",
+    );
+    expect(JSON.stringify(dump.rows[0])).not.toContain("7f1c");
+    const replay = await send(alice, input, key);
+    expect(replay.status).toBe(410);
+    expect(replay.body).toEqual({ detail: "The message sent with this Idempotency-Key has since been deleted" });
+    expect(await rowsTitled(input.title)).toBe(0);
   });
 });
 
@@ -253,8 +294,8 @@ describe("the key queries use their indexes", () => {
     const pool = getPool();
     // A day and a bit of keys, one in ten past their lifetime, as after a sweep fell behind.
     await pool.query(
-      `INSERT INTO idempotency_keys (sender_id, key, fingerprint, response, created_at)
-       SELECT $1, 'bulk-' || i, 'f', '{}', now() - (i % 27) * interval '1 hour' - i * interval '1 millisecond'
+      `INSERT INTO idempotency_keys (sender_id, key, fingerprint, message_id, created_at)
+       SELECT $1, 'bulk-' || i, 'f', 1, now() - (i % 27) * interval '1 hour' - i * interval '1 millisecond'
          FROM generate_series(1, 20000) AS i`,
       [carol.id],
     );
@@ -263,7 +304,7 @@ describe("the key queries use their indexes", () => {
       const plan = async (sql: string, params: unknown[]) => (await pool.query(`EXPLAIN ${sql}`, params)).rows.map((r) => r["QUERY PLAN"]).join("\n");
       expect(await plan(KEY_SQL.claim, [carol.id, "k", "f", KEY_LIFETIME])).toMatch(/Conflict Arbiter Indexes: idempotency_keys_pkey/);
       expect(await plan(KEY_SQL.find, [carol.id, "k"])).toMatch(/Index Scan using idempotency_keys_pkey/);
-      expect(await plan(KEY_SQL.record, [carol.id, "k", "{}"])).toMatch(/Index Scan using idempotency_keys_pkey/);
+      expect(await plan(KEY_SQL.record, [carol.id, "k", 1])).toMatch(/Index Scan using idempotency_keys_pkey/);
       const sweep = await plan(KEY_SQL.sweep, [KEY_LIFETIME, SWEEP_BATCH]);
       expect(sweep).toMatch(/Index Scan using idempotency_keys_created_at_idx/);
       expect(sweep).toMatch(/Tid Scan on idempotency_keys/);

@@ -57,6 +57,10 @@ describe.skipIf(!onServer)(`inbox and outbox plans after ${RECENT} recent messag
     ["inbox, read", inboxQuery(READER, { limit: 50, unread: false }), /Index Scan using messages_inbox_idx on messages m/],
     ["outbox", outboxQuery(WRITER, { limit: 50 }), /Index Scan using messages_outbox_idx on messages m/],
     ["outbox, before_id", outboxQuery(WRITER, { limit: 50, before_id: middle }), /Index Scan using messages_outbox_idx on messages m/],
+    // As the endpoints ask: cut at the byte bound by a running sum in the index order, still no sort.
+    ["inbox, bounded in bytes", inboxQuery(READER, { limit: 50, maxBytes: 1 << 20 }), /Index Scan using messages_inbox_idx on messages m/],
+    ["inbox, unread, bounded in bytes", inboxQuery(READER, { limit: 50, unread: true, maxBytes: 1 << 20 }), /Index Scan using messages_inbox_unread_idx on messages m/],
+    ["outbox, before_id, bounded in bytes", outboxQuery(WRITER, { limit: 50, before_id: middle, maxBytes: 1 << 20 }), /Index Scan using messages_outbox_idx on messages m/],
   ];
 
   it.each(cases)("%s: a page is read from the mailbox index in order, never from a primary-key scan", async (_name, query, index) => {

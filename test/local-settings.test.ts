@@ -47,6 +47,25 @@ describe("local.settings.example.json", () => {
     for (const name of [SETTINGS.postgresHost, SETTINGS.webPubSubEndpoint, SETTINGS.azureClientId]) expect(Object.keys(values)).not.toContain(name);
   });
 
+  it("relaxes the per-address limits for a developer (one address, many accounts and tries), and only those", () => {
+    const local = parseConfig(values).throttle;
+    const production = parseConfig({ SECRET_KEY: values[SETTINGS.secretKey], DATABASE_URL: values[SETTINGS.databaseUrl] }).throttle;
+    expect(local.registration.perAddress).toBeGreaterThanOrEqual(100 * production.registration.perAddress);
+    expect(local.login.failuresPerAddress).toBeGreaterThanOrEqual(100 * production.login.failuresPerAddress);
+    // Per account and address, windows and blocks stay as deployed.
+    expect(local.login.failuresPerUserAddress).toBe(production.login.failuresPerUserAddress);
+    expect({ ...local.login, failuresPerAddress: 0 }).toEqual({ ...production.login, failuresPerAddress: 0 });
+    expect(local.registration.windowSeconds).toBe(production.registration.windowSeconds);
+  });
+
+  it("keeps its relaxed limits out of the deployment: the Bicep leaves them to the code's defaults or sets values of its own", () => {
+    const bicep = readFileSync(path.join(ROOT, "infra", "main.bicep"), "utf8");
+    for (const name of [SETTINGS.loginFailuresPerAddress, SETTINGS.registrationsPerAddress]) {
+      const set = new RegExp(`^\\s*${name}:\\s*(.+)$`, "m").exec(bicep);
+      if (set) expect(set[1], name).not.toContain(values[name]);
+    }
+  });
+
   it("passes the app's own validation: a database URL and Web PubSub by connection string", () => {
     const config = parseConfig(values);
     expect(config.database.kind).toBe("url");

@@ -28,6 +28,23 @@ describe("the local stack", () => {
     // Two embedded PostgreSQL start-ups with migrations: seconds each on a busy machine.
   }, 60_000);
 
+  it("lets a developer register 30 accounts from 127.0.0.1 within the hour, across a restart (the example's relaxed limits)", async () => {
+    // The example's values, not the relaxed ones every test process starts with (test/support/env.ts).
+    for (const name of ["REGISTRATIONS_PER_ADDRESS", "LOGIN_FAILURES_PER_ADDRESS", "LOGIN_FAILURES_PER_USER_ADDRESS"]) delete process.env[name];
+    const register = async (url: string, username: string) =>
+      (await fetch(`${url}/users/`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username, password: TEST_PASSWORD }) })).status;
+    const statuses: number[] = [];
+    for (const round of [0, 1]) {
+      const stack = await startLocalStack({ hostPort: 0, embedded: { dataDir, port: 0 }, webPubSubPort: 0 });
+      try {
+        for (let i = 0; i < 15; i++) statuses.push(await register(stack.url as string, `dev_${round}_${String.fromCharCode(97 + i)}`));
+      } finally {
+        await stack.close();
+      }
+    }
+    expect(statuses).toEqual(Array(30).fill(200));
+  }, 90_000);
+
   it("reads the example settings when there is no local.settings.json, without overriding the environment", () => {
     const settings = readLocalSettings(ROOT);
     expect(path.basename(settings.file)).toMatch(/^local\.settings(\.example)?\.json$/);

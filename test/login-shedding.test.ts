@@ -13,7 +13,7 @@ import { ERRORS } from "../shared/http/errors";
 import { createTestDatabase, type TestDatabase } from "./support/database";
 
 const ATTEMPTS_PER_USER_ADDRESS = 2;
-const PASSWORD = "password123";
+const PASSWORD = "correct horse battery";
 
 let db: TestDatabase;
 let stack: LocalStack;

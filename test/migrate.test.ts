@@ -105,4 +105,25 @@ describe("migrations", () => {
       });
     });
   });
+
+  it("9: keys the users that exist by their confusable skeletons, and keeps only the message id of idempotency records", async () => {
+    await withScratchDatabase(1, async (pool) => {
+      await migrate(pool, MIGRATIONS.filter((m) => m.version < 9));
+      // Names stored before the rules: a fullwidth one, and two that look alike.
+      await pool.query(`INSERT INTO users (username, hashed_password) VALUES ('ｅｖｅ', 'x'), ('mallory', 'x'), ('mаllory', 'x')`);
+      await pool.query(`INSERT INTO messages (sender_id, recipient_id, title, body) VALUES (1, 2, 'kept title', 'kept body')`);
+      await pool.query(
+        `INSERT INTO idempotency_keys (sender_id, key, fingerprint, response) VALUES (1, 'k', 'f', json_build_object('id', 1, 'title', 'kept title', 'body', 'kept body'))`,
+      );
+      expect((await migrate(pool)).applied).toEqual([9]);
+      const users = await pool.query("SELECT username, username_skeleton AS cased, username_skeleton_folded AS folded FROM users ORDER BY id");
+      expect(users.rows).toEqual([
+        { username: "ｅｖｅ", cased: "eve", folded: "eve" },
+        { username: "mallory", cased: "rnallory", folded: "rnallory" },
+        { username: "mаllory", cased: "rnallory", folded: "rnallory" },
+      ]);
+      const keys = await pool.query("SELECT * FROM idempotency_keys");
+      expect(keys.rows).toEqual([{ sender_id: 1, key: "k", fingerprint: "f", message_id: 1, created_at: expect.any(Date) }]);
+    });
+  });
 });

@@ -1,32 +1,27 @@
 /**
- * What azd ships: from a fresh clone, azd restores (`npm install`), builds (`npm run build`), runs the
- * service's prepackage hook and zips the folder `dist` names, relative to the service's `project`.
+ * What azd ships: from a fresh clone, azd restores (`npm install`), runs the service's prepackage
+ * hook, runs `npm run build` and zips the folder `dist` names, relative to the service's `project`
+ * (test/azd-conformance.test.ts holds that order against azd's source).
  * This test copies the repository's files (tracked and new, not ignored) into an empty folder, gives
  * it the installed node_modules in place of azd's restore, plants what an old clone could hold (a
  * stale .deploy/ and a compiled function whose source is gone), runs the hook command exactly as
  * azure.yaml states it, and checks the folder azd would zip.
  */
 import { execFileSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { azureYaml } from "./support/azure-yaml";
+import { cloneRepository } from "./support/clone";
 
 const ROOT = path.resolve(__dirname, "..");
-const clone = mkdtempSync(path.join(tmpdir(), "package-test-"));
+const clone = cloneRepository("package-test-");
 const service = azureYaml(readFileSync(path.join(ROOT, "azure.yaml"), "utf8")).services.api;
 const hook = service.hooks.prepackage.posix;
 const out = path.join(clone, service.project, service.dist);
 
 beforeAll(() => {
-  const files = execFileSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: ROOT, encoding: "utf8" }).split("\0").filter(Boolean);
-  for (const file of files) {
-    if (!existsSync(path.join(ROOT, file))) continue; // deleted in the work tree, not yet committed
-    mkdirSync(path.dirname(path.join(clone, file)), { recursive: true });
-    cpSync(path.join(ROOT, file), path.join(clone, file));
-  }
-  symlinkSync(path.join(ROOT, "node_modules"), path.join(clone, "node_modules"), "dir");
   mkdirSync(path.join(clone, ".deploy"));
   writeFileSync(path.join(clone, ".deploy", "stale-from-an-old-package.txt"), "old");
   mkdirSync(path.join(clone, "dist", "functions"), { recursive: true });
@@ -40,11 +35,6 @@ describe("azure.yaml packaging", () => {
     expect(service).toMatchObject({ project: ".", language: "ts", host: "function", dist: ".deploy", remoteBuild: "false" });
     expect(hook).toEqual({ shell: "sh", run: "npm run package", continueOnError: "false" });
     expect(service.hooks.prepackage.windows).toEqual({ shell: "pwsh", run: "npm run package", continueOnError: "false" });
-  });
-
-  it("leaves node_modules out of `func azure functionapp publish` too: the bundle needs none", () => {
-    const ignored = readFileSync(path.join(ROOT, ".funcignore"), "utf8").split("\n").map((l) => l.trim());
-    expect(ignored).toContain("node_modules/");
   });
 });
 
@@ -61,8 +51,12 @@ describe("the folder azd zips, staged by the hook in a fresh clone", () => {
     expect(files).toEqual(expect.arrayContaining(["main.mjs", "password-worker.js", "swagger-ui"]));
     // Besides those: the entry's chunks, source maps and license notes only (the planted old function is gone).
     for (const file of files.filter((f) => !["password-worker.js", "swagger-ui"].includes(f))) expect(file).toMatch(/\.(mjs|map|LEGAL\.txt)$/);
-    const pkg = JSON.parse(readFileSync(path.join(out, "package.json"), "utf8")) as { main: string };
-    expect(pkg.main).toBe("dist/main.mjs");
+  });
+
+  it("has a package.json with only what the host reads (name, version, type, main): a remote build, if one ran, would have nothing to install or build", () => {
+    const root = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as Record<string, unknown>;
+    const pkg = JSON.parse(readFileSync(path.join(out, "package.json"), "utf8")) as Record<string, unknown>;
+    expect(pkg).toEqual({ name: root.name, version: root.version, type: root.type, main: "dist/main.mjs" });
   });
 
   it("loads on its own, as the worker loads it, registers every function and runs its start-up", () => {

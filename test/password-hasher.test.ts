@@ -72,6 +72,42 @@ describe("the worker-thread hasher", () => {
     expect(hasher.pending).toBe(0);
   });
 
+  it("shares the threads fairly between clients: another client's hash is admitted and runs next, past one client's backlog", async () => {
+    let now = 0;
+    const hasher = track(new WorkerPasswordHasher({ threads: 1, maxWaitMs: 250, queueMax: 100 }, () => now));
+    const warm = hasher.hash("warm-up", 4);
+    now += 100;
+    await warm;
+    const done: string[] = [];
+    const hash = (client: string, name: string) => hasher.hash(name, 4, client).then(() => done.push(name));
+    // The flooder's backlog: running, then waits of 100 and 200 ms; a fourth would wait 300 > 250.
+    const flood = [hash("10.0.0.1", "a1"), hash("10.0.0.1", "a2"), hash("10.0.0.1", "a3")];
+    const floodRefused = hasher.admit("10.0.0.1");
+    // Another address waits only for the hash running now, and is served next.
+    const otherAdmitted = hasher.admit("10.0.0.2");
+    const other = hash("10.0.0.2", "b1");
+    await expect(floodRefused).rejects.toMatchObject({ status: 503 });
+    await expect(otherAdmitted).resolves.toBeUndefined();
+    await Promise.all([...flood, other]);
+    expect(done).toEqual(["a1", "b1", "a2", "a3"]);
+  });
+
+  it("with several threads keeps one free of any single client: another client's hash starts at once", async () => {
+    let now = 0;
+    const hasher = track(new WorkerPasswordHasher({ threads: 3, maxWaitMs: 250, queueMax: 100 }, () => now));
+    const warm = hasher.hash("warm-up", 4);
+    now += 100;
+    await warm;
+    const flood = [1, 2, 3, 4, 5, 6].map((i) => hasher.hash(`a${i}`, 4, "10.0.0.1"));
+    expect(hasher["running"].size).toBe(2); // two of three threads; the others wait for them
+    // Within the flooder's two threads: 2 running and 4 queued, so a seventh would wait 300 ms > 250.
+    const floodRefused = hasher.admit("10.0.0.1");
+    const other = hasher.hash("b1", 4, "10.0.0.2");
+    expect(hasher["running"].size).toBe(3);
+    await expect(floodRefused).rejects.toMatchObject({ status: 503 });
+    await Promise.all([...flood, other]);
+  });
+
   it("fails only the task of a thread that dies, and hashes on a fresh thread afterwards", async () => {
     const hasher = track(new WorkerPasswordHasher(limits(1)));
     const doomed = hasher.hash("doomed", 12);

@@ -7,11 +7,14 @@ import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLocalStack, type LocalStack } from "../local/stack";
 import { ERRORS } from "../shared/http/errors";
+import { parseConfig } from "../shared/config/config";
 import { createTestDatabase, type TestDatabase } from "./support/database";
 
-const FAILURES = 3;
-const REGISTRATIONS = 2;
-const PASSWORD = "password123";
+// The limits as deployed (the code's defaults), not the relaxed ones of local.settings.example.json or test/support/env.ts.
+const PRODUCTION = parseConfig({ SECRET_KEY: process.env.SECRET_KEY, DATABASE_URL: process.env.DATABASE_URL }).throttle;
+const FAILURES = PRODUCTION.login.failuresPerUserAddress;
+const REGISTRATIONS = PRODUCTION.registration.perAddress;
+const PASSWORD = "correct horse battery";
 
 let db: TestDatabase;
 let stack: LocalStack;
@@ -19,7 +22,7 @@ let stack: LocalStack;
 beforeAll(async () => {
   Object.assign(process.env, {
     LOGIN_FAILURES_PER_USER_ADDRESS: String(FAILURES),
-    LOGIN_FAILURES_PER_ADDRESS: "1000",
+    LOGIN_FAILURES_PER_ADDRESS: String(PRODUCTION.login.failuresPerAddress),
     REGISTRATIONS_PER_ADDRESS: String(REGISTRATIONS),
   });
   db = await createTestDatabase();

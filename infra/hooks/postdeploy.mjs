@@ -1,44 +1,97 @@
 // azd project hook `postdeploy` (azure.yaml). The deployed app applies its database migrations when
 // an instance starts (DB_MIGRATE_ON_START=true, under an advisory lock). This wakes the new
-// deployment at once and waits for GET /health to answer 200, which it does only when the app runs,
-// reaches PostgreSQL with its identity and finds the schema at the version the code needs (503 with
-// a `detail` until then). It only reports: it always exits 0, so a slow cold start never fails `azd up`.
+// deployment and waits for GET /health to answer 200, which it does only when the app runs, reaches
+// PostgreSQL with its identity and finds the schema at the version the code needs.
+//
+// After a fresh provision the app's Key Vault role can take minutes to reach Key Vault, and an
+// instance that starts before then gets the literal @Microsoft.KeyVault(...) references, refuses to
+// start, and stays down: the platform resolves references again only when the site restarts. So
+// when /health has not come up in the first window, this restarts the app once (ARM, with azd's own
+// sign-in) and waits again. It only reports: it always exits 0, so a slow start never fails `azd up`.
+import { execFileSync } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const TIMING = { beforeRestartMs: 2 * 60_000, afterRestartMs: 4 * 60_000, pauseMs: 10_000, requestMs: 60_000 };
 const { fetch, AbortSignal } = globalThis;
-const base = process.env.SERVICE_API_URI || process.env.API_URL;
-const DEADLINE_MS = 4 * 60_000;
-const PAUSE_MS = 10_000;
+const ARM = "https://management.azure.com";
+const SITES_API_VERSION = "2024-04-01";
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function call(pathname, init = {}) {
-  const response = await fetch(new URL(pathname, base), { ...init, signal: AbortSignal.timeout(60_000) });
-  return { status: response.status, body: (await response.text()).slice(0, 300) };
+/** A token for Azure Resource Manager from the account azd signed in with (`azd auth token`). */
+export function azdArmToken() {
+  const out = execFileSync("azd", ["auth", "token", "--output", "json"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], shell: process.platform === "win32" });
+  return JSON.parse(out).token;
 }
 
-async function waitForHealth() {
+/**
+ * Waits for /health, restarting the app once if it does not come up in time.
+ * @param {object} options
+ * @param {NodeJS.ProcessEnv} options.env the azd environment (SERVICE_API_URI, AZURE_SUBSCRIPTION_ID, AZURE_RESOURCE_GROUP, SERVICE_API_NAME)
+ * @param {() => string} [options.token] an ARM access token
+ * @param {string} [options.arm] the Resource Manager endpoint
+ * @param {typeof TIMING} [options.timing]
+ * @param {(line: string) => void} [options.log]
+ * @returns {Promise<"healthy" | "healthy after restart" | "not healthy" | "no url">}
+ */
+export async function postdeploy({ env, token = azdArmToken, arm = ARM, timing = TIMING, log = console.log }) {
+  const base = env.SERVICE_API_URI || env.API_URL;
+  if (!base) {
+    log("postdeploy: SERVICE_API_URI is not in the azd environment; nothing to check.");
+    return "no url";
+  }
+  if (await waitForHealth(base, timing.beforeRestartMs, timing, log)) return report("healthy", base, log);
+
+  const site = { subscription: env.AZURE_SUBSCRIPTION_ID, group: env.AZURE_RESOURCE_GROUP, name: env.SERVICE_API_NAME };
+  const manual = `az functionapp restart -g ${site.group ?? "<resource group>"} -n ${site.name ?? "<function app>"}`;
+  if (!site.subscription || !site.group || !site.name) {
+    log(`The API is not up, and the azd environment does not name the app to restart it; if it stays down: ${manual}`);
+  } else {
+    try {
+      await restart(arm, site, token(), timing);
+      log(`The API was not up after ${timing.beforeRestartMs / 60_000} minutes: restarted ${site.name} once (it resolves its Key Vault settings again as it starts).`);
+      if (await waitForHealth(base, timing.afterRestartMs, timing, log)) return report("healthy after restart", base, log);
+    } catch (error) {
+      log(`Could not restart the app (${error.message}); if it stays down: ${manual}`);
+    }
+  }
+  log("The API did not report healthy. Check the function app's logs in Application Insights (traces with 'migration', 'health check' or 'configuration').");
+  return "not healthy";
+}
+
+function report(outcome, base, log) {
+  log(`API is up, schema current: ${base}`);
+  return outcome;
+}
+
+async function waitForHealth(base, windowMs, timing, log) {
   const started = Date.now();
   let last = "no answer yet";
-  while (Date.now() - started < DEADLINE_MS) {
+  for (;;) {
     try {
-      const { status, body } = await call("/health");
-      if (status === 200) return true;
-      last = `${status} ${body}`;
+      const response = await fetch(new URL("/health", base), { signal: AbortSignal.timeout(timing.requestMs) });
+      if (response.status === 200) return true;
+      last = `${response.status} ${(await response.text()).slice(0, 300)}`;
     } catch (error) {
       last = error.message;
     }
-    console.log(`waiting for ${base}/health (${last})`);
-    await sleep(PAUSE_MS);
+    if (Date.now() - started + timing.pauseMs > windowMs) {
+      log(`${base}/health did not answer 200 within ${Math.round(windowMs / 1000)} s (last: ${last})`);
+      return false;
+    }
+    log(`waiting for ${base}/health (${last})`);
+    await new Promise((resolve) => setTimeout(resolve, timing.pauseMs));
   }
-  console.warn(`The API did not report healthy within ${DEADLINE_MS / 60_000} minutes (last: ${last}).`);
-  console.warn("Check the function app's logs in Application Insights (traces with 'migration', 'health check' or 'configuration').");
-  return false;
 }
 
-if (!base) {
-  console.log("postdeploy: SERVICE_API_URI is not in the azd environment; nothing to check.");
-} else {
+async function restart(arm, site, bearer, timing) {
+  const url = `${arm}/subscriptions/${encodeURIComponent(site.subscription)}/resourceGroups/${encodeURIComponent(site.group)}/providers/Microsoft.Web/sites/${encodeURIComponent(site.name)}/restart?api-version=${SITES_API_VERSION}`;
+  const response = await fetch(url, { method: "POST", headers: { authorization: `Bearer ${bearer}` }, signal: AbortSignal.timeout(timing.requestMs) });
+  if (!response.ok) throw new Error(`restart answered ${response.status} ${(await response.text()).slice(0, 300)}`);
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   try {
-    if (await waitForHealth()) console.log(`API is up, schema current: ${base}`);
+    await postdeploy({ env: process.env });
   } catch (error) {
     console.warn(`postdeploy check failed: ${error.message}`);
   }

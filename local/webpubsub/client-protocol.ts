@@ -1,9 +1,9 @@
 /**
- * Requests a `json.webpubsub.azure.v1` client may send. Group operations need the matching
+ * Requests a `json.webpubsub.azure.v1` or `json.reliable.webpubsub.azure.v1` client may send. Group operations need the matching
  * role in the client's token, as the service enforces them; a frame that does not match the
  * protocol gets the client declined (disconnected), as the service documents.
  */
-import { deliver, disconnect, sendFrame, type Connection, type ConnectionRegistry, type Payload } from "./connections";
+import { sendFrame, type Connection, type ConnectionRegistry, type Payload } from "./connections";
 
 type Role = "webpubsub.joinLeaveGroup" | "webpubsub.sendToGroup";
 type AckError = { name: "Forbidden" | "Duplicate" | "InternalServerError"; message: string };
@@ -11,6 +11,7 @@ type AckError = { name: "Forbidden" | "Duplicate" | "InternalServerError"; messa
 interface Request {
   type: string;
   ackId?: number;
+  sequenceId?: number;
   group?: string;
   noEcho?: boolean;
   dataType?: unknown;
@@ -28,11 +29,12 @@ function parseRequest(raw: string): Request | string {
     return "The message is not valid JSON.";
   }
   if (!isObject(parsed) || typeof parsed.type !== "string") return "The message has no request type.";
-  const { type, ackId, group, noEcho } = parsed;
+  const { type, ackId, sequenceId, group, noEcho } = parsed;
   if (ackId !== undefined && !Number.isSafeInteger(ackId)) return "ackId must be an integer.";
+  if (type === "sequenceAck" && !(Number.isSafeInteger(sequenceId) && (sequenceId as number) >= 0)) return "sequenceAck needs a sequenceId that is a whole number.";
   if (group !== undefined && (typeof group !== "string" || group === "")) return "group must be a non-empty string.";
   if ((type === "joinGroup" || type === "leaveGroup" || type === "sendToGroup") && group === undefined) return `${type} needs a group.`;
-  return { type, ackId: ackId as number | undefined, group: group as string | undefined, noEcho: noEcho === true, dataType: parsed.dataType, data: parsed.data };
+  return { type, ackId: ackId as number | undefined, sequenceId: sequenceId as number | undefined, group: group as string | undefined, noEcho: noEcho === true, dataType: parsed.dataType, data: parsed.data };
 }
 
 /** `dataType` defaults to json; text must be a string, binary a base64 string. */
@@ -62,7 +64,7 @@ const forbidden = (what: string, group: string): AckError => ({ name: "Forbidden
 
 export function handleClientFrame(connection: Connection, registry: ConnectionRegistry, raw: string): void {
   const request = parseRequest(raw);
-  if (typeof request === "string") return disconnect(connection, `Invalid message: ${request}`, 1008);
+  if (typeof request === "string") return registry.disconnect(connection, `Invalid message: ${request}`, 1008);
   if (request.ackId !== undefined) {
     if (connection.ackIds.has(request.ackId)) return ack(connection, request.ackId, { name: "Duplicate", message: `ackId ${request.ackId} was already used.` });
     connection.ackIds.add(request.ackId);
@@ -79,22 +81,25 @@ export function handleClientFrame(connection: Connection, registry: ConnectionRe
     }
     case "sendToGroup": {
       const payload = payloadOf(request);
-      if (!payload) return disconnect(connection, "Invalid message: unsupported dataType or data.", 1008);
+      if (!payload) return registry.disconnect(connection, "Invalid message: unsupported dataType or data.", 1008);
       if (!mayDo(connection, "webpubsub.sendToGroup", group)) return ack(connection, request.ackId, forbidden("send to", group));
       for (const member of registry.inGroup(connection.hub, group)) {
         if (request.noEcho && member.id === connection.id) continue;
-        deliver(member, payload, { from: "group", group, ...(connection.userId !== undefined ? { fromUserId: connection.userId } : {}) });
+        registry.deliver(member, payload, { from: "group", group, ...(connection.userId !== undefined ? { fromUserId: connection.userId } : {}) });
       }
       return ack(connection, request.ackId);
     }
     case "event":
       // Every client may send events; with no user-event handler configured (as in this project's hub) they are dropped.
-      if (!payloadOf(request)) return disconnect(connection, "Invalid message: unsupported dataType or data.", 1008);
+      if (!payloadOf(request)) return registry.disconnect(connection, "Invalid message: unsupported dataType or data.", 1008);
       return ack(connection, request.ackId);
     case "ping":
       // Newer clients' keep-alive.
       return sendFrame(connection, { type: "pong" });
+    case "sequenceAck":
+      if (connection.session) return connection.session.ack(request.sequenceId ?? 0);
+      return registry.disconnect(connection, "Invalid message: sequenceAck belongs to the reliable subprotocol.", 1008);
     default:
-      return disconnect(connection, `Invalid message: unknown request type '${request.type}'.`, 1008);
+      return registry.disconnect(connection, `Invalid message: unknown request type '${request.type}'.`, 1008);
   }
 }

@@ -1,8 +1,11 @@
 /** The open client connections, per hub, with what each may do and how it wants its frames. */
 import { randomUUID } from "node:crypto";
 import WebSocket from "ws";
+import { RELIABLE_SUBPROTOCOL, ReliableSession, type ReliableLimits } from "./reliable";
 
 export const JSON_SUBPROTOCOL = "json.webpubsub.azure.v1";
+/** The subprotocols the stand-in speaks, in the order it prefers them. */
+export const SUBPROTOCOLS = [RELIABLE_SUBPROTOCOL, JSON_SUBPROTOCOL];
 
 /** The service's rule for hub names. */
 export const HUB_NAME = /^[A-Za-z][A-Za-z0-9_`,.[\]]{0,127}$/;
@@ -21,9 +24,12 @@ export interface Connection {
   readonly groups: Set<string>;
   /** The subprotocol the handshake settled on, if any. */
   readonly subprotocol?: string;
-  readonly socket: WebSocket;
-  /** Ack ids already answered: the service acks a repeated one as `Duplicate`. */
+  /** The current socket: a reliable session gets a new one each time its client reconnects. */
+  socket: WebSocket;
+  /** Ack ids already answered: the service acks a repeated one as `Duplicate`, across reconnections too. */
   readonly ackIds: Set<number>;
+  /** Only on the reliable subprotocol. */
+  readonly session?: ReliableSession;
 }
 
 export interface NewConnection {
@@ -38,17 +44,67 @@ export interface NewConnection {
 // The service treats hub names case-insensitively.
 const hubKey = (hub: string) => hub.toLowerCase();
 
+export type EndListener = (connection: Connection, reason: string) => void;
+
+/**
+ * A connection lives from its handshake until it ends: its socket closes (plain and
+ * `json.webpubsub.azure.v1`), or, on the reliable subprotocol, the service closes it, its
+ * unacked messages pass the bound, or its client does not come back within the retention.
+ */
 export class ConnectionRegistry {
   private readonly byId = new Map<string, Connection>();
+  private readonly endListeners: EndListener[] = [];
+
+  constructor(private readonly reliable: ReliableLimits) {}
 
   add(init: NewConnection): Connection {
-    const connection: Connection = { ...init, id: randomUUID().replace(/-/g, ""), groups: new Set(init.groups), ackIds: new Set() };
+    const session = init.subprotocol === RELIABLE_SUBPROTOCOL ? new ReliableSession(this.reliable) : undefined;
+    const connection: Connection = { ...init, id: randomUUID().replace(/-/g, ""), groups: new Set(init.groups), ackIds: new Set(), session };
     this.byId.set(connection.id, connection);
     return connection;
   }
 
-  remove(id: string): void {
-    this.byId.delete(id);
+  has(connection: Connection): boolean {
+    return this.byId.get(connection.id) === connection;
+  }
+
+  onEnd(listener: EndListener): void {
+    this.endListeners.push(listener);
+  }
+
+  /** Forgets the connection and reports it once; later calls for it do nothing. */
+  end(connection: Connection, reason: string): void {
+    if (!this.has(connection)) return;
+    this.byId.delete(connection.id);
+    connection.session?.resume();
+    for (const listener of this.endListeners) listener(connection, reason);
+  }
+
+  /** Closes a connection from the service side, telling a subprotocol client why first; it cannot be resumed. */
+  disconnect(connection: Connection, reason: string, code = 1000): void {
+    sendFrame(connection, { type: "system", event: "disconnected", message: reason });
+    this.end(connection, reason);
+    connection.socket.close(code, fitCloseReason(reason));
+  }
+
+  /**
+   * Delivers as the service does: a plain socket gets the data itself (JSON as its exact
+   * text, binary as a binary frame); a subprotocol socket gets it wrapped in a message
+   * envelope, binary as base64, numbered on the reliable one. Returns whether the message
+   * reached the socket or, for a reliable session whose socket dropped, its buffer.
+   */
+  deliver(connection: Connection, payload: Payload, origin: Origin = { from: "server" }): boolean {
+    if (!connection.subprotocol) return sendPlain(connection.socket, payload);
+    const data = payload.dataType === "binary" ? payload.data.toString("base64") : payload.data;
+    const envelope = { type: "message", ...origin, dataType: payload.dataType, data };
+    if (!connection.session) return sendText(connection.socket, JSON.stringify(envelope));
+    const numbered = connection.session.number(envelope);
+    if (numbered === null) {
+      this.disconnect(connection, "The connection has too many unacknowledged messages.", 1008);
+      return false;
+    }
+    sendText(connection.socket, numbered);
+    return true;
   }
 
   get(hub: string, id: string): Connection | undefined {
@@ -73,35 +129,22 @@ export class ConnectionRegistry {
   }
 }
 
-const isPubSub = (connection: Connection) => connection.subprotocol === JSON_SUBPROTOCOL;
-
-/** Sends a protocol frame (ack, system) to a `json.webpubsub.azure.v1` socket; plain sockets never see them. */
+/** Sends a protocol frame (ack, system) to a subprotocol socket; plain sockets never see them. */
 export function sendFrame(connection: Connection, frame: object): void {
-  if (isPubSub(connection) && connection.socket.readyState === WebSocket.OPEN) connection.socket.send(JSON.stringify(frame));
+  if (connection.subprotocol) sendText(connection.socket, JSON.stringify(frame));
 }
 
-/**
- * Delivers as the service does: a plain socket gets the data itself (JSON as its exact
- * text, binary as a binary frame); a `json.webpubsub.azure.v1` socket gets it wrapped in a
- * message envelope, binary as base64. Returns whether the socket was open to take it.
- */
-export function deliver(connection: Connection, payload: Payload, origin: Origin = { from: "server" }): boolean {
-  if (connection.socket.readyState !== WebSocket.OPEN) return false;
-  if (isPubSub(connection)) {
-    const data = payload.dataType === "binary" ? payload.data.toString("base64") : payload.data;
-    connection.socket.send(JSON.stringify({ type: "message", ...origin, dataType: payload.dataType, data }));
-  } else if (payload.dataType === "binary") {
-    connection.socket.send(payload.data, { binary: true });
-  } else {
-    connection.socket.send(payload.dataType === "json" ? payload.text : payload.data);
-  }
+function sendPlain(socket: WebSocket, payload: Payload): boolean {
+  if (socket.readyState !== WebSocket.OPEN) return false;
+  if (payload.dataType === "binary") socket.send(payload.data, { binary: true });
+  else socket.send(payload.dataType === "json" ? payload.text : payload.data);
   return true;
 }
 
-/** Closes a connection from the service side, telling a `json.webpubsub.azure.v1` client why first. */
-export function disconnect(connection: Connection, reason: string, code = 1000): void {
-  sendFrame(connection, { type: "system", event: "disconnected", message: reason });
-  connection.socket.close(code, fitCloseReason(reason));
+function sendText(socket: WebSocket, text: string): boolean {
+  if (socket.readyState !== WebSocket.OPEN) return false;
+  socket.send(text);
+  return true;
 }
 
 /** A close frame's reason may hold at most 123 bytes of UTF-8 (RFC 6455), or `ws` throws. */

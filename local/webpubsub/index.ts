@@ -21,6 +21,10 @@ export interface WebPubSubStandInOptions {
    * `acceptBearer` accepts, and the access key only signs client tokens (`:generateToken`).
    */
   acceptBearer?: (token: string) => boolean;
+  /** `json.reliable.webpubsub.azure.v1`: how long a session whose socket dropped waits for its client (default 60 s). */
+  sessionRetentionMs?: number;
+  /** `json.reliable.webpubsub.azure.v1`: unacked messages a session may hold before it is closed and dropped (default 1,000). */
+  maxUnackedMessages?: number;
   /** Optional artificial delay added before answering REST calls (for tests of a slow service). */
   restDelayMs?: number;
   log?: (line: string) => void;
@@ -35,6 +39,11 @@ export interface WebPubSubStandIn {
   setRestDelay(ms: number): void;
   /** Pushes data straight to a user's sockets, bypassing REST: the floor for the latency benchmark. Returns the sockets reached. */
   sendToUserDirect(hub: string, userId: string, data: unknown): number;
+  /**
+   * Cuts a hub's (or one user's) open sockets as a network failure would, without a close
+   * handshake; reliable sessions wait for their clients to reconnect. Returns the sockets cut.
+   */
+  dropSockets(hub: string, userId?: string): number;
   connectionCount(hub?: string): number;
   /** Closes all sockets and the server; never hangs, and may be called more than once. */
   close(): Promise<void>;

@@ -3,7 +3,7 @@
  * the SDK insists on (a send is 202, not 200; a close is 204).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { deliver, disconnect, HUB_NAME, type Connection, type ConnectionRegistry, type Payload } from "./connections";
+import { HUB_NAME, type Connection, type ConnectionRegistry, type Payload } from "./connections";
 import { generateClientToken, GENERATE_TOKEN_PATH } from "./generate-token";
 import { bearerToken, verifyServerToken } from "./tokens";
 
@@ -38,11 +38,8 @@ const excluding = (call: Call, connections: Connection[]) => {
 };
 
 const closeAll = (call: Call, connections: Connection[]) => {
-  for (const connection of excluding(call, connections)) {
-    disconnect(connection, call.query.get("reason") ?? "");
-    // Gone for the service as soon as it answers, not when the close handshake completes.
-    call.registry.remove(connection.id);
-  }
+  // Gone for the service as soon as it answers, not when the close handshake completes.
+  for (const connection of excluding(call, connections)) call.registry.disconnect(connection, call.query.get("reason") ?? "");
   return 204;
 };
 
@@ -195,7 +192,7 @@ export async function handleRest(ctx: RestContext, req: IncomingMessage, res: Se
     if (!(error instanceof BodyError)) throw error;
     return answer(res, error.status, { code: error.status === 415 ? "UnsupportedMediaType" : "InvalidBody", message: error.message });
   }
-  for (const target of hit.route.send(call)) deliver(target, payload);
+  for (const target of hit.route.send(call)) ctx.registry.deliver(target, payload);
   answer(res, 202);
 }
 

@@ -1,10 +1,12 @@
 /** Composes the stand-in: one plain HTTP server for REST and the client WebSocket endpoint. */
 import http from "node:http";
 import https from "node:https";
+import WebSocket from "ws";
 import { guardHttpServer } from "../client-error";
 import { listen } from "../listen";
 import { requestUrl } from "../request-url";
-import { ConnectionRegistry, deliver, jsonPayload } from "./connections";
+import { ConnectionRegistry, jsonPayload } from "./connections";
+import { DEFAULT_MAX_UNACKED_MESSAGES, DEFAULT_SESSION_RETENTION_MS } from "./reliable";
 import type { WebPubSubStandIn, WebPubSubStandInOptions } from "./index";
 import { answer, handleRest, type RestContext } from "./rest";
 import { createClientEndpoint } from "./sockets";
@@ -19,7 +21,10 @@ const badRequest = (message: string) => ({ code: "BadRequest", message });
 export async function startWebPubSubStandIn(options: WebPubSubStandInOptions): Promise<WebPubSubStandIn> {
   const host = options.host ?? "127.0.0.1";
   const log = options.log ?? (() => {});
-  const registry = new ConnectionRegistry();
+  const registry = new ConnectionRegistry({
+    retentionMs: options.sessionRetentionMs ?? DEFAULT_SESSION_RETENTION_MS,
+    maxUnacked: options.maxUnackedMessages ?? DEFAULT_MAX_UNACKED_MESSAGES,
+  });
   let restDelayMs = options.restDelayMs ?? 0;
   const rest: RestContext = { registry, accessKey: options.accessKey, restDelayMs: () => restDelayMs, acceptBearer: options.acceptBearer };
 
@@ -44,10 +49,8 @@ export async function startWebPubSubStandIn(options: WebPubSubStandInOptions): P
   rest.endpoint = endpoint;
 
   const upstream = createUpstream({ accessKey: options.accessKey, origin: new URL(endpoint).host, eventHandlerUrl: options.eventHandlerUrl, log });
-  const clients = createClientEndpoint(registry, options.accessKey, {
-    opened: (connection) => upstream.connected(connection),
-    closed: (connection, reason) => upstream.disconnected(connection, reason),
-  });
+  const clients = createClientEndpoint(registry, options.accessKey, { opened: (connection) => upstream.connected(connection) });
+  registry.onEnd((connection, reason) => upstream.disconnected(connection, reason));
   server.on("upgrade", clients.handleUpgrade);
 
   let closing: Promise<void> | undefined;
@@ -60,7 +63,12 @@ export async function startWebPubSubStandIn(options: WebPubSubStandInOptions): P
     },
     sendToUserDirect(hub, userId, data) {
       const payload = jsonPayload(data);
-      return registry.ofUser(hub, userId).filter((connection) => deliver(connection, payload)).length;
+      return registry.ofUser(hub, userId).filter((connection) => registry.deliver(connection, payload)).length;
+    },
+    dropSockets(hub, userId) {
+      const dropped = (userId === undefined ? registry.inHub(hub) : registry.ofUser(hub, userId)).filter((c) => c.socket.readyState === WebSocket.OPEN);
+      for (const connection of dropped) connection.socket.terminate();
+      return dropped.length;
     },
     connectionCount: (hub) => (hub === undefined ? registry.all() : registry.inHub(hub)).length,
     close() {

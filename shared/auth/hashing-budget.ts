@@ -17,7 +17,7 @@ export interface HashingLimits {
   threads: number;
   /** Longest expected wait for a thread before a new hash is refused. */
   maxWaitMs: number;
-  /** Hashes that may wait at most, whatever their expected wait: a backstop should the average mislead. */
+  /** Hashes one client may have waiting at most, whatever their expected wait: a backstop should the average mislead. */
   queueMax: number;
 }
 
@@ -54,20 +54,25 @@ export class HashingBudget {
    * `queued` waiting: the jobs ahead, each the mean duration, shared by the threads. Undefined
    * while no hash has been timed.
    */
-  expectedWaitMs(running: number, queued: number): number | undefined {
-    if (running < this.limits.threads) return 0;
-    return this.meanMs === undefined ? undefined : ((running + queued) * this.meanMs) / this.limits.threads;
+  expectedWaitMs(running: number, queued: number, threads = this.limits.threads): number | undefined {
+    if (running < threads) return 0;
+    return this.meanMs === undefined ? undefined : ((running + queued) * this.meanMs) / threads;
   }
 
-  /** Throws a 503 with Retry-After unless a hash arriving now may run or wait (see the module comment). */
-  admit(running: number, queued: number): void {
-    const waitMs = this.expectedWaitMs(running, queued);
+  /**
+   * Throws a 503 with Retry-After unless a hash arriving now may run or wait (see the module comment).
+   * `queued` is the hashes that would start before it; `ownQueued` those of its own client, which
+   * the count cap bounds (so one client's backlog never counts against another's). `threads` is
+   * the threads those hashes share (fewer than all when judging one client's own share).
+   */
+  admit(running: number, queued: number, ownQueued = queued, threads = this.limits.threads): void {
+    const waitMs = this.expectedWaitMs(running, queued, threads);
     if (waitMs === 0) return;
     // Until one hash has been timed (a fraction of a second after an instance's first login) only
     // the count applies: refusing a burst at start-up for want of a measurement would turn away
     // logins that the budget, once known, admits.
     const withinBudget = waitMs === undefined || waitMs <= this.limits.maxWaitMs;
-    if (withinBudget && queued < this.limits.queueMax) return;
+    if (withinBudget && ownQueued < this.limits.queueMax) return;
     const retryAfterSeconds = Math.max(1, Math.ceil((waitMs ?? 0) / 1000));
     throw new HttpError(503, ERRORS.passwordHashingBusy, { "Retry-After": String(retryAfterSeconds) });
   }

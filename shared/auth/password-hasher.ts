@@ -6,6 +6,11 @@
  *  - at most `threads` hashes run at once (the cap); the rest wait in a queue bounded by time
  *    (shared/auth/hashing-budget.ts): a hash that would wait past the budget is a quick 503 with
  *    Retry-After rather than an ever longer wait;
+ *  - the queue is fair between clients (start-time fair queuing over one queue per client
+ *    address): a free thread takes the waiting hash whose client has been served least, and a
+ *    newcomer is judged by the hashes that would really start before it, so one address flooding
+ *    logins fills only its own share and another address still gets the next free thread; with
+ *    several threads one address holds all but one, so another address's hash starts at once;
  *  - on Linux each hashing thread lowers its own scheduling priority (nice), so when the CPU is
  *    short the request thread still runs first: logins wait a little, everything else does not.
  * bcryptjs stays the implementation (pure JS, so `$2a$`/`$2b$`/`$2y$` hashes of the original
@@ -60,37 +65,61 @@ export function resolveThreads(threads: number | "auto", cpus = cpuBudget()): nu
   return threads === "auto" ? Math.max(1, Math.min(4, cpus - 1)) : threads;
 }
 
+// An unknown client is a client of its own on every call.
+const clientKey = (client: HashingClient): string | symbol => client ?? Symbol("unknown client");
+
 type Job = { op: "hash"; password: string; cost: number } | { op: "compare"; password: string; hash: string };
 type Reply = { ok: true; result: string | boolean } | { ok: false; error: string };
 
 // The thread's code: bundled beside the app by the build (dist/), or run from source.
 export const WORKER_FILE = ["password-worker.js", "password-worker.cjs"].map((name) => path.join(__dirname, name)).find((file) => existsSync(file)) ?? "";
 
+/**
+ * Whose hash it is, for fair sharing: the client's address key, or undefined when the address is
+ * unknown (each such request is then a client of its own, never lumped with the others).
+ */
+export type HashingClient = string | undefined;
+
 export interface PasswordHasher {
-  hash(password: string, cost: number): Promise<string>;
+  hash(password: string, cost: number, client?: HashingClient): Promise<string>;
   /** True if `password` matches `hash`; false for a wrong password or a malformed hash. */
-  compare(password: string, hash: string): Promise<boolean>;
+  compare(password: string, hash: string, client?: HashingClient): Promise<boolean>;
   /**
    * Rejects with the 503 that a hash asked for now would get: a caller refuses before its other
    * work (database round trips, throttle counters), so that shedding load costs next to nothing.
    */
-  admit(): Promise<void>;
+  admit(client?: HashingClient): Promise<void>;
   close(): Promise<void>;
 }
 
 interface Task {
   job: Job;
+  client: ClientQueue;
+  /** Start tag of fair queuing: the client's share of service used when this task is its turn. */
+  tag: number;
   resolve(result: string | boolean): void;
   reject(error: Error): void;
   /** Set when the task starts on a thread: ends its timing. */
   timed?: () => void;
 }
 
+interface ClientQueue {
+  key: string | symbol;
+  tasks: Task[];
+  running: number;
+  /** The tag its next task gets (at least the virtual time then). */
+  nextTag: number;
+}
+
 export class WorkerPasswordHasher implements PasswordHasher {
   private readonly workers = new Set<Worker>();
   private readonly idle: Worker[] = [];
   private readonly running = new Map<Worker, Task>();
-  private readonly queue: Task[] = [];
+  /** Clients with hashes waiting or running, in order of arrival (ties go to the earlier). */
+  private readonly clients = new Map<string | symbol, ClientQueue>();
+  /** Fair queuing's virtual time: the tag of the task started last. */
+  private virtualTime = 0;
+  private queued = 0;
   readonly budget: HashingBudget;
 
   /** `now` is the clock hash durations are measured with (tests pass their own). */
@@ -103,46 +132,100 @@ export class WorkerPasswordHasher implements PasswordHasher {
     return this.budget.limits.threads;
   }
 
-  hash(password: string, cost: number): Promise<string> {
-    return this.run({ op: "hash", password, cost }) as Promise<string>;
+  /**
+   * Threads one client may hold at once: all but one when there are several, so that a hash of
+   * another client never waits for one already running (bcrypt cannot be interrupted).
+   */
+  get threadsPerClient(): number {
+    return Math.max(1, this.threads - 1);
   }
 
-  compare(password: string, hash: string): Promise<boolean> {
-    return this.run({ op: "compare", password, hash }) as Promise<boolean>;
+  hash(password: string, cost: number, client?: HashingClient): Promise<string> {
+    return this.run({ op: "hash", password, cost }, client) as Promise<string>;
   }
 
-  admit(): Promise<void> {
-    return this.refusal() ?? Promise.resolve();
+  compare(password: string, hash: string, client?: HashingClient): Promise<boolean> {
+    return this.run({ op: "compare", password, hash }, client) as Promise<boolean>;
+  }
+
+  admit(client?: HashingClient): Promise<void> {
+    return this.refusal(clientKey(client)) ?? Promise.resolve();
   }
 
   /** Hashes running or waiting now. */
   get pending(): number {
-    return this.running.size + this.queue.length;
+    return this.running.size + this.queued;
+  }
+
+  /** The tag a new task of this client would get. */
+  private tagFor(key: string | symbol): number {
+    return Math.max(this.virtualTime, this.clients.get(key)?.nextTag ?? 0);
+  }
+
+  /** Waiting hashes that a new one of this client would wait behind: its own, and others' with an earlier or equal tag. */
+  private aheadOf(key: string | symbol): { ahead: number; own: number } {
+    const tag = this.tagFor(key);
+    let ahead = 0;
+    let own = 0;
+    for (const client of this.clients.values()) {
+      if (client.key === key) own = client.tasks.length;
+      else ahead += client.tasks.filter((t) => t.tag <= tag).length;
+    }
+    return { ahead: ahead + own, own };
   }
 
   /**
    * The 503 for a hash asked for now, or undefined if it would be taken; held REFUSAL_HOLD_MS
    * before it is sent, so that clients asking again at once cannot crowd out the hashing.
    */
-  private refusal(): Promise<never> | undefined {
+  private refusal(key: string | symbol): Promise<never> | undefined {
     try {
-      this.budget.admit(this.running.size, this.queue.length);
+      const { ahead, own } = this.aheadOf(key);
+      this.budget.admit(this.running.size, ahead, own);
+      // And within the threads this client may hold: its own backlog waits for them alone.
+      const client = this.clients.get(key);
+      if (client) this.budget.admit(client.running, own, own, this.threadsPerClient);
       return undefined;
     } catch (error) {
       return new Promise((_, reject) => setTimeout(() => reject(error as Error), REFUSAL_HOLD_MS));
     }
   }
 
-  private run(job: Job): Promise<string | boolean> {
+  private run(job: Job, client: HashingClient): Promise<string | boolean> {
+    const key = clientKey(client);
     // Decided now, not in a later tick: hashes asked for together must each see the others queued.
-    const refused = this.refusal();
+    const refused = this.refusal(key);
     if (refused) return refused;
     return new Promise((resolve, reject) => {
-      const task: Task = { job, resolve, reject };
-      const worker = this.freeWorker();
+      const queue = this.clients.get(key) ?? { key, tasks: [], running: 0, nextTag: 0 };
+      this.clients.set(key, queue);
+      const tag = this.tagFor(key);
+      queue.nextTag = tag + 1;
+      const task: Task = { job, client: queue, tag, resolve, reject };
+      const worker = queue.running < this.threadsPerClient ? this.freeWorker() : undefined;
       if (worker) this.start(worker, task);
-      else this.queue.push(task);
+      else {
+        queue.tasks.push(task);
+        this.queued++;
+      }
     });
+  }
+
+  /** The waiting task with the lowest tag (the earliest client on a tie) whose client may take a thread, taken off its queue. */
+  private takeNext(): Task | undefined {
+    let best: ClientQueue | undefined;
+    for (const client of this.clients.values()) {
+      if (client.tasks.length === 0 || client.running >= this.threadsPerClient) continue;
+      if (!best || client.tasks[0].tag < best.tasks[0].tag) best = client;
+    }
+    const task = best?.tasks.shift();
+    if (task) this.queued--;
+    return task;
+  }
+
+  /** A client with nothing waiting or running is forgotten: its next hash starts at the virtual time. */
+  private release(client: ClientQueue): void {
+    if (client.tasks.length === 0 && client.running === 0) this.clients.delete(client.key);
   }
 
   private freeWorker(): Worker | undefined {
@@ -160,6 +243,8 @@ export class WorkerPasswordHasher implements PasswordHasher {
 
   private start(worker: Worker, task: Task): void {
     this.running.set(worker, task);
+    task.client.running++;
+    this.virtualTime = Math.max(this.virtualTime, task.tag);
     task.timed = this.budget.time();
     worker.ref(); // a hash in flight keeps the process alive; an idle pool does not
     worker.postMessage(task.job);
@@ -168,14 +253,20 @@ export class WorkerPasswordHasher implements PasswordHasher {
   private settle(worker: Worker, reply: Reply): void {
     const task = this.running.get(worker);
     this.running.delete(worker);
+    if (task) this.finished(task);
     task?.timed?.();
     if (reply.ok) task?.resolve(reply.result);
     else task?.reject(new Error(`password hashing failed: ${reply.error}`));
     this.next(worker);
   }
 
+  private finished(task: Task): void {
+    task.client.running--;
+    this.release(task.client);
+  }
+
   private next(worker: Worker): void {
-    const task = this.queue.shift();
+    const task = this.takeNext();
     if (task) return this.start(worker, task);
     worker.unref();
     this.idle.push(worker);
@@ -188,16 +279,21 @@ export class WorkerPasswordHasher implements PasswordHasher {
     if (at >= 0) this.idle.splice(at, 1);
     const task = this.running.get(worker);
     this.running.delete(worker);
+    if (task) this.finished(task);
     task?.reject(error);
-    if (this.queue.length > 0) this.start(this.spawn(), this.queue.shift() as Task);
+    const next = this.takeNext();
+    if (next) this.start(this.spawn(), next);
   }
 
   async close(): Promise<void> {
     const workers = [...this.workers];
     this.workers.clear();
     this.idle.length = 0;
-    for (const task of [...this.running.values(), ...this.queue.splice(0)]) task.reject(new Error("password hasher closed"));
+    const waiting = [...this.clients.values()].flatMap((client) => client.tasks);
+    for (const task of [...this.running.values(), ...waiting]) task.reject(new Error("password hasher closed"));
     this.running.clear();
+    this.clients.clear();
+    this.queued = 0;
     await Promise.all(workers.map((w) => w.terminate()));
   }
 }

@@ -11,7 +11,11 @@
  * cost, so raising it later only affects new passwords.
  */
 import { getConfig, type PasswordHashingSettings } from "../config/config";
-import { createPasswordHasher, type PasswordHasher } from "./password-hasher";
+import { UNKNOWN_ADDRESS } from "./client-address";
+import { createPasswordHasher, type HashingClient, type PasswordHasher } from "./password-hasher";
+
+/** The hasher shares its threads fairly between client addresses; an unknown address is nobody's queue but its own. */
+const hashingClient = (address: string | undefined): HashingClient => (address === UNKNOWN_ADDRESS ? undefined : address);
 
 let current: { settings: PasswordHashingSettings; hasher: PasswordHasher } | undefined;
 
@@ -32,12 +36,12 @@ export async function closePasswordHasher(): Promise<void> {
 }
 
 /** Rejects with the 503 (with Retry-After) that a password hash or check asked for now would get. */
-export function admitPasswordHashing(): Promise<void> {
-  return getPasswordHasher().admit();
+export function admitPasswordHashing(address?: string): Promise<void> {
+  return getPasswordHasher().admit(hashingClient(address));
 }
 
-export function hashPassword(password: string): Promise<string> {
-  return getPasswordHasher().hash(password, getConfig().bcryptCost);
+export function hashPassword(password: string, address?: string): Promise<string> {
+  return getPasswordHasher().hash(password, getConfig().bcryptCost, hashingClient(address));
 }
 
 // A hash of nothing anyone can type, checked when the user does not exist so that an
@@ -57,10 +61,10 @@ function decoyHash(): Promise<string> {
 }
 
 /** Verifies a password against a `$2a$`/`$2b$`/`$2y$` bcrypt hash; `null` hash = unknown user. */
-export async function verifyPassword(password: string, hash: string | null): Promise<boolean> {
+export async function verifyPassword(password: string, hash: string | null, address?: string): Promise<boolean> {
   if (hash === null) {
-    await getPasswordHasher().compare(password, await decoyHash());
+    await getPasswordHasher().compare(password, await decoyHash(), hashingClient(address));
     return false;
   }
-  return getPasswordHasher().compare(password, hash);
+  return getPasswordHasher().compare(password, hash, hashingClient(address));
 }

@@ -11,16 +11,37 @@
  * an account of their own could interleave logins to it), and an office full of users who type
  * their passwords right never fills it. No counter is per username alone: an attacker's failures
  * never lock the owner out from another address.
+ *
+ * On top of those failure rules, every attempt, right or wrong, spends one point of a budget per
+ * account and one per address (a window, no block): a correct password costs a bcrypt hash too,
+ * so logging in over and over is bounded like guessing is. The account budget is sized well above
+ * any real user's logins, so an attacker who spends it delays the owner by one window at most
+ * and must keep paying requests (and their own address's budget) to do it.
+ *
+ * A client whose address is unknown (no usable forwarded entry: `func start` locally; Azure's
+ * front end always adds one) is counted by no per-address rule at all: one shared bucket would let
+ * any such client lock out all the others, and a key per request would only fill the table. The
+ * per-account rules still apply to it.
  */
 import { createHash } from "node:crypto";
 import type { Pool } from "pg";
 import { RateLimiterPostgres, RateLimiterRes } from "rate-limiter-flexible";
 import { getConfig, type ThrottleSettings } from "../config/config";
 import { getPool } from "../data/db";
+import { UNKNOWN_ADDRESS } from "./client-address";
 import { ERRORS } from "../http/errors";
 import { HttpError } from "../http/http";
 
 const TABLE = "rate_limits";
+
+/** rate-limiter-flexible's options for a counter in our table over this pool (see the constructor). */
+export function postgresStore(pool: Pool) {
+  // The library names its statements, and a named statement is prepared once per session; the
+  // embedded database (PGlite) serves every connection from one session, so a second connection
+  // preparing the same name fails. Unnamed, the upsert is planned each time: microseconds.
+  const unnamed = { query: (q: { text: string; values?: unknown[] }) => pool.query(q.text, q.values) };
+  return { storeClient: unnamed, storeType: "pool", tableName: TABLE, tableCreated: true, clearExpiredByTimeout: false };
+}
 // Expired rows are deleted by whichever request first finds the last sweep this old: no timer,
 // so nothing runs while an instance is idle, and the delete reads the expire index only.
 const SWEEP_EVERY_MS = 5 * 60_000;
@@ -34,7 +55,7 @@ const tooMany = (detail: string, ms: number) => new HttpError(429, detail, { "Re
  * Spends one point on each limiter. Resolves if all allowed it; throws a 429 (waiting for the
  * longest refusal) if any refused; rethrows a store failure, so a broken database fails closed.
  */
-async function spend(detail: string, attempts: Promise<RateLimiterRes>[]): Promise<void> {
+export async function spend(detail: string, attempts: Promise<RateLimiterRes>[]): Promise<void> {
   let waitMs = 0;
   for (const outcome of await Promise.allSettled(attempts)) {
     if (outcome.status === "fulfilled") continue;
@@ -60,18 +81,16 @@ export class Throttle {
   private readonly loginByUserAddress: RateLimiterPostgres;
   private readonly loginByAddress: RateLimiterPostgres;
   private readonly registrationByAddress: RateLimiterPostgres;
+  private readonly attemptsByAccount: RateLimiterPostgres;
+  private readonly attemptsByAddress: RateLimiterPostgres;
   private lastSweep = 0;
 
   constructor(
     private readonly pool: Pool,
     readonly settings: ThrottleSettings,
   ) {
-    // The library names its statements, and a named statement is prepared once per session; the
-    // embedded database (PGlite) serves every connection from one session, so a second connection
-    // preparing the same name fails. Unnamed, the upsert is planned each time: microseconds.
-    const unnamed = { query: (q: { text: string; values?: unknown[] }) => pool.query(q.text, q.values) };
-    const store = { storeClient: unnamed, storeType: "pool", tableName: TABLE, tableCreated: true, clearExpiredByTimeout: false };
-    const { login, registration } = settings;
+    const store = postgresStore(pool);
+    const { login, registration, attempts } = settings;
     this.loginByUserAddress = new RateLimiterPostgres({
       ...store,
       keyPrefix: "login_user_address",
@@ -86,6 +105,18 @@ export class Throttle {
       duration: login.windowSeconds,
       blockDuration: login.blockSeconds,
     });
+    this.attemptsByAccount = new RateLimiterPostgres({
+      ...store,
+      keyPrefix: "login_attempts_account",
+      points: attempts.perAccount,
+      duration: attempts.windowSeconds,
+    });
+    this.attemptsByAddress = new RateLimiterPostgres({
+      ...store,
+      keyPrefix: "login_attempts_address",
+      points: attempts.perAddress,
+      duration: attempts.windowSeconds,
+    });
     this.registrationByAddress = new RateLimiterPostgres({
       ...store,
       keyPrefix: "registration_address",
@@ -94,11 +125,17 @@ export class Throttle {
     });
   }
 
-  /** Counts a login attempt before its password is checked; 429 once either limit is spent. */
+  /** Counts a login attempt before its password is checked; 429 once any limit is spent. */
   async beginLogin(address: string, username: string): Promise<LoginAttempt> {
     this.sweepIfDue();
-    const userAddress = `${address}|${usernameDigest(username)}`;
-    await spend(ERRORS.tooManyLogins, [this.loginByUserAddress.consume(userAddress), this.addressAllowed(address)]);
+    const account = usernameDigest(username);
+    const userAddress = `${address}|${account}`;
+    const known = address !== UNKNOWN_ADDRESS;
+    await spend(ERRORS.tooManyLogins, [
+      this.loginByUserAddress.consume(userAddress),
+      this.attemptsByAccount.consume(account),
+      ...(known ? [this.addressAllowed(address), this.attemptsByAddress.consume(address)] : []),
+    ]);
     return {
       succeeded: async () => {
         await this.loginByUserAddress.delete(userAddress);
@@ -107,6 +144,7 @@ export class Throttle {
         await this.loginByUserAddress.reward(userAddress, 1);
       },
       failed: async () => {
+        if (!known) return;
         const res = await this.loginByAddress.consume(address).catch((refusal: unknown) => {
           if (refusal instanceof RateLimiterRes) return null; // past the limit: already blocked
           throw refusal;
@@ -127,6 +165,7 @@ export class Throttle {
   /** Counts an account registration from this address; 429 once the limit is spent. */
   async countRegistration(address: string): Promise<void> {
     this.sweepIfDue();
+    if (address === UNKNOWN_ADDRESS) return; // see the module comment
     await spend(ERRORS.tooManyRegistrations, [this.registrationByAddress.consume(address)]);
   }
 
@@ -136,7 +175,8 @@ export class Throttle {
     return rowCount ?? 0;
   }
 
-  private sweepIfDue(): void {
+  /** Starts a sweep of expired counters (of every kind in the table) unless one ran recently. */
+  sweepIfDue(): void {
     const now = Date.now();
     if (now - this.lastSweep < SWEEP_EVERY_MS) return;
     this.lastSweep = now;

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { SETTINGS, type SettingName } from "./settings";
+import { azureSettingProblems, runsInAzure } from "./azure";
 
 /** Default Web PubSub hub: the one place the hub name is spelled. */
 export const DEFAULT_HUB = "notifications";
@@ -39,6 +40,15 @@ export const MAX_HASH_THREADS = 16;
  */
 export const DEFAULT_HASH_MAX_WAIT_MS = 2_000;
 const WEEK_SECONDS = 7 * 24 * 3600;
+
+/**
+ * Production send limits. A send pushes one frame to each of the recipient's sockets; Free_F1
+ * allows 20 000 frames a day for everyone. At 60 an hour one account sends 1 440 a day, so even a
+ * self-send loop to a dozen open sockets of its own leaves the day's quota to the others; a burst
+ * of 20 in a minute covers a person replying to a backlog. A recipient takes 200 an hour from all
+ * senders together, which bounds a mailbox flood run from many accounts.
+ */
+export const SEND_LIMITS = { burst: 20, burstSeconds: 60, perHour: 60, perRecipientPerHour: 200 } as const;
 
 // "auto" (the default) or a whole number of hashing threads; 0 hashes on the request thread.
 const hashThreadsSetting = z
@@ -97,6 +107,13 @@ const schema = z
     [SETTINGS.loginFailuresPerAddress]: intSetting(1, 1_000_000, 100),
     [SETTINGS.loginFailureWindowSeconds]: intSetting(1, WEEK_SECONDS, 3600),
     [SETTINGS.loginBlockSeconds]: intSetting(1, WEEK_SECONDS, 900),
+    [SETTINGS.loginAttemptsPerAccount]: intSetting(1, 1_000_000, 30),
+    [SETTINGS.loginAttemptsPerAddress]: intSetting(1, 1_000_000, 300),
+    [SETTINGS.loginAttemptWindowSeconds]: intSetting(1, WEEK_SECONDS, 900),
+    [SETTINGS.sendLimitBurst]: intSetting(1, 1_000_000, SEND_LIMITS.burst),
+    [SETTINGS.sendLimitPerHour]: intSetting(1, 1_000_000, SEND_LIMITS.perHour),
+    [SETTINGS.sendLimitPerRecipientPerHour]: intSetting(1, 1_000_000, SEND_LIMITS.perRecipientPerHour),
+    [SETTINGS.listMaxBytes]: intSetting(1024, 64 * 1024 * 1024, 1024 * 1024),
     [SETTINGS.registrationsPerAddress]: intSetting(1, 1_000_000, 20),
     [SETTINGS.registrationWindowSeconds]: intSetting(1, WEEK_SECONDS, 3600),
     [SETTINGS.webPubSubConnectionString]: optionalText,
@@ -135,6 +152,16 @@ export interface DatabaseConfig {
 export interface ThrottleSettings {
   login: { failuresPerUserAddress: number; failuresPerAddress: number; windowSeconds: number; blockSeconds: number };
   registration: { perAddress: number; windowSeconds: number };
+  /** Every login attempt, right or wrong (a correct password costs a hash too). */
+  attempts: { perAccount: number; perAddress: number; windowSeconds: number };
+}
+
+/** Messages a sender may send (in a burst, and per hour) and a recipient may receive per hour. */
+export interface SendLimitSettings {
+  burst: number;
+  burstSeconds: number;
+  perHour: number;
+  perRecipientPerHour: number;
 }
 
 /** How long the event log keeps events, and what one user may hold of Web PubSub. */
@@ -156,6 +183,9 @@ export interface Config extends DatabaseConfig {
   bcryptCost: number;
   passwordHashing: PasswordHashingSettings;
   throttle: ThrottleSettings;
+  sendLimits: SendLimitSettings;
+  /** Bytes of JSON a list answer holds at most (it always holds one item, so paging progresses). */
+  listMaxBytes: number;
   webPubSub: WebPubSubSettings;
   hub: string;
   eventHandlerKey?: string;
@@ -182,13 +212,23 @@ function unresolvedKeyVaultReferences(env: NodeJS.ProcessEnv): string[] {
   return Object.values(SETTINGS).filter((name) => KEY_VAULT_REFERENCE.test(env[name] ?? ""));
 }
 
+/** Whether `value` is what the app uses for `name` when the setting is absent (so copying it changes nothing). */
+function isProductionDefault(name: SettingName, value: string): boolean {
+  const field = (schema.shape as Record<string, z.ZodType>)[name];
+  if (!field) return false;
+  const [given, absent] = [field.safeParse(value), field.safeParse(undefined)];
+  return given.success && absent.success && given.data !== undefined && given.data === absent.data;
+}
+
 /** Every problem, each setting named once: an unresolved reference hides its other complaints. */
-function check<T>(env: NodeJS.ProcessEnv, result: z.ZodSafeParseResult<T>): T {
+function check<T>(env: NodeJS.ProcessEnv, result: z.ZodSafeParseResult<T>, options: { azure?: boolean } = {}): T {
   const unresolved = unresolvedKeyVaultReferences(env);
   const issues = result.success ? [] : result.error.issues.filter((i) => !unresolved.includes(String(i.path[0]) as SettingName));
   const problems = [
     ...unresolved.map((name) => `${name} is an unresolved Key Vault reference (check the app's access to the vault)`),
     ...issues.map((i) => `${String(i.path[0] ?? "settings")} ${i.message}`),
+    // In Azure, example and local-only values are refused too (shared/config/azure.ts).
+    ...(options.azure && runsInAzure(env) ? azureSettingProblems(env, isProductionDefault).filter((p) => !unresolved.some((name) => p.startsWith(`${name} `))) : []),
   ];
   if (problems.length > 0 || !result.success) throw new ConfigError(problems);
   return result.data;
@@ -225,7 +265,7 @@ export function parseDatabaseConfig(env: NodeJS.ProcessEnv): DatabaseConfig {
 
 /** Parses and validates every setting; throws a ConfigError naming each bad one. */
 export function parseConfig(env: NodeJS.ProcessEnv): Config {
-  const s = check(env, schema.safeParse(env));
+  const s = check(env, schema.safeParse(env), { azure: true });
   const connectionString = s[SETTINGS.webPubSubConnectionString];
   const endpoint = s[SETTINGS.webPubSubEndpoint];
   const webPubSub: WebPubSubSettings = connectionString
@@ -251,7 +291,19 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
         blockSeconds: s[SETTINGS.loginBlockSeconds],
       },
       registration: { perAddress: s[SETTINGS.registrationsPerAddress], windowSeconds: s[SETTINGS.registrationWindowSeconds] },
+      attempts: {
+        perAccount: s[SETTINGS.loginAttemptsPerAccount],
+        perAddress: s[SETTINGS.loginAttemptsPerAddress],
+        windowSeconds: s[SETTINGS.loginAttemptWindowSeconds],
+      },
     },
+    sendLimits: {
+      burst: s[SETTINGS.sendLimitBurst],
+      burstSeconds: SEND_LIMITS.burstSeconds,
+      perHour: s[SETTINGS.sendLimitPerHour],
+      perRecipientPerHour: s[SETTINGS.sendLimitPerRecipientPerHour],
+    },
+    listMaxBytes: s[SETTINGS.listMaxBytes],
     webPubSub,
     hub: s[SETTINGS.webPubSubHub],
     eventHandlerKey: s[SETTINGS.webPubSubEventHandlerKey],

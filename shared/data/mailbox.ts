@@ -4,7 +4,7 @@
  * as the change it reflects.
  */
 import { getPool, inTransaction, type Queryable } from "./db";
-import { canBeId, countUnread, FROM_MESSAGES, MESSAGE_COLUMNS, toMessage, visibleTo, type MessageRow } from "./messages";
+import { canBeId, countUnread, FROM_MESSAGES, MESSAGE_COLUMNS, toMessage, visibleTo, withinBytes, type MessageRow } from "./messages";
 import type { MessageT } from "../http/schemas";
 import { logEvents } from "./event-log";
 import { messageDeletedEvent, messagesReadEvents, messageUpdatedEvent, unreadCountUpdatedEvent, type UserEvent, type UserFrame } from "../realtime/events";
@@ -26,16 +26,32 @@ export async function threadOf(messageId: number, userId: number, db: Queryable 
   return rows.length ? rows[0].thread_id : null;
 }
 
-/** The thread's messages this user can see, oldest first; null when the message itself is not one of them. */
-export async function listThread(messageId: number, userId: number): Promise<MessageT[] | null> {
+export interface ThreadPage {
+  limit: number;
+  /** Cursor: only messages after this one (the last id of the previous page). */
+  after_id?: number;
+  /** As Page.maxBytes (shared/data/messages.ts). */
+  maxBytes: number;
+}
+
+/**
+ * A page of the thread's messages this user can see, oldest first; null when the message itself
+ * is not one of them.
+ */
+export async function listThread(messageId: number, userId: number, page: ThreadPage): Promise<MessageT[] | null> {
   const threadId = await threadOf(messageId, userId);
   if (threadId === null) return null;
   // The root carries no thread_id (it is its own); replies are found through messages_thread_idx.
   const { rows } = await getPool().query<MessageRow>(
-    `SELECT ${MESSAGE_COLUMNS} ${FROM_MESSAGES}
-      WHERE (m.id = $1 OR m.thread_id = $1) AND ${visibleTo(2)}
-      ORDER BY m.id`,
-    [threadId, userId],
+    withinBytes(
+      MESSAGE_COLUMNS,
+      "m.id",
+      `${FROM_MESSAGES}
+      WHERE (m.id = $1 OR m.thread_id = $1) AND ${visibleTo(2)} AND ($3::bigint IS NULL OR m.id > $3)
+      ORDER BY m.id LIMIT $4`,
+      5,
+    ),
+    [threadId, userId, page.after_id ?? null, page.limit, page.maxBytes],
   );
   return rows.map(toMessage);
 }

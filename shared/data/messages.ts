@@ -1,7 +1,7 @@
 import { isForeignKeyViolation } from "./db-errors";
 import { getPool, inTransaction, type Queryable } from "./db";
 import { logEvents, logWithUnreadCount } from "./event-log";
-import { claimKey, fingerprint, recordAnswer, sweepExpiredKeys } from "./idempotency";
+import { claimKey, fingerprint, recordAnswer } from "./idempotency";
 import type { MessageT } from "../http/schemas";
 import { messageReadEvent, messageUpdatedEvent, newMessageEvent, unreadCountUpdatedEvent, type UserFrame } from "../realtime/events";
 
@@ -29,6 +29,8 @@ export const canBeId = (n: number) => Number.isSafeInteger(n) && n >= 1 && n <= 
 export interface Page {
   limit: number;
   before_id?: number;
+  /** Stop before the title and body bytes of the rows already taken reach this (see withinBytes). */
+  maxBytes?: number;
   /** Words that must all appear in the title or body (case and accents ignored). */
   q?: string;
 }
@@ -41,6 +43,30 @@ const searchWords = (q: string | undefined) => q?.trim() || undefined;
 const SEARCH = (n: number) =>
   `AND (mail_search_query($${n}) = ''::tsquery OR mail_search_document(m.title, m.body) @@ mail_search_query($${n}))`;
 
+// The columns of MESSAGE_COLUMNS as a subquery names them.
+const MESSAGE_FIELDS = `id, sender_id, recipient_id, title, body, "timestamp", is_read, sender_username, recipient_username, in_reply_to, thread_id`;
+
+/**
+ * A page query cut short in the database once the title and body bytes of the rows before a row
+ * reach `maxBytes`: a running sum over the page's own order (the index order, so no sort), read
+ * from the stored lengths without detoasting the text. A message's JSON is never shorter than its
+ * text bytes, so every row the answer can hold is kept, plus at most one past it, and a mailbox of
+ * huge messages costs the bound, not a thousand of them in memory. `$n` is maxBytes.
+ */
+export function withinBytes(select: string, order: string, rest: string, n: number): string {
+  const size = "octet_length(m.title) + octet_length(m.body)";
+  return `SELECT ${MESSAGE_FIELDS} FROM (
+      SELECT ${select}, sum(${size}) OVER (ORDER BY ${order} ROWS UNBOUNDED PRECEDING) - (${size}) AS bytes_before
+      ${rest}) page
+    WHERE bytes_before < $${n}`;
+}
+
+/** The query, bounded in bytes when the page asks for it; `$n` is the next free parameter. */
+function bounded(page: Page, order: string, rest: string, values: unknown[]): SqlQuery {
+  if (page.maxBytes === undefined) return { text: `SELECT ${MESSAGE_COLUMNS} ${rest}`, values };
+  return { text: withinBytes(MESSAGE_COLUMNS, order, rest, values.length + 1), values: [...values, page.maxBytes] };
+}
+
 /** O(1): the counter the database keeps in step with every change to messages (migration 6). */
 export async function countUnread(userId: number, db: Queryable = getPool()): Promise<number> {
   const { rows } = await db.query<{ n: number }>("SELECT unread_count AS n FROM users WHERE id = $1", [userId]);
@@ -50,14 +76,20 @@ export async function countUnread(userId: number, db: Queryable = getPool()): Pr
 export type SendOutcome =
   | { kind: "sent"; message: MessageT; recipientUnreadCount: number; frames: UserFrame[] }
   | { kind: "replayed"; message: MessageT }
+  /** The key's message has since been deleted by both parties, and its text erased. */
+  | { kind: "replayed_deleted" }
   | { kind: "different_request" }
   | { kind: "recipient_not_found" };
 
 export interface SendOptions {
   /** The request's Idempotency-Key (see shared/data/idempotency.ts). */
   idempotencyKey?: string;
-  /** Where a failed sweep of expired keys is reported; it never fails the send. */
-  log?: { warn(...args: unknown[]): void };
+}
+
+/** The answer a replay gives: the message as first answered (it was unread then), read by id. */
+async function replayOf(messageId: number, tx: Queryable): Promise<SendOutcome> {
+  const { rows } = await tx.query<MessageRow>(`SELECT ${MESSAGE_COLUMNS} ${FROM_MESSAGES} WHERE m.id = $1`, [messageId]);
+  return rows[0] ? { kind: "replayed", message: { ...toMessage(rows[0]), is_read: false } } : { kind: "replayed_deleted" };
 }
 
 class RecipientNotFound extends Error {}
@@ -81,7 +113,7 @@ export async function insertMessage(tx: Queryable, senderId: number, input: NewM
 export async function sendMessage(
   senderId: number,
   input: NewMessage,
-  { idempotencyKey, log = console }: SendOptions = {},
+  { idempotencyKey }: SendOptions = {},
 ): Promise<SendOutcome> {
   let outcome: SendOutcome;
   try {
@@ -90,21 +122,19 @@ export async function sendMessage(
         // What the client asked for; the thread is derived from in_reply_to.
         const { thread_id: _derived, ...asked } = input;
         const claim = await claimKey(tx, senderId, idempotencyKey, fingerprint(asked));
+        if (claim.kind === "replayed") return replayOf(claim.messageId, tx);
         if (claim.kind !== "claimed") return claim;
       }
       // Thrown, not returned: the claimed key must roll back with the failed send.
       if (!canBeId(input.recipient_id)) throw new RecipientNotFound();
       const message = await insertMessage(tx, senderId, input);
-      if (idempotencyKey !== undefined) await recordAnswer(tx, senderId, idempotencyKey, message);
+      if (idempotencyKey !== undefined) await recordAnswer(tx, senderId, idempotencyKey, message.id);
       const logged = await logWithUnreadCount(tx, message.recipient_id, (unreadCount) => newMessageEvent(message, unreadCount));
       return { kind: "sent", message, recipientUnreadCount: logged.unreadCount, frames: [logged.frame] };
     });
   } catch (error) {
     if (error instanceof RecipientNotFound || isForeignKeyViolation(error, "messages_recipient_id_fkey")) return { kind: "recipient_not_found" };
     throw error;
-  }
-  if (outcome.kind === "sent" && idempotencyKey !== undefined) {
-    await sweepExpiredKeys().catch((error: unknown) => log.warn(`sweeping expired idempotency keys failed: ${(error as Error).message}`));
   }
   return outcome;
 }
@@ -125,24 +155,28 @@ export interface SqlQuery {
  */
 export function inboxQuery(userId: number, page: Page & { unread?: boolean }): SqlQuery {
   const q = searchWords(page.q);
-  return {
-    text: `SELECT ${MESSAGE_COLUMNS} ${FROM_MESSAGES}
+  return bounded(
+    page,
+    "m.id::bigint DESC",
+    `${FROM_MESSAGES}
       WHERE m.recipient_id = $1 AND m.recipient_deleted_at IS NULL
         AND ($2::bigint IS NULL OR m.id::bigint < $2) AND ($3::boolean IS NULL OR m.is_read = NOT $3) ${q ? SEARCH(5) : ""}
       ORDER BY m.id::bigint DESC LIMIT $4`,
-    values: [userId, page.before_id ?? null, page.unread ?? null, page.limit, ...(q ? [q] : [])],
-  };
+    [userId, page.before_id ?? null, page.unread ?? null, page.limit, ...(q ? [q] : [])],
+  );
 }
 
 /** As inboxQuery, for the messages the user sent. */
 export function outboxQuery(userId: number, page: Page): SqlQuery {
   const q = searchWords(page.q);
-  return {
-    text: `SELECT ${MESSAGE_COLUMNS} ${FROM_MESSAGES}
+  return bounded(
+    page,
+    "m.id::bigint DESC",
+    `${FROM_MESSAGES}
       WHERE m.sender_id = $1 AND m.sender_deleted_at IS NULL AND ($2::bigint IS NULL OR m.id::bigint < $2) ${q ? SEARCH(4) : ""}
       ORDER BY m.id::bigint DESC LIMIT $3`,
-    values: [userId, page.before_id ?? null, page.limit, ...(q ? [q] : [])],
-  };
+    [userId, page.before_id ?? null, page.limit, ...(q ? [q] : [])],
+  );
 }
 
 export async function listInbox(userId: number, page: Page & { unread?: boolean }): Promise<MessageT[]> {

@@ -111,6 +111,7 @@ async function applyInTransaction(client: PoolClient, migration: Migration, lock
       return false;
     }
     if (migration.sql) await client.query(migration.sql);
+    if (migration.data) await migration.data(client);
     await client.query("COMMIT");
     return true;
   } catch (error) {

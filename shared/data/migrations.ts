@@ -3,11 +3,15 @@
  * add a new one. Column names follow the original service's SQLAlchemy models so an
  * existing database can be migrated in place (hence IF NOT EXISTS everywhere in 1).
  */
+import type { Queryable } from "./db";
+
 export interface Migration {
   version: number;
   name: string;
   /** Applied in one transaction, together with recording the version. */
   sql?: string;
+  /** Work SQL cannot do (data computed in the app), run after `sql` in the same transaction. */
+  data?: (tx: Queryable) => Promise<void>;
   /**
    * Indexes built with CREATE INDEX CONCURRENTLY (no lock that stops writes), which cannot run
    * inside a transaction: `migrate()` builds each on its own, replacing a half-built (invalid)
@@ -229,6 +233,32 @@ export const MIGRATIONS: readonly Migration[] = [
     // Same rows and leading column as messages_inbox_unread_idx, which now serves mark-all-read too.
     // messages_recipient_id_idx and messages_sender_id_idx stay: deleting a user cascades through them.
     dropIndexesConcurrently: ["messages_recipient_unread_visible_idx"],
+  },
+  {
+    version: 9,
+    name: "confusable usernames; idempotency keys without message text",
+    // Usernames: the confusable skeletons of each name, case kept and folded (shared/auth/usernames.ts),
+    // are computed by the app, so they are filled by `data` below. Not a unique index: names that
+    // already look alike must keep working; registration checks under a lock (shared/data/users.ts).
+    // Idempotency keys: the stored answer (the message's text) gives way to the message's id;
+    // a replay reads the message, and a message both parties deleted leaves no text behind.
+    sql: `
+      ALTER TABLE users ADD COLUMN IF NOT EXISTS username_skeleton TEXT, ADD COLUMN IF NOT EXISTS username_skeleton_folded TEXT;
+      CREATE INDEX IF NOT EXISTS users_username_skeleton_idx ON users (username_skeleton);
+      CREATE INDEX IF NOT EXISTS users_username_skeleton_folded_idx ON users (username_skeleton_folded);
+      -- Rows written without skeletons (by other code) are found and keyed by the next registration.
+      CREATE INDEX IF NOT EXISTS users_unkeyed_idx ON users (id) WHERE username_skeleton IS NULL;
+
+      ALTER TABLE idempotency_keys ADD COLUMN IF NOT EXISTS message_id INTEGER;
+      UPDATE idempotency_keys SET message_id = (response->>'id')::int WHERE response IS NOT NULL;
+      -- A claim that never committed has no answer; any such row is an expired leftover.
+      DELETE FROM idempotency_keys WHERE message_id IS NULL;
+      ALTER TABLE idempotency_keys DROP COLUMN IF EXISTS response;
+    `,
+    data: async (tx) => {
+      const { fillUsernameKeys } = await import("./users.js");
+      await fillUsernameKeys(tx);
+    },
   },
   {
     version: 10,

@@ -1,5 +1,6 @@
 import { isUniqueViolation } from "./db-errors";
-import { getPool, type Queryable } from "./db";
+import { getPool, inTransaction, type Queryable } from "./db";
+import { normalizeUsername, usernameKeys, usernameSkeletons } from "../auth/usernames";
 import type { UserPublicT } from "../http/schemas";
 
 export interface UserRecord extends UserPublicT {
@@ -8,22 +9,73 @@ export interface UserRecord extends UserPublicT {
 
 export class UsernameTakenError extends Error {}
 
+// Any fixed number, distinct from the migration lock's (shared/data/migrate.ts).
+const REGISTRATION_LOCK_KEY = 727_009;
+
+/** The statements of a registration, named so a test can check their plans use the indexes. */
+export const USER_SQL = {
+  lock: "SELECT pg_advisory_xact_lock($1)",
+  // Case-insensitively equal, or sharing a confusable skeleton (shared/auth/usernames.ts): $2 holds the new name's keys.
+  taken: `SELECT 1 FROM users
+    WHERE lower(username) = lower($1) OR username_skeleton = ANY ($2::text[]) OR username_skeleton_folded = ANY ($2::text[]) LIMIT 1`,
+  insert: "INSERT INTO users (username, hashed_password, username_skeleton, username_skeleton_folded) VALUES ($1, $2, $3, $4) RETURNING id, username",
+  unkeyed: "SELECT id, username FROM users WHERE username_skeleton IS NULL ORDER BY id LIMIT $1",
+  key: `UPDATE users u SET username_skeleton = k.cased, username_skeleton_folded = k.folded
+    FROM json_to_recordset($1::json) AS k(id int, cased text, folded text) WHERE u.id = k.id`,
+} as const;
+
+const KEY_BATCH = 1000;
+
+/**
+ * Gives every user stored without collision keys its keys: the users that existed before
+ * migration 9 (it calls this), and any row written by other means since (an import, a script, an
+ * instance still running older code), before a registration checks against them.
+ */
+export async function fillUsernameKeys(tx: Queryable): Promise<number> {
+  let filled = 0;
+  for (;;) {
+    const { rows } = await tx.query<{ id: number; username: string }>(USER_SQL.unkeyed, [KEY_BATCH]);
+    if (rows.length === 0) return filled;
+    await tx.query(USER_SQL.key, [JSON.stringify(rows.map((r) => ({ id: r.id, ...usernameSkeletons(r.username) })))]);
+    filled += rows.length;
+  }
+}
+
+/**
+ * Stores a new user unless the name collides with one that exists. Names that already collide
+ * among themselves (stored before the skeleton rule) keep working, so the rule cannot be a unique
+ * index: it is a check made under one lock that every registration takes, so two registrations of
+ * look-alike names run one after the other and the second sees the first. The password is hashed
+ * before, so the lock is held for two short statements.
+ */
 export async function createUser(username: string, hashedPassword: string): Promise<UserPublicT> {
+  const skeletons = usernameSkeletons(username);
   try {
-    const { rows } = await getPool().query<UserPublicT>(
-      "INSERT INTO users (username, hashed_password) VALUES ($1, $2) RETURNING id, username",
-      [username, hashedPassword],
-    );
-    return rows[0];
+    return await inTransaction(async (tx) => {
+      await tx.query(USER_SQL.lock, [REGISTRATION_LOCK_KEY]);
+      await fillUsernameKeys(tx);
+      const taken = await tx.query(USER_SQL.taken, [username, usernameKeys(username)]);
+      if (taken.rowCount) throw new UsernameTakenError();
+      const { rows } = await tx.query<UserPublicT>(USER_SQL.insert, [username, hashedPassword, skeletons.cased, skeletons.folded]);
+      return rows[0];
+    });
   } catch (error) {
     if (isUniqueViolation(error)) throw new UsernameTakenError();
     throw error;
   }
 }
 
-/** Case-insensitive, as usernames are unique regardless of case. */
+/**
+ * Case-insensitive, as usernames are unique regardless of case. A name as typed matches first; else
+ * its NFKC form, as registration stores it ("ｂｏｂ" finds "bob"), so names stored before that rule
+ * still log in exactly as they were written.
+ */
 export async function findUserByUsername(username: string): Promise<UserRecord | null> {
-  const { rows } = await getPool().query<UserRecord>("SELECT id, username, hashed_password FROM users WHERE lower(username) = lower($1)", [username]);
+  const { rows } = await getPool().query<UserRecord>(
+    `SELECT id, username, hashed_password FROM users WHERE lower(username) IN (lower($1), lower($2))
+      ORDER BY lower(username) = lower($1) DESC LIMIT 1`,
+    [username, normalizeUsername(username)],
+  );
   return rows[0] ?? null;
 }
 

@@ -6,10 +6,12 @@ export const ERRORS = {
   usernameTaken: "Username already registered",
   tooManyLogins: "Too many failed logins; try again later",
   tooManyRegistrations: "Too many accounts registered from this address; try again later",
+  tooManyMessages: "Too many messages; try again later",
   passwordHashingBusy: "Too many sign-ins at once; try again shortly",
   recipientNotFound: "Recipient not found",
   messageNotFound: "Message not found",
   idempotencyKeyReused: "Idempotency-Key was already used for a different request",
+  idempotentMessageDeleted: "The message sent with this Idempotency-Key has since been deleted",
   notFound: "Not Found",
   bodyTooLarge: "Request body is too large",
   unsupportedJson: "Unsupported media type: send the body as application/json",
@@ -42,6 +44,12 @@ export const eventsGoneDetail = (after: number): string => `Events after seq ${a
 export const TEXT_ISSUE = {
   type: "string_unicode",
   msg: "Text must not contain U+0000 (NUL) or unpaired surrogate characters",
+} as const;
+
+/** The 422 issue for a new password found on the list of common passwords (shared/auth/common-passwords.ts). */
+export const COMMON_PASSWORD_ISSUE = {
+  type: "value_error",
+  msg: "Value error, Password is too common: choose one that does not appear in lists of leaked passwords",
 } as const;
 
 export const MARKED_READ_MESSAGE = "Mensagem marcada como lida";

@@ -25,12 +25,19 @@ export class HttpError extends Error {
 
 export const validationError = (issues: ValidationIssue[]): HttpError => new HttpError(422, issues);
 
+/**
+ * `nosniff` on every JSON answer: a browser must never read a body that echoes a client's text
+ * (a message, a username) as HTML or script, whatever it guesses from the bytes.
+ */
+export const JSON_HEADERS = { "Content-Type": "application/json", "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff" } as const;
+
 export function json(status: number, body: unknown, headers: Record<string, string> = {}): HttpResponseInit {
-  return {
-    status,
-    body: JSON.stringify(body),
-    headers: { "Content-Type": "application/json", "Cache-Control": "no-store", ...headers },
-  };
+  return jsonText(status, JSON.stringify(body), headers);
+}
+
+/** A JSON answer already serialised (a list cut at its byte bound). */
+export function jsonText(status: number, text: string, headers: Record<string, string> = {}): HttpResponseInit {
+  return { status, body: text, headers: { ...JSON_HEADERS, ...headers } };
 }
 
 export const ok = (body: unknown): HttpResponseInit => json(200, body);

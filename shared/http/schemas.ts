@@ -3,6 +3,7 @@
  * source of the OpenAPI document. They coerce as Pydantic's lax mode does.
  */
 import { z } from "zod";
+import { FORBIDDEN_CHARACTERS_MESSAGE, normalizeUsername, usernameProblem } from "../auth/usernames";
 
 /** Ids are SERIAL (int4) columns: no row has a larger one. */
 export const ID_MAX = 2_147_483_647;
@@ -23,14 +24,10 @@ export const laxBool = () =>
     return TRUE_WORDS.has(word) ? true : FALSE_WORDS.has(word) ? false : v;
   }, z.boolean());
 
-// Unicode general category Cc: C0 and C1 controls and DEL.
-const CONTROL_CHARACTERS = /\p{Cc}/u;
-
 /** Length in characters (code points), as Python counts it, not UTF-16 units. */
 const codePoints = (s: string) => [...s].length;
 
-const textOfLength = (min: number, max: number, options: { trim: boolean }) => {
-  const base = options.trim ? z.string().trim() : z.string();
+const textOfLength = (min: number, max: number, options: { trim: boolean }, base = options.trim ? z.string().trim() : z.string()) => {
   return base
     .refine((s) => codePoints(s) >= min, {
       error: `String should have at least ${min} character${min === 1 ? "" : "s"}`,
@@ -43,17 +40,29 @@ const textOfLength = (min: number, max: number, options: { trim: boolean }) => {
 
 export const USERNAME_MAX = 50;
 export const PASSWORD_MIN = 8;
-export const PASSWORD_MAX = 128;
+/** bcrypt reads the first 72 bytes only: a longer password would log in with any text after them. */
+export const PASSWORD_MAX_BYTES = 72;
 export const TITLE_MAX = 255;
 export const BODY_MAX = 100_000;
 
-export const Username = textOfLength(1, USERNAME_MAX, { trim: true }).refine((s) => !CONTROL_CHARACTERS.test(s), {
-  error: "Username must not contain control characters",
-});
+/** A new username: NFKC-normalised and trimmed first, then measured and checked (shared/auth/usernames.ts). */
+export const Username = textOfLength(1, USERNAME_MAX, { trim: true }, z.string().overwrite(normalizeUsername)).refine((s) => usernameProblem(s) === null, {
+  error: FORBIDDEN_CHARACTERS_MESSAGE,
+}).describe(
+  `1-${USERNAME_MAX} characters after NFKC normalisation and trimming; no control, invisible or bidirectional formatting characters; ` +
+    "unique ignoring case and look-alike characters (Unicode confusables)",
+);
 
 export const UserCreate = z.object({
   username: Username,
-  password: textOfLength(PASSWORD_MIN, PASSWORD_MAX, { trim: false }),
+  // At most as many characters as bytes, so the character bound documents the byte bound.
+  password: textOfLength(PASSWORD_MIN, PASSWORD_MAX_BYTES, { trim: false })
+    // Only when the character count passed: one issue per problem.
+    .refine((s) => codePoints(s) > PASSWORD_MAX_BYTES || Buffer.byteLength(s, "utf8") <= PASSWORD_MAX_BYTES, {
+      error: `String should have at most ${PASSWORD_MAX_BYTES} bytes in UTF-8 (bcrypt reads no further)`,
+      params: { type: "string_too_long" },
+    })
+    .describe(`${PASSWORD_MIN} characters to ${PASSWORD_MAX_BYTES} bytes in UTF-8, and not a common password`),
 });
 
 /** Login accepts any stored password: length rules apply to new accounts only. */
@@ -107,7 +116,8 @@ export const MessageSendHeaders = z.object({
     .optional()
     .describe(
       "Makes a retry safe: the same key from the same sender within 24 hours answers with the first message (200, same body) and sends nothing again; " +
-        "the same key with a different request is a 422 whose detail is a sentence. 1-255 visible ASCII characters.",
+        "the same key with a different request is a 422 whose detail is a sentence; if both parties have deleted that message since, a 410 (nothing is sent again). " +
+        "1-255 visible ASCII characters.",
     ),
 });
 
@@ -151,6 +161,13 @@ const search = {
 };
 
 export const OutboxQuery = z.object({ ...pageFields, ...search });
+export const ThreadQuery = z.object({
+  limit: pageFields.limit,
+  after_id: laxInt()
+    .pipe(z.int().min(1))
+    .optional()
+    .describe("Cursor: only messages with an id above this one (pass the last id of the previous page)"),
+});
 export const InboxQuery = z.object({ ...pageFields, ...search, unread: laxBool().optional().describe("true: only unread messages; false: only read ones") });
 
 export const UnreadCount = z.object({ unread_count: z.int() });

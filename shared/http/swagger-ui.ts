@@ -46,9 +46,34 @@ export const DOCS_INITIALIZER = `window.onload = function () {
     deepLinking: true,
     presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
     layout: "StandaloneLayout",
+    validatorUrl: null,
     oauth2RedirectUrl: window.location.origin + "/docs/oauth2-redirect.html"
   });
 };`;
+
+/**
+ * Headers on every /docs answer. Swagger UI holds a login dialog, so the page may not be framed
+ * (clickjacking), and it runs only its own files: scripts from this origin (the page has no inline
+ * script, the initializer is a file), requests only to this origin (the document and "Try it out").
+ * Inline styles stay allowed because Swagger UI sets style attributes as it renders; its icons are
+ * data: URIs. The validator badge (an image from another host) is turned off in the initializer.
+ */
+export const DOCS_HEADERS = {
+  "Content-Security-Policy": [
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data:",
+    "font-src 'self' data:",
+    "connect-src 'self'",
+    "base-uri 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+  ].join("; "),
+  "X-Content-Type-Options": "nosniff",
+  "Referrer-Policy": "no-referrer",
+  "X-Frame-Options": "DENY",
+} as const;
 
 export interface Asset {
   body: Buffer | string;

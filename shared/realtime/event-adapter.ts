@@ -1,6 +1,7 @@
 import { Readable } from "node:stream";
 import type { HttpRequest, HttpResponseInit } from "@azure/functions";
 import { WebPubSubEventHandler, type WebPubSubEventHandlerOptions } from "@azure/web-pubsub-express";
+import { JSON_HEADERS } from "../http/http";
 
 type Middleware = ReturnType<WebPubSubEventHandler["getMiddleware"]>;
 type NodeRequest = Parameters<Middleware>[0];
@@ -23,7 +24,7 @@ export async function runEventHandler(
 ): Promise<HttpResponseInit | null> {
   const handler = new WebPubSubEventHandler(hub, { ...options, path });
   const body = Buffer.from(await request.arrayBuffer());
-  const malformed = { status: 400, headers: { "Content-Type": "application/json" }, body: JSON.stringify({ detail: "Malformed Web PubSub event" }) };
+  const malformed = { status: 400, headers: JSON_HEADERS, body: JSON.stringify({ detail: "Malformed Web PubSub event" }) };
   // The package answers `connected` before it parses the body, then throws where no one
   // catches it; a system event's body must be JSON, so check that first.
   if (request.method === "POST" && request.headers.get("ce-type")?.startsWith("azure.webpubsub.sys.") && !isJson(body)) return malformed;
@@ -53,7 +54,7 @@ export async function runEventHandler(
       return nodeResponse;
     },
   };
-  const timer = setTimeout(() => answer({ status: 504, headers: { "Content-Type": "application/json" }, body: JSON.stringify({ detail: "The event handler did not answer in time" }) }), ANSWER_TIMEOUT_MS);
+  const timer = setTimeout(() => answer({ status: 504, headers: JSON_HEADERS, body: JSON.stringify({ detail: "The event handler did not answer in time" }) }), ANSWER_TIMEOUT_MS);
   try {
     // The middleware resolves once it has handed the event to our callbacks; `answered`
     // once it has written the response (for `connected`, before the callbacks even run).

@@ -5,7 +5,7 @@ export interface HttpUser {
   token: string;
 }
 
-export const TEST_PASSWORD = "password123";
+export const TEST_PASSWORD = "correct horse battery";
 
 export async function registerOverHttp(base: string, username: string): Promise<HttpUser> {
   const created = await fetch(`${base}/users/`, {

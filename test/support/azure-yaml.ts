@@ -34,6 +34,7 @@ export interface HookCommand {
 type Hooks = Record<string, { posix: HookCommand; windows: HookCommand }>;
 export interface AzureYaml {
   name: string;
+  requiredVersions: { azd: string };
   services: Record<string, { project: string; language: string; host: string; dist: string; remoteBuild: string; hooks: Hooks }>;
   hooks: Hooks;
 }

@@ -1,0 +1,38 @@
+/**
+ * `npm ci && npm test` on a machine with Node alone: test/infra.test.ts, which needs a Bicep CLI,
+ * reports itself skipped and names what to install; with CI set it runs and fails for want of one.
+ * Runs that file in a child vitest whose PATH holds only node and whose cache holds no restored CLI.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { ROOT } from "./support/clone";
+
+const scratch = mkdtempSync(path.join(tmpdir(), "node-alone-"));
+symlinkSync(process.execPath, path.join(scratch, "node"));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+function infraTestWithNodeAlone(ci: boolean) {
+  const env: NodeJS.ProcessEnv = { PATH: scratch, HOME: scratch, XDG_CACHE_HOME: path.join(scratch, "cache") };
+  if (ci) env.CI = "true";
+  const run = spawnSync(process.execPath, [path.join(ROOT, "node_modules", "vitest", "vitest.mjs"), "run", "test/infra.test.ts"], { cwd: ROOT, env, encoding: "utf8", timeout: 120_000 });
+  return { status: run.status, output: `${run.stdout}${run.stderr}` };
+}
+
+describe("the Bicep-dependent tests on a machine with Node alone", () => {
+  it("report themselves skipped, naming what to install", () => {
+    const { status, output } = infraTestWithNodeAlone(false);
+    expect(status, output).toBe(0);
+    expect(output).toContain("test/infra.test.ts skipped: no Bicep CLI: install the Bicep CLI (https://aka.ms/bicep-install)");
+    expect(output).toMatch(/1 skipped/);
+  }, 120_000);
+
+  it("with CI set, run and fail when no CLI can be had", () => {
+    const { status, output } = infraTestWithNodeAlone(true);
+    expect(status).not.toBe(0);
+    expect(output).not.toContain("skipped: no Bicep CLI");
+    expect(output).toMatch(/dotnet restore of Azure\.Bicep\.CommandLine|ENOENT/);
+  }, 120_000);
+});

@@ -1,0 +1,99 @@
+/**
+ * The client library in a real browser: the example page (examples/browser, bundled by
+ * esbuild) in headless Chromium against the local stack shows live mail, and after its socket
+ * is cut, and after Web PubSub restarts knowing no session, shows what arrived meanwhile
+ * without reloading.
+ *
+ * Chromium is Debian's `chromium` package (CHROMIUM_PATH to use another). Without it the
+ * test is skipped on a developer machine and fails in CI (CI set), which installs it.
+ */
+import { existsSync } from "node:fs";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { serveExample, type ExampleServer } from "../examples/browser/server";
+import { startLocalStack, type LocalStack } from "../local/stack";
+import { DEFAULT_HUB } from "../shared/config/config";
+import { registerOverHttp, sendOverHttp, TEST_PASSWORD, type HttpUser } from "./support/api";
+import { createTestDatabase, type TestDatabase } from "./support/database";
+import { standInOutage, type StandInOutage } from "./support/webpubsub-outage";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const found = existsSync(CHROMIUM);
+const inCi = Boolean(process.env.CI);
+
+if (!found && !inCi) console.warn(`test/browser.test.ts skipped: no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`);
+
+describe.runIf(!found && inCi)("a real browser in CI", () => {
+  it("has Chromium installed", () => {
+    expect.fail(`CI is set but there is no Chromium at ${CHROMIUM}: .ci/run installs Debian's chromium package`);
+  });
+});
+
+describe.runIf(found)("the example page in headless Chromium", () => {
+  let db: TestDatabase;
+  let stack: LocalStack;
+  let outage: StandInOutage;
+  let example: ExampleServer;
+  let browser: Browser;
+  let page: Page;
+  let sender: HttpUser;
+  let reader: HttpUser;
+
+  beforeAll(async () => {
+    example = await serveExample();
+    db = await createTestDatabase();
+    stack = await startLocalStack({ hostPort: 0, databaseUrl: db.url, webPubSubPort: 0, corsOrigins: [example.origin] });
+    outage = standInOutage(stack);
+    sender = await registerOverHttp(stack.url as string, "browser_sender");
+    reader = await registerOverHttp(stack.url as string, "browser_reader");
+    // --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] });
+    page = await browser.newPage();
+  }, 90_000);
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.close();
+    await outage?.stop();
+    await example?.close();
+    await db?.close();
+  });
+
+  const mail = () => page.locator("#mail li").allTextContents();
+  const send = (title: string) => sendOverHttp(stack.url as string, sender, reader.id, title);
+
+  it("logs in and shows live mail", async () => {
+    await page.goto(`${example.origin}/?api=${encodeURIComponent(stack.url as string)}`);
+    await page.fill("input[name=username]", reader.username);
+    await page.fill("input[name=password]", TEST_PASSWORD);
+    await page.click("button");
+    await expect.poll(() => page.textContent("#state"), { timeout: 15_000 }).toBe("connected");
+    await expect.poll(() => page.textContent("#unread"), { timeout: 10_000 }).toBe("0");
+    // Marks this page load: a reload would lose it.
+    await page.evaluate(() => Object.assign(globalThis, { loadedOnce: true }));
+
+    await send("first");
+    await expect.poll(mail, { timeout: 10_000 }).toEqual(["browser_sender: first"]);
+    expect(await page.textContent("#unread")).toBe("1");
+  });
+
+  it("shows what arrived while its socket was cut, without reloading", async () => {
+    expect(stack.webPubSub?.dropSockets(DEFAULT_HUB, String(reader.id))).toBe(1);
+    await send("during drop");
+    await expect.poll(mail, { timeout: 15_000 }).toEqual(["browser_sender: during drop", "browser_sender: first"]);
+    expect(await page.evaluate(() => (globalThis as { loadedOnce?: boolean }).loadedOnce)).toBe(true);
+  });
+
+  it("shows what was sent while Web PubSub was down, once it is back, without reloading", async () => {
+    await outage.stop();
+    await send("while down 1");
+    await send("while down 2");
+    stack.webPubSub = await outage.restart();
+    await expect
+      .poll(mail, { timeout: 30_000 })
+      .toEqual(["browser_sender: while down 2", "browser_sender: while down 1", "browser_sender: during drop", "browser_sender: first"]);
+    expect(await page.textContent("#unread")).toBe("4");
+    expect(await page.textContent("#seq")).toBe("4");
+    expect(await page.evaluate(() => (globalThis as { loadedOnce?: boolean }).loadedOnce)).toBe(true);
+    expect(await page.textContent("#error")).not.toMatch(/answered 4\d\d/);
+  });
+});

@@ -1,0 +1,73 @@
+/**
+ * Password hashing is shared fairly between client addresses (CONTRACT.md, Abuse limits), over HTTP
+ * on the local stack: while 127.0.0.2 floods correct logins on many connections (ignoring
+ * Retry-After, as an attacker would), a user logging in from 127.0.0.3 is never refused. The
+ * budget is set from the hash time measured here (4 hashes' wait), so the flood's own backlog
+ * (16 connections) is far past it and another address's fair share (about 2 hashes) well within
+ * it, whatever this machine's speed. Counts are asserted, not timings.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startLocalStack, type LocalStack } from "../local/stack";
+import { resetConfig } from "../shared/config/config";
+import { closePasswordHasher, getPasswordHasher } from "../shared/auth/passwords";
+import type { WorkerPasswordHasher } from "../shared/auth/password-hasher";
+import { closeLoginAgents, loginFrom, type LoginAnswer } from "./support/address-login";
+import { registerOverHttp, TEST_PASSWORD } from "./support/api";
+import { createTestDatabase, type TestDatabase } from "./support/database";
+
+const FLOOD_CONNECTIONS = 16;
+const FLOODER = "127.0.0.2";
+const OTHER = "127.0.0.3";
+const OTHER_LOGINS = 12;
+
+let db: TestDatabase;
+let stack: LocalStack;
+
+beforeAll(async () => {
+  // One hashing thread and a real bcrypt cost, so that the flood keeps it busy.
+  Object.assign(process.env, { PASSWORD_HASH_THREADS: "1", BCRYPT_COST: "10" });
+  db = await createTestDatabase();
+  stack = await startLocalStack({ hostPort: 0, databaseUrl: db.url, webPubSub: false });
+}, 60_000);
+afterAll(async () => {
+  closeLoginAgents();
+  await stack?.close();
+  await closePasswordHasher();
+  await db?.close();
+});
+
+/** The mean hash time of this machine now, from a few logins. */
+async function measuredHashMs(username: string): Promise<number> {
+  for (let i = 0; i < 3; i++) expect((await loginFrom(stack.url as string, OTHER, username, TEST_PASSWORD)).status).toBe(200);
+  return (getPasswordHasher() as WorkerPasswordHasher).budget.meanHashMs as number;
+}
+
+describe("one address flooding correct logins", () => {
+  it("never gets another address's login refused", async () => {
+    const base = stack.url as string;
+    const flooder = await registerOverHttp(base, "flooder");
+    const other = await registerOverHttp(base, "bystander");
+    const hashMs = await measuredHashMs(other.username);
+    process.env.PASSWORD_HASH_MAX_WAIT_MS = String(Math.round(4 * hashMs));
+    resetConfig(); // a fresh hasher with that budget
+    await measuredHashMs(other.username);
+
+    let flooding = true;
+    const flood: LoginAnswer[] = [];
+    const loops = Array.from({ length: FLOOD_CONNECTIONS }, async () => {
+      while (flooding) flood.push(await loginFrom(base, FLOODER, flooder.username, TEST_PASSWORD));
+    });
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 10 * hashMs)); // the flood's backlog built up
+      const answers: LoginAnswer[] = [];
+      for (let i = 0; i < OTHER_LOGINS; i++) answers.push(await loginFrom(base, OTHER, other.username, TEST_PASSWORD));
+      const floodStatuses = flood.map((a) => a.status);
+      expect(floodStatuses.filter((s) => s === 503).length, "the flood is past the budget").toBeGreaterThan(0);
+      expect(floodStatuses.filter((s) => s === 200).length, "the flood is being served").toBeGreaterThan(0);
+      expect(answers.map((a) => a.status)).toEqual(answers.map(() => 200));
+    } finally {
+      flooding = false;
+      await Promise.all(loops);
+    }
+  }, 120_000);
+});

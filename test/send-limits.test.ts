@@ -1,0 +1,94 @@
+/**
+ * Send limits (CONTRACT.md, Abuse limits) at their production values: a sender's burst and hourly
+ * budgets and a recipient's hourly budget, counted in the database, 429 with Retry-After. A minute
+ * passing is simulated by deleting the burst counters, as their expiry would.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sendMessageHandler } from "../functions/messages-send";
+import { resetConfig, SEND_LIMITS } from "../shared/config/config";
+import { getPool } from "../shared/data/db";
+import { ERRORS } from "../shared/http/errors";
+import { call, type CallResult } from "./support/http";
+import { useTestDatabase, type TestDatabase } from "./support/database";
+import { newUser, type TestUser } from "./support/users";
+
+let db: TestDatabase;
+
+beforeAll(async () => {
+  // test/support/env.ts lifts the limits for the other suites; these tests hold the production ones.
+  for (const name of ["SEND_LIMIT_BURST", "SEND_LIMIT_PER_HOUR", "SEND_LIMIT_PER_RECIPIENT_PER_HOUR"]) delete process.env[name];
+  resetConfig();
+  db = await useTestDatabase();
+});
+afterAll(async () => {
+  await db.close();
+});
+
+const send = (from: TestUser, to: TestUser, title = "hello"): Promise<CallResult> =>
+  call(sendMessageHandler, { method: "POST", token: from.token, json: { recipient_id: to.id, title, body: "body" } });
+
+/** Sends `count` messages, `parallel` at a time; the statuses in order. */
+async function sendMany(from: TestUser, to: TestUser, count: number, parallel = 1): Promise<CallResult[]> {
+  const results: CallResult[] = [];
+  for (let i = 0; i < count; i += parallel) {
+    results.push(...(await Promise.all(Array.from({ length: Math.min(parallel, count - i) }, (_, j) => send(from, to, `m${i + j}`)))));
+  }
+  return results;
+}
+
+/** What a minute's passing does to the burst counters. */
+const burstWindowPasses = () => getPool().query("DELETE FROM rate_limits WHERE key LIKE 'send_burst%'");
+
+function expectTooMany(res: CallResult, atMostSeconds: number): void {
+  expect(res.status, res.text).toBe(429);
+  expect(res.body).toEqual({ detail: ERRORS.tooManyMessages });
+  const retryAfter = Number(res.headers.get("retry-after"));
+  expect(retryAfter).toBeGreaterThanOrEqual(1);
+  expect(retryAfter).toBeLessThanOrEqual(atMostSeconds);
+}
+
+describe("send limits at their production values", () => {
+  it("let a burst of 300 through only up to the burst, then 429 with Retry-After; another sender is unaffected", async () => {
+    const [flooder, victim, other] = [await newUser("flood"), await newUser("victim"), await newUser("other")];
+    const results = await sendMany(flooder, victim, 300, 10);
+    const sent = results.filter((r) => r.status === 200).length;
+    expect(sent).toBe(SEND_LIMITS.burst);
+    for (const refused of results.filter((r) => r.status !== 200)) expectTooMany(refused, SEND_LIMITS.burstSeconds);
+    expect(Number((await getPool().query("SELECT count(*) FROM messages WHERE sender_id = $1", [flooder.id])).rows[0].count)).toBe(SEND_LIMITS.burst);
+
+    expect((await send(other, victim)).status).toBe(200);
+    expect((await send(other, flooder)).status).toBe(200);
+  });
+
+  it("hold a sender to the hourly budget across bursts", async () => {
+    const [sender, recipient] = [await newUser("steady"), await newUser("steady_to")];
+    let sent = 0;
+    while (sent < SEND_LIMITS.perHour) {
+      await burstWindowPasses();
+      const results = await sendMany(sender, recipient, Math.min(SEND_LIMITS.burst, SEND_LIMITS.perHour - sent));
+      expect(results.every((r) => r.status === 200)).toBe(true);
+      sent += results.length;
+    }
+    await burstWindowPasses();
+    const refused = await send(sender, recipient);
+    expectTooMany(refused, 3600);
+    expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(SEND_LIMITS.burstSeconds);
+  });
+
+  it("hold a recipient to the hourly budget from all senders together; other recipients are unaffected", async () => {
+    const target = await newUser("target");
+    let received = 0;
+    while (received < SEND_LIMITS.perRecipientPerHour) {
+      const sender = await newUser("crowd");
+      for (let i = 0; i < SEND_LIMITS.perHour && received < SEND_LIMITS.perRecipientPerHour; i += SEND_LIMITS.burst) {
+        await burstWindowPasses();
+        const results = await sendMany(sender, target, Math.min(SEND_LIMITS.burst, SEND_LIMITS.perRecipientPerHour - received), 5);
+        expect(results.map((r) => r.status)).toEqual(results.map(() => 200));
+        received += results.length;
+      }
+    }
+    const late = await newUser("late");
+    expectTooMany(await send(late, target), 3600);
+    expect((await send(late, await newUser("elsewhere"))).status).toBe(200);
+  });
+});

@@ -294,6 +294,7 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX IF NOT EXISTS socket_connections_connected_at_idx ON socket_connections (connected_at);
       -- The token-expiry groups whose sockets the sweep has still to close.
       CREATE TABLE IF NOT EXISTS socket_expiries (expires_at TIMESTAMPTZ PRIMARY KEY);
+    `,
   },
   {
     version: 11,

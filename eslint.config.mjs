@@ -2,7 +2,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/**", "client/dist/**", "node_modules/**", ".data/**", "coverage/**", "__azurite*/**", "__blobstorage__/**", "__queuestorage__/**"] },
+  { ignores: ["dist/**", ".deploy/**", "client/dist/**", "node_modules/**", ".data/**", "coverage/**", "__azurite*/**", "__blobstorage__/**", "__queuestorage__/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

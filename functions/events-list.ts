@@ -3,7 +3,7 @@ import { defineEndpoint } from "../shared/http/endpoint";
 import { eventsGoneDetail } from "../shared/http/errors";
 import { json } from "../shared/http/http";
 import { readEvents } from "../shared/data/event-log";
-import { EventsPage, EventsQuery } from "../shared/http/schemas";
+import { EventsGoneBody, EventsPage, EventsQuery } from "../shared/http/schemas";
 
 /**
  * Catch-up: the caller's realtime frames after a seq, exactly as pushed. A client loops until a
@@ -22,6 +22,7 @@ export const eventsList = defineEndpoint({
     Link: 'RFC 8288 `</events?after=N&limit=L>; rel="next"` (N: the last seq of this page) while events above it remain',
   },
   errors: [410],
+  errorBodies: { 410: EventsGoneBody },
   handler: async ({ request, user, query: { after, limit } }) => {
     const page = await readEvents(user.id, after, limit);
     if (page.kind === "gone") return json(410, { detail: eventsGoneDetail(after), latest_seq: page.latestSeq });

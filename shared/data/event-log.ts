@@ -4,7 +4,7 @@
  * (shared/realtime/realtime.ts). The catch-up endpoint reads them back exactly as pushed.
  */
 import { getPool, type Queryable } from "./db";
-import { toFrame, type Frame, type UserEvent, type UserFrame } from "../realtime/events";
+import { toFrame, type Frame, type RealtimeEvent, type UserEvent, type UserFrame } from "../realtime/events";
 
 // One statement: bump each user's counter (in user id order, so two changes that log to the same
 // two users lock them in the same order) and insert the events numbered below the new counter.
@@ -40,6 +40,37 @@ export async function logEvents(tx: Queryable, events: readonly UserEvent[]): Pr
     next.set(userId, seq + 1);
     return { userId, frame: toFrame(event, seq) };
   });
+}
+
+// The unread count a frame is written with when the statement that logs it reads the count itself.
+const PENDING_COUNT = -1;
+const PENDING_FIELD = `"unread_count":${PENDING_COUNT}`;
+
+/**
+ * Logs one event that carries its user's unread count, reading the count in the same statement
+ * (the send's hot path: after the insert the user's row stays locked until commit, so every
+ * round trip before the commit holds back the next send to the same user). The event is built
+ * once with a placeholder count, which the statement replaces with the real one; only our own
+ * keys can match, since a quote inside any string in the JSON text is escaped.
+ */
+export async function logWithUnreadCount(tx: Queryable, userId: number, build: (unreadCount: number) => RealtimeEvent): Promise<{ unreadCount: number; frame: UserFrame }> {
+  const template = JSON.stringify(build(PENDING_COUNT));
+  if (!template.includes(PENDING_FIELD)) throw new Error(`the event ${template.slice(0, 40)}... carries no unread_count`);
+  const { rows } = await tx.query<{ seq: string; unread_count: number }>(
+    `WITH counted AS (SELECT unread_count FROM users WHERE id = $1),
+     bumped AS (
+       INSERT INTO user_event_counters AS c (user_id, seq) VALUES ($1, 1)
+       ON CONFLICT (user_id) DO UPDATE SET seq = c.seq + 1
+       RETURNING c.seq
+     ), logged AS (
+       INSERT INTO user_events (user_id, seq, created_at, payload)
+       SELECT $1, b.seq, clock_timestamp(), replace($2, $3, '"unread_count":' || n.unread_count)::json FROM bumped b, counted n
+     )
+     SELECT b.seq::text AS seq, n.unread_count FROM bumped b, counted n`,
+    [userId, template, PENDING_FIELD],
+  );
+  const { seq, unread_count: unreadCount } = rows[0];
+  return { unreadCount, frame: { userId, frame: toFrame(build(unreadCount), Number(seq)) } };
 }
 
 export type EventsPage = { kind: "page"; events: Frame[]; latestSeq: number } | { kind: "gone"; latestSeq: number };

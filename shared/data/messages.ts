@@ -1,6 +1,6 @@
 import { isForeignKeyViolation } from "./db-errors";
 import { getPool, inTransaction, type Queryable } from "./db";
-import { logEvents } from "./event-log";
+import { logWithUnreadCount } from "./event-log";
 import { claimKey, fingerprint, recordAnswer } from "./idempotency";
 import type { MessageT } from "../http/schemas";
 import { newMessageEvent, type UserFrame } from "../realtime/events";
@@ -102,27 +102,11 @@ const INSERTED = `inserted AS (
 
 const insertValues = (senderId: number, input: NewMessage) => [senderId, input.recipient_id, input.title, input.body, input.in_reply_to ?? null, input.thread_id ?? null];
 
-/** The bare insert of a send, nothing else: what a send was before the event log (the throughput benchmark's floor). */
+/** The bare insert of a send (the throughput benchmark's floor runs it with a separate count, as sends did before the event log). */
 export async function insertMessage(tx: Queryable, senderId: number, input: NewMessage): Promise<MessageT> {
   // The foreign key checks (and locks) the recipient, so a missing one costs no extra query.
   const { rows } = await tx.query<MessageRow>(`WITH ${INSERTED} SELECT ${MESSAGE_COLUMNS} ${joinUsers("inserted")}`, insertValues(senderId, input));
   return toMessage(rows[0]);
-}
-
-/**
- * Inserts a message and reads the recipient's new unread count in the same statement, saving a
- * round trip on the hot path. The recipient's row is locked before the insert, so no other change
- * can move the count in between; the statement's trigger (migration 6) then adds exactly one for
- * the new message, which is unread and in the recipient's mailbox.
- */
-async function insertCountingUnread(tx: Queryable, senderId: number, input: NewMessage): Promise<{ message: MessageT; unreadCount: number }> {
-  const { rows } = await tx.query<MessageRow & { recipient_unread_count: number }>(
-    `WITH recipient AS (SELECT unread_count FROM users WHERE id = $2 FOR NO KEY UPDATE), ${INSERTED}
-     SELECT ${MESSAGE_COLUMNS}, (SELECT unread_count + 1 FROM recipient) AS recipient_unread_count ${joinUsers("inserted")}`,
-    insertValues(senderId, input),
-  );
-  const { recipient_unread_count, ...row } = rows[0];
-  return { message: toMessage(row), unreadCount: recipient_unread_count };
 }
 
 /** Stores a message, or replays the answer to an earlier request with the same idempotency key. */
@@ -143,10 +127,10 @@ export async function sendMessage(
       }
       // Thrown, not returned: the claimed key must roll back with the failed send.
       if (!canBeId(input.recipient_id)) throw new RecipientNotFound();
-      const { message, unreadCount: recipientUnreadCount } = await insertCountingUnread(tx, senderId, input);
+      const message = await insertMessage(tx, senderId, input);
       if (idempotencyKey !== undefined) await recordAnswer(tx, senderId, idempotencyKey, message.id);
-      const frames = await logEvents(tx, [{ userId: message.recipient_id, event: newMessageEvent(message, recipientUnreadCount) }]);
-      return { kind: "sent", message, recipientUnreadCount, frames };
+      const logged = await logWithUnreadCount(tx, message.recipient_id, (unreadCount) => newMessageEvent(message, unreadCount));
+      return { kind: "sent", message, recipientUnreadCount: logged.unreadCount, frames: [logged.frame] };
     });
   } catch (error) {
     if (error instanceof RecipientNotFound || isForeignKeyViolation(error, "messages_recipient_id_fkey")) return { kind: "recipient_not_found" };

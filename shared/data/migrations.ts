@@ -297,4 +297,27 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE TABLE IF NOT EXISTS socket_expiries (expires_at TIMESTAMPTZ PRIMARY KEY);
     `,
   },
+  {
+    version: 11,
+    name: "import from the original service: what each original row became",
+    // npm run import-original (shared/data/import/) records every original row it has handled,
+    // in the batch's transaction, so a rerun skips them and a killed run resumes. The ids are
+    // plain integers, not foreign keys: a key would make every later delete of a message or user
+    // look this table up. actions names the rules applied (shared/data/import/rules.ts).
+    sql: `
+      CREATE TABLE IF NOT EXISTS import_original_users (
+        original_id INTEGER PRIMARY KEY,
+        user_id INTEGER NOT NULL,
+        -- NULL for a placeholder standing in for a user id that messages name but no row has.
+        original_username TEXT,
+        actions TEXT[] NOT NULL DEFAULT '{}'
+      );
+      CREATE TABLE IF NOT EXISTS import_original_messages (
+        original_id INTEGER PRIMARY KEY,
+        -- NULL when the message was skipped (see actions).
+        message_id INTEGER,
+        actions TEXT[] NOT NULL DEFAULT '{}'
+      );
+    `,
+  },
 ];

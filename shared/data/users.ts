@@ -13,7 +13,7 @@ export type CreateUserOutcome = { kind: "created"; user: UserPublicT } | { kind:
 class UsernameTaken extends Error {}
 
 // Any fixed number, distinct from the migration lock's (shared/data/migrate.ts).
-const REGISTRATION_LOCK_KEY = 727_009;
+export const REGISTRATION_LOCK_KEY = 727_009;
 
 /** The statements of a registration, named so a test can check their plans use the indexes. */
 export const USER_SQL = {

@@ -65,6 +65,8 @@ export interface Documented<A extends Auth = Auth, P = AnySchema, Q = AnySchema,
    * 401 for auth, 422 for validated inputs, 413 and 415 for a body.
    */
   errors?: number[];
+  /** Error bodies other than `{detail}` (and the 422 list), by status. */
+  errorBodies?: Record<number, z.ZodType>;
 }
 
 /** Served by the app but not part of the API it documents (the docs, the document itself, Web PubSub's upstream). */

@@ -58,7 +58,7 @@ function operation(op: Documented, method: string) {
   for (const status of errorStatuses(op)) {
     responses[String(status)] = {
       description: ERROR_DESCRIPTIONS[status],
-      content: { "application/json": { schema: toSchema(status === 422 ? S.ValidationErrorBody : status === 410 ? S.EventsGoneBody : S.ErrorBody) } },
+      content: { "application/json": { schema: toSchema(op.errorBodies?.[status] ?? (status === 422 ? S.ValidationErrorBody : S.ErrorBody)) } },
     };
   }
   return {

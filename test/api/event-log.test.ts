@@ -93,7 +93,7 @@ describe("the event log", () => {
 
   it("keeps a frame's text intact whatever the message title holds", async () => {
     const [from, to] = [await newUser("log_text_from"), await newUser("log_text_to")];
-    const title = 'say "hi", {braces} \\ back\\slash, NULL, \u00e9\u0301, \u2709\ufe0f, \ud83d\udce8';
+    const title = '"unread_count":-1, say "hi", {braces} \\ back\\slash, NULL, \u00e9\u0301, \u2709\ufe0f, \ud83d\udce8';
     const sent = await sendMessage(from.id, { recipient_id: to.id, title, body: "b" });
     if (sent.kind !== "sent") throw new Error(sent.kind);
     const [logged] = (await allEvents(to)).events;

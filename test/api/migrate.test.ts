@@ -115,7 +115,7 @@ describe("migrations", () => {
       await pool.query(
         `INSERT INTO idempotency_keys (sender_id, key, fingerprint, response) VALUES (1, 'k', 'f', json_build_object('id', 1, 'title', 'kept title', 'body', 'kept body'))`,
       );
-      expect((await migrate(pool)).applied).toEqual([9]);
+      expect((await migrate(pool, MIGRATIONS.filter((m) => m.version <= 9))).applied).toEqual([9]);
       const users = await pool.query("SELECT username, username_skeleton AS cased, username_skeleton_folded AS folded FROM users ORDER BY id");
       expect(users.rows).toEqual([
         { username: "ｅｖｅ", cased: "eve", folded: "eve" },

@@ -40,6 +40,17 @@ describe("the OpenAPI document", () => {
     expect(documented).toEqual(operationsOf(registered.filter((f) => !UNDOCUMENTED.includes(f.name))));
   });
 
+  it("documents the catch-up endpoint: after and limit, the Link header, and the 410 that carries latest_seq", () => {
+    const op = doc.paths["/events/"].get as Operation & { responses: Record<string, { headers?: object; content: { "application/json": { schema: { properties: object } } } }> };
+    expect(op.parameters.map((p) => p.name).sort()).toEqual(["after", "limit"]);
+    expect(Object.keys(op.responses).sort()).toEqual(["200", "401", "410", "422"]);
+    expect(op.responses["200"].headers).toHaveProperty("Link");
+    expect(Object.keys(op.responses["200"].content["application/json"].schema.properties).sort()).toEqual(["events", "latest_seq"]);
+    expect(Object.keys(op.responses["410"].content["application/json"].schema.properties).sort()).toEqual(["detail", "latest_seq"]);
+    // Only this endpoint's 410 carries latest_seq.
+    expect(Object.keys((doc.paths["/ws/"].get.responses["429"] as typeof op.responses["410"]).content["application/json"].schema.properties)).toEqual(["detail"]);
+  });
+
   it("leaves out only the functions declared as not part of the API", () => {
     expect(registered.length).toBeGreaterThan(UNDOCUMENTED.length);
     const hidden = declaredEndpoints().filter((d) => d.document === false);

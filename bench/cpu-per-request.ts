@@ -20,13 +20,14 @@
  */
 import { execFileSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readFileSync, readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import autocannon from "autocannon";
 import { Client } from "pg";
+
 import { startWebPubSubStandIn } from "../local/webpubsub";
-import { BENCH_PASSWORD, createDatabase, dropDatabase, seed } from "./throughput/seed";
 import { intKnob, login, startServer, type Scenario } from "./throughput/harness";
+import { BENCH_PASSWORD, createDatabase, dropDatabase, seed } from "./throughput/seed";
 
 const env = process.env;
 const ADMIN_URL = env.BENCH_DATABASE_URL;
@@ -81,7 +82,8 @@ async function postmasterPid(adminUrl: string): Promise<number | null> {
 }
 
 async function main(): Promise<void> {
-  if (!ADMIN_URL) throw new Error("BENCH_DATABASE_URL must name a PostgreSQL server (its admin URL): the benchmark seeds a database of its own there");
+  if (!ADMIN_URL)
+    throw new Error("BENCH_DATABASE_URL must name a PostgreSQL server (its admin URL): the benchmark seeds a database of its own there");
   const postmaster = await postmasterPid(ADMIN_URL);
   const name = `bench_cpu_${SEED}`;
   const standIn = await startWebPubSubStandIn({ port: 0, accessKey: randomBytes(32).toString("hex") });
@@ -119,7 +121,13 @@ async function main(): Promise<void> {
         token: sender,
         body: JSON.stringify({ recipient_id: 4, title: "Benchmark", body: "A message sent by the CPU benchmark." }),
       },
-      { name: `login (cost ${BCRYPT_COST})`, method: "POST", path: "/token", body: new URLSearchParams({ username: "bench_user_5", password: BENCH_PASSWORD }).toString(), form: true },
+      {
+        name: `login (cost ${BCRYPT_COST})`,
+        method: "POST",
+        path: "/token",
+        body: new URLSearchParams({ username: "bench_user_5", password: BENCH_PASSWORD }).toString(),
+        form: true,
+      },
     ];
 
     console.log(`\nCPU per request, ${SEED} messages, ${CONNECTIONS} connections, about ${DURATION} s per endpoint, one app process`);
@@ -129,7 +137,14 @@ async function main(): Promise<void> {
       if (scenario.token) headers.authorization = `Bearer ${scenario.token}`;
       if (scenario.body !== undefined) headers["content-type"] = scenario.form ? "application/x-www-form-urlencoded" : "application/json";
       // A generous timeout: a request autocannon gave up on still costs the server its CPU.
-      const options = { url: url + scenario.path, method: scenario.method, headers, body: scenario.body, connections: CONNECTIONS, timeout: 120 };
+      const options = {
+        url: url + scenario.path,
+        method: scenario.method,
+        headers,
+        body: scenario.body,
+        connections: CONNECTIONS,
+        timeout: 120,
+      };
       // Fixed request counts, not durations: autocannon then waits for every answer, so no request
       // still running on the server (a queued login hashes for a quarter second) spills into the
       // next measurement. The warm-up's rate sizes the measured run to about BENCH_DURATION_S.

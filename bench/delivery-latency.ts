@@ -8,10 +8,11 @@
  */
 import { performance } from "node:perf_hooks";
 import WebSocket from "ws";
+
 import { startLocalStack } from "../local/stack";
+import { DEFAULT_HUB } from "../shared/config/config";
 import { registerOverHttp, sendOverHttp } from "../test/support/api";
 import { summary } from "./stats";
-import { DEFAULT_HUB } from "../shared/config/config";
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 1000);
 const WARMUP = 50;
@@ -24,7 +25,9 @@ async function main(): Promise<void> {
   try {
     const sender = await registerOverHttp(base, `bench_sender_${Date.now()}`);
     const recipient = await registerOverHttp(base, `bench_recipient_${Date.now()}`);
-    const { url } = (await (await fetch(`${base}/ws/`, { headers: { authorization: `Bearer ${recipient.token}` } })).json()) as { url: string };
+    const { url } = (await (await fetch(`${base}/ws/`, { headers: { authorization: `Bearer ${recipient.token}` } })).json()) as {
+      url: string;
+    };
     const socket = new WebSocket(url);
     await new Promise((resolve, reject) => socket.once("open", resolve).once("error", reject));
 
@@ -64,7 +67,9 @@ async function main(): Promise<void> {
     const f = summary(floor);
     const d = summary(delivery);
     const fmt = (n: number) => n.toFixed(3).padStart(9);
-    console.log(`delivery latency over ${MESSAGES} messages (${process.env.BENCH_DATABASE_URL ? "PostgreSQL server" : "embedded PGlite"}), ms`);
+    console.log(
+      `delivery latency over ${MESSAGES} messages (${process.env.BENCH_DATABASE_URL ? "PostgreSQL server" : "embedded PGlite"}), ms`,
+    );
     console.log(`                         p50       p99      mean`);
     console.log(`floor (direct push) ${fmt(f.p50)} ${fmt(f.p99)} ${fmt(f.mean)}`);
     console.log(`POST -> frame       ${fmt(d.p50)} ${fmt(d.p99)} ${fmt(d.mean)}`);

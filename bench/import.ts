@@ -10,6 +10,7 @@
  */
 import { performance } from "node:perf_hooks";
 import { Client, Pool } from "pg";
+
 import { openPostgresSource } from "../shared/data/import/postgres-source";
 import { importOriginal } from "../shared/data/import/run";
 import { migrate } from "../shared/data/migrate";
@@ -49,9 +50,14 @@ async function withClient<T>(url: string, work: (c: Client) => Promise<T>): Prom
 const seconds = (t: number) => (performance.now() - t) / 1000;
 
 async function main(): Promise<void> {
-  if (!ADMIN_URL) throw new Error("BENCH_DATABASE_URL must name a PostgreSQL server (its admin URL): the benchmark makes databases of its own there");
+  if (!ADMIN_URL)
+    throw new Error("BENCH_DATABASE_URL must name a PostgreSQL server (its admin URL): the benchmark makes databases of its own there");
   if (!(Number.isInteger(MESSAGES) && MESSAGES >= 1_000)) throw new Error("BENCH_IMPORT_MESSAGES must be an integer of at least 1000");
-  const [sourceUrl, targetUrl, floorUrl] = [await createDatabase(ADMIN_URL, SOURCE), await createDatabase(ADMIN_URL, TARGET), await createDatabase(ADMIN_URL, FLOOR)];
+  const [sourceUrl, targetUrl, floorUrl] = [
+    await createDatabase(ADMIN_URL, SOURCE),
+    await createDatabase(ADMIN_URL, TARGET),
+    await createDatabase(ADMIN_URL, FLOOR),
+  ];
   try {
     let t = performance.now();
     await withClient(sourceUrl, fillOriginal);
@@ -100,7 +106,10 @@ async function main(): Promise<void> {
       if (rerun.thisRun.messages.written !== 0) throw new Error("the rerun wrote messages");
 
       const rows = USERS + MESSAGES;
-      const line = (name: string, s: number) => `${name.padEnd(44)} ${s.toFixed(1).padStart(7)} s  ${Math.round(rows / s).toLocaleString("en-US").padStart(9)} rows/s`;
+      const line = (name: string, s: number) =>
+        `${name.padEnd(44)} ${s.toFixed(1).padStart(7)} s  ${Math.round(rows / s)
+          .toLocaleString("en-US")
+          .padStart(9)} rows/s`;
       console.log(line("import-original (client, rules, record)", importSeconds));
       console.log(line("floor: INSERT ... SELECT inside the server", floorSeconds));
       console.log(line("rerun of the complete import (no change)", rerunSeconds));

@@ -21,9 +21,10 @@
  */
 import { performance } from "node:perf_hooks";
 import bcrypt from "bcryptjs";
+
 import { startLocalStack } from "../local/stack";
-import { closePasswordHasher } from "../shared/auth/passwords";
 import { resolveThreads } from "../shared/auth/password-hasher";
+import { closePasswordHasher } from "../shared/auth/passwords";
 import { closeLoginAgents, loginFrom } from "../test/support/address-login";
 import { summary, type Summary } from "./stats";
 
@@ -63,7 +64,11 @@ interface Result {
 }
 
 async function register(base: string, username: string): Promise<string> {
-  const created = await fetch(`${base}/users/`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username, password: PASSWORD }) });
+  const created = await fetch(`${base}/users/`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ username, password: PASSWORD }),
+  });
   if (created.status !== 200) throw new Error(`register ${username}: ${created.status} ${await created.text()}`);
   return login(base, username);
 }
@@ -101,7 +106,12 @@ async function poll(base: string, token: string, done: () => boolean): Promise<n
 async function measure(mode: string): Promise<Result> {
   process.env.PASSWORD_HASH_THREADS = mode === "inline" ? "0" : (process.env.BENCH_HASH_THREADS ?? "auto");
   await closePasswordHasher();
-  const stack = await startLocalStack({ hostPort: 0, databaseUrl: process.env.BENCH_DATABASE_URL, embedded: { port: 0 }, webPubSub: false });
+  const stack = await startLocalStack({
+    hostPort: 0,
+    databaseUrl: process.env.BENCH_DATABASE_URL,
+    embedded: { port: 0 },
+    webPubSub: false,
+  });
   const base = stack.url as string;
   try {
     const run = `${Date.now().toString(36)}_${mode}`;
@@ -110,7 +120,14 @@ async function measure(mode: string): Promise<Result> {
     for (let i = 0; i < LOGINS; i++) clients.push(`bench_login_${run}_${i}`);
     for (const name of clients) await register(base, name);
 
-    const warm = await poll(base, reader, ((n) => () => n-- <= 0)(WARMUP));
+    const warm = await poll(
+      base,
+      reader,
+      (
+        (n) => () =>
+          n-- <= 0
+      )(WARMUP),
+    );
     void warm;
     const idleUntil = performance.now() + SECONDS * 1000;
     const idle = await poll(base, reader, () => performance.now() > idleUntil);
@@ -132,7 +149,14 @@ async function measure(mode: string): Promise<Result> {
     const loginsDuring = loginTimes.length;
     stop = true;
     await Promise.all(loops);
-    return { mode, idle: summary(idle), busy: summary(busy), logins: summary(loginTimes), loginsPerSecond: loginsDuring / busySeconds, shed };
+    return {
+      mode,
+      idle: summary(idle),
+      busy: summary(busy),
+      logins: summary(loginTimes),
+      loginsPerSecond: loginsDuring / busySeconds,
+      shed,
+    };
   } finally {
     await stack.close();
     await closePasswordHasher();
@@ -167,7 +191,12 @@ async function measureFairness(): Promise<OtherLogins[]> {
   process.env.PASSWORD_HASH_THREADS = process.env.BENCH_HASH_THREADS ?? "auto";
   for (const name of ["LOGIN_ATTEMPTS_PER_ACCOUNT", "LOGIN_ATTEMPTS_PER_ADDRESS"]) process.env[name] = "1000000";
   await closePasswordHasher();
-  const stack = await startLocalStack({ hostPort: 0, databaseUrl: process.env.BENCH_DATABASE_URL, embedded: { port: 0 }, webPubSub: false });
+  const stack = await startLocalStack({
+    hostPort: 0,
+    databaseUrl: process.env.BENCH_DATABASE_URL,
+    embedded: { port: 0 },
+    webPubSub: false,
+  });
   const base = stack.url as string;
   try {
     const run = Date.now().toString(36);
@@ -203,12 +232,20 @@ async function measureFairness(): Promise<OtherLogins[]> {
 function printFairness(results: OtherLogins[]): void {
   const ms = (x: number) => `${x.toFixed(0)} ms`;
   const idle = results[0];
-  console.log(`another user's logins from ${OTHER} at bcrypt cost ${process.env.BCRYPT_COST}, ${SECONDS} s each, while ${FLOODER} floods correct logins (login budgets lifted: the hasher alone)`);
+  console.log(
+    `another user's logins from ${OTHER} at bcrypt cost ${process.env.BCRYPT_COST}, ${SECONDS} s each, while ${FLOODER} floods correct logins (login budgets lifted: the hasher alone)`,
+  );
   for (const r of results) {
-    const ratio = r === idle ? "" : ` | vs idle p50 ${(r.times.p50 / idle.times.p50).toFixed(2)}x p99 ${(r.times.p99 / idle.times.p99).toFixed(2)}x`;
-    const goal = r === idle ? "" : ` | goal <= 2x, no 503: ${r.times.p50 <= 2 * idle.times.p50 && r.times.p99 <= 2 * idle.times.p99 && r.refused === 0 ? "ok" : "MISSED"}`;
+    const ratio =
+      r === idle ? "" : ` | vs idle p50 ${(r.times.p50 / idle.times.p50).toFixed(2)}x p99 ${(r.times.p99 / idle.times.p99).toFixed(2)}x`;
+    const goal =
+      r === idle
+        ? ""
+        : ` | goal <= 2x, no 503: ${r.times.p50 <= 2 * idle.times.p50 && r.times.p99 <= 2 * idle.times.p99 && r.refused === 0 ? "ok" : "MISSED"}`;
     const flood = r.flood ? ` | flood: ${r.flood.ok} logged in, ${r.flood.refused} refused` : "";
-    console.log(`${r.label.padEnd(26)} p50 ${ms(r.times.p50)} p99 ${ms(r.times.p99)} (n=${r.times.n}), 503 ${r.refused}${ratio}${goal}${flood}`);
+    console.log(
+      `${r.label.padEnd(26)} p50 ${ms(r.times.p50)} p99 ${ms(r.times.p99)} (n=${r.times.n}), 503 ${r.refused}${ratio}${goal}${flood}`,
+    );
   }
 }
 
@@ -218,7 +255,9 @@ async function main(): Promise<void> {
   // The bench logs in correctly from one address; production limits would still let it through,
   // but registrations (11 per mode) would not.
   process.env.REGISTRATIONS_PER_ADDRESS ??= "100000";
-  const threads = resolveThreads(process.env.BENCH_HASH_THREADS && process.env.BENCH_HASH_THREADS !== "auto" ? Number(process.env.BENCH_HASH_THREADS) : "auto");
+  const threads = resolveThreads(
+    process.env.BENCH_HASH_THREADS && process.env.BENCH_HASH_THREADS !== "auto" ? Number(process.env.BENCH_HASH_THREADS) : "auto",
+  );
   console.log(`bcrypt on this machine (one thread): ${costTable()}`);
   console.log(
     `GET /messages/unread_count/ of another user, idle vs during ${LOGINS} concurrent logins at bcrypt cost ${process.env.BCRYPT_COST}, ${SECONDS} s each, database: ${process.env.BENCH_DATABASE_URL ? "BENCH_DATABASE_URL" : "embedded (PGlite)"}`,

@@ -8,6 +8,7 @@
  */
 import { performance } from "node:perf_hooks";
 import WebSocket from "ws";
+
 import { startLocalStack } from "../local/stack";
 import { registerOverHttp, sendOverHttp } from "../test/support/api";
 import { standInOutage } from "../test/support/webpubsub-outage";
@@ -48,7 +49,9 @@ async function main(): Promise<void> {
       return samples;
     };
     const connect = async () => {
-      const { url } = (await (await fetch(`${base}/ws/`, { headers: { authorization: `Bearer ${recipient.token}` } })).json()) as { url: string };
+      const { url } = (await (await fetch(`${base}/ws/`, { headers: { authorization: `Bearer ${recipient.token}` } })).json()) as {
+        url: string;
+      };
       const socket = new WebSocket(url);
       await new Promise((resolve, reject) => socket.once("open", resolve).once("error", reject));
       return socket;
@@ -81,13 +84,21 @@ async function main(): Promise<void> {
     if (!flowing) throw new Error("events did not flow again within 30 s of the service's return");
 
     const fmt = (n: number) => n.toFixed(1).padStart(8);
-    console.log(`send answer time, ${SENDS} sends per phase, ${CONCURRENCY} concurrent (${process.env.BENCH_DATABASE_URL ? "PostgreSQL server" : "embedded PGlite"}), push timeout ${process.env.WEBPUBSUB_PUSH_TIMEOUT_MS} ms, ms`);
+    console.log(
+      `send answer time, ${SENDS} sends per phase, ${CONCURRENCY} concurrent (${process.env.BENCH_DATABASE_URL ? "PostgreSQL server" : "embedded PGlite"}), push timeout ${process.env.WEBPUBSUB_PUSH_TIMEOUT_MS} ms, ms`,
+    );
     console.log(`                             p50      p99      max     mean`);
     console.log(`Web PubSub up (floor)   ${fmt(normal.p50)} ${fmt(normal.p99)} ${fmt(normal.max)} ${fmt(normal.mean)}`);
     console.log(`Web PubSub refusing     ${fmt(down.p50)} ${fmt(down.p99)} ${fmt(down.max)} ${fmt(down.mean)}`);
-    console.log(`outage - floor          ${fmt(down.p50 - normal.p50)} ${fmt(down.p99 - normal.p99)} ${fmt(down.max - normal.max)} ${fmt(down.mean - normal.mean)}`);
-    console.log(`ratio                   ${fmt(down.p50 / normal.p50)} ${fmt(down.p99 / normal.p99)} ${fmt(down.max / normal.max)} ${fmt(down.mean / normal.mean)}`);
-    console.log(`first send after the outage began: ${firstFailure.toFixed(1)} ms; events flowing again ${recovery.toFixed(0)} ms after the service was back`);
+    console.log(
+      `outage - floor          ${fmt(down.p50 - normal.p50)} ${fmt(down.p99 - normal.p99)} ${fmt(down.max - normal.max)} ${fmt(down.mean - normal.mean)}`,
+    );
+    console.log(
+      `ratio                   ${fmt(down.p50 / normal.p50)} ${fmt(down.p99 / normal.p99)} ${fmt(down.max / normal.max)} ${fmt(down.mean / normal.mean)}`,
+    );
+    console.log(
+      `first send after the outage began: ${firstFailure.toFixed(1)} ms; events flowing again ${recovery.toFixed(0)} ms after the service was back`,
+    );
   } finally {
     await stack.close();
     await outage.stop();

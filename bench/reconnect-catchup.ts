@@ -8,6 +8,7 @@
  *   BENCH_ROUNDS=100 BENCH_MISSED=200 BENCH_DATABASE_URL=postgresql://... npm run bench:reconnect
  */
 import { performance } from "node:perf_hooks";
+
 import { startLocalStack } from "../local/stack";
 import { registerOverHttp, sendOverHttp } from "../test/support/api";
 import { standInOutage } from "../test/support/webpubsub-outage";
@@ -30,7 +31,8 @@ const row = (name: string, s: Summary, floor?: Summary) =>
 
 async function main(): Promise<void> {
   if (!(Number.isInteger(ROUNDS) && ROUNDS >= 10)) throw new Error("BENCH_ROUNDS must be an integer of at least 10");
-  if (!(Number.isInteger(MISSED) && MISSED >= 1 && MISSED <= 500)) throw new Error("BENCH_MISSED must be an integer from 1 to 500 (one catch-up page)");
+  if (!(Number.isInteger(MISSED) && MISSED >= 1 && MISSED <= 500))
+    throw new Error("BENCH_MISSED must be an integer from 1 to 500 (one catch-up page)");
   process.env.BCRYPT_COST ??= "4";
   // Every round negotiates again; the per-user negotiation limit is not what this measures.
   process.env.WS_NEGOTIATE_PER_MINUTE ??= "100000";

@@ -8,6 +8,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
+
 import { resetConfig } from "../shared/config/config";
 import { closePool, getPool } from "../shared/data/db";
 import { getMessage } from "../shared/data/mailbox";
@@ -23,7 +24,6 @@ const PER_ROUND = 50;
 const USERS = 50;
 const NAME = "bench_search";
 
-
 async function timed(work: () => Promise<unknown>, into: number[]): Promise<void> {
   const t = performance.now();
   await work();
@@ -31,7 +31,8 @@ async function timed(work: () => Promise<unknown>, into: number[]): Promise<void
 }
 
 async function main(): Promise<void> {
-  if (!ADMIN_URL) throw new Error("BENCH_DATABASE_URL must name a PostgreSQL server (its admin URL): the benchmark seeds a database of its own there");
+  if (!ADMIN_URL)
+    throw new Error("BENCH_DATABASE_URL must name a PostgreSQL server (its admin URL): the benchmark seeds a database of its own there");
   if (!(Number.isInteger(ROWS) && ROWS >= 10_000)) throw new Error("BENCH_SEARCH_ROWS must be an integer of at least 10000");
   process.env.DATABASE_URL = await createDatabase(ADMIN_URL, NAME);
   process.env.DB_STATEMENT_TIMEOUT_MS = "300000";
@@ -48,11 +49,15 @@ async function main(): Promise<void> {
        SELECT 1 + (i * 7) % ${USERS}, 1 + i % ${USERS}, 'Assunto ' || (i % 997), 'Olá, tudo bem? Relatório ' || md5(i::text) || ' da reunião ' || (i % 1009), i % 3 = 0
          FROM generate_series(1, ${ROWS}) i`,
     );
-    const { rows } = await pool.query<{ id: number }>("INSERT INTO messages (sender_id, recipient_id, title, body) VALUES (3, 1, 'Pedido', 'o código é ZYXWVUTSRQ') RETURNING id");
+    const { rows } = await pool.query<{ id: number }>(
+      "INSERT INTO messages (sender_id, recipient_id, title, body) VALUES (3, 1, 'Pedido', 'o código é ZYXWVUTSRQ') RETURNING id",
+    );
     await pool.query("ANALYZE messages");
     console.log(`seeded ${ROWS} messages in ${((performance.now() - seeded) / 1000).toFixed(1)} s (user 1 holds ${ROWS / USERS})`);
     const query = inboxQuery(1, { limit: 1000, q: "zyxwvu" });
-    const plan = (await pool.query({ text: `EXPLAIN ${query.text}`, values: query.values })).rows.map((r: Record<string, string>) => r["QUERY PLAN"]);
+    const plan = (await pool.query({ text: `EXPLAIN ${query.text}`, values: query.values })).rows.map(
+      (r: Record<string, string>) => r["QUERY PLAN"],
+    );
     console.log(`plan uses the search index: ${plan.some((line) => line.includes("messages_search_idx"))}`);
 
     const search: number[] = [];
@@ -64,7 +69,8 @@ async function main(): Promise<void> {
     }
     search.sort((a, b) => a - b);
     floor.sort((a, b) => a - b);
-    const line = (name: string, s: number[]) => `${name.padEnd(36)} p50 ${percentile(s, 50).toFixed(2)} ms  p99 ${percentile(s, 99).toFixed(2)} ms`;
+    const line = (name: string, s: number[]) =>
+      `${name.padEnd(36)} p50 ${percentile(s, 50).toFixed(2)} ms  p99 ${percentile(s, 99).toFixed(2)} ms`;
     console.log(line("rare-word inbox search (q)", search));
     console.log(line("floor: one message by primary key", floor));
     console.log(`ratio p50 ${(percentile(search, 50) / percentile(floor, 50)).toFixed(2)}x`);

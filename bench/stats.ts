@@ -1,7 +1,8 @@
 /** Order statistics the benchmarks print. */
 
 /** The p-th percentile (nearest rank) of samples already sorted ascending. */
-export const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+export const percentile = (sorted: number[], p: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 
 export interface Summary {
   n: number;

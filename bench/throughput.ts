@@ -16,9 +16,10 @@
  */
 import { randomBytes } from "node:crypto";
 import autocannon from "autocannon";
+
 import { startWebPubSubStandIn } from "../local/webpubsub";
-import { BENCH_PASSWORD, createDatabase, dropDatabase, seed } from "./throughput/seed";
 import { intKnob, login, startServer, type Scenario, type Server } from "./throughput/harness";
+import { BENCH_PASSWORD, createDatabase, dropDatabase, seed } from "./throughput/seed";
 
 const env = process.env;
 const ADMIN_URL = env.BENCH_DATABASE_URL;
@@ -28,7 +29,10 @@ const DURATION = intKnob("BENCH_DURATION_S", 5);
 const ROUNDS = intKnob("BENCH_ROUNDS", 3);
 const BCRYPT_COST = intKnob("BENCH_BCRYPT_COST", 10);
 const CONNECTIONS = (env.BENCH_CONNECTIONS ?? "16,64").split(",").map(Number);
-const ENDPOINTS = (env.BENCH_ENDPOINTS ?? "").split(",").map((name) => name.trim()).filter(Boolean);
+const ENDPOINTS = (env.BENCH_ENDPOINTS ?? "")
+  .split(",")
+  .map((name) => name.trim())
+  .filter(Boolean);
 const selected = (name: string) => ENDPOINTS.length === 0 || ENDPOINTS.some((prefix) => name.startsWith(prefix));
 const GOAL = 0.8;
 const LATENCY_GOAL = 1.2;
@@ -47,7 +51,14 @@ async function load(url: string, scenario: Scenario, connections: number, second
   const headers: Record<string, string> = {};
   if (scenario.token) headers.authorization = `Bearer ${scenario.token}`;
   if (scenario.body !== undefined) headers["content-type"] = scenario.form ? "application/x-www-form-urlencoded" : "application/json";
-  const result = await autocannon({ url: url + scenario.path, method: scenario.method, headers, body: scenario.body, connections, duration: seconds });
+  const result = await autocannon({
+    url: url + scenario.path,
+    method: scenario.method,
+    headers,
+    body: scenario.body,
+    connections,
+    duration: seconds,
+  });
   const shed = result.statusCodeStats?.["503"]?.count ?? 0;
   return {
     rps: result["2xx"] / result.duration,
@@ -88,7 +99,8 @@ async function compare(a: string, b: string, scenario: Scenario, connections: nu
 const fmt = (n: number, width = 8, digits = 0) => n.toFixed(digits).padStart(width);
 
 async function main(): Promise<void> {
-  if (!ADMIN_URL) throw new Error("BENCH_DATABASE_URL must name a PostgreSQL server (its admin URL): the benchmark seeds databases of its own there");
+  if (!ADMIN_URL)
+    throw new Error("BENCH_DATABASE_URL must name a PostgreSQL server (its admin URL): the benchmark seeds databases of its own there");
   const big = `bench_throughput_${SEED}`;
   const small = `bench_throughput_${SMALL}`;
   const servers: Server[] = [];
@@ -111,7 +123,11 @@ async function main(): Promise<void> {
       LOGIN_FAILURES_PER_USER_ADDRESS: "1000000",
       LOGIN_FAILURES_PER_ADDRESS: "1000000",
     };
-    const variant = (databaseUrl: string, push: boolean) => ({ ...common, DATABASE_URL: databaseUrl, WEBPUBSUB_CONNECTION_STRING: push ? standIn.connectionString : "" });
+    const variant = (databaseUrl: string, push: boolean) => ({
+      ...common,
+      DATABASE_URL: databaseUrl,
+      WEBPUBSUB_CONNECTION_STRING: push ? standIn.connectionString : "",
+    });
     started = Date.now();
     const [ours, oursPush, floor, floorPush, oursSmall] = await Promise.all([
       startServer("ours", "our-server.ts", variant(bigUrl, false)),
@@ -133,21 +149,36 @@ async function main(): Promise<void> {
       { name: "unread count", method: "GET", path: "/messages/unread_count/", token: reader },
       { name: "send", method: "POST", path: "/messages/", token: sender, body: send },
       { name: "send + push", method: "POST", path: "/messages/", token: sender, body: send, push: true },
-      { name: "login", method: "POST", path: "/token", body: new URLSearchParams({ username: "bench_user_5", password: BENCH_PASSWORD }).toString(), form: true },
+      {
+        name: "login",
+        method: "POST",
+        path: "/token",
+        body: new URLSearchParams({ username: "bench_user_5", password: BENCH_PASSWORD }).toString(),
+        form: true,
+      },
     ];
 
-    console.log(`\nthroughput, ${SEED} messages on a PostgreSQL server, ${ROUNDS} interleaved rounds of ${DURATION} s (median), bcrypt cost ${BCRYPT_COST}`);
+    console.log(
+      `\nthroughput, ${SEED} messages on a PostgreSQL server, ${ROUNDS} interleaved rounds of ${DURATION} s (median), bcrypt cost ${BCRYPT_COST}`,
+    );
     console.log("r/s: successful (2xx) requests per second; a 503 that sheds load on purpose is counted apart");
     console.log(`${"endpoint".padEnd(20)} conns   ours r/s  floor r/s  ratio   ours p50/p99 ms   floor p50/p99 ms  goal`);
     const misses: string[] = [];
     for (const scenario of scenarios.filter((s) => selected(s.name))) {
       for (const connections of CONNECTIONS) {
-        const [a, b] = await compare(scenario.push ? oursPush.url : ours.url, scenario.push ? floorPush.url : floor.url, scenario, connections);
+        const [a, b] = await compare(
+          scenario.push ? oursPush.url : ours.url,
+          scenario.push ? floorPush.url : floor.url,
+          scenario,
+          connections,
+        );
         const ratio = a.rps / b.rps;
         const met = ratio >= GOAL && a.failures === 0;
         if (!met) misses.push(`${scenario.name} @${connections}`);
         console.log(
-          `${scenario.name.padEnd(20)} ${fmt(connections, 5)} ${fmt(a.rps, 10, a.rps < 100 ? 1 : 0)} ${fmt(b.rps, 10, b.rps < 100 ? 1 : 0)} ${fmt(ratio, 6, 2)} ${fmt(a.p50, 8)}/${fmt(a.p99, -1)}`.padEnd(80) +
+          `${scenario.name.padEnd(20)} ${fmt(connections, 5)} ${fmt(a.rps, 10, a.rps < 100 ? 1 : 0)} ${fmt(b.rps, 10, b.rps < 100 ? 1 : 0)} ${fmt(ratio, 6, 2)} ${fmt(a.p50, 8)}/${fmt(a.p99, -1)}`.padEnd(
+            80,
+          ) +
             `${fmt(b.p50, 8)}/${fmt(b.p99, -1)}`.padEnd(19) +
             `${met ? "ok" : "MISSED"}${a.failures + b.failures ? `  (${a.failures} failed ours, ${b.failures} floor)` : ""}${a.shed + b.shed ? `  (503 shed: ${a.shed} ours, ${b.shed} floor)` : ""}`,
         );

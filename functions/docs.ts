@@ -1,4 +1,5 @@
 import "../shared/config/startup";
+
 import { defineEndpoint } from "../shared/http/endpoint";
 import { ERRORS } from "../shared/http/errors";
 import { HttpError } from "../shared/http/http";
@@ -15,6 +16,10 @@ export const docs = defineEndpoint({
   handler: async ({ request }) => {
     const asset = await swaggerAsset(request.params.asset ?? "");
     if (!asset) throw new HttpError(404, ERRORS.notFound);
-    return { status: 200, body: asset.body, headers: { ...DOCS_HEADERS, "Content-Type": asset.contentType, "Cache-Control": "public, max-age=3600" } };
+    return {
+      status: 200,
+      body: asset.body,
+      headers: { ...DOCS_HEADERS, "Content-Type": asset.contentType, "Cache-Control": "public, max-age=3600" },
+    };
   },
 });

@@ -1,8 +1,9 @@
 import "../shared/config/startup";
+
+import { readEvents } from "../shared/data/event-log";
 import { defineEndpoint } from "../shared/http/endpoint";
 import { eventsGoneDetail } from "../shared/http/errors";
 import { json } from "../shared/http/http";
-import { readEvents } from "../shared/data/event-log";
 import { EventsGoneBody, EventsPage, EventsQuery } from "../shared/http/schemas";
 
 /**

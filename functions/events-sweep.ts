@@ -1,4 +1,5 @@
 import "../shared/config/startup";
+
 import { registerTimerFunction, type TimerFunction } from "../shared/http/registration";
 import { sweepRealtime } from "../shared/realtime/sweep";
 

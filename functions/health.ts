@@ -1,11 +1,12 @@
 import "../shared/config/startup";
+
+import { applyMigrations, lastMigrationFailure, migratesOnStart } from "../shared/config/startup";
 import { databaseAnswers, getPool } from "../shared/data/db";
+import { expectedSchemaVersion, schemaVersion } from "../shared/data/migrate";
 import { defineEndpoint } from "../shared/http/endpoint";
 import { ERRORS, schemaMismatchDetail } from "../shared/http/errors";
 import { json, ok } from "../shared/http/http";
-import { expectedSchemaVersion, schemaVersion } from "../shared/data/migrate";
 import { Health } from "../shared/http/schemas";
-import { applyMigrations, lastMigrationFailure, migratesOnStart } from "../shared/config/startup";
 
 /**
  * 200 only when the database answers and its schema is at least the version this code needs:
@@ -31,7 +32,9 @@ export const health = defineEndpoint({
     const expected = expectedSchemaVersion();
     if (current < expected) {
       const failure = lastMigrationFailure();
-      context.warn(`health check: schema at version ${current}, code needs ${expected}${failure ? `; last migration attempt: ${failure}` : ""}`);
+      context.warn(
+        `health check: schema at version ${current}, code needs ${expected}${failure ? `; last migration attempt: ${failure}` : ""}`,
+      );
       // Retry in the background: a start-up attempt may have lost the lock or a table-lock wait.
       if (migratesOnStart()) void applyMigrations();
       return json(503, { detail: schemaMismatchDetail(current, expected, Boolean(failure)) });

@@ -1,4 +1,5 @@
 import "../shared/config/startup";
+
 import { sweepAllExpiredKeys } from "../shared/data/idempotency";
 import { registerTimerFunction, type TimerFunction } from "../shared/http/registration";
 

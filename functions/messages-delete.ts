@@ -1,10 +1,11 @@
 import "../shared/config/startup";
+
+import { deleteMessage } from "../shared/data/mailbox";
 import { defineEndpoint } from "../shared/http/endpoint";
 import { ERRORS } from "../shared/http/errors";
 import { HttpError } from "../shared/http/http";
-import { deleteMessage } from "../shared/data/mailbox";
-import { pushFrames } from "../shared/realtime/realtime";
 import { MessagePath } from "../shared/http/schemas";
+import { pushFrames } from "../shared/realtime/realtime";
 
 /** Removes the message from the caller's mailbox only; the other party keeps it. */
 export const messagesDelete = defineEndpoint({

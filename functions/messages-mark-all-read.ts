@@ -1,9 +1,10 @@
 import "../shared/config/startup";
+
+import { markAllRead } from "../shared/data/mailbox";
 import { defineEndpoint } from "../shared/http/endpoint";
 import { ok } from "../shared/http/http";
-import { markAllRead } from "../shared/data/mailbox";
-import { pushFrames } from "../shared/realtime/realtime";
 import { MarkAllReadQuery, MarkAllReadResult } from "../shared/http/schemas";
+import { pushFrames } from "../shared/realtime/realtime";
 
 /** Marks the inbox read (up to `up_to_id`): one count for the recipient, one frame per sender. */
 export const messagesMarkAllRead = defineEndpoint({

@@ -1,10 +1,11 @@
 import "../shared/config/startup";
+
+import { markRead } from "../shared/data/mailbox";
 import { defineEndpoint } from "../shared/http/endpoint";
 import { ERRORS, MARKED_READ_MESSAGE } from "../shared/http/errors";
 import { HttpError, ok } from "../shared/http/http";
-import { markRead } from "../shared/data/mailbox";
-import { pushFrames } from "../shared/realtime/realtime";
 import { MarkReadResult, MessagePath } from "../shared/http/schemas";
+import { pushFrames } from "../shared/realtime/realtime";
 
 /** Idempotent; only the first read notifies the recipient's and the sender's sockets. */
 export const messagesMarkRead = defineEndpoint({

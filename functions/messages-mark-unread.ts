@@ -1,10 +1,11 @@
 import "../shared/config/startup";
+
+import { markUnread } from "../shared/data/mailbox";
 import { defineEndpoint } from "../shared/http/endpoint";
 import { ERRORS, MARKED_UNREAD_MESSAGE } from "../shared/http/errors";
 import { HttpError, ok } from "../shared/http/http";
-import { markUnread } from "../shared/data/mailbox";
-import { pushFrames } from "../shared/realtime/realtime";
 import { MarkReadResult, MessagePath } from "../shared/http/schemas";
+import { pushFrames } from "../shared/realtime/realtime";
 
 /** Idempotent; only an actual change notifies the recipient's sockets. */
 export const messagesMarkUnread = defineEndpoint({

@@ -1,7 +1,8 @@
 import "../shared/config/startup";
+
 import { getConfig } from "../shared/config/config";
-import { defineEndpoint } from "../shared/http/endpoint";
 import { listOutbox } from "../shared/data/messages";
+import { defineEndpoint } from "../shared/http/endpoint";
 import { LINK_HEADER, pagedAnswer } from "../shared/http/paging";
 import { MessageList, OutboxQuery } from "../shared/http/schemas";
 

@@ -1,12 +1,13 @@
 import "../shared/config/startup";
-import { defineEndpoint } from "../shared/http/endpoint";
-import { ERRORS } from "../shared/http/errors";
-import { HttpError, ok } from "../shared/http/http";
+
 import { getSendLimits } from "../shared/auth/send-limits";
 import { threadOf } from "../shared/data/mailbox";
 import { sendMessage } from "../shared/data/messages";
-import { pushFrames } from "../shared/realtime/realtime";
+import { defineEndpoint } from "../shared/http/endpoint";
+import { ERRORS } from "../shared/http/errors";
+import { HttpError, ok } from "../shared/http/http";
 import { IDEMPOTENCY_KEY_HEADER, Message, MessageCreate, MessageSendHeaders } from "../shared/http/schemas";
+import { pushFrames } from "../shared/realtime/realtime";
 
 export const messagesSend = defineEndpoint({
   name: "messages-send",

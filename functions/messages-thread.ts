@@ -1,10 +1,11 @@
 import "../shared/config/startup";
+
 import { getConfig } from "../shared/config/config";
+import { listThread } from "../shared/data/mailbox";
 import { defineEndpoint } from "../shared/http/endpoint";
 import { ERRORS } from "../shared/http/errors";
 import { HttpError } from "../shared/http/http";
 import { pagedAnswer } from "../shared/http/paging";
-import { listThread } from "../shared/data/mailbox";
 import { MessageList, MessagePath, ThreadQuery } from "../shared/http/schemas";
 
 /** The conversation a message belongs to, as far as the caller can see it, oldest first, a page at a time. */
@@ -17,7 +18,9 @@ export const messagesThread = defineEndpoint({
   path: MessagePath,
   query: ThreadQuery,
   response: MessageList,
-  responseHeaders: { Link: 'RFC 8288 `<...?after_id=N&limit=L...>; rel="next"` when the page is full or reached the byte bound (LIST_MAX_BYTES)' },
+  responseHeaders: {
+    Link: 'RFC 8288 `<...?after_id=N&limit=L...>; rel="next"` when the page is full or reached the byte bound (LIST_MAX_BYTES)',
+  },
   errors: [404],
   handler: async ({ request, user, path: { message_id }, query }) => {
     const page = { ...query, maxBytes: getConfig().listMaxBytes };

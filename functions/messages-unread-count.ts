@@ -1,7 +1,8 @@
 import "../shared/config/startup";
+
+import { countUnread } from "../shared/data/messages";
 import { defineEndpoint } from "../shared/http/endpoint";
 import { ok } from "../shared/http/http";
-import { countUnread } from "../shared/data/messages";
 import { UnreadCount } from "../shared/http/schemas";
 
 export const messagesUnreadCount = defineEndpoint({

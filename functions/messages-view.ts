@@ -1,8 +1,9 @@
 import "../shared/config/startup";
+
+import { getMessage } from "../shared/data/mailbox";
 import { defineEndpoint } from "../shared/http/endpoint";
 import { ERRORS } from "../shared/http/errors";
 import { HttpError, ok } from "../shared/http/http";
-import { getMessage } from "../shared/data/mailbox";
 import { Message, MessagePath } from "../shared/http/schemas";
 
 /** One message of the caller's mailbox (sent or received, not deleted by them). */

@@ -1,4 +1,5 @@
 import "../shared/config/startup";
+
 import { defineEndpoint } from "../shared/http/endpoint";
 import { ok } from "../shared/http/http";
 import { openApiDocument } from "../shared/http/openapi";

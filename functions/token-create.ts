@@ -1,14 +1,15 @@
 import "../shared/config/startup";
-import { ERRORS } from "../shared/http/errors";
+
 import { unauthorized } from "../shared/auth/auth";
 import { clientAddress } from "../shared/auth/client-address";
-import { defineEndpoint } from "../shared/http/endpoint";
-import { HttpError, ok } from "../shared/http/http";
 import { admitPasswordHashing, verifyPassword } from "../shared/auth/passwords";
-import { LoginForm, Token } from "../shared/http/schemas";
 import { getThrottle } from "../shared/auth/throttle";
 import { issueAccessToken } from "../shared/auth/tokens";
 import { findUserByUsername } from "../shared/data/users";
+import { defineEndpoint } from "../shared/http/endpoint";
+import { ERRORS } from "../shared/http/errors";
+import { HttpError, ok } from "../shared/http/http";
+import { LoginForm, Token } from "../shared/http/schemas";
 
 /**
  * OAuth2 password flow, as the original's `/token`: a form in, a bearer token out. The attempt

@@ -1,10 +1,11 @@
 import "../shared/config/startup";
+
 import { getConfig } from "../shared/config/config";
+import { listOtherUsers } from "../shared/data/users";
 import { defineEndpoint } from "../shared/http/endpoint";
 import { jsonText } from "../shared/http/http";
 import { boundedList, nextLink } from "../shared/http/paging";
 import { UserList, UsersQuery } from "../shared/http/schemas";
-import { listOtherUsers } from "../shared/data/users";
 
 /**
  * Everyone but the caller, by username: the recipients a client can pick from. Bounded in bytes
@@ -19,7 +20,9 @@ export const usersList = defineEndpoint({
   auth: "bearer",
   query: UsersQuery,
   response: UserList,
-  responseHeaders: { Link: 'RFC 8288 `<...?skip=N&limit=L...>; rel="next"` when the page is full or reached the byte bound (LIST_MAX_BYTES)' },
+  responseHeaders: {
+    Link: 'RFC 8288 `<...?skip=N&limit=L...>; rel="next"` when the page is full or reached the byte bound (LIST_MAX_BYTES)',
+  },
   handler: async ({ request, user, query }) => {
     const users = await listOtherUsers(user.id, query);
     const answer = boundedList(users, getConfig().listMaxBytes);

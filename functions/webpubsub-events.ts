@@ -1,16 +1,18 @@
 import "../shared/config/startup";
+
+import type { InvocationContext } from "@azure/functions";
+
 import { getConfig } from "../shared/config/config";
+import { connectSnapshotOf } from "../shared/data/event-log";
+import { forgetConnection, recordConnection } from "../shared/data/sockets";
 import { defineEndpoint } from "../shared/http/endpoint";
 import { ERRORS } from "../shared/http/errors";
+import { HttpError, json } from "../shared/http/http";
 import { runEventHandler } from "../shared/realtime/event-adapter";
 import { isTrustedEventCaller } from "../shared/realtime/event-caller";
 import { connectSnapshot } from "../shared/realtime/events";
-import { HttpError, json } from "../shared/http/http";
-import { connectSnapshotOf } from "../shared/data/event-log";
 import { closeSocket, push } from "../shared/realtime/realtime";
 import { forgetClosedConnections } from "../shared/realtime/socket-limits";
-import { forgetConnection, recordConnection } from "../shared/data/sockets";
-import type { InvocationContext } from "@azure/functions";
 
 export const EVENTS_ROUTE = "webpubsub/events";
 
@@ -54,10 +56,18 @@ export const webpubsubEvents = defineEndpoint({
         onConnected: ({ context: connection }) => {
           const userId = Number(connection.userId);
           if (!Number.isSafeInteger(userId)) return;
-          pending.push(welcome(connection.connectionId, userId, context).catch((error: Error) => context.warn(`new connection ${connection.connectionId} failed: ${error.message}`)));
+          pending.push(
+            welcome(connection.connectionId, userId, context).catch((error: Error) =>
+              context.warn(`new connection ${connection.connectionId} failed: ${error.message}`),
+            ),
+          );
         },
         onDisconnected: ({ context: connection }) => {
-          pending.push(forgetConnection(connection.connectionId).catch((error: Error) => context.warn(`forgetting connection ${connection.connectionId} failed: ${error.message}`)));
+          pending.push(
+            forgetConnection(connection.connectionId).catch((error: Error) =>
+              context.warn(`forgetting connection ${connection.connectionId} failed: ${error.message}`),
+            ),
+          );
         },
       },
       pending,

@@ -1,12 +1,13 @@
 import "../shared/config/startup";
+
 import { unauthorized } from "../shared/auth/auth";
+import { recordTokenExpiry } from "../shared/data/sockets";
 import { defineEndpoint } from "../shared/http/endpoint";
 import { ERRORS } from "../shared/http/errors";
 import { json, ok } from "../shared/http/http";
-import { recordTokenExpiry } from "../shared/data/sockets";
+import { Negotiation } from "../shared/http/schemas";
 import { clientAccessFor } from "../shared/realtime/realtime";
 import { admitNegotiation } from "../shared/realtime/socket-limits";
-import { Negotiation } from "../shared/http/schemas";
 
 /** Replaces the original `/ws/` socket: returns the Web PubSub URL this user's socket opens. */
 export const wsNegotiate = defineEndpoint({

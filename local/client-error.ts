@@ -6,6 +6,7 @@
 import http from "node:http";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
+
 import { ERRORS } from "../shared/http/errors";
 
 /** The JSON body for a status and a sentence: `{detail}` for the API, the service's error shape for the stand-in. */
@@ -49,7 +50,9 @@ export function guardHttpServer(server: http.Server, errorBody: ErrorBody): void
   // Without a listener Node answers an Expect other than 100-continue with a bare 417.
   server.on("checkExpectation", (_req: http.IncomingMessage, res: http.ServerResponse) => {
     const payload = JSON.stringify(errorBody(417, ERRORS.expectationFailed));
-    res.writeHead(417, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(payload), Connection: "close" }).end(payload);
+    res
+      .writeHead(417, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(payload), Connection: "close" })
+      .end(payload);
   });
   // Without a listener Node closes a CONNECT without a word.
   server.on("connect", (_req: http.IncomingMessage, socket: Duplex) => {

@@ -5,15 +5,16 @@
 import { randomUUID } from "node:crypto";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import { HttpRequest, HttpResponse, InvocationContext, type HttpResponseInit } from "@azure/functions";
-import { compileRoute, hostRouteOrder, matchRoute, type CompiledRoute } from "./routes";
-import { isPreflight, preflightHeaders, responseCorsHeaders, type CorsPolicy } from "./cors";
-import type { RegisteredFunction } from "./functions-core";
+
+import { CLIENT_ADDRESS_HEADER } from "../shared/auth/client-address";
 import { ERRORS } from "../shared/http/errors";
 import { guardHttpServer } from "./client-error";
+import { isPreflight, preflightHeaders, responseCorsHeaders, type CorsPolicy } from "./cors";
+import type { RegisteredFunction } from "./functions-core";
 import { listen } from "./listen";
 import { readCappedBody } from "./request-body";
 import { requestUrl } from "./request-url";
-import { CLIENT_ADDRESS_HEADER } from "../shared/auth/client-address";
+import { compileRoute, hostRouteOrder, matchRoute, type CompiledRoute } from "./routes";
 
 // The Functions host's own request size limit (100 MB); the functions apply tighter ones.
 const HOST_MAX_BODY_BYTES = 100 * 1024 * 1024;

@@ -5,6 +5,7 @@
  * rather than let `new URL` throw inside a request handler.
  */
 import type { IncomingMessage } from "node:http";
+
 import { ERRORS } from "../shared/http/errors";
 
 export type RequestUrl = { url: URL; problem?: undefined } | { url?: undefined; problem: string };

@@ -4,18 +4,19 @@
  * running the timer functions on their schedules).
  */
 import path from "node:path";
+
 import { parseDatabaseConfig, resetConfig } from "../shared/config/config";
-import { resetRealtimeClient } from "../shared/realtime/realtime";
 import { connectionStringField } from "../shared/config/connection-string";
+import { SETTINGS } from "../shared/config/settings";
 import { closePool, getPool } from "../shared/data/db";
 import { migrate } from "../shared/data/migrate";
-import { SETTINGS } from "../shared/config/settings";
+import { resetRealtimeClient } from "../shared/realtime/realtime";
 import { parseCors } from "./cors";
 import { startEmbeddedDatabase, type EmbeddedDatabase } from "./database";
 import { startHost, type RunningHost } from "./host";
-import { startTimers, type RunningTimers } from "./timers";
 import { loadFunctions } from "./load-functions";
 import { applyValues, readHostJson, readLocalSettings } from "./settings";
+import { startTimers, type RunningTimers } from "./timers";
 import { startWebPubSubStandIn, type WebPubSubStandIn } from "./webpubsub";
 
 export const ROOT = path.resolve(__dirname, "..");
@@ -84,7 +85,10 @@ export async function startLocalStack(options: StackOptions = {}): Promise<Local
     let database: EmbeddedDatabase | null = null;
     let databaseUrl = options.databaseUrl;
     if (!databaseUrl) {
-      database = await startEmbeddedDatabase({ dataDir: options.embedded?.dataDir, port: options.embedded?.port ?? portOf(settings.Values[SETTINGS.databaseUrl]) ?? 0 });
+      database = await startEmbeddedDatabase({
+        dataDir: options.embedded?.dataDir,
+        port: options.embedded?.port ?? portOf(settings.Values[SETTINGS.databaseUrl]) ?? 0,
+      });
       closers.push(() => database!.close());
       databaseUrl = database.url;
     }
@@ -92,7 +96,10 @@ export async function startLocalStack(options: StackOptions = {}): Promise<Local
 
     let hostPort = options.hostPort === undefined ? (settings.Host.LocalHttpPort ?? DEFAULT_HOST_PORT) : options.hostPort;
     let webPubSub: WebPubSubStandIn | null = null;
-    const target = options.webPubSub === false ? null : localWebPubSubTarget(process.env[SETTINGS.webPubSubConnectionString] ?? settings.Values[SETTINGS.webPubSubConnectionString]);
+    const target =
+      options.webPubSub === false
+        ? null
+        : localWebPubSubTarget(process.env[SETTINGS.webPubSubConnectionString] ?? settings.Values[SETTINGS.webPubSubConnectionString]);
     if (target) {
       webPubSub = await startWebPubSubStandIn({
         host: target.host,

@@ -3,13 +3,15 @@
  * `npm start -- --services-only`: only the database and the Web PubSub stand-in, for `func start`.
  */
 import path from "node:path";
+
 import { SETTINGS } from "../shared/config/settings";
 import { ROOT, startLocalStack } from "./stack";
 
 async function main(): Promise<void> {
   const servicesOnly = process.argv.includes("--services-only");
   const port = process.env.PORT ? Number(process.env.PORT) : undefined;
-  if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port < 65536)) throw new Error(`PORT must be a port number, not "${process.env.PORT}"`);
+  if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port < 65536))
+    throw new Error(`PORT must be a port number, not "${process.env.PORT}"`);
   const external = process.env[SETTINGS.databaseUrl];
   const stack = await startLocalStack({
     hostPort: servicesOnly ? null : port,

@@ -8,6 +8,7 @@
 import { randomUUID } from "node:crypto";
 import { InvocationContext } from "@azure/functions";
 import { Cron } from "croner";
+
 import type { RegisteredFunction } from "./functions-core";
 
 export interface RunningTimers {
@@ -23,7 +24,8 @@ const isTimer = (fn: RegisteredFunction) => fn.trigger.type.toLowerCase() === "t
 /** The schedule as Cron reads it, or an error naming the function: a bad one stops the host, as in Azure. */
 function schedule(fn: RegisteredFunction, run: () => Promise<void>): Cron {
   const expression = fn.trigger.schedule ?? "";
-  if (expression.trim().split(/\s+/).length !== 6) throw new Error(`Timer function "${fn.name}": the schedule "${expression}" is not a six-field NCRONTAB expression`);
+  if (expression.trim().split(/\s+/).length !== 6)
+    throw new Error(`Timer function "${fn.name}": the schedule "${expression}" is not a six-field NCRONTAB expression`);
   return new Cron(expression, { mode: "6-part", timezone: "Etc/UTC", domAndDow: true, protect: true, unref: true }, run);
 }
 

@@ -28,7 +28,8 @@ function nugetRuntime() {
 
 const nugetId = () => `Azure.Bicep.CommandLine.${nugetRuntime()}`;
 /** Where the restored CLI's executable is (or will be). */
-const cachedCli = () => path.join(CACHE, "packages", nugetId().toLowerCase(), VERSION, "tools", process.platform === "win32" ? "bicep.exe" : "bicep");
+const cachedCli = () =>
+  path.join(CACHE, "packages", nugetId().toLowerCase(), VERSION, "tools", process.platform === "win32" ? "bicep.exe" : "bicep");
 
 /** Restores the CLI package into the cache folder (once) and returns the path of its executable. */
 function restoreFromNuGet() {
@@ -47,9 +48,15 @@ function restoreFromNuGet() {
 `,
     );
     console.error(`restoring ${id} ${VERSION} into ${CACHE}`);
-    const restore = spawnSync("dotnet", ["restore", "--packages", packages, "--nologo"], { cwd: CACHE, encoding: "utf8", env: { ...process.env, DOTNET_CLI_TELEMETRY_OPTOUT: "1", DOTNET_NOLOGO: "1" } });
+    const restore = spawnSync("dotnet", ["restore", "--packages", packages, "--nologo"], {
+      cwd: CACHE,
+      encoding: "utf8",
+      env: { ...process.env, DOTNET_CLI_TELEMETRY_OPTOUT: "1", DOTNET_NOLOGO: "1" },
+    });
     if (restore.error || restore.status !== 0) {
-      throw new Error(`dotnet restore of ${id} ${VERSION} failed (${restore.error?.message ?? `exit ${restore.status}`}):\n${restore.stdout ?? ""}${restore.stderr ?? ""}`);
+      throw new Error(
+        `dotnet restore of ${id} ${VERSION} failed (${restore.error?.message ?? `exit ${restore.status}`}):\n${restore.stdout ?? ""}${restore.stderr ?? ""}`,
+      );
     }
     if (!existsSync(cli)) throw new Error(`dotnet restore succeeded but ${cli} is missing`);
   }
@@ -84,11 +91,11 @@ export function findBicep() {
 function bicep(cli, verb, file, rest = []) {
   const args = cli.az ? ["bicep", verb, "--file", file, ...rest] : [verb, file, ...rest];
   const result = spawnSync(cli.command, args, { encoding: "utf8", shell: process.platform === "win32" && cli.az });
-  const diagnostics = `${result.stdout ?? ""}${result.stderr ?? ""}`
-    .split("\n")
-    .filter((line) => /\)\s*:\s*(Error|Warning)\b/.test(line));
+  const diagnostics = `${result.stdout ?? ""}${result.stderr ?? ""}`.split("\n").filter((line) => /\)\s*:\s*(Error|Warning)\b/.test(line));
   if (result.error || result.status !== 0 || diagnostics.length) {
-    throw new Error(`${cli.command} ${args.join(" ")} failed (exit ${result.status ?? result.error?.message}):\n${diagnostics.join("\n") || result.stderr}`);
+    throw new Error(
+      `${cli.command} ${args.join(" ")} failed (exit ${result.status ?? result.error?.message}):\n${diagnostics.join("\n") || result.stderr}`,
+    );
   }
   return result;
 }
@@ -104,7 +111,10 @@ export function lint(cli = findBicep()) {
 }
 
 export function version(cli = findBicep()) {
-  return execFileSync(cli.command, cli.az ? ["bicep", "version"] : ["--version"], { encoding: "utf8", shell: process.platform === "win32" && cli.az }).trim();
+  return execFileSync(cli.command, cli.az ? ["bicep", "version"] : ["--version"], {
+    encoding: "utf8",
+    shell: process.platform === "win32" && cli.az,
+  }).trim();
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

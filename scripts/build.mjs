@@ -18,6 +18,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
+
 import { childEnv } from "./child-env.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -79,7 +80,13 @@ await build({
 });
 if (!readdirSync(out).includes(path.basename(main))) throw new Error(`the build did not write ${main} (package.json main)`);
 // The password-hashing thread's code (shared/auth/password-hasher.ts starts it from beside the bundle).
-await build({ ...common, format: "cjs", legalComments: "linked", entryPoints: [path.join(root, "shared", "auth", "password-worker.cjs")], outfile: path.join(out, "password-worker.js") });
+await build({
+  ...common,
+  format: "cjs",
+  legalComments: "linked",
+  entryPoints: [path.join(root, "shared", "auth", "password-worker.cjs")],
+  outfile: path.join(out, "password-worker.js"),
+});
 
 /** Which functions each file registers, with their routes and methods (or schedules), read by loading them with registration deferred. */
 async function readManifest() {
@@ -99,10 +106,21 @@ async function readManifest() {
       ),
       "process.stdout.write(JSON.stringify({ manifest, timers }));",
     ].join("\n");
-    await build({ ...common, minify: false, sourcemap: false, format: "cjs", stdin: { contents, resolveDir: root, sourcefile: "read-manifest.ts", loader: "ts" }, outfile: reader });
+    await build({
+      ...common,
+      minify: false,
+      sourcemap: false,
+      format: "cjs",
+      stdin: { contents, resolveDir: root, sourcefile: "read-manifest.ts", loader: "ts" },
+      outfile: reader,
+    });
     // Loading the function files validates the configuration; these placeholders satisfy it and
     // are never used (nothing connects while files load). The developer's own settings stay out.
-    const env = childEnv(process.env, { NODE_ENV: "production", SECRET_KEY: randomBytes(48).toString("base64url"), DATABASE_URL: "postgresql://manifest.invalid/none" });
+    const env = childEnv(process.env, {
+      NODE_ENV: "production",
+      SECRET_KEY: randomBytes(48).toString("base64url"),
+      DATABASE_URL: "postgresql://manifest.invalid/none",
+    });
     const read = JSON.parse(execFileSync(process.execPath, [reader], { cwd: scratch, env, encoding: "utf8" }));
     if (read.manifest.length === 0) throw new Error("no function registered while reading the manifest");
     return read;
@@ -117,4 +135,6 @@ const swaggerDist = path.dirname(require.resolve("swagger-ui-dist/package.json")
 const assets = Object.keys(JSON.parse(readFileSync(path.join(root, "shared", "http", "swagger-ui-assets.json"), "utf8")));
 mkdirSync(path.join(out, "swagger-ui"), { recursive: true });
 for (const name of assets) cpSync(path.join(swaggerDist, name), path.join(out, "swagger-ui", name));
-console.log(`built ${manifest.length + timers.length} functions from ${functionFiles.length} files into ${path.relative(root, path.join(out, path.relative("dist", main)))}`);
+console.log(
+  `built ${manifest.length + timers.length} functions from ${functionFiles.length} files into ${path.relative(root, path.join(out, path.relative("dist", main)))}`,
+);

@@ -3,7 +3,26 @@
 // folder without SystemRoot, TEMP and the like), plus the given variables.
 
 /** Variables the OS and Node need, matched without regard to case as Windows does (Path, SYSTEMROOT). */
-export const OS_VARIABLES = ["PATH", "PATHEXT", "SystemRoot", "SystemDrive", "windir", "ComSpec", "TEMP", "TMP", "TMPDIR", "HOME", "USERPROFILE", "APPDATA", "LOCALAPPDATA", "ProgramData", "NUMBER_OF_PROCESSORS", "PROCESSOR_ARCHITECTURE", "LANG", "TZ"];
+export const OS_VARIABLES = [
+  "PATH",
+  "PATHEXT",
+  "SystemRoot",
+  "SystemDrive",
+  "windir",
+  "ComSpec",
+  "TEMP",
+  "TMP",
+  "TMPDIR",
+  "HOME",
+  "USERPROFILE",
+  "APPDATA",
+  "LOCALAPPDATA",
+  "ProgramData",
+  "NUMBER_OF_PROCESSORS",
+  "PROCESSOR_ARCHITECTURE",
+  "LANG",
+  "TZ",
+];
 
 /** `base`'s OS variables (under their own spelling) with `extra` over them. */
 export function childEnv(base, extra = {}) {

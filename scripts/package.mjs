@@ -19,7 +19,11 @@ const SHIPPED_PACKAGE_FIELDS = ["name", "version", "type", "main"];
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out);
 // The build writes straight into the staged folder (BUILD_OUT_DIR), so dist/ in the work tree is left alone.
-execFileSync(process.execPath, [path.join(root, "scripts", "build.mjs")], { cwd: root, stdio: "inherit", env: { ...process.env, BUILD_OUT_DIR: path.join(out, "dist") } });
+execFileSync(process.execPath, [path.join(root, "scripts", "build.mjs")], {
+  cwd: root,
+  stdio: "inherit",
+  env: { ...process.env, BUILD_OUT_DIR: path.join(out, "dist") },
+});
 cpSync(path.join(root, "host.json"), path.join(out, "host.json"));
 const pkg = JSON.parse(readFileSync(path.join(root, "package.json"), "utf8"));
 const shipped = Object.fromEntries(SHIPPED_PACKAGE_FIELDS.map((field) => [field, pkg[field]]));

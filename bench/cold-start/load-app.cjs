@@ -11,8 +11,15 @@ async function main() {
   const started = performance.now();
   const pkg = JSON.parse(readFileSync(path.join(root, "package.json"), "utf8"));
   const dir = path.join(root, path.dirname(pkg.main));
-  const pattern = new RegExp(`^${path.basename(pkg.main).replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*")}$`);
-  for (const file of readdirSync(dir).filter((f) => pattern.test(f)).sort()) {
+  const pattern = new RegExp(
+    `^${path
+      .basename(pkg.main)
+      .replace(/[.+?^${}()|[\]\\]/g, "\\$&")
+      .replace(/\*/g, ".*")}$`,
+  );
+  for (const file of readdirSync(dir)
+    .filter((f) => pattern.test(f))
+    .sort()) {
     const full = path.join(dir, file);
     if (file.endsWith(".mjs") || (pkg.type === "module" && !file.endsWith(".cjs"))) await import(pathToFileURL(full).href);
     else require(full);

@@ -9,13 +9,14 @@
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import bcrypt from "bcryptjs";
-import { newMessageEvent } from "../../shared/realtime/events";
+
+import { issueAccessToken, verifyAccessToken } from "../../shared/auth/tokens";
 import { getPool, inTransaction } from "../../shared/data/db";
 import { isForeignKeyViolation } from "../../shared/data/db-errors";
 import { countUnread, insertMessage, listInbox, listOutbox } from "../../shared/data/messages";
-import { push } from "../../shared/realtime/realtime";
-import { issueAccessToken, verifyAccessToken } from "../../shared/auth/tokens";
 import { findUserById, findUserByUsername } from "../../shared/data/users";
+import { newMessageEvent } from "../../shared/realtime/events";
+import { push } from "../../shared/realtime/realtime";
 
 const DEFAULT_PAGE = 1000;
 
@@ -43,14 +44,16 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   if (req.method === "POST" && url.pathname === "/token") {
     const form = new URLSearchParams(await readBody(req));
     const user = await findUserByUsername(form.get("username") ?? "");
-    if (!user || !(await bcrypt.compare(form.get("password") ?? "", user.hashed_password))) return reply(res, 401, { detail: "Incorrect username or password" });
+    if (!user || !(await bcrypt.compare(form.get("password") ?? "", user.hashed_password)))
+      return reply(res, 401, { detail: "Incorrect username or password" });
     return reply(res, 200, { access_token: issueAccessToken(user), token_type: "bearer" });
   }
   const user = await currentUser(req);
   if (!user) return reply(res, 401, { detail: "Could not validate credentials" });
   if (req.method === "GET" && url.pathname === "/messages/inbox/") return reply(res, 200, await listInbox(user.id, page()));
   if (req.method === "GET" && url.pathname === "/messages/outbox/") return reply(res, 200, await listOutbox(user.id, page()));
-  if (req.method === "GET" && url.pathname === "/messages/unread_count/") return reply(res, 200, { unread_count: await countUnread(user.id) });
+  if (req.method === "GET" && url.pathname === "/messages/unread_count/")
+    return reply(res, 200, { unread_count: await countUnread(user.id) });
   if (req.method === "POST" && url.pathname === "/messages/") {
     const input = JSON.parse(await readBody(req)) as { recipient_id: number; title: string; body: string };
     // The plain insert, without the event log the service writes with it: the log's cost shows in the ratio.

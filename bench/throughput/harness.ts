@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { createInterface } from "node:readline";
+
 import { BENCH_PASSWORD } from "./seed";
 
 export function intKnob(name: string, fallback: number): number {

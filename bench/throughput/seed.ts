@@ -5,6 +5,7 @@
  */
 import bcrypt from "bcryptjs";
 import { Client, Pool } from "pg";
+
 import { migrate } from "../../shared/data/migrate";
 
 export const BENCH_PASSWORD = "benchmark-password";
@@ -36,10 +37,10 @@ export async function seed(url: string, messages: number, bcryptCost: number): P
   const client = await pool.connect();
   try {
     const hash = await bcrypt.hash(BENCH_PASSWORD, bcryptCost);
-    await client.query(
-      `INSERT INTO users (username, hashed_password) SELECT 'bench_user_' || g, $1 FROM generate_series(1, $2) g`,
-      [hash, USER_COUNT],
-    );
+    await client.query(`INSERT INTO users (username, hashed_password) SELECT 'bench_user_' || g, $1 FROM generate_series(1, $2) g`, [
+      hash,
+      USER_COUNT,
+    ]);
     await client.query(
       `INSERT INTO messages (sender_id, recipient_id, title, body, "timestamp", is_read)
        SELECT CASE WHEN g % 5 = 1 THEN 2 ELSE 3 + g % ($2 - 2) END,

@@ -3,7 +3,7 @@
  * catch-up through GET /events after every new connection and on any gap in `seq`, so the
  * app gets every event once and in order.
  */
-import { ApiError, eventsAfter, negotiate, isMailEvent, type Api, type Fetch } from "./api.js";
+import { ApiError, eventsAfter, isMailEvent, negotiate, type Api, type Fetch } from "./api.js";
 import { Backoff, type BackoffOptions } from "./backoff.js";
 import { Sequencer } from "./sequencer.js";
 import { webPubSubTransport, type Transport, type TransportFactory } from "./transport.js";
@@ -81,7 +81,11 @@ class Connection implements RealtimeConnection {
   private idleTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly options: ConnectOptions) {
-    this.api = { apiUrl: options.apiUrl, getToken: options.getToken, fetch: options.fetch ?? ((input, init) => globalThis.fetch(input, init)) };
+    this.api = {
+      apiUrl: options.apiUrl,
+      getToken: options.getToken,
+      fetch: options.fetch ?? ((input, init) => globalThis.fetch(input, init)),
+    };
     this.reconnects = new Backoff(options.backoff);
     this.retries = new Backoff(options.backoff);
     this.sequencer = new Sequencer(options.after, (event) => this.deliver(event));

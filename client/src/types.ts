@@ -3,6 +3,7 @@
  * server is bundled, and a change to an event or schema there fails this package's type check.
  */
 import type { z } from "zod";
+
 import type { EventsGoneBody, EventsPage as EventsPageSchema, Negotiation } from "../../shared/http/schemas.js";
 import type { Frame, RealtimeEvent } from "../../shared/realtime/events.js";
 

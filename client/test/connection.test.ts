@@ -1,5 +1,6 @@
 /** The connection logic against a fake socket and an in-memory API: order, once, catch-up, reload, stop. */
 import { afterEach, describe, expect, it, vi } from "vitest";
+
 import { connect, type ConnectOptions, type RealtimeConnection } from "../src/index.js";
 import { FakeApi, fakeTransport, newMessage, unreadCount, until, type FakeSocket } from "./fakes.js";
 

@@ -55,7 +55,8 @@ export class FakeApi {
     }
     const after = Number(url.searchParams.get("after"));
     const limit = Number(url.searchParams.get("limit"));
-    if (after < this.sweptThrough) return json(410, { detail: `Events after seq ${after} are no longer kept; reload the mailbox`, latest_seq: this.latest });
+    if (after < this.sweptThrough)
+      return json(410, { detail: `Events after seq ${after} are no longer kept; reload the mailbox`, latest_seq: this.latest });
     const events = this.log.filter((e) => e.seq > after).slice(0, limit);
     return json(200, { events, latest_seq: this.latest });
   };

@@ -5,6 +5,7 @@
  * client must end with every event exactly once, in seq order, and the right unread count.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { startLocalStack, type LocalStack } from "../../local/stack.js";
 import { DEFAULT_HUB } from "../../shared/config/config.js";
 import { registerOverHttp, type HttpUser } from "../../test/support/api.js";
@@ -90,7 +91,11 @@ class Workload {
         } else {
           this.logged += 1;
           const n = ++this.sent;
-          const message = (await api(this.sender, "POST", "/messages/", { recipient_id: this.recipient.id, title: `m${n}`, body: "fault test" })) as { id: number };
+          const message = (await api(this.sender, "POST", "/messages/", {
+            recipient_id: this.recipient.id,
+            title: `m${n}`,
+            body: "fault test",
+          })) as { id: number };
           this.received.push(message.id);
         }
       }

@@ -4,6 +4,7 @@
  * service, a session the service closed, and stop().
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { startLocalStack, type LocalStack } from "../../local/stack.js";
 import { DEFAULT_HUB } from "../../shared/config/config.js";
 import { sweepRealtime } from "../../shared/realtime/sweep.js";
@@ -69,7 +70,12 @@ describe("the client library on the local stack", () => {
     const alice = await client("client_live");
     await sendOverHttp(base, sender, alice.user.id, "hello");
     await until(() => alice.events.length === 2, "the new message");
-    expect(alice.events[1]).toMatchObject({ event: "new_message", seq: 1, unread_count: 1, message: { title: "hello", sender_username: "client_sender" } });
+    expect(alice.events[1]).toMatchObject({
+      event: "new_message",
+      seq: 1,
+      unread_count: 1,
+      message: { title: "hello", sender_username: "client_sender" },
+    });
   });
 
   it("loses nothing while the stand-in keeps dropping its socket", async () => {
@@ -105,7 +111,10 @@ describe("the client library on the local stack", () => {
     const dave = await client("client_expiry");
     // The app logs in again when its token runs out; a second later the new token differs.
     await new Promise((resolve) => setTimeout(resolve, 1_100));
-    const login = await fetch(`${base}/token`, { method: "POST", body: new URLSearchParams({ username: "client_expiry", password: TEST_PASSWORD }) });
+    const login = await fetch(`${base}/token`, {
+      method: "POST",
+      body: new URLSearchParams({ username: "client_expiry", password: TEST_PASSWORD }),
+    });
     const fresh = ((await login.json()) as { access_token: string }).access_token;
     expect(fresh).not.toBe(dave.user.token);
     dave.setToken(fresh);

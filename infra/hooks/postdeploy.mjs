@@ -19,7 +19,11 @@ const SITES_API_VERSION = "2024-04-01";
 
 /** A token for Azure Resource Manager from the account azd signed in with (`azd auth token`). */
 export function azdArmToken() {
-  const out = execFileSync("azd", ["auth", "token", "--output", "json"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], shell: process.platform === "win32" });
+  const out = execFileSync("azd", ["auth", "token", "--output", "json"], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+    shell: process.platform === "win32",
+  });
   return JSON.parse(out).token;
 }
 
@@ -48,13 +52,17 @@ export async function postdeploy({ env, token = azdArmToken, arm = ARM, timing =
   } else {
     try {
       await restart(arm, site, token(), timing);
-      log(`The API was not up after ${timing.beforeRestartMs / 60_000} minutes: restarted ${site.name} once (it resolves its Key Vault settings again as it starts).`);
+      log(
+        `The API was not up after ${timing.beforeRestartMs / 60_000} minutes: restarted ${site.name} once (it resolves its Key Vault settings again as it starts).`,
+      );
       if (await waitForHealth(base, timing.afterRestartMs, timing, log)) return report("healthy after restart", base, log);
     } catch (error) {
       log(`Could not restart the app (${error.message}); if it stays down: ${manual}`);
     }
   }
-  log("The API did not report healthy. Check the function app's logs in Application Insights (traces with 'migration', 'health check' or 'configuration').");
+  log(
+    "The API did not report healthy. Check the function app's logs in Application Insights (traces with 'migration', 'health check' or 'configuration').",
+  );
   return "not healthy";
 }
 
@@ -85,7 +93,11 @@ async function waitForHealth(base, windowMs, timing, log) {
 
 async function restart(arm, site, bearer, timing) {
   const url = `${arm}/subscriptions/${encodeURIComponent(site.subscription)}/resourceGroups/${encodeURIComponent(site.group)}/providers/Microsoft.Web/sites/${encodeURIComponent(site.name)}/restart?api-version=${SITES_API_VERSION}`;
-  const response = await fetch(url, { method: "POST", headers: { authorization: `Bearer ${bearer}` }, signal: AbortSignal.timeout(timing.requestMs) });
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { authorization: `Bearer ${bearer}` },
+    signal: AbortSignal.timeout(timing.requestMs),
+  });
   if (!response.ok) throw new Error(`restart answered ${response.status} ${(await response.text()).slice(0, 300)}`);
 }
 

@@ -5,6 +5,7 @@
  * Prints `ready <url>` once it serves.
  */
 import path from "node:path";
+
 import { getConfig } from "../../shared/config/config";
 import { getPool } from "../../shared/data/db";
 import { migrate } from "../../shared/data/migrate";
@@ -28,7 +29,13 @@ async function main(): Promise<void> {
       console.error(`database migration failed: ${(error as Error).message}`);
     }
   }
-  const host = await startHost({ functions, routePrefix: readHostJson(ROOT).routePrefix, cors: parseCors(undefined, false), port, log: (line) => console.log(line) });
+  const host = await startHost({
+    functions,
+    routePrefix: readHostJson(ROOT).routePrefix,
+    cors: parseCors(undefined, false),
+    port,
+    log: (line) => console.log(line),
+  });
   console.log(`${READY}${host.url}`);
   const stop = () => host.close().then(() => process.exit(0));
   process.once("SIGINT", stop);

@@ -28,13 +28,51 @@ export async function createLocalCertificates(): Promise<LocalCertificates> {
   const file = (name: string) => path.join(dir, name);
   const remove = () => rm(dir, { recursive: true, force: true });
   try {
-    await run("openssl", ["req", "-x509", ...EC_KEY, "-keyout", file("ca.key"), "-out", file("ca.pem"), "-days", "2", "-subj", "/CN=realtime-mail local test CA",
-      "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
+    await run("openssl", [
+      "req",
+      "-x509",
+      ...EC_KEY,
+      "-keyout",
+      file("ca.key"),
+      "-out",
+      file("ca.pem"),
+      "-days",
+      "2",
+      "-subj",
+      "/CN=realtime-mail local test CA",
+      "-addext",
+      "basicConstraints=critical,CA:TRUE",
+      "-addext",
+      "keyUsage=critical,keyCertSign,cRLSign",
+    ]);
     await run("openssl", ["req", ...EC_KEY, "-keyout", file("server.key"), "-out", file("server.csr"), "-subj", "/CN=localhost"]);
-    await writeFile(file("server.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n");
-    await run("openssl", ["x509", "-req", "-in", file("server.csr"), "-CA", file("ca.pem"), "-CAkey", file("ca.key"), "-set_serial", `0x${Date.now().toString(16)}`,
-      "-days", "2", "-extfile", file("server.ext"), "-out", file("server.pem")]);
-    const [ca, key, cert] = await Promise.all([readFile(file("ca.pem"), "utf8"), readFile(file("server.key"), "utf8"), readFile(file("server.pem"), "utf8")]);
+    await writeFile(
+      file("server.ext"),
+      "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
+    );
+    await run("openssl", [
+      "x509",
+      "-req",
+      "-in",
+      file("server.csr"),
+      "-CA",
+      file("ca.pem"),
+      "-CAkey",
+      file("ca.key"),
+      "-set_serial",
+      `0x${Date.now().toString(16)}`,
+      "-days",
+      "2",
+      "-extfile",
+      file("server.ext"),
+      "-out",
+      file("server.pem"),
+    ]);
+    const [ca, key, cert] = await Promise.all([
+      readFile(file("ca.pem"), "utf8"),
+      readFile(file("server.key"), "utf8"),
+      readFile(file("server.pem"), "utf8"),
+    ]);
     await rm(file("ca.key"));
     return { caFile: file("ca.pem"), ca, key, cert, remove };
   } catch (error) {

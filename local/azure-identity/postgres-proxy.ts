@@ -7,6 +7,7 @@
  */
 import net from "node:net";
 import tls from "node:tls";
+
 import { listen } from "../listen";
 
 const SSL_REQUEST = 80877103;
@@ -110,7 +111,11 @@ function errorResponse(code: string, text: string): Buffer {
 }
 
 function startupPacket(params: Map<string, string>): Buffer {
-  const pairs = [...params].flatMap(([k, v]) => [k, v]).map((s) => `${s}\0`).join("") + "\0";
+  const pairs =
+    [...params]
+      .flatMap(([k, v]) => [k, v])
+      .map((s) => `${s}\0`)
+      .join("") + "\0";
   const body = Buffer.concat([Buffer.alloc(4), Buffer.from(pairs, "utf8")]);
   body.writeInt32BE(PROTOCOL_3, 0);
   const length = Buffer.alloc(4);

@@ -21,7 +21,11 @@ export function spawnApp(settings: Record<string, string>, options: { port?: num
   const env: NodeJS.ProcessEnv = {};
   for (const name of PROCESS_BASICS) if (process.env[name] !== undefined) env[name] = process.env[name];
   Object.assign(env, settings, { PORT: String(options.port ?? 0) });
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(__dirname, "app.ts")], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(__dirname, "app.ts")], {
+    cwd: ROOT,
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const output: string[] = [];
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const stop = async () => {

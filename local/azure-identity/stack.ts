@@ -6,6 +6,7 @@
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { Client } from "pg";
+
 import { SETTINGS } from "../../shared/config/settings";
 import { Issuer, RESOURCES, startIdentityEndpoint, type IdentityEndpoint } from "../identity";
 import { startWebPubSubStandIn, type WebPubSubStandIn } from "../webpubsub";
@@ -95,7 +96,9 @@ export async function startAzureIdentityStack(options: AzureIdentityStackOptions
       verify: (role, token) => {
         const verdict = postgresVerifier(token);
         if (!verdict.ok) return verdict;
-        return role === names.role && verdict.clientId === clientId ? { ok: true } : { ok: false, reason: `the token's identity ${verdict.clientId} is not the role ${role}` };
+        return role === names.role && verdict.clientId === clientId
+          ? { ok: true }
+          : { ok: false, reason: `the token's identity ${verdict.clientId} is not the role ${role}` };
       },
       log,
     });

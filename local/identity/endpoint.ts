@@ -6,6 +6,7 @@
  */
 import { randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
+
 import { listen } from "../listen";
 import { Issuer, RESOURCES } from "./issuer";
 
@@ -55,7 +56,8 @@ export async function startIdentityEndpoint(options: IdentityEndpointOptions = {
     const query = url.searchParams;
     if (req.method !== "GET" || url.pathname !== MSI_PATH) return refuse(res, 404, "Not found.");
     const secret = req.headers["x-identity-header"];
-    if (typeof secret !== "string" || !sameText(secret, header)) return refuse(res, 401, "The X-IDENTITY-HEADER header is missing or wrong.");
+    if (typeof secret !== "string" || !sameText(secret, header))
+      return refuse(res, 401, "The X-IDENTITY-HEADER header is missing or wrong.");
     if (query.get("api-version") !== MSI_API_VERSION) return refuse(res, 400, `Unsupported api-version; use ${MSI_API_VERSION}.`);
     const resource = query.get("resource") ?? "";
     if (!resources.has(resource)) return refuse(res, 400, `No token for resource '${resource}': this identity may not sign in to it.`);
@@ -65,9 +67,11 @@ export async function startIdentityEndpoint(options: IdentityEndpointOptions = {
     }
     const { token, claims } = issuer.issue(resource);
     issued.set(resource, (issued.get(resource) ?? 0) + 1);
-    res.writeHead(200, { "content-type": "application/json" }).end(
-      JSON.stringify({ access_token: token, expires_on: String(claims.exp), resource, token_type: "Bearer", client_id: issuer.clientId }),
-    );
+    res
+      .writeHead(200, { "content-type": "application/json" })
+      .end(
+        JSON.stringify({ access_token: token, expires_on: String(claims.exp), resource, token_type: "Bearer", client_id: issuer.clientId }),
+      );
   };
 
   const server = http.createServer((req, res) => {

@@ -31,10 +31,19 @@ function parseRequest(raw: string): Request | string {
   if (!isObject(parsed) || typeof parsed.type !== "string") return "The message has no request type.";
   const { type, ackId, sequenceId, group, noEcho } = parsed;
   if (ackId !== undefined && !Number.isSafeInteger(ackId)) return "ackId must be an integer.";
-  if (type === "sequenceAck" && !(Number.isSafeInteger(sequenceId) && (sequenceId as number) >= 0)) return "sequenceAck needs a sequenceId that is a whole number.";
+  if (type === "sequenceAck" && !(Number.isSafeInteger(sequenceId) && (sequenceId as number) >= 0))
+    return "sequenceAck needs a sequenceId that is a whole number.";
   if (group !== undefined && (typeof group !== "string" || group === "")) return "group must be a non-empty string.";
   if ((type === "joinGroup" || type === "leaveGroup" || type === "sendToGroup") && group === undefined) return `${type} needs a group.`;
-  return { type, ackId: ackId as number | undefined, sequenceId: sequenceId as number | undefined, group: group as string | undefined, noEcho: noEcho === true, dataType: parsed.dataType, data: parsed.data };
+  return {
+    type,
+    ackId: ackId as number | undefined,
+    sequenceId: sequenceId as number | undefined,
+    group: group as string | undefined,
+    noEcho: noEcho === true,
+    dataType: parsed.dataType,
+    data: parsed.data,
+  };
 }
 
 /** `dataType` defaults to json; text must be a string, binary a base64 string. */
@@ -60,13 +69,17 @@ function ack(connection: Connection, ackId: number | undefined, error?: AckError
   sendFrame(connection, error ? { type: "ack", ackId, success: false, error } : { type: "ack", ackId, success: true });
 }
 
-const forbidden = (what: string, group: string): AckError => ({ name: "Forbidden", message: `The connection has no permission to ${what} group '${group}'.` });
+const forbidden = (what: string, group: string): AckError => ({
+  name: "Forbidden",
+  message: `The connection has no permission to ${what} group '${group}'.`,
+});
 
 export function handleClientFrame(connection: Connection, registry: ConnectionRegistry, raw: string): void {
   const request = parseRequest(raw);
   if (typeof request === "string") return registry.disconnect(connection, `Invalid message: ${request}`, 1008);
   if (request.ackId !== undefined) {
-    if (connection.ackIds.has(request.ackId)) return ack(connection, request.ackId, { name: "Duplicate", message: `ackId ${request.ackId} was already used.` });
+    if (connection.ackIds.has(request.ackId))
+      return ack(connection, request.ackId, { name: "Duplicate", message: `ackId ${request.ackId} was already used.` });
     connection.ackIds.add(request.ackId);
   }
   const group = request.group ?? "";
@@ -74,7 +87,8 @@ export function handleClientFrame(connection: Connection, registry: ConnectionRe
     case "joinGroup":
     case "leaveGroup": {
       const joining = request.type === "joinGroup";
-      if (!mayDo(connection, "webpubsub.joinLeaveGroup", group)) return ack(connection, request.ackId, forbidden(joining ? "join" : "leave", group));
+      if (!mayDo(connection, "webpubsub.joinLeaveGroup", group))
+        return ack(connection, request.ackId, forbidden(joining ? "join" : "leave", group));
       if (joining) connection.groups.add(group);
       else connection.groups.delete(group);
       return ack(connection, request.ackId);
@@ -85,7 +99,11 @@ export function handleClientFrame(connection: Connection, registry: ConnectionRe
       if (!mayDo(connection, "webpubsub.sendToGroup", group)) return ack(connection, request.ackId, forbidden("send to", group));
       for (const member of registry.inGroup(connection.hub, group)) {
         if (request.noEcho && member.id === connection.id) continue;
-        registry.deliver(member, payload, { from: "group", group, ...(connection.userId !== undefined ? { fromUserId: connection.userId } : {}) });
+        registry.deliver(member, payload, {
+          from: "group",
+          group,
+          ...(connection.userId !== undefined ? { fromUserId: connection.userId } : {}),
+        });
       }
       return ack(connection, request.ackId);
     }

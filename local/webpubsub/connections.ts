@@ -1,6 +1,7 @@
 /** The open client connections, per hub, with what each may do and how it wants its frames. */
 import { randomUUID } from "node:crypto";
 import WebSocket from "ws";
+
 import { RELIABLE_SUBPROTOCOL, ReliableSession, type ReliableLimits } from "./reliable";
 
 export const JSON_SUBPROTOCOL = "json.webpubsub.azure.v1";
@@ -11,7 +12,8 @@ export const SUBPROTOCOLS = [RELIABLE_SUBPROTOCOL, JSON_SUBPROTOCOL];
 export const HUB_NAME = /^[A-Za-z][A-Za-z0-9_`,.[\]]{0,127}$/;
 
 /** What a send carries; its content type (REST) or `dataType` (client request) decides which. */
-export type Payload = { dataType: "json"; data: unknown; text: string } | { dataType: "text"; data: string } | { dataType: "binary"; data: Buffer };
+export type Payload =
+  { dataType: "json"; data: unknown; text: string } | { dataType: "text"; data: string } | { dataType: "binary"; data: Buffer };
 
 /** Where a message came from, as a `json.webpubsub.azure.v1` envelope reports it. */
 export type Origin = { from: "server" } | { from: "group"; group: string; fromUserId?: string };
@@ -59,7 +61,13 @@ export class ConnectionRegistry {
 
   add(init: NewConnection): Connection {
     const session = init.subprotocol === RELIABLE_SUBPROTOCOL ? new ReliableSession(this.reliable) : undefined;
-    const connection: Connection = { ...init, id: randomUUID().replace(/-/g, ""), groups: new Set(init.groups), ackIds: new Set(), session };
+    const connection: Connection = {
+      ...init,
+      id: randomUUID().replace(/-/g, ""),
+      groups: new Set(init.groups),
+      ackIds: new Set(),
+      session,
+    };
     this.byId.set(connection.id, connection);
     return connection;
   }

@@ -3,9 +3,10 @@
  * the SDK insists on (a send is 202, not 200; a close is 204).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+
 import { decodeSegment } from "../request-url";
 import { HUB_NAME, type Connection, type ConnectionRegistry, type Payload } from "./connections";
-import { generateClientToken, GENERATE_TOKEN_PATH } from "./generate-token";
+import { GENERATE_TOKEN_PATH, generateClientToken } from "./generate-token";
 import { bearerToken, verifyServerToken } from "./tokens";
 
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -48,19 +49,55 @@ const connectionOf = ({ registry, params }: Call) => registry.get(params.hub, pa
 
 const ROUTES: Route[] = [
   { method: "POST", path: "/api/hubs/{hub}/:send", send: (call) => excluding(call, call.registry.inHub(call.params.hub)) },
-  { method: "POST", path: "/api/hubs/{hub}/users/{userId}/:send", send: ({ registry, params }) => registry.ofUser(params.hub, params.userId) },
-  { method: "POST", path: "/api/hubs/{hub}/groups/{group}/:send", send: (call) => excluding(call, call.registry.inGroup(call.params.hub, call.params.group)) },
+  {
+    method: "POST",
+    path: "/api/hubs/{hub}/users/{userId}/:send",
+    send: ({ registry, params }) => registry.ofUser(params.hub, params.userId),
+  },
+  {
+    method: "POST",
+    path: "/api/hubs/{hub}/groups/{group}/:send",
+    send: (call) => excluding(call, call.registry.inGroup(call.params.hub, call.params.group)),
+  },
   // The SDK accepts only 202 here, so a send to a connection that is gone is accepted and goes nowhere.
-  { method: "POST", path: "/api/hubs/{hub}/connections/{connectionId}/:send", send: (call) => [connectionOf(call)].filter((c) => c !== undefined) },
+  {
+    method: "POST",
+    path: "/api/hubs/{hub}/connections/{connectionId}/:send",
+    send: (call) => [connectionOf(call)].filter((c) => c !== undefined),
+  },
 
-  { method: "HEAD", path: "/api/hubs/{hub}/users/{userId}", act: ({ registry, params }) => (registry.ofUser(params.hub, params.userId).length ? 200 : 404) },
+  {
+    method: "HEAD",
+    path: "/api/hubs/{hub}/users/{userId}",
+    act: ({ registry, params }) => (registry.ofUser(params.hub, params.userId).length ? 200 : 404),
+  },
   { method: "HEAD", path: "/api/hubs/{hub}/connections/{connectionId}", act: (call) => (connectionOf(call) ? 200 : 404) },
-  { method: "HEAD", path: "/api/hubs/{hub}/groups/{group}", act: ({ registry, params }) => (registry.inGroup(params.hub, params.group).length ? 200 : 404) },
+  {
+    method: "HEAD",
+    path: "/api/hubs/{hub}/groups/{group}",
+    act: ({ registry, params }) => (registry.inGroup(params.hub, params.group).length ? 200 : 404),
+  },
 
   { method: "POST", path: "/api/hubs/{hub}/:closeConnections", act: (call) => closeAll(call, call.registry.inHub(call.params.hub)) },
-  { method: "POST", path: "/api/hubs/{hub}/users/{userId}/:closeConnections", act: (call) => closeAll(call, call.registry.ofUser(call.params.hub, call.params.userId)) },
-  { method: "POST", path: "/api/hubs/{hub}/groups/{group}/:closeConnections", act: (call) => closeAll(call, call.registry.inGroup(call.params.hub, call.params.group)) },
-  { method: "DELETE", path: "/api/hubs/{hub}/connections/{connectionId}", act: (call) => closeAll(call, [connectionOf(call)].filter((c) => c !== undefined)) },
+  {
+    method: "POST",
+    path: "/api/hubs/{hub}/users/{userId}/:closeConnections",
+    act: (call) => closeAll(call, call.registry.ofUser(call.params.hub, call.params.userId)),
+  },
+  {
+    method: "POST",
+    path: "/api/hubs/{hub}/groups/{group}/:closeConnections",
+    act: (call) => closeAll(call, call.registry.inGroup(call.params.hub, call.params.group)),
+  },
+  {
+    method: "DELETE",
+    path: "/api/hubs/{hub}/connections/{connectionId}",
+    act: (call) =>
+      closeAll(
+        call,
+        [connectionOf(call)].filter((c) => c !== undefined),
+      ),
+  },
 
   {
     method: "PUT",
@@ -169,13 +206,23 @@ export async function handleRest(ctx: RestContext, req: IncomingMessage, res: Se
   if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
   const body = await readBody(req);
   if (!authorized(ctx, req.headers.authorization, url)) {
-    return answer(res, 401, { code: "Unauthorized", message: "The access token is missing, invalid or expired, or was issued for another URL." });
+    return answer(res, 401, {
+      code: "Unauthorized",
+      message: "The access token is missing, invalid or expired, or was issued for another URL.",
+    });
   }
   const tokenRequest = req.method === "POST" ? matchPath(GENERATE_TOKEN_PATH, url.pathname) : null;
-  if (tokenRequest && ctx.endpoint && HUB_NAME.test(tokenRequest.hub)) return answerToken(res, generateClientToken(ctx.accessKey, ctx.endpoint, tokenRequest.hub, url.searchParams));
-  const hit = ROUTES.map((route) => ({ route, params: route.method === req.method ? matchPath(route.path, url.pathname) : null })).find((m) => m.params);
+  if (tokenRequest && ctx.endpoint && HUB_NAME.test(tokenRequest.hub))
+    return answerToken(res, generateClientToken(ctx.accessKey, ctx.endpoint, tokenRequest.hub, url.searchParams));
+  const hit = ROUTES.map((route) => ({ route, params: route.method === req.method ? matchPath(route.path, url.pathname) : null })).find(
+    (m) => m.params,
+  );
   if (!hit?.params) return answer(res, 404, { code: "NotFound", message: `No such operation: ${req.method} ${url.pathname}` });
-  if (!HUB_NAME.test(hit.params.hub)) return answer(res, 400, { code: "InvalidHubName", message: "A hub name starts with a letter and holds letters, digits and _`,.[] only." });
+  if (!HUB_NAME.test(hit.params.hub))
+    return answer(res, 400, {
+      code: "InvalidHubName",
+      message: "A hub name starts with a letter and holds letters, digits and _`,.[] only.",
+    });
   if (url.searchParams.has("filter")) {
     // Better refused than sent to everyone: a silently ignored filter would over-deliver.
     return answer(res, 400, { code: "NotSupported", message: "The local stand-in does not evaluate OData filters." });

@@ -2,12 +2,13 @@
 import http from "node:http";
 import https from "node:https";
 import WebSocket from "ws";
+
 import { guardHttpServer } from "../client-error";
 import { listen } from "../listen";
 import { requestUrl } from "../request-url";
 import { ConnectionRegistry, jsonPayload } from "./connections";
-import { DEFAULT_MAX_UNACKED_MESSAGES, DEFAULT_SESSION_RETENTION_MS } from "./reliable";
 import type { WebPubSubStandIn, WebPubSubStandInOptions } from "./index";
+import { DEFAULT_MAX_UNACKED_MESSAGES, DEFAULT_SESSION_RETENTION_MS } from "./reliable";
 import { answer, handleRest, type RestContext } from "./rest";
 import { createClientEndpoint } from "./sockets";
 import { createUpstream } from "./upstream";
@@ -48,7 +49,12 @@ export async function startWebPubSubStandIn(options: WebPubSubStandInOptions): P
   const endpoint = `${options.tls ? "https" : "http"}://${endpointHost}:${port}`;
   rest.endpoint = endpoint;
 
-  const upstream = createUpstream({ accessKey: options.accessKey, origin: new URL(endpoint).host, eventHandlerUrl: options.eventHandlerUrl, log });
+  const upstream = createUpstream({
+    accessKey: options.accessKey,
+    origin: new URL(endpoint).host,
+    eventHandlerUrl: options.eventHandlerUrl,
+    log,
+  });
   const clients = createClientEndpoint(registry, options.accessKey, { opened: (connection) => upstream.connected(connection) });
   registry.onEnd((connection, reason) => upstream.disconnected(connection, reason));
   server.on("upgrade", clients.handleUpgrade);
@@ -66,7 +72,9 @@ export async function startWebPubSubStandIn(options: WebPubSubStandInOptions): P
       return registry.ofUser(hub, userId).filter((connection) => registry.deliver(connection, payload)).length;
     },
     dropSockets(hub, userId) {
-      const dropped = (userId === undefined ? registry.inHub(hub) : registry.ofUser(hub, userId)).filter((c) => c.socket.readyState === WebSocket.OPEN);
+      const dropped = (userId === undefined ? registry.inHub(hub) : registry.ofUser(hub, userId)).filter(
+        (c) => c.socket.readyState === WebSocket.OPEN,
+      );
       for (const connection of dropped) connection.socket.terminate();
       return dropped.length;
     },

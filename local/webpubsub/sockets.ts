@@ -8,9 +8,10 @@ import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import type WebSocket from "ws";
 import { WebSocketServer } from "ws";
+
 import { decodeSegment, requestUrl } from "../request-url";
 import { handleClientFrame } from "./client-protocol";
-import { HUB_NAME, SUBPROTOCOLS, sendFrame, type Connection, type ConnectionRegistry } from "./connections";
+import { HUB_NAME, sendFrame, SUBPROTOCOLS, type Connection, type ConnectionRegistry } from "./connections";
 import { bearerToken, verifyClientToken } from "./tokens";
 
 const CLIENT_PATH = /^\/client\/hubs\/([^/]+)\/?$/;
@@ -88,7 +89,13 @@ export function createClientEndpoint(registry: ConnectionRegistry, accessKey: st
     attach(connection, ws);
     // The client gave up on its old socket; the service may not have noticed yet.
     previous.terminate();
-    sendFrame(connection, { type: "system", event: "connected", userId: connection.userId ?? null, connectionId: connection.id, reconnectionToken: session.reconnectionToken });
+    sendFrame(connection, {
+      type: "system",
+      event: "connected",
+      userId: connection.userId ?? null,
+      connectionId: connection.id,
+      reconnectionToken: session.reconnectionToken,
+    });
     for (const text of session.pending()) ws.send(text);
   }
 
@@ -110,7 +117,13 @@ export function createClientEndpoint(registry: ConnectionRegistry, accessKey: st
       const connection = registry.add({ hub, ...identity, subprotocol: ws.protocol || undefined, socket: ws });
       attach(connection, ws);
       const reconnectionToken = connection.session?.reconnectionToken;
-      sendFrame(connection, { type: "system", event: "connected", userId: connection.userId ?? null, connectionId: connection.id, ...(reconnectionToken ? { reconnectionToken } : {}) });
+      sendFrame(connection, {
+        type: "system",
+        event: "connected",
+        userId: connection.userId ?? null,
+        connectionId: connection.id,
+        ...(reconnectionToken ? { reconnectionToken } : {}),
+      });
       events.opened(connection);
     });
   }

@@ -49,7 +49,11 @@ export function verifyClientToken(token: string, accessKey: string, hub: string)
   const expected = `/client/hubs/${hub}`.toLowerCase();
   const audienceMatches = asList(claims.aud).some((aud) => parseUrl(aud)?.pathname.replace(/\/$/, "").toLowerCase() === expected);
   if (!audienceMatches) return null;
-  return { userId: typeof claims.sub === "string" ? claims.sub : undefined, roles: asList(claims.role), groups: asList(claims["webpubsub.group"]) };
+  return {
+    userId: typeof claims.sub === "string" ? claims.sub : undefined,
+    roles: asList(claims.role),
+    groups: asList(claims["webpubsub.group"]),
+  };
 }
 
 /**

@@ -1,5 +1,6 @@
 /** Posts system events to a hub's event handler as binary-mode CloudEvents, as the service does. */
 import { createHmac, randomUUID } from "node:crypto";
+
 import type { Connection } from "./connections";
 
 const UPSTREAM_TIMEOUT_MS = 5_000;
@@ -61,7 +62,8 @@ export function createUpstream(options: UpstreamOptions): Upstream {
       await res.arrayBuffer();
       if (!res.ok) options.log(`web pubsub stand-in: ${event} event for ${connection.id} answered ${res.status}`);
     } catch (error) {
-      if (!stopping.signal.aborted) options.log(`web pubsub stand-in: ${event} event for ${connection.id} failed: ${(error as Error).message}`);
+      if (!stopping.signal.aborted)
+        options.log(`web pubsub stand-in: ${event} event for ${connection.id} failed: ${(error as Error).message}`);
     }
   }
 

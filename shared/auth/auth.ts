@@ -1,9 +1,10 @@
 import type { HttpRequest } from "@azure/functions";
+
+import { findUserById, findUserByUsername } from "../data/users";
 import { ERRORS } from "../http/errors";
 import { HttpError } from "../http/http";
-import { verifyAccessToken, type AccessClaims } from "./tokens";
-import { findUserById, findUserByUsername } from "../data/users";
 import type { UserPublicT } from "../http/schemas";
+import { verifyAccessToken, type AccessClaims } from "./tokens";
 
 const CHALLENGE = { "WWW-Authenticate": "Bearer" };
 

@@ -47,7 +47,9 @@ function ipv6Groups(address: string): number[] {
  */
 export function addressKey(address: string): string {
   if (isIPv4(address) || address === UNKNOWN_ADDRESS) return address;
-  const prefix = ipv6Groups(address).slice(0, 4).map((g) => g.toString(16));
+  const prefix = ipv6Groups(address)
+    .slice(0, 4)
+    .map((g) => g.toString(16));
   return `${prefix.join(":")}::/64`;
 }
 

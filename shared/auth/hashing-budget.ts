@@ -5,6 +5,7 @@
  * recent durations); otherwise it gets a quick 503 with a Retry-After of about the work ahead.
  */
 import { performance } from "node:perf_hooks";
+
 import { ERRORS } from "../http/errors";
 import { HttpError } from "../http/http";
 

@@ -1,4 +1,5 @@
 import type { TokenCredential } from "@azure/identity";
+
 import { DatabaseUnavailableError } from "../data/db-errors";
 
 /** Entra scope for Azure Database for PostgreSQL. */

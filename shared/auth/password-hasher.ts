@@ -11,6 +11,7 @@ import { availableParallelism } from "node:os";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
 import bcrypt from "bcryptjs";
+
 import type { PasswordHashingSettings } from "../config/config";
 import { HashingBudget, REFUSAL_HOLD_MS, type HashingLimits } from "./hashing-budget";
 
@@ -61,7 +62,8 @@ type Job = { op: "hash"; password: string; cost: number } | { op: "compare"; pas
 type Reply = { ok: true; result: string | boolean } | { ok: false; error: string };
 
 // The thread's code: bundled beside the app by the build (dist/), or run from source.
-export const WORKER_FILE = ["password-worker.js", "password-worker.cjs"].map((name) => path.join(__dirname, name)).find((file) => existsSync(file)) ?? "";
+export const WORKER_FILE =
+  ["password-worker.js", "password-worker.cjs"].map((name) => path.join(__dirname, name)).find((file) => existsSync(file)) ?? "";
 
 /**
  * Whose hash it is, for fair sharing: the client's address key, or undefined when the address is
@@ -308,5 +310,7 @@ export class InlinePasswordHasher implements PasswordHasher {
 
 export function createPasswordHasher(settings: PasswordHashingSettings): PasswordHasher {
   const threads = resolveThreads(settings.threads);
-  return threads === 0 ? new InlinePasswordHasher() : new WorkerPasswordHasher({ threads, queueMax: settings.queueMax, maxWaitMs: settings.maxWaitMs });
+  return threads === 0
+    ? new InlinePasswordHasher()
+    : new WorkerPasswordHasher({ threads, queueMax: settings.queueMax, maxWaitMs: settings.maxWaitMs });
 }

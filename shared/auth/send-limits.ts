@@ -8,6 +8,7 @@
  */
 import type { Pool } from "pg";
 import { RateLimiterPostgres } from "rate-limiter-flexible";
+
 import { getConfig, type SendLimitSettings } from "../config/config";
 import { getPool } from "../data/db";
 import { ERRORS } from "../http/errors";
@@ -27,7 +28,12 @@ export class SendLimits {
     const store = postgresStore(pool);
     this.burst = new RateLimiterPostgres({ ...store, keyPrefix: "send_burst", points: settings.burst, duration: settings.burstSeconds });
     this.sustained = new RateLimiterPostgres({ ...store, keyPrefix: "send_hour", points: settings.perHour, duration: HOUR_SECONDS });
-    this.perRecipient = new RateLimiterPostgres({ ...store, keyPrefix: "receive_hour", points: settings.perRecipientPerHour, duration: HOUR_SECONDS });
+    this.perRecipient = new RateLimiterPostgres({
+      ...store,
+      keyPrefix: "receive_hour",
+      points: settings.perRecipientPerHour,
+      duration: HOUR_SECONDS,
+    });
   }
 
   /** Counts one send from `senderId` to `recipientId`; 429 once any of the limits is spent. */

@@ -10,11 +10,12 @@
 import { createHash } from "node:crypto";
 import type { Pool } from "pg";
 import { RateLimiterPostgres, RateLimiterRes } from "rate-limiter-flexible";
+
 import { getConfig, type ThrottleSettings } from "../config/config";
 import { getPool } from "../data/db";
-import { UNKNOWN_ADDRESS } from "./client-address";
 import { ERRORS } from "../http/errors";
 import { HttpError } from "../http/http";
+import { UNKNOWN_ADDRESS } from "./client-address";
 
 const TABLE = "rate_limits";
 

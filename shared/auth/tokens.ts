@@ -1,5 +1,6 @@
 import { createSecretKey, type KeyObject } from "node:crypto";
 import jwt from "jsonwebtoken";
+
 import { getConfig } from "../config/config";
 import { ID_MAX } from "../http/schemas";
 import { isStorableText } from "../http/text";

@@ -41,12 +41,16 @@ export function azureSettingProblems(env: NodeJS.ProcessEnv, isProductionDefault
     if (value.toLowerCase().includes(LOCAL_ONLY_MARKER)) {
       problems.push(`${name} is marked ${LOCAL_ONLY_MARKER}; set a value of its own in Azure`);
     } else if (value === exampleValues[name]?.trim() && !isProductionDefault(name, value)) {
-      problems.push(`${name} holds the value of local.settings.example.json, which is for local development only; set a value of its own in Azure`);
+      problems.push(
+        `${name} holds the value of local.settings.example.json, which is for local development only; set a value of its own in Azure`,
+      );
     }
   }
   const eventHandlerKey = env[SETTINGS.webPubSubEventHandlerKey]?.trim();
   if (eventHandlerKey && eventHandlerKey.length < MIN_EVENT_HANDLER_KEY_LENGTH) {
-    problems.push(`${SETTINGS.webPubSubEventHandlerKey} must be at least ${MIN_EVENT_HANDLER_KEY_LENGTH} characters in Azure (use a long random value)`);
+    problems.push(
+      `${SETTINGS.webPubSubEventHandlerKey} must be at least ${MIN_EVENT_HANDLER_KEY_LENGTH} characters in Azure (use a long random value)`,
+    );
   }
   return problems;
 }

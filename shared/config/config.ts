@@ -1,23 +1,16 @@
 import { z } from "zod";
-import { SETTINGS, type SettingName } from "./settings";
+
 import { azureSettingProblems, runsInAzure } from "./azure";
+import { SETTINGS, type SettingName } from "./settings";
 
 /** Default Web PubSub hub: the one place the hub name is spelled. */
 export const DEFAULT_HUB = "notifications";
 
-const WEAK_SECRETS = new Set([
-  "secret",
-  "changeme",
-  "change-me",
-  "uma_chave_secreta_segura_aqui",
-  "your-secret-key",
-  "your_secret_key",
-]);
+const WEAK_SECRETS = new Set(["secret", "changeme", "change-me", "uma_chave_secreta_segura_aqui", "your-secret-key", "your_secret_key"]);
 
 export const MIN_SECRET_LENGTH = 32;
 
-const intSetting = (min: number, max: number, fallback: number) =>
-  z.coerce.number().int().min(min).max(max).default(fallback);
+const intSetting = (min: number, max: number, fallback: number) => z.coerce.number().int().min(min).max(max).default(fallback);
 
 const optionalText = z
   .string()
@@ -171,13 +164,10 @@ const appSchema = schemaOf({ ...DATABASE, ...APP });
 const schema = appSchema.superRefine(requireDatabase);
 
 export type DatabaseSettings =
-  | { kind: "url"; url: string }
-  | { kind: "entra"; host: string; port: number; database: string; user: string; ssl: boolean };
+  { kind: "url"; url: string } | { kind: "entra"; host: string; port: number; database: string; user: string; ssl: boolean };
 
 export type WebPubSubSettings =
-  | { kind: "connectionString"; connectionString: string }
-  | { kind: "identity"; endpoint: string }
-  | { kind: "none" };
+  { kind: "connectionString"; connectionString: string } | { kind: "identity"; endpoint: string } | { kind: "none" };
 
 export interface DatabaseConfig extends Omit<DatabaseFields, "connection"> {
   database: DatabaseSettings;
@@ -228,7 +218,9 @@ function check<T>(env: NodeJS.ProcessEnv, result: z.ZodSafeParseResult<T>, optio
     ...unresolved.map((name) => `${name} is an unresolved Key Vault reference (check the app's access to the vault)`),
     ...issues.map((i) => `${String(i.path[0] ?? "settings")} ${i.message}`),
     // In Azure, example and local-only values are refused too (shared/config/azure.ts).
-    ...(options.azure && runsInAzure(env) ? azureSettingProblems(env, isProductionDefault).filter((p) => !unresolved.some((name) => p.startsWith(`${name} `))) : []),
+    ...(options.azure && runsInAzure(env)
+      ? azureSettingProblems(env, isProductionDefault).filter((p) => !unresolved.some((name) => p.startsWith(`${name} `)))
+      : []),
   ];
   if (problems.length > 0 || !result.success) throw new ConfigError(problems);
   return result.data;

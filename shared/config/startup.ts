@@ -10,10 +10,10 @@
  * A failure is logged and remembered; /health then answers 503 naming the schema version until
  * a later attempt (the next start, or the next /health call) brings the schema up to date.
  */
-import { getConfig } from "./config";
 import { getPool } from "../data/db";
 import { migrate, settleWithin } from "../data/migrate";
 import { onAppStart } from "../http/registration";
+import { getConfig } from "./config";
 
 const config = getConfig();
 
@@ -50,6 +50,7 @@ export const lastMigrationFailure = (): string | undefined => lastFailure;
 
 if (config.migrateOnStart) {
   onAppStart(async () => {
-    if ((await settleWithin(applyMigrations(), START_WAIT_MS)) === "continuing") console.info("migrations still running (an index build); serving meanwhile");
+    if ((await settleWithin(applyMigrations(), START_WAIT_MS)) === "continuing")
+      console.info("migrations still running (an index build); serving meanwhile");
   });
 }

@@ -40,7 +40,11 @@ export class DatabaseUnavailableError extends Error {
 
 function isUnavailableCode(code: unknown): boolean {
   if (typeof code !== "string") return false;
-  return UNAVAILABLE_NODE_CODES.has(code) || UNAVAILABLE_SQLSTATES.has(code) || UNAVAILABLE_SQLSTATE_CLASSES.some((c) => code.length === 5 && code.startsWith(c));
+  return (
+    UNAVAILABLE_NODE_CODES.has(code) ||
+    UNAVAILABLE_SQLSTATES.has(code) ||
+    UNAVAILABLE_SQLSTATE_CLASSES.some((c) => code.length === 5 && code.startsWith(c))
+  );
 }
 
 export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
@@ -61,5 +65,9 @@ export function isUniqueViolation(error: unknown): boolean {
 
 /** SQLSTATE 23503 on the named constraint: the row points at something that does not exist. */
 export function isForeignKeyViolation(error: unknown, constraint: string): boolean {
-  return error instanceof Error && (error as { code?: unknown }).code === "23503" && (error as { constraint?: unknown }).constraint === constraint;
+  return (
+    error instanceof Error &&
+    (error as { code?: unknown }).code === "23503" &&
+    (error as { constraint?: unknown }).constraint === constraint
+  );
 }

@@ -1,6 +1,7 @@
 import { Pool, type PoolClient, type PoolConfig } from "pg";
-import { getConfig, type DatabaseConfig } from "../config/config";
+
 import { entraTokenProvider } from "../auth/identity";
+import { getConfig, type DatabaseConfig } from "../config/config";
 
 let pool: Pool | undefined;
 

@@ -3,8 +3,8 @@
  * transaction, each numbered with its user's next `seq`, and they are pushed only after the commit
  * (shared/realtime/realtime.ts). The catch-up endpoint reads them back exactly as pushed.
  */
-import { getPool, type Queryable } from "./db";
 import { toFrame, type Frame, type RealtimeEvent, type UserEvent, type UserFrame } from "../realtime/events";
+import { getPool, type Queryable } from "./db";
 
 // One statement: bump each user's counter (in user id order, so two changes that log to the same
 // two users lock them in the same order) and insert the events numbered below the new counter.
@@ -29,7 +29,10 @@ const LOG_EVENTS = `
 /** Writes the events in the caller's transaction; returns them numbered, in the order given. */
 export async function logEvents(tx: Queryable, events: readonly UserEvent[]): Promise<UserFrame[]> {
   if (events.length === 0) return [];
-  const { rows } = await tx.query<{ user_id: number; seq: string }>(LOG_EVENTS, [events.map((e) => e.userId), events.map((e) => JSON.stringify(e.event))]);
+  const { rows } = await tx.query<{ user_id: number; seq: string }>(LOG_EVENTS, [
+    events.map((e) => e.userId),
+    events.map((e) => JSON.stringify(e.event)),
+  ]);
   // The k-th of a user's n events here is numbered (new counter - n + k).
   const next = new Map<number, number>();
   const counts = new Map<number, number>();
@@ -53,7 +56,11 @@ const PENDING_FIELD = `"unread_count":${PENDING_COUNT}`;
  * once with a placeholder count, which the statement replaces with the real one; only our own
  * keys can match, since a quote inside any string in the JSON text is escaped.
  */
-export async function logWithUnreadCount(tx: Queryable, userId: number, build: (unreadCount: number) => RealtimeEvent): Promise<{ unreadCount: number; frame: UserFrame }> {
+export async function logWithUnreadCount(
+  tx: Queryable,
+  userId: number,
+  build: (unreadCount: number) => RealtimeEvent,
+): Promise<{ unreadCount: number; frame: UserFrame }> {
   const template = JSON.stringify(build(PENDING_COUNT));
   if (!template.includes(PENDING_FIELD)) throw new Error(`the event ${template.slice(0, 40)}... carries no unread_count`);
   const { rows } = await tx.query<{ seq: string; unread_count: number }>(

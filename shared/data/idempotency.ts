@@ -7,6 +7,7 @@
  * by id, and answers 410 once both parties have deleted it.
  */
 import { createHash } from "node:crypto";
+
 import { getPool, type Queryable } from "./db";
 
 export const KEY_LIFETIME = "24 hours";

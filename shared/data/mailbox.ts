@@ -3,27 +3,38 @@
  * delete from one side, and threads. Every unread count is read inside the same transaction
  * as the change it reflects.
  */
-import { getPool, inTransaction, type Queryable } from "./db";
-import { canBeId, countUnread, FROM_MESSAGES, MESSAGE_COLUMNS, toMessage, visibleTo, withinBytes, type MessageRow } from "./messages";
 import type { MessageT } from "../http/schemas";
+import {
+  messageDeletedEvent,
+  messageReadEvent,
+  messagesReadEvents,
+  messageUpdatedEvent,
+  unreadCountUpdatedEvent,
+  type UserEvent,
+  type UserFrame,
+} from "../realtime/events";
+import { getPool, inTransaction, type Queryable } from "./db";
 import { logEvents } from "./event-log";
+import { canBeId, countUnread, FROM_MESSAGES, MESSAGE_COLUMNS, toMessage, visibleTo, withinBytes, type MessageRow } from "./messages";
 import { IN_RECIPIENT_MAILBOX, UNREAD } from "./unread";
-import { messageDeletedEvent, messageReadEvent, messagesReadEvents, messageUpdatedEvent, unreadCountUpdatedEvent, type UserEvent, type UserFrame } from "../realtime/events";
 
 /** The message when this user sent or received it and has not deleted it. */
 export async function getMessage(messageId: number, userId: number): Promise<MessageT | null> {
   if (!canBeId(messageId)) return null;
-  const { rows } = await getPool().query<MessageRow>(`SELECT ${MESSAGE_COLUMNS} ${FROM_MESSAGES} WHERE m.id = $1 AND ${visibleTo(2)}`, [messageId, userId]);
+  const { rows } = await getPool().query<MessageRow>(`SELECT ${MESSAGE_COLUMNS} ${FROM_MESSAGES} WHERE m.id = $1 AND ${visibleTo(2)}`, [
+    messageId,
+    userId,
+  ]);
   return rows.length ? toMessage(rows[0]) : null;
 }
 
 /** The thread a reply to this message joins, or null when the user cannot see the message. */
 export async function threadOf(messageId: number, userId: number, db: Queryable = getPool()): Promise<number | null> {
   if (!canBeId(messageId)) return null;
-  const { rows } = await db.query<{ thread_id: number }>(`SELECT COALESCE(m.thread_id, m.id) AS thread_id FROM messages m WHERE m.id = $1 AND ${visibleTo(2)}`, [
-    messageId,
-    userId,
-  ]);
+  const { rows } = await db.query<{ thread_id: number }>(
+    `SELECT COALESCE(m.thread_id, m.id) AS thread_id FROM messages m WHERE m.id = $1 AND ${visibleTo(2)}`,
+    [messageId, userId],
+  );
   return rows.length ? rows[0].thread_id : null;
 }
 
@@ -71,7 +82,12 @@ const SET_READ_STATE: Record<ReadState, { set: string; from: string }> = {
 };
 
 /** Moves a received message to `state` and logs `events` of the change; only an actual change is one. */
-async function changeReadState(messageId: number, recipientId: number, state: ReadState, events: (change: Changed) => UserEvent[]): Promise<ReadStateChange> {
+async function changeReadState(
+  messageId: number,
+  recipientId: number,
+  state: ReadState,
+  events: (change: Changed) => UserEvent[],
+): Promise<ReadStateChange> {
   if (!canBeId(messageId)) return { kind: "not_found" };
   return inTransaction(async (tx) => {
     const { set, from } = SET_READ_STATE[state];
@@ -80,7 +96,10 @@ async function changeReadState(messageId: number, recipientId: number, state: Re
       [messageId, recipientId],
     );
     if (updated.rowCount === 0) {
-      const exists = await tx.query(`SELECT 1 FROM messages WHERE id = $1 AND recipient_id = $2 AND ${IN_RECIPIENT_MAILBOX}`, [messageId, recipientId]);
+      const exists = await tx.query(`SELECT 1 FROM messages WHERE id = $1 AND recipient_id = $2 AND ${IN_RECIPIENT_MAILBOX}`, [
+        messageId,
+        recipientId,
+      ]);
       return exists.rowCount === 0 ? { kind: "not_found" } : { kind: "unchanged" };
     }
     const { sender_id, read_at } = updated.rows[0];
@@ -98,7 +117,11 @@ export async function markRead(messageId: number, recipientId: number): Promise<
     { userId: recipientId, event: messageUpdatedEvent(messageId, true) },
     { userId: senderId, event: messageReadEvent(messageId, readAt.toISOString()) },
   ]);
-  return change.kind === "changed" ? { kind: "first_read", frames: change.frames } : change.kind === "unchanged" ? { kind: "already_read" } : change;
+  return change.kind === "changed"
+    ? { kind: "first_read", frames: change.frames }
+    : change.kind === "unchanged"
+      ? { kind: "already_read" }
+      : change;
 }
 
 export type MarkUnreadOutcome = { kind: "not_found" } | { kind: "already_unread" } | { kind: "marked_unread"; frames: UserFrame[] };
@@ -109,7 +132,11 @@ export async function markUnread(messageId: number, recipientId: number): Promis
     { userId: recipientId, event: unreadCountUpdatedEvent(unreadCount) },
     { userId: recipientId, event: messageUpdatedEvent(messageId, false) },
   ]);
-  return change.kind === "changed" ? { kind: "marked_unread", frames: change.frames } : change.kind === "unchanged" ? { kind: "already_unread" } : change;
+  return change.kind === "changed"
+    ? { kind: "marked_unread", frames: change.frames }
+    : change.kind === "unchanged"
+      ? { kind: "already_unread" }
+      : change;
 }
 
 export interface MarkAllReadResult {

@@ -1,9 +1,9 @@
-import { isForeignKeyViolation } from "./db-errors";
-import { getPool, inTransaction, type Queryable } from "./db";
-import { logWithUnreadCount } from "./event-log";
-import { claimKey, fingerprint, recordAnswer } from "./idempotency";
 import type { MessageT } from "../http/schemas";
 import { newMessageEvent, type UserFrame } from "../realtime/events";
+import { getPool, inTransaction, type Queryable } from "./db";
+import { isForeignKeyViolation } from "./db-errors";
+import { logWithUnreadCount } from "./event-log";
+import { claimKey, fingerprint, recordAnswer } from "./idempotency";
 
 export interface MessageRow extends Omit<MessageT, "timestamp"> {
   timestamp: Date;
@@ -100,21 +100,27 @@ const INSERTED = `inserted AS (
      INSERT INTO messages (sender_id, recipient_id, title, body, in_reply_to, thread_id) VALUES ($1, $2, $3, $4, $5, $6)
      RETURNING id, sender_id, recipient_id, title, body, "timestamp", is_read, in_reply_to, thread_id)`;
 
-const insertValues = (senderId: number, input: NewMessage) => [senderId, input.recipient_id, input.title, input.body, input.in_reply_to ?? null, input.thread_id ?? null];
+const insertValues = (senderId: number, input: NewMessage) => [
+  senderId,
+  input.recipient_id,
+  input.title,
+  input.body,
+  input.in_reply_to ?? null,
+  input.thread_id ?? null,
+];
 
 /** The bare insert of a send (the throughput benchmark's floor runs it with a separate count, as sends did before the event log). */
 export async function insertMessage(tx: Queryable, senderId: number, input: NewMessage): Promise<MessageT> {
   // The foreign key checks (and locks) the recipient, so a missing one costs no extra query.
-  const { rows } = await tx.query<MessageRow>(`WITH ${INSERTED} SELECT ${MESSAGE_COLUMNS} ${joinUsers("inserted")}`, insertValues(senderId, input));
+  const { rows } = await tx.query<MessageRow>(
+    `WITH ${INSERTED} SELECT ${MESSAGE_COLUMNS} ${joinUsers("inserted")}`,
+    insertValues(senderId, input),
+  );
   return toMessage(rows[0]);
 }
 
 /** Stores a message, or replays the answer to an earlier request with the same idempotency key. */
-export async function sendMessage(
-  senderId: number,
-  input: NewMessage,
-  { idempotencyKey }: SendOptions = {},
-): Promise<SendOutcome> {
+export async function sendMessage(senderId: number, input: NewMessage, { idempotencyKey }: SendOptions = {}): Promise<SendOutcome> {
   let outcome: SendOutcome;
   try {
     outcome = await inTransaction(async (tx): Promise<SendOutcome> => {
@@ -133,7 +139,8 @@ export async function sendMessage(
       return { kind: "sent", message, recipientUnreadCount: logged.unreadCount, frames: [logged.frame] };
     });
   } catch (error) {
-    if (error instanceof RecipientNotFound || isForeignKeyViolation(error, "messages_recipient_id_fkey")) return { kind: "recipient_not_found" };
+    if (error instanceof RecipientNotFound || isForeignKeyViolation(error, "messages_recipient_id_fkey"))
+      return { kind: "recipient_not_found" };
     throw error;
   }
   return outcome;

@@ -1,4 +1,5 @@
 import type { Pool, PoolClient, QueryConfig, QueryResult } from "pg";
+
 import { MIGRATIONS, type Migration } from "./migrations";
 
 // Any fixed number: every migrator takes the same session lock, so two never interleave.
@@ -28,7 +29,8 @@ export class MigrationLockBusyError extends Error {
 }
 
 /** The newest schema version this code expects. */
-export const expectedSchemaVersion = (migrations: readonly Migration[] = MIGRATIONS): number => Math.max(0, ...migrations.map((m) => m.version));
+export const expectedSchemaVersion = (migrations: readonly Migration[] = MIGRATIONS): number =>
+  Math.max(0, ...migrations.map((m) => m.version));
 
 /** The version the database is at: 0 before the first migration. */
 export async function schemaVersion(pool: Pick<Pool, "query">): Promise<number> {
@@ -64,7 +66,11 @@ async function takeLock(client: PoolClient, waitMs: number): Promise<void> {
  * to the table go on while they build. It waits at most `lockWaitMs` for the migration lock, then
  * throws (the schema stays at the last version that committed).
  */
-export async function migrate(pool: Pool, migrations: readonly Migration[] = MIGRATIONS, options: MigrateOptions = {}): Promise<MigrationResult> {
+export async function migrate(
+  pool: Pool,
+  migrations: readonly Migration[] = MIGRATIONS,
+  options: MigrateOptions = {},
+): Promise<MigrationResult> {
   const { lockWaitMs = 10_000, lockTimeoutMs = 5_000 } = options;
   const client = await pool.connect();
   try {
@@ -143,7 +149,8 @@ async function applyOnline(client: PoolClient, migration: Migration): Promise<bo
     for (const index of migration.concurrentIndexes ?? []) {
       // An interrupted concurrent build leaves an invalid index behind; IF NOT EXISTS would keep it.
       const existing = await run("SELECT i.indisvalid AS valid FROM pg_index i WHERE i.indexrelid = to_regclass($1)", [index.name]);
-      if (existing.rows.length && !(existing.rows[0] as { valid: boolean }).valid) await run(`DROP INDEX CONCURRENTLY IF EXISTS ${index.name}`);
+      if (existing.rows.length && !(existing.rows[0] as { valid: boolean }).valid)
+        await run(`DROP INDEX CONCURRENTLY IF EXISTS ${index.name}`);
       await run(`CREATE INDEX CONCURRENTLY IF NOT EXISTS ${index.name} ON ${index.table} ${index.definition}`);
       tables.add(index.table);
     }

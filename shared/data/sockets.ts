@@ -24,7 +24,10 @@ export async function recordConnection(connectionId: string, userId: number, max
     // A connection the service reports twice (a resumed session) keeps its place.
     if (rows[0].known) return "recorded";
     if (rows[0].n >= max) return "over_limit";
-    await tx.query("INSERT INTO socket_connections (connection_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", [connectionId, userId]);
+    await tx.query("INSERT INTO socket_connections (connection_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", [
+      connectionId,
+      userId,
+    ]);
     return "recorded";
   });
 }
@@ -35,7 +38,9 @@ export async function forgetConnection(connectionId: string): Promise<void> {
 
 /** The connection ids recorded for a user. */
 export async function connectionsOf(userId: number): Promise<string[]> {
-  const { rows } = await getPool().query<{ connection_id: string }>("SELECT connection_id FROM socket_connections WHERE user_id = $1", [userId]);
+  const { rows } = await getPool().query<{ connection_id: string }>("SELECT connection_id FROM socket_connections WHERE user_id = $1", [
+    userId,
+  ]);
   return rows.map((r) => r.connection_id);
 }
 
@@ -60,7 +65,10 @@ export async function recordTokenExpiry(expiresAt: Date): Promise<void> {
 
 /** Expiries that have passed, oldest first. */
 export async function dueTokenExpiries(now: Date, limit: number): Promise<Date[]> {
-  const { rows } = await getPool().query<{ expires_at: Date }>("SELECT expires_at FROM socket_expiries WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2", [now, limit]);
+  const { rows } = await getPool().query<{ expires_at: Date }>(
+    "SELECT expires_at FROM socket_expiries WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2",
+    [now, limit],
+  );
   return rows.map((r) => r.expires_at);
 }
 

@@ -1,7 +1,7 @@
-import { isUniqueViolation } from "./db-errors";
-import { getPool, inTransaction, type Queryable } from "./db";
 import { normalizeUsername, usernameKeys, usernameSkeletons } from "../auth/usernames";
 import type { UserPublicT } from "../http/schemas";
+import { getPool, inTransaction, type Queryable } from "./db";
+import { isUniqueViolation } from "./db-errors";
 
 export interface UserRecord extends UserPublicT {
   hashed_password: string;
@@ -21,7 +21,8 @@ export const USER_SQL = {
   // Case-insensitively equal, or sharing a confusable skeleton (shared/auth/usernames.ts): $2 holds the new name's keys.
   taken: `SELECT 1 FROM users
     WHERE lower(username) = lower($1) OR username_skeleton = ANY ($2::text[]) OR username_skeleton_folded = ANY ($2::text[]) LIMIT 1`,
-  insert: "INSERT INTO users (username, hashed_password, username_skeleton, username_skeleton_folded) VALUES ($1, $2, $3, $4) RETURNING id, username",
+  insert:
+    "INSERT INTO users (username, hashed_password, username_skeleton, username_skeleton_folded) VALUES ($1, $2, $3, $4) RETURNING id, username",
   unkeyed: "SELECT id, username FROM users WHERE username_skeleton IS NULL ORDER BY id LIMIT $1",
   key: `UPDATE users u SET username_skeleton = k.cased, username_skeleton_folded = k.folded
     FROM json_to_recordset($1::json) AS k(id int, cased text, folded text) WHERE u.id = k.id`,
@@ -91,10 +92,7 @@ export async function findUserById(id: number, db: Queryable = getPool()): Promi
 /** Escapes LIKE wildcards so a search for "a_b" means exactly that prefix. */
 const likePrefix = (q: string) => `${q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
-export async function listOtherUsers(
-  currentUserId: number,
-  options: { q?: string; skip: number; limit: number },
-): Promise<UserPublicT[]> {
+export async function listOtherUsers(currentUserId: number, options: { q?: string; skip: number; limit: number }): Promise<UserPublicT[]> {
   const { rows } = await getPool().query<UserPublicT>(
     `SELECT id, username FROM users
       WHERE id <> $1 AND ($2::text IS NULL OR lower(username) LIKE $2)

@@ -6,10 +6,11 @@
  */
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import type { z } from "zod";
+
 import { authenticate, type CurrentUser } from "../auth/auth";
 import { endpoint, type Handler } from "./http";
-import { readForm, readHeaders, readJson, readParams, readQuery } from "./request";
 import { registerHttpFunction } from "./registration";
+import { readForm, readHeaders, readJson, readParams, readQuery } from "./request";
 
 export type Method = "GET" | "POST" | "PUT" | "DELETE" | "OPTIONS";
 
@@ -52,7 +53,13 @@ interface Common<A extends Auth, P, Q, H, B> {
   handler: (input: EndpointInput<A, P, Q, H, B>) => Promise<HttpResponseInit>;
 }
 
-export interface Documented<A extends Auth = Auth, P = AnySchema, Q = AnySchema, H = AnyHeaders, B = Body | undefined> extends Common<A, P, Q, H, B> {
+export interface Documented<A extends Auth = Auth, P = AnySchema, Q = AnySchema, H = AnyHeaders, B = Body | undefined> extends Common<
+  A,
+  P,
+  Q,
+  H,
+  B
+> {
   document?: true;
   /** The original API's path ends in a slash (`/users/`); the host answers both forms. */
   trailingSlash?: boolean;
@@ -70,7 +77,13 @@ export interface Documented<A extends Auth = Auth, P = AnySchema, Q = AnySchema,
 }
 
 /** Served by the app but not part of the API it documents (the docs, the document itself, Web PubSub's upstream). */
-export interface Hidden<A extends Auth = Auth, P = AnySchema, Q = AnySchema, H = AnyHeaders, B = Body | undefined> extends Common<A, P, Q, H, B> {
+export interface Hidden<A extends Auth = Auth, P = AnySchema, Q = AnySchema, H = AnyHeaders, B = Body | undefined> extends Common<
+  A,
+  P,
+  Q,
+  H,
+  B
+> {
   document: false;
 }
 
@@ -94,9 +107,13 @@ export function errorStatuses(declaration: Documented): number[] {
 }
 
 /** Registers the endpoint with the Functions host and returns its handler (tests call it directly). */
-export function defineEndpoint<A extends Auth, P extends z.ZodType | undefined = undefined, Q extends z.ZodType | undefined = undefined, H extends z.ZodObject | undefined = undefined, B extends Body | undefined = undefined>(
-  declaration: Documented<A, P, Q, H, B> | Hidden<A, P, Q, H, B>,
-): Handler {
+export function defineEndpoint<
+  A extends Auth,
+  P extends z.ZodType | undefined = undefined,
+  Q extends z.ZodType | undefined = undefined,
+  H extends z.ZodObject | undefined = undefined,
+  B extends Body | undefined = undefined,
+>(declaration: Documented<A, P, Q, H, B> | Hidden<A, P, Q, H, B>): Handler {
   if (declarations.has(declaration.name)) throw new Error(`An endpoint named "${declaration.name}" is already declared`);
   declarations.set(declaration.name, declaration as unknown as Declaration);
   const handler = endpoint(async (request, context) => declaration.handler(await readInputs(declaration, request, context)));
@@ -105,7 +122,11 @@ export function defineEndpoint<A extends Auth, P extends z.ZodType | undefined =
 }
 
 // In the order the original answered in: who is asking, then the path, the query, the headers, the body.
-async function readInputs<A extends Auth, P, Q, H, B>(declaration: Common<A, P, Q, H, B>, request: HttpRequest, context: InvocationContext): Promise<EndpointInput<A, P, Q, H, B>> {
+async function readInputs<A extends Auth, P, Q, H, B>(
+  declaration: Common<A, P, Q, H, B>,
+  request: HttpRequest,
+  context: InvocationContext,
+): Promise<EndpointInput<A, P, Q, H, B>> {
   const { auth, path, query, headers, body } = declaration as unknown as Declaration;
   const user = auth === "none" ? undefined : await authenticate(request, { allowQuery: auth === "bearer-or-query" });
   const input = {

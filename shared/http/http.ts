@@ -1,6 +1,7 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
-import { ERRORS } from "./errors";
+
 import { isDatabaseUnavailable } from "../data/db-errors";
+import { ERRORS } from "./errors";
 import { pathParamsDecodable } from "./path-params";
 import { requestTextIssues } from "./text";
 
@@ -29,7 +30,11 @@ export const validationError = (issues: ValidationIssue[]): HttpError => new Htt
  * `nosniff` on every JSON answer: a browser must never read a body that echoes a client's text
  * (a message, a username) as HTML or script, whatever it guesses from the bytes.
  */
-export const JSON_HEADERS = { "Content-Type": "application/json", "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff" } as const;
+export const JSON_HEADERS = {
+  "Content-Type": "application/json",
+  "Cache-Control": "no-store",
+  "X-Content-Type-Options": "nosniff",
+} as const;
 
 export function json(status: number, body: unknown, headers: Record<string, string> = {}): HttpResponseInit {
   return jsonText(status, JSON.stringify(body), headers);

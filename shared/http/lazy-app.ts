@@ -6,6 +6,7 @@
  * See registration.ts for why.
  */
 import { app, type HttpHandler, type HttpMethod, type InvocationContext } from "@azure/functions";
+
 import { deferRegistrations, setFunctionLoader } from "./registration";
 
 /** One registered HTTP function, as the build read it from the function files. */

@@ -3,6 +3,7 @@
  * (shared/http/endpoint.ts) with the same zod schemas their inputs are validated with.
  */
 import { z } from "zod";
+
 import { declaredEndpoints, errorStatuses, methodsOf, type Declaration, type Documented } from "./endpoint";
 import * as S from "./schemas";
 
@@ -50,7 +51,11 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
 
 function operation(op: Documented, method: string) {
   const headers = op.responseHeaders
-    ? { headers: Object.fromEntries(Object.entries(op.responseHeaders).map(([name, description]) => [name, { description, schema: { type: "string" } }])) }
+    ? {
+        headers: Object.fromEntries(
+          Object.entries(op.responseHeaders).map(([name, description]) => [name, { description, schema: { type: "string" } }]),
+        ),
+      }
     : {};
   const responses: Record<string, unknown> = op.response
     ? { "200": { description: "OK", ...headers, content: { "application/json": { schema: toSchema(op.response) } } } }
@@ -58,12 +63,16 @@ function operation(op: Documented, method: string) {
   for (const status of errorStatuses(op)) {
     responses[String(status)] = {
       description: ERROR_DESCRIPTIONS[status],
-      content: { "application/json": { schema: toSchema(op.errorBodies?.[status] ?? (status === 422 ? S.ValidationErrorBody : S.ErrorBody)) } },
+      content: {
+        "application/json": { schema: toSchema(op.errorBodies?.[status] ?? (status === 422 ? S.ValidationErrorBody : S.ErrorBody)) },
+      },
     };
   }
   return {
     summary: op.summary,
-    operationId: `${method}_${documentedPath(op).replace(/[^a-z]+/gi, "_").replace(/^_|_$/g, "")}`,
+    operationId: `${method}_${documentedPath(op)
+      .replace(/[^a-z]+/gi, "_")
+      .replace(/^_|_$/g, "")}`,
     ...(op.auth !== "none" ? { security: [{ OAuth2PasswordBearer: [] }] } : {}),
     parameters: parameters(op),
     ...(op.body ? { requestBody: { required: true, content: { [MEDIA[op.body.media]]: { schema: toSchema(op.body.schema) } } } } : {}),

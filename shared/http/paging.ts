@@ -1,5 +1,6 @@
 /** List answers: bounded in bytes as well as in count, with an RFC 8288 `Link: <...>; rel="next"`. */
 import type { HttpResponseInit } from "@azure/functions";
+
 import { jsonText } from "./http";
 
 export interface ListAnswer<T> {
@@ -22,7 +23,8 @@ export function boundedList<T>(items: readonly T[], maxBytes: number, minBytes?:
   // Skipped when the items' own lower bound already passes it (a page of huge messages).
   const surelyOver = minBytes !== undefined && items.reduce((sum, item) => sum + minBytes(item), 0) > maxBytes;
   const whole = surelyOver ? undefined : JSON.stringify(items);
-  if (whole !== undefined && (whole.length * 3 <= maxBytes || Buffer.byteLength(whole) <= maxBytes)) return { body: whole, kept: [...items], cut: false };
+  if (whole !== undefined && (whole.length * 3 <= maxBytes || Buffer.byteLength(whole) <= maxBytes))
+    return { body: whole, kept: [...items], cut: false };
   const parts: string[] = [];
   let bytes = 2; // the brackets
   for (const item of items) {

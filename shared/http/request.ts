@@ -1,5 +1,6 @@
 import type { HttpRequest } from "@azure/functions";
 import type { z } from "zod";
+
 import { getConfig } from "../config/config";
 import { ERRORS } from "./errors";
 import { HttpError, validationError } from "./http";

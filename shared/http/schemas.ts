@@ -3,6 +3,7 @@
  * source of the OpenAPI document. They coerce as Pydantic's lax mode does.
  */
 import { z } from "zod";
+
 import { FORBIDDEN_CHARACTERS_MESSAGE, normalizeUsername, usernameProblem } from "../auth/usernames";
 
 /** Ids are SERIAL (int4) columns: no row has a larger one. */
@@ -46,12 +47,14 @@ export const TITLE_MAX = 255;
 export const BODY_MAX = 100_000;
 
 /** A new username: NFKC-normalised and trimmed first, then measured and checked (shared/auth/usernames.ts). */
-export const Username = textOfLength(1, USERNAME_MAX, { trim: true }, z.string().overwrite(normalizeUsername)).refine((s) => usernameProblem(s) === null, {
-  error: FORBIDDEN_CHARACTERS_MESSAGE,
-}).describe(
-  `1-${USERNAME_MAX} characters after NFKC normalisation and trimming; no control, invisible or bidirectional formatting characters; ` +
-    "unique ignoring case and look-alike characters (Unicode confusables)",
-);
+export const Username = textOfLength(1, USERNAME_MAX, { trim: true }, z.string().overwrite(normalizeUsername))
+  .refine((s) => usernameProblem(s) === null, {
+    error: FORBIDDEN_CHARACTERS_MESSAGE,
+  })
+  .describe(
+    `1-${USERNAME_MAX} characters after NFKC normalisation and trimming; no control, invisible or bidirectional formatting characters; ` +
+      "unique ignoring case and look-alike characters (Unicode confusables)",
+  );
 
 export const UserCreate = z.object({
   username: Username,
@@ -168,7 +171,11 @@ export const ThreadQuery = z.object({
     .optional()
     .describe("Cursor: only messages with an id above this one (pass the last id of the previous page)"),
 });
-export const InboxQuery = z.object({ ...pageFields, ...search, unread: laxBool().optional().describe("true: only unread messages; false: only read ones") });
+export const InboxQuery = z.object({
+  ...pageFields,
+  ...search,
+  unread: laxBool().optional().describe("true: only unread messages; false: only read ones"),
+});
 
 export const UnreadCount = z.object({ unread_count: z.int() });
 export const MarkReadResult = z.object({ message: z.string() });

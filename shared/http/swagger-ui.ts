@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
+
 import ASSET_TYPES from "./swagger-ui-assets.json";
 
 /**

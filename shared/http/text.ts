@@ -4,6 +4,7 @@
  * through would turn a client's mistake into a 500.
  */
 import type { HttpRequest } from "@azure/functions";
+
 import { TEXT_ISSUE } from "./errors";
 import type { ValidationIssue } from "./http";
 
@@ -59,5 +60,8 @@ export function unstorableTextIssues(input: unknown, location: Location): Valida
 /** The same rule over the parts of a request every function receives: route parameters and the query (all values of a repeated name). */
 export function requestTextIssues(request: Pick<HttpRequest, "params" | "query">): ValidationIssue[] {
   const query: [string, string][] = [...request.query.entries()];
-  return [...unstorableTextIssues(request.params, "path"), ...query.flatMap(([name, value]) => unstorableTextIssues({ [name]: value }, "query"))].slice(0, MAX_ISSUES);
+  return [
+    ...unstorableTextIssues(request.params, "path"),
+    ...query.flatMap(([name, value]) => unstorableTextIssues({ [name]: value }, "query")),
+  ].slice(0, MAX_ISSUES);
 }

@@ -1,4 +1,5 @@
 import type { z } from "zod";
+
 import { validationError, type HttpError, type ValidationIssue } from "./http";
 import { unstorableTextIssues, type Location } from "./text";
 
@@ -24,18 +25,23 @@ function describeIssue(issue: ZodIssue, value: unknown): Pick<ValidationIssue, "
       if (value === undefined) return { type: "missing", msg: "Field required" };
       if (issue.expected === "string") return { type: "string_type", msg: "Input should be a valid string" };
       if (issue.expected === "boolean") return { type: "bool_parsing", msg: "Input should be a valid boolean, unable to interpret input" };
-      if (issue.expected === "object") return { type: "model_attributes_type", msg: "Input should be a valid dictionary or object to extract fields from" };
+      if (issue.expected === "object")
+        return { type: "model_attributes_type", msg: "Input should be a valid dictionary or object to extract fields from" };
       if (issue.expected === "int" || issue.expected === "number") {
-        if (typeof value === "number") return { type: "int_from_float", msg: "Input should be a valid integer, got a number with a fractional part" };
-        if (typeof value === "string") return { type: "int_parsing", msg: "Input should be a valid integer, unable to parse string as an integer" };
+        if (typeof value === "number")
+          return { type: "int_from_float", msg: "Input should be a valid integer, got a number with a fractional part" };
+        if (typeof value === "string")
+          return { type: "int_parsing", msg: "Input should be a valid integer, unable to parse string as an integer" };
         return { type: "int_type", msg: "Input should be a valid integer" };
       }
       return { type: `${issue.expected}_type`, msg: `Input should be a valid ${issue.expected}` };
     case "too_small":
-      if (issue.origin === "string") return { type: "string_too_short", msg: `String should have at least ${plural(Number(issue.minimum), "character")}` };
+      if (issue.origin === "string")
+        return { type: "string_too_short", msg: `String should have at least ${plural(Number(issue.minimum), "character")}` };
       return { type: "greater_than_equal", msg: `Input should be greater than or equal to ${issue.minimum}` };
     case "too_big":
-      if (issue.origin === "string") return { type: "string_too_long", msg: `String should have at most ${plural(Number(issue.maximum), "character")}` };
+      if (issue.origin === "string")
+        return { type: "string_too_long", msg: `String should have at most ${plural(Number(issue.maximum), "character")}` };
       return { type: "less_than_equal", msg: `Input should be less than or equal to ${issue.maximum}` };
     case "invalid_value":
       return { type: "enum", msg: `Input should be ${issue.values.map((v) => `'${String(v)}'`).join(" or ")}` };

@@ -1,6 +1,7 @@
 import { Readable } from "node:stream";
 import type { HttpRequest, HttpResponseInit } from "@azure/functions";
 import { WebPubSubEventHandler, type WebPubSubEventHandlerOptions } from "@azure/web-pubsub-express";
+
 import { ERRORS } from "../http/errors";
 import { JSON_HEADERS } from "../http/http";
 
@@ -55,7 +56,10 @@ export async function runEventHandler(
       return nodeResponse;
     },
   };
-  const timer = setTimeout(() => answer({ status: 504, headers: JSON_HEADERS, body: JSON.stringify({ detail: ERRORS.eventHandlerTimeout }) }), ANSWER_TIMEOUT_MS);
+  const timer = setTimeout(
+    () => answer({ status: 504, headers: JSON_HEADERS, body: JSON.stringify({ detail: ERRORS.eventHandlerTimeout }) }),
+    ANSWER_TIMEOUT_MS,
+  );
   try {
     // The middleware resolves once it has handed the event to our callbacks; `answered`
     // once it has written the response (for `connected`, before the callbacks even run).

@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import type { HttpRequest } from "@azure/functions";
+
 import type { Config } from "../config/config";
 import { connectionStringField } from "../config/connection-string";
 
@@ -29,7 +30,8 @@ function signatureMatches(request: HttpRequest, accessKey: string): boolean {
 export function isTrustedEventCaller(request: HttpRequest, config: Config): boolean {
   const key = request.query.get(EVENT_HANDLER_KEY_PARAM);
   if (config.eventHandlerKey && key && sameText(key, config.eventHandlerKey)) return true;
-  const accessKey = config.webPubSub.kind === "connectionString" ? connectionStringField(config.webPubSub.connectionString, "AccessKey") : undefined;
+  const accessKey =
+    config.webPubSub.kind === "connectionString" ? connectionStringField(config.webPubSub.connectionString, "AccessKey") : undefined;
   if (!accessKey) return false;
   // The abuse-protection handshake is unsigned; it only learns which origin we accept.
   return request.method === "OPTIONS" || signatureMatches(request, accessKey);

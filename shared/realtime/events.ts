@@ -44,7 +44,8 @@ export interface MessageDeletedEvent {
   message_id: number;
 }
 
-export type RealtimeEvent = NewMessageEvent | UnreadCountUpdatedEvent | MessageReadEvent | MessagesReadEvent | MessageUpdatedEvent | MessageDeletedEvent;
+export type RealtimeEvent =
+  NewMessageEvent | UnreadCountUpdatedEvent | MessageReadEvent | MessagesReadEvent | MessageUpdatedEvent | MessageDeletedEvent;
 
 /**
  * A frame as a user's sockets receive it and the catch-up endpoint returns it: the event and
@@ -65,7 +66,6 @@ export interface UserFrame {
 }
 
 export const toFrame = (event: RealtimeEvent, seq: number): Frame => ({ ...event, seq });
-
 
 export function newMessageEvent(message: MessageT, unreadCount: number): NewMessageEvent {
   const { id, sender_id, sender_username, title, timestamp } = message;

@@ -33,7 +33,10 @@ let circuit: CircuitBreakerPolicy | undefined;
 
 /** Counts only failures that outlived the SDK's own retry. */
 function pushCircuit(): CircuitBreakerPolicy {
-  circuit ??= circuitBreaker(handleWhen(isServiceFault), { halfOpenAfter: PUSH_COOL_DOWN_MS, breaker: new ConsecutiveBreaker(PUSH_FAILURES_TO_OPEN) });
+  circuit ??= circuitBreaker(handleWhen(isServiceFault), {
+    halfOpenAfter: PUSH_COOL_DOWN_MS,
+    breaker: new ConsecutiveBreaker(PUSH_FAILURES_TO_OPEN),
+  });
   return circuit;
 }
 

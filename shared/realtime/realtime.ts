@@ -1,8 +1,9 @@
 import { WebPubSubServiceClient, type GenerateClientTokenOptions, type WebPubSubServiceClientOptions } from "@azure/web-pubsub";
+
+import { azureCredential } from "../auth/identity";
 import { getConfig, type Config } from "../config/config";
 import { connectionStringField } from "../config/connection-string";
 import type { RealtimeEvent, UserFrame } from "./events";
-import { azureCredential } from "../auth/identity";
 import { closePushCircuit, PushSkippedError, throughPushCircuit } from "./realtime-circuit";
 
 export interface Logger {
@@ -64,8 +65,14 @@ export async function clientAccessFor(userId: number, notAfter: Date, now = Date
   const minutes = Math.floor((notAfter.getTime() - now) / 60_000);
   if (minutes < 1) return null;
   const expiresAt = new Date(Math.floor(now / 1000) * 1000 + minutes * 60_000);
-  const options: GenerateClientTokenOptions = { userId: String(userId), expirationTimeInMinutes: minutes, groups: [expiryGroup(expiresAt)] };
-  const { url } = await withTimeout(getConfig().pushTimeoutMs, (abortSignal) => webPubSub.getClientAccessToken({ ...options, abortSignal }));
+  const options: GenerateClientTokenOptions = {
+    userId: String(userId),
+    expirationTimeInMinutes: minutes,
+    groups: [expiryGroup(expiresAt)],
+  };
+  const { url } = await withTimeout(getConfig().pushTimeoutMs, (abortSignal) =>
+    webPubSub.getClientAccessToken({ ...options, abortSignal }),
+  );
   return { url, expiresAt };
 }
 
@@ -93,7 +100,9 @@ export async function closeSocket(connectionId: string, reason: string, log: Log
 export async function closeExpiredSockets(expiresAt: Date, reason: string): Promise<void> {
   const webPubSub = await getRealtimeClient();
   if (!webPubSub) return;
-  await withTimeout(getConfig().pushTimeoutMs, (abortSignal) => webPubSub.group(expiryGroup(expiresAt)).closeAllConnections({ reason, abortSignal }));
+  await withTimeout(getConfig().pushTimeoutMs, (abortSignal) =>
+    webPubSub.group(expiryGroup(expiresAt)).closeAllConnections({ reason, abortSignal }),
+  );
 }
 
 async function withTimeout<T>(ms: number, work: (signal: AbortSignal) => Promise<T>): Promise<T> {

@@ -8,10 +8,11 @@
  */
 import type { Pool } from "pg";
 import { RateLimiterPostgres, RateLimiterRes } from "rate-limiter-flexible";
+
+import { retryAfterSeconds } from "../auth/throttle";
 import { getConfig, type RealtimeLimits } from "../config/config";
 import { getPool } from "../data/db";
 import { connectionsOf, forgetConnection, openConnectionCount } from "../data/sockets";
-import { retryAfterSeconds } from "../auth/throttle";
 import { ERRORS } from "../http/errors";
 import { HttpError } from "../http/http";
 import { connectionIsOpen } from "./realtime";
@@ -54,7 +55,11 @@ export async function forgetClosedConnections(userId: number): Promise<void> {
 }
 
 /** Resolves when the user may negotiate another socket; throws a 429 with Retry-After otherwise. */
-export async function admitNegotiation(userId: number, pool: Pool = getPool(), limits: RealtimeLimits = getConfig().realtimeLimits): Promise<void> {
+export async function admitNegotiation(
+  userId: number,
+  pool: Pool = getPool(),
+  limits: RealtimeLimits = getConfig().realtimeLimits,
+): Promise<void> {
   // Checked first, so a client held back by its open sockets does not also spend its rate.
   const atCap = async () => (await openConnectionCount(userId)) >= limits.maxConnectionsPerUser;
   if (await atCap()) {

@@ -1,13 +1,14 @@
 import jwt from "jsonwebtoken";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+
+import { messagesUnreadCount } from "../../functions/messages-unread-count";
 import { tokenCreate } from "../../functions/token-create";
 import { usersCreate } from "../../functions/users-create";
 import { usersList } from "../../functions/users-list";
-import { messagesUnreadCount } from "../../functions/messages-unread-count";
 import { USER_CACHE_TTL_MS } from "../../shared/auth/auth";
 import { getPool } from "../../shared/data/db";
-import { call } from "../support/http";
 import { useTestDatabase, type TestDatabase } from "../support/database";
+import { call } from "../support/http";
 import { newUser } from "../support/users";
 
 const SECRET = process.env.SECRET_KEY as string;
@@ -69,7 +70,10 @@ describe("POST /users/", () => {
   it("answers 422 for malformed JSON and a non-object body", async () => {
     const bad = await call(usersCreate, { method: "POST", headers: { "content-type": "application/json" }, body: "{nope" });
     expect(bad.status).toBe(422);
-    expect((bad.body as { detail: { type: string; loc: unknown[] }[] }).detail[0]).toMatchObject({ type: "json_invalid", loc: ["body", 0] });
+    expect((bad.body as { detail: { type: string; loc: unknown[] }[] }).detail[0]).toMatchObject({
+      type: "json_invalid",
+      loc: ["body", 0],
+    });
     const array = await call(usersCreate, { method: "POST", json: [1, 2] });
     expect(array.status).toBe(422);
     expect((array.body as { detail: { loc: unknown[] }[] }).detail[0].loc).toEqual(["body"]);

@@ -3,8 +3,9 @@
  * against a real database: every change logs its events with the user's next seq in its own
  * transaction, in commit order, and GET /events returns them exactly as they were pushed.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InvocationContext } from "@azure/functions";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { eventsList } from "../../functions/events-list";
 import { eventsSweep } from "../../functions/events-sweep";
 import { messagesDelete } from "../../functions/messages-delete";
@@ -16,8 +17,8 @@ import { getPool, inTransaction } from "../../shared/data/db";
 import { logEvents, sweepEvents } from "../../shared/data/event-log";
 import { sendMessage } from "../../shared/data/messages";
 import { messageDeletedEvent, unreadCountUpdatedEvent, type Frame } from "../../shared/realtime/events";
-import { call } from "../support/http";
 import { useTestDatabase, type TestDatabase } from "../support/database";
+import { call } from "../support/http";
 import { newUser, type TestUser } from "../support/users";
 
 let db: TestDatabase;
@@ -126,7 +127,9 @@ describe("the event log", () => {
       await client.query("BEGIN");
       const [held] = await logEvents(client, [{ userId: user.id, event: unreadCountUpdatedEvent(1) }]);
       let later: number | undefined;
-      const second = inTransaction((tx) => logEvents(tx, [{ userId: user.id, event: unreadCountUpdatedEvent(2) }])).then(([f]) => (later = f.frame.seq));
+      const second = inTransaction((tx) => logEvents(tx, [{ userId: user.id, event: unreadCountUpdatedEvent(2) }])).then(
+        ([f]) => (later = f.frame.seq),
+      );
       await new Promise((resolve) => setTimeout(resolve, 300));
       expect(later).toBeUndefined();
       await client.query("COMMIT");
@@ -227,7 +230,9 @@ describe("GET /events", () => {
     const owner = await newUser("ev_timer");
     const sender = await newUser("ev_timer_from");
     for (let i = 0; i < 3; i++) await send(sender, owner);
-    await getPool().query("UPDATE user_events SET created_at = now() - interval '7 days 1 minute' WHERE user_id = $1 AND seq <= 2", [owner.id]);
+    await getPool().query("UPDATE user_events SET created_at = now() - interval '7 days 1 minute' WHERE user_id = $1 AND seq <= 2", [
+      owner.id,
+    ]);
     await eventsSweep.handler(new InvocationContext({ functionName: "events-sweep" }));
     expect((await getPool().query("SELECT seq FROM user_events WHERE user_id = $1 ORDER BY seq", [owner.id])).rows).toEqual([{ seq: "3" }]);
     expect((await events(owner)).status).toBe(410);
@@ -239,7 +244,11 @@ describe("GET /events", () => {
        SELECT 0, g, now() - interval '30 days' + g * interval '1 second', '{"event":"x"}' FROM generate_series(1, 20000) g`,
     );
     await getPool().query("ANALYZE user_events");
-    const plan = (await getPool().query(`EXPLAIN DELETE FROM user_events e USING (SELECT user_id, seq FROM user_events WHERE created_at < now() - interval '7 days' ORDER BY created_at LIMIT 5000) d WHERE e.user_id = d.user_id AND e.seq = d.seq`)).rows
+    const plan = (
+      await getPool().query(
+        `EXPLAIN DELETE FROM user_events e USING (SELECT user_id, seq FROM user_events WHERE created_at < now() - interval '7 days' ORDER BY created_at LIMIT 5000) d WHERE e.user_id = d.user_id AND e.seq = d.seq`,
+      )
+    ).rows
       .map((r: { "QUERY PLAN": string }) => r["QUERY PLAN"])
       .join("\n");
     expect(plan).toMatch(/Index Scan using user_events_created_at_idx/);

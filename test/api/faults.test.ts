@@ -1,10 +1,10 @@
 /** A failing database gives a quick 503 with a plain detail: never a hang, a 500 or a leak. */
-import net from "node:net";
-import type { AddressInfo } from "node:net";
+import net, { type AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { health } from "../../functions/health";
-import { usersCreate } from "../../functions/users-create";
 import { tokenCreate } from "../../functions/token-create";
+import { usersCreate } from "../../functions/users-create";
 import { resetConfig } from "../../shared/config/config";
 import { closePool } from "../../shared/data/db";
 import { call } from "../support/http";
@@ -42,7 +42,11 @@ describe("with the database down", () => {
     expect(res.status).toBe(503);
     expect(res.body).toEqual({ detail: "The database is unavailable; try again shortly" });
     expect(res.text).not.toMatch(/hunter2|ECONNREFUSED|127\.0\.0\.1|at /);
-    const login = await call(tokenCreate, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: "username=a&password=b" });
+    const login = await call(tokenCreate, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: "username=a&password=b",
+    });
     expect(login.status).toBe(503); // the login throttle cannot count the attempt: refused, never let through
     expect(login.body).toEqual({ detail: "The database is unavailable; try again shortly" });
     const probe = await call(health);

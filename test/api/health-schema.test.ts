@@ -5,9 +5,10 @@
  */
 import { Client, Pool } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { resetConfig } from "../../shared/config/config";
 import { closePool } from "../../shared/data/db";
-import { MigrationLockBusyError, expectedSchemaVersion, migrate, schemaVersion } from "../../shared/data/migrate";
+import { expectedSchemaVersion, migrate, MigrationLockBusyError, schemaVersion } from "../../shared/data/migrate";
 import { MIGRATIONS } from "../../shared/data/migrations";
 import { createTestDatabase, type TestDatabase } from "../support/database";
 import { call } from "../support/http";
@@ -41,7 +42,9 @@ describe("/health and the schema version", () => {
 
     const behind = await call(health);
     expect(behind.status).toBe(503);
-    expect(behind.body).toEqual({ detail: `The database schema is at version 0 but this code needs version ${expectedSchemaVersion()}; migrations are pending` });
+    expect(behind.body).toEqual({
+      detail: `The database schema is at version 0 but this code needs version ${expectedSchemaVersion()}; migrations are pending`,
+    });
 
     await applyMigrations(); // joins the attempt /health started, or makes one
     const healthy = await call(health);
@@ -75,7 +78,9 @@ describe.skipIf(!onServer)("migrations are bounded", () => {
       await reader.query("BEGIN");
       await reader.query("SELECT count(*) FROM users"); // holds ACCESS SHARE until the transaction ends
       const started = Date.now();
-      await expect(migrate(pool, pending, { lockTimeoutMs: 300 })).rejects.toThrow(new RegExp(`migration ${next} \\(add a column\\) failed: .*lock timeout`));
+      await expect(migrate(pool, pending, { lockTimeoutMs: 300 })).rejects.toThrow(
+        new RegExp(`migration ${next} \\(add a column\\) failed: .*lock timeout`),
+      );
       expect(Date.now() - started).toBeLessThan(3_000);
       expect(await schemaVersion(pool)).toBe(expectedSchemaVersion());
       await reader.query("ROLLBACK");

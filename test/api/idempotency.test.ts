@@ -1,16 +1,17 @@
 /** Idempotency-Key on POST /messages/, at the handler against a real database. */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InvocationContext } from "@azure/functions";
 import { Client } from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import { idempotencyKeysSweep } from "../../functions/idempotency-keys-sweep";
+import { messagesDelete as deleteMessage } from "../../functions/messages-delete";
 import { messagesMarkRead } from "../../functions/messages-mark-read";
 import { messagesSend } from "../../functions/messages-send";
 import { getPool } from "../../shared/data/db";
-import { openApiDocument } from "../../shared/http/openapi";
 import { claimKey, fingerprint, KEY_LIFETIME, KEY_SQL, recordAnswer, SWEEP_BATCH, sweepExpiredKeys } from "../../shared/data/idempotency";
-import { idempotencyKeysSweep } from "../../functions/idempotency-keys-sweep";
-import { messagesDelete as deleteMessage } from "../../functions/messages-delete";
-import { call } from "../support/http";
+import { openApiDocument } from "../../shared/http/openapi";
 import { useTestDatabase, type TestDatabase } from "../support/database";
+import { call } from "../support/http";
 import { newUser, type TestUser } from "../support/users";
 
 let db: TestDatabase;
@@ -31,7 +32,8 @@ const freshKey = () => `key-${process.pid}-${++keys}`;
 const send = (from: TestUser, json: unknown, key?: string) =>
   call(messagesSend, { method: "POST", token: from.token, json, headers: key === undefined ? {} : { "idempotency-key": key } });
 
-const rowsTitled = async (title: string) => (await getPool().query("SELECT count(*)::int AS n FROM messages WHERE title = $1", [title])).rows[0].n as number;
+const rowsTitled = async (title: string) =>
+  (await getPool().query("SELECT count(*)::int AS n FROM messages WHERE title = $1", [title])).rows[0].n as number;
 
 describe("the same key twice", () => {
   it("answers the first message again (200, same body) and stores one row", async () => {
@@ -213,11 +215,15 @@ describe("keys expire after 24 hours", () => {
     );
     await pool.query(`INSERT INTO idempotency_keys (sender_id, key, fingerprint, message_id) VALUES ($1, 'live', 'f', 1)`, [carol.id]);
     expect((await send(alice, { recipient_id: bob.id, title: "sweeper", body: "b" }, freshKey())).status).toBe(200);
-    const count = async () => (await pool.query("SELECT count(*)::int AS n FROM idempotency_keys WHERE sender_id = $1", [carol.id])).rows[0].n as number;
+    const count = async () =>
+      (await pool.query("SELECT count(*)::int AS n FROM idempotency_keys WHERE sender_id = $1", [carol.id])).rows[0].n as number;
     expect(await count()).toBe(expired + 1);
     // One batch: the oldest go first.
     expect(await sweepExpiredKeys()).toBe(SWEEP_BATCH);
-    const { rows } = await pool.query<{ key: string }>("SELECT key FROM idempotency_keys WHERE sender_id = $1 ORDER BY created_at LIMIT 1", [carol.id]);
+    const { rows } = await pool.query<{ key: string }>(
+      "SELECT key FROM idempotency_keys WHERE sender_id = $1 ORDER BY created_at LIMIT 1",
+      [carol.id],
+    );
     expect(rows[0].key).toBe(`old-${SWEEP_BATCH + 1}`);
     // The timer function runs batches until none is full.
     const logs: string[] = [];
@@ -236,7 +242,8 @@ describe("keys expire after 24 hours", () => {
 describe("what a key keeps", () => {
   it("only the sender, the key, a digest of the request and the message id: never the title or body", async () => {
     const key = freshKey();
-    const sent = (await send(alice, { recipient_id: bob.id, title: "secret title kept nowhere", body: "secret body kept nowhere" }, key)).body as Msg;
+    const sent = (await send(alice, { recipient_id: bob.id, title: "secret title kept nowhere", body: "secret body kept nowhere" }, key))
+      .body as Msg;
     const { rows } = await getPool().query("SELECT * FROM idempotency_keys WHERE sender_id = $1 AND key = $2", [alice.id, key]);
     expect(Object.keys(rows[0]).sort()).toEqual(["created_at", "fingerprint", "key", "message_id", "sender_id"]);
     expect(rows[0].message_id).toBe(sent.id);
@@ -276,7 +283,9 @@ describe("a malformed key", () => {
     const title = `bad key ${type} ${key.length}`;
     const res = await send(alice, { recipient_id: bob.id, title, body: "b" }, key);
     expect(res.status).toBe(422);
-    expect((res.body as { detail: unknown[] }).detail).toEqual([expect.objectContaining({ loc: ["header", "idempotency-key"], type, msg: expect.any(String) })]);
+    expect((res.body as { detail: unknown[] }).detail).toEqual([
+      expect.objectContaining({ loc: ["header", "idempotency-key"], type, msg: expect.any(String) }),
+    ]);
     expect(await rowsTitled(title)).toBe(0);
   });
 
@@ -301,7 +310,8 @@ describe("the key queries use their indexes", () => {
     );
     await pool.query("ANALYZE idempotency_keys");
     try {
-      const plan = async (sql: string, params: unknown[]) => (await pool.query(`EXPLAIN ${sql}`, params)).rows.map((r) => r["QUERY PLAN"]).join("\n");
+      const plan = async (sql: string, params: unknown[]) =>
+        (await pool.query(`EXPLAIN ${sql}`, params)).rows.map((r) => r["QUERY PLAN"]).join("\n");
       expect(await plan(KEY_SQL.claim, [carol.id, "k", "f", KEY_LIFETIME])).toMatch(/Conflict Arbiter Indexes: idempotency_keys_pkey/);
       expect(await plan(KEY_SQL.find, [carol.id, "k"])).toMatch(/Index Scan using idempotency_keys_pkey/);
       expect(await plan(KEY_SQL.record, [carol.id, "k", 1])).toMatch(/Index Scan using idempotency_keys_pkey/);

@@ -3,13 +3,14 @@
  * FOR JSON), in UTF-8 (bcp -c -C 65001), UTF-16LE (bcp -w) and Windows-1252 (bcp -c on a Windows
  * client without -C), generated here; text SQL Server could hold and PostgreSQL cannot is fixed.
  */
-import { mkdtemp, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { Pool } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { migrate } from "../../shared/data/migrate";
+
 import type { ImportReport } from "../../shared/data/import/report";
+import { migrate } from "../../shared/data/migrate";
 import { createTestDatabase, type TestDatabase } from "../support/database";
 import { runImportCli, withClient } from "../support/original";
 
@@ -21,11 +22,20 @@ const USERS = [
 ];
 const MESSAGES = [
   // FOR JSON writes datetime2 with seven fractional digits and NULLs with INCLUDE_NULL_VALUES.
-  { id: 1, sender_id: 1, recipient_id: 2, title: "Não lida €", body: "Olá,\r\nlinha 2\tcom vírgula, e \"aspas\"", timestamp: "2024-04-27T12:34:56.1234567", is_read: null },
+  {
+    id: 1,
+    sender_id: 1,
+    recipient_id: 2,
+    title: "Não lida €",
+    body: 'Olá,\r\nlinha 2\tcom vírgula, e "aspas"',
+    timestamp: "2024-04-27T12:34:56.1234567",
+    is_read: null,
+  },
   { id: 2, sender_id: 2, recipient_id: 1, title: "nul\u0000title", body: "x\u0000y", timestamp: "2024-04-27T12:00:00", is_read: true },
   { id: 3, sender_id: 2, recipient_id: 1, title: "t".repeat(300), body: "b", timestamp: "2024-04-27T12:00:00", is_read: false },
 ];
-const LONE_SURROGATE_LINE = '{"id":4,"sender_id":1,"recipient_id":2,"title":"half \\ud800 pair","body":"ok","timestamp":null,"is_read":false}';
+const LONE_SURROGATE_LINE =
+  '{"id":4,"sender_id":1,"recipient_id":2,"title":"half \\ud800 pair","body":"ok","timestamp":null,"is_read":false}';
 
 const jsonl = (rows: object[], extra: string[] = []) => [...rows.map((r) => JSON.stringify(r)), ...extra].join("\r\n") + "\r\n";
 
@@ -56,9 +66,15 @@ async function freshTarget(): Promise<string> {
 }
 
 const messagesIn = (url: string) =>
-  withClient(url, async (c) => (await c.query<{ id: number; title: string; body: string; ts: string; is_read: boolean }>(
-    `SELECT id, title, body, to_char("timestamp" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') AS ts, is_read FROM messages ORDER BY id`,
-  )).rows);
+  withClient(
+    url,
+    async (c) =>
+      (
+        await c.query<{ id: number; title: string; body: string; ts: string; is_read: boolean }>(
+          `SELECT id, title, body, to_char("timestamp" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') AS ts, is_read FROM messages ORDER BY id`,
+        )
+      ).rows,
+  );
 
 beforeAll(async () => {
   work = await mkdtemp(path.join(os.tmpdir(), "import-files-"));
@@ -70,7 +86,9 @@ afterAll(async () => {
 
 describe("npm run import-original -- --from-files", () => {
   it("reads a UTF-8 export (with a byte-order mark) and fixes NUL, unpaired surrogates and over-long titles", async () => {
-    const dir = await exportDir("utf8", (t) => Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(t, "utf8")]), [LONE_SURROGATE_LINE]);
+    const dir = await exportDir("utf8", (t) => Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(t, "utf8")]), [
+      LONE_SURROGATE_LINE,
+    ]);
     const url = await freshTarget();
     const reportFile = path.join(work, "utf8.json");
     const run = await runImportCli(url, ["--from-files", dir, "--report", reportFile]);
@@ -82,7 +100,9 @@ describe("npm run import-original -- --from-files", () => {
     expect(rows[2].title.endsWith("…")).toBe(true);
     expect(rows[3].title).toBe("half \uFFFD pair");
     const report = JSON.parse(await readFile(reportFile, "utf8")) as ImportReport;
-    expect(report.users).toEqual([{ original_id: 2, original_username: "ze\u2400", user_id: 2, username: "ze", actions: ["username_forbidden_characters_removed"] }]);
+    expect(report.users).toEqual([
+      { original_id: 2, original_username: "ze\u2400", user_id: 2, username: "ze", actions: ["username_forbidden_characters_removed"] },
+    ]);
     expect(report.messages.map((m) => [m.original_id, m.actions])).toEqual([
       [2, ["title_unstorable_removed", "body_unstorable_removed"]],
       [3, ["title_shortened"]],
@@ -111,7 +131,10 @@ describe("npm run import-original -- --from-files", () => {
     const rows = await messagesIn(url);
     expect(rows[0].title).toBe("Não lida €");
     expect(rows[0].body).toBe(MESSAGES[0].body);
-    expect(await withClient(url, async (c) => (await c.query("SELECT username FROM users ORDER BY id")).rows)).toEqual([{ username: "joão" }, { username: "ze" }]);
+    expect(await withClient(url, async (c) => (await c.query("SELECT username FROM users ORDER BY id")).rows)).toEqual([
+      { username: "joão" },
+      { username: "ze" },
+    ]);
   }, 60_000);
 
   it("gives a user exported after the messages that name them the placeholder account made meanwhile", async () => {
@@ -132,14 +155,25 @@ describe("npm run import-original -- --from-files", () => {
       const run = await runImportCli(url, ["--from-files", dir, "--report", reportFile]);
       expect(run.code, run.stderr).toBe(0);
     }
-    const users = await withClient(url, async (c) => (await c.query("SELECT id, username, hashed_password, unread_count FROM users ORDER BY id")).rows);
+    const users = await withClient(
+      url,
+      async (c) => (await c.query("SELECT id, username, hashed_password, unread_count FROM users ORDER BY id")).rows,
+    );
     expect(users).toEqual([
       { id: 1, username: "joão", hashed_password: HASH, unread_count: 1 },
       { id: 2, username: "ze", hashed_password: HASH, unread_count: 1 },
     ]);
     expect((await messagesIn(url)).map((m) => m.id)).toEqual([1, 2]);
     const report = JSON.parse(await readFile(reportFile, "utf8")) as ImportReport;
-    expect(report.users).toEqual([{ original_id: 2, original_username: "ze", user_id: 2, username: "ze", actions: ["placeholder_for_missing_user", "placeholder_filled"] }]);
+    expect(report.users).toEqual([
+      {
+        original_id: 2,
+        original_username: "ze",
+        user_id: 2,
+        username: "ze",
+        actions: ["placeholder_for_missing_user", "placeholder_filled"],
+      },
+    ]);
     expect(report.imported).toMatchObject({ users: 2, placeholders: 0, messages: 2 });
   }, 60_000);
 
@@ -156,6 +190,8 @@ describe("npm run import-original -- --from-files", () => {
     const dry = await runImportCli(unmigrated.url, ["--from-files", work, "--dry-run"]);
     expect(dry.code).toBe(2);
     expect(dry.stderr).toMatch(/the target database is at schema version 0, not \d+: run npm run migrate/);
-    expect(await withClient(unmigrated.url, async (c) => (await c.query("SELECT to_regclass('schema_migrations') AS t")).rows[0].t)).toBeNull();
+    expect(
+      await withClient(unmigrated.url, async (c) => (await c.query("SELECT to_regclass('schema_migrations') AS t")).rows[0].t),
+    ).toBeNull();
   }, 60_000);
 });

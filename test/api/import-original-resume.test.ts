@@ -2,10 +2,11 @@
  * The import survives being killed: a run stopped with SIGKILL in the middle of the users and
  * then of the messages, run again, ends with exactly the original's rows, each once.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import bcrypt from "bcryptjs";
-import { migrate } from "../../shared/data/migrate";
 import { Pool } from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import { migrate } from "../../shared/data/migrate";
 import { createTestDatabase, type TestDatabase } from "../support/database";
 import { createOriginalDatabase, runImportCli, withClient } from "../support/original";
 
@@ -77,8 +78,9 @@ describe("a killed import, run again", () => {
     expect(await count("SELECT count(*) AS n FROM import_original_messages")).toBe(MESSAGES);
 
     const digest = MESSAGE_DIGEST("messages", `to_char("timestamp" AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')`);
-    const originalDigest = await withClient(original.url, async (c) =>
-      (await c.query<{ n: string }>(MESSAGE_DIGEST('"Messages"', `to_char("timestamp", 'YYYY-MM-DD HH24:MI:SS')`))).rows[0].n,
+    const originalDigest = await withClient(
+      original.url,
+      async (c) => (await c.query<{ n: string }>(MESSAGE_DIGEST('"Messages"', `to_char("timestamp", 'YYYY-MM-DD HH24:MI:SS')`))).rows[0].n,
     );
     expect(await withClient(target.url, async (c) => (await c.query<{ n: string }>(digest)).rows[0].n)).toBe(originalDigest);
     expect(

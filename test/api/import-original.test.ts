@@ -7,11 +7,12 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import bcrypt from "bcryptjs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startLocalStack, type LocalStack } from "../../local/stack";
-import type { ImportReport } from "../../shared/data/import/report";
 import { Pool } from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import { startLocalStack, type LocalStack } from "../../local/stack";
 import type { OriginalSource } from "../../shared/data/import/original";
+import type { ImportReport } from "../../shared/data/import/report";
 import { importOriginal } from "../../shared/data/import/run";
 import { registerOverHttp } from "../support/api";
 import { createTestDatabase, type TestDatabase } from "../support/database";
@@ -67,7 +68,10 @@ async function fillOriginal(): Promise<void> {
     // Dangling user ids: the original's foreign keys were not always there (SQL Server exports).
     await c.query("SET session_replication_role = replica");
     for (const row of MESSAGES) {
-      await c.query('INSERT INTO "Messages" (id, sender_id, recipient_id, title, body, "timestamp", is_read) VALUES ($1, $2, $3, $4, $5, $6, $7)', row);
+      await c.query(
+        'INSERT INTO "Messages" (id, sender_id, recipient_id, title, body, "timestamp", is_read) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+        row,
+      );
     }
     await c.query("SET session_replication_role = DEFAULT");
     await c.query(`SELECT setval(pg_get_serial_sequence('"Users"', 'id'), 9), setval(pg_get_serial_sequence('"Messages"', 'id'), 11)`);
@@ -78,16 +82,20 @@ async function fillOriginal(): Promise<void> {
 const snapshot = () =>
   withClient(target.url, async (c) => ({
     users: (await c.query("SELECT id, username, hashed_password, unread_count FROM users ORDER BY id")).rows,
-    messages: (await c.query('SELECT id, sender_id, recipient_id, title, body, "timestamp", is_read, thread_id FROM messages ORDER BY id')).rows,
+    messages: (await c.query('SELECT id, sender_id, recipient_id, title, body, "timestamp", is_read, thread_id FROM messages ORDER BY id'))
+      .rows,
     sequences: (
       await c.query(
         "SELECT pg_sequence_last_value(pg_get_serial_sequence('users', 'id')::regclass) AS u, pg_sequence_last_value(pg_get_serial_sequence('messages', 'id')::regclass) AS m",
       )
     ).rows,
-    recorded: (await c.query("SELECT to_regclass('import_original_users') IS NOT NULL AND (SELECT count(*) FROM import_original_users) > 0 AS any")).rows,
+    recorded: (
+      await c.query("SELECT to_regclass('import_original_users') IS NOT NULL AND (SELECT count(*) FROM import_original_users) > 0 AS any")
+    ).rows,
   }));
 
-const importCli = (...args: string[]) => runImportCli(target.url, ["--from", original.url, "--report", path.join(work, "report.json"), ...args]);
+const importCli = (...args: string[]) =>
+  runImportCli(target.url, ["--from", original.url, "--report", path.join(work, "report.json"), ...args]);
 const readReport = async (file = "report.json") => JSON.parse(await readFile(path.join(work, file), "utf8")) as ImportReport;
 
 beforeAll(async () => {
@@ -212,10 +220,9 @@ describe("npm run import-original", () => {
 
   it("lets ana log in with her original password and read the same inbox and unread count", async () => {
     const token = await login("ana", ANA_PASSWORD);
-    const inbox = await get<{ id: number; sender_id: number; title: string; body: string; timestamp: string; is_read: boolean; thread_id: number }[]>(
-      token,
-      "/messages/inbox/",
-    );
+    const inbox = await get<
+      { id: number; sender_id: number; title: string; body: string; timestamp: string; is_read: boolean; thread_id: number }[]
+    >(token, "/messages/inbox/");
     const expected = await withClient(original.url, async (c) => {
       const { rows } = await c.query<{ id: number; sender_id: number; title: string; is_read: boolean | null; ts: string | null }>(
         `SELECT id, sender_id, title, is_read, to_char("timestamp", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ts FROM "Messages" WHERE recipient_id = 1 ORDER BY id DESC`,
@@ -252,7 +259,10 @@ describe("npm run import-original", () => {
       body: JSON.stringify({ username: "d\u0430ve", password: "Zq8!vR2#mLp5-kT" }),
     });
     expect(lookalike.status).toBe(400);
-    const bob = await fetch(`${base}/token`, { method: "POST", body: new URLSearchParams({ username: "eve", password: "plaintext-from-a-bug" }) });
+    const bob = await fetch(`${base}/token`, {
+      method: "POST",
+      body: new URLSearchParams({ username: "eve", password: "plaintext-from-a-bug" }),
+    });
     expect(bob.status).toBe(401);
   });
 

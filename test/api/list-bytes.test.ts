@@ -5,14 +5,15 @@
  * 1 MiB), always holds one message, and its `Link` leads on until every message was seen.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { messagesInbox } from "../../functions/messages-inbox";
 import { messagesOutbox } from "../../functions/messages-outbox";
 import { messagesSend } from "../../functions/messages-send";
 import { messagesThread } from "../../functions/messages-thread";
 import { usersList } from "../../functions/users-list";
 import { resetConfig } from "../../shared/config/config";
-import { call } from "../support/http";
 import { useTestDatabase, type TestDatabase } from "../support/database";
+import { call } from "../support/http";
 import { nextQuery, walkPages } from "../support/paging";
 import { newUser, type TestUser } from "../support/users";
 
@@ -59,12 +60,16 @@ describe("the 120-message attack", () => {
   it.each([
     ["inbox", () => ({ handler: messagesInbox, token: victim.token, query: {} })],
     ["outbox", () => ({ handler: messagesOutbox, token: attacker.token, query: {} })],
-  ] as const)("the Link chain of the %s reaches every message exactly once, each page within the bound", async (_name, list) => {
-    const { handler, token, query } = list();
-    const walk = await walkPages<Msg>(handler, { token, query });
-    expect(walk.items.map((m) => m.id)).toEqual(newestFirst());
-    expect(Math.max(...walk.pageBytes)).toBeLessThanOrEqual(MIB);
-  }, 60_000);
+  ] as const)(
+    "the Link chain of the %s reaches every message exactly once, each page within the bound",
+    async (_name, list) => {
+      const { handler, token, query } = list();
+      const walk = await walkPages<Msg>(handler, { token, query });
+      expect(walk.items.map((m) => m.id)).toEqual(newestFirst());
+      expect(Math.max(...walk.pageBytes)).toBeLessThanOrEqual(MIB);
+    },
+    60_000,
+  );
 
   // Only the first pages: a search rechecks each huge text it passes (seconds a page here).
   it("a search is bounded the same way, its next link keeping q and the filters", async () => {

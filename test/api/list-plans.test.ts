@@ -6,6 +6,7 @@
  * The tables are analyzed but not vacuumed (no all-visible pages), as after a burst of writes.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { getPool } from "../../shared/data/db";
 import { inboxQuery, listInbox, listOutbox, outboxQuery, type SqlQuery } from "../../shared/data/messages";
 import { useTestDatabase, type TestDatabase } from "../support/database";
@@ -33,7 +34,9 @@ beforeAll(async () => {
        FROM generate_series(1, ${OLD}) g`,
   );
   // Then a burst between two other users: the newest ids hold none of the reader's or writer's mail.
-  await pool.query(`INSERT INTO messages (sender_id, recipient_id, title, body) SELECT 3, 4, 'Recent ' || g, 'body' FROM generate_series(1, ${RECENT}) g`);
+  await pool.query(
+    `INSERT INTO messages (sender_id, recipient_id, title, body) SELECT 3, 4, 'Recent ' || g, 'body' FROM generate_series(1, ${RECENT}) g`,
+  );
   await pool.query("ANALYZE messages");
 }, 120_000);
 
@@ -53,14 +56,26 @@ describe.skipIf(!onServer)(`inbox and outbox plans after ${RECENT} recent messag
     ["inbox", inboxQuery(READER, { limit: 50 }), /Index Scan using messages_inbox_idx on messages m/],
     ["inbox, before_id", inboxQuery(READER, { limit: 50, before_id: middle }), /Index Scan using messages_inbox_idx on messages m/],
     ["inbox, unread", inboxQuery(READER, { limit: 50, unread: true }), /Index Scan using messages_inbox_unread_idx on messages m/],
-    ["inbox, unread, before_id", inboxQuery(READER, { limit: 50, unread: true, before_id: middle }), /Index Scan using messages_inbox_unread_idx on messages m/],
+    [
+      "inbox, unread, before_id",
+      inboxQuery(READER, { limit: 50, unread: true, before_id: middle }),
+      /Index Scan using messages_inbox_unread_idx on messages m/,
+    ],
     ["inbox, read", inboxQuery(READER, { limit: 50, unread: false }), /Index Scan using messages_inbox_idx on messages m/],
     ["outbox", outboxQuery(WRITER, { limit: 50 }), /Index Scan using messages_outbox_idx on messages m/],
     ["outbox, before_id", outboxQuery(WRITER, { limit: 50, before_id: middle }), /Index Scan using messages_outbox_idx on messages m/],
     // As the endpoints ask: cut at the byte bound by a running sum in the index order, still no sort.
     ["inbox, bounded in bytes", inboxQuery(READER, { limit: 50, maxBytes: 1 << 20 }), /Index Scan using messages_inbox_idx on messages m/],
-    ["inbox, unread, bounded in bytes", inboxQuery(READER, { limit: 50, unread: true, maxBytes: 1 << 20 }), /Index Scan using messages_inbox_unread_idx on messages m/],
-    ["outbox, before_id, bounded in bytes", outboxQuery(WRITER, { limit: 50, before_id: middle, maxBytes: 1 << 20 }), /Index Scan using messages_outbox_idx on messages m/],
+    [
+      "inbox, unread, bounded in bytes",
+      inboxQuery(READER, { limit: 50, unread: true, maxBytes: 1 << 20 }),
+      /Index Scan using messages_inbox_unread_idx on messages m/,
+    ],
+    [
+      "outbox, before_id, bounded in bytes",
+      outboxQuery(WRITER, { limit: 50, before_id: middle, maxBytes: 1 << 20 }),
+      /Index Scan using messages_outbox_idx on messages m/,
+    ],
   ];
 
   it.each(cases)("%s: a page is read from the mailbox index in order, never from a primary-key scan", async (_name, query, index) => {

@@ -4,12 +4,13 @@
  * is unknown shares no per-address bucket with the others, while the per-account rule still holds.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { tokenCreate } from "../../functions/token-create";
 import { usersCreate } from "../../functions/users-create";
 import { resetConfig } from "../../shared/config/config";
 import { ERRORS } from "../../shared/http/errors";
-import { call, type CallResult } from "../support/http";
 import { useTestDatabase, type TestDatabase } from "../support/database";
+import { call, type CallResult } from "../support/http";
 
 // The production defaults (shared/config/config.ts); the tests below hold exactly these.
 const PER_ACCOUNT = 30;
@@ -23,7 +24,13 @@ let db: TestDatabase;
 
 beforeAll(async () => {
   // test/support/env.ts lifts these for the other suites.
-  for (const name of ["LOGIN_ATTEMPTS_PER_ACCOUNT", "LOGIN_ATTEMPTS_PER_ADDRESS", "LOGIN_FAILURES_PER_ADDRESS", "LOGIN_FAILURES_PER_USER_ADDRESS", "REGISTRATIONS_PER_ADDRESS"]) {
+  for (const name of [
+    "LOGIN_ATTEMPTS_PER_ACCOUNT",
+    "LOGIN_ATTEMPTS_PER_ADDRESS",
+    "LOGIN_FAILURES_PER_ADDRESS",
+    "LOGIN_FAILURES_PER_USER_ADDRESS",
+    "REGISTRATIONS_PER_ADDRESS",
+  ]) {
     delete process.env[name];
   }
   resetConfig();
@@ -36,7 +43,8 @@ afterAll(async () => {
 /** Headers as Azure's front end sends them for this address; none at all for an unknown one. */
 const from = (address?: string): Record<string, string> => (address ? { "x-forwarded-for": `${address}:40000` } : {});
 
-const register = (username: string, address?: string) => call(usersCreate, { method: "POST", headers: from(address), json: { username, password: PASSWORD } });
+const register = (username: string, address?: string) =>
+  call(usersCreate, { method: "POST", headers: from(address), json: { username, password: PASSWORD } });
 
 const login = (username: string, password: string, address?: string): Promise<CallResult> =>
   call(tokenCreate, {
@@ -73,7 +81,9 @@ describe("every login attempt counts", () => {
     const statuses: number[] = [];
     for (const account of accounts.slice(0, -1)) {
       for (let i = 0; i < PER_ACCOUNT; i += 10) {
-        statuses.push(...(await Promise.all(Array.from({ length: 10 }, async () => (await login(account, PASSWORD, "203.0.113.7")).status))));
+        statuses.push(
+          ...(await Promise.all(Array.from({ length: 10 }, async () => (await login(account, PASSWORD, "203.0.113.7")).status))),
+        );
       }
     }
     expect(statuses).toEqual(statuses.map(() => 200));

@@ -1,7 +1,8 @@
 /** The mailbox operations, handler by handler, against a real database. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { messagesInbox } from "../../functions/messages-inbox";
+
 import { messagesDelete } from "../../functions/messages-delete";
+import { messagesInbox } from "../../functions/messages-inbox";
 import { messagesMarkAllRead } from "../../functions/messages-mark-all-read";
 import { messagesMarkRead } from "../../functions/messages-mark-read";
 import { messagesMarkUnread } from "../../functions/messages-mark-unread";
@@ -11,8 +12,8 @@ import { messagesThread } from "../../functions/messages-thread";
 import { messagesUnreadCount } from "../../functions/messages-unread-count";
 import { messagesView } from "../../functions/messages-view";
 import { getPool } from "../../shared/data/db";
-import { call, type CallResult } from "../support/http";
 import { useTestDatabase, type TestDatabase } from "../support/database";
+import { call, type CallResult } from "../support/http";
 import { newUser, type TestUser } from "../support/users";
 
 let db: TestDatabase;
@@ -23,7 +24,16 @@ afterAll(async () => {
   await db.close();
 });
 
-type Msg = { id: number; title: string; body: string; is_read: boolean; in_reply_to: number | null; thread_id: number; sender_id: number; recipient_id: number };
+type Msg = {
+  id: number;
+  title: string;
+  body: string;
+  is_read: boolean;
+  in_reply_to: number | null;
+  thread_id: number;
+  sender_id: number;
+  recipient_id: number;
+};
 
 const sendRaw = (from: TestUser, json: Record<string, unknown>) => call(messagesSend, { method: "POST", token: from.token, json });
 async function send(from: TestUser, to: TestUser, title: string, extra: Record<string, unknown> = {}): Promise<Msg> {
@@ -38,8 +48,10 @@ const unread = byId(messagesMarkUnread, "PUT");
 const read = byId(messagesMarkRead, "PUT");
 const remove = byId(messagesDelete, "DELETE");
 const thread = byId(messagesThread, "GET");
-const markAll = (user: TestUser, query: Record<string, string> = {}) => call(messagesMarkAllRead, { method: "PUT", token: user.token, query });
-const count = async (user: TestUser) => ((await call(messagesUnreadCount, { token: user.token })).body as { unread_count: number }).unread_count;
+const markAll = (user: TestUser, query: Record<string, string> = {}) =>
+  call(messagesMarkAllRead, { method: "PUT", token: user.token, query });
+const count = async (user: TestUser) =>
+  ((await call(messagesUnreadCount, { token: user.token })).body as { unread_count: number }).unread_count;
 const list = async (handler: typeof messagesInbox, user: TestUser, query: Record<string, string> = {}) => {
   const res = await call(handler, { token: user.token, query });
   expect(res.status, res.text).toBe(200);
@@ -283,7 +295,8 @@ describe("search", () => {
     await send(a, b, "Lunch", { body: "nao esqueca o cafe" });
     await send(b, a, "Résumé", { body: "see attached relatorio" });
   });
-  const titles = async (handler: typeof messagesInbox, user: TestUser, query: Record<string, string>) => (await list(handler, user, query)).map((m) => m.title);
+  const titles = async (handler: typeof messagesInbox, user: TestUser, query: Record<string, string>) =>
+    (await list(handler, user, query)).map((m) => m.title);
 
   it("ignores case and accents both ways, and needs every word", async () => {
     expect(await titles(messagesInbox, b, { q: "nao" })).toEqual(["Lunch", "Relatório anual"]);

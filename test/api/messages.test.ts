@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { messagesInbox } from "../../functions/messages-inbox";
 import { messagesMarkRead } from "../../functions/messages-mark-read";
 import { messagesOutbox } from "../../functions/messages-outbox";
@@ -6,8 +7,8 @@ import { messagesSend } from "../../functions/messages-send";
 import { messagesUnreadCount } from "../../functions/messages-unread-count";
 import { getPool } from "../../shared/data/db";
 import { inboxQuery, outboxQuery } from "../../shared/data/messages";
-import { call } from "../support/http";
 import { useTestDatabase, type TestDatabase } from "../support/database";
+import { call } from "../support/http";
 import { newUser, type TestUser } from "../support/users";
 
 let db: TestDatabase;
@@ -22,8 +23,10 @@ type Msg = Record<string, unknown> & { id: number; title: string; is_read: boole
 
 const send = (from: TestUser, json: unknown, headers: Record<string, string> = {}) =>
   call(messagesSend, { method: "POST", token: from.token, json, headers });
-const read = (user: TestUser, id: string | number) => call(messagesMarkRead, { method: "PUT", token: user.token, params: { message_id: String(id) } });
-const count = async (user: TestUser) => ((await call(messagesUnreadCount, { token: user.token })).body as { unread_count: number }).unread_count;
+const read = (user: TestUser, id: string | number) =>
+  call(messagesMarkRead, { method: "PUT", token: user.token, params: { message_id: String(id) } });
+const count = async (user: TestUser) =>
+  ((await call(messagesUnreadCount, { token: user.token })).body as { unread_count: number }).unread_count;
 const messageCount = async () => (await getPool().query("SELECT count(*)::int AS n FROM messages")).rows[0].n as number;
 
 describe("POST /messages/", () => {
@@ -105,7 +108,7 @@ describe("inbox, outbox and unread count", () => {
 
   beforeAll(async () => {
     [alice, bob, carol] = [await newUser("ia"), await newUser("ib"), await newUser("ic")];
-    for (let i = 1; i <= 5; i++) ids.push((((await send(alice, { recipient_id: bob.id, title: `a${i}`, body: "x" })).body) as Msg).id);
+    for (let i = 1; i <= 5; i++) ids.push(((await send(alice, { recipient_id: bob.id, title: `a${i}`, body: "x" })).body as Msg).id);
     await send(carol, { recipient_id: bob.id, title: "c1", body: "x" });
     await send(bob, { recipient_id: alice.id, title: "reply", body: "x" });
   });
@@ -137,7 +140,10 @@ describe("inbox, outbox and unread count", () => {
   });
 
   it("422 for bad paging parameters, with loc in query", async () => {
-    for (const query of [{ limit: "0" }, { limit: "1001" }, { before_id: "x" }, { before_id: "0" }, { unread: "maybe" }] as Record<string, string>[]) {
+    for (const query of [{ limit: "0" }, { limit: "1001" }, { before_id: "x" }, { before_id: "0" }, { unread: "maybe" }] as Record<
+      string,
+      string
+    >[]) {
       const res = await call(messagesInbox, { token: bob.token, query });
       expect(res.status, JSON.stringify(query)).toBe(422);
       expect((res.body as { detail: { loc: unknown[] }[] }).detail[0].loc).toEqual(["query", Object.keys(query)[0]]);

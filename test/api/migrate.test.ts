@@ -1,5 +1,6 @@
 import { Pool } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { migrate, settleWithin } from "../../shared/data/migrate";
 import { MIGRATIONS } from "../../shared/data/migrations";
 import { createTestDatabase, withScratchDatabase, type TestDatabase } from "../support/database";
@@ -32,9 +33,14 @@ describe("migrations", () => {
   it("roll back a failing migration whole and report it", async () => {
     const pool = new Pool({ connectionString: db.url, max: 1 });
     try {
-      const broken = [...MIGRATIONS, { version: 9_999, name: "broken", sql: "CREATE TABLE half_done (x int); SELECT no_such_column FROM users;" }];
+      const broken = [
+        ...MIGRATIONS,
+        { version: 9_999, name: "broken", sql: "CREATE TABLE half_done (x int); SELECT no_such_column FROM users;" },
+      ];
       await expect(migrate(pool, broken)).rejects.toThrow(/migration 9999 \(broken\) failed/);
-      const { rows } = await pool.query("SELECT to_regclass('half_done') AS t, (SELECT count(*)::int FROM schema_migrations WHERE version = 9999) AS n");
+      const { rows } = await pool.query(
+        "SELECT to_regclass('half_done') AS t, (SELECT count(*)::int FROM schema_migrations WHERE version = 9999) AS n",
+      );
       expect(rows[0]).toEqual({ t: null, n: 0 });
     } finally {
       await pool.end();
@@ -99,7 +105,9 @@ describe("migrations", () => {
       expect(rows[0].timestamp.toISOString()).toBe("2024-04-27T12:34:56.789Z");
       expect(rows[0].read_at).toBeNull();
       // Even without the original's foreign keys, a message to nobody is now refused.
-      await expect(pool.query("INSERT INTO messages (sender_id, recipient_id, title, body) VALUES (1, 999, 't', 'b')")).rejects.toMatchObject({
+      await expect(
+        pool.query("INSERT INTO messages (sender_id, recipient_id, title, body) VALUES (1, 999, 't', 'b')"),
+      ).rejects.toMatchObject({
         code: "23503",
         constraint: "messages_recipient_id_fkey",
       });
@@ -108,15 +116,27 @@ describe("migrations", () => {
 
   it("9: keys the users that exist by their confusable skeletons, and keeps only the message id of idempotency records", async () => {
     await withScratchDatabase(1, async (pool) => {
-      await migrate(pool, MIGRATIONS.filter((m) => m.version < 9));
+      await migrate(
+        pool,
+        MIGRATIONS.filter((m) => m.version < 9),
+      );
       // Names stored before the rules: a fullwidth one, and two that look alike.
       await pool.query(`INSERT INTO users (username, hashed_password) VALUES ('ｅｖｅ', 'x'), ('mallory', 'x'), ('mаllory', 'x')`);
       await pool.query(`INSERT INTO messages (sender_id, recipient_id, title, body) VALUES (1, 2, 'kept title', 'kept body')`);
       await pool.query(
         `INSERT INTO idempotency_keys (sender_id, key, fingerprint, response) VALUES (1, 'k', 'f', json_build_object('id', 1, 'title', 'kept title', 'body', 'kept body'))`,
       );
-      expect((await migrate(pool, MIGRATIONS.filter((m) => m.version <= 9))).applied).toEqual([9]);
-      const users = await pool.query("SELECT username, username_skeleton AS cased, username_skeleton_folded AS folded FROM users ORDER BY id");
+      expect(
+        (
+          await migrate(
+            pool,
+            MIGRATIONS.filter((m) => m.version <= 9),
+          )
+        ).applied,
+      ).toEqual([9]);
+      const users = await pool.query(
+        "SELECT username, username_skeleton AS cased, username_skeleton_folded AS folded FROM users ORDER BY id",
+      );
       expect(users.rows).toEqual([
         { username: "ｅｖｅ", cased: "eve", folded: "eve" },
         { username: "mallory", cased: "rnallory", folded: "rnallory" },

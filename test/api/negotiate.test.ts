@@ -1,12 +1,13 @@
 /** GET /ws/ and pushes at the handler level: what happens when Web PubSub is missing or down. */
 import jwt from "jsonwebtoken";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { wsNegotiate } from "../../functions/ws-negotiate";
+
 import { messagesSend } from "../../functions/messages-send";
+import { wsNegotiate } from "../../functions/ws-negotiate";
 import { resetConfig } from "../../shared/config/config";
 import { resetRealtimeClient } from "../../shared/realtime/realtime";
-import { call } from "../support/http";
 import { useTestDatabase, type TestDatabase } from "../support/database";
+import { call } from "../support/http";
 import { newUser } from "../support/users";
 
 let db: TestDatabase;
@@ -51,7 +52,9 @@ describe("GET /ws/", () => {
     useWebPubSub(UNREACHABLE);
     const user = await newUser("expiring");
     const now = Math.floor(Date.now() / 1000);
-    const shortLived = jwt.sign({ sub: user.username, uid: user.id, iat: now, exp: now + 30 }, process.env.SECRET_KEY as string, { algorithm: "HS256" });
+    const shortLived = jwt.sign({ sub: user.username, uid: user.id, iat: now, exp: now + 30 }, process.env.SECRET_KEY as string, {
+      algorithm: "HS256",
+    });
     const res = await call(wsNegotiate, { token: shortLived });
     expect(res.status).toBe(401);
     expect(res.body).toEqual({ detail: "Could not validate credentials" });
@@ -64,6 +67,8 @@ describe("a failed push", () => {
     const [a, b] = [await newUser("pa"), await newUser("pb")];
     const res = await call(messagesSend, { method: "POST", token: a.token, json: { recipient_id: b.id, title: "t", body: "b" } });
     expect(res.status).toBe(200);
-    expect(res.logs.some((line) => line.startsWith("warning: realtime push of new_message to user") && line.includes(String(b.id)))).toBe(true);
+    expect(res.logs.some((line) => line.startsWith("warning: realtime push of new_message to user") && line.includes(String(b.id)))).toBe(
+      true,
+    );
   });
 });

@@ -2,14 +2,15 @@
  * New passwords (issue 16): at most 72 UTF-8 bytes, since bcrypt ignores the rest, and not a common
  * password; existing hashes, and passwords longer than that set before, still log in.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import bcrypt from "bcryptjs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { tokenCreate } from "../../functions/token-create";
 import { usersCreate } from "../../functions/users-create";
 import { isCommonPassword } from "../../shared/auth/common-passwords";
 import { getPool } from "../../shared/data/db";
-import { call } from "../support/http";
 import { useTestDatabase, type TestDatabase } from "../support/database";
+import { call } from "../support/http";
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -20,21 +21,32 @@ afterAll(async () => {
 });
 
 let counter = 0;
-const register = (password: string, username = `pw_user_${++counter}`) => call(usersCreate, { method: "POST", json: { username, password } });
+const register = (password: string, username = `pw_user_${++counter}`) =>
+  call(usersCreate, { method: "POST", json: { username, password } });
 const login = (username: string, password: string) =>
-  call(tokenCreate, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ username, password }).toString() });
-const usersNamed = async (username: string) => (await getPool().query("SELECT count(*)::int AS n FROM users WHERE username = $1", [username])).rows[0].n as number;
+  call(tokenCreate, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ username, password }).toString(),
+  });
+const usersNamed = async (username: string) =>
+  (await getPool().query("SELECT count(*)::int AS n FROM users WHERE username = $1", [username])).rows[0].n as number;
 
 type Issues = { detail: { loc: string[]; msg: string; type: string }[] };
 
 describe("a common password", () => {
-  it.each(["12345678", "password1", "Password1", "qwerty123", "iloveyou", "trustno1"])("%s is a 422 naming the password, and nothing is stored", async (password) => {
-    const username = `common_${++counter}`;
-    const res = await register(password, username);
-    expect(res.status).toBe(422);
-    expect((res.body as Issues).detail).toEqual([{ loc: ["body", "password"], type: "value_error", msg: expect.stringContaining("too common") }]);
-    expect(await usersNamed(username)).toBe(0);
-  });
+  it.each(["12345678", "password1", "Password1", "qwerty123", "iloveyou", "trustno1"])(
+    "%s is a 422 naming the password, and nothing is stored",
+    async (password) => {
+      const username = `common_${++counter}`;
+      const res = await register(password, username);
+      expect(res.status).toBe(422);
+      expect((res.body as Issues).detail).toEqual([
+        { loc: ["body", "password"], type: "value_error", msg: expect.stringContaining("too common") },
+      ]);
+      expect(await usersNamed(username)).toBe(0);
+    },
+  );
 
   it("is looked up in the list, not guessed: uncommon passphrases pass", async () => {
     expect(await isCommonPassword("correct horse battery")).toBe(false);

@@ -4,12 +4,13 @@
  * passing is simulated by deleting the burst counters, as their expiry would.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { messagesSend } from "../../functions/messages-send";
 import { resetConfig, SEND_LIMITS } from "../../shared/config/config";
 import { getPool } from "../../shared/data/db";
 import { ERRORS } from "../../shared/http/errors";
-import { call, type CallResult } from "../support/http";
 import { useTestDatabase, type TestDatabase } from "../support/database";
+import { call, type CallResult } from "../support/http";
 import { newUser, type TestUser } from "../support/users";
 
 let db: TestDatabase;
@@ -54,7 +55,9 @@ describe("send limits at their production values", () => {
     const sent = results.filter((r) => r.status === 200).length;
     expect(sent).toBe(SEND_LIMITS.burst);
     for (const refused of results.filter((r) => r.status !== 200)) expectTooMany(refused, SEND_LIMITS.burstSeconds);
-    expect(Number((await getPool().query("SELECT count(*) FROM messages WHERE sender_id = $1", [flooder.id])).rows[0].count)).toBe(SEND_LIMITS.burst);
+    expect(Number((await getPool().query("SELECT count(*) FROM messages WHERE sender_id = $1", [flooder.id])).rows[0].count)).toBe(
+      SEND_LIMITS.burst,
+    );
 
     expect((await send(other, victim)).status).toBe(200);
     expect((await send(other, flooder)).status).toBe(200);

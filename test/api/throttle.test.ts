@@ -5,15 +5,16 @@
  */
 import { Pool } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { tokenCreate } from "../../functions/token-create";
 import { usersCreate } from "../../functions/users-create";
+import { retryAfterSeconds, Throttle } from "../../shared/auth/throttle";
 import { parseConfig, resetConfig, type ThrottleSettings } from "../../shared/config/config";
 import { getPool } from "../../shared/data/db";
 import { isDatabaseUnavailable } from "../../shared/data/db-errors";
 import { ERRORS } from "../../shared/http/errors";
-import { retryAfterSeconds, Throttle } from "../../shared/auth/throttle";
-import { call, type CallResult } from "../support/http";
 import { useTestDatabase, type TestDatabase } from "../support/database";
+import { call, type CallResult } from "../support/http";
 
 // The limits as deployed: the code's defaults, with none of the relaxed values other suites (test/support/env.ts) or
 // local.settings.example.json use.
@@ -99,7 +100,8 @@ describe("POST /token throttling", () => {
   it("counts a username regardless of case and surrounding spaces", async () => {
     await newUser("Carol");
     const spellings = ["carol", "CAROL", " Carol "];
-    for (let i = 0; i < PER_USER_ADDRESS; i++) expect((await login(spellings[i % spellings.length], "nope", "198.51.100.6")).status).toBe(401);
+    for (let i = 0; i < PER_USER_ADDRESS; i++)
+      expect((await login(spellings[i % spellings.length], "nope", "198.51.100.6")).status).toBe(401);
     expect((await login("cArOl", PASSWORD, "198.51.100.6")).status).toBe(429);
   });
 
@@ -152,7 +154,12 @@ describe("POST /users/ throttling", () => {
 
 describe("the counters", () => {
   const settings: ThrottleSettings = {
-    login: { failuresPerUserAddress: PER_USER_ADDRESS, failuresPerAddress: 1000, windowSeconds: WINDOW_SECONDS, blockSeconds: BLOCK_SECONDS },
+    login: {
+      failuresPerUserAddress: PER_USER_ADDRESS,
+      failuresPerAddress: 1000,
+      windowSeconds: WINDOW_SECONDS,
+      blockSeconds: BLOCK_SECONDS,
+    },
     registration: { perAddress: REGISTRATIONS, windowSeconds: WINDOW_SECONDS },
     attempts: { perAccount: 1_000_000, perAddress: 1_000_000, windowSeconds: WINDOW_SECONDS },
   };
@@ -176,7 +183,9 @@ describe("the counters", () => {
     const pools = [new Pool({ connectionString: db.url, max: 4 }), new Pool({ connectionString: db.url, max: 4 })];
     try {
       const throttles = pools.map((pool) => new Throttle(pool, settings));
-      const outcomes = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => throttles[i % 2].beginLogin("198.51.100.32", "burst")));
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: 20 }, (_, i) => throttles[i % 2].beginLogin("198.51.100.32", "burst")),
+      );
       expect(outcomes.filter((o) => o.status === "fulfilled")).toHaveLength(PER_USER_ADDRESS);
       for (const o of outcomes) if (o.status === "rejected") expect(o.reason).toMatchObject({ status: 429 });
     } finally {

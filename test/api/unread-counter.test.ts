@@ -4,6 +4,7 @@
  * read with one primary-key lookup however many messages are unread.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { getPool } from "../../shared/data/db";
 import { markRead } from "../../shared/data/mailbox";
 import { countUnread, sendMessage } from "../../shared/data/messages";
@@ -21,7 +22,8 @@ afterAll(async () => {
 });
 
 const rowCount = async (recipientId: number) =>
-  (await getPool().query<{ n: number }>("SELECT count(*)::int AS n FROM messages WHERE recipient_id = $1 AND NOT is_read", [recipientId])).rows[0].n;
+  (await getPool().query<{ n: number }>("SELECT count(*)::int AS n FROM messages WHERE recipient_id = $1 AND NOT is_read", [recipientId]))
+    .rows[0].n;
 
 describe("the unread counter", () => {
   it("is exact after 2,000 concurrent sends from 20 clients: every send sees a different count", async () => {
@@ -58,7 +60,10 @@ describe("the unread counter", () => {
     const pool = getPool();
     await pool.query("UPDATE messages SET is_read = true WHERE recipient_id = $1", [recipient.id]);
     expect(await countUnread(recipient.id)).toBe(0);
-    await pool.query("UPDATE messages SET is_read = false WHERE id IN (SELECT id FROM messages WHERE recipient_id = $1 ORDER BY id LIMIT 2)", [recipient.id]);
+    await pool.query(
+      "UPDATE messages SET is_read = false WHERE id IN (SELECT id FROM messages WHERE recipient_id = $1 ORDER BY id LIMIT 2)",
+      [recipient.id],
+    );
     expect(await countUnread(recipient.id)).toBe(2);
     await pool.query("UPDATE messages SET title = 'renamed' WHERE recipient_id = $1", [recipient.id]);
     expect(await countUnread(recipient.id)).toBe(2);
@@ -91,7 +96,10 @@ describe("the unread counter", () => {
 describe("migration 6", () => {
   it("fills the counter of an existing database from its messages", async () => {
     await withScratchDatabase(2, async (pool) => {
-      await migrate(pool, MIGRATIONS.filter((m) => m.version < 6));
+      await migrate(
+        pool,
+        MIGRATIONS.filter((m) => m.version < 6),
+      );
       await pool.query("INSERT INTO users (username, hashed_password) VALUES ('a', 'x'), ('b', 'x'), ('c', 'x')");
       await pool.query(
         `INSERT INTO messages (sender_id, recipient_id, title, body, is_read)

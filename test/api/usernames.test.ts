@@ -2,15 +2,16 @@
  * Lookalike usernames (issue 16): NFKC first, no invisible or reordering characters, unique by
  * case and by UTS #39 confusable skeleton; names stored before these rules keep working.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import bcrypt from "bcryptjs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { tokenCreate } from "../../functions/token-create";
 import { usersCreate } from "../../functions/users-create";
+import { confusableSkeleton, normalizeUsername, usernameKeys, usernameProblem, usernamesCollide } from "../../shared/auth/usernames";
 import { getPool } from "../../shared/data/db";
 import { USER_SQL } from "../../shared/data/users";
-import { confusableSkeleton, normalizeUsername, usernameKeys, usernameProblem, usernamesCollide } from "../../shared/auth/usernames";
-import { call } from "../support/http";
 import { useTestDatabase, type TestDatabase } from "../support/database";
+import { call } from "../support/http";
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -23,7 +24,11 @@ afterAll(async () => {
 const PASSWORD = "a long enough passphrase";
 const register = (username: string, password = PASSWORD) => call(usersCreate, { method: "POST", json: { username, password } });
 const login = (username: string, password: string) =>
-  call(tokenCreate, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ username, password }).toString() });
+  call(tokenCreate, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ username, password }).toString(),
+  });
 
 describe("shared/auth/usernames.ts", () => {
   it("normalises with NFKC before trimming", () => {
@@ -33,7 +38,19 @@ describe("shared/auth/usernames.ts", () => {
   });
 
   it("refuses controls, format and bidirectional characters and invisible fillers, and allows right-to-left letters", () => {
-    for (const name of ["alice\u200b", "\u202ealice", "al\u2066ice", "a\u200dlice", "\u200falice", "alice\u00ad", "\u3164alice", "a\u0007b", "al\ufeffice", "a\u2028b", "a\ue000b"]) {
+    for (const name of [
+      "alice\u200b",
+      "\u202ealice",
+      "al\u2066ice",
+      "a\u200dlice",
+      "\u200falice",
+      "alice\u00ad",
+      "\u3164alice",
+      "a\u0007b",
+      "al\ufeffice",
+      "a\u2028b",
+      "a\ue000b",
+    ]) {
       expect(usernameProblem(normalizeUsername(name)), JSON.stringify(name)).not.toBeNull();
     }
     for (const name of ["alice", "José", "שלום", "مرحبا", "Ωμέγα", "名前", "o'brien-smith"]) expect(usernameProblem(name), name).toBeNull();
@@ -86,7 +103,10 @@ describe("POST /users/ next to alice", () => {
     const res = await register(username);
     expect(res.status).toBe(422);
     expect((res.body as { detail: { loc: string[]; msg: string }[] }).detail).toEqual([
-      expect.objectContaining({ loc: ["body", "username"], msg: expect.stringContaining("Username must not contain control, invisible or bidirectional formatting characters") }),
+      expect.objectContaining({
+        loc: ["body", "username"],
+        msg: expect.stringContaining("Username must not contain control, invisible or bidirectional formatting characters"),
+      }),
     ]);
   });
 
@@ -116,7 +136,10 @@ describe("names stored before the rules", () => {
   it("keep logging in, even when they collide among themselves, and no new name may collide with them", async () => {
     const hash = await bcrypt.hash("legacy-password", 4);
     // Written without collision keys, as by the original service or an import: the next registration keys them.
-    await getPool().query("INSERT INTO users (username, hashed_password) VALUES ('mallory', $1), ('m\u0430llory', $1), ('ｄａｖｅ', $1), ('eve\u200b', $1)", [hash]);
+    await getPool().query(
+      "INSERT INTO users (username, hashed_password) VALUES ('mallory', $1), ('m\u0430llory', $1), ('ｄａｖｅ', $1), ('eve\u200b', $1)",
+      [hash],
+    );
     for (const username of ["mallory", "m\u0430llory", "ｄａｖｅ", "eve\u200b"]) {
       expect((await login(username, "legacy-password")).status, username).toBe(200);
     }
@@ -133,7 +156,9 @@ describe("names stored before the rules", () => {
   it("the collision check uses the skeleton and case indexes", async () => {
     if (db.kind !== "server") return; // plans are only meaningful on a real server
     const pool = getPool();
-    await pool.query("INSERT INTO users (username, hashed_password, username_skeleton, username_skeleton_folded) SELECT 'bulk' || i, 'x', 'bulk' || i, 'bulk' || i FROM generate_series(1, 20000) i");
+    await pool.query(
+      "INSERT INTO users (username, hashed_password, username_skeleton, username_skeleton_folded) SELECT 'bulk' || i, 'x', 'bulk' || i, 'bulk' || i FROM generate_series(1, 20000) i",
+    );
     await pool.query("ANALYZE users");
     const plan = (await pool.query(`EXPLAIN ${USER_SQL.taken}`, ["newname", ["newname"]])).rows.map((r) => r["QUERY PLAN"]).join("\n");
     expect(plan).toMatch(/users_username_skeleton_idx/);

@@ -6,6 +6,7 @@
 import { WebPubSubServiceClient } from "@azure/web-pubsub";
 import jwt from "jsonwebtoken";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { docs } from "../../functions/docs";
 import { messagesMarkRead } from "../../functions/messages-mark-read";
 import { startWebPubSubStandIn, type WebPubSubStandIn } from "../../local/webpubsub";
@@ -50,18 +51,27 @@ async function issueLocations(res: Response): Promise<(string | number)[][]> {
 describe("text holding U+0000 or an unpaired surrogate is a 422 naming the field", () => {
   it("in a JSON body: the field, even one the schema ignores, at any depth, and in a key", async () => {
     // JSON.stringify escapes lone surrogates (\ud800), so they reach the server as sent.
-    expect(await issueLocations(await postJson("/users/", JSON.stringify({ username: "nul\u0000name", password: "correct horse battery" })))).toEqual([["body", "username"]]);
+    expect(
+      await issueLocations(await postJson("/users/", JSON.stringify({ username: "nul\u0000name", password: "correct horse battery" }))),
+    ).toEqual([["body", "username"]]);
     const send = (message: unknown) => postJson("/messages/", JSON.stringify(message), auth(alice));
     expect(await issueLocations(await send({ recipient_id: bob.id, title: "high \ud800 alone", body: "ok" }))).toEqual([["body", "title"]]);
     expect(await issueLocations(await send({ recipient_id: bob.id, title: "ok", body: "low \udfff alone" }))).toEqual([["body", "body"]]);
-    expect(await issueLocations(await send({ recipient_id: bob.id, title: "ok", body: "ok", meta: { tags: ["fine", "\u0000"] } }))).toEqual([["body", "meta", "tags", 1]]);
-    expect(await issueLocations(await send({ recipient_id: bob.id, title: "ok", body: "ok", "k\u0000": 1 }))).toEqual([["body", "k\u0000"]]);
+    expect(await issueLocations(await send({ recipient_id: bob.id, title: "ok", body: "ok", meta: { tags: ["fine", "\u0000"] } }))).toEqual(
+      [["body", "meta", "tags", 1]],
+    );
+    expect(await issueLocations(await send({ recipient_id: bob.id, title: "ok", body: "ok", "k\u0000": 1 }))).toEqual([
+      ["body", "k\u0000"],
+    ]);
     // A proper pair is one character and is stored.
     expect((await send({ recipient_id: bob.id, title: "emoji \ud83d\ude00", body: "ok" })).status).toBe(200);
   });
 
   it("in a form, urlencoded or multipart", async () => {
-    const urlencoded = await fetch(`${base}/token`, { method: "POST", body: new URLSearchParams({ username: "bad_alice\u0000", password: "x" }) });
+    const urlencoded = await fetch(`${base}/token`, {
+      method: "POST",
+      body: new URLSearchParams({ username: "bad_alice\u0000", password: "x" }),
+    });
     expect(await issueLocations(urlencoded)).toEqual([["body", "username"]]);
     const form = new FormData();
     form.set("username", "bad_alice");
@@ -71,12 +81,16 @@ describe("text holding U+0000 or an unpaired surrogate is a 422 naming the field
 
   it("in the query of any function, before it runs", async () => {
     expect(await issueLocations(await fetch(`${base}/users/?q=%00`, { headers: auth(alice) }))).toEqual([["query", "q"]]);
-    expect(await issueLocations(await fetch(`${base}/messages/inbox/?limit=5&extra=a%00`, { headers: auth(alice) }))).toEqual([["query", "extra"]]);
+    expect(await issueLocations(await fetch(`${base}/messages/inbox/?limit=5&extra=a%00`, { headers: auth(alice) }))).toEqual([
+      ["query", "extra"],
+    ]);
     expect(await issueLocations(await fetch(`${base}/ws/?token=%00`))).toEqual([["query", "token"]]);
   });
 
   it("in a path parameter", async () => {
-    expect(await issueLocations(await fetch(`${base}/messages/%00/read`, { method: "PUT", headers: auth(bob) }))).toEqual([["path", "message_id"]]);
+    expect(await issueLocations(await fetch(`${base}/messages/%00/read`, { method: "PUT", headers: auth(bob) }))).toEqual([
+      ["path", "message_id"],
+    ]);
     expect(await issueLocations(await fetch(`${base}/docs/a%00b`))).toEqual([["path", "asset"]]);
   });
 
@@ -88,7 +102,12 @@ describe("text holding U+0000 or an unpaired surrogate is a 422 naming the field
   });
 
   it("reports at most 20 places however many there are", () => {
-    expect(unstorableTextIssues(Array.from({ length: 1000 }, () => "\u0000"), "body")).toHaveLength(20);
+    expect(
+      unstorableTextIssues(
+        Array.from({ length: 1000 }, () => "\u0000"),
+        "body",
+      ),
+    ).toHaveLength(20);
     expect(unstorableTextIssues({ a: ["x", { b: "\ud83d\ude00" }], c: 1, d: null }, "body")).toEqual([]);
   });
 });
@@ -97,7 +116,12 @@ describe("other input no query may see", () => {
   it("a validly signed token naming no possible user is a 401, not a query", async () => {
     const secret = process.env.SECRET_KEY as string;
     const exp = Math.floor(Date.now() / 1000) + 600;
-    for (const claims of [{ sub: "nul\u0000user", exp }, { sub: "lone\ud800", exp }, { sub: "bad_alice", uid: 2 ** 40, exp }, { sub: "bad_alice", uid: 0, exp }]) {
+    for (const claims of [
+      { sub: "nul\u0000user", exp },
+      { sub: "lone\ud800", exp },
+      { sub: "bad_alice", uid: 2 ** 40, exp },
+      { sub: "bad_alice", uid: 0, exp },
+    ]) {
       const res = await fetch(`${base}/messages/unread_count/`, { headers: { authorization: `Bearer ${jwt.sign(claims, secret)}` } });
       expect(res.status, JSON.stringify(claims)).toBe(401);
       expect(await res.json()).toEqual({ detail: "Could not validate credentials" });
@@ -172,7 +196,10 @@ describe("the HTTP layer of the local host", () => {
   });
 
   it("answers a target that is no path with 400, and a double slash with 404", async () => {
-    expect(await rawRequest(port, get("*", "Host: x\r\n"))).toMatchObject({ status: 400, json: { detail: "The request target is malformed" } });
+    expect(await rawRequest(port, get("*", "Host: x\r\n"))).toMatchObject({
+      status: 400,
+      json: { detail: "The request target is malformed" },
+    });
     expect(await rawRequest(port, get("//", "Host: x\r\n"))).toMatchObject({ status: 404, json: { detail: "Not Found" } });
   });
 
@@ -192,7 +219,10 @@ describe("the HTTP layer of the local host", () => {
     ["a folded header", "GET /health HTTP/1.1\r\nHost: x\r\n folded: y\r\n\r\n"],
     ["a non-numeric Content-Length", "POST /users/ HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n"],
     ["two different Content-Lengths", "POST /users/ HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}"],
-    ["a broken chunked body", "POST /users/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n"],
+    [
+      "a broken chunked body",
+      "POST /users/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
+    ],
   ])("answers a request with %s with 400 and a JSON detail", async (_name, bytes) => {
     const res = await rawRequest(port, bytes);
     expect(res.status).toBe(400);
@@ -201,12 +231,20 @@ describe("the HTTP layer of the local host", () => {
   });
 
   it("answers oversized headers with 431 and CONNECT with 405, each with a JSON detail", async () => {
-    expect((await rawRequest(port, get("/health", `Host: x\r\nX-Big: ${"a".repeat(20_000)}\r\n`))).json).toEqual({ detail: "The request line and headers are too large" });
-    expect(await rawRequest(port, "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n")).toMatchObject({ status: 405, json: { detail: "Method Not Allowed" } });
+    expect((await rawRequest(port, get("/health", `Host: x\r\nX-Big: ${"a".repeat(20_000)}\r\n`))).json).toEqual({
+      detail: "The request line and headers are too large",
+    });
+    expect(await rawRequest(port, "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n")).toMatchObject({
+      status: 405,
+      json: { detail: "Method Not Allowed" },
+    });
   });
 
   it("answers an Expect it cannot meet with 417 and a JSON detail", async () => {
-    expect(await rawRequest(port, get("/health", "Host: x\r\nExpect: something-else\r\n"))).toMatchObject({ status: 417, json: { detail: "Only the Expect value 100-continue is supported" } });
+    expect(await rawRequest(port, get("/health", "Host: x\r\nExpect: something-else\r\n"))).toMatchObject({
+      status: 417,
+      json: { detail: "Only the Expect value 100-continue is supported" },
+    });
   });
 
   it("refuses a preflight from an origin it does not allow with 403 and a JSON detail", async () => {
@@ -242,23 +280,46 @@ describe("the Web PubSub stand-in", () => {
 
   it("answers a double-slash target with 404 instead of crashing", async () => {
     expect(await rawRequest(standIn.port, get("//", "Host: x\r\n"))).toMatchObject({ status: 404, json: { code: "NotFound" } });
-    expect(await rawRequest(standIn.port, get("//", "Host: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"))).toMatchObject({ status: 404 });
+    expect(
+      await rawRequest(
+        standIn.port,
+        get(
+          "//",
+          "Host: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n",
+        ),
+      ),
+    ).toMatchObject({ status: 404 });
   });
 
   it("answers a malformed Host with 400, on REST calls and socket handshakes", async () => {
-    expect(await rawRequest(standIn.port, get("/api/hubs/h/:send", "Host: a b\r\n"))).toMatchObject({ status: 400, json: { code: "BadRequest", message: "The Host header is malformed" } });
-    const upgrade = get("/client/hubs/h", "Host: a:99999\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n");
+    expect(await rawRequest(standIn.port, get("/api/hubs/h/:send", "Host: a b\r\n"))).toMatchObject({
+      status: 400,
+      json: { code: "BadRequest", message: "The Host header is malformed" },
+    });
+    const upgrade = get(
+      "/client/hubs/h",
+      "Host: a:99999\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n",
+    );
     expect((await rawRequest(standIn.port, upgrade)).status).toBe(400);
   });
 
   it("answers a malformed request line with 400 and its error shape", async () => {
-    expect(await rawRequest(standIn.port, "GET /api HTTP/9.9\r\n\r\n")).toMatchObject({ status: 400, json: { code: "BadRequest", message: "The request is not valid HTTP/1.1" } });
+    expect(await rawRequest(standIn.port, "GET /api HTTP/9.9\r\n\r\n")).toMatchObject({
+      status: 400,
+      json: { code: "BadRequest", message: "The request is not valid HTTP/1.1" },
+    });
   });
 
   it("answers undecodable percent-encoding in a REST path with 404", async () => {
     expect((await rawRequest(standIn.port, restCall("POST", "/api/hubs/h/users/u/:send?api-version=2024-01-01"))).status).toBe(202);
-    expect(await rawRequest(standIn.port, restCall("POST", "/api/hubs/h/users/%zz/:send?api-version=2024-01-01"))).toMatchObject({ status: 404, json: { code: "NotFound" } });
-    expect(await rawRequest(standIn.port, restCall("POST", "/api/hubs/%ED%A0%80/:send?api-version=2024-01-01"))).toMatchObject({ status: 404, json: { code: "NotFound" } });
+    expect(await rawRequest(standIn.port, restCall("POST", "/api/hubs/h/users/%zz/:send?api-version=2024-01-01"))).toMatchObject({
+      status: 404,
+      json: { code: "NotFound" },
+    });
+    expect(await rawRequest(standIn.port, restCall("POST", "/api/hubs/%ED%A0%80/:send?api-version=2024-01-01"))).toMatchObject({
+      status: 404,
+      json: { code: "NotFound" },
+    });
   });
 
   it("still serves the SDK afterwards", async () => {

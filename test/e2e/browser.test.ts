@@ -10,6 +10,7 @@
 import { existsSync } from "node:fs";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { serveExample, type ExampleServer } from "../../examples/browser/server";
 import { startLocalStack, type LocalStack } from "../../local/stack";
 import { DEFAULT_HUB } from "../../shared/config/config";
@@ -21,7 +22,8 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const found = existsSync(CHROMIUM);
 const inCi = Boolean(process.env.CI);
 
-if (!found && !inCi) console.warn(`test/e2e/browser.test.ts skipped: no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`);
+if (!found && !inCi)
+  console.warn(`test/e2e/browser.test.ts skipped: no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`);
 
 describe.runIf(!found && inCi)("a real browser in CI", () => {
   it("has Chromium installed", () => {

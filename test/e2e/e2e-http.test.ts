@@ -1,5 +1,6 @@
 /** End to end over real HTTP against the `npm start` stack (local host, embedded or CI database). */
 import { beforeAll, describe, expect, it } from "vitest";
+
 import { registerOverHttp } from "../support/api";
 import { useLocalStack } from "../support/stack";
 
@@ -41,7 +42,16 @@ describe("the API over HTTP", () => {
     for (const path of ["/health", "/health/", "/openapi.json", "/openapi.json/", "/docs", "/docs/"]) {
       expect((await fetch(`${base}${path}`)).status, path).toBe(200);
     }
-    for (const path of ["/users", "/users/", "/messages/inbox", "/messages/inbox/", "/messages/outbox", "/messages/unread_count/", "/ws", "/ws/"]) {
+    for (const path of [
+      "/users",
+      "/users/",
+      "/messages/inbox",
+      "/messages/inbox/",
+      "/messages/outbox",
+      "/messages/unread_count/",
+      "/ws",
+      "/ws/",
+    ]) {
       const res = await fetch(`${base}${path}`);
       expect(res.status, path).toBe(401);
       expect(await res.json()).toEqual({ detail: "Not authenticated" });
@@ -75,7 +85,11 @@ describe("the API over HTTP", () => {
   });
 
   it("refuses a body over the limit with 413 and malformed JSON with 422", async () => {
-    const big = await fetch(`${base}/users/`, { method: "POST", headers: { "content-type": "application/json" }, body: "x".repeat(2 * 1024 * 1024) });
+    const big = await fetch(`${base}/users/`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "x".repeat(2 * 1024 * 1024),
+    });
     expect(big.status).toBe(413);
     expect(await big.json()).toEqual({ detail: "Request body is too large" });
     const bad = await fetch(`${base}/users/`, { method: "POST", headers: { "content-type": "application/json" }, body: "{" });
@@ -87,12 +101,35 @@ describe("the API over HTTP", () => {
   it("serves the OpenAPI 3.1 document generated from the schemas, and Swagger UI from the package", async () => {
     const doc = (await (await fetch(`${base}/openapi.json`)).json()) as {
       openapi: string;
-      paths: Record<string, Record<string, { parameters: { name: string; schema: { default?: unknown; maximum?: number } }[]; requestBody?: { content: Record<string, unknown> } }>>;
+      paths: Record<
+        string,
+        Record<
+          string,
+          {
+            parameters: { name: string; schema: { default?: unknown; maximum?: number } }[];
+            requestBody?: { content: Record<string, unknown> };
+          }
+        >
+      >;
     };
     expect(doc.openapi).toBe("3.1.0");
     expect(Object.keys(doc.paths).sort()).toEqual(
-      ["/token", "/users/", "/messages/", "/messages/inbox/", "/messages/outbox/", "/messages/unread_count/", "/messages/{message_id}/read", "/ws/", "/health",
-        "/messages/{message_id}", "/messages/{message_id}/unread", "/messages/inbox/read", "/messages/{message_id}/thread", "/events/"].sort(),
+      [
+        "/token",
+        "/users/",
+        "/messages/",
+        "/messages/inbox/",
+        "/messages/outbox/",
+        "/messages/unread_count/",
+        "/messages/{message_id}/read",
+        "/ws/",
+        "/health",
+        "/messages/{message_id}",
+        "/messages/{message_id}/unread",
+        "/messages/inbox/read",
+        "/messages/{message_id}/thread",
+        "/events/",
+      ].sort(),
     );
     const inboxParams = doc.paths["/messages/inbox/"].get.parameters;
     expect(inboxParams.map((p) => p.name).sort()).toEqual(["before_id", "limit", "q", "unread"]);

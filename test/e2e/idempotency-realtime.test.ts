@@ -1,7 +1,8 @@
 /** Idempotency-Key end to end: over HTTP on the local stack, counting frames at the recipient's socket. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { registerOverHttp, type HttpUser } from "../support/api";
-import { SocketProbe, settle, type Frame } from "../support/sockets";
+import { settle, SocketProbe, type Frame } from "../support/sockets";
 import { useLocalStack } from "../support/stack";
 
 const local = useLocalStack();
@@ -41,7 +42,9 @@ describe("Idempotency-Key over HTTP", () => {
     await bobSocket.waitFor((f) => f.event === "new_message" && (f.message as Frame).id === id);
     await settle(300);
     expect(pushesOf(id)).toBe(1);
-    const inbox = (await (await fetch(`${base}/messages/inbox/`, { headers: { authorization: `Bearer ${bob.token}` } })).json()) as { title: string }[];
+    const inbox = (await (await fetch(`${base}/messages/inbox/`, { headers: { authorization: `Bearer ${bob.token}` } })).json()) as {
+      title: string;
+    }[];
     expect(inbox.filter((m) => m.title === "pushed once")).toHaveLength(1);
   });
 

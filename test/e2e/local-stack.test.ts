@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+
 import { applyValues, readLocalSettings } from "../../local/settings";
 import { ROOT, startLocalStack } from "../../local/stack";
 import { registerOverHttp, TEST_PASSWORD } from "../support/api";
@@ -20,7 +21,10 @@ describe("the local stack", () => {
     }
     const second = await startLocalStack({ hostPort: 0, embedded: { dataDir, port: 0 }, webPubSubPort: 0 });
     try {
-      const login = await fetch(`${second.url}/token`, { method: "POST", body: new URLSearchParams({ username: "persisted", password: TEST_PASSWORD }) });
+      const login = await fetch(`${second.url}/token`, {
+        method: "POST",
+        body: new URLSearchParams({ username: "persisted", password: TEST_PASSWORD }),
+      });
       expect(login.status).toBe(200);
     } finally {
       await second.close();
@@ -30,9 +34,16 @@ describe("the local stack", () => {
 
   it("lets a developer register 30 accounts from 127.0.0.1 within the hour, across a restart (the example's relaxed limits)", async () => {
     // The example's values, not the relaxed ones every test process starts with (test/support/env.ts).
-    for (const name of ["REGISTRATIONS_PER_ADDRESS", "LOGIN_FAILURES_PER_ADDRESS", "LOGIN_FAILURES_PER_USER_ADDRESS"]) delete process.env[name];
+    for (const name of ["REGISTRATIONS_PER_ADDRESS", "LOGIN_FAILURES_PER_ADDRESS", "LOGIN_FAILURES_PER_USER_ADDRESS"])
+      delete process.env[name];
     const register = async (url: string, username: string) =>
-      (await fetch(`${url}/users/`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username, password: TEST_PASSWORD }) })).status;
+      (
+        await fetch(`${url}/users/`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ username, password: TEST_PASSWORD }),
+        })
+      ).status;
     const statuses: number[] = [];
     for (const round of [0, 1]) {
       const stack = await startLocalStack({ hostPort: 0, embedded: { dataDir, port: 0 }, webPubSubPort: 0 });

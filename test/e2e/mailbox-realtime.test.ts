@@ -3,8 +3,9 @@
  * stand-in. Each user has two devices; a bystander with a socket must hear nothing.
  */
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+
 import { registerOverHttp, type HttpUser } from "../support/api";
-import { SocketProbe, settle, type Frame } from "../support/sockets";
+import { settle, SocketProbe, type Frame } from "../support/sockets";
 import { useLocalStack } from "../support/stack";
 
 const local = useLocalStack();
@@ -47,7 +48,14 @@ describe("mailbox events", () => {
 
   beforeAll(async () => {
     [alice, bob, carol, dave] = await Promise.all(["mr_alice", "mr_bob", "mr_carol", "mr_dave"].map((n) => registerOverHttp(base, n)));
-    [alice1, alice2, bob1, bob2, carol1, dave1] = await Promise.all([connect(alice), connect(alice), connect(bob), connect(bob), connect(carol), connect(dave)]);
+    [alice1, alice2, bob1, bob2, carol1, dave1] = await Promise.all([
+      connect(alice),
+      connect(alice),
+      connect(bob),
+      connect(bob),
+      connect(carol),
+      connect(dave),
+    ]);
   });
 
   // Each test reads only the frames that arrive during it.
@@ -68,8 +76,17 @@ describe("mailbox events", () => {
     for (const probe of all()) probe.frames.length = 0;
     expect((await api(bob, "PUT", `/messages/${m.id}/read`)).status).toBe(200);
     for (const probe of [bob1, bob2]) {
-      expect(await probe.waitFor((f) => f.event === "message_updated")).toEqual({ event: "message_updated", message_id: m.id, is_read: true, seq: expect.any(Number) });
-      expect(await probe.waitFor((f) => f.event === "unread_count_updated")).toEqual({ event: "unread_count_updated", unread_count: 0, seq: expect.any(Number) });
+      expect(await probe.waitFor((f) => f.event === "message_updated")).toEqual({
+        event: "message_updated",
+        message_id: m.id,
+        is_read: true,
+        seq: expect.any(Number),
+      });
+      expect(await probe.waitFor((f) => f.event === "unread_count_updated")).toEqual({
+        event: "unread_count_updated",
+        unread_count: 0,
+        seq: expect.any(Number),
+      });
     }
     for (const probe of [alice1, alice2]) await probe.waitFor((f) => f.event === "message_read" && f.message_id === m.id);
     const [a1, a2, b1, b2, c1, d1] = await heard();
@@ -86,8 +103,17 @@ describe("mailbox events", () => {
     for (const probe of all()) probe.frames.length = 0;
     expect((await api(bob, "PUT", `/messages/${m.id}/unread`)).status).toBe(200);
     for (const probe of [bob1, bob2]) {
-      expect(await probe.waitFor((f) => f.event === "message_updated")).toEqual({ event: "message_updated", message_id: m.id, is_read: false, seq: expect.any(Number) });
-      expect(await probe.waitFor((f) => f.event === "unread_count_updated")).toEqual({ event: "unread_count_updated", unread_count: 1, seq: expect.any(Number) });
+      expect(await probe.waitFor((f) => f.event === "message_updated")).toEqual({
+        event: "message_updated",
+        message_id: m.id,
+        is_read: false,
+        seq: expect.any(Number),
+      });
+      expect(await probe.waitFor((f) => f.event === "unread_count_updated")).toEqual({
+        event: "unread_count_updated",
+        unread_count: 1,
+        seq: expect.any(Number),
+      });
     }
     expect((await api(bob, "PUT", `/messages/${m.id}/unread`)).status).toBe(200);
     const [a1, a2, b1, b2, c1, d1] = await heard();
@@ -105,9 +131,19 @@ describe("mailbox events", () => {
     expect(await res.json()).toEqual({ marked: 4 });
     for (const probe of [alice1, alice2]) {
       const frame = await probe.waitFor((f) => f.event === "messages_read");
-      expect(frame).toEqual({ event: "messages_read", message_ids: fromAlice.map((m) => m.id), read_at: expect.stringMatching(/Z$/), seq: expect.any(Number) });
+      expect(frame).toEqual({
+        event: "messages_read",
+        message_ids: fromAlice.map((m) => m.id),
+        read_at: expect.stringMatching(/Z$/),
+        seq: expect.any(Number),
+      });
     }
-    for (const probe of [bob1, bob2]) expect(await probe.waitFor((f) => f.event === "unread_count_updated")).toEqual({ event: "unread_count_updated", unread_count: 1, seq: expect.any(Number) });
+    for (const probe of [bob1, bob2])
+      expect(await probe.waitFor((f) => f.event === "unread_count_updated")).toEqual({
+        event: "unread_count_updated",
+        unread_count: 1,
+        seq: expect.any(Number),
+      });
     expect(await carol1.waitFor((f) => f.event === "messages_read")).toMatchObject({ message_ids: fromCarol.map((m) => m.id) });
     const [a1, a2, b1, b2, c1, d1] = await heard();
     expect([a1.length, a2.length, b1.length, b2.length, c1.length, d1.length]).toEqual([1, 1, 1, 1, 1, 0]);
@@ -125,14 +161,27 @@ describe("mailbox events", () => {
     for (const probe of all()) probe.frames.length = 0;
     expect((await api(bob, "DELETE", `/messages/${m.id}`)).status).toBe(204);
     for (const probe of [bob1, bob2]) {
-      expect(await probe.waitFor((f) => f.event === "message_deleted")).toEqual({ event: "message_deleted", message_id: m.id, seq: expect.any(Number) });
-      expect(await probe.waitFor((f) => f.event === "unread_count_updated")).toEqual({ event: "unread_count_updated", unread_count: 0, seq: expect.any(Number) });
+      expect(await probe.waitFor((f) => f.event === "message_deleted")).toEqual({
+        event: "message_deleted",
+        message_id: m.id,
+        seq: expect.any(Number),
+      });
+      expect(await probe.waitFor((f) => f.event === "unread_count_updated")).toEqual({
+        event: "unread_count_updated",
+        unread_count: 0,
+        seq: expect.any(Number),
+      });
     }
     let [a1, a2, b1, b2, c1, d1] = await heard();
     expect([a1.length, a2.length, b1.length, b2.length, c1.length, d1.length]).toEqual([0, 0, 2, 2, 0, 0]);
     for (const probe of all()) probe.frames.length = 0;
     expect((await api(alice, "DELETE", `/messages/${m.id}`)).status).toBe(204);
-    for (const probe of [alice1, alice2]) expect(await probe.waitFor((f) => f.event === "message_deleted")).toEqual({ event: "message_deleted", message_id: m.id, seq: expect.any(Number) });
+    for (const probe of [alice1, alice2])
+      expect(await probe.waitFor((f) => f.event === "message_deleted")).toEqual({
+        event: "message_deleted",
+        message_id: m.id,
+        seq: expect.any(Number),
+      });
     [a1, a2, b1, b2, c1, d1] = await heard();
     expect([a1.length, a2.length, b1.length, b2.length, c1.length, d1.length]).toEqual([1, 1, 0, 0, 0, 0]);
   });
@@ -156,7 +205,9 @@ describe("over HTTP through the local host", () => {
     const [a, b] = await Promise.all([registerOverHttp(base, "mr_link_a"), registerOverHttp(base, "mr_link_b")]);
     await send(a, b, "1");
     await send(a, b, "2");
-    const res = await fetch(`${base}/messages/inbox/?limit=1&q=`, { headers: { authorization: `Bearer ${b.token}`, origin: "http://localhost:5173" } });
+    const res = await fetch(`${base}/messages/inbox/?limit=1&q=`, {
+      headers: { authorization: `Bearer ${b.token}`, origin: "http://localhost:5173" },
+    });
     expect(res.headers.get("access-control-allow-origin")).toBe("http://localhost:5173");
     expect(res.headers.get("access-control-expose-headers")).toBe("Link");
     const link = res.headers.get("link")!;

@@ -3,11 +3,12 @@
  * push circuit is open), and once it answers again events flow within seconds.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { PUSH_COOL_DOWN_MS, PUSH_FAILURES_TO_OPEN } from "../../shared/realtime/realtime-circuit";
 import { registerOverHttp, type HttpUser } from "../support/api";
 import { SocketProbe, type Frame } from "../support/sockets";
-import { standInOutage, type StandInOutage } from "../support/webpubsub-outage";
 import { useLocalStack } from "../support/stack";
+import { standInOutage, type StandInOutage } from "../support/webpubsub-outage";
 
 const PUSH_TIMEOUT_MS = 1_500;
 // Well under the push timeout, and well over a send on a busy machine.

@@ -2,8 +2,9 @@
 import { createHmac } from "node:crypto";
 import jwt from "jsonwebtoken";
 import { beforeAll, describe, expect, it } from "vitest";
+
 import { registerOverHttp, type HttpUser } from "../support/api";
-import { SocketProbe, settle, type Frame } from "../support/sockets";
+import { settle, SocketProbe, type Frame } from "../support/sockets";
 import { useLocalStack } from "../support/stack";
 
 const PUSH_TIMEOUT_MS = 600;
@@ -79,11 +80,19 @@ describe("events", () => {
 
   it("a new socket gets the current unread count right after it connects", async () => {
     // A snapshot, not a logged event: its seq is where the user's sequence stands (0 before any event).
-    expect(await bob1.waitFor((f) => f.event === "unread_count_updated")).toEqual({ event: "unread_count_updated", unread_count: 0, seq: 0 });
+    expect(await bob1.waitFor((f) => f.event === "unread_count_updated")).toEqual({
+      event: "unread_count_updated",
+      unread_count: 0,
+      seq: 0,
+    });
     await send(alice, bob, "before connect");
     const late = await SocketProbe.open((await negotiate(bob)).url);
     local.probes.push(late);
-    expect(await late.waitFor((f) => f.event === "unread_count_updated")).toEqual({ event: "unread_count_updated", unread_count: 1, seq: 1 });
+    expect(await late.waitFor((f) => f.event === "unread_count_updated")).toEqual({
+      event: "unread_count_updated",
+      unread_count: 1,
+      seq: 1,
+    });
   });
 
   it("a send reaches every socket of the recipient with the unread count, and none of the sender's", async () => {
@@ -92,7 +101,14 @@ describe("events", () => {
     const message = (await res.json()) as { id: number; timestamp: string };
     const expected = {
       event: "new_message",
-      message: { id: message.id, sender_id: alice.id, sender_username: alice.username, title: "Realtime hello", timestamp: message.timestamp, unread_count: 2 },
+      message: {
+        id: message.id,
+        sender_id: alice.id,
+        sender_username: alice.username,
+        title: "Realtime hello",
+        timestamp: message.timestamp,
+        unread_count: 2,
+      },
       unread_count: 2,
       seq: 2,
     };
@@ -221,9 +237,14 @@ describe("when Web PubSub fails", () => {
     await local.stack.webPubSub!.close();
     const res = await send(a, b, "while down");
     expect(res.status).toBe(200);
-    const inbox = (await (await fetch(`${base}/messages/inbox/`, { headers: { authorization: `Bearer ${b.token}` } })).json()) as { title: string }[];
+    const inbox = (await (await fetch(`${base}/messages/inbox/`, { headers: { authorization: `Bearer ${b.token}` } })).json()) as {
+      title: string;
+    }[];
     expect(inbox.map((m) => m.title)).toEqual(["while down"]);
-    const read = await fetch(`${base}/messages/${((await res.json()) as { id: number }).id}/read`, { method: "PUT", headers: { authorization: `Bearer ${b.token}` } });
+    const read = await fetch(`${base}/messages/${((await res.json()) as { id: number }).id}/read`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${b.token}` },
+    });
     expect(read.status).toBe(200);
   });
 

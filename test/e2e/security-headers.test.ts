@@ -7,6 +7,7 @@ import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
+
 import { useLocalStack } from "../support/stack";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -30,7 +31,14 @@ function directives(header: string | null): Map<string, string[]> {
 
 describe("/docs", () => {
   it("forbids framing, sniffing and referrers, and runs scripts only from its own origin", async () => {
-    for (const path of ["/docs", "/docs/", "/docs/index.html", "/docs/swagger-ui-bundle.js", "/docs/swagger-initializer.js", "/docs/swagger-ui.css"]) {
+    for (const path of [
+      "/docs",
+      "/docs/",
+      "/docs/index.html",
+      "/docs/swagger-ui-bundle.js",
+      "/docs/swagger-initializer.js",
+      "/docs/swagger-ui.css",
+    ]) {
       const res = await fetch(`${base}${path}`);
       expect(res.status, path).toBe(200);
       const csp = directives(res.headers.get("content-security-policy"));
@@ -44,17 +52,29 @@ describe("/docs", () => {
     }
   });
 
-  it.skipIf(!existsSync(CHROMIUM))("renders Swagger UI under that policy in headless Chromium", async () => {
-    // --dump-dom prints the page once its scripts have run: with a policy that blocked the bundle,
-    // the initializer or the fetch of /openapi.json, no operation would be listed.
-    const { stdout } = await promisify(execFile)(
-      CHROMIUM,
-      ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--virtual-time-budget=15000", "--dump-dom", `${base}/docs`],
-      { timeout: 60_000, maxBuffer: 32 * 1024 * 1024 },
-    );
-    expect(stdout).toContain('class="swagger-ui"');
-    expect(stdout).toMatch(/opblock-summary-path[^>]*data-path="\/users\/"/);
-  }, 90_000);
+  it.skipIf(!existsSync(CHROMIUM))(
+    "renders Swagger UI under that policy in headless Chromium",
+    async () => {
+      // --dump-dom prints the page once its scripts have run: with a policy that blocked the bundle,
+      // the initializer or the fetch of /openapi.json, no operation would be listed.
+      const { stdout } = await promisify(execFile)(
+        CHROMIUM,
+        [
+          "--headless",
+          "--no-sandbox",
+          "--disable-gpu",
+          "--disable-dev-shm-usage",
+          "--virtual-time-budget=15000",
+          "--dump-dom",
+          `${base}/docs`,
+        ],
+        { timeout: 60_000, maxBuffer: 32 * 1024 * 1024 },
+      );
+      expect(stdout).toContain('class="swagger-ui"');
+      expect(stdout).toMatch(/opblock-summary-path[^>]*data-path="\/users\/"/);
+    },
+    90_000,
+  );
 });
 
 describe("JSON answers", () => {

@@ -5,15 +5,16 @@
  * was negotiated with has expired, and leaves the others open.
  */
 import { InvocationContext } from "@azure/functions";
-import WebSocket from "ws";
 import { beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+
 import { eventsSweep } from "../../functions/events-sweep";
 import { issueAccessToken } from "../../shared/auth/tokens";
 import { getPool } from "../../shared/data/db";
 import { connectionsOf, openConnectionCount } from "../../shared/data/sockets";
 import { sweepRealtime } from "../../shared/realtime/sweep";
 import { registerOverHttp, type HttpUser } from "../support/api";
-import { SocketProbe, settle } from "../support/sockets";
+import { settle, SocketProbe } from "../support/sockets";
 import { useLocalStack } from "../support/stack";
 
 const MAX_SOCKETS = 2;
@@ -112,7 +113,10 @@ describe("connections whose disconnected event was lost", () => {
 
   it("are forgotten by the sweep once older than the longest token life", async () => {
     const user = await registerOverHttp(base, "sl_stale");
-    await getPool().query("INSERT INTO socket_connections (connection_id, user_id, connected_at) VALUES ($1, $2, now() - interval '40 minutes')", [`stale-${user.id}`, user.id]);
+    await getPool().query(
+      "INSERT INTO socket_connections (connection_id, user_id, connected_at) VALUES ($1, $2, now() - interval '40 minutes')",
+      [`stale-${user.id}`, user.id],
+    );
     const swept = await sweepRealtime({ warn: () => {} });
     expect(swept.staleConnectionsForgotten).toBeGreaterThanOrEqual(1);
     expect(await connectionsOf(user.id)).toEqual([]);

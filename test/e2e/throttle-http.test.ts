@@ -5,8 +5,9 @@
  */
 import http from "node:http";
 import { describe, expect, it } from "vitest";
-import { ERRORS } from "../../shared/http/errors";
+
 import { parseConfig } from "../../shared/config/config";
+import { ERRORS } from "../../shared/http/errors";
 import { useLocalStack } from "../support/stack";
 
 // The limits as deployed (the code's defaults), not the relaxed ones of local.settings.example.json or test/support/env.ts.
@@ -15,8 +16,14 @@ const FAILURES = PRODUCTION.login.failuresPerUserAddress;
 const REGISTRATIONS = PRODUCTION.registration.perAddress;
 const PASSWORD = "correct horse battery";
 
-const local = useLocalStack({ env: { LOGIN_FAILURES_PER_USER_ADDRESS: String(FAILURES), LOGIN_FAILURES_PER_ADDRESS: String(PRODUCTION.login.failuresPerAddress), REGISTRATIONS_PER_ADDRESS: String(REGISTRATIONS) }, webPubSub: false });
-
+const local = useLocalStack({
+  env: {
+    LOGIN_FAILURES_PER_USER_ADDRESS: String(FAILURES),
+    LOGIN_FAILURES_PER_ADDRESS: String(PRODUCTION.login.failuresPerAddress),
+    REGISTRATIONS_PER_ADDRESS: String(REGISTRATIONS),
+  },
+  webPubSub: false,
+});
 
 interface Answer {
   status: number;
@@ -38,7 +45,11 @@ function send(path: string, options: { from?: string; forged?: string; json?: un
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
       res.on("end", () =>
-        resolve({ status: res.statusCode ?? 0, retryAfter: res.headers["retry-after"] as string | undefined, body: JSON.parse(Buffer.concat(chunks).toString() || "null") }),
+        resolve({
+          status: res.statusCode ?? 0,
+          retryAfter: res.headers["retry-after"] as string | undefined,
+          body: JSON.parse(Buffer.concat(chunks).toString() || "null"),
+        }),
       );
     });
     req.on("error", reject);
@@ -65,7 +76,10 @@ describe("throttling over HTTP", () => {
   it("limits registrations per socket address, whatever X-Forwarded-For says", async () => {
     let accepted = 1; // http_owner above
     while (accepted < REGISTRATIONS) {
-      expect((await send("/users/", { forged: `203.0.113.${accepted}`, json: { username: `http_user_${accepted}`, password: PASSWORD } })).status).toBe(200);
+      expect(
+        (await send("/users/", { forged: `203.0.113.${accepted}`, json: { username: `http_user_${accepted}`, password: PASSWORD } }))
+          .status,
+      ).toBe(200);
       accepted++;
     }
     const refused = await send("/users/", { forged: "203.0.113.200", json: { username: "http_one_more", password: PASSWORD } });

@@ -1,11 +1,16 @@
 /** The local host runs timer functions on their NCRONTAB schedules, as the Functions host does. */
-import { describe, expect, it } from "vitest";
 import type { InvocationContext } from "@azure/functions";
+import { describe, expect, it } from "vitest";
+
 import type { RegisteredFunction } from "../../local/functions-core";
 import { startTimers } from "../../local/timers";
 import { useLocalStack } from "../support/stack";
 
-const timer = (name: string, schedule: string, handler: (info: unknown, context: InvocationContext) => Promise<void>): RegisteredFunction => ({
+const timer = (
+  name: string,
+  schedule: string,
+  handler: (info: unknown, context: InvocationContext) => Promise<void>,
+): RegisteredFunction => ({
   name,
   trigger: { type: "timerTrigger", direction: "in", schedule },
   handler: handler as RegisteredFunction["handler"],

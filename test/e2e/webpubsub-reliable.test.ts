@@ -6,6 +6,7 @@
 import { WebPubSubServiceClient } from "@azure/web-pubsub";
 import { WebPubSubClient, type OnServerDataMessageArgs } from "@azure/web-pubsub-client";
 import { afterEach, describe, expect, it } from "vitest";
+
 import { startWebPubSubStandIn, type WebPubSubStandIn, type WebPubSubStandInOptions } from "../../local/webpubsub";
 import { settle, SocketProbe, type Frame } from "../support/sockets";
 
@@ -18,7 +19,9 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function standIn(options: Partial<WebPubSubStandInOptions> = {}): Promise<{ standIn: WebPubSubStandIn; service: WebPubSubServiceClient }> {
+async function standIn(
+  options: Partial<WebPubSubStandInOptions> = {},
+): Promise<{ standIn: WebPubSubStandIn; service: WebPubSubServiceClient }> {
   const started = await startWebPubSubStandIn({ port: 0, accessKey: KEY, ...options });
   cleanups.push(() => started.close());
   return { standIn: started, service: new WebPubSubServiceClient(started.connectionString, HUB, { allowInsecureConnection: true }) };
@@ -52,7 +55,10 @@ async function until(condition: () => boolean, timeoutMs = 10_000, what = "condi
   }
 }
 
-async function reliableSocket(service: WebPubSubServiceClient, userId: string): Promise<{ probe: SocketProbe; connected: Frame; url: string }> {
+async function reliableSocket(
+  service: WebPubSubServiceClient,
+  userId: string,
+): Promise<{ probe: SocketProbe; connected: Frame; url: string }> {
   const { url } = await service.getClientAccessToken({ userId });
   const probe = await SocketProbe.open(url, [RELIABLE]);
   cleanups.push(() => probe.socket.terminate());
@@ -150,10 +156,18 @@ describe("json.reliable.webpubsub.azure.v1 on the wire", () => {
   it("sends connected with a reconnection token and numbers data messages; an ack stops their redelivery", async () => {
     const { standIn: server, service } = await standIn();
     const { probe, connected, url } = await reliableSocket(service, "frank");
-    expect(connected).toEqual({ type: "system", event: "connected", userId: "frank", connectionId: expect.any(String), reconnectionToken: expect.any(String) });
+    expect(connected).toEqual({
+      type: "system",
+      event: "connected",
+      userId: "frank",
+      connectionId: expect.any(String),
+      reconnectionToken: expect.any(String),
+    });
     for (let n = 1; n <= 3; n++) await service.sendToUser("frank", { n });
     await probe.waitFor((f) => f.sequenceId === 3);
-    expect(probe.frames.filter((f) => f.type === "message")).toEqual([1, 2, 3].map((n) => ({ type: "message", from: "server", dataType: "json", data: { n }, sequenceId: n })));
+    expect(probe.frames.filter((f) => f.type === "message")).toEqual(
+      [1, 2, 3].map((n) => ({ type: "message", from: "server", dataType: "json", data: { n }, sequenceId: n })),
+    );
     probe.socket.send(JSON.stringify({ type: "sequenceAck", sequenceId: 2 }));
     await settle(50);
     server.dropSockets(HUB, "frank");
@@ -166,7 +180,13 @@ describe("json.reliable.webpubsub.azure.v1 on the wire", () => {
     cleanups.push(() => back.socket.terminate());
     await back.waitFor((f) => f.sequenceId === 4);
     expect(back.frames).toEqual([
-      { type: "system", event: "connected", userId: "frank", connectionId: connected.connectionId, reconnectionToken: connected.reconnectionToken },
+      {
+        type: "system",
+        event: "connected",
+        userId: "frank",
+        connectionId: connected.connectionId,
+        reconnectionToken: connected.reconnectionToken,
+      },
       { type: "message", from: "server", dataType: "json", data: { n: 3 }, sequenceId: 3 },
       { type: "message", from: "server", dataType: "json", data: { n: 4 }, sequenceId: 4 },
     ]);

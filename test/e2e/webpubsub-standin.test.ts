@@ -6,6 +6,7 @@ import { WebPubSubServiceClient } from "@azure/web-pubsub";
 import jwt from "jsonwebtoken";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
+
 import { startWebPubSubStandIn, type WebPubSubStandIn } from "../../local/webpubsub";
 
 const KEY = "stand-in-test-access-key-0123456789abcdef";
@@ -210,7 +211,12 @@ describe("json.webpubsub.azure.v1 clients", () => {
     expect(await service.connectionExists("no-such-connection")).toBe(false);
 
     await service.sendToConnection(connected.connectionId as string, { only: "me" });
-    expect(await socket.next((f) => f.type === "message")).toEqual({ type: "message", from: "server", dataType: "json", data: { only: "me" } });
+    expect(await socket.next((f) => f.type === "message")).toEqual({
+      type: "message",
+      from: "server",
+      dataType: "json",
+      data: { only: "me" },
+    });
     // The SDK accepts only 202 for a send, so one to a connection that is gone is accepted too.
     await service.sendToConnection("no-such-connection", { x: 1 });
     await settle(50);
@@ -225,7 +231,12 @@ describe("json.webpubsub.azure.v1 clients", () => {
     const socket = await connect("no-roles", { protocols: [PUBSUB] });
     socket.socket.send(JSON.stringify({ type: "joinGroup", group: "g1", ackId: 1 }));
     socket.socket.send(JSON.stringify({ type: "sendToGroup", group: "g1", ackId: 2, dataType: "json", data: { x: 1 } }));
-    expect(await socket.next((f) => f.ackId === 1)).toEqual({ type: "ack", ackId: 1, success: false, error: { name: "Forbidden", message: expect.any(String) } });
+    expect(await socket.next((f) => f.ackId === 1)).toEqual({
+      type: "ack",
+      ackId: 1,
+      success: false,
+      error: { name: "Forbidden", message: expect.any(String) },
+    });
     expect(await socket.next((f) => f.ackId === 2)).toMatchObject({ type: "ack", success: false, error: { name: "Forbidden" } });
     expect(await service.groupExists("g1")).toBe(false);
   });
@@ -238,7 +249,14 @@ describe("json.webpubsub.azure.v1 clients", () => {
     expect(await service.groupExists("g1")).toBe(true);
 
     member.socket.send(JSON.stringify({ type: "sendToGroup", group: "g1", ackId: 4, dataType: "json", data: { y: 2 } }));
-    expect(await member.next((f) => f.type === "message")).toEqual({ type: "message", from: "group", group: "g1", fromUserId: "member", dataType: "json", data: { y: 2 } });
+    expect(await member.next((f) => f.type === "message")).toEqual({
+      type: "message",
+      from: "group",
+      group: "g1",
+      fromUserId: "member",
+      dataType: "json",
+      data: { y: 2 },
+    });
     expect(await member.next((f) => f.ackId === 4)).toMatchObject({ success: true });
 
     member.socket.send(JSON.stringify({ type: "joinGroup", group: "g1", ackId: 3 }));
@@ -261,7 +279,11 @@ describe("json.webpubsub.azure.v1 clients", () => {
   it("are declined, not crashed on, when a frame is not the protocol", async () => {
     const socket = await connect("garbled", { protocols: [PUBSUB] });
     socket.socket.send("this is not json {");
-    expect(await socket.next((f) => f.event === "disconnected")).toMatchObject({ type: "system", event: "disconnected", message: expect.any(String) });
+    expect(await socket.next((f) => f.event === "disconnected")).toMatchObject({
+      type: "system",
+      event: "disconnected",
+      message: expect.any(String),
+    });
     expect((await socket.closed).code).toBe(1008);
     const again = await connect("garbled", { protocols: [PUBSUB] });
     again.socket.send(JSON.stringify({ type: "noSuchRequest", ackId: 1 }));
@@ -272,7 +294,9 @@ describe("json.webpubsub.azure.v1 clients", () => {
 
 describe("the handshake", () => {
   it("accepts a token whose audience names another host of the same endpoint", async () => {
-    const viaLocalhost = new WebPubSubServiceClient(standIn.connectionString.replace("127.0.0.1", "localhost"), HUB, { allowInsecureConnection: true });
+    const viaLocalhost = new WebPubSubServiceClient(standIn.connectionString.replace("127.0.0.1", "localhost"), HUB, {
+      allowInsecureConnection: true,
+    });
     const { token } = await viaLocalhost.getClientAccessToken({ userId: "localhost-user" });
     expect((jwt.decode(token) as jwt.JwtPayload).aud).toContain("localhost");
     const socket = await Client.open(clientUrl(HUB, token));
@@ -306,9 +330,18 @@ describe("REST", () => {
     await expect(impostor.userExists("1")).rejects.toMatchObject({ statusCode: 401 });
 
     const url = `${standIn.endpoint}/api/hubs/${HUB}/:send?api-version=2024-12-01`;
-    const post = (authorization?: string) => fetch(url, { method: "POST", headers: { "content-type": "application/json", ...(authorization ? { authorization } : {}) }, body: "{}" });
+    const post = (authorization?: string) =>
+      fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...(authorization ? { authorization } : {}) },
+        body: "{}",
+      });
     expect((await post()).status).toBe(401);
-    const forOtherUrl = jwt.sign({}, KEY, { audience: `${standIn.endpoint}/api/hubs/otherhub/:send?api-version=2024-12-01`, expiresIn: "1h", algorithm: "HS256" });
+    const forOtherUrl = jwt.sign({}, KEY, {
+      audience: `${standIn.endpoint}/api/hubs/otherhub/:send?api-version=2024-12-01`,
+      expiresIn: "1h",
+      algorithm: "HS256",
+    });
     expect((await post(`Bearer ${forOtherUrl}`)).status).toBe(401);
     const good = jwt.sign({}, KEY, { audience: url.replace("127.0.0.1", "localhost"), expiresIn: "1h", algorithm: "HS256" });
     expect((await post(`Bearer ${good}`)).status).toBe(202);
@@ -316,7 +349,11 @@ describe("REST", () => {
 
   it("passes a JSON body on as its exact text", async () => {
     const socket = await connect("verbatim");
-    const res = await signedFetch(`/api/hubs/${HUB}/users/verbatim/:send?api-version=2024-12-01`, { method: "POST", headers: { "content-type": "application/json; charset=utf-8" }, body: '{ "spaced" : [1, 2] }' });
+    const res = await signedFetch(`/api/hubs/${HUB}/users/verbatim/:send?api-version=2024-12-01`, {
+      method: "POST",
+      headers: { "content-type": "application/json; charset=utf-8" },
+      body: '{ "spaced" : [1, 2] }',
+    });
     expect(res.status).toBe(202);
     expect((await socket.nextFrame()).data.toString()).toBe('{ "spaced" : [1, 2] }');
   });
@@ -324,7 +361,10 @@ describe("REST", () => {
   it("answers 404 to unknown routes, 413 to bodies over 1 MB and 415 to other content types", async () => {
     expect((await signedFetch(`/api/hubs/${HUB}/nothing/:here?api-version=2024-12-01`, { method: "POST", body: "{}" })).status).toBe(404);
     expect((await signedFetch(`/api/hubs/${HUB}/:send?api-version=2024-12-01`, { method: "GET" })).status).toBe(404);
-    expect((await signedFetch(`/api/hubs/${HUB}/:send`, { method: "POST", headers: { "content-type": "application/xml" }, body: "<x/>" })).status).toBe(415);
+    expect(
+      (await signedFetch(`/api/hubs/${HUB}/:send`, { method: "POST", headers: { "content-type": "application/xml" }, body: "<x/>" }))
+        .status,
+    ).toBe(415);
 
     const strict = new WebPubSubServiceClient(standIn.connectionString, HUB, noRetry);
     await expect(strict.sendToAll(Buffer.alloc(1024 * 1024 + 1))).rejects.toMatchObject({ statusCode: 413 });
@@ -372,7 +412,11 @@ describe("upstream system events", () => {
 
     await socket.close();
     const disconnected = await waitForEvent("disconnected");
-    expect(disconnected.headers).toMatchObject({ "ce-type": "azure.webpubsub.sys.disconnected", "ce-connectionid": connectionId, "ce-userid": "evented" });
+    expect(disconnected.headers).toMatchObject({
+      "ce-type": "azure.webpubsub.sys.disconnected",
+      "ce-connectionid": connectionId,
+      "ce-userid": "evented",
+    });
     expect(disconnected.headers["ce-signature"]).toBe(connected.headers["ce-signature"]);
     expect(JSON.parse(disconnected.body)).toEqual({ reason: expect.any(String) });
     expect(upstreamRequests.indexOf(connected)).toBeLessThan(upstreamRequests.indexOf(disconnected));
@@ -391,8 +435,17 @@ describe("upstream system events", () => {
 describe("close", () => {
   it("closes sockets, parked REST calls and the server without hanging, and can be called twice", async () => {
     const logged: string[] = [];
-    const own = await startWebPubSubStandIn({ port: 0, accessKey: KEY, restDelayMs: 10_000, eventHandlerUrl: () => "http://127.0.0.1:9/unreachable", log: (l) => logged.push(l) });
-    const client = new WebPubSubServiceClient(own.connectionString, HUB, { allowInsecureConnection: true, retryOptions: { maxRetries: 0 } });
+    const own = await startWebPubSubStandIn({
+      port: 0,
+      accessKey: KEY,
+      restDelayMs: 10_000,
+      eventHandlerUrl: () => "http://127.0.0.1:9/unreachable",
+      log: (l) => logged.push(l),
+    });
+    const client = new WebPubSubServiceClient(own.connectionString, HUB, {
+      allowInsecureConnection: true,
+      retryOptions: { maxRetries: 0 },
+    });
     const socket = await Client.open((await client.getClientAccessToken({ userId: "u" })).url);
     const parked = client.sendToAll({ never: "answered" }).catch((error: Error) => error);
     await settle(50);

@@ -5,28 +5,28 @@
  * with the prepackage hook run from the script azd writes, as azd starts it on Linux; our azure.yaml,
  * ignore files, staged package and main.parameters.json then go through each rule.
  */
-import { createHash } from "node:crypto";
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { deflateRawSync } from "node:zlib";
 import path from "node:path";
+import { deflateRawSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { azureYaml } from "../support/azure-yaml";
+
 import {
-  NEWEST,
-  OLDEST,
-  RELEASES,
   cite,
   hookInvocation,
   hookSource,
   inRange,
+  NEWEST,
   npmSource,
+  OLDEST,
   packageFolder,
   packageFolderSource,
   packageOrderSource,
   packageSteps,
   parametersSource,
+  RELEASES,
   remoteBuild,
   remoteBuildSource,
   substituteParameters,
@@ -35,13 +35,16 @@ import {
   zipEntries,
   zipSource,
 } from "../support/azd-rules";
-import { ROOT, cloneRepository } from "../support/clone";
+import { azureYaml } from "../support/azure-yaml";
+import { cloneRepository, ROOT } from "../support/clone";
 import { runHookAsAzd } from "../support/run-hook";
 
 const read = (file: string) => readFileSync(path.join(ROOT, file), "utf8");
 const yaml = azureYaml(read("azure.yaml"));
 const service = yaml.services.api;
-const serviceIgnoreFile = existsSync(path.join(ROOT, service.project, ".funcignore")) ? read(path.join(service.project, ".funcignore")) : null;
+const serviceIgnoreFile = existsSync(path.join(ROOT, service.project, ".funcignore"))
+  ? read(path.join(service.project, ".funcignore"))
+  : null;
 const declaredRemoteBuild = service.remoteBuild === undefined ? undefined : service.remoteBuild === "true";
 const hooks = { prepackage: service.hooks.prepackage, postdeploy: yaml.hooks.postdeploy };
 
@@ -52,7 +55,15 @@ function filesUnder(folder: string, relative = ""): string[] {
     return statSync(path.join(folder, rel)).isDirectory() ? filesUnder(folder, rel) : [rel];
   });
 }
-const digest = (folder: string) => Object.fromEntries(filesUnder(folder).map((f) => [f, createHash("sha256").update(readFileSync(path.join(folder, f))).digest("hex")]));
+const digest = (folder: string) =>
+  Object.fromEntries(
+    filesUnder(folder).map((f) => [
+      f,
+      createHash("sha256")
+        .update(readFileSync(path.join(folder, f)))
+        .digest("hex"),
+    ]),
+  );
 
 // One clone, packaged by azd's steps in azd's order (the newest release's; the oldest differs only in
 // the restore command's flags, and restore is the linked node_modules here).
@@ -66,7 +77,13 @@ beforeAll(() => {
   for (const step of packageSteps(NEWEST)) {
     if (step.kind === "command" && step.argv[1] === "install") ran.push("restore");
     else if (step.kind === "hook" && step.name === "prepackage") {
-      runHookAsAzd(NEWEST, { ...service.hooks.prepackage.posix, posix: service.hooks.prepackage.posix, windows: service.hooks.prepackage.windows }, "linux", project, process.env);
+      runHookAsAzd(
+        NEWEST,
+        { ...service.hooks.prepackage.posix, posix: service.hooks.prepackage.posix, windows: service.hooks.prepackage.windows },
+        "linux",
+        project,
+        process.env,
+      );
       staged = digest(path.join(clone, packageFolder(NEWEST, service)));
       ran.push("prepackage");
     } else if (step.kind === "command") {
@@ -111,21 +128,27 @@ describe("docs/deploy.md's account of the package", () => {
     const folder = path.join(clone, packageFolder(NEWEST, service));
     const mb = (bytes: number) => bytes / 1e6;
     const unpacked = filesUnder(folder).reduce((sum, f) => sum + statSync(path.join(folder, f)).size, 0);
-    const stated = /(\d+) files, ([\d.]+) MB \(([\d.]+) MB of it source maps\), \*\*([\d.]+) MB zipped\*\*/.exec(deploySection().replace(/\s+/g, " "));
+    const stated = /(\d+) files, ([\d.]+) MB \(([\d.]+) MB of it source maps\), \*\*([\d.]+) MB zipped\*\*/.exec(
+      deploySection().replace(/\s+/g, " "),
+    );
     expect(stated, "docs/deploy.md: '<n> files, <x> MB (<y> MB of it source maps), **<z> MB zipped**'").not.toBeNull();
     const [, files, total, maps, zipped] = stated!.map(Number);
     const close = (actual: number, claimed: number) => Math.abs(actual - claimed) / claimed <= 0.15;
     expect({ zipped: mb(zipSize(folder)), total: mb(unpacked), files: filesUnder(folder).length }).toSatisfy(
       (m: { zipped: number; total: number; files: number }) => close(m.zipped, zipped) && close(m.total, total) && close(m.files, files),
     );
-    const sourceMaps = filesUnder(folder).filter((f) => f.endsWith(".map")).reduce((sum, f) => sum + statSync(path.join(folder, f)).size, 0);
+    const sourceMaps = filesUnder(folder)
+      .filter((f) => f.endsWith(".map"))
+      .reduce((sum, f) => sum + statSync(path.join(folder, f)).size, 0);
     expect(close(mb(sourceMaps), maps), `source maps ${mb(sourceMaps)} MB`).toBe(true);
   });
 });
 
 describe.each(RELEASES)("azd %s", (release) => {
   it(`${remoteBuildSource(release)}: no remote build, and no refusal`, () => {
-    expect(remoteBuild(release, { language: service.language, remoteBuild: declaredRemoteBuild, projectIgnoreFile: serviceIgnoreFile })).toEqual({ remoteBuild: false });
+    expect(
+      remoteBuild(release, { language: service.language, remoteBuild: declaredRemoteBuild, projectIgnoreFile: serviceIgnoreFile }),
+    ).toEqual({ remoteBuild: false });
   });
 
   it(`${packageFolderSource(release)}: zips ${service.project}/${service.dist}, which the prepackage hook staged`, () => {
@@ -143,7 +166,9 @@ describe.each(RELEASES)("azd %s", (release) => {
   });
 
   it(`${packageOrderSource(release)}; ${npmSource(release)}: restore, the prepackage hook, \`npm run build --if-present\`, then the zip; the build after the hook leaves the staged folder as the hook wrote it`, () => {
-    const order = packageSteps(release).map((s) => (s.kind === "hook" ? s.name : s.kind === "zip" ? "zip" : s.argv.slice(0, s.argv[1] === "install" ? 2 : 3).join(" ")));
+    const order = packageSteps(release).map((s) =>
+      s.kind === "hook" ? s.name : s.kind === "zip" ? "zip" : s.argv.slice(0, s.argv[1] === "install" ? 2 : 3).join(" "),
+    );
     expect(order).toEqual(["npm install", "prepackage", "npm run build", "zip", "postpackage"]);
     expect(ran).toEqual(["restore", "prepackage", "npm run build --if-present", "zip", "postpackage"]);
     expect(afterBuild).toEqual(staged);
@@ -151,9 +176,16 @@ describe.each(RELEASES)("azd %s", (release) => {
 
   it(`${upOrderSource(release)}: the package needs nothing from the provision (it may be built first, or meanwhile), and postdeploy runs after the deploy`, () => {
     const order = upOrder(release);
-    expect(order).toEqual(expect.arrayContaining([["package", "deploy"], ["provision", "deploy"], ["deploy", "postdeploy hook"]]));
+    expect(order).toEqual(
+      expect.arrayContaining([
+        ["package", "deploy"],
+        ["provision", "deploy"],
+        ["deploy", "postdeploy hook"],
+      ]),
+    );
     expect(order).not.toContainEqual(["provision", "package"]);
-    for (const script of ["scripts/package.mjs", "scripts/build.mjs"]) expect(read(script), script).not.toMatch(/process\.env\.(AZURE_|SERVICE_|API_URL)/);
+    for (const script of ["scripts/package.mjs", "scripts/build.mjs"])
+      expect(read(script), script).not.toMatch(/process\.env\.(AZURE_|SERVICE_|API_URL)/);
   });
 
   it(`${hookSource(release)}: sh on Linux and macOS, pwsh on Windows, inline scripts; prepackage fails the deploy, postdeploy never does`, () => {
@@ -165,18 +197,36 @@ describe.each(RELEASES)("azd %s", (release) => {
         expect(invocation.content).toContain(`\n${(os === "windows" ? hook.windows : hook.posix).run}\n`);
       }
     }
-    expect(hookInvocation(release, "windows", { ...hooks.prepackage.posix, ...hooks.prepackage }, ROOT, "windows").argv).toEqual(["cmd.exe", "/c", "pwsh", "SCRIPT"]);
+    expect(hookInvocation(release, "windows", { ...hooks.prepackage.posix, ...hooks.prepackage }, ROOT, "windows").argv).toEqual([
+      "cmd.exe",
+      "/c",
+      "pwsh",
+      "SCRIPT",
+    ]);
   });
 
   it(`${parametersSource(release)}: on a fresh environment every parameter resolves, unset optional ones fall back to the template, and the generated secrets are left to azd`, () => {
     const fresh = { AZURE_ENV_NAME: "mail-dev", AZURE_LOCATION: "eastus2" };
-    const { values, dropped } = substituteParameters(release, read("infra/main.parameters.json"), fresh, "00000000-0000-0000-0000-000000000001");
+    const { values, dropped } = substituteParameters(
+      release,
+      read("infra/main.parameters.json"),
+      fresh,
+      "00000000-0000-0000-0000-000000000001",
+    );
     expect(JSON.stringify(values)).not.toContain("${");
-    expect(values).toMatchObject({ environmentName: "mail-dev", location: "eastus2", principalId: "00000000-0000-0000-0000-000000000001", webPubSubSku: "Free_F1", maximumInstanceCount: "40" });
+    expect(values).toMatchObject({
+      environmentName: "mail-dev",
+      location: "eastus2",
+      principalId: "00000000-0000-0000-0000-000000000001",
+      webPubSubSku: "Free_F1",
+      maximumInstanceCount: "40",
+    });
     // Empty because unset: dropped, so the template's default (or azd's generated value) applies.
     expect(dropped.sort()).toEqual(["allowedOrigins", "jwtSecret", "postgresLocation", "webPubSubEventHandlerKey"]);
     // drone/envsubst takes the word for a variable set to "" too, not only for an unset one.
-    expect(substituteParameters(release, read("infra/main.parameters.json"), { ...fresh, WEBPUBSUB_SKU: "" }, "p").values.webPubSubSku).toBe("Free_F1");
+    expect(
+      substituteParameters(release, read("infra/main.parameters.json"), { ...fresh, WEBPUBSUB_SKU: "" }, "p").values.webPubSubSku,
+    ).toBe("Free_F1");
     const declared = new Set([...read("infra/main.bicep").matchAll(/^param (\w+)/gm)].map((m) => m[1]));
     for (const name of [...Object.keys(values), ...dropped]) expect(declared.has(name), name).toBe(true);
   });
@@ -186,14 +236,23 @@ describe("the rules themselves, on the inputs that broke deploys", () => {
   const old = `${serviceIgnoreFile ?? ""}\n# main is an esbuild bundle that needs no node_modules.\nnode_modules/\n`;
 
   it(`${remoteBuildSource(NEWEST)}: refuses remoteBuild: false when .funcignore excludes node_modules (azd 1.23.12 and later); ${OLDEST} did not look`, () => {
-    expect(remoteBuild(NEWEST, { language: "ts", remoteBuild: false, projectIgnoreFile: old })).toEqual({ error: "'remoteBuild: false' cannot be used when '.funcignore' excludes node_modules" });
-    expect(remoteBuild("1.23.12", { language: "ts", remoteBuild: false, projectIgnoreFile: `\uFEFFnode_modules\n` })).toHaveProperty("error");
+    expect(remoteBuild(NEWEST, { language: "ts", remoteBuild: false, projectIgnoreFile: old })).toEqual({
+      error: "'remoteBuild: false' cannot be used when '.funcignore' excludes node_modules",
+    });
+    expect(remoteBuild("1.23.12", { language: "ts", remoteBuild: false, projectIgnoreFile: `\uFEFFnode_modules\n` })).toHaveProperty(
+      "error",
+    );
     expect(remoteBuild(OLDEST, { language: "ts", remoteBuild: false, projectIgnoreFile: old })).toEqual({ remoteBuild: false });
   });
 
   it(`${remoteBuildSource("1.23.4")}: before ${OLDEST} TypeScript always built remotely; the staged package.json then gives the platform nothing to install or build`, () => {
-    expect(remoteBuild("1.23.4", { language: "ts", remoteBuild: false, projectIgnoreFile: serviceIgnoreFile })).toEqual({ remoteBuild: true });
-    const pkg = JSON.parse(readFileSync(path.join(clone, packageFolder(NEWEST, service), "package.json"), "utf8")) as Record<string, unknown>;
+    expect(remoteBuild("1.23.4", { language: "ts", remoteBuild: false, projectIgnoreFile: serviceIgnoreFile })).toEqual({
+      remoteBuild: true,
+    });
+    const pkg = JSON.parse(readFileSync(path.join(clone, packageFolder(NEWEST, service), "package.json"), "utf8")) as Record<
+      string,
+      unknown
+    >;
     expect(Object.keys(pkg).sort()).toEqual(["main", "name", "type", "version"]);
   });
 

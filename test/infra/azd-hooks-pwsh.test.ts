@@ -4,14 +4,15 @@
  * runs this with CI set; elsewhere it runs when pwsh is on PATH, and reports itself skipped otherwise.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { azureYaml } from "../support/azure-yaml";
+
 import { NEWEST, RELEASES } from "../support/azd-rules";
-import { ROOT, cloneRepository } from "../support/clone";
+import { azureYaml } from "../support/azure-yaml";
+import { cloneRepository, ROOT } from "../support/clone";
 import { runHookAsAzd, runHookAsAzdAsync } from "../support/run-hook";
 
 const PWSH_INSTALL = "install PowerShell 7: dotnet tool install --tool-path <dir> PowerShell --version 7.6.9, and put <dir> on PATH";
@@ -64,7 +65,10 @@ describe.skipIf(skip)("the Windows hooks under PowerShell 7, as azd's pwsh wrapp
       s.listen(0, "127.0.0.1", () => resolve(s));
     });
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const out = await runHookAsAzdAsync(release, { ...postdeploy.windows, ...postdeploy }, "windows", ROOT, { ...process.env, SERVICE_API_URI: url });
+    const out = await runHookAsAzdAsync(release, { ...postdeploy.windows, ...postdeploy }, "windows", ROOT, {
+      ...process.env,
+      SERVICE_API_URI: url,
+    });
     expect(out).toContain(`API is up, schema current: ${url}`);
   });
 });

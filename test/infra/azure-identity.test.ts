@@ -9,11 +9,12 @@ import https from "node:https";
 import jwt from "jsonwebtoken";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { IdentityClaims } from "../../local/identity/issuer";
-import { Issuer, MSI_API_VERSION, RESOURCES, startIdentityEndpoint, type IdentityEndpoint } from "../../local/identity";
+
 import { createLocalCertificates, type LocalCertificates } from "../../local/azure-identity/certificates";
 import { spawnApp, type RunningApp } from "../../local/azure-identity/spawn-app";
 import { startAzureIdentityStack, type AzureIdentityStack } from "../../local/azure-identity/stack";
+import { Issuer, MSI_API_VERSION, RESOURCES, startIdentityEndpoint, type IdentityEndpoint } from "../../local/identity";
+import type { IdentityClaims } from "../../local/identity/issuer";
 import { startWebPubSubStandIn, type WebPubSubStandIn } from "../../local/webpubsub";
 import { ERRORS } from "../../shared/http/errors";
 import { registerOverHttp } from "../support/api";
@@ -126,12 +127,18 @@ describe("the Web PubSub stand-in in Entra mode", () => {
 
   it(":generateToken signs a client token for the user, roles and expiry asked for, and refuses bad arguments", async () => {
     const token = issuer.issue(RESOURCES.webPubSub).token;
-    const answer = await post("/api/hubs/notifications/:generateToken?api-version=2024-12-01&userId=42&role=webpubsub.joinLeaveGroup&minutesToExpire=5", token, "");
+    const answer = await post(
+      "/api/hubs/notifications/:generateToken?api-version=2024-12-01&userId=42&role=webpubsub.joinLeaveGroup&minutesToExpire=5",
+      token,
+      "",
+    );
     expect(answer.status).toBe(200);
     const claims = jwt.verify((JSON.parse(answer.text) as { token: string }).token, accessKey) as jwt.JwtPayload;
     expect(claims).toMatchObject({ sub: "42", role: ["webpubsub.joinLeaveGroup"], aud: `${standIn.endpoint}/client/hubs/notifications` });
     expect((claims.exp as number) - (claims.iat as number)).toBe(300);
-    expect((await post("/api/hubs/notifications/:generateToken?api-version=2024-12-01&userId=42&minutesToExpire=0", token, "")).status).toBe(400);
+    expect(
+      (await post("/api/hubs/notifications/:generateToken?api-version=2024-12-01&userId=42&minutesToExpire=0", token, "")).status,
+    ).toBe(400);
     expect((await post("/api/hubs/notifications/:generateToken?api-version=2024-12-01&clientType=MQTT", token, "")).status).toBe(400);
     expect((await post("/api/hubs/notifications/:generateToken?api-version=2024-12-01&userId=42", undefined, "")).status).toBe(401);
   });
@@ -170,7 +177,8 @@ describe.skipIf(!adminUrl)(`the app signed in by its managed identity (${adminUr
   }
 
   describe("PostgreSQL sign-in", () => {
-    const issue = (claims: Partial<IdentityClaims> = {}, resource: string = RESOURCES.postgres) => stack.identity.issuer.issue(resource, { claims }).token;
+    const issue = (claims: Partial<IdentityClaims> = {}, resource: string = RESOURCES.postgres) =>
+      stack.identity.issuer.issue(resource, { claims }).token;
 
     it("accepts the identity's token as the role's password, over verified TLS", async () => {
       await signIn(issue());
@@ -214,8 +222,16 @@ describe.skipIf(!adminUrl)(`the app signed in by its managed identity (${adminUr
 
       const socket = await SocketProbe.open(url, undefined, { ca: stack.certificates.ca });
       cleanups.push(() => socket.close());
-      expect(await socket.waitFor((f) => f.event === "unread_count_updated")).toEqual({ event: "unread_count_updated", unread_count: 0, seq: 0 });
-      const aliceSocket = await SocketProbe.open((await (await fetch(`${app.url}/ws/?token=${alice.token}`)).json() as { url: string }).url, undefined, { ca: stack.certificates.ca });
+      expect(await socket.waitFor((f) => f.event === "unread_count_updated")).toEqual({
+        event: "unread_count_updated",
+        unread_count: 0,
+        seq: 0,
+      });
+      const aliceSocket = await SocketProbe.open(
+        ((await (await fetch(`${app.url}/ws/?token=${alice.token}`)).json()) as { url: string }).url,
+        undefined,
+        { ca: stack.certificates.ca },
+      );
       cleanups.push(() => aliceSocket.close());
       await aliceSocket.waitFor((f) => f.event === "unread_count_updated");
 
@@ -227,14 +243,20 @@ describe.skipIf(!adminUrl)(`the app signed in by its managed identity (${adminUr
       expect(sent.status).toBe(200);
       const message = (await sent.json()) as { id: number };
       const arrived = await socket.waitFor((f) => f.event === "new_message");
-      expect(arrived).toMatchObject({ event: "new_message", unread_count: 1, message: { id: message.id, sender_id: alice.id, title: "By identity" } });
+      expect(arrived).toMatchObject({
+        event: "new_message",
+        unread_count: 1,
+        message: { id: message.id, sender_id: alice.id, title: "By identity" },
+      });
 
       const inbox = (await (await fetch(`${app.url}/messages/inbox/`, { headers: auth(bob.token) })).json()) as { id: number }[];
       expect(inbox.map((m) => m.id)).toEqual([message.id]);
       const read = await fetch(`${app.url}/messages/${message.id}/read`, { method: "PUT", headers: auth(bob.token) });
       expect(read.status).toBe(200);
       expect(await aliceSocket.waitFor((f) => f.event === "message_read")).toMatchObject({ event: "message_read", message_id: message.id });
-      expect(await socket.waitFor((f) => f.event === "unread_count_updated" && (f as Frame).unread_count === 0 && socket.frames.indexOf(f) > 1)).toBeDefined();
+      expect(
+        await socket.waitFor((f) => f.event === "unread_count_updated" && (f as Frame).unread_count === 0 && socket.frames.indexOf(f) > 1),
+      ).toBeDefined();
     });
   });
 
@@ -264,7 +286,10 @@ describe.skipIf(!adminUrl)(`the app signed in by its managed identity (${adminUr
       cleanups.push(() => refused.stop());
       const res = await fetch(`${refused.url}/health`);
       expect(res.status).toBe(503);
-      const login = await fetch(`${refused.url}/token`, { method: "POST", body: new URLSearchParams({ username: "someone", password: "correct horse battery" }) });
+      const login = await fetch(`${refused.url}/token`, {
+        method: "POST",
+        body: new URLSearchParams({ username: "someone", password: "correct horse battery" }),
+      });
       expect(login.status).toBe(503);
       expect(await login.json()).toEqual({ detail: ERRORS.databaseUnavailable });
       await waitForOutput(refused, /password authentication failed/);
@@ -272,7 +297,12 @@ describe.skipIf(!adminUrl)(`the app signed in by its managed identity (${adminUr
 
     it("still sends the message (200) when Web PubSub refuses the token, and logs the failure", { timeout: 90_000 }, async () => {
       // A Web PubSub resource where the identity holds no role: every bearer token is refused.
-      const refusing: WebPubSubStandIn = await startWebPubSubStandIn({ port: 0, accessKey: "k".repeat(44), tls: stack.certificates, acceptBearer: () => false });
+      const refusing: WebPubSubStandIn = await startWebPubSubStandIn({
+        port: 0,
+        accessKey: "k".repeat(44),
+        tls: stack.certificates,
+        acceptBearer: () => false,
+      });
       cleanups.push(() => refusing.close());
       const isolated = await spawnApp({ ...stack.appSettings(), WEBPUBSUB_ENDPOINT: refusing.endpoint });
       cleanups.push(() => isolated.stop());
@@ -284,7 +314,9 @@ describe.skipIf(!adminUrl)(`the app signed in by its managed identity (${adminUr
         body: JSON.stringify({ recipient_id: String(dave.id), title: "Unheard", body: "Still stored" }),
       });
       expect(sent.status).toBe(200);
-      const inbox = (await (await fetch(`${isolated.url}/messages/inbox/`, { headers: { authorization: `Bearer ${dave.token}` } })).json()) as { title: string }[];
+      const inbox = (await (
+        await fetch(`${isolated.url}/messages/inbox/`, { headers: { authorization: `Bearer ${dave.token}` } })
+      ).json()) as { title: string }[];
       expect(inbox.map((m) => m.title)).toEqual(["Unheard"]);
       await waitForOutput(isolated, /realtime push of new_message to user \d+ failed/);
       const negotiated = await fetch(`${isolated.url}/ws/`, { headers: { authorization: `Bearer ${dave.token}` } });

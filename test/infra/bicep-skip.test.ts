@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+
 import { ROOT } from "../support/clone";
 
 const scratch = mkdtempSync(path.join(tmpdir(), "node-alone-"));
@@ -17,7 +18,12 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 function infraTestWithNodeAlone(ci: boolean) {
   const env: NodeJS.ProcessEnv = { PATH: scratch, HOME: scratch, XDG_CACHE_HOME: path.join(scratch, "cache") };
   if (ci) env.CI = "true";
-  const run = spawnSync(process.execPath, [path.join(ROOT, "node_modules", "vitest", "vitest.mjs"), "run", "test/infra/infra.test.ts"], { cwd: ROOT, env, encoding: "utf8", timeout: 120_000 });
+  const run = spawnSync(process.execPath, [path.join(ROOT, "node_modules", "vitest", "vitest.mjs"), "run", "test/infra/infra.test.ts"], {
+    cwd: ROOT,
+    env,
+    encoding: "utf8",
+    timeout: 120_000,
+  });
   return { status: run.status, output: `${run.stdout}${run.stderr}` };
 }
 

@@ -9,8 +9,9 @@ import { builtinModules, createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HttpRequest, InvocationContext, type HttpResponseInit } from "@azure/functions";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { registeredFunctions } from "../../local/functions-core";
 
 const ROOT = path.resolve(__dirname, "../..");
@@ -47,7 +48,11 @@ beforeAll(() => {
   // Build into a scratch folder exactly as `npm run build` does, so the test never races a dev
   // build; no node_modules there, as in the deployed package.
   out = mkdtempSync(path.join(tmpdir(), "build-test-"));
-  execFileSync(process.execPath, [path.join(ROOT, "scripts", "build.mjs")], { cwd: ROOT, stdio: "pipe", env: { ...process.env, BUILD_OUT_DIR: path.join(out, "dist") } });
+  execFileSync(process.execPath, [path.join(ROOT, "scripts", "build.mjs")], {
+    cwd: ROOT,
+    stdio: "pipe",
+    env: { ...process.env, BUILD_OUT_DIR: path.join(out, "dist") },
+  });
 }, 120_000);
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
@@ -60,10 +65,24 @@ describe("the build", () => {
 
   it("writes the entry, its chunks and maps, the hashing thread and Swagger UI's served files only (no tests, benchmarks, local host or sources)", () => {
     const files = readdirSync(path.join(out, "dist"));
-    expect(files).toEqual(expect.arrayContaining(["main.mjs", "main.mjs.map", "password-worker.js", "password-worker.js.map", "swagger-ui"]));
-    const others = files.filter((f) => !["main.mjs", "main.mjs.map", "password-worker.js", "password-worker.js.map", "password-worker.js.LEGAL.txt", "swagger-ui"].includes(f));
+    expect(files).toEqual(
+      expect.arrayContaining(["main.mjs", "main.mjs.map", "password-worker.js", "password-worker.js.map", "swagger-ui"]),
+    );
+    const others = files.filter(
+      (f) =>
+        ![
+          "main.mjs",
+          "main.mjs.map",
+          "password-worker.js",
+          "password-worker.js.map",
+          "password-worker.js.LEGAL.txt",
+          "swagger-ui",
+        ].includes(f),
+    );
     for (const file of others) expect(file).toMatch(/^[a-z-]+-[A-Z0-9]{8}\.mjs(\.map|\.LEGAL\.txt)?$/);
-    const served = Object.keys(JSON.parse(readFileSync(path.join(ROOT, "shared", "http", "swagger-ui-assets.json"), "utf8")) as Record<string, string>);
+    const served = Object.keys(
+      JSON.parse(readFileSync(path.join(ROOT, "shared", "http", "swagger-ui-assets.json"), "utf8")) as Record<string, string>,
+    );
     expect(readdirSync(path.join(out, "dist", "swagger-ui")).sort()).toEqual(served.sort());
     expect(existsSync(path.join(out, "node_modules"))).toBe(false);
   });
@@ -93,7 +112,11 @@ describe("the build", () => {
     visit("main.mjs");
     const loadedAtStart = [...reachable].map((file) => readFileSync(path.join(out, "dist", file), "utf8")).join("\n");
     // Booleans, so that a failure does not print the bundle.
-    expect({ zod: loadedAtStart.includes("ZodError"), pg: loadedAtStart.includes("client_encoding"), registration: loadedAtStart.includes("deferRegistrations") }).toEqual({ zod: false, pg: false, registration: true });
+    expect({
+      zod: loadedAtStart.includes("ZodError"),
+      pg: loadedAtStart.includes("client_encoding"),
+      registration: loadedAtStart.includes("deferRegistrations"),
+    }).toEqual({ zod: false, pg: false, registration: true });
   });
 
   it("keeps the common-password list in a chunk of its own that only import() loads (registration's first call)", () => {
@@ -117,7 +140,11 @@ describe("the build", () => {
     writeFileSync(importer, "module.exports = (url) => import(url);");
     const nativeImport = createRequire(__filename)(importer) as (url: string) => Promise<unknown>;
     await nativeImport(pathToFileURL(path.join(out, "dist", "main.mjs")).href);
-    const registered = Object.fromEntries(registeredFunctions().filter((f) => f.trigger.type === "httpTrigger").map((f) => [f.name, f.trigger]));
+    const registered = Object.fromEntries(
+      registeredFunctions()
+        .filter((f) => f.trigger.type === "httpTrigger")
+        .map((f) => [f.name, f.trigger]),
+    );
     expect(Object.keys(registered).sort()).toEqual(Object.keys(EXPECTED).sort());
     for (const [name, expected] of Object.entries(EXPECTED)) {
       expect(registered[name].route, name).toBe(expected.route);
@@ -134,21 +161,31 @@ describe("the build", () => {
     );
     // Its first run loads its file from the bundle and sweeps: here the placeholder database (test/support/env.ts) cannot be reached.
     const sweep = timers.find((f) => f.name === "idempotency-keys-sweep")!;
-    await expect(Promise.resolve(sweep.handler({ isPastDue: false }, new InvocationContext()))).rejects.toThrow(/placeholder\.invalid|ENOTFOUND|EAI_AGAIN/);
+    await expect(Promise.resolve(sweep.handler({ isPastDue: false }, new InvocationContext()))).rejects.toThrow(
+      /placeholder\.invalid|ENOTFOUND|EAI_AGAIN/,
+    );
   });
 
   it("serves Swagger UI's files from beside the bundle", async () => {
     const docs = registeredFunctions().find((f) => f.name === "docs")!;
-    const response = (await docs.handler(new HttpRequest({ method: "GET", url: "http://localhost/docs/swagger-ui.css", params: { asset: "swagger-ui.css" } }), new InvocationContext())) as HttpResponseInit;
+    const response = (await docs.handler(
+      new HttpRequest({ method: "GET", url: "http://localhost/docs/swagger-ui.css", params: { asset: "swagger-ui.css" } }),
+      new InvocationContext(),
+    )) as HttpResponseInit;
     expect(response.status).toBe(200);
     expect(String(response.headers && (response.headers as Record<string, string>)["Content-Type"])).toMatch(/text\/css/);
   });
 
   it("serves an OpenAPI document of every API function in the bundle (built from their declarations)", async () => {
     const openapi = registeredFunctions().find((f) => f.name === "openapi")!;
-    const response = (await openapi.handler(new HttpRequest({ method: "GET", url: "http://localhost/openapi.json" }), new InvocationContext())) as HttpResponseInit;
+    const response = (await openapi.handler(
+      new HttpRequest({ method: "GET", url: "http://localhost/openapi.json" }),
+      new InvocationContext(),
+    )) as HttpResponseInit;
     const doc = JSON.parse(String(response.body)) as { paths: Record<string, Record<string, unknown>> };
-    const documented = Object.entries(doc.paths).flatMap(([p, methods]) => Object.keys(methods).map((m) => `${m.toUpperCase()} ${p.replace(/^\/|\/$/g, "")}`));
+    const documented = Object.entries(doc.paths).flatMap(([p, methods]) =>
+      Object.keys(methods).map((m) => `${m.toUpperCase()} ${p.replace(/^\/|\/$/g, "")}`),
+    );
     const served = Object.entries(EXPECTED)
       .filter(([name]) => !["docs", "openapi", "webpubsub-events"].includes(name))
       .flatMap(([, { route, methods }]) => methods.map((m) => `${m} ${route}`));
@@ -156,7 +193,9 @@ describe("the build", () => {
   });
 
   it("gives the manifest reader the environment Windows needs (SystemRoot, TEMP and the like, in their own case), and none of the developer's settings", async () => {
-    const { childEnv } = (await import(pathToFileURL(path.join(ROOT, "scripts", "child-env.mjs")).href)) as { childEnv(base: NodeJS.ProcessEnv, extra?: Record<string, string>): Record<string, string> };
+    const { childEnv } = (await import(pathToFileURL(path.join(ROOT, "scripts", "child-env.mjs")).href)) as {
+      childEnv(base: NodeJS.ProcessEnv, extra?: Record<string, string>): Record<string, string>;
+    };
     const windows = {
       Path: "C:\\Windows\\system32;C:\\Program Files\\nodejs",
       PATHEXT: ".COM;.EXE;.BAT;.CMD",
@@ -175,7 +214,9 @@ describe("the build", () => {
     const env = childEnv(windows, { SECRET_KEY: "placeholder", DATABASE_URL: "postgresql://manifest.invalid/none" });
     const { DATABASE_URL: _db, SECRET_KEY: _key, WEBPUBSUB_CONNECTION_STRING: _wps, ...os } = windows;
     expect(env).toEqual({ ...os, SECRET_KEY: "placeholder", DATABASE_URL: "postgresql://manifest.invalid/none" });
-    expect(readFileSync(path.join(ROOT, "scripts", "build.mjs"), "utf8")).toMatch(/execFileSync\(process\.execPath, \[reader\], \{ cwd: scratch, env, encoding: "utf8" \}\)/);
+    expect(readFileSync(path.join(ROOT, "scripts", "build.mjs"), "utf8")).toMatch(
+      /execFileSync\(process\.execPath, \[reader\], \{ cwd: scratch, env, encoding: "utf8" \}\)/,
+    );
     expect(readFileSync(path.join(ROOT, "scripts", "build.mjs"), "utf8")).toMatch(/const env = childEnv\(process\.env, \{/);
   });
 
@@ -187,7 +228,9 @@ describe("the build", () => {
   });
 
   it(".funcignore keeps tests, benchmarks, the local host, infra and sources out of the package", () => {
-    const ignored = readFileSync(path.join(ROOT, ".funcignore"), "utf8").split("\n").map((l) => l.trim());
+    const ignored = readFileSync(path.join(ROOT, ".funcignore"), "utf8")
+      .split("\n")
+      .map((l) => l.trim());
     for (const entry of ["test/", "bench/", "local/", "infra/", "local.settings.json"]) expect(ignored).toContain(entry);
     expect(existsSync(path.join(ROOT, "local.settings.example.json"))).toBe(true);
   });

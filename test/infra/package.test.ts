@@ -8,10 +8,11 @@
  * azure.yaml states it, and checks the folder azd would zip.
  */
 import { execFileSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { azureYaml } from "../support/azure-yaml";
 import { cloneRepository } from "../support/clone";
 
@@ -41,7 +42,17 @@ describe("azure.yaml packaging", () => {
 describe("the folder azd zips, staged by the hook in a fresh clone", () => {
   it("holds only the bundle, host.json and package.json: nothing stale, no node_modules", () => {
     expect(readdirSync(out).sort()).toEqual(["dist", "host.json", "package.json"]);
-    for (const absent of ["test", "bench", "local", "infra", "functions", "shared", "node_modules", "local.settings.json", "tsconfig.json"]) {
+    for (const absent of [
+      "test",
+      "bench",
+      "local",
+      "infra",
+      "functions",
+      "shared",
+      "node_modules",
+      "local.settings.json",
+      "tsconfig.json",
+    ]) {
       expect(existsSync(path.join(out, absent)), absent).toBe(false);
     }
   });
@@ -50,7 +61,8 @@ describe("the folder azd zips, staged by the hook in a fresh clone", () => {
     const files = readdirSync(path.join(out, "dist"));
     expect(files).toEqual(expect.arrayContaining(["main.mjs", "password-worker.js", "swagger-ui"]));
     // Besides those: the entry's chunks, source maps and license notes only (the planted old function is gone).
-    for (const file of files.filter((f) => !["password-worker.js", "swagger-ui"].includes(f))) expect(file).toMatch(/\.(mjs|map|LEGAL\.txt)$/);
+    for (const file of files.filter((f) => !["password-worker.js", "swagger-ui"].includes(f)))
+      expect(file).toMatch(/\.(mjs|map|LEGAL\.txt)$/);
   });
 
   it("has a package.json with only what the host reads (name, version, type, main): a remote build, if one ran, would have nothing to install or build", () => {
@@ -68,7 +80,10 @@ describe("the folder azd zips, staged by the hook in a fresh clone", () => {
     // The password-hashing thread, too, runs with nothing but what was packaged.
     const hashed = execFileSync(
       process.execPath,
-      ["-e", `const { Worker } = require("node:worker_threads"); const w = new Worker(${JSON.stringify(path.join(alone, "dist", "password-worker.js"))}, { workerData: { niceness: 0 } }); w.on("message", (m) => { console.log(JSON.stringify(m)); w.terminate(); }); w.postMessage({ op: "hash", password: "p", cost: 4 });`],
+      [
+        "-e",
+        `const { Worker } = require("node:worker_threads"); const w = new Worker(${JSON.stringify(path.join(alone, "dist", "password-worker.js"))}, { workerData: { niceness: 0 } }); w.on("message", (m) => { console.log(JSON.stringify(m)); w.terminate(); }); w.postMessage({ op: "hash", password: "p", cost: 4 });`,
+      ],
       { cwd: alone, encoding: "utf8" },
     );
     // A weak setting: the functions still register (the host indexes them), and start-up stops the app naming it.
@@ -87,10 +102,14 @@ describe("the folder azd zips, staged by the hook in a fresh clone", () => {
 
 /** Loads a package as the worker does (with only the worker's @azure/functions-core) and runs its app-start hooks. */
 function startAlone(app: string, secret: string): string {
-  return execFileSync(process.execPath, ["-r", path.join(ROOT, "bench", "cold-start", "worker-stub.cjs"), path.join(ROOT, "bench", "cold-start", "load-app.cjs"), app], {
-    cwd: app,
-    env: { PATH: process.env.PATH, SECRET_KEY: secret, DATABASE_URL: "postgresql://placeholder.invalid/none" },
-    encoding: "utf8",
-    stdio: "pipe",
-  });
+  return execFileSync(
+    process.execPath,
+    ["-r", path.join(ROOT, "bench", "cold-start", "worker-stub.cjs"), path.join(ROOT, "bench", "cold-start", "load-app.cjs"), app],
+    {
+      cwd: app,
+      env: { PATH: process.env.PATH, SECRET_KEY: secret, DATABASE_URL: "postgresql://placeholder.invalid/none" },
+      encoding: "utf8",
+      stdio: "pipe",
+    },
+  );
 }

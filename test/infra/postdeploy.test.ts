@@ -5,18 +5,25 @@
  * restarted once only, and the hook still succeeds.
  */
 import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
+
 import { azureYaml } from "../support/azure-yaml";
 import { ROOT } from "../support/clone";
-import { readFileSync } from "node:fs";
 
 type Outcome = "healthy" | "healthy after restart" | "not healthy" | "no url";
 interface PostdeployModule {
-  postdeploy(options: { env: NodeJS.ProcessEnv; token?: () => string; arm?: string; timing?: Record<string, number>; log?: (line: string) => void }): Promise<Outcome>;
+  postdeploy(options: {
+    env: NodeJS.ProcessEnv;
+    token?: () => string;
+    arm?: string;
+    timing?: Record<string, number>;
+    log?: (line: string) => void;
+  }): Promise<Outcome>;
 }
 const HOOK = path.join(ROOT, "infra", "hooks", "postdeploy.mjs");
 const load = async () => (await import(pathToFileURL(HOOK).href)) as PostdeployModule;
@@ -53,15 +60,30 @@ describe("postdeploy", () => {
   it("restarts once an app that is down after the first window, with azd's ARM token, and reports it up", async () => {
     const fake = await fakeAzure(1);
     const lines: string[] = [];
-    const outcome = await (await load()).postdeploy({ env: { SERVICE_API_URI: fake.url, ...SITE }, token: () => "arm-token", arm: fake.url, timing: FAST, log: (l) => lines.push(l) });
+    const outcome = await (
+      await load()
+    ).postdeploy({
+      env: { SERVICE_API_URI: fake.url, ...SITE },
+      token: () => "arm-token",
+      arm: fake.url,
+      timing: FAST,
+      log: (l) => lines.push(l),
+    });
     expect(outcome).toBe("healthy after restart");
-    expect(fake.restarts).toEqual([{ path: "/subscriptions/sub-1/resourceGroups/rg-mail/providers/Microsoft.Web/sites/func-api-x/restart?api-version=2024-04-01", authorization: "Bearer arm-token" }]);
+    expect(fake.restarts).toEqual([
+      {
+        path: "/subscriptions/sub-1/resourceGroups/rg-mail/providers/Microsoft.Web/sites/func-api-x/restart?api-version=2024-04-01",
+        authorization: "Bearer arm-token",
+      },
+    ]);
     expect(lines.join("\n")).toMatch(/restarted func-api-x once/);
   });
 
   it("never restarts an app that comes up", async () => {
     const fake = await fakeAzure(0);
-    const outcome = await (await load()).postdeploy({ env: { SERVICE_API_URI: fake.url, ...SITE }, token: () => "t", arm: fake.url, timing: FAST, log: () => {} });
+    const outcome = await (
+      await load()
+    ).postdeploy({ env: { SERVICE_API_URI: fake.url, ...SITE }, token: () => "t", arm: fake.url, timing: FAST, log: () => {} });
     expect(outcome).toBe("healthy");
     expect(fake.restarts).toEqual([]);
   });
@@ -69,7 +91,9 @@ describe("postdeploy", () => {
   it("restarts at most once, and names the manual restart when the app stays down", async () => {
     const fake = await fakeAzure(Infinity);
     const lines: string[] = [];
-    const outcome = await (await load()).postdeploy({ env: { SERVICE_API_URI: fake.url, ...SITE }, token: () => "t", arm: fake.url, timing: FAST, log: (l) => lines.push(l) });
+    const outcome = await (
+      await load()
+    ).postdeploy({ env: { SERVICE_API_URI: fake.url, ...SITE }, token: () => "t", arm: fake.url, timing: FAST, log: (l) => lines.push(l) });
     expect(outcome).toBe("not healthy");
     expect(fake.restarts).toHaveLength(1);
     expect(fake.healthCalls).toBeGreaterThan(2);
@@ -80,20 +104,41 @@ describe("postdeploy", () => {
     const fake = await fakeAzure(Infinity);
     const lines: string[] = [];
     const hook = await load();
-    expect(await hook.postdeploy({ env: { SERVICE_API_URI: fake.url }, token: () => "t", arm: fake.url, timing: FAST, log: (l) => lines.push(l) })).toBe("not healthy");
+    expect(
+      await hook.postdeploy({
+        env: { SERVICE_API_URI: fake.url },
+        token: () => "t",
+        arm: fake.url,
+        timing: FAST,
+        log: (l) => lines.push(l),
+      }),
+    ).toBe("not healthy");
     const failing = () => {
       throw new Error("azd auth token: not logged in");
     };
-    expect(await hook.postdeploy({ env: { SERVICE_API_URI: fake.url, ...SITE }, token: failing, arm: fake.url, timing: FAST, log: (l) => lines.push(l) })).toBe("not healthy");
+    expect(
+      await hook.postdeploy({
+        env: { SERVICE_API_URI: fake.url, ...SITE },
+        token: failing,
+        arm: fake.url,
+        timing: FAST,
+        log: (l) => lines.push(l),
+      }),
+    ).toBe("not healthy");
     expect(fake.restarts).toEqual([]);
     expect(lines.join("\n")).toContain("az functionapp restart -g <resource group> -n <function app>");
-    expect(lines.join("\n")).toContain("Could not restart the app (azd auth token: not logged in); if it stays down: az functionapp restart -g rg-mail -n func-api-x");
+    expect(lines.join("\n")).toContain(
+      "Could not restart the app (azd auth token: not logged in); if it stays down: az functionapp restart -g rg-mail -n func-api-x",
+    );
   });
 
   it("as azure.yaml runs it: exits 0 whatever happens, and says so when the environment has no URL", () => {
     const yaml = azureYaml(readFileSync(path.join(ROOT, "azure.yaml"), "utf8"));
-    for (const os of ["posix", "windows"] as const) expect(yaml.hooks.postdeploy[os]).toMatchObject({ run: "node infra/hooks/postdeploy.mjs", continueOnError: "true" });
+    for (const os of ["posix", "windows"] as const)
+      expect(yaml.hooks.postdeploy[os]).toMatchObject({ run: "node infra/hooks/postdeploy.mjs", continueOnError: "true" });
     const env = { PATH: process.env.PATH };
-    expect(execFileSync(process.execPath, [HOOK], { cwd: ROOT, env, encoding: "utf8" })).toMatch(/SERVICE_API_URI is not in the azd environment/);
+    expect(execFileSync(process.execPath, [HOOK], { cwd: ROOT, env, encoding: "utf8" })).toMatch(
+      /SERVICE_API_URI is not in the azd environment/,
+    );
   });
 });

@@ -6,6 +6,7 @@
  */
 import { Client } from "pg";
 import { beforeAll, describe, expect, it } from "vitest";
+
 import { ERRORS } from "../../shared/http/errors";
 import { registerOverHttp, TEST_PASSWORD, type HttpUser } from "../support/api";
 import { postgresBinaries, startPostgresCluster, type PostgresCluster } from "../support/postgres-cluster";
@@ -65,7 +66,16 @@ describe.skipIf(!BIN)("database faults under load (own PostgreSQL cluster)", () 
     try {
       const res = await request();
       const body = (await res.json().catch(() => undefined)) as { id?: number; detail?: unknown } | undefined;
-      return { kind, status: res.status, at: Date.now(), ms: Date.now() - started, title, id: body?.id, detail: body?.detail, retryAfter: res.headers.get("retry-after") };
+      return {
+        kind,
+        status: res.status,
+        at: Date.now(),
+        ms: Date.now() - started,
+        title,
+        id: body?.id,
+        detail: body?.detail,
+        retryAfter: res.headers.get("retry-after"),
+      };
     } catch {
       return { kind, status: 0, at: Date.now(), ms: Date.now() - started, title };
     }
@@ -85,8 +95,12 @@ describe.skipIf(!BIN)("database faults under load (own PostgreSQL cluster)", () 
       title,
     );
   };
-  const login = () => attempt("login", () => fetch(`${base}/token`, { method: "POST", body: new URLSearchParams({ username: bob.username, password: TEST_PASSWORD }) }));
-  const inbox = () => attempt("inbox", () => fetch(`${base}/messages/inbox/?limit=5`, { headers: { authorization: `Bearer ${bob.token}` } }));
+  const login = () =>
+    attempt("login", () =>
+      fetch(`${base}/token`, { method: "POST", body: new URLSearchParams({ username: bob.username, password: TEST_PASSWORD }) }),
+    );
+  const inbox = () =>
+    attempt("inbox", () => fetch(`${base}/messages/inbox/?limit=5`, { headers: { authorization: `Bearer ${bob.token}` } }));
 
   /** Runs `loops` concurrent clients of each kind until stopped. */
   function load(loops: Record<Kind, number>) {
@@ -143,7 +157,8 @@ describe.skipIf(!BIN)("database faults under load (own PostgreSQL cluster)", () 
     await cluster.start();
     const back = Date.now();
     const recovered: Record<Kind, number> = { send: 0, login: 0, inbox: 0 };
-    for (const kind of ["send", "login", "inbox"] as const) recovered[kind] = (await firstSuccessAfter(traffic.outcomes, kind, back)) - back;
+    for (const kind of ["send", "login", "inbox"] as const)
+      recovered[kind] = (await firstSuccessAfter(traffic.outcomes, kind, back)) - back;
     await settle(300);
 
     // 3. The server crashes (immediate shutdown: backends killed, crash recovery on start).
@@ -175,7 +190,8 @@ describe.skipIf(!BIN)("database faults under load (own PostgreSQL cluster)", () 
     }
     // While the server was down, requests were refused quickly, not held.
     const duringOutage = outcomes.filter((o) => o.at - o.ms >= down && o.at <= back);
-    for (const kind of ["send", "login", "inbox"] as const) expect(duringOutage.filter((o) => o.kind === kind && o.status === 503).length, kind).toBeGreaterThan(0);
+    for (const kind of ["send", "login", "inbox"] as const)
+      expect(duringOutage.filter((o) => o.kind === kind && o.status === 503).length, kind).toBeGreaterThan(0);
     expect(Math.max(...duringOutage.map((o) => o.ms))).toBeLessThan(4_000);
     for (const kind of ["send", "login", "inbox"] as const) expect(recovered[kind]).toBeLessThan(RECOVERY_BOUND_MS);
     expect(recoveredFromCrash).toBeLessThan(RECOVERY_BOUND_MS);

@@ -13,6 +13,7 @@ import { WebPubSubServiceClient } from "@azure/web-pubsub";
 import fc from "fast-check";
 import jwt from "jsonwebtoken";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { registeredFunctions } from "../../local/functions-core";
 import { compileRoute } from "../../local/routes";
 import { registerOverHttp, TEST_PASSWORD, type HttpUser } from "../support/api";
@@ -53,7 +54,11 @@ beforeAll(async () => {
   port = Number(new URL(local.url).port);
   users = [await registerOverHttp(local.url, "fuzz_alice"), await registerOverHttp(local.url, "fuzz_bob")];
   const messageIds: number[] = [];
-  for (const [from, to] of [[0, 1], [1, 0], [0, 1]]) {
+  for (const [from, to] of [
+    [0, 1],
+    [1, 0],
+    [0, 1],
+  ]) {
     const sent = await fetch(`${local.url}/messages/`, {
       method: "POST",
       headers: { authorization: `Bearer ${users[from].token}`, "content-type": "application/json" },
@@ -96,25 +101,51 @@ function shapes(): Record<string, FunctionShape> {
   const title = fc.oneof(fc.string({ minLength: 1, maxLength: 30 }), anyText);
   return {
     "users-create": { json: { username: fc.stringMatching(/^fz_[a-z0-9]{1,12}$/), password: fc.constant(TEST_PASSWORD) } },
-    "token-create": { form: { username: fc.constantFrom("fuzz_alice", "fuzz_bob", "FUZZ_ALICE", "nobody"), password: fc.constantFrom(TEST_PASSWORD, "wrong-password"), grant_type: fc.constant("password") } },
+    "token-create": {
+      form: {
+        username: fc.constantFrom("fuzz_alice", "fuzz_bob", "FUZZ_ALICE", "nobody"),
+        password: fc.constantFrom(TEST_PASSWORD, "wrong-password"),
+        grant_type: fc.constant("password"),
+      },
+    },
     "users-list": { auth: true, query: { q: fc.constantFrom("fuzz", "F", "_", "%"), skip: ints, limit: ints } },
     "messages-send": {
       auth: true,
       json: { recipient_id: fc.oneof(userId, userId.map(String)), title, body: title },
       headers: { "idempotency-key": fc.oneof(fc.uuid(), fc.constantFrom("k".repeat(300), "key with spaces", "")) },
     },
-    "messages-inbox": { auth: true, query: { limit: ints, before_id: ints, unread: fc.constantFrom("true", "false", "1", "yes", "maybe") } },
+    "messages-inbox": {
+      auth: true,
+      query: { limit: ints, before_id: ints, unread: fc.constantFrom("true", "false", "1", "yes", "maybe") },
+    },
     "messages-outbox": { auth: true, query: { limit: ints, before_id: ints } },
     "messages-unread-count": { auth: true },
     "events-list": { auth: true, query: { after: ints, limit: ints } },
     "messages-mark-read": { auth: true, params: { message_id: messageId } },
     "ws-negotiate": { auth: true, query: { token } },
-    docs: { params: { asset: fc.constantFrom("", "index.html", "swagger-ui.css", "swagger-initializer.js", "favicon-16x16.png", "package.json", "../package.json") } },
+    docs: {
+      params: {
+        asset: fc.constantFrom(
+          "",
+          "index.html",
+          "swagger-ui.css",
+          "swagger-initializer.js",
+          "favicon-16x16.png",
+          "package.json",
+          "../package.json",
+        ),
+      },
+    },
     "webpubsub-events": {
       query: { key: fc.constantFrom(ids.eventHandlerKey, "wrong-key") },
       json: { userId: userId.map(String) },
       headers: {
-        "ce-type": fc.constantFrom("azure.webpubsub.sys.connected", "azure.webpubsub.sys.disconnected", "azure.webpubsub.sys.connect", "azure.webpubsub.user.message"),
+        "ce-type": fc.constantFrom(
+          "azure.webpubsub.sys.connected",
+          "azure.webpubsub.sys.disconnected",
+          "azure.webpubsub.sys.connect",
+          "azure.webpubsub.user.message",
+        ),
         "ce-userid": fc.oneof(userId.map(String), fc.constantFrom("99999999999", "1e3", "-1", "x")),
         "ce-connectionid": fc.oneof(fc.uuid(), anyText.map(latin1)),
         "ce-hub": fc.constantFrom("notifications", "other"),
@@ -150,13 +181,19 @@ describe("fuzzing the API over HTTP", () => {
       const functions = registeredFunctions().filter((f) => f.trigger.type.toLowerCase() === "httptrigger");
       const known = shapes();
       const perFunction = functions.map((f) =>
-        requestArbitrary({ name: f.name, route: f.trigger.route ?? f.name, methods: (f.trigger.methods ?? ["GET", "POST"]).map((m) => m.toUpperCase()) }, known[f.name] ?? {}, ids),
+        requestArbitrary(
+          { name: f.name, route: f.trigger.route ?? f.name, methods: (f.trigger.methods ?? ["GET", "POST"]).map((m) => m.toUpperCase()) },
+          known[f.name] ?? {},
+          ids,
+        ),
       );
       const tally = newTally();
       const batches = Math.ceil(REQUESTS / CONCURRENCY);
       await fc.assert(
         fc.asyncProperty(fc.array(fc.oneof(...perFunction), { minLength: CONCURRENCY, maxLength: CONCURRENCY }), async (batch) => {
-          const answers = await Promise.all(batch.map((request) => sendRequest(port, request, agent).then((response) => ({ request, response }))));
+          const answers = await Promise.all(
+            batch.map((request) => sendRequest(port, request, agent).then((response) => ({ request, response }))),
+          );
           const broken: string[] = [];
           for (const { request, response } of answers) {
             tally.sent++;
@@ -171,10 +208,13 @@ describe("fuzzing the API over HTTP", () => {
         { numRuns: batches, seed: SEED, endOnFailure: true },
       );
 
-      console.log(`fuzz: ${tally.sent} requests (seed ${SEED}); statuses ${JSON.stringify(Object.fromEntries([...tally.byStatus].sort((a, b) => a[0] - b[0])))}`);
+      console.log(
+        `fuzz: ${tally.sent} requests (seed ${SEED}); statuses ${JSON.stringify(Object.fromEntries([...tally.byStatus].sort((a, b) => a[0] - b[0])))}`,
+      );
       expect(tally.sent).toBeGreaterThanOrEqual(Math.min(REQUESTS, 2000));
       // Every function got its share, and the generators reached it (not only the 404 around it).
-      for (const f of functions) expect(tally.byFunction.get(f.name) ?? 0, f.name).toBeGreaterThanOrEqual(Math.floor(REQUESTS / functions.length / 3));
+      for (const f of functions)
+        expect(tally.byFunction.get(f.name) ?? 0, f.name).toBeGreaterThanOrEqual(Math.floor(REQUESTS / functions.length / 3));
       // The valid part of the mix really is valid: some of everything succeeded.
       expect(tally.byStatus.get(200) ?? 0).toBeGreaterThan(REQUESTS / 10);
       expect(tally.byStatus.get(422) ?? 0).toBeGreaterThan(REQUESTS / 20);
@@ -193,7 +233,10 @@ describe("fuzzing the API over HTTP", () => {
           const broken = answers.flatMap(({ bytes, response }) => {
             sent++;
             if (response.status < 100) return [`no answer to ${JSON.stringify(bytes.slice(0, 300))}`];
-            const why = ruleBroken({ method: bytes.split(" ")[0] }, { status: response.status, contentType: response.headers["content-type"] ?? "", text: response.text });
+            const why = ruleBroken(
+              { method: bytes.split(" ")[0] },
+              { status: response.status, contentType: response.headers["content-type"] ?? "", text: response.text },
+            );
             return why ? [`${why} for ${JSON.stringify(bytes.slice(0, 300))}`] : [];
           });
           expect(broken).toEqual([]);
@@ -235,24 +278,42 @@ describe("fuzzing the Web PubSub stand-in", () => {
     async () => {
       const standIn = local.stack.webPubSub!;
       const accessKey = /AccessKey=([^;]+)/.exec(standIn.connectionString)![1];
-      const piece = fc.oneof({ weight: 5, arbitrary: fc.constantFrom("notifications", "h1", "user-1") }, { weight: 2, arbitrary: urlPiece }, { weight: 1, arbitrary: fc.constant("") });
+      const piece = fc.oneof(
+        { weight: 5, arbitrary: fc.constantFrom("notifications", "h1", "user-1") },
+        { weight: 2, arbitrary: urlPiece },
+        { weight: 1, arbitrary: fc.constant("") },
+      );
       const call = fc
         .record({
           operation: fc.constantFrom(...OPERATIONS),
-          otherMethod: fc.oneof({ weight: 4, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.constantFrom("POST", "HEAD", "PUT", "DELETE", "GET", "PATCH") }),
+          otherMethod: fc.oneof(
+            { weight: 4, arbitrary: fc.constant(null) },
+            { weight: 1, arbitrary: fc.constantFrom("POST", "HEAD", "PUT", "DELETE", "GET", "PATCH") },
+          ),
           hub: piece,
           id: piece,
-          query: fc.constantFrom("?api-version=2024-01-01", "", "?api-version=2024-01-01&excluded=x&excluded=%zz", "?filter=x", "?reason=%00", "?%zz"),
+          query: fc.constantFrom(
+            "?api-version=2024-01-01",
+            "",
+            "?api-version=2024-01-01&excluded=x&excluded=%zz",
+            "?filter=x",
+            "?reason=%00",
+            "?%zz",
+          ),
           signed: fc.constantFrom("exact", "exact", "exact", "exact", "exact", "none", "other-path", "wrong-key"),
           contentType: fc.constantFrom("application/json", "text/plain", "application/octet-stream", "image/png", ""),
-          body: fc.oneof(anyText.map((t) => JSON.stringify({ t })), fc.constantFrom("{", "", "\u0000")),
+          body: fc.oneof(
+            anyText.map((t) => JSON.stringify({ t })),
+            fc.constantFrom("{", "", "\u0000"),
+          ),
         })
         .map(({ operation: [ownMethod, template], otherMethod, hub, id, query, signed, contentType, body }): FuzzRequest => {
           const method = otherMethod ?? ownMethod;
           const target = `${template.replace("{hub}", hub).replaceAll("{id}", id)}${query}`;
           const audience = signed === "other-path" ? `${standIn.endpoint}/api/hubs/x/:send` : `${standIn.endpoint}${target}`;
           const headers: Record<string, string> = contentType ? { "content-type": contentType } : {};
-          if (signed !== "none") headers.authorization = `Bearer ${jwt.sign({ aud: audience }, signed === "wrong-key" ? "wrong-key-wrong-key-wrong-key" : accessKey, { expiresIn: 60 })}`;
+          if (signed !== "none")
+            headers.authorization = `Bearer ${jwt.sign({ aud: audience }, signed === "wrong-key" ? "wrong-key-wrong-key-wrong-key" : accessKey, { expiresIn: 60 })}`;
           const withBody = method !== "GET" && method !== "HEAD";
           return { fn: "stand-in", method, target, headers, body: withBody ? Buffer.from(body) : undefined };
         });
@@ -261,7 +322,9 @@ describe("fuzzing the Web PubSub stand-in", () => {
       const rawShare = Math.ceil(STAND_IN_REQUESTS / 3);
       await fc.assert(
         fc.asyncProperty(fc.array(call, { minLength: CONCURRENCY, maxLength: CONCURRENCY }), async (batch) => {
-          const answers = await Promise.all(batch.map(async (request) => ({ request, response: await sendRequest(standIn.port, request, agent) })));
+          const answers = await Promise.all(
+            batch.map(async (request) => ({ request, response: await sendRequest(standIn.port, request, agent) })),
+          );
           const broken = answers.flatMap(({ request, response }) => {
             sent++;
             bump(statuses, response.status);
@@ -281,7 +344,9 @@ describe("fuzzing the Web PubSub stand-in", () => {
         }),
         { numRuns: rawShare, seed: SEED, endOnFailure: true },
       );
-      console.log(`stand-in fuzz: ${sent} requests; statuses ${JSON.stringify(Object.fromEntries([...statuses].sort((a, b) => a[0] - b[0])))}`);
+      console.log(
+        `stand-in fuzz: ${sent} requests; statuses ${JSON.stringify(Object.fromEntries([...statuses].sort((a, b) => a[0] - b[0])))}`,
+      );
       expect(sent).toBeGreaterThanOrEqual(STAND_IN_REQUESTS);
       const service = new WebPubSubServiceClient(standIn.connectionString, "notifications", { allowInsecureConnection: true });
       await expect(service.sendToUser(String(users[0].id), { still: "alive" })).resolves.toBeDefined();

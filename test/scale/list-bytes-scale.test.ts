@@ -6,11 +6,12 @@
  * path is not what is tested); the figures are printed.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { messagesInbox } from "../../functions/messages-inbox";
 import { resetConfig } from "../../shared/config/config";
 import { getPool } from "../../shared/data/db";
-import { call } from "../support/http";
 import { useTestDatabase, type TestDatabase } from "../support/database";
+import { call } from "../support/http";
 import { nextQuery, walkPages } from "../support/paging";
 import { newUser, type TestUser } from "../support/users";
 

@@ -7,9 +7,10 @@
  * it, whatever this machine's speed. Counts are asserted, not timings.
  */
 import { afterAll, describe, expect, it } from "vitest";
-import { resetConfig } from "../../shared/config/config";
-import { closePasswordHasher, getPasswordHasher } from "../../shared/auth/passwords";
+
 import type { WorkerPasswordHasher } from "../../shared/auth/password-hasher";
+import { closePasswordHasher, getPasswordHasher } from "../../shared/auth/passwords";
+import { resetConfig } from "../../shared/config/config";
 import { closeLoginAgents, loginFrom, type LoginAnswer } from "../support/address-login";
 import { registerOverHttp, TEST_PASSWORD } from "../support/api";
 import { useLocalStack } from "../support/stack";

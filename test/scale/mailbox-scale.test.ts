@@ -5,6 +5,7 @@
  * MAILBOX_SCALE_ROWS sets the size (default 200 000; run by hand with 1 000 000).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { resetConfig } from "../../shared/config/config";
 import { closePool, getPool } from "../../shared/data/db";
 import { inboxQuery, listInbox, outboxQuery } from "../../shared/data/messages";
@@ -29,7 +30,10 @@ beforeAll(async () => {
   resetConfig();
   await closePool();
   // A database as it was before the mailbox migrations, already holding many messages.
-  await migrate(getPool(), MIGRATIONS.filter((m) => m.version < 4));
+  await migrate(
+    getPool(),
+    MIGRATIONS.filter((m) => m.version < 4),
+  );
   const started = Date.now();
   await getPool().query(`INSERT INTO users (username, hashed_password) SELECT 'scale' || i, 'x' FROM generate_series(1, ${USERS}) i`);
   await getPool().query(
@@ -55,7 +59,9 @@ describe.skipIf(!onServer)(`the mailbox with ${ROWS} messages`, () => {
     const writer = (async () => {
       while (writing) {
         const t = Date.now();
-        await pool.query("INSERT INTO messages (sender_id, recipient_id, title, body) VALUES (2, 1, 'during migration', 'written while the index builds')");
+        await pool.query(
+          "INSERT INTO messages (sender_id, recipient_id, title, body) VALUES (2, 1, 'during migration', 'written while the index builds')",
+        );
         latencies.push(Date.now() - t);
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
@@ -72,8 +78,16 @@ describe.skipIf(!onServer)(`the mailbox with ${ROWS} messages`, () => {
     // Writes kept flowing through the whole build, each far quicker than the migration itself.
     expect(latencies.length).toBeGreaterThan(3);
     expect(worst).toBeLessThan(Math.max(2_000, took / 3));
-    const { rows } = await pool.query("SELECT indexrelid::regclass::text AS name, indisvalid FROM pg_index WHERE indrelid = 'messages'::regclass");
-    const mailboxIndexes = ["messages_search_idx", "messages_thread_idx", "messages_inbox_idx", "messages_inbox_unread_idx", "messages_outbox_idx"];
+    const { rows } = await pool.query(
+      "SELECT indexrelid::regclass::text AS name, indisvalid FROM pg_index WHERE indrelid = 'messages'::regclass",
+    );
+    const mailboxIndexes = [
+      "messages_search_idx",
+      "messages_thread_idx",
+      "messages_inbox_idx",
+      "messages_inbox_unread_idx",
+      "messages_outbox_idx",
+    ];
     expect(rows).toEqual(expect.arrayContaining(mailboxIndexes.map((name) => ({ name, indisvalid: true }))));
     // Replaced by messages_inbox_unread_idx (migration 7).
     expect(rows.map((r: { name: string }) => r.name)).not.toContain("messages_recipient_unread_visible_idx");
@@ -81,7 +95,9 @@ describe.skipIf(!onServer)(`the mailbox with ${ROWS} messages`, () => {
 
   it("plans a rare-word search on the search index and answers it quickly", async () => {
     const pool = getPool();
-    await pool.query("INSERT INTO messages (sender_id, recipient_id, title, body) VALUES (3, 1, 'Pedido', $1)", [`o código é ${RARE.toUpperCase()}`]);
+    await pool.query("INSERT INTO messages (sender_id, recipient_id, title, body) VALUES (3, 1, 'Pedido', $1)", [
+      `o código é ${RARE.toUpperCase()}`,
+    ]);
     for (const query of [inboxQuery(1, { limit: 1000, q: RARE }), outboxQuery(3, { limit: 1000, q: `código ${RARE}` })]) {
       const { rows } = await pool.query({ text: `EXPLAIN ${query.text}`, values: query.values });
       const plan = rows.map((r: Record<string, string>) => r["QUERY PLAN"]).join("\n");

@@ -33,12 +33,24 @@ export function compareReleases(a: string, b: string): number {
  */
 export function inRange(range: string, version: string): boolean {
   return range.split("||").some((alternative) => {
-    const comparisons = alternative.trim().replace(/(>=|<=|!=|==|>|<|=)\s+/g, "$1").split(/\s+/);
+    const comparisons = alternative
+      .trim()
+      .replace(/(>=|<=|!=|==|>|<|=)\s+/g, "$1")
+      .split(/\s+/);
     return comparisons.every((comparison) => {
       const match = /^(>=|<=|!=|==|>|<|=)?(\d+\.\d+\.\d+(?:-[\w.]+)?)$/.exec(comparison);
       if (!match) throw new Error(`${range} is not a valid semver range (for requiredVersions.azd)`);
       const order = compareReleases(version, match[2]);
-      return { ">=": order >= 0, "<=": order <= 0, ">": order > 0, "<": order < 0, "!=": order !== 0, "==": order === 0, "=": order === 0, "": order === 0 }[match[1] ?? ""];
+      return {
+        ">=": order >= 0,
+        "<=": order <= 0,
+        ">": order > 0,
+        "<": order < 0,
+        "!=": order !== 0,
+        "==": order === 0,
+        "=": order === 0,
+        "": order === 0,
+      }[match[1] ?? ""];
     });
   });
 }
@@ -75,7 +87,8 @@ export function remoteBuild(release: string, service: FunctionService): RemoteBu
   const nodeModulesExcluded = ignore().add(stripBom(service.projectIgnoreFile)).ignores("node_modules/");
   if (service.remoteBuild === undefined) return { remoteBuild: nodeModulesExcluded };
   if (service.remoteBuild && !nodeModulesExcluded) return { error: "'remoteBuild: true' requires '.funcignore' to exclude node_modules" };
-  if (!service.remoteBuild && nodeModulesExcluded) return { error: "'remoteBuild: false' cannot be used when '.funcignore' excludes node_modules" };
+  if (!service.remoteBuild && nodeModulesExcluded)
+    return { error: "'remoteBuild: false' cannot be used when '.funcignore' excludes node_modules" };
   return { remoteBuild: service.remoteBuild };
 }
 
@@ -87,7 +100,9 @@ export function packageFolder(release: string, service: { project: string; dist?
   return service.dist ? path.join(service.project, service.dist) : service.project;
 }
 export const packageFolderSource = (release: string) =>
-  compareReleases(release, "1.23.7") < 0 ? cite("pkg/project/framework_service_npm.go", release, "(*npmProject).Package") : cite("pkg/project/framework_service_node.go", release, "(*nodeProject).Package");
+  compareReleases(release, "1.23.7") < 0
+    ? cite("pkg/project/framework_service_npm.go", release, "(*npmProject).Package")
+    : cite("pkg/project/framework_service_node.go", release, "(*nodeProject).Package");
 
 export const zipSource = (release: string) => cite("pkg/project/project_utils.go", release, "createDeployableZip");
 
@@ -127,10 +142,14 @@ export function zipEntries(release: string, folder: string, service: { language:
 
 // ---------------------------------------------------------------- what runs, in which order
 
-export const npmSource = (release: string) => (compareReleases(release, "1.23.7") < 0 ? cite("pkg/tools/npm/npm.go", release, "(*Cli).Install, (*Cli).RunScript") : cite("pkg/tools/node/node.go", release, "(*npmCli).Install, (*npmCli).RunScript"));
+export const npmSource = (release: string) =>
+  compareReleases(release, "1.23.7") < 0
+    ? cite("pkg/tools/npm/npm.go", release, "(*Cli).Install, (*Cli).RunScript")
+    : cite("pkg/tools/node/node.go", release, "(*npmCli).Install, (*npmCli).RunScript");
 export const packageOrderSource = (release: string) => cite("pkg/project/service_manager.go", release, "(*serviceManager).Package");
 
-export type Step = { kind: "command"; cwd: "project"; argv: string[] } | { kind: "hook"; name: string } | { kind: "zip"; folder: "package" };
+export type Step =
+  { kind: "command"; cwd: "project"; argv: string[] } | { kind: "hook"; name: string } | { kind: "zip"; folder: "package" };
 
 /**
  * `azd package` for one npm service: Restore (the framework requires it before packaging), then the
@@ -139,7 +158,8 @@ export type Step = { kind: "command"; cwd: "project"; argv: string[] } | { kind:
  * From 1.23.7 the install is skipped when node_modules is up to date with the lock file.
  */
 export function packageSteps(release: string): Step[] {
-  const install = compareReleases(release, "1.23.7") < 0 ? ["npm", "install"] : ["npm", "install", "--no-audit", "--no-fund", "--prefer-offline"];
+  const install =
+    compareReleases(release, "1.23.7") < 0 ? ["npm", "install"] : ["npm", "install", "--no-audit", "--no-fund", "--prefer-offline"];
   return [
     { kind: "command", cwd: "project", argv: install },
     { kind: "hook", name: "prepackage" },
@@ -161,7 +181,9 @@ export function upOrder(release: string): [string, string][] {
   return compareReleases(release, "1.25.0") < 0 ? [["package", "provision"], ...deploy] : deploy;
 }
 export const upOrderSource = (release: string) =>
-  compareReleases(release, "1.25.0") < 0 ? cite("cmd/up.go", release, "defaultUpWorkflow") : cite("internal/cmd/up_graph.go", release, "(*UpGraphAction).Run");
+  compareReleases(release, "1.25.0") < 0
+    ? cite("cmd/up.go", release, "defaultUpWorkflow")
+    : cite("internal/cmd/up_graph.go", release, "(*UpGraphAction).Run");
 
 // ---------------------------------------------------------------- hooks: shell per OS, and the script azd writes
 
@@ -200,7 +222,8 @@ export interface HookInvocation {
 export function hookInvocation(release: string, os: HostOs, hook: HookConfig, cwd: string, host: HostOs = os): HookInvocation {
   void release; // the same at both ends of the range (the code moved from ext/models.go to tools/* in 1.23.15)
   const chosen = (os === "windows" ? hook.windows : hook.posix) ?? hook;
-  if (existsSync(path.join(cwd, chosen.run)) && statSync(path.join(cwd, chosen.run)).isFile()) throw new Error(`${chosen.run}: a script file, not an inline command (not modelled)`);
+  if (existsSync(path.join(cwd, chosen.run)) && statSync(path.join(cwd, chosen.run)).isFile())
+    throw new Error(`${chosen.run}: a script file, not an inline command (not modelled)`);
   const shell = (chosen.shell ?? (os === "windows" ? "pwsh" : "sh")).split(" ")[0];
   if (shell !== "sh" && shell !== "pwsh") throw new Error(`hook shell ${shell}: azd knows sh and pwsh`);
   const continueOnError = chosen.continueOnError === "true";
@@ -216,7 +239,8 @@ export function hookInvocation(release: string, os: HostOs, hook: HookConfig, cw
 
 // ---------------------------------------------------------------- main.parameters.json
 
-export const parametersSource = (release: string) => `${cite("pkg/infra/provisioning/bicep/bicep_provider.go", release, "(*BicepProvider).loadParameters, evalParamEnvSubst")}; github.com/drone/envsubst v1.0.3 template.go: lookupFunc`;
+export const parametersSource = (release: string) =>
+  `${cite("pkg/infra/provisioning/bicep/bicep_provider.go", release, "(*BicepProvider).loadParameters, evalParamEnvSubst")}; github.com/drone/envsubst v1.0.3 template.go: lookupFunc`;
 
 /**
  * loadParameters: each parameter `{"value": ...}` is written back to JSON text, substituted with
@@ -225,19 +249,27 @@ export const parametersSource = (release: string) => `${cite("pkg/infra/provisio
  * template default applies). AZURE_PRINCIPAL_ID comes from the signed-in principal, not the environment.
  * Object and array parameters (none here) take another path.
  */
-export function substituteParameters(release: string, file: string, env: Record<string, string>, principalId: string): { values: Record<string, unknown>; dropped: string[] } {
+export function substituteParameters(
+  release: string,
+  file: string,
+  env: Record<string, string>,
+  principalId: string,
+): { values: Record<string, unknown>; dropped: string[] } {
   void release; // the same at both ends of the range (1.31.2 adds only virtual variables, unused here)
   const parsed = JSON.parse(file) as { parameters: Record<string, { value?: unknown }> };
   const values: Record<string, unknown> = {};
   const dropped: string[] = [];
   for (const [name, parameter] of Object.entries(parsed.parameters)) {
     let unset = false;
-    const text = JSON.stringify(parameter).replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:=|:-|:\?|:\+|=|-|\+)([^}]*))?\}/g, (_all, variable: string, operator?: string, word?: string) => {
-      let value = variable === "AZURE_PRINCIPAL_ID" ? principalId : env[variable];
-      if (value === undefined && variable !== "AZURE_PRINCIPAL_ID") unset = true;
-      value ??= "";
-      return operator !== undefined && value === "" ? (word ?? "") : value;
-    });
+    const text = JSON.stringify(parameter).replace(
+      /\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:=|:-|:\?|:\+|=|-|\+)([^}]*))?\}/g,
+      (_all, variable: string, operator?: string, word?: string) => {
+        let value = variable === "AZURE_PRINCIPAL_ID" ? principalId : env[variable];
+        if (value === undefined && variable !== "AZURE_PRINCIPAL_ID") unset = true;
+        value ??= "";
+        return operator !== undefined && value === "" ? (word ?? "") : value;
+      },
+    );
     const resolved = JSON.parse(text) as { value?: unknown };
     if (resolved.value === undefined || (resolved.value === "" && unset)) {
       dropped.push(name);

@@ -12,7 +12,9 @@ export const ROOT = path.resolve(__dirname, "..", "..");
 
 export function cloneRepository(prefix: string): string {
   const clone = mkdtempSync(path.join(tmpdir(), prefix));
-  const files = execFileSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: ROOT, encoding: "utf8" }).split("\0").filter(Boolean);
+  const files = execFileSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: ROOT, encoding: "utf8" })
+    .split("\0")
+    .filter(Boolean);
   for (const file of files) {
     if (!existsSync(path.join(ROOT, file))) continue; // deleted in the work tree, not yet committed
     mkdirSync(path.dirname(path.join(clone, file)), { recursive: true });

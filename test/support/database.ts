@@ -4,10 +4,11 @@
  */
 import { randomBytes } from "node:crypto";
 import { Client, Pool } from "pg";
+
+import { startEmbeddedDatabase } from "../../local/database";
 import { resetConfig } from "../../shared/config/config";
 import { closePool, getPool } from "../../shared/data/db";
 import { migrate } from "../../shared/data/migrate";
-import { startEmbeddedDatabase } from "../../local/database";
 
 export interface TestDatabase {
   url: string;

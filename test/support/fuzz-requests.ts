@@ -74,7 +74,26 @@ export function pct(text: string): string {
 }
 
 /** Fragments of a URL that no encoder would produce. */
-const RAW_URL_FRAGMENTS = ["%zz", "%", "%E0%A4%A", "%ED%A0%80", "%C0%AF", "%FF%FE", "%00", "%2F", "%2e%2e", "..", "//", ";", "+", "&&", "=", "a=b=c", "%25", "~"];
+const RAW_URL_FRAGMENTS = [
+  "%zz",
+  "%",
+  "%E0%A4%A",
+  "%ED%A0%80",
+  "%C0%AF",
+  "%FF%FE",
+  "%00",
+  "%2F",
+  "%2e%2e",
+  "..",
+  "//",
+  ";",
+  "+",
+  "&&",
+  "=",
+  "a=b=c",
+  "%25",
+  "~",
+];
 const rawFragment = fc.constantFrom(...RAW_URL_FRAGMENTS);
 
 /** One URL segment or query value: usually encoded text, sometimes raw broken escapes. */
@@ -155,7 +174,12 @@ function bodyArbitrary(shape: FunctionShape): fc.Arbitrary<{ contentType?: strin
   const jsonFields = shape.json ?? {};
   const mutatedJson = fc
     .record(
-      Object.fromEntries(Object.entries(jsonFields).map(([k, valid]) => [k, fc.oneof({ weight: 2, arbitrary: valid }, { weight: 1, arbitrary: anyJsonValue })])),
+      Object.fromEntries(
+        Object.entries(jsonFields).map(([k, valid]) => [
+          k,
+          fc.oneof({ weight: 2, arbitrary: valid }, { weight: 1, arbitrary: anyJsonValue }),
+        ]),
+      ),
       { requiredKeys: [] },
     )
     .chain((record) => fc.tuple(fc.constant(record), fc.dictionary(anyText, anyJsonValue, { maxKeys: 2 })))
@@ -163,21 +187,46 @@ function bodyArbitrary(shape: FunctionShape): fc.Arbitrary<{ contentType?: strin
   const jsonText = fc.oneof(
     { weight: 4, arbitrary: mutatedJson.map((value) => JSON.stringify(value)) },
     { weight: 1, arbitrary: anyJsonValue.map((value) => JSON.stringify(value) ?? "null") },
-    { weight: 1, arbitrary: fc.constantFrom("{", "", "null", "[]", '{"a":', "{'a':1}", '{"title":"\\u0000"}', '{"body":"\\ud800"}', "[".repeat(5000), "\u0000", "1".repeat(400)) },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom(
+        "{",
+        "",
+        "null",
+        "[]",
+        '{"a":',
+        "{'a':1}",
+        '{"title":"\\u0000"}',
+        '{"body":"\\ud800"}',
+        "[".repeat(5000),
+        "\u0000",
+        "1".repeat(400),
+      ),
+    },
   );
   const formFields = shape.form ?? {};
   const form = fc
-    .record(Object.fromEntries(Object.entries(formFields).map(([k, valid]) => [k, fc.oneof({ weight: 2, arbitrary: valid }, { weight: 1, arbitrary: anyText })])), { requiredKeys: [] })
+    .record(
+      Object.fromEntries(
+        Object.entries(formFields).map(([k, valid]) => [k, fc.oneof({ weight: 2, arbitrary: valid }, { weight: 1, arbitrary: anyText })]),
+      ),
+      { requiredKeys: [] },
+    )
     .map((record) => Object.entries(record) as [string, string][]);
   const formBody = fc.oneof(
     form.map((fields) => ({ contentType: "application/x-www-form-urlencoded", body: Buffer.from(new URLSearchParams(fields).toString()) })),
     form.map((fields) => ({ contentType: `multipart/form-data; boundary=${MULTIPART_BOUNDARY}`, body: Buffer.from(multipart(fields)) })),
-    fc.array(urlPiece, { maxLength: 6 }).map((pieces) => ({ contentType: "application/x-www-form-urlencoded", body: Buffer.from(pieces.join("&")) })),
+    fc
+      .array(urlPiece, { maxLength: 6 })
+      .map((pieces) => ({ contentType: "application/x-www-form-urlencoded", body: Buffer.from(pieces.join("&")) })),
   );
   const jsonBody = jsonText.map((text) => ({ contentType: "application/json", body: Buffer.from(text, "utf8") }));
   const mismatched = fc.record({
     contentType: fc.constantFrom(...CONTENT_TYPES),
-    body: fc.oneof(jsonText.map((t) => Buffer.from(t)), fc.uint8Array({ maxLength: 64 }).map((bytes) => Buffer.from(bytes))),
+    body: fc.oneof(
+      jsonText.map((t) => Buffer.from(t)),
+      fc.uint8Array({ maxLength: 64 }).map((bytes) => Buffer.from(bytes)),
+    ),
   });
   const preferred = shape.form ? formBody : shape.json ? jsonBody : fc.constant({});
   return fc.oneof({ weight: 5, arbitrary: preferred }, { weight: 2, arbitrary: mismatched }, { weight: 1, arbitrary: fc.constant({}) });
@@ -187,18 +236,34 @@ function pathArbitrary(route: string, shape: FunctionShape): fc.Arbitrary<string
   const segments = route.split("/").filter(Boolean);
   const parts = segments.map((segment) => {
     const param = /^\{\*?(\w+)(?::\w+)?\??\}$/.exec(segment);
-    if (!param) return fc.oneof({ weight: 6, arbitrary: fc.constant(segment) }, { weight: 1, arbitrary: fc.constant(segment.toUpperCase()) });
+    if (!param)
+      return fc.oneof({ weight: 6, arbitrary: fc.constant(segment) }, { weight: 1, arbitrary: fc.constant(segment.toUpperCase()) });
     const valid = shape.params?.[param[1]] ?? fc.constant("1");
-    return fc.oneof({ weight: 2, arbitrary: valid }, { weight: 2, arbitrary: urlPiece }, { weight: 1, arbitrary: anyNumberish.map((n) => pct(String(n))) });
+    return fc.oneof(
+      { weight: 2, arbitrary: valid },
+      { weight: 2, arbitrary: urlPiece },
+      { weight: 1, arbitrary: anyNumberish.map((n) => pct(String(n))) },
+    );
   });
-  const suffix = fc.oneof({ weight: 10, arbitrary: fc.constantFrom("", "/") }, { weight: 1, arbitrary: urlPiece.map((p) => `/${p}`) }, { weight: 1, arbitrary: fc.constantFrom("//", "/.", "/%2e%2e/") });
+  const suffix = fc.oneof(
+    { weight: 10, arbitrary: fc.constantFrom("", "/") },
+    { weight: 1, arbitrary: urlPiece.map((p) => `/${p}`) },
+    { weight: 1, arbitrary: fc.constantFrom("//", "/.", "/%2e%2e/") },
+  );
   return fc.tuple(fc.tuple(...parts), suffix).map(([ps, end]) => `/${ps.join("/")}${end}`);
 }
 
 function queryArbitrary(shape: FunctionShape): fc.Arbitrary<string> {
   const known = Object.entries(shape.query ?? {});
   const pair = fc.oneof(
-    ...(known.length ? [{ weight: 4, arbitrary: fc.constantFrom(...known).chain(([k, valid]) => fc.oneof(valid.map(pct), urlPiece).map((v) => `${k}=${v}`)) }] : []),
+    ...(known.length
+      ? [
+          {
+            weight: 4,
+            arbitrary: fc.constantFrom(...known).chain(([k, valid]) => fc.oneof(valid.map(pct), urlPiece).map((v) => `${k}=${v}`)),
+          },
+        ]
+      : []),
     { weight: 1, arbitrary: fc.tuple(urlPiece, urlPiece).map(([k, v]) => `${k}=${v}`) },
     { weight: 1, arbitrary: rawFragment },
   );
@@ -210,7 +275,18 @@ function headerArbitrary(shape: FunctionShape, ids: Identities): fc.Arbitrary<Re
     { weight: shape.auth ? 6 : 1, arbitrary: fc.constantFrom(...ids.tokens).map((t) => `Bearer ${t}`) },
     { weight: 1, arbitrary: fc.constant(undefined) },
     { weight: 1, arbitrary: fc.constantFrom(...ids.badTokens).map((t) => `Bearer ${t}`) },
-    { weight: 1, arbitrary: fc.constantFrom("Bearer", "Bearer ", "Basic dXNlcjpwYXNz", "bearer\tx", "Bearer a.b.c", "Bearer \u00e9\u00ff", "Bearer " + "x".repeat(5000)) },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom(
+        "Bearer",
+        "Bearer ",
+        "Basic dXNlcjpwYXNz",
+        "bearer\tx",
+        "Bearer a.b.c",
+        "Bearer \u00e9\u00ff",
+        "Bearer " + "x".repeat(5000),
+      ),
+    },
     { weight: 1, arbitrary: fc.constantFrom(...ids.tokens).map((t) => `Bearer ${t.slice(0, -2)}${t.endsWith("A") ? "B" : "A"}x`) },
   );
   const host = fc.oneof(
@@ -218,7 +294,17 @@ function headerArbitrary(shape: FunctionShape, ids: Identities): fc.Arbitrary<Re
     { weight: 1, arbitrary: fc.constantFrom("a b", "a:99999", "", "a/b", "u@h", "[::1", "\u00e9.example", "localhost:", "example.com:80") },
   );
   const extras = fc.dictionary(
-    fc.constantFrom("accept", "accept-encoding", "x-forwarded-for", "if-none-match", "range", "idempotency-key", "content-encoding", "x-ms-client-request-id", "cookie"),
+    fc.constantFrom(
+      "accept",
+      "accept-encoding",
+      "x-forwarded-for",
+      "if-none-match",
+      "range",
+      "idempotency-key",
+      "content-encoding",
+      "x-ms-client-request-id",
+      "cookie",
+    ),
     anyText.map(latin1),
     { maxKeys: 2 },
   );
@@ -230,7 +316,10 @@ function headerArbitrary(shape: FunctionShape, ids: Identities): fc.Arbitrary<Re
     .record({
       authorization,
       host,
-      origin: fc.oneof({ weight: 3, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.constantFrom(ids.allowedOrigin, "https://evil.example", "null") }),
+      origin: fc.oneof(
+        { weight: 3, arbitrary: fc.constant(null) },
+        { weight: 1, arbitrary: fc.constantFrom(ids.allowedOrigin, "https://evil.example", "null") },
+      ),
       extras,
       shaped,
     })
@@ -246,7 +335,10 @@ function headerArbitrary(shape: FunctionShape, ids: Identities): fc.Arbitrary<Re
 
 /** Requests for one function: its own method mostly, others sometimes; its fields, valid or not. */
 export function requestArbitrary(info: RouteInfo, shape: FunctionShape, ids: Identities): fc.Arbitrary<FuzzRequest> {
-  const method = fc.oneof({ weight: 5, arbitrary: fc.constantFrom(...info.methods) }, { weight: 1, arbitrary: fc.constantFrom(...OTHER_METHODS) });
+  const method = fc.oneof(
+    { weight: 5, arbitrary: fc.constantFrom(...info.methods) },
+    { weight: 1, arbitrary: fc.constantFrom(...OTHER_METHODS) },
+  );
   const preflight = fc.constantFrom<Record<string, string>>(
     { origin: ids.allowedOrigin, "access-control-request-method": info.methods[0] },
     { origin: "https://evil.example", "access-control-request-method": info.methods[0], "access-control-request-headers": "authorization" },
@@ -264,7 +356,13 @@ export function requestArbitrary(info: RouteInfo, shape: FunctionShape, ids: Ide
       const all: Record<string, string> = { ...headers, ...(preflight ?? {}) };
       const withBody = method !== "GET" && method !== "HEAD" && body.body !== undefined;
       if (withBody && body.contentType) all["content-type"] = body.contentType;
-      return { fn: info.name, method: preflight ? "OPTIONS" : method, target: `${path}${query}`, headers: all, body: withBody ? body.body : undefined };
+      return {
+        fn: info.name,
+        method: preflight ? "OPTIONS" : method,
+        target: `${path}${query}`,
+        headers: all,
+        body: withBody ? body.body : undefined,
+      };
     });
 }
 
@@ -291,7 +389,13 @@ export function sendRequest(port: number, request: FuzzRequest, agent: http.Agen
       (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (chunk: Buffer) => chunks.push(chunk));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, contentType: String(res.headers["content-type"] ?? ""), text: Buffer.concat(chunks).toString("utf8") }));
+        res.on("end", () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            contentType: String(res.headers["content-type"] ?? ""),
+            text: Buffer.concat(chunks).toString("utf8"),
+          }),
+        );
         res.on("error", reject);
       },
     );
@@ -331,13 +435,48 @@ export function rawRequestArbitrary(paths: string[]): fc.Arbitrary<string> {
   const method = fc.constantFrom("GET", "POST", "PUT", "DELETE", "OPTIONS", "HEAD", "get", "G ET", "", "CONNECT", "\u0000", "PRI", "FOO");
   const target = fc.oneof(
     { weight: 4, arbitrary: fc.constantFrom(...paths) },
-    { weight: 3, arbitrary: fc.constantFrom("*", "//", "", "/a b", "/\u0000", "/h\u00ffx", "/\u00e9", "http://x/health", "https://x/users/", "x", "/%", "/messages/%zz/read", "/messages/%ED%A0%80/read", "/?q=%00", `/${LONG}`) },
+    {
+      weight: 3,
+      arbitrary: fc.constantFrom(
+        "*",
+        "//",
+        "",
+        "/a b",
+        "/\u0000",
+        "/h\u00ffx",
+        "/\u00e9",
+        "http://x/health",
+        "https://x/users/",
+        "x",
+        "/%",
+        "/messages/%zz/read",
+        "/messages/%ED%A0%80/read",
+        "/?q=%00",
+        `/${LONG}`,
+      ),
+    },
     { weight: 2, arbitrary: fc.tuple(fc.constantFrom(...paths), rawPathNoise).map(([p, n]) => `${p}${n}`) },
   );
-  const version = fc.oneof({ weight: 6, arbitrary: fc.constant("HTTP/1.1") }, { weight: 1, arbitrary: fc.constantFrom("HTTP/1.0", "HTTP/2.0", "HTTP/1.1x", "http/1.1", "", "HTTP/9.9") });
+  const version = fc.oneof(
+    { weight: 6, arbitrary: fc.constant("HTTP/1.1") },
+    { weight: 1, arbitrary: fc.constantFrom("HTTP/1.0", "HTTP/2.0", "HTTP/1.1x", "http/1.1", "", "HTTP/9.9") },
+  );
   const host = fc.oneof(
     { weight: 3, arbitrary: fc.constant("Host: 127.0.0.1\r\n") },
-    { weight: 1, arbitrary: fc.constantFrom("", "Host: a b\r\n", "Host: a:99999\r\n", "Host:\r\n", "Host: x\r\nHost: y\r\n", "Host: \u00e9\r\n", "Host: a\u0000\r\n", "Host: [::1\r\n", "Host: u@h\r\n") },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom(
+        "",
+        "Host: a b\r\n",
+        "Host: a:99999\r\n",
+        "Host:\r\n",
+        "Host: x\r\nHost: y\r\n",
+        "Host: \u00e9\r\n",
+        "Host: a\u0000\r\n",
+        "Host: [::1\r\n",
+        "Host: u@h\r\n",
+      ),
+    },
   );
   const header = fc.constantFrom(
     "Authorization: Bearer a\u0000b\r\n",
@@ -357,7 +496,12 @@ export function rawRequestArbitrary(paths: string[]): fc.Arbitrary<string> {
   );
   const body = fc.oneof(
     { weight: 3, arbitrary: fc.constant("") },
-    { weight: 1, arbitrary: fc.constantFrom('{"username":"a\\u0000","password":"x"}', "{", "\u0000\u00ff", "username=%00&password=x").map((b) => `Content-Length: ${Buffer.byteLength(b, "latin1")}\r\n\r\n${b}`) },
+    {
+      weight: 1,
+      arbitrary: fc
+        .constantFrom('{"username":"a\\u0000","password":"x"}', "{", "\u0000\u00ff", "username=%00&password=x")
+        .map((b) => `Content-Length: ${Buffer.byteLength(b, "latin1")}\r\n\r\n${b}`),
+    },
     { weight: 1, arbitrary: fc.constant("Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n") },
   );
   const lineEnd = fc.oneof({ weight: 8, arbitrary: fc.constant("\r\n") }, { weight: 1, arbitrary: fc.constant("\n") });

@@ -1,5 +1,6 @@
 /** Calls a handler the way the Functions host would, and reads its answer. */
 import { HttpRequest, HttpResponse, InvocationContext, type HttpResponseInit } from "@azure/functions";
+
 import type { Handler } from "../../shared/http/http";
 
 export interface CallOptions {

@@ -6,13 +6,14 @@
  * the compiled resources, properties, dependsOn and outputs, never the Bicep text.
  */
 import { execFileSync } from "node:child_process";
-import { readFileSync, readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+
 import { EVENTS_ROUTE } from "../../functions/webpubsub-events";
 import { DEFAULT_HUB, MIN_SECRET_LENGTH, parseConfig } from "../../shared/config/config";
-import { EVENT_HANDLER_KEY_PARAM } from "../../shared/realtime/event-caller";
 import { SETTINGS } from "../../shared/config/settings";
+import { EVENT_HANDLER_KEY_PARAM } from "../../shared/realtime/event-caller";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const read = (file: string) => readFileSync(path.join(ROOT, file), "utf8");
@@ -50,7 +51,11 @@ interface Template {
 }
 
 // Compiles now (the CLI is installed on first use); throws with Bicep's own message on any error or warning.
-execFileSync(process.execPath, [path.join(ROOT, "scripts/bicep.mjs"), "build"], { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+execFileSync(process.execPath, [path.join(ROOT, "scripts/bicep.mjs"), "build"], {
+  cwd: ROOT,
+  encoding: "utf8",
+  stdio: ["ignore", "pipe", "inherit"],
+});
 const template = JSON.parse(read("infra/.build/main.json")) as Template;
 
 const deployments = template.resources.filter((r) => r.type === "Microsoft.Resources/deployments");
@@ -66,7 +71,10 @@ function module(name: string): { params: Record<string, unknown>; template: Temp
 function simplify<T>(value: T): T {
   if (typeof value === "string") {
     return value
-      .replace(/reference\(extensionResourceId\(.*?'Microsoft\.Resources\/deployments', '([\w-]+)'\), '[^']+'\)\.outputs\.(\w+)\.value/g, "$1.outputs.$2")
+      .replace(
+        /reference\(extensionResourceId\(.*?'Microsoft\.Resources\/deployments', '([\w-]+)'\), '[^']+'\)\.outputs\.(\w+)\.value/g,
+        "$1.outputs.$2",
+      )
       .replace(/^\[extensionResourceId\(.*'Microsoft\.Resources\/deployments', '([\w-]+)'\)\]$/, "module:$1") as T;
   }
   if (Array.isArray(value)) return value.map(simplify) as T;
@@ -109,7 +117,9 @@ const appSettings = (api.params.appSettings as Record<string, string>) ?? {};
 const site = one(api.template, "Microsoft.Web/sites");
 const platformSettingsExpression = one(api.template, "Microsoft.Web/sites/config").properties as unknown as string;
 const platformArgs = args(platformSettingsExpression, "createObject");
-const platformSettings = Object.fromEntries(platformArgs.flatMap((arg, i) => (i % 2 === 0 ? [[arg.replace(/'/g, ""), platformArgs[i + 1]]] : [])));
+const platformSettings = Object.fromEntries(
+  platformArgs.flatMap((arg, i) => (i % 2 === 0 ? [[arg.replace(/'/g, ""), platformArgs[i + 1]]] : [])),
+);
 
 /** Settings the platform reads, allowed in app settings besides the app's own. */
 const PLATFORM_SETTINGS = [
@@ -154,12 +164,15 @@ function resolveAsAzd(raw: string, env: Env): Resolved {
       continue;
     }
     let unset = false;
-    const replaced = value.replace(/\$\{([A-Za-z_]\w*)(?:(:?[=-])([^}]*))?\}/g, (_all, variable: string, operator: string | undefined, fallback: string | undefined) => {
-      const current = env[variable];
-      if (current === undefined) unset = true;
-      if (operator && (current === undefined || (operator.startsWith(":") && current === ""))) return fallback ?? "";
-      return current ?? "";
-    });
+    const replaced = value.replace(
+      /\$\{([A-Za-z_]\w*)(?:(:?[=-])([^}]*))?\}/g,
+      (_all, variable: string, operator: string | undefined, fallback: string | undefined) => {
+        const current = env[variable];
+        if (current === undefined) unset = true;
+        if (operator && (current === undefined || (operator.startsWith(":") && current === ""))) return fallback ?? "";
+        return current ?? "";
+      },
+    );
     if (/\$\{/.test(replaced)) problems.push(`${name}: unsubstituted ${replaced}`);
     if (replaced === "" && unset) continue;
     if (definition.type === "int") {
@@ -173,7 +186,8 @@ function resolveAsAzd(raw: string, env: Env): Resolved {
   const values: Record<string, unknown> = {};
   for (const [name, definition] of Object.entries(template.parameters)) {
     let value = supplied[name] ?? definition.defaultValue;
-    if (value === undefined && definition.metadata?.azd?.type === "generate") value = "g".repeat(definition.metadata.azd.config?.length ?? 16);
+    if (value === undefined && definition.metadata?.azd?.type === "generate")
+      value = "g".repeat(definition.metadata.azd.config?.length ?? 16);
     if (value === undefined) {
       problems.push(`${name}: required, and neither supplied nor generated`);
       continue;
@@ -181,11 +195,16 @@ function resolveAsAzd(raw: string, env: Env): Resolved {
     const type = definition.type.replace(/^secure/, "");
     if (type === "string" && typeof value !== "string") problems.push(`${name}: ${JSON.stringify(value)} is not a string`);
     if (type === "int" && !Number.isInteger(value)) problems.push(`${name}: ${JSON.stringify(value)} is not an int`);
-    if (definition.allowedValues && !definition.allowedValues.includes(value)) problems.push(`${name}: ${JSON.stringify(value)} is not allowed`);
-    if (typeof value === "number" && definition.minValue !== undefined && value < definition.minValue) problems.push(`${name}: ${value} < ${definition.minValue}`);
-    if (typeof value === "number" && definition.maxValue !== undefined && value > definition.maxValue) problems.push(`${name}: ${value} > ${definition.maxValue}`);
-    if (typeof value === "string" && definition.minLength !== undefined && value.length < definition.minLength) problems.push(`${name}: shorter than ${definition.minLength}`);
-    if (typeof value === "string" && definition.maxLength !== undefined && value.length > definition.maxLength) problems.push(`${name}: longer than ${definition.maxLength}`);
+    if (definition.allowedValues && !definition.allowedValues.includes(value))
+      problems.push(`${name}: ${JSON.stringify(value)} is not allowed`);
+    if (typeof value === "number" && definition.minValue !== undefined && value < definition.minValue)
+      problems.push(`${name}: ${value} < ${definition.minValue}`);
+    if (typeof value === "number" && definition.maxValue !== undefined && value > definition.maxValue)
+      problems.push(`${name}: ${value} > ${definition.maxValue}`);
+    if (typeof value === "string" && definition.minLength !== undefined && value.length < definition.minLength)
+      problems.push(`${name}: shorter than ${definition.minLength}`);
+    if (typeof value === "string" && definition.maxLength !== undefined && value.length > definition.maxLength)
+      problems.push(`${name}: longer than ${definition.maxLength}`);
     values[name] = value;
   }
   problems.push(...templateChecks(values));
@@ -201,8 +220,10 @@ function templateChecks(values: Record<string, unknown>): string[] {
   const problems: string[] = [];
   const sku = values.webPubSubSku as string;
   const units = WEBPUBSUB_UNITS[sku];
-  if (units && !units.includes(values.webPubSubCapacity as number)) problems.push(`webPubSubCapacity: ${sku} does not take ${values.webPubSubCapacity} units`);
-  if (typeof values.postgresSkuName === "string" && MAX_CONNECTIONS[values.postgresSkuName] === undefined) problems.push(`postgresSkuName: no max_connections for ${values.postgresSkuName}`);
+  if (units && !units.includes(values.webPubSubCapacity as number))
+    problems.push(`webPubSubCapacity: ${sku} does not take ${values.webPubSubCapacity} units`);
+  if (typeof values.postgresSkuName === "string" && MAX_CONNECTIONS[values.postgresSkuName] === undefined)
+    problems.push(`postgresSkuName: no max_connections for ${values.postgresSkuName}`);
   const postgresRegion = (values.postgresLocation as string) || (values.location as string);
   if (!POSTGRES_REGIONS.includes(postgresRegion)) problems.push(`postgresLocation: no PostgreSQL Flexible Server in ${postgresRegion}`);
   return problems;
@@ -314,10 +335,20 @@ describe("main.parameters.json, read the way azd reads it", () => {
   it("and Web PubSub unit counts a tier does not take, and PostgreSQL sizes without a known max_connections", () => {
     const problems = (env: Env) => resolveAsAzd(PARAMETERS, { ...FRESH, ...env }).problems;
     expect(problems({ WEBPUBSUB_CAPACITY: "2" })).toEqual(["webPubSubCapacity: Free_F1 does not take 2 units"]);
-    expect(problems({ WEBPUBSUB_SKU: "Standard_S1", WEBPUBSUB_CAPACITY: "15" })).toEqual(["webPubSubCapacity: Standard_S1 does not take 15 units"]);
-    expect(problems({ WEBPUBSUB_SKU: "Premium_P1", WEBPUBSUB_CAPACITY: "200" })).toEqual(["webPubSubCapacity: Premium_P1 does not take 200 units"]);
+    expect(problems({ WEBPUBSUB_SKU: "Standard_S1", WEBPUBSUB_CAPACITY: "15" })).toEqual([
+      "webPubSubCapacity: Standard_S1 does not take 15 units",
+    ]);
+    expect(problems({ WEBPUBSUB_SKU: "Premium_P1", WEBPUBSUB_CAPACITY: "200" })).toEqual([
+      "webPubSubCapacity: Premium_P1 does not take 200 units",
+    ]);
     expect(problems({ WEBPUBSUB_SKU: "Premium_P2" })).toEqual(["webPubSubCapacity: Premium_P2 does not take 1 units"]);
-    for (const [sku, capacity] of [["Standard_S1", "3"], ["Standard_S1", "100"], ["Premium_P1", "60"], ["Premium_P2", "300"], ["Premium_P2", "1000"]]) {
+    for (const [sku, capacity] of [
+      ["Standard_S1", "3"],
+      ["Standard_S1", "100"],
+      ["Premium_P1", "60"],
+      ["Premium_P2", "300"],
+      ["Premium_P2", "1000"],
+    ]) {
       expect(problems({ WEBPUBSUB_SKU: sku, WEBPUBSUB_CAPACITY: capacity }), `${sku} ${capacity}`).toEqual([]);
     }
     expect(problems({ POSTGRES_SKU: "Standard_D3ds_v5" })).toEqual(["postgresSkuName: no max_connections for Standard_D3ds_v5"]);
@@ -326,16 +357,25 @@ describe("main.parameters.json, read the way azd reads it", () => {
   it("offers only regions with Flex Consumption (azd's region prompt lists a location parameter's allowed values), and a database region with PostgreSQL Flexible Server", () => {
     const regions = template.parameters.location.allowedValues as string[];
     expect(regions).toEqual(expect.arrayContaining(["eastus2", "swedencentral", "westeurope", "australiaeast", "uksouth"]));
-    for (const absent of ["westindia", "eastus2euap", "brazilsoutheast", "chinaeast2", "usgovvirginia"]) expect(regions, absent).not.toContain(absent);
+    for (const absent of ["westindia", "eastus2euap", "brazilsoutheast", "chinaeast2", "usgovvirginia"])
+      expect(regions, absent).not.toContain(absent);
     expect(resolveAsAzd(PARAMETERS, { ...FRESH, AZURE_LOCATION: "westindia" }).problems).toContain('location: "westindia" is not allowed');
     // The database goes where PostgreSQL is: the main region, or AZURE_POSTGRES_LOCATION when it has none.
     expect(POSTGRES_REGIONS).toEqual(expect.arrayContaining(["eastus2", "swedencentral", "westeurope", "australiaeast"]));
     expect(regions.filter((r) => !POSTGRES_REGIONS.includes(r))).toEqual(["spaincentral"]);
-    expect(resolveAsAzd(PARAMETERS, { ...FRESH, AZURE_LOCATION: "spaincentral" }).problems).toEqual(["postgresLocation: no PostgreSQL Flexible Server in spaincentral"]);
-    expect(resolveAsAzd(PARAMETERS, { ...FRESH, AZURE_LOCATION: "spaincentral", AZURE_POSTGRES_LOCATION: "francecentral" }).problems).toEqual([]);
-    expect(resolveAsAzd(PARAMETERS, { ...FRESH, AZURE_POSTGRES_LOCATION: "chinaeast2" }).problems).toEqual(["postgresLocation: no PostgreSQL Flexible Server in chinaeast2"]);
+    expect(resolveAsAzd(PARAMETERS, { ...FRESH, AZURE_LOCATION: "spaincentral" }).problems).toEqual([
+      "postgresLocation: no PostgreSQL Flexible Server in spaincentral",
+    ]);
+    expect(
+      resolveAsAzd(PARAMETERS, { ...FRESH, AZURE_LOCATION: "spaincentral", AZURE_POSTGRES_LOCATION: "francecentral" }).problems,
+    ).toEqual([]);
+    expect(resolveAsAzd(PARAMETERS, { ...FRESH, AZURE_POSTGRES_LOCATION: "chinaeast2" }).problems).toEqual([
+      "postgresLocation: no PostgreSQL Flexible Server in chinaeast2",
+    ]);
     // templateChecks stands for this fail(): the module's location is the checked region.
-    expect(template.variables!.postgresRegion).toMatch(/^\[if\(contains\(variables\('postgresFlexibleServerRegions'\), if\(empty\(parameters\('postgresLocation'\)\), parameters\('location'\), parameters\('postgresLocation'\)\)\).*fail\(/);
+    expect(template.variables!.postgresRegion).toMatch(
+      /^\[if\(contains\(variables\('postgresFlexibleServerRegions'\), if\(empty\(parameters\('postgresLocation'\)\), parameters\('location'\), parameters\('postgresLocation'\)\)\).*fail\(/,
+    );
     expect(module("postgres").params.location).toBe("[variables('postgresRegion')]");
   });
 
@@ -407,12 +447,16 @@ describe("app settings", () => {
 
   it("use no name the code or the platform does not know, and none Flex Consumption rejects", () => {
     for (const name of [...Object.keys(appSettings), ...Object.keys(platformSettings)]) expect(KNOWN.has(name), name).toBe(true);
-    expect(everything).not.toMatch(/FUNCTIONS_WORKER_RUNTIME|FUNCTIONS_EXTENSION_VERSION|WEBSITE_RUN_FROM_PACKAGE|WEBSITE_NODE_DEFAULT_VERSION/);
+    expect(everything).not.toMatch(
+      /FUNCTIONS_WORKER_RUNTIME|FUNCTIONS_EXTENSION_VERSION|WEBSITE_RUN_FROM_PACKAGE|WEBSITE_NODE_DEFAULT_VERSION/,
+    );
   });
 
   it("take secrets from Key Vault, and hold no password, access key or connection string", () => {
     expect(appSettings[SETTINGS.secretKey]).toBe("[format('@Microsoft.KeyVault(SecretUri={0})', keyvault.outputs.jwtSecretUri)]");
-    expect(appSettings[SETTINGS.webPubSubEventHandlerKey]).toBe("[format('@Microsoft.KeyVault(SecretUri={0})', keyvault.outputs.eventHandlerKeyUri)]");
+    expect(appSettings[SETTINGS.webPubSubEventHandlerKey]).toBe(
+      "[format('@Microsoft.KeyVault(SecretUri={0})', keyvault.outputs.eventHandlerKeyUri)]",
+    );
     expect(appSettings).not.toHaveProperty(SETTINGS.databaseUrl);
     expect(appSettings).not.toHaveProperty(SETTINGS.webPubSubConnectionString);
     expect(platformSettings).not.toHaveProperty("AzureWebJobsStorage");
@@ -460,7 +504,8 @@ describe("app settings", () => {
     expect(file.parameters.accessTokenExpireMinutes.value).toBe("${ACCESS_TOKEN_EXPIRE_MINUTES=30}");
     expect(appSettings[SETTINGS.accessTokenExpireMinutes]).toBe("[string(parameters('accessTokenExpireMinutes'))]");
     const { minValue, maxValue } = template.parameters.accessTokenExpireMinutes;
-    const minutes = (value: number) => parseConfig({ ...LOCAL_CONFIG, [SETTINGS.accessTokenExpireMinutes]: String(value) }).accessTokenExpireMinutes;
+    const minutes = (value: number) =>
+      parseConfig({ ...LOCAL_CONFIG, [SETTINGS.accessTokenExpireMinutes]: String(value) }).accessTokenExpireMinutes;
     expect(minutes(minValue!)).toBe(minValue);
     expect(minutes(maxValue!)).toBe(maxValue);
     expect(() => minutes(minValue! - 1)).toThrow();
@@ -482,12 +527,17 @@ describe("resources", () => {
   it("everything in the resource group rg-<environment>, tagged with the azd environment", () => {
     const rg = one(template, "Microsoft.Resources/resourceGroups");
     expect(rg.name).toBe("[format('{0}{1}', variables('abbrs').resourcesResourceGroups, parameters('environmentName'))]");
-    const abbreviations = template.variables![/^\[variables\('(.+)'\)\]$/.exec(template.variables!.abbrs as string)![1]] as Record<string, string>;
+    const abbreviations = template.variables![/^\[variables\('(.+)'\)\]$/.exec(template.variables!.abbrs as string)![1]] as Record<
+      string,
+      string
+    >;
     expect(abbreviations.resourcesResourceGroups).toBe("rg-");
     expect(template.variables!.tags).toEqual({ "azd-env-name": "[parameters('environmentName')]" });
     for (const deployment of deployments) {
       expect(deployment.properties.parameters!.tags?.value ?? "[variables('tags')]", deployment.name).toBe("[variables('tags')]");
-      expect(deployment.dependsOn, deployment.name).toContain("[subscriptionResourceId('Microsoft.Resources/resourceGroups', format('{0}{1}', variables('abbrs').resourcesResourceGroups, parameters('environmentName')))]");
+      expect(deployment.dependsOn, deployment.name).toContain(
+        "[subscriptionResourceId('Microsoft.Resources/resourceGroups', format('{0}{1}', variables('abbrs').resourcesResourceGroups, parameters('environmentName')))]",
+      );
     }
   });
 
@@ -526,7 +576,11 @@ describe("resources", () => {
   });
 
   it("cannot open more database connections than the server gives its users, even while a deploy overlaps old and new instances", () => {
-    const { postgresSkuName, maximumInstanceCount, dbPoolMax } = defaults.values as { postgresSkuName: string; maximumInstanceCount: number; dbPoolMax: number };
+    const { postgresSkuName, maximumInstanceCount, dbPoolMax } = defaults.values as {
+      postgresSkuName: string;
+      maximumInstanceCount: number;
+      dbPoolMax: number;
+    };
     expect(appSettings[SETTINGS.dbPoolMax]).toBe("[string(parameters('dbPoolMax'))]");
     expect(module("postgres").params.skuName).toBe("[parameters('postgresSkuName')]");
     const userConnections = MAX_CONNECTIONS[postgresSkuName] - RESERVED;
@@ -543,14 +597,20 @@ describe("resources", () => {
     expect(template.parameters.allowedOrigins.defaultValue).toBe("");
     expect(template.variables!.corsOrigins).toMatch(/^\[map\(filter\(split\(parameters\('allowedOrigins'\), ','\)/);
     expect(api.params.allowedOrigins).toBe("[variables('corsOrigins')]");
-    expect((site.properties.siteConfig as Record<string, unknown>).cors).toEqual({ allowedOrigins: "[parameters('allowedOrigins')]", supportCredentials: false });
+    expect((site.properties.siteConfig as Record<string, unknown>).cors).toEqual({
+      allowedOrigins: "[parameters('allowedOrigins')]",
+      supportCredentials: false,
+    });
     expect(defaults.values.allowedOrigins).toBe("");
     expect(everything).not.toMatch(/localhost/);
   });
 
   it("storage without shared keys; the host gets its storage and monitoring roles before it starts", () => {
     const storage = module("storage").template;
-    expect(one(storage, "Microsoft.Storage/storageAccounts").properties).toMatchObject({ allowSharedKeyAccess: false, allowBlobPublicAccess: false });
+    expect(one(storage, "Microsoft.Storage/storageAccounts").properties).toMatchObject({
+      allowSharedKeyAccess: false,
+      allowBlobPublicAccess: false,
+    });
     expect(module("rbac").params.appPrincipalId).toBe("[identity.outputs.principalId]");
     expect(api.dependsOn).toContain("module:rbac");
   });
@@ -568,18 +628,31 @@ describe("resources", () => {
     const server = one(pg.template, "Microsoft.DBforPostgreSQL/flexibleServers");
     expect(server.sku).toEqual({ name: "[parameters('skuName')]", tier: "[parameters('skuTier')]" });
     expect(server.properties.authConfig).toMatchObject({ activeDirectoryAuth: "Enabled", passwordAuth: "Disabled" });
-    const requireTls = resourcesOf(pg.template, "Microsoft.DBforPostgreSQL/flexibleServers/configurations").find((c) => c.name.includes("'require_secure_transport'"));
+    const requireTls = resourcesOf(pg.template, "Microsoft.DBforPostgreSQL/flexibleServers/configurations").find((c) =>
+      c.name.includes("'require_secure_transport'"),
+    );
     expect(requireTls?.properties).toMatchObject({ value: "on" });
-    expect(one(pg.template, "Microsoft.DBforPostgreSQL/flexibleServers/firewallRules").properties).toEqual({ startIpAddress: "0.0.0.0", endIpAddress: "0.0.0.0" });
+    expect(one(pg.template, "Microsoft.DBforPostgreSQL/flexibleServers/firewallRules").properties).toEqual({
+      startIpAddress: "0.0.0.0",
+      endIpAddress: "0.0.0.0",
+    });
   });
 
   it("PostgreSQL storage: POSTGRES_STORAGE_GB and POSTGRES_STORAGE_AUTOGROW reach the server (autogrow on by default)", () => {
     const pg = module("postgres");
-    expect(pg.params).toMatchObject({ storageSizeGB: "[parameters('postgresStorageSizeGB')]", storageAutoGrow: "[parameters('postgresStorageAutoGrow')]" });
+    expect(pg.params).toMatchObject({
+      storageSizeGB: "[parameters('postgresStorageSizeGB')]",
+      storageAutoGrow: "[parameters('postgresStorageAutoGrow')]",
+    });
     const server = one(pg.template, "Microsoft.DBforPostgreSQL/flexibleServers");
-    expect(server.properties.storage).toEqual({ storageSizeGB: "[parameters('storageSizeGB')]", autoGrow: "[if(parameters('storageAutoGrow'), 'Enabled', 'Disabled')]" });
+    expect(server.properties.storage).toEqual({
+      storageSizeGB: "[parameters('storageSizeGB')]",
+      autoGrow: "[if(parameters('storageAutoGrow'), 'Enabled', 'Disabled')]",
+    });
     expect(template.parameters.postgresStorageSizeGB).toMatchObject({ type: "int", defaultValue: 32 });
-    expect(template.parameters.postgresStorageSizeGB.allowedValues).toEqual([32, 64, 128, 256, 512, 1024, 2048, 4095, 4096, 8192, 16384, 32767]);
+    expect(template.parameters.postgresStorageSizeGB.allowedValues).toEqual([
+      32, 64, 128, 256, 512, 1024, 2048, 4095, 4096, 8192, 16384, 32767,
+    ]);
     expect(template.parameters.postgresStorageAutoGrow).toMatchObject({ type: "bool", defaultValue: true });
   });
 
@@ -590,11 +663,19 @@ describe("resources", () => {
     expect(template.variables!.postgresMaxConnections).toMatch(
       /^\[coalesce\(tryGet\(variables\('postgresMaxConnectionsBySku'\), parameters\('postgresSkuName'\)\), fail\(format\('POSTGRES_SKU \{0\} has no max_connections/,
     );
-    const limit = resourcesOf(pg.template, "Microsoft.DBforPostgreSQL/flexibleServers/configurations").find((c) => c.name.includes("'max_connections'"));
+    const limit = resourcesOf(pg.template, "Microsoft.DBforPostgreSQL/flexibleServers/configurations").find((c) =>
+      c.name.includes("'max_connections'"),
+    );
     expect(limit?.properties).toEqual({ value: "[string(parameters('maxConnections'))]", source: "user-override" });
     expect(pg.template.parameters.maxConnections).toMatchObject({ type: "int", minValue: 25, maxValue: 5000 });
     // Azure's documented defaults (concepts-limits) for the sizes README and docs/SCALING.md name.
-    expect(MAX_CONNECTIONS).toMatchObject({ Standard_B1ms: 50, Standard_B2s: 429, Standard_D2ds_v5: 859, Standard_D4ds_v5: 1718, Standard_E16ds_v5: 5000 });
+    expect(MAX_CONNECTIONS).toMatchObject({
+      Standard_B1ms: 50,
+      Standard_B2s: 429,
+      Standard_D2ds_v5: 859,
+      Standard_D4ds_v5: 1718,
+      Standard_E16ds_v5: 5000,
+    });
     for (const [sku, value] of Object.entries(MAX_CONNECTIONS)) {
       expect(sku, sku).toMatch(/^Standard_(B\d+m?s|[DE]\d+a?ds_v5)$/);
       expect([50, 429, 859, 1718, 3437, 5000], sku).toContain(value);
@@ -609,31 +690,46 @@ describe("resources", () => {
     expect(appAdmin.name).toBe("[format('{0}/{1}', parameters('name'), parameters('appIdentityPrincipalId'))]");
     expect(appAdmin.properties).toMatchObject({ principalType: "ServicePrincipal", principalName: "[parameters('appIdentityName')]" });
     const database = one(pg.template, "Microsoft.DBforPostgreSQL/flexibleServers/databases");
-    expect(database.dependsOn).toContain("[resourceId('Microsoft.DBforPostgreSQL/flexibleServers/administrators', parameters('name'), parameters('appIdentityPrincipalId'))]");
-    expect(deployerAdmin.condition).toBe("[and(not(empty(parameters('deployerObjectId'))), not(empty(parameters('deployerUserPrincipalName'))))]");
+    expect(database.dependsOn).toContain(
+      "[resourceId('Microsoft.DBforPostgreSQL/flexibleServers/administrators', parameters('name'), parameters('appIdentityPrincipalId'))]",
+    );
+    expect(deployerAdmin.condition).toBe(
+      "[and(not(empty(parameters('deployerObjectId'))), not(empty(parameters('deployerUserPrincipalName'))))]",
+    );
     expect(deployerAdmin.properties).toMatchObject({ principalType: "User", principalName: "[parameters('deployerUserPrincipalName')]" });
     // The server takes one change at a time: each child waits for the one before.
     const children = pg.template.resources.slice(1);
     for (const [i, child] of children.entries()) {
       if (i === 0) continue;
       const previous = children[i - 1];
-      expect(child.dependsOn!.some((d) => d.startsWith(`[resourceId('${previous.type}'`)), `${child.type} after ${previous.type}`).toBe(true);
+      expect(
+        child.dependsOn!.some((d) => d.startsWith(`[resourceId('${previous.type}'`)),
+        `${child.type} after ${previous.type}`,
+      ).toBe(true);
     }
     expect(pg.params.deployerObjectId).toBe("[deployer().objectId]");
   });
 
   it("Web PubSub: Free_F1 by default, local auth off, the app identity as Service Owner, its own identity for Key Vault", () => {
     const wps = module("webpubsub");
-    expect(template.parameters.webPubSubSku).toMatchObject({ defaultValue: "Free_F1", allowedValues: ["Free_F1", "Standard_S1", "Premium_P1", "Premium_P2"] });
+    expect(template.parameters.webPubSubSku).toMatchObject({
+      defaultValue: "Free_F1",
+      allowedValues: ["Free_F1", "Standard_S1", "Premium_P1", "Premium_P2"],
+    });
     expect(wps.params.skuName).toBe("[parameters('webPubSubSku')]");
     const service = one(wps.template, "Microsoft.SignalRService/webPubSub");
     expect(service.properties).toMatchObject({ disableLocalAuth: true });
     expect(service.identity).toEqual({ type: "UserAssigned", userAssignedIdentities: { "[format('{0}', parameters('identityId'))]": {} } });
     expect(wps.params.identityId).toBe("[webpubsub-identity.outputs.id]");
     expect(JSON.stringify(wps.template.variables)).toContain("12cf5a90-567b-43ae-8102-96cf46c7d9b4"); // Web PubSub Service Owner
-    expect(one(wps.template, "Microsoft.Authorization/roleAssignments").properties).toMatchObject({ principalId: "[parameters('appPrincipalId')]", principalType: "ServicePrincipal" });
+    expect(one(wps.template, "Microsoft.Authorization/roleAssignments").properties).toMatchObject({
+      principalId: "[parameters('appPrincipalId')]",
+      principalType: "ServicePrincipal",
+    });
     expect(wps.params.appPrincipalId).toBe("[identity.outputs.principalId]");
-    expect(wps.template.outputs.endpoint.value).toBe("[format('https://{0}', reference(resourceId('Microsoft.SignalRService/webPubSub', parameters('name')), '2024-03-01').hostName)]");
+    expect(wps.template.outputs.endpoint.value).toBe(
+      "[format('https://{0}', reference(resourceId('Microsoft.SignalRService/webPubSub', parameters('name')), '2024-03-01').hostName)]",
+    );
     expect(appSettings[SETTINGS.webPubSubEndpoint]).toBe("[webpubsub.outputs.endpoint]");
   });
 
@@ -645,11 +741,20 @@ describe("resources", () => {
       /^\[if\(contains\(variables\('webPubSubUnitsBySku'\)\[parameters\('webPubSubSku'\)\], parameters\('webPubSubCapacity'\)\), parameters\('webPubSubCapacity'\), fail\(/,
     );
     const service = one(wps.template, "Microsoft.SignalRService/webPubSub");
-    expect(service.sku).toEqual({ name: "[parameters('skuName')]", tier: "[split(parameters('skuName'), '_')[0]]", capacity: "[parameters('capacity')]" });
+    expect(service.sku).toEqual({
+      name: "[parameters('skuName')]",
+      tier: "[split(parameters('skuName'), '_')[0]]",
+      capacity: "[parameters('capacity')]",
+    });
     expect(template.parameters.webPubSubCapacity).toMatchObject({ type: "int", defaultValue: 1, minValue: 1, maxValue: 1000 });
     // ResourceSku.capacity in the Microsoft.SignalRService REST API.
     const upTo100 = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100];
-    expect(WEBPUBSUB_UNITS).toEqual({ Free_F1: [1], Standard_S1: upTo100, Premium_P1: upTo100, Premium_P2: [100, 200, 300, 400, 500, 600, 700, 800, 900, 1000] });
+    expect(WEBPUBSUB_UNITS).toEqual({
+      Free_F1: [1],
+      Standard_S1: upTo100,
+      Premium_P1: upTo100,
+      Premium_P2: [100, 200, 300, 400, 500, 600, 700, 800, 900, 1000],
+    });
     expect(Object.keys(WEBPUBSUB_UNITS).sort()).toEqual([...template.parameters.webPubSubSku.allowedValues!].sort());
   });
 
@@ -665,7 +770,12 @@ describe("resources", () => {
     expect(handler.urlTemplate).toBe(
       `[format('https://{0}/${EVENTS_ROUTE}?${EVENT_HANDLER_KEY_PARAM}={{@Microsoft.KeyVault(SecretUri={1})}}', parameters('functionAppHostName'), parameters('eventHandlerKeyUri'))]`,
     );
-    expect(Object.keys(hubModule.template.parameters).sort()).toEqual(["eventHandlerKeyUri", "functionAppHostName", "hubName", "webPubSubName"]);
+    expect(Object.keys(hubModule.template.parameters).sort()).toEqual([
+      "eventHandlerKeyUri",
+      "functionAppHostName",
+      "hubName",
+      "webPubSubName",
+    ]);
     expect(hubModule.params.eventHandlerKeyUri).toBe("[keyvault.outputs.eventHandlerKeyUri]");
     expect(hubModule.params.functionAppHostName).toBe("[api.outputs.defaultHostName]");
     expect(hubModule.params.hubName).toBe("[parameters('webPubSubHub')]");
@@ -683,13 +793,24 @@ describe("resources", () => {
       ["[format('{0}/{1}', parameters('name'), 'jwt-secret')]", "[parameters('jwtSecret')]"],
       ["[format('{0}/{1}', parameters('name'), 'webpubsub-event-handler-key')]", "[parameters('eventHandlerKey')]"],
     ]);
-    expect(kv.template.outputs.eventHandlerKeyUri.value).toBe("[reference(resourceId('Microsoft.KeyVault/vaults/secrets', parameters('name'), 'webpubsub-event-handler-key'), '2023-07-01').secretUri]");
-    expect(kv.template.variables).toMatchObject({ keyVaultSecretsUser: "4633458b-17de-408a-b874-0445c86b69e6", keyVaultSecretsOfficer: "b86a8fe4-44ce-4948-aee5-eccb2c155cd7" });
+    expect(kv.template.outputs.eventHandlerKeyUri.value).toBe(
+      "[reference(resourceId('Microsoft.KeyVault/vaults/secrets', parameters('name'), 'webpubsub-event-handler-key'), '2023-07-01').secretUri]",
+    );
+    expect(kv.template.variables).toMatchObject({
+      keyVaultSecretsUser: "4633458b-17de-408a-b874-0445c86b69e6",
+      keyVaultSecretsOfficer: "b86a8fe4-44ce-4948-aee5-eccb2c155cd7",
+    });
     const [app, webPubSub, deployer] = resourcesOf(kv.template, "Microsoft.Authorization/roleAssignments");
     expect(app.scope).toBe("[resourceId('Microsoft.KeyVault/vaults', parameters('name'))]");
-    expect(app.properties).toMatchObject({ principalId: "[parameters('appPrincipalId')]", roleDefinitionId: expect.stringContaining("keyVaultSecretsUser") });
+    expect(app.properties).toMatchObject({
+      principalId: "[parameters('appPrincipalId')]",
+      roleDefinitionId: expect.stringContaining("keyVaultSecretsUser"),
+    });
     expect(webPubSub.scope).toBe("[resourceId('Microsoft.KeyVault/vaults/secrets', parameters('name'), 'webpubsub-event-handler-key')]");
-    expect(webPubSub.properties).toMatchObject({ principalId: "[parameters('webPubSubPrincipalId')]", roleDefinitionId: expect.stringContaining("keyVaultSecretsUser") });
+    expect(webPubSub.properties).toMatchObject({
+      principalId: "[parameters('webPubSubPrincipalId')]",
+      roleDefinitionId: expect.stringContaining("keyVaultSecretsUser"),
+    });
     expect(deployer.condition).toBe("[not(empty(parameters('deployerPrincipalId')))]");
     expect(deployer.properties.roleDefinitionId).toEqual(expect.stringContaining("keyVaultSecretsOfficer"));
     expect(kv.params).toMatchObject({
@@ -704,8 +825,12 @@ describe("resources", () => {
   it("two user-assigned identities, one for the app and one for Web PubSub; none system-assigned", () => {
     const identities = allModules().flatMap((t) => resourcesOf(t, "Microsoft.ManagedIdentity/userAssignedIdentities"));
     expect(identities).toHaveLength(2);
-    expect(module("identity").params.name).toBe("[format('{0}api-{1}', variables('abbrs').managedIdentityUserAssignedIdentities, variables('resourceToken'))]");
-    expect(module("webpubsub-identity").params.name).toBe("[format('{0}wps-{1}', variables('abbrs').managedIdentityUserAssignedIdentities, variables('resourceToken'))]");
+    expect(module("identity").params.name).toBe(
+      "[format('{0}api-{1}', variables('abbrs').managedIdentityUserAssignedIdentities, variables('resourceToken'))]",
+    );
+    expect(module("webpubsub-identity").params.name).toBe(
+      "[format('{0}wps-{1}', variables('abbrs').managedIdentityUserAssignedIdentities, variables('resourceToken'))]",
+    );
     expect(everything).not.toMatch(/SystemAssigned/);
   });
 
@@ -731,7 +856,9 @@ describe("resources", () => {
     const hookReads = [...read("infra/hooks/postdeploy.mjs").matchAll(/env\.([A-Z_]+)/g)].map((m) => m[1]);
     expect(hookReads.filter((name) => name !== "AZURE_SUBSCRIPTION_ID" && !template.outputs[name])).toEqual([]);
     expect(simplify(template.outputs.SERVICE_API_NAME.value)).toBe("[api.outputs.name]");
-    expect(api.template.outputs.uri.value).toBe("[format('https://{0}', reference(resourceId('Microsoft.Web/sites', parameters('name')), '2024-04-01').defaultHostName)]");
+    expect(api.template.outputs.uri.value).toBe(
+      "[format('https://{0}', reference(resourceId('Microsoft.Web/sites', parameters('name')), '2024-04-01').defaultHostName)]",
+    );
   });
 });
 
@@ -745,7 +872,9 @@ function roleAssignments(): string[] {
       const definition = String(r.properties.roleDefinitionId);
       const ref = /variables\('(\w+)'\)(?:\.(\w+))?/.exec(definition);
       const variable = ref ? (t.variables ?? {})[ref[1]] : undefined;
-      const roleId = ref ? String(ref[2] ? (variable as Record<string, unknown>)[ref[2]] : variable) : (/[0-9a-f-]{36}/.exec(definition)?.[0] ?? definition);
+      const roleId = ref
+        ? String(ref[2] ? (variable as Record<string, unknown>)[ref[2]] : variable)
+        : (/[0-9a-f-]{36}/.exec(definition)?.[0] ?? definition);
       const principal = /parameters\('(\w+)'\)/.exec(String(r.properties.principalId))?.[1] ?? String(r.properties.principalId);
       found.push(`${name}: ${roleId} to ${principal}`);
     }
@@ -766,7 +895,9 @@ const ROLE_USES: Record<string, { role: string; usedBy: string; used: () => bool
   "rbac: b7e6dc6d-f1e8-4753-8033-0f276bb0955b to appPrincipalId": {
     role: "Storage Blob Data Owner",
     usedBy: "the host's storage by identity (keys, locks) and the deployment package container",
-    used: () => platformSettings.AzureWebJobsStorage__credential === "'managedidentity'" && JSON.stringify(site.properties.functionAppConfig).includes("UserAssignedIdentity"),
+    used: () =>
+      platformSettings.AzureWebJobsStorage__credential === "'managedidentity'" &&
+      JSON.stringify(site.properties.functionAppConfig).includes("UserAssignedIdentity"),
   },
   "rbac: 3913510d-42f4-4e42-8a64-420c390055eb to appPrincipalId": {
     role: "Monitoring Metrics Publisher",
@@ -821,18 +952,29 @@ describe("docs/SCALING.md, the capacity plan", () => {
 
   it("names only variables that main.parameters.json maps (an unmapped `azd env set` would change nothing)", () => {
     const mapped = new Set([...PARAMETERS.matchAll(/\$\{(\w+)/g)].map(([, variable]) => variable));
-    for (const { users, settings } of sizes) for (const variable of Object.keys(settings)) expect(mapped.has(variable), `${users}: ${variable}`).toBe(true);
-    for (const closed of ["WEBPUBSUB_CAPACITY", "POSTGRES_STORAGE_GB", "POSTGRES_STORAGE_AUTOGROW", "ACCESS_TOKEN_EXPIRE_MINUTES"]) expect(mapped.has(closed), closed).toBe(true);
+    for (const { users, settings } of sizes)
+      for (const variable of Object.keys(settings)) expect(mapped.has(variable), `${users}: ${variable}`).toBe(true);
+    for (const closed of ["WEBPUBSUB_CAPACITY", "POSTGRES_STORAGE_GB", "POSTGRES_STORAGE_AUTOGROW", "ACCESS_TOKEN_EXPIRE_MINUTES"])
+      expect(mapped.has(closed), closed).toBe(true);
     expect(plan).not.toMatch(/Not settable/);
   });
 
   it("sets the Web PubSub units and the disk its table states, and the units cover the sockets at 80 %", () => {
-    const cells = (label: string) => plan.split("\n").find((line) => line.startsWith(`| ${label} |`))!.split("|").slice(2, 5);
+    const cells = (label: string) =>
+      plan
+        .split("\n")
+        .find((line) => line.startsWith(`| ${label} |`))!
+        .split("|")
+        .slice(2, 5);
     const sockets = cells("sockets at peak").map((cell) => Number(/\*\*([\d,]+)\*\*/.exec(cell)![1].replace(/,/g, "")));
     const webPubSub = cells("Web PubSub");
     const disk = cells("disk (IOPS)");
     for (const [i, { users, settings }] of sizes.entries()) {
-      const { webPubSubSku, webPubSubCapacity, postgresStorageSizeGB } = resolveAsAzd(PARAMETERS, { ...FRESH, ...settings }).values as { webPubSubSku: string; webPubSubCapacity: number; postgresStorageSizeGB: number };
+      const { webPubSubSku, webPubSubCapacity, postgresStorageSizeGB } = resolveAsAzd(PARAMETERS, { ...FRESH, ...settings }).values as {
+        webPubSubSku: string;
+        webPubSubCapacity: number;
+        postgresStorageSizeGB: number;
+      };
       expect(webPubSub[i], users).toContain(`**${webPubSubSku}, ${n(webPubSubCapacity)} units**`);
       // The fewest units the tier takes that hold the sockets at 80 % of 1,000 a unit.
       expect(webPubSubCapacity, users).toBe(WEBPUBSUB_UNITS[webPubSubSku].find((units) => units * 1000 * 0.8 >= sockets[i]));
@@ -852,7 +994,14 @@ describe("docs/SCALING.md, the capacity plan", () => {
   });
 
   it("states the template's defaults as they are", () => {
-    const d = defaults.values as { maximumInstanceCount: number; dbPoolMax: number; instanceMemoryMB: number; httpPerInstanceConcurrency: number; postgresSkuName: string; webPubSubSku: string };
+    const d = defaults.values as {
+      maximumInstanceCount: number;
+      dbPoolMax: number;
+      instanceMemoryMB: number;
+      httpPerInstanceConcurrency: number;
+      postgresSkuName: string;
+      webPubSubSku: string;
+    };
     expect(plan).toContain(`| ${d.maximumInstanceCount} / ${d.dbPoolMax} (defaults) |`);
     expect(plan).toContain(`| ${d.instanceMemoryMB} / ${d.httpPerInstanceConcurrency} (defaults) |`);
     expect(plan).toContain(`**${d.postgresSkuName}** (default;`);

@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { Client } from "pg";
+
 import { createTestDatabase, type TestDatabase } from "./database";
 
 /** What Base.metadata.create_all(engine) emits for the original models on PostgreSQL. */

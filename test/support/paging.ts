@@ -1,5 +1,6 @@
 /** Follows a list's `Link: rel="next"` chain through a handler, page by page. */
 import { expect } from "vitest";
+
 import type { Handler } from "../../shared/http/http";
 import { call, type CallOptions, type CallResult } from "./http";
 

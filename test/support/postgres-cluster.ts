@@ -66,7 +66,13 @@ export async function startPostgresCluster(binDir: string): Promise<PostgresClus
   };
   const port = await freePort();
   // Durability is not what this cluster is for: fsync off keeps restarts quick on a busy machine.
-  const serverOptions = [`-p ${port}`, "-c listen_addresses=127.0.0.1", `-c unix_socket_directories=${dir}`, "-c fsync=off", "-c max_connections=50"].join(" ");
+  const serverOptions = [
+    `-p ${port}`,
+    "-c listen_addresses=127.0.0.1",
+    `-c unix_socket_directories=${dir}`,
+    "-c fsync=off",
+    "-c max_connections=50",
+  ].join(" ");
   const start = () => pg("pg_ctl", ["-D", dataDir, "-l", logFile, "-o", serverOptions, "-w", "-t", "30", "start"]);
   const stop = (mode: StopMode) => pg("pg_ctl", ["-D", dataDir, "-m", mode, "-w", "-t", "30", "stop"]);
   let running = false;

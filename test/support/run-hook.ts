@@ -4,6 +4,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
+
 import { hookInvocation, type HookConfig, type HostOs } from "./azd-rules";
 
 const HOST: HostOs = process.platform === "win32" ? "windows" : process.platform === "darwin" ? "darwin" : "linux";
@@ -30,7 +31,13 @@ export function runHookAsAzd(release: string, hook: HookConfig, configOs: HostOs
 }
 
 /** The same without blocking this process (for hooks that call a server running in it). */
-export async function runHookAsAzdAsync(release: string, hook: HookConfig, configOs: HostOs, cwd: string, env: NodeJS.ProcessEnv): Promise<string> {
+export async function runHookAsAzdAsync(
+  release: string,
+  hook: HookConfig,
+  configOs: HostOs,
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+): Promise<string> {
   const { command, args, cleanup } = prepare(release, hook, configOs, cwd);
   try {
     return (await promisify(execFile)(command, args, { cwd, env, encoding: "utf8" })).stdout;

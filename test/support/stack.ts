@@ -4,6 +4,7 @@
  * closed after them.
  */
 import { afterAll, beforeAll } from "vitest";
+
 import { startLocalStack, type LocalStack, type StackOptions } from "../../local/stack";
 import { createTestDatabase, type TestDatabase } from "./database";
 import type { SocketProbe } from "./sockets";

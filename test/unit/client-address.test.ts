@@ -1,6 +1,7 @@
 /** The client address counters use: the entry of X-Forwarded-For that Azure's front end appends. */
 import { HttpRequest } from "@azure/functions";
 import { describe, expect, it } from "vitest";
+
 import { addressKey, clientAddress, parseAddress, UNKNOWN_ADDRESS } from "../../shared/auth/client-address";
 
 const withForwardedFor = (value?: string) =>

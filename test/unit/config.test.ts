@@ -1,9 +1,10 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+
 import { ConfigError, DEFAULT_HUB, parseConfig, parseDatabaseConfig } from "../../shared/config/config";
-import { poolConfig } from "../../shared/data/db";
 import { SETTINGS } from "../../shared/config/settings";
+import { poolConfig } from "../../shared/data/db";
 
 const base = { SECRET_KEY: "a-perfectly-fine-secret-key-with-entropy-0123", DATABASE_URL: "postgresql://u:p@h:5432/d" };
 
@@ -33,7 +34,12 @@ describe("configuration", () => {
 
   it("needs a database: a URL or the Entra trio", () => {
     expect(problemsOf({ SECRET_KEY: base.SECRET_KEY })[0]).toMatch(/^DATABASE_URL is required/);
-    const entra = parseConfig({ SECRET_KEY: base.SECRET_KEY, POSTGRES_HOST: "pg.example", POSTGRES_DATABASE: "mail", POSTGRES_USER: "id-app" });
+    const entra = parseConfig({
+      SECRET_KEY: base.SECRET_KEY,
+      POSTGRES_HOST: "pg.example",
+      POSTGRES_DATABASE: "mail",
+      POSTGRES_USER: "id-app",
+    });
     expect(entra.database).toEqual({ kind: "entra", host: "pg.example", port: 5432, database: "mail", user: "id-app", ssl: true });
     const pool = poolConfig(entra);
     expect(typeof pool.password).toBe("function");
@@ -65,7 +71,9 @@ describe("configuration", () => {
       expect.stringMatching(/^SEND_LIMIT_BURST /),
       expect.stringMatching(/^LIST_MAX_BYTES /),
     ]);
-    expect(problemsOf({ ...base, LOGIN_FAILURES_PER_USER_ADDRESS: "0", LOGIN_BLOCK_SECONDS: "soon", REGISTRATIONS_PER_ADDRESS: "-1" })).toEqual([
+    expect(
+      problemsOf({ ...base, LOGIN_FAILURES_PER_USER_ADDRESS: "0", LOGIN_BLOCK_SECONDS: "soon", REGISTRATIONS_PER_ADDRESS: "-1" }),
+    ).toEqual([
       expect.stringMatching(/^LOGIN_FAILURES_PER_USER_ADDRESS /),
       expect.stringMatching(/^LOGIN_BLOCK_SECONDS /),
       expect.stringMatching(/^REGISTRATIONS_PER_ADDRESS /),
@@ -75,17 +83,24 @@ describe("configuration", () => {
   it("hashes passwords on automatically sized threads unless told a number (0: on the request thread), waiting at most the budget", () => {
     expect(parseConfig(base).passwordHashing).toEqual({ threads: "auto", queueMax: 100, maxWaitMs: 2000 });
     expect(parseConfig({ ...base, PASSWORD_HASH_MAX_WAIT_MS: "0" }).passwordHashing.maxWaitMs).toBe(0);
-    for (const bad of ["-1", "60001", "2s"]) expect(problemsOf({ ...base, PASSWORD_HASH_MAX_WAIT_MS: bad }), bad).toEqual([expect.stringMatching(/^PASSWORD_HASH_MAX_WAIT_MS /)]);
+    for (const bad of ["-1", "60001", "2s"])
+      expect(problemsOf({ ...base, PASSWORD_HASH_MAX_WAIT_MS: bad }), bad).toEqual([expect.stringMatching(/^PASSWORD_HASH_MAX_WAIT_MS /)]);
     expect(parseConfig({ ...base, PASSWORD_HASH_THREADS: " auto " }).passwordHashing.threads).toBe("auto");
     expect(parseConfig({ ...base, PASSWORD_HASH_THREADS: "0" }).passwordHashing.threads).toBe(0);
     expect(parseConfig({ ...base, PASSWORD_HASH_THREADS: "3" }).passwordHashing.threads).toBe(3);
-    for (const bad of ["17", "-1", "1.5", "many"]) expect(problemsOf({ ...base, PASSWORD_HASH_THREADS: bad }), bad).toEqual([expect.stringMatching(/^PASSWORD_HASH_THREADS must be auto or/)]);
+    for (const bad of ["17", "-1", "1.5", "many"])
+      expect(problemsOf({ ...base, PASSWORD_HASH_THREADS: bad }), bad).toEqual([
+        expect.stringMatching(/^PASSWORD_HASH_THREADS must be auto or/),
+      ]);
     expect(problemsOf({ ...base, PASSWORD_HASH_QUEUE_MAX: "0" })).toEqual([expect.stringMatching(/^PASSWORD_HASH_QUEUE_MAX /)]);
   });
 
   it("picks Web PubSub by connection string, else by endpoint", () => {
     expect(parseConfig({ ...base, WEBPUBSUB_CONNECTION_STRING: "Endpoint=http://x;AccessKey=k;" }).webPubSub.kind).toBe("connectionString");
-    expect(parseConfig({ ...base, WEBPUBSUB_ENDPOINT: "https://wps.example" }).webPubSub).toEqual({ kind: "identity", endpoint: "https://wps.example" });
+    expect(parseConfig({ ...base, WEBPUBSUB_ENDPOINT: "https://wps.example" }).webPubSub).toEqual({
+      kind: "identity",
+      endpoint: "https://wps.example",
+    });
     expect(problemsOf({ ...base, WEBPUBSUB_HUB: "bad hub" })[0]).toMatch(/^WEBPUBSUB_HUB /);
   });
 
@@ -104,14 +119,15 @@ describe("configuration", () => {
 
     it("in WEBPUBSUB_EVENT_HANDLER_KEY", () => {
       // Otherwise the reference text itself would become the key the events endpoint accepts.
-      expect(problemsOf({ ...base, WEBPUBSUB_EVENT_HANDLER_KEY: reference("event-handler-key") })).toEqual([unresolved("WEBPUBSUB_EVENT_HANDLER_KEY")]);
+      expect(problemsOf({ ...base, WEBPUBSUB_EVENT_HANDLER_KEY: reference("event-handler-key") })).toEqual([
+        unresolved("WEBPUBSUB_EVENT_HANDLER_KEY"),
+      ]);
     });
 
     it("in the older VaultName/SecretName form, and next to other problems", () => {
-      expect(problemsOf({ ...base, WEBPUBSUB_EVENT_HANDLER_KEY: " @Microsoft.KeyVault(VaultName=kv-abc;SecretName=key)", DB_POOL_MAX: "0" })).toEqual([
-        unresolved("WEBPUBSUB_EVENT_HANDLER_KEY"),
-        expect.stringMatching(/^DB_POOL_MAX /),
-      ]);
+      expect(
+        problemsOf({ ...base, WEBPUBSUB_EVENT_HANDLER_KEY: " @Microsoft.KeyVault(VaultName=kv-abc;SecretName=key)", DB_POOL_MAX: "0" }),
+      ).toEqual([unresolved("WEBPUBSUB_EVENT_HANDLER_KEY"), expect.stringMatching(/^DB_POOL_MAX /)]);
     });
 
     it("in the database settings the migrate command reads", () => {
@@ -136,11 +152,23 @@ describe("configuration", () => {
 });
 
 describe("in Azure", () => {
-  const example = (JSON.parse(readFileSync(path.resolve(__dirname, "../../local.settings.example.json"), "utf8")) as { Values: Record<string, string> }).Values;
+  const example = (
+    JSON.parse(readFileSync(path.resolve(__dirname, "../../local.settings.example.json"), "utf8")) as { Values: Record<string, string> }
+  ).Values;
   // What Flex Consumption sets (WEBSITE_SKU once the site's settings arrive; LEGION_SERVICE_HOST and WEBSITE_POD_NAME always).
-  const azure = { WEBSITE_SKU: "FlexConsumption", WEBSITE_SITE_NAME: "func-api-abc", LEGION_SERVICE_HOST: "10.0.0.4", WEBSITE_POD_NAME: "func-api-abc-pod" };
+  const azure = {
+    WEBSITE_SKU: "FlexConsumption",
+    WEBSITE_SITE_NAME: "func-api-abc",
+    LEGION_SERVICE_HOST: "10.0.0.4",
+    WEBSITE_POD_NAME: "func-api-abc-pod",
+  };
   const fine = { ...base, ...azure, WEBPUBSUB_EVENT_HANDLER_KEY: "k".repeat(16) + "0123456789abcdef" };
-  const secretsOfExample = [example.SECRET_KEY, example.WEBPUBSUB_EVENT_HANDLER_KEY, example.WEBPUBSUB_CONNECTION_STRING, example.DATABASE_URL];
+  const secretsOfExample = [
+    example.SECRET_KEY,
+    example.WEBPUBSUB_EVENT_HANDLER_KEY,
+    example.WEBPUBSUB_CONNECTION_STRING,
+    example.DATABASE_URL,
+  ];
   const noValueIn = (problems: string[]) => {
     for (const secret of secretsOfExample) expect(problems.join(" ")).not.toContain(secret);
   };
@@ -150,7 +178,11 @@ describe("in Azure", () => {
   });
 
   it("refuses the example's SECRET_KEY and event-handler key, naming each setting and not its value", () => {
-    const problems = problemsOf({ ...fine, SECRET_KEY: example.SECRET_KEY, WEBPUBSUB_EVENT_HANDLER_KEY: example.WEBPUBSUB_EVENT_HANDLER_KEY });
+    const problems = problemsOf({
+      ...fine,
+      SECRET_KEY: example.SECRET_KEY,
+      WEBPUBSUB_EVENT_HANDLER_KEY: example.WEBPUBSUB_EVENT_HANDLER_KEY,
+    });
     expect(problems).toEqual([
       expect.stringMatching(/^SECRET_KEY is marked local-development-only/),
       expect.stringMatching(/^WEBPUBSUB_EVENT_HANDLER_KEY is marked local-development-only/),
@@ -162,9 +194,17 @@ describe("in Azure", () => {
     const problems = problemsOf({ ...example, ...azure });
     const named = problems.map((p) => p.split(" ")[0]);
     expect(named).toEqual(
-      expect.arrayContaining(["SECRET_KEY", "DATABASE_URL", "WEBPUBSUB_CONNECTION_STRING", "WEBPUBSUB_EVENT_HANDLER_KEY", "LOGIN_FAILURES_PER_ADDRESS", "REGISTRATIONS_PER_ADDRESS"]),
+      expect.arrayContaining([
+        "SECRET_KEY",
+        "DATABASE_URL",
+        "WEBPUBSUB_CONNECTION_STRING",
+        "WEBPUBSUB_EVENT_HANDLER_KEY",
+        "LOGIN_FAILURES_PER_ADDRESS",
+        "REGISTRATIONS_PER_ADDRESS",
+      ]),
     );
-    for (const harmless of ["ACCESS_TOKEN_EXPIRE_MINUTES", "BCRYPT_COST", "WEBPUBSUB_HUB", "PASSWORD_HASH_THREADS"]) expect(named).not.toContain(harmless);
+    for (const harmless of ["ACCESS_TOKEN_EXPIRE_MINUTES", "BCRYPT_COST", "WEBPUBSUB_HUB", "PASSWORD_HASH_THREADS"])
+      expect(named).not.toContain(harmless);
     noValueIn(problems);
   });
 

@@ -1,12 +1,16 @@
 /** Which failures count as "the database is unavailable" (503) and which are bugs (500). */
 import { describe, expect, it } from "vitest";
+
 import { DatabaseUnavailableError, isDatabaseUnavailable } from "../../shared/data/db-errors";
 
 const withCode = (code: string, message = "failed") => Object.assign(new Error(message), { code });
 
 describe("isDatabaseUnavailable", () => {
   it.each([
-    ["57P01 admin_shutdown (pg_terminate_backend, fast shutdown)", withCode("57P01", "terminating connection due to administrator command")],
+    [
+      "57P01 admin_shutdown (pg_terminate_backend, fast shutdown)",
+      withCode("57P01", "terminating connection due to administrator command"),
+    ],
     ["57P02 crash_shutdown", withCode("57P02")],
     ["57P03 cannot_connect_now (starting up, shutting down)", withCode("57P03", "the database system is starting up")],
     ["57P05 idle_session_timeout", withCode("57P05")],
@@ -18,7 +22,10 @@ describe("isDatabaseUnavailable", () => {
     ["ECONNRESET", withCode("ECONNRESET", "read ECONNRESET")],
     ["a socket closed mid-query", new Error("Connection terminated unexpectedly")],
     ["the pool's connect timeout", new Error("timeout exceeded when trying to connect")],
-    ["a new client's connect timeout", new Error("Connection terminated due to connection timeout", { cause: new Error("Connection terminated unexpectedly") })],
+    [
+      "a new client's connect timeout",
+      new Error("Connection terminated due to connection timeout", { cause: new Error("Connection terminated unexpectedly") }),
+    ],
     ["a query on a failed client", new Error("Client has encountered a connection error and is not queryable")],
     ["a query on a closed client", new Error("Client was closed and is not queryable")],
     ["the query read timeout", new Error("Query read timeout")],

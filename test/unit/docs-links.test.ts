@@ -8,7 +8,12 @@ import MarkdownIt from "markdown-it";
 import { describe, expect, it } from "vitest";
 
 const ROOT = path.resolve(__dirname, "../..");
-const DOCS = ["README.md", ...readdirSync(path.join(ROOT, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)];
+const DOCS = [
+  "README.md",
+  ...readdirSync(path.join(ROOT, "docs"))
+    .filter((f) => f.endsWith(".md"))
+    .map((f) => `docs/${f}`),
+];
 const markdown = new MarkdownIt({ html: true });
 
 interface Parsed {
@@ -49,7 +54,8 @@ describe("links in README.md and docs/", () => {
       }
       if (anchor === undefined || statSync(path.join(ROOT, targetFile)).isDirectory()) continue;
       if (!targetFile.endsWith(".md")) continue;
-      if (!(await parse(targetFile)).anchors.has(decodeURIComponent(anchor))) broken.push(`${href}: no heading #${anchor} in ${targetFile}`);
+      if (!(await parse(targetFile)).anchors.has(decodeURIComponent(anchor)))
+        broken.push(`${href}: no heading #${anchor} in ${targetFile}`);
     }
     expect(broken).toEqual([]);
   });

@@ -5,8 +5,9 @@
 import { createHmac } from "node:crypto";
 import { HttpRequest, InvocationContext } from "@azure/functions";
 import { beforeAll, describe, expect, it } from "vitest";
-import { resetConfig } from "../../shared/config/config";
+
 import { webpubsubEvents } from "../../functions/webpubsub-events";
+import { resetConfig } from "../../shared/config/config";
 
 const KEY = "event-handler-key-for-tests-0123456789";
 
@@ -54,7 +55,12 @@ describe("events function with an event-handler key", () => {
 
   it("refuses a missing or wrong key, and a signature it has no access key to check", async () => {
     const forged = `sha256=${createHmac("sha256", "guess").update("conn1").digest("hex")}`;
-    for (const res of [await event(""), await event("?key=wrong"), await event("", "POST", { "ce-signature": forged }), await event("", "OPTIONS")]) {
+    for (const res of [
+      await event(""),
+      await event("?key=wrong"),
+      await event("", "POST", { "ce-signature": forged }),
+      await event("", "OPTIONS"),
+    ]) {
       expect(res.status).toBe(401);
       expect(JSON.parse(res.body as string)).toEqual({ detail: "The caller of the event handler could not be authenticated" });
     }
@@ -65,7 +71,13 @@ describe("events function with an event-handler key", () => {
     const malformed = new HttpRequest({
       method: "POST",
       url: `https://app.example/webpubsub/events?key=${KEY}`,
-      headers: { "ce-awpsversion": "1.0", "ce-type": "azure.webpubsub.sys.connected", "ce-hub": "notifications", "ce-connectionid": "c", "webhook-request-origin": "x" },
+      headers: {
+        "ce-awpsversion": "1.0",
+        "ce-type": "azure.webpubsub.sys.connected",
+        "ce-hub": "notifications",
+        "ce-connectionid": "c",
+        "webhook-request-origin": "x",
+      },
       body: { string: "{not json" },
     });
     expect((await webpubsubEvents(malformed, new InvocationContext({}))).status).toBe(400);

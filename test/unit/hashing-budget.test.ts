@@ -1,8 +1,9 @@
 /** Admission to the hashing queue by expected wait: a fake clock gives every hash the duration the test says. */
 import { describe, expect, it } from "vitest";
+
+import { DURATION_WEIGHT, HashingBudget, type HashingLimits } from "../../shared/auth/hashing-budget";
 import { ERRORS } from "../../shared/http/errors";
 import { HttpError } from "../../shared/http/http";
-import { DURATION_WEIGHT, HashingBudget, type HashingLimits } from "../../shared/auth/hashing-budget";
 
 function budgetWith(limits: Partial<HashingLimits> = {}) {
   const clock = { now: 0 };

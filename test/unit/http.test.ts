@@ -1,5 +1,6 @@
 /** The handler wrapper turns every failure into the contract's error shape. */
 import { describe, expect, it } from "vitest";
+
 import { DatabaseUnavailableError } from "../../shared/data/db-errors";
 import { endpoint, HttpError, ok } from "../../shared/http/http";
 import { call } from "../support/http";
@@ -17,18 +18,22 @@ describe("endpoint()", () => {
   });
 
   it("answers an HttpError as thrown, with its headers", async () => {
-    const res = await call(endpoint(async () => {
-      throw new HttpError(409, "Conflict here", { "X-Reason": "test" });
-    }));
+    const res = await call(
+      endpoint(async () => {
+        throw new HttpError(409, "Conflict here", { "X-Reason": "test" });
+      }),
+    );
     expect(res.status).toBe(409);
     expect(res.body).toEqual({ detail: "Conflict here" });
     expect(res.headers.get("x-reason")).toBe("test");
   });
 
   it("answers an unavailable database with 503 and Retry-After", async () => {
-    const res = await call(endpoint(async () => {
-      throw new DatabaseUnavailableError("no Microsoft Entra token for PostgreSQL");
-    }));
+    const res = await call(
+      endpoint(async () => {
+        throw new DatabaseUnavailableError("no Microsoft Entra token for PostgreSQL");
+      }),
+    );
     expect(res.status).toBe(503);
     expect(res.headers.get("retry-after")).toBe("5");
     expect(res.text).not.toContain("Entra");
@@ -42,7 +47,9 @@ describe("endpoint()", () => {
     });
     const nul = await call(handler, { query: { page: "1", q: "a\u0000" } });
     expect(nul.status).toBe(422);
-    expect(nul.body).toEqual({ detail: [{ type: "string_unicode", loc: ["query", "q"], msg: "Text must not contain U+0000 (NUL) or unpaired surrogate characters" }] });
+    expect(nul.body).toEqual({
+      detail: [{ type: "string_unicode", loc: ["query", "q"], msg: "Text must not contain U+0000 (NUL) or unpaired surrogate characters" }],
+    });
     expect((await call(handler, { params: { id: "\udc00" } })).body).toMatchObject({ detail: [{ loc: ["path", "id"] }] });
     const undecodable = await call(handler, { params: { id: "%C0%AF" } });
     expect(undecodable.status).toBe(404);

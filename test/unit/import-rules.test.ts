@@ -1,5 +1,6 @@
 /** The import's text rules (shared/data/import/rules.ts) at their edges: lengths count code points, as our validation does. */
 import { describe, expect, it } from "vitest";
+
 import { cleanBody, cleanTimestamp, cleanTitle, cleanUsername, isBcryptHash, renamed } from "../../shared/data/import/rules";
 import { BODY_MAX, TITLE_MAX, USERNAME_MAX } from "../../shared/http/schemas";
 
@@ -35,7 +36,9 @@ describe("the import's rules", () => {
   });
 
   it("takes the naive timestamps SQL Server and PostgreSQL write, and nothing that is not one", () => {
-    for (const ts of ["2024-04-27T12:34:56.1234567", "2024-04-27 12:34:56", "2024-04-27T12:34"]) expect(cleanTimestamp(ts, "x").value).toBe(ts);
-    for (const ts of [null, "", "yesterday", "2024-04-27T12:34:56Z"]) expect(cleanTimestamp(ts, "fallback")).toEqual({ value: "fallback", actions: ["timestamp_missing"] });
+    for (const ts of ["2024-04-27T12:34:56.1234567", "2024-04-27 12:34:56", "2024-04-27T12:34"])
+      expect(cleanTimestamp(ts, "x").value).toBe(ts);
+    for (const ts of [null, "", "yesterday", "2024-04-27T12:34:56Z"])
+      expect(cleanTimestamp(ts, "fallback")).toEqual({ value: "fallback", actions: ["timestamp_missing"] });
   });
 });

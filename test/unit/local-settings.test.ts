@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+
 import { DEFAULT_HUB, MIN_SECRET_LENGTH, parseConfig } from "../../shared/config/config";
 import { connectionStringField } from "../../shared/config/connection-string";
 import { SETTINGS } from "../../shared/config/settings";
@@ -39,12 +40,19 @@ describe("local.settings.example.json", () => {
   });
 
   it("supplies every setting the app needs locally, under names the app or the host know", () => {
-    for (const name of [SETTINGS.secretKey, SETTINGS.databaseUrl, SETTINGS.webPubSubConnectionString, SETTINGS.webPubSubHub, SETTINGS.webPubSubEventHandlerKey]) {
+    for (const name of [
+      SETTINGS.secretKey,
+      SETTINGS.databaseUrl,
+      SETTINGS.webPubSubConnectionString,
+      SETTINGS.webPubSubHub,
+      SETTINGS.webPubSubEventHandlerKey,
+    ]) {
       expect(Object.keys(values), name).toContain(name);
     }
     for (const name of Object.keys(values)) expect(KNOWN.has(name), name).toBe(true);
     // The Azure-only settings would switch the app to Entra sign-in, which cannot work locally.
-    for (const name of [SETTINGS.postgresHost, SETTINGS.webPubSubEndpoint, SETTINGS.azureClientId]) expect(Object.keys(values)).not.toContain(name);
+    for (const name of [SETTINGS.postgresHost, SETTINGS.webPubSubEndpoint, SETTINGS.azureClientId])
+      expect(Object.keys(values)).not.toContain(name);
   });
 
   it("relaxes the per-address limits for a developer (one address, many accounts and tries), and only those", () => {
@@ -87,7 +95,11 @@ describe("local.settings.example.json", () => {
   it("holds only development values that say so, long enough for the app's checks", () => {
     const secret = values[SETTINGS.secretKey];
     expect(secret.length).toBeGreaterThanOrEqual(MIN_SECRET_LENGTH);
-    for (const value of [secret, connectionStringField(values[SETTINGS.webPubSubConnectionString], "AccessKey") ?? "", values[SETTINGS.webPubSubEventHandlerKey]]) {
+    for (const value of [
+      secret,
+      connectionStringField(values[SETTINGS.webPubSubConnectionString], "AccessKey") ?? "",
+      values[SETTINGS.webPubSubEventHandlerKey],
+    ]) {
       expect(value).toMatch(/local/i);
       expect(value).toMatch(/development|dev-only|never/i);
     }
@@ -105,9 +117,14 @@ describe("local.settings.example.json", () => {
   });
 
   it("is copied to local.settings.json, which git and the deployment never carry", () => {
-    const lines = (file: string) => readFileSync(path.join(ROOT, file), "utf8").split("\n").map((l) => l.trim());
+    const lines = (file: string) =>
+      readFileSync(path.join(ROOT, file), "utf8")
+        .split("\n")
+        .map((l) => l.trim());
     expect(lines(".gitignore")).toContain("local.settings.json");
     expect(lines(".funcignore")).toContain("local.settings.json");
-    expect(readFileSync(path.join(ROOT, "scripts/start-func.mjs"), "utf8")).toMatch(/copyFileSync\(path\.join\(root, "local\.settings\.example\.json"\), settings\)/);
+    expect(readFileSync(path.join(ROOT, "scripts/start-func.mjs"), "utf8")).toMatch(
+      /copyFileSync\(path\.join\(root, "local\.settings\.example\.json"\), settings\)/,
+    );
   });
 });

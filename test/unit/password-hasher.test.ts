@@ -2,10 +2,17 @@
 import { performance } from "node:perf_hooks";
 import bcrypt from "bcryptjs";
 import { afterEach, describe, expect, it } from "vitest";
+
+import { REFUSAL_HOLD_MS } from "../../shared/auth/hashing-budget";
+import {
+  cpuBudget,
+  InlinePasswordHasher,
+  resolveThreads,
+  WorkerPasswordHasher,
+  type PasswordHasher,
+} from "../../shared/auth/password-hasher";
 import { ERRORS } from "../../shared/http/errors";
 import { HttpError } from "../../shared/http/http";
-import { REFUSAL_HOLD_MS } from "../../shared/auth/hashing-budget";
-import { cpuBudget, InlinePasswordHasher, resolveThreads, WorkerPasswordHasher, type PasswordHasher } from "../../shared/auth/password-hasher";
 
 const limits = (threads: number) => ({ threads, maxWaitMs: 60_000, queueMax: 100 });
 const open: PasswordHasher[] = [];
@@ -32,8 +39,10 @@ describe("the worker-thread hasher", () => {
     expect(await hasher.compare("s3cret-pass", hash)).toBe(true);
     expect(await hasher.compare("other", hash)).toBe(false);
     const legacy = bcrypt.hashSync("legacy-password", 4);
-    for (const prefix of ["$2a$", "$2b$", "$2y$"]) expect(await hasher.compare("legacy-password", legacy.replace(/^\$2.\$/, prefix)), prefix).toBe(true);
-    for (const bad of ["", "plain-text", "$2b$04$short", "$2x$99$" + "a".repeat(53)]) expect(await hasher.compare("legacy-password", bad), bad).toBe(false);
+    for (const prefix of ["$2a$", "$2b$", "$2y$"])
+      expect(await hasher.compare("legacy-password", legacy.replace(/^\$2.\$/, prefix)), prefix).toBe(true);
+    for (const bad of ["", "plain-text", "$2b$04$short", "$2x$99$" + "a".repeat(53)])
+      expect(await hasher.compare("legacy-password", bad), bad).toBe(false);
   });
 
   it("leaves the request thread free while it hashes (bcryptjs's async API keeps it busy)", async () => {
@@ -129,7 +138,9 @@ describe("the worker-thread hasher", () => {
     expect(cpuBudget(files({ "/sys/fs/cgroup/cpu.max": "100000 100000\n" }), 8)).toBe(1);
     expect(cpuBudget(files({ "/sys/fs/cgroup/cpu.max": "250000 100000\n" }), 8)).toBe(2);
     expect(cpuBudget(files({ "/sys/fs/cgroup/cpu.max": "50000 100000\n" }), 8)).toBe(1);
-    expect(cpuBudget(files({ "/sys/fs/cgroup/cpu/cpu.cfs_quota_us": "200000", "/sys/fs/cgroup/cpu/cpu.cfs_period_us": "100000" }), 8)).toBe(2);
+    expect(cpuBudget(files({ "/sys/fs/cgroup/cpu/cpu.cfs_quota_us": "200000", "/sys/fs/cgroup/cpu/cpu.cfs_period_us": "100000" }), 8)).toBe(
+      2,
+    );
     expect(cpuBudget(files({ "/sys/fs/cgroup/cpu/cpu.cfs_quota_us": "-1", "/sys/fs/cgroup/cpu/cpu.cfs_period_us": "100000" }), 8)).toBe(8);
   });
 

@@ -1,6 +1,13 @@
 /** The push circuit: when it stops calling Web PubSub, and when it lets calls through again. */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { closePushCircuit, PUSH_COOL_DOWN_MS, PUSH_FAILURES_TO_OPEN, PushSkippedError, throughPushCircuit } from "../../shared/realtime/realtime-circuit";
+
+import {
+  closePushCircuit,
+  PUSH_COOL_DOWN_MS,
+  PUSH_FAILURES_TO_OPEN,
+  PushSkippedError,
+  throughPushCircuit,
+} from "../../shared/realtime/realtime-circuit";
 
 const refused = () => Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:7072"), { code: "ECONNREFUSED" });
 const status = (statusCode: number) => Object.assign(new Error(`status ${statusCode}`), { statusCode });
@@ -13,10 +20,11 @@ const failing = (error: Error) => async () => {
 const succeeding = async () => {
   calls++;
 };
-const attempt = (send: () => Promise<unknown>, answersTheService = false) => throughPushCircuit(send, answersTheService).then(
-  () => "sent",
-  (error: unknown) => (error instanceof PushSkippedError ? "skipped" : "failed"),
-);
+const attempt = (send: () => Promise<unknown>, answersTheService = false) =>
+  throughPushCircuit(send, answersTheService).then(
+    () => "sent",
+    (error: unknown) => (error instanceof PushSkippedError ? "skipped" : "failed"),
+  );
 
 async function open(): Promise<void> {
   for (let i = 0; i < PUSH_FAILURES_TO_OPEN; i++) expect(await attempt(failing(refused()))).toBe("failed");
@@ -49,7 +57,8 @@ describe("the push circuit", () => {
   it("counts timeouts, 408, 429 and 5xx, but not a 4xx refusal of one call", async () => {
     for (let i = 0; i < 5; i++) expect(await attempt(failing(status(400)))).toBe("failed");
     expect(await attempt(succeeding)).toBe("sent");
-    for (const error of [new Error("timed out after 2000 ms"), status(429), status(503)]) expect(await attempt(failing(error))).toBe("failed");
+    for (const error of [new Error("timed out after 2000 ms"), status(429), status(503)])
+      expect(await attempt(failing(error))).toBe("failed");
     expect(await attempt(succeeding)).toBe("skipped");
   });
 

@@ -1,5 +1,6 @@
-import { describe, expect, it } from "vitest";
 import path from "node:path";
+import { describe, expect, it } from "vitest";
+
 import { loadFunctions } from "../../local/load-functions";
 import { compileRoute, hostRouteOrder, matchRoute } from "../../local/routes";
 
@@ -38,7 +39,13 @@ describe("Functions route templates", () => {
 
   it("are tried in function-name order, as the Functions host does (not literal-first)", () => {
     const names = ["messages-view", "messages-inbox", "Messages-Delete", "messages-mark-read", "messages-mark-all-read"];
-    expect([...names].sort(hostRouteOrder)).toEqual(["Messages-Delete", "messages-inbox", "messages-mark-all-read", "messages-mark-read", "messages-view"]);
+    expect([...names].sort(hostRouteOrder)).toEqual([
+      "Messages-Delete",
+      "messages-inbox",
+      "messages-mark-all-read",
+      "messages-mark-read",
+      "messages-view",
+    ]);
   });
 
   it("refuse an unknown constraint", () => {
@@ -61,7 +68,8 @@ describe("the app's routes on the Functions host", () => {
       }
     });
     // What the host picks: the first function, in name order, whose template and methods match.
-    const byPath = (method: string, p: string) => functions.find((f) => methodsOf(f).has(method) && matchRoute(compileRoute("", f.trigger.route ?? f.name), p))?.name;
+    const byPath = (method: string, p: string) =>
+      functions.find((f) => methodsOf(f).has(method) && matchRoute(compileRoute("", f.trigger.route ?? f.name), p))?.name;
     expect(byPath("GET", "/messages/inbox/")).toBe("messages-inbox");
     expect(byPath("GET", "/messages/outbox")).toBe("messages-outbox");
     expect(byPath("GET", "/messages/unread_count")).toBe("messages-unread-count");

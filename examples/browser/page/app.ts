@@ -20,7 +20,10 @@ function show(event: MailEvent): void {
 }
 
 async function logIn(form: HTMLFormElement): Promise<void> {
-  const res = await fetch(`${apiUrl}/token`, { method: "POST", body: new URLSearchParams(new FormData(form) as unknown as Record<string, string>) });
+  const res = await fetch(`${apiUrl}/token`, {
+    method: "POST",
+    body: new URLSearchParams(new FormData(form) as unknown as Record<string, string>),
+  });
   if (!res.ok) throw new Error(`login answered ${res.status}`);
   const { access_token: token } = (await res.json()) as { access_token: string };
   connection?.stop();

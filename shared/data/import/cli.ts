@@ -8,6 +8,7 @@
 import { writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { Pool } from "pg";
+
 import { parseDatabaseConfig } from "../../config/config";
 import { poolConfig } from "../db";
 import { expectedSchemaVersion, migrate, schemaVersion } from "../migrate";
@@ -64,9 +65,11 @@ export function parseCli(argv: string[]): CliOptions {
 
   if (!values.from === !values["from-files"]) throw new UsageError("give exactly one of --from <postgresql-url> and --from-files <dir>");
   if (values.from && !/^postgres(ql)?:\/\//.test(values.from)) throw new UsageError("--from takes a postgresql:// URL");
-  if (values.from && values.encoding !== "auto") throw new UsageError("--encoding applies to --from-files only (PostgreSQL sends text decoded)");
+  if (values.from && values.encoding !== "auto")
+    throw new UsageError("--encoding applies to --from-files only (PostgreSQL sends text decoded)");
   const batchSize = Number(values["batch-size"]);
-  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 50_000) throw new UsageError("--batch-size takes a whole number from 1 to 50000");
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 50_000)
+    throw new UsageError("--batch-size takes a whole number from 1 to 50000");
   const dryRun = values["dry-run"] ?? false;
   return {
     from: values.from,
@@ -95,13 +98,21 @@ async function main(): Promise<void> {
   if (process.argv.includes("--help")) return console.log(USAGE);
   const options = parseCli(process.argv.slice(2));
   const config = parseDatabaseConfig(process.env);
-  const pool = new Pool({ ...poolConfig(config), max: 2, statement_timeout: IMPORT_STATEMENT_TIMEOUT_MS, query_timeout: IMPORT_STATEMENT_TIMEOUT_MS + 1_000 });
+  const pool = new Pool({
+    ...poolConfig(config),
+    max: 2,
+    statement_timeout: IMPORT_STATEMENT_TIMEOUT_MS,
+    query_timeout: IMPORT_STATEMENT_TIMEOUT_MS + 1_000,
+  });
   pool.on("error", (error) => console.warn(`idle database client failed: ${error.message}`));
   let source: OriginalSource | undefined;
   try {
     if (options.dryRun) {
       const [current, expected] = [await schemaVersion(pool), expectedSchemaVersion()];
-      if (current < expected) throw new UsageError(`the target database is at schema version ${current}, not ${expected}: run npm run migrate (or the import without --dry-run) first`);
+      if (current < expected)
+        throw new UsageError(
+          `the target database is at schema version ${current}, not ${expected}: run npm run migrate (or the import without --dry-run) first`,
+        );
     } else {
       const { applied } = await migrate(pool);
       if (applied.length) process.stderr.write(`import-original: applied migrations ${applied.join(", ")}\n`);

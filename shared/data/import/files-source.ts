@@ -9,6 +9,7 @@ import { open } from "node:fs/promises";
 import path from "node:path";
 import { TextDecoder } from "node:util";
 import { z } from "zod";
+
 import type { OriginalMessage, OriginalSource, OriginalUser, SourceTotals } from "./original";
 
 export const USERS_FILE = "users.jsonl";
@@ -25,7 +26,10 @@ const MessageRow = z.object({
   recipient_id: Id,
   title: z.string(),
   body: z.string(),
-  timestamp: z.string().nullish().transform((v) => v ?? null),
+  timestamp: z
+    .string()
+    .nullish()
+    .transform((v) => v ?? null),
   // FOR JSON writes BIT as true/false; 0/1 are accepted from other tools.
   is_read: z
     .union([z.boolean(), z.literal(0), z.literal(1)])

@@ -1,5 +1,6 @@
 /** Reads the original's tables ("Users", "Messages") from its PostgreSQL database, in id order. */
 import { Client } from "pg";
+
 import type { OriginalMessage, OriginalSource, OriginalUser, SourceTotals } from "./original";
 
 /** The URL without its password, for the report and the log. */
@@ -24,7 +25,7 @@ export async function openPostgresSource(url: string): Promise<OriginalSource> {
   await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
 
   async function* keyset<T extends { id: number }>(sql: string, batchSize: number): AsyncIterable<T[]> {
-    for (let after = 0; ; ) {
+    for (let after = 0; ;) {
       const { rows } = await client.query<T>(sql, [after, batchSize]);
       if (rows.length === 0) return;
       yield rows;
@@ -42,8 +43,10 @@ export async function openPostgresSource(url: string): Promise<OriginalSource> {
       const r = rows[0];
       return { users: r.users, messages: r.messages, maxUserId: r.max_user, maxMessageId: r.max_message };
     },
-    users: (batchSize) => keyset<OriginalUser>(`SELECT id, username, password_hash FROM "Users" WHERE id > $1 ORDER BY id LIMIT $2`, batchSize),
-    messages: (batchSize) => keyset<OriginalMessage>(`SELECT ${MESSAGE_COLUMNS} FROM "Messages" WHERE id > $1 ORDER BY id LIMIT $2`, batchSize),
+    users: (batchSize) =>
+      keyset<OriginalUser>(`SELECT id, username, password_hash FROM "Users" WHERE id > $1 ORDER BY id LIMIT $2`, batchSize),
+    messages: (batchSize) =>
+      keyset<OriginalMessage>(`SELECT ${MESSAGE_COLUMNS} FROM "Messages" WHERE id > $1 ORDER BY id LIMIT $2`, batchSize),
     async close() {
       await client.query("COMMIT").catch(() => {});
       await client.end();

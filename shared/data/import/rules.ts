@@ -12,10 +12,13 @@ export const RULES = {
   username_trimmed: "spaces around the username were removed (a login trims what is typed)",
   username_shortened: `the username was cut to ${USERNAME_MAX} characters`,
   username_empty_replaced: "nothing was left of the username: it became user-<original id>",
-  username_renamed: "the username collides with an earlier one under our rules (equal ignoring case, or confusable): a ~2, ~3, ... suffix was added; the password still works",
+  username_renamed:
+    "the username collides with an earlier one under our rules (equal ignoring case, or confusable): a ~2, ~3, ... suffix was added; the password still works",
   password_hash_not_bcrypt: "the stored hash is not bcrypt: the account was imported but no password logs it in",
-  placeholder_for_missing_user: "messages name this original user id but no user row has it: a placeholder account (no password logs in) keeps their mail",
-  placeholder_filled: "an earlier run made a placeholder for this user id (messages named it before the user was exported): the user took that account over, with its mail",
+  placeholder_for_missing_user:
+    "messages name this original user id but no user row has it: a placeholder account (no password logs in) keeps their mail",
+  placeholder_filled:
+    "an earlier run made a placeholder for this user id (messages named it before the user was exported): the user took that account over, with its mail",
   id_renumbered: "the original id was taken in this database: a new id was given",
   title_unstorable_removed: "NUL characters were removed from the title and unpaired surrogates replaced by U+FFFD",
   title_blank_replaced: 'the title was empty or blank: it became "(no title)"',

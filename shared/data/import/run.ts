@@ -7,6 +7,7 @@
 import { randomBytes } from "node:crypto";
 import bcrypt from "bcryptjs";
 import type { Pool, PoolClient } from "pg";
+
 import type { OriginalSource } from "./original";
 import { buildReport, type ImportReport, type RunCounts } from "./report";
 import { writeMessages, writeUsers, type IdSequences, type WriteContext } from "./writer";
@@ -82,7 +83,9 @@ export async function importOriginal(pool: Pool, source: OriginalSource, options
     if (!rows[0].locked) throw new ImportBusyError();
     try {
       if (dryRun) await db.query("BEGIN");
-      const sequences = dryRun ? await drySequences(db, totals.maxUserId, totals.maxMessageId) : await realSequences(db, totals.maxUserId, totals.maxMessageId);
+      const sequences = dryRun
+        ? await drySequences(db, totals.maxUserId, totals.maxMessageId)
+        : await realSequences(db, totals.maxUserId, totals.maxMessageId);
       const ctx: WriteContext = { sequences, lockedHash: lockedHashOnce(), startedAt: naiveUtc(startedAt), lockRegistrations: !dryRun };
       const batch = async <T>(work: () => Promise<T>): Promise<T> => {
         if (dryRun) return work();

@@ -7,7 +7,17 @@ import { usernameKeys, usernameSkeletons } from "../../auth/usernames";
 import type { Queryable } from "../db";
 import { fillUsernameKeys, REGISTRATION_LOCK_KEY, USER_SQL } from "../users";
 import type { OriginalMessage, OriginalUser } from "./original";
-import { cleanBody, cleanTimestamp, cleanTitle, cleanUsername, isBcryptHash, placeholderName, recordableName, renamed, type RuleCode } from "./rules";
+import {
+  cleanBody,
+  cleanTimestamp,
+  cleanTitle,
+  cleanUsername,
+  isBcryptHash,
+  placeholderName,
+  recordableName,
+  renamed,
+  type RuleCode,
+} from "./rules";
 
 /** Hands out ids for rows whose original id is taken: a sequence's next values. */
 export interface IdSequences {
@@ -47,7 +57,12 @@ async function nextIds(db: Queryable, sequence: string, n: number): Promise<numb
 }
 
 /** Each wanted id where no row of `table` has it yet, else the sequence's next one. */
-async function keepIdsWhereFree(db: Queryable, table: "users" | "messages", sequence: string, wanted: number[]): Promise<{ ids: number[]; renumbered: boolean[] }> {
+async function keepIdsWhereFree(
+  db: Queryable,
+  table: "users" | "messages",
+  sequence: string,
+  wanted: number[],
+): Promise<{ ids: number[]; renumbered: boolean[] }> {
   const { rows } = await db.query<{ id: number }>(`SELECT id FROM ${table} WHERE id = ANY($1::int[])`, [wanted]);
   const taken = new Set(rows.map((r) => r.id));
   const fresh = await nextIds(db, sequence, wanted.filter((id) => taken.has(id)).length);
@@ -103,8 +118,15 @@ async function insertUsers(db: Queryable, rows: UserRow[], ctx: WriteContext): P
   );
   const skeletons = names.map((n) => usernameSkeletons(n.name));
   // Kept ids may lie past the sequence (placeholders for ids messages name): move it past them.
-  await db.query("SELECT setval($1::regclass, $2) WHERE $2 > coalesce(pg_sequence_last_value($1::regclass), 0)", [ctx.sequences.users, Math.max(...ids)]);
-  const actions = rows.map((r, i) => [...r.actions, ...(names[i].renamed ? (["username_renamed"] as const) : []), ...(renumbered[i] ? (["id_renumbered"] as const) : [])]);
+  await db.query("SELECT setval($1::regclass, $2) WHERE $2 > coalesce(pg_sequence_last_value($1::regclass), 0)", [
+    ctx.sequences.users,
+    Math.max(...ids),
+  ]);
+  const actions = rows.map((r, i) => [
+    ...r.actions,
+    ...(names[i].renamed ? (["username_renamed"] as const) : []),
+    ...(renumbered[i] ? (["id_renumbered"] as const) : []),
+  ]);
   await db.query(
     `WITH inserted AS (
        INSERT INTO users (id, username, hashed_password, username_skeleton, username_skeleton_folded)
@@ -129,7 +151,13 @@ async function insertUsers(db: Queryable, rows: UserRow[], ctx: WriteContext): P
 function toUserRow(user: OriginalUser, lockedHash: string | null): UserRow {
   const { value, actions } = cleanUsername(user.username, user.id);
   if (lockedHash !== null) actions.push("password_hash_not_bcrypt");
-  return { originalId: user.id, originalUsername: recordableName(user.username), name: value, hash: lockedHash ?? user.password_hash, actions };
+  return {
+    originalId: user.id,
+    originalUsername: recordableName(user.username),
+    name: value,
+    hash: lockedHash ?? user.password_hash,
+    actions,
+  };
 }
 
 /**
@@ -144,15 +172,16 @@ async function fillPlaceholders(db: Queryable, rows: (UserRow & { userId: number
   );
   for (const [i, row] of rows.entries()) {
     const { cased, folded } = usernameSkeletons(names[i].name);
-    await db.query("UPDATE users SET username = $2, hashed_password = $3, username_skeleton = $4, username_skeleton_folded = $5 WHERE id = $1", [
-      row.userId,
-      names[i].name,
-      row.hash,
-      cased,
-      folded,
-    ]);
+    await db.query(
+      "UPDATE users SET username = $2, hashed_password = $3, username_skeleton = $4, username_skeleton_folded = $5 WHERE id = $1",
+      [row.userId, names[i].name, row.hash, cased, folded],
+    );
     const actions = [...row.actions, ...(names[i].renamed ? ["username_renamed"] : []), "placeholder_filled"];
-    await db.query("UPDATE import_original_users SET original_username = $2, actions = actions || $3::text[] WHERE original_id = $1", [row.originalId, row.originalUsername, actions]);
+    await db.query("UPDATE import_original_users SET original_username = $2, actions = actions || $3::text[] WHERE original_id = $1", [
+      row.originalId,
+      row.originalUsername,
+      actions,
+    ]);
   }
 }
 
@@ -194,11 +223,21 @@ async function addPlaceholders(db: Queryable, originalIds: number[], ctx: WriteC
   const hash = await ctx.lockedHash();
   const rows = [...new Set(originalIds)]
     .sort((a, b) => a - b)
-    .map((id): UserRow => ({ originalId: id, originalUsername: null, name: placeholderName(id), hash, actions: ["placeholder_for_missing_user"] }));
+    .map((id): UserRow => ({
+      originalId: id,
+      originalUsername: null,
+      name: placeholderName(id),
+      hash,
+      actions: ["placeholder_for_missing_user"],
+    }));
   return insertUsers(db, rows, ctx);
 }
 
-export async function writeMessages(db: Queryable, messages: OriginalMessage[], ctx: WriteContext): Promise<BatchOutcome & { skipped: number }> {
+export async function writeMessages(
+  db: Queryable,
+  messages: OriginalMessage[],
+  ctx: WriteContext,
+): Promise<BatchOutcome & { skipped: number }> {
   const done = await recorded(
     db,
     "import_original_messages",
@@ -213,7 +252,8 @@ export async function writeMessages(db: Queryable, messages: OriginalMessage[], 
   const needed = todo.filter(readable).flatMap((m) => [m.sender_id, m.recipient_id].filter((id) => !people.has(id)));
   if (needed.length) for (const [o, u] of await addPlaceholders(db, needed, ctx)) people.set(o, { id: u, placeholder: true });
 
-  const kept: { m: OriginalMessage; sender: number; recipient: number; title: string; body: string; ts: string; actions: RuleCode[] }[] = [];
+  const kept: { m: OriginalMessage; sender: number; recipient: number; title: string; body: string; ts: string; actions: RuleCode[] }[] =
+    [];
   const skipped: OriginalMessage[] = [];
   for (const m of todo) {
     if (!readable(m)) {

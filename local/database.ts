@@ -6,6 +6,8 @@
 import { mkdirSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 
+import { startQueryGate } from "./pglite-serial";
+
 export interface EmbeddedDatabase {
   url: string;
   close(): Promise<void>;
@@ -25,12 +27,16 @@ export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): P
   if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
   const db = await PGlite.create(options.dataDir);
   const host = options.host ?? "127.0.0.1";
-  const server = new PGLiteSocketServer({ db, host, port: options.port, maxConnections: options.maxConnections ?? 20 });
+  const server = new PGLiteSocketServer({ db, host, port: 0, maxConnections: options.maxConnections ?? 20 });
   await server.start();
-  const port = ((server as unknown as { server?: { address(): AddressInfo } }).server?.address().port ?? options.port) as number;
+  const socketPort = (server as unknown as { server?: { address(): AddressInfo } }).server?.address().port;
+  if (!socketPort) throw new Error("PGlite's socket server did not report its port");
+  // Clients reach PGlite through the gate only: it keeps each query whole (see pglite-serial.ts).
+  const gate = await startQueryGate(host, options.port, socketPort);
   return {
-    url: `postgresql://postgres:postgres@${host}:${port}/postgres`,
+    url: `postgresql://postgres:postgres@${host}:${gate.port}/postgres`,
     close: async () => {
+      await gate.close();
       await server.stop();
       await db.close();
     },

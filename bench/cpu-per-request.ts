@@ -26,6 +26,7 @@ import autocannon from "autocannon";
 import { Client } from "pg";
 
 import { startWebPubSubStandIn } from "../local/webpubsub";
+import { LIFTED_LIMITS } from "../test/support/lifted-limits";
 import { intKnob, login, startServer, type Scenario } from "./throughput/harness";
 import { BENCH_PASSWORD, createDatabase, dropDatabase, seed } from "./throughput/seed";
 
@@ -100,8 +101,7 @@ async function main(): Promise<void> {
       SECRET_KEY: randomBytes(32).toString("hex"),
       BCRYPT_COST: String(BCRYPT_COST),
       NODE_ENV: "production",
-      LOGIN_FAILURES_PER_USER_ADDRESS: "1000000",
-      LOGIN_FAILURES_PER_ADDRESS: "1000000",
+      ...LIFTED_LIMITS,
     });
     server = started.process;
     const url = started.url;

@@ -12,6 +12,7 @@ import WebSocket from "ws";
 import { startLocalStack } from "../local/stack";
 import { DEFAULT_HUB } from "../shared/config/config";
 import { registerOverHttp, sendOverHttp } from "../test/support/api";
+import { liftLimits } from "../test/support/lifted-limits";
 import { summary } from "./stats";
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 1000);
@@ -20,6 +21,7 @@ const WARMUP = 50;
 async function main(): Promise<void> {
   if (!(Number.isInteger(MESSAGES) && MESSAGES >= 1000)) throw new Error("BENCH_MESSAGES must be an integer of at least 1000");
   process.env.BCRYPT_COST ??= "4";
+  liftLimits();
   const stack = await startLocalStack({ hostPort: 0, databaseUrl: process.env.BENCH_DATABASE_URL, webPubSubPort: 0 });
   const base = stack.url as string;
   try {

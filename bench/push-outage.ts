@@ -11,6 +11,7 @@ import WebSocket from "ws";
 
 import { startLocalStack } from "../local/stack";
 import { registerOverHttp, sendOverHttp } from "../test/support/api";
+import { liftLimits } from "../test/support/lifted-limits";
 import { standInOutage } from "../test/support/webpubsub-outage";
 import { summary } from "./stats";
 
@@ -23,6 +24,7 @@ async function main(): Promise<void> {
   if (!(Number.isInteger(SENDS) && SENDS >= 500)) throw new Error("BENCH_SENDS must be an integer of at least 500");
   if (!(Number.isInteger(CONCURRENCY) && CONCURRENCY >= 1)) throw new Error("BENCH_CONCURRENCY must be a positive integer");
   process.env.BCRYPT_COST ??= "4";
+  liftLimits();
   // The default push timeout, so the cost of waiting for a dead service is the real one.
   process.env.WEBPUBSUB_PUSH_TIMEOUT_MS ??= "2000";
   const stack = await startLocalStack({ hostPort: 0, databaseUrl: process.env.BENCH_DATABASE_URL, webPubSubPort: 0 });

@@ -11,6 +11,7 @@ import { performance } from "node:perf_hooks";
 
 import { startLocalStack } from "../local/stack";
 import { registerOverHttp, sendOverHttp } from "../test/support/api";
+import { liftLimits } from "../test/support/lifted-limits";
 import { standInOutage } from "../test/support/webpubsub-outage";
 import { summary, type Summary } from "./stats";
 
@@ -34,8 +35,8 @@ async function main(): Promise<void> {
   if (!(Number.isInteger(MISSED) && MISSED >= 1 && MISSED <= 500))
     throw new Error("BENCH_MISSED must be an integer from 1 to 500 (one catch-up page)");
   process.env.BCRYPT_COST ??= "4";
-  // Every round negotiates again; the per-user negotiation limit is not what this measures.
-  process.env.WS_NEGOTIATE_PER_MINUTE ??= "100000";
+  // Every round negotiates again: the limits are not what this measures.
+  liftLimits();
   const { connect } = await import("../client/src/index.js");
   const stack = await startLocalStack({ hostPort: 0, databaseUrl: process.env.BENCH_DATABASE_URL, webPubSubPort: 0 });
   const base = stack.url as string;

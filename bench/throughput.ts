@@ -18,6 +18,7 @@ import { randomBytes } from "node:crypto";
 import autocannon from "autocannon";
 
 import { startWebPubSubStandIn } from "../local/webpubsub";
+import { LIFTED_LIMITS } from "../test/support/lifted-limits";
 import { intKnob, login, startServer, type Scenario, type Server } from "./throughput/harness";
 import { BENCH_PASSWORD, createDatabase, dropDatabase, seed } from "./throughput/seed";
 
@@ -120,8 +121,7 @@ async function main(): Promise<void> {
       SECRET_KEY: randomBytes(32).toString("hex"),
       BCRYPT_COST: String(BCRYPT_COST),
       NODE_ENV: "production",
-      LOGIN_FAILURES_PER_USER_ADDRESS: "1000000",
-      LOGIN_FAILURES_PER_ADDRESS: "1000000",
+      ...LIFTED_LIMITS,
     };
     const variant = (databaseUrl: string, push: boolean) => ({
       ...common,

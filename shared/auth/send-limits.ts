@@ -7,43 +7,76 @@
  * recipient's budget. Past any limit: 429 with Retry-After.
  */
 import type { Pool } from "pg";
-import { RateLimiterPostgres } from "rate-limiter-flexible";
 
 import { getConfig, type SendLimitSettings } from "../config/config";
 import { getPool } from "../data/db";
 import { ERRORS } from "../http/errors";
-import { getThrottle, postgresStore, spend } from "./throttle";
+import { HttpError } from "../http/http";
+import { getThrottle, retryAfterSeconds, TABLE } from "./throttle";
 
-const HOUR_SECONDS = 3600;
+const HOUR_MS = 3_600_000;
+
+/**
+ * One budget's counter in the login throttle's table and row format (key, points, expire in ms),
+ * restarted once its window has passed. `$1` is now; `from` gates the upsert on the budget before it.
+ */
+const upsert = (name: string, key: number, windowMs: number, from?: { cte: string; limit: number }) => `
+  ${name} AS (
+    INSERT INTO ${TABLE} (key, points, expire)
+    SELECT $${key}::text, 1, $1::bigint + $${windowMs}::bigint ${from ? `FROM ${from.cte} WHERE ${from.cte}.points <= $${from.limit}::int` : ""}
+    ON CONFLICT (key) DO UPDATE SET
+      points = CASE WHEN ${TABLE}.expire <= $1::bigint THEN 1 ELSE ${TABLE}.points + 1 END,
+      expire = CASE WHEN ${TABLE}.expire <= $1 THEN $1::bigint + $${windowMs}::bigint ELSE ${TABLE}.expire END
+    RETURNING points, expire)`;
+
+// All three budgets in one round trip, each spent only when the shorter one before it allowed the send.
+const COUNT_SEND = `WITH ${upsert("burst", 2, 3)}, ${upsert("hourly", 4, 5, { cte: "burst", limit: 7 })},
+  ${upsert("received", 6, 5, { cte: "hourly", limit: 8 })}
+  SELECT (SELECT points FROM burst) AS burst, (SELECT expire FROM burst)::float8 AS burst_expire,
+    (SELECT points FROM hourly) AS hourly, (SELECT expire FROM hourly)::float8 AS hourly_expire,
+    (SELECT points FROM received) AS received, (SELECT expire FROM received)::float8 AS received_expire`;
+
+interface Counts {
+  burst: number;
+  burst_expire: number;
+  hourly: number | null;
+  hourly_expire: number | null;
+  received: number | null;
+  received_expire: number | null;
+}
 
 export class SendLimits {
-  private readonly burst: RateLimiterPostgres;
-  private readonly sustained: RateLimiterPostgres;
-  private readonly perRecipient: RateLimiterPostgres;
-
   constructor(
-    pool: Pool,
+    private readonly pool: Pool,
     readonly settings: SendLimitSettings,
-  ) {
-    const store = postgresStore(pool);
-    this.burst = new RateLimiterPostgres({ ...store, keyPrefix: "send_burst", points: settings.burst, duration: settings.burstSeconds });
-    this.sustained = new RateLimiterPostgres({ ...store, keyPrefix: "send_hour", points: settings.perHour, duration: HOUR_SECONDS });
-    this.perRecipient = new RateLimiterPostgres({
-      ...store,
-      keyPrefix: "receive_hour",
-      points: settings.perRecipientPerHour,
-      duration: HOUR_SECONDS,
-    });
-  }
+  ) {}
 
   /** Counts one send from `senderId` to `recipientId`; 429 once any of the limits is spent. */
-  async countSend(senderId: number, recipientId: number): Promise<void> {
+  async countSend(senderId: number, recipientId: number, now = Date.now()): Promise<void> {
     getThrottle().sweepIfDue();
-    const sender = String(senderId);
-    // One after the other: a send refused by a shorter budget spends none of the longer ones.
-    await spend(ERRORS.tooManyMessages, [this.burst.consume(sender)]);
-    await spend(ERRORS.tooManyMessages, [this.sustained.consume(sender)]);
-    await spend(ERRORS.tooManyMessages, [this.perRecipient.consume(String(recipientId))]);
+    const { burst, burstSeconds, perHour, perRecipientPerHour } = this.settings;
+    const { rows } = await this.pool.query<Counts>(COUNT_SEND, [
+      now,
+      `send_burst:${senderId}`,
+      burstSeconds * 1000,
+      `send_hour:${senderId}`,
+      HOUR_MS,
+      `receive_hour:${recipientId}`,
+      burst,
+      perHour,
+    ]);
+    const counts = rows[0];
+    const refused =
+      counts.burst > burst
+        ? counts.burst_expire
+        : counts.hourly! > perHour
+          ? counts.hourly_expire
+          : counts.received! > perRecipientPerHour
+            ? counts.received_expire
+            : null;
+    if (refused !== null) {
+      throw new HttpError(429, ERRORS.tooManyMessages, { "Retry-After": String(retryAfterSeconds(refused - now)) });
+    }
   }
 }
 

@@ -17,7 +17,7 @@ import { ERRORS } from "../http/errors";
 import { HttpError } from "../http/http";
 import { UNKNOWN_ADDRESS } from "./client-address";
 
-const TABLE = "rate_limits";
+export const TABLE = "rate_limits";
 
 /** rate-limiter-flexible's options for a counter in our table over this pool (see the constructor). */
 export function postgresStore(pool: Pool) {

@@ -4,7 +4,7 @@ import { clientAddress } from "../shared/auth/client-address";
 import { isCommonPassword } from "../shared/auth/common-passwords";
 import { confirmPassword } from "../shared/auth/confirm-password";
 import { hashPassword } from "../shared/auth/passwords";
-import { logSecurityEvent, SECURITY_EVENTS } from "../shared/auth/security-events";
+import { securityLog } from "../shared/auth/security-log";
 import { changePassword, userAgentOf } from "../shared/auth/sessions";
 import { defineEndpoint } from "../shared/http/endpoint";
 import { COMMON_PASSWORD_ISSUE, ERRORS } from "../shared/http/errors";
@@ -29,20 +29,15 @@ export const usersMePassword = defineEndpoint({
   handler: async ({ request, context, user, body }) => {
     if (await isCommonPassword(body.new_password)) throw validationError([{ ...COMMON_PASSWORD_ISSUE, loc: ["body", "new_password"] }]);
     const address = clientAddress(request);
-    const event = { user_id: user.id, session_id: user.sessionId, client_address: address };
-    const account = await confirmPassword(user.id, body.current_password, address);
+    const actor = { userId: user.id, sessionId: user.sessionId, address };
+    const account = await confirmPassword(request, user.id, body.current_password);
     if (!account) {
-      logSecurityEvent(context, { event: SECURITY_EVENTS.passwordChangeFailed, ...event, reason: "current password incorrect" });
+      securityLog.passwordChangeFailed(context, actor);
       throw new HttpError(400, ERRORS.currentPasswordIncorrect);
     }
     const hashed = await hashPassword(body.new_password, address);
     const changed = await changePassword(user, hashed, user.sessionId, userAgentOf(request));
-    logSecurityEvent(context, {
-      event: SECURITY_EVENTS.passwordChanged,
-      ...event,
-      session_id: changed.sessionId,
-      ended_sessions: changed.ended.length,
-    });
+    securityLog.passwordChanged(context, { ...actor, sessionId: changed.sessionId }, changed.ended.length);
     await closeSessionSockets(changed.ended, ERRORS.sessionEnded, context);
     return ok(changed.tokens);
   },

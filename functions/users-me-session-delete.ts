@@ -1,7 +1,7 @@
 import "../shared/config/startup";
 
 import { clientAddress } from "../shared/auth/client-address";
-import { logSecurityEvent, SECURITY_EVENTS } from "../shared/auth/security-events";
+import { securityLog } from "../shared/auth/security-log";
 import { endSession } from "../shared/data/sessions";
 import { defineEndpoint } from "../shared/http/endpoint";
 import { ERRORS } from "../shared/http/errors";
@@ -21,7 +21,7 @@ export const usersMeSessionDelete = defineEndpoint({
   errors: [404],
   handler: async ({ request, context, user, path: { session_id } }) => {
     if (!(await endSession(user.id, session_id))) throw new HttpError(404, ERRORS.sessionNotFound);
-    logSecurityEvent(context, { event: SECURITY_EVENTS.signedOut, user_id: user.id, session_id, client_address: clientAddress(request) });
+    securityLog.signedOut(context, { userId: user.id, sessionId: session_id, address: clientAddress(request) });
     await closeSessionSockets([session_id], ERRORS.sessionEnded, context);
     return { status: 204 };
   },

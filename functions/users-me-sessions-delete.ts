@@ -1,7 +1,7 @@
 import "../shared/config/startup";
 
 import { clientAddress } from "../shared/auth/client-address";
-import { logSecurityEvent, SECURITY_EVENTS } from "../shared/auth/security-events";
+import { securityLog } from "../shared/auth/security-log";
 import { endAllSessions } from "../shared/data/sessions";
 import { defineEndpoint } from "../shared/http/endpoint";
 import { ERRORS } from "../shared/http/errors";
@@ -17,13 +17,7 @@ export const usersMeSessionsDelete = defineEndpoint({
   response: null,
   handler: async ({ request, context, user }) => {
     const ended = await endAllSessions(user.id);
-    logSecurityEvent(context, {
-      event: SECURITY_EVENTS.signedOutEverywhere,
-      user_id: user.id,
-      session_id: user.sessionId,
-      client_address: clientAddress(request),
-      ended_sessions: ended.length,
-    });
+    securityLog.signedOutEverywhere(context, { userId: user.id, sessionId: user.sessionId, address: clientAddress(request) }, ended.length);
     await closeUserSockets(user.id, ERRORS.sessionEnded, context);
     return { status: 204 };
   },

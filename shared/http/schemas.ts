@@ -93,6 +93,8 @@ export const LoginForm = z
     scope: z.string().optional(),
     client_id: z.string().optional(),
     client_secret: z.string().optional(),
+    /** The device token an earlier login answered (shared/auth/device-tokens.ts); browsers send the cookie instead. */
+    device_token: z.string().optional(),
   })
   .superRefine((form, ctx) => {
     const fields = form.grant_type === "refresh_token" ? (["refresh_token"] as const) : (["username", "password"] as const);
@@ -104,6 +106,8 @@ export const Token = z.object({
   token_type: z.literal("bearer"),
   refresh_token: z.string().describe("Opaque; exchange it at POST /token (grant_type=refresh_token) for a new pair. Single use."),
   expires_in: z.int().describe("Seconds until access_token expires"),
+  /** Sent back on later logins to this account, it keeps them heard while other clients' failures have spent the account's budget. */
+  device_token: z.string().optional(),
 });
 
 export const UserPublic = z.object({ id: z.int(), username: z.string() });

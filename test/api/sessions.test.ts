@@ -64,6 +64,7 @@ describe("POST /token: sessions and refresh tokens", () => {
       token_type: "bearer",
       refresh_token: expect.any(String),
       expires_in: 30 * 60,
+      device_token: expect.any(String),
     });
     // 32 random bytes, base64url.
     expect(Buffer.from(pair.refresh_token, "base64url")).toHaveLength(32);

@@ -19,6 +19,8 @@ export const SETTINGS = {
   sendLimitBurst: "SEND_LIMIT_BURST",
   sendLimitPerHour: "SEND_LIMIT_PER_HOUR",
   sendLimitPerRecipientPerHour: "SEND_LIMIT_PER_RECIPIENT_PER_HOUR",
+  stateChangeLimitBurst: "STATE_CHANGE_LIMIT_BURST",
+  stateChangeLimitPerHour: "STATE_CHANGE_LIMIT_PER_HOUR",
   listMaxBytes: "LIST_MAX_BYTES",
   registrationsPerAddress: "REGISTRATIONS_PER_ADDRESS",
   registrationWindowSeconds: "REGISTRATION_WINDOW_SECONDS",

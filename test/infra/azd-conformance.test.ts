@@ -222,7 +222,7 @@ describe.each(RELEASES)("azd %s", (release) => {
       environmentName: "mail-dev",
       location: "eastus2",
       principalId: "00000000-0000-0000-0000-000000000001",
-      webPubSubSku: "Free_F1",
+      webPubSubSku: "Standard_S1",
       maximumInstanceCount: "40",
     });
     // Empty because unset: dropped, so the template's default (or azd's generated value) applies.
@@ -230,7 +230,7 @@ describe.each(RELEASES)("azd %s", (release) => {
     // drone/envsubst takes the word for a variable set to "" too, not only for an unset one.
     expect(
       substituteParameters(release, read("infra/main.parameters.json"), { ...fresh, WEBPUBSUB_SKU: "" }, "p").values.webPubSubSku,
-    ).toBe("Free_F1");
+    ).toBe("Standard_S1");
     const declared = new Set([...read("infra/main.bicep").matchAll(/^param (\w+)/gm)].map((m) => m[1]));
     for (const name of [...Object.keys(values), ...dropped]) expect(declared.has(name), name).toBe(true);
   });

@@ -44,6 +44,9 @@ export const SETTINGS = {
   wsMaxConnectionsPerUser: "WS_MAX_CONNECTIONS_PER_USER",
   wsNegotiatePerMinute: "WS_NEGOTIATE_PER_MINUTE",
   requestMaxBytes: "REQUEST_MAX_BYTES",
+  attachmentBlobEndpoint: "ATTACHMENT_BLOB_ENDPOINT",
+  attachmentContainer: "ATTACHMENT_CONTAINER",
+  attachmentMalwareScanning: "ATTACHMENT_MALWARE_SCANNING",
 } as const;
 
 export type SettingName = (typeof SETTINGS)[keyof typeof SETTINGS];

@@ -35,10 +35,13 @@ describe("POST /attachments", () => {
     expect(url.searchParams.get("sr")).toBe("b");
     expect(url.pathname).not.toContain("Relat");
     expect(await putBytes(body, Buffer.from("hello"))).toBe(201);
-    const { rows } = await getPool().query("SELECT owner_id, filename, content_type, size::int, message_id FROM attachments WHERE id = $1", [
-      body.id,
+    const { rows } = await getPool().query(
+      "SELECT owner_id, filename, content_type, size::int, message_id FROM attachments WHERE id = $1",
+      [body.id],
+    );
+    expect(rows).toEqual([
+      { owner_id: alice.id, filename: "Relatório ünïcode.txt", content_type: "text/plain", size: 5, message_id: null },
     ]);
-    expect(rows).toEqual([{ owner_id: alice.id, filename: "Relatório ünïcode.txt", content_type: "text/plain", size: 5, message_id: null }]);
   });
 
   it("signs a URL that cannot read, list, or write another name", async () => {
@@ -61,7 +64,9 @@ describe("POST /attachments", () => {
     const res = await requestSlot(open.url, alice, { filename: "big.bin", content_type: "application/octet-stream", size: MAX + 1 });
     expect(res.status).toBe(413);
     expect(res.body.detail).toBe(`An attachment may hold at most ${MAX} bytes`);
-    expect((await requestSlot(open.url, alice, { filename: "max.bin", content_type: "application/octet-stream", size: MAX })).status).toBe(201);
+    expect((await requestSlot(open.url, alice, { filename: "max.bin", content_type: "application/octet-stream", size: MAX })).status).toBe(
+      201,
+    );
     const { rows } = await getPool().query("SELECT count(*)::int AS n FROM attachments WHERE owner_id = $1", [alice.id]);
     expect(rows[0].n).toBe(1);
   });

@@ -19,7 +19,11 @@ export async function requestSlot(base: string, user: HttpUser, file: { filename
 }
 
 /** Puts `bytes` where the slot says, as a client would; the storage's status. */
-export async function putBytes(slot: Pick<UploadSlot, "upload_url" | "headers">, bytes: Uint8Array, url = slot.upload_url): Promise<number> {
+export async function putBytes(
+  slot: Pick<UploadSlot, "upload_url" | "headers">,
+  bytes: Uint8Array,
+  url = slot.upload_url,
+): Promise<number> {
   const res = await fetch(url, { method: "PUT", headers: slot.headers, body: bytes });
   await res.arrayBuffer();
   return res.status;

@@ -3,6 +3,11 @@ export const ERRORS = {
   notAuthenticated: "Not authenticated",
   badCredentials: "Could not validate credentials",
   incorrectLogin: "Incorrect username or password",
+  invalidRefreshToken: "The refresh token is invalid, expired or already used; log in again",
+  currentPasswordIncorrect: "Current password is incorrect",
+  passwordIncorrect: "Password is incorrect",
+  sessionNotFound: "Session not found",
+  sessionEnded: "This session has ended; log in again",
   usernameTaken: "Username already registered",
   tooManyLogins: "Too many failed logins; try again later",
   tooManyRegistrations: "Too many accounts registered from this address; try again later",
@@ -18,10 +23,17 @@ export const ERRORS = {
   unsupportedForm: "Unsupported media type: send the form as application/x-www-form-urlencoded or multipart/form-data",
   databaseUnavailable: "The database is unavailable; try again shortly",
   realtimeUnavailable: "Realtime notifications are unavailable; try again shortly",
+  storageUnavailable: "Attachment storage is unavailable; try again shortly",
+  tooManyPendingUploads: "Too many uploads not yet attached to a message; send or wait for them to expire",
+  tooManyPendingUploadBytes: "Too many bytes of uploads not yet attached to a message; send or wait for them to expire",
+  attachmentNotFound: "Attachment not found",
+  attachmentBeingScanned: "The attachment is being scanned for malware; try again shortly",
+  attachmentMalicious: "The attachment was found to contain malware and cannot be downloaded",
   internal: "Internal Server Error",
   eventCallerRejected: "The caller of the event handler could not be authenticated",
   tooManySockets: "Too many open sockets for this user; close one and try again",
   tooManyNegotiations: "Too many socket negotiations; try again later",
+  tooManyStateChanges: "Too many changes; try again later",
   socketOverLimit: "Too many open sockets for this user",
   socketTokenExpired: "The access token of this socket expired; negotiate a new one",
   databaseNotAnswering: "The database is not answering",
@@ -40,6 +52,9 @@ export const ERRORS = {
   expectationFailed: "Only the Expect value 100-continue is supported",
   corsRefused: "CORS preflight refused: this origin is not allowed",
 } as const;
+
+/** The 413 of an upload slot. */
+export const attachmentTooLargeDetail = (maxBytes: number): string => `An attachment may hold at most ${maxBytes} bytes`;
 
 /** The 410 of the catch-up endpoint: the events after `after` are past the retention. */
 export const eventsGoneDetail = (after: number): string => `Events after seq ${after} are no longer kept; reload the mailbox`;

@@ -56,34 +56,85 @@ export const Username = textOfLength(1, USERNAME_MAX, { trim: true }, z.string()
       "unique ignoring case and look-alike characters (Unicode confusables)",
   );
 
+/** A password being set (registration, change): its length rules; the common-password check is the handler's. */
+// At most as many characters as bytes, so the character bound documents the byte bound.
+export const NewPassword = textOfLength(PASSWORD_MIN, PASSWORD_MAX_BYTES, { trim: false })
+  // Only when the character count passed: one issue per problem.
+  .refine((s) => codePoints(s) > PASSWORD_MAX_BYTES || Buffer.byteLength(s, "utf8") <= PASSWORD_MAX_BYTES, {
+    error: `String should have at most ${PASSWORD_MAX_BYTES} bytes in UTF-8 (bcrypt reads no further)`,
+    params: { type: "string_too_long" },
+  })
+  .describe(`${PASSWORD_MIN} characters to ${PASSWORD_MAX_BYTES} bytes in UTF-8, and not a common password`);
+
 export const UserCreate = z.object({
   username: Username,
-  // At most as many characters as bytes, so the character bound documents the byte bound.
-  password: textOfLength(PASSWORD_MIN, PASSWORD_MAX_BYTES, { trim: false })
-    // Only when the character count passed: one issue per problem.
-    .refine((s) => codePoints(s) > PASSWORD_MAX_BYTES || Buffer.byteLength(s, "utf8") <= PASSWORD_MAX_BYTES, {
-      error: `String should have at most ${PASSWORD_MAX_BYTES} bytes in UTF-8 (bcrypt reads no further)`,
-      params: { type: "string_too_long" },
-    })
-    .describe(`${PASSWORD_MIN} characters to ${PASSWORD_MAX_BYTES} bytes in UTF-8, and not a common password`),
+  password: NewPassword,
 });
 
-/** Login accepts any stored password: length rules apply to new accounts only. */
-export const LoginForm = z.object({
-  username: z.string(),
-  password: z.string(),
-  grant_type: z
-    .string()
-    .regex(/^password$/, { error: "String should match pattern '^password$'" })
-    .optional(),
-  scope: z.string().optional(),
-  client_id: z.string().optional(),
-  client_secret: z.string().optional(),
-});
+const required = { error: "Field required", params: { type: "missing" } } as const;
 
-export const Token = z.object({ access_token: z.string(), token_type: z.literal("bearer") });
+/**
+ * `POST /token`: the OAuth2 password grant (the original's form), or the refresh-token grant
+ * (RFC 6749 6). Login accepts any stored password: length rules apply to new accounts only.
+ */
+export const LoginForm = z
+  .object({
+    username: z.string().optional(),
+    password: z.string().optional(),
+    grant_type: z
+      .string()
+      .regex(/^(password|refresh_token)$/, { error: "String should match pattern '^(password|refresh_token)$'" })
+      .optional()
+      .describe("`password` (the default) or `refresh_token`"),
+    refresh_token: z
+      .string()
+      .optional()
+      .describe("With grant_type=refresh_token: the refresh token of the last answer (spent by this call)"),
+    scope: z.string().optional(),
+    client_id: z.string().optional(),
+    client_secret: z.string().optional(),
+    /** The device token an earlier login answered (shared/auth/device-tokens.ts); browsers send the cookie instead. */
+    device_token: z.string().optional(),
+  })
+  .superRefine((form, ctx) => {
+    const fields = form.grant_type === "refresh_token" ? (["refresh_token"] as const) : (["username", "password"] as const);
+    for (const field of fields) if (form[field] === undefined) ctx.addIssue({ code: "custom", path: [field], ...required });
+  });
+
+export const Token = z.object({
+  access_token: z.string(),
+  token_type: z.literal("bearer"),
+  refresh_token: z.string().describe("Opaque; exchange it at POST /token (grant_type=refresh_token) for a new pair. Single use."),
+  expires_in: z.int().describe("Seconds until access_token expires"),
+  /** Sent back on later logins to this account, it keeps them heard while other clients' failures have spent the account's budget. */
+  device_token: z.string().optional(),
+});
 
 export const UserPublic = z.object({ id: z.int(), username: z.string() });
+
+export const Account = z.object({
+  id: z.int(),
+  username: z.string(),
+  created_at: z.string().nullable().describe("ISO 8601 UTC; null for accounts created before this was recorded"),
+});
+
+export const SessionView = z.object({
+  id: z.uuid(),
+  created_at: z.string(),
+  last_used_at: z.string().describe("The session's last login or refresh"),
+  user_agent: z.string().nullable(),
+  current: z.boolean().describe("Whether this is the session of the token making the request"),
+});
+export const SessionList = z.array(SessionView);
+
+export const SessionPath = z.object({ session_id: z.uuid({ error: "Input should be a valid UUID" }) });
+
+export const PasswordChange = z.object({
+  current_password: z.string(),
+  new_password: NewPassword,
+});
+
+export const AccountDeletion = z.object({ password: z.string() });
 export const UserList = z.array(UserPublic);
 
 export const USERS_PAGE_DEFAULT = 1000;

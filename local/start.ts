@@ -22,6 +22,7 @@ async function main(): Promise<void> {
     hostPort: servicesOnly ? null : port,
     databaseUrl: external,
     embedded: { dataDir },
+    storage: { dataDir: path.join(ROOT, ".data", "azurite") },
     // `func start` reads the settings' addresses: the services must be there.
     exactPorts: servicesOnly,
     log: (line) => console.log(line),
@@ -30,6 +31,7 @@ async function main(): Promise<void> {
     `database:  ${external ? "DATABASE_URL" : `embedded PostgreSQL ${POSTGRES_MAJOR} (.data/${dataFolder}) at ${stack.databaseUrl}`}`,
   );
   if (stack.webPubSub) console.log(`web pubsub stand-in: ${stack.webPubSub.endpoint}`);
+  if (stack.storage) console.log(`blob storage (azurite, .data/azurite): ${stack.storage.blobEndpoint}`);
   if (stack.url) {
     console.log(`API ready: ${stack.url}  (docs: ${stack.url}/docs)`);
   } else {

@@ -156,6 +156,10 @@ const APP = {
   eventHandlerKey: setting(SETTINGS.webPubSubEventHandlerKey, optionalText),
   pushTimeoutMs: setting(SETTINGS.webPubSubPushTimeoutMs, intSetting(50, 30_000, 2_000)),
   requestMaxBytes: setting(SETTINGS.requestMaxBytes, intSetting(1024, 10 * 1024 * 1024, 1024 * 1024)),
+  /** Distinct recipients of one message (to, cc and bcc together). */
+  maxRecipients: setting(SETTINGS.maxRecipients, intSetting(1, 10_000, 50)),
+  /** How long a copy stays in trash before the sweep erases it. */
+  trashRetentionDays: setting(SETTINGS.trashRetentionDays, intSetting(1, 3650, 30)),
   /** Files in Blob Storage (shared/storage): where, and what one user and one message may hold. */
   attachments: {
     blobEndpoint: setting(SETTINGS.attachmentBlobEndpoint, optionalText.pipe(z.url({ protocol: /^https?$/ }).optional())),

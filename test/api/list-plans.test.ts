@@ -75,7 +75,9 @@ describe(`inbox and outbox plans after ${RECENT} recent messages to others`, () 
     expect(plan, plan).toMatch(index);
     expect(plan, plan).not.toMatch(/Backward|message_copies_pkey|Seq Scan on message/);
     // The planner may read a short range of unread copies as a bitmap and sort it: still one user's rows.
-    if (name !== "inbox, unread, before_id") expect(plan, plan).not.toMatch(/Sort/);
+    // Only the page's own walk counts: a subplan run per row (a message's attachments in order) may sort its few rows.
+    const walk = plan.split(/^\s*SubPlan/m)[0];
+    if (name !== "inbox, unread, before_id") expect(walk, plan).not.toMatch(/Sort/);
   });
 
   it("the pages hold the newest matching messages, newest first", async () => {

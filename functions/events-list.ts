@@ -1,10 +1,10 @@
-import "../shared/config/startup";
+import "../shared/http/startup";
 
 import { readEvents } from "../shared/data/event-log";
+import { eventsGoneDetail } from "../shared/domain/errors";
+import { EventsGoneBody, EventsPage, EventsQuery } from "../shared/domain/schemas";
 import { defineEndpoint } from "../shared/http/endpoint";
-import { eventsGoneDetail } from "../shared/http/errors";
 import { json } from "../shared/http/http";
-import { EventsGoneBody, EventsPage, EventsQuery } from "../shared/http/schemas";
 
 /**
  * Catch-up: the caller's realtime frames after a seq, exactly as pushed. A client loops until a

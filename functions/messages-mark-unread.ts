@@ -1,10 +1,10 @@
-import "../shared/config/startup";
+import "../shared/http/startup";
 
 import { markUnread } from "../shared/data/mailbox";
+import { ERRORS, MARKED_UNREAD_MESSAGE } from "../shared/domain/errors";
+import { MarkReadResult, MessagePath } from "../shared/domain/schemas";
 import { defineEndpoint } from "../shared/http/endpoint";
-import { ERRORS, MARKED_UNREAD_MESSAGE } from "../shared/http/errors";
 import { HttpError, ok } from "../shared/http/http";
-import { MarkReadResult, MessagePath } from "../shared/http/schemas";
 import { pushFrames } from "../shared/realtime/realtime";
 
 /** Idempotent; only an actual change notifies the recipient's sockets. */

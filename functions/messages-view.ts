@@ -1,10 +1,10 @@
-import "../shared/config/startup";
+import "../shared/http/startup";
 
 import { getMessage } from "../shared/data/mailbox";
+import { ERRORS } from "../shared/domain/errors";
+import { Message, MessagePath } from "../shared/domain/schemas";
 import { defineEndpoint } from "../shared/http/endpoint";
-import { ERRORS } from "../shared/http/errors";
 import { HttpError, ok } from "../shared/http/http";
-import { Message, MessagePath } from "../shared/http/schemas";
 
 /** One message of the caller's mailbox (sent or received, not deleted by them). */
 export const messagesView = defineEndpoint({

@@ -1,4 +1,4 @@
-import "../shared/config/startup";
+import "../shared/http/startup";
 
 import { unauthorized } from "../shared/auth/auth";
 import { clientAddress } from "../shared/auth/client-address";
@@ -6,10 +6,10 @@ import { admitPasswordHashing, verifyPassword } from "../shared/auth/passwords";
 import { getThrottle } from "../shared/auth/throttle";
 import { issueAccessToken } from "../shared/auth/tokens";
 import { findUserByUsername } from "../shared/data/users";
+import { ERRORS } from "../shared/domain/errors";
+import { LoginForm, Token } from "../shared/domain/schemas";
 import { defineEndpoint } from "../shared/http/endpoint";
-import { ERRORS } from "../shared/http/errors";
 import { HttpError, ok } from "../shared/http/http";
-import { LoginForm, Token } from "../shared/http/schemas";
 
 /**
  * OAuth2 password flow, as the original's `/token`: a form in, a bearer token out. The attempt

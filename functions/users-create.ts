@@ -1,14 +1,14 @@
-import "../shared/config/startup";
+import "../shared/http/startup";
 
 import { clientAddress } from "../shared/auth/client-address";
 import { isCommonPassword } from "../shared/auth/common-passwords";
 import { admitPasswordHashing, hashPassword } from "../shared/auth/passwords";
 import { getThrottle } from "../shared/auth/throttle";
 import { createUser } from "../shared/data/users";
+import { COMMON_PASSWORD_ISSUE, ERRORS } from "../shared/domain/errors";
+import { UserCreate, UserPublic } from "../shared/domain/schemas";
 import { defineEndpoint } from "../shared/http/endpoint";
-import { COMMON_PASSWORD_ISSUE, ERRORS } from "../shared/http/errors";
 import { HttpError, ok, validationError } from "../shared/http/http";
-import { UserCreate, UserPublic } from "../shared/http/schemas";
 
 export const usersCreate = defineEndpoint({
   name: "users-create",

@@ -15,7 +15,7 @@ import { getPool, inTransaction } from "../../shared/data/db";
 import { isForeignKeyViolation } from "../../shared/data/db-errors";
 import { countUnread, insertMessage, listInbox, listOutbox } from "../../shared/data/messages";
 import { findUserById, findUserByUsername } from "../../shared/data/users";
-import { newMessageEvent } from "../../shared/realtime/events";
+import { newMessageEvent } from "../../shared/domain/events";
 import { push } from "../../shared/realtime/realtime";
 
 const DEFAULT_PAGE = 1000;

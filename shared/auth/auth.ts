@@ -1,9 +1,9 @@
 import type { HttpRequest } from "@azure/functions";
 
 import { findUserById, findUserByUsername } from "../data/users";
-import { ERRORS } from "../http/errors";
+import { ERRORS } from "../domain/errors";
+import type { UserPublicT } from "../domain/schemas";
 import { HttpError } from "../http/http";
-import type { UserPublicT } from "../http/schemas";
 import { verifyAccessToken, type AccessClaims } from "./tokens";
 
 const CHALLENGE = { "WWW-Authenticate": "Bearer" };

@@ -6,7 +6,7 @@
  */
 import { performance } from "node:perf_hooks";
 
-import { ERRORS } from "../http/errors";
+import { ERRORS } from "../domain/errors";
 import { HttpError } from "../http/http";
 
 export interface HashingLimits {

@@ -10,7 +10,7 @@ import type { Pool } from "pg";
 
 import { getConfig, type SendLimitSettings } from "../config/config";
 import { getPool } from "../data/db";
-import { ERRORS } from "../http/errors";
+import { ERRORS } from "../domain/errors";
 import { HttpError } from "../http/http";
 import { getThrottle, retryAfterSeconds, TABLE } from "./throttle";
 

@@ -13,7 +13,7 @@ import { RateLimiterPostgres, RateLimiterRes } from "rate-limiter-flexible";
 
 import { getConfig, type ThrottleSettings } from "../config/config";
 import { getPool } from "../data/db";
-import { ERRORS } from "../http/errors";
+import { ERRORS } from "../domain/errors";
 import { HttpError } from "../http/http";
 import { UNKNOWN_ADDRESS } from "./client-address";
 

@@ -2,7 +2,7 @@ import { createSecretKey, type KeyObject } from "node:crypto";
 import jwt from "jsonwebtoken";
 
 import { getConfig } from "../config/config";
-import { ID_MAX } from "../http/schemas";
+import { ID_MAX } from "../domain/schemas";
 import { isStorableText } from "../http/text";
 
 const ALGORITHM = "HS256";

@@ -3,7 +3,6 @@
  * delete from one side, and threads. Every unread count is read inside the same transaction
  * as the change it reflects.
  */
-import type { MessageT } from "../http/schemas";
 import {
   messageDeletedEvent,
   messageReadEvent,
@@ -12,7 +11,8 @@ import {
   unreadCountUpdatedEvent,
   type UserEvent,
   type UserFrame,
-} from "../realtime/events";
+} from "../domain/events";
+import type { MessageT } from "../domain/schemas";
 import { getPool, inTransaction, type Queryable } from "./db";
 import { logEvents } from "./event-log";
 import { canBeId, countUnread, FROM_MESSAGES, MESSAGE_COLUMNS, toMessage, visibleTo, withinBytes, type MessageRow } from "./messages";

@@ -1,5 +1,5 @@
-import type { MessageT } from "../http/schemas";
-import { newMessageEvent, type UserFrame } from "../realtime/events";
+import { newMessageEvent, type UserFrame } from "../domain/events";
+import type { MessageT } from "../domain/schemas";
 import { getPool, inTransaction, type Queryable } from "./db";
 import { isForeignKeyViolation } from "./db-errors";
 import { logWithUnreadCount } from "./event-log";

@@ -1,7 +1,7 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 
 import { isDatabaseUnavailable } from "../data/db-errors";
-import { ERRORS } from "./errors";
+import { ERRORS } from "../domain/errors";
 import { pathParamsDecodable } from "./path-params";
 import { requestTextIssues } from "./text";
 

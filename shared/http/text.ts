@@ -5,7 +5,7 @@
  */
 import type { HttpRequest } from "@azure/functions";
 
-import { TEXT_ISSUE } from "./errors";
+import { TEXT_ISSUE } from "../domain/errors";
 import type { ValidationIssue } from "./http";
 
 export type Location = "body" | "query" | "path" | "header";

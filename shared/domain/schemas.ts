@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 
-import { FORBIDDEN_CHARACTERS_MESSAGE, normalizeUsername, usernameProblem } from "../auth/usernames";
+import { FORBIDDEN_CHARACTERS_MESSAGE, normalizeUsername, usernameProblem } from "./usernames";
 
 /** Ids are SERIAL (int4) columns: no row has a larger one. */
 export const ID_MAX = 2_147_483_647;
@@ -46,7 +46,7 @@ export const PASSWORD_MAX_BYTES = 72;
 export const TITLE_MAX = 255;
 export const BODY_MAX = 100_000;
 
-/** A new username: NFKC-normalised and trimmed first, then measured and checked (shared/auth/usernames.ts). */
+/** A new username: NFKC-normalised and trimmed first, then measured and checked (shared/domain/usernames.ts). */
 export const Username = textOfLength(1, USERNAME_MAX, { trim: true }, z.string().overwrite(normalizeUsername))
   .refine((s) => usernameProblem(s) === null, {
     error: FORBIDDEN_CHARACTERS_MESSAGE,

@@ -1,5 +1,5 @@
 /** The realtime frames, exactly as the wire contract shows them; the one place their names live. */
-import type { MessageT } from "../http/schemas";
+import type { MessageT } from "./schemas";
 
 export const EVENTS = {
   newMessage: "new_message",

@@ -21,14 +21,19 @@ export const messagesSend = defineEndpoint({
   response: Message,
   errors: [404, 410, 429],
   handler: async ({ context, user: sender, headers, body: input }) => {
-    // Counted before any other work: 429 past the sender's or the recipient's limit.
-    await getSendLimits().countSend(sender.id, input.recipient_id);
+    // The sender's budgets before any other work; a recipient's only once a message is stored for them.
+    const limits = getSendLimits();
+    await limits.spendSenderBudget(sender.id);
     // A reply must name a message in the sender's own mailbox; it joins that message's thread.
     const replyTo = input.in_reply_to ?? null;
     const threadId = replyTo === null ? null : await threadOf(replyTo, sender.id);
     if (replyTo !== null && threadId === null) throw new HttpError(404, ERRORS.messageNotFound);
     const idempotencyKey = headers[IDEMPOTENCY_KEY_HEADER];
-    const sent = await sendMessage(sender.id, { ...input, thread_id: threadId }, { idempotencyKey });
+    const sent = await sendMessage(
+      sender.id,
+      { ...input, thread_id: threadId },
+      { idempotencyKey, onStored: (tx, recipientIds) => limits.spendRecipientBudgets(tx, recipientIds) },
+    );
     switch (sent.kind) {
       case "recipient_not_found":
         throw new HttpError(404, ERRORS.recipientNotFound);

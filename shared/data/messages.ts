@@ -84,6 +84,11 @@ export type SendOutcome =
 export interface SendOptions {
   /** The request's Idempotency-Key (see shared/data/idempotency.ts). */
   idempotencyKey?: string;
+  /**
+   * Runs in the send's transaction once the message is stored, with the ids it was stored for:
+   * whatever it counts is rolled back with the message if it (or anything after it) throws.
+   */
+  onStored?: (tx: Queryable, recipientIds: number[]) => Promise<void>;
 }
 
 /** The answer a replay gives: the message as first answered (it was unread then), read by id. */
@@ -120,7 +125,11 @@ export async function insertMessage(tx: Queryable, senderId: number, input: NewM
 }
 
 /** Stores a message, or replays the answer to an earlier request with the same idempotency key. */
-export async function sendMessage(senderId: number, input: NewMessage, { idempotencyKey }: SendOptions = {}): Promise<SendOutcome> {
+export async function sendMessage(
+  senderId: number,
+  input: NewMessage,
+  { idempotencyKey, onStored }: SendOptions = {},
+): Promise<SendOutcome> {
   let outcome: SendOutcome;
   try {
     outcome = await inTransaction(async (tx): Promise<SendOutcome> => {
@@ -134,6 +143,7 @@ export async function sendMessage(senderId: number, input: NewMessage, { idempot
       // Thrown, not returned: the claimed key must roll back with the failed send.
       if (!canBeId(input.recipient_id)) throw new RecipientNotFound();
       const message = await insertMessage(tx, senderId, input);
+      await onStored?.(tx, [message.recipient_id]);
       if (idempotencyKey !== undefined) await recordAnswer(tx, senderId, idempotencyKey, message.id);
       const logged = await logWithUnreadCount(tx, message.recipient_id, (unreadCount) => newMessageEvent(message, unreadCount));
       return { kind: "sent", message, recipientUnreadCount: logged.unreadCount, frames: [logged.frame] };

@@ -93,5 +93,32 @@ describe("send limits at their production values", () => {
     const late = await newUser("late");
     expectTooMany(await send(late, target), 3600);
     expect((await send(late, await newUser("elsewhere"))).status).toBe(200);
+    // The refused send rolled back with its point: the budget holds exactly what was stored.
+    const { rows } = await getPool().query("SELECT points FROM rate_limits WHERE key = $1", [`receive_hour:${target.id}`]);
+    expect(rows[0].points).toBe(SEND_LIMITS.perRecipientPerHour);
+    const stored = await getPool().query("SELECT count(*)::int AS n FROM messages WHERE recipient_id = $1", [target.id]);
+    expect(stored.rows[0].n).toBe(SEND_LIMITS.perRecipientPerHour);
+  });
+
+  it("spend nothing of a recipient's budget on refused sends (10 senders, 20 replies to no message each)", async () => {
+    const [victim, friend] = [await newUser("cutoff"), await newUser("friend")];
+    const noSuchMessage = 2_147_483_000;
+    for (let s = 0; s < 10; s++) {
+      const attacker = await newUser("refused");
+      for (let i = 0; i < SEND_LIMITS.burst; i += 5) {
+        const results = await Promise.all(
+          Array.from({ length: 5 }, () =>
+            call(messagesSend, {
+              method: "POST",
+              token: attacker.token,
+              json: { recipient_id: victim.id, title: "t", body: "b", in_reply_to: noSuchMessage },
+            }),
+          ),
+        );
+        expect(results.map((r) => r.status)).toEqual([404, 404, 404, 404, 404]);
+      }
+    }
+    const res = await send(friend, victim);
+    expect(res.status, res.text).toBe(200);
   });
 });

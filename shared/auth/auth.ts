@@ -1,9 +1,8 @@
 import type { HttpRequest } from "@azure/functions";
 
 import { findUserById, findUserByUsername } from "../data/users";
-import { ERRORS } from "../domain/errors";
+import { ERRORS, HttpError } from "../domain/errors";
 import type { UserPublicT } from "../domain/schemas";
-import { HttpError } from "../http/http";
 import { verifyAccessToken, type AccessClaims } from "./tokens";
 
 const CHALLENGE = { "WWW-Authenticate": "Bearer" };

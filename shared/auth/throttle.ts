@@ -13,8 +13,7 @@ import { RateLimiterPostgres, RateLimiterRes } from "rate-limiter-flexible";
 
 import { getConfig, type ThrottleSettings } from "../config/config";
 import { getPool } from "../data/db";
-import { ERRORS } from "../domain/errors";
-import { HttpError } from "../http/http";
+import { ERRORS, HttpError } from "../domain/errors";
 import { UNKNOWN_ADDRESS } from "./client-address";
 
 export const TABLE = "rate_limits";

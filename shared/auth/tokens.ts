@@ -3,7 +3,7 @@ import jwt from "jsonwebtoken";
 
 import { getConfig } from "../config/config";
 import { ID_MAX } from "../domain/schemas";
-import { isStorableText } from "../http/text";
+import { isStorableText } from "../domain/text";
 
 const ALGORITHM = "HS256";
 

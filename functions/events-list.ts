@@ -2,9 +2,9 @@ import "../shared/http/startup";
 
 import { readEvents } from "../shared/data/event-log";
 import { eventsGoneDetail } from "../shared/domain/errors";
-import { EventsGoneBody, EventsPage, EventsQuery } from "../shared/domain/schemas";
 import { defineEndpoint } from "../shared/http/endpoint";
 import { json } from "../shared/http/http";
+import { EventsGoneBody, EventsPage, EventsQuery } from "../shared/http/schemas";
 
 /**
  * Catch-up: the caller's realtime frames after a seq, exactly as pushed. A client loops until a

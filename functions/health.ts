@@ -3,9 +3,9 @@ import "../shared/http/startup";
 import { databaseAnswers, getPool } from "../shared/data/db";
 import { expectedSchemaVersion, schemaVersion } from "../shared/data/migrate";
 import { ERRORS, schemaMismatchDetail } from "../shared/domain/errors";
-import { Health } from "../shared/domain/schemas";
 import { defineEndpoint } from "../shared/http/endpoint";
 import { json, ok } from "../shared/http/http";
+import { Health } from "../shared/http/schemas";
 import { applyMigrations, lastMigrationFailure, migratesOnStart } from "../shared/http/startup";
 
 /**

@@ -2,9 +2,9 @@ import "../shared/http/startup";
 
 import { deleteMessage } from "../shared/data/mailbox";
 import { ERRORS } from "../shared/domain/errors";
-import { MessagePath } from "../shared/domain/schemas";
 import { defineEndpoint } from "../shared/http/endpoint";
 import { HttpError } from "../shared/http/http";
+import { MessagePath } from "../shared/http/schemas";
 import { pushFrames } from "../shared/realtime/realtime";
 
 /** Removes the message from the caller's mailbox only; the other party keeps it. */

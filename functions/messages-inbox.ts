@@ -2,9 +2,9 @@ import "../shared/http/startup";
 
 import { getConfig } from "../shared/config/config";
 import { listInbox } from "../shared/data/messages";
-import { InboxQuery, MessageList } from "../shared/domain/schemas";
 import { defineEndpoint } from "../shared/http/endpoint";
 import { LINK_HEADER, pagedAnswer } from "../shared/http/paging";
+import { InboxQuery, MessageList } from "../shared/http/schemas";
 
 export const messagesInbox = defineEndpoint({
   name: "messages-inbox",

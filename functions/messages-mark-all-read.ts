@@ -1,9 +1,9 @@
 import "../shared/http/startup";
 
 import { markAllRead } from "../shared/data/mailbox";
-import { MarkAllReadQuery, MarkAllReadResult } from "../shared/domain/schemas";
 import { defineEndpoint } from "../shared/http/endpoint";
 import { ok } from "../shared/http/http";
+import { MarkAllReadQuery, MarkAllReadResult } from "../shared/http/schemas";
 import { pushFrames } from "../shared/realtime/realtime";
 
 /** Marks the inbox read (up to `up_to_id`): one count for the recipient, one frame per sender. */

@@ -2,9 +2,9 @@ import "../shared/http/startup";
 
 import { markRead } from "../shared/data/mailbox";
 import { ERRORS, MARKED_READ_MESSAGE } from "../shared/domain/errors";
-import { MarkReadResult, MessagePath } from "../shared/domain/schemas";
 import { defineEndpoint } from "../shared/http/endpoint";
 import { HttpError, ok } from "../shared/http/http";
+import { MarkReadResult, MessagePath } from "../shared/http/schemas";
 import { pushFrames } from "../shared/realtime/realtime";
 
 /** Idempotent; only the first read notifies the recipient's and the sender's sockets. */

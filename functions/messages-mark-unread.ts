@@ -2,9 +2,9 @@ import "../shared/http/startup";
 
 import { markUnread } from "../shared/data/mailbox";
 import { ERRORS, MARKED_UNREAD_MESSAGE } from "../shared/domain/errors";
-import { MarkReadResult, MessagePath } from "../shared/domain/schemas";
 import { defineEndpoint } from "../shared/http/endpoint";
 import { HttpError, ok } from "../shared/http/http";
+import { MarkReadResult, MessagePath } from "../shared/http/schemas";
 import { pushFrames } from "../shared/realtime/realtime";
 
 /** Idempotent; only an actual change notifies the recipient's sockets. */

@@ -2,9 +2,9 @@ import "../shared/http/startup";
 
 import { getConfig } from "../shared/config/config";
 import { listOutbox } from "../shared/data/messages";
-import { MessageList, OutboxQuery } from "../shared/domain/schemas";
 import { defineEndpoint } from "../shared/http/endpoint";
 import { LINK_HEADER, pagedAnswer } from "../shared/http/paging";
+import { MessageList, OutboxQuery } from "../shared/http/schemas";
 
 export const messagesOutbox = defineEndpoint({
   name: "messages-outbox",

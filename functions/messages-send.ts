@@ -4,9 +4,9 @@ import { getSendLimits } from "../shared/auth/send-limits";
 import { threadOf } from "../shared/data/mailbox";
 import { sendMessage } from "../shared/data/messages";
 import { ERRORS } from "../shared/domain/errors";
-import { IDEMPOTENCY_KEY_HEADER, Message, MessageCreate, MessageSendHeaders } from "../shared/domain/schemas";
 import { defineEndpoint } from "../shared/http/endpoint";
 import { HttpError, ok } from "../shared/http/http";
+import { IDEMPOTENCY_KEY_HEADER, Message, MessageCreate, MessageSendHeaders } from "../shared/http/schemas";
 import { pushFrames } from "../shared/realtime/realtime";
 
 export const messagesSend = defineEndpoint({

@@ -3,10 +3,10 @@ import "../shared/http/startup";
 import { getConfig } from "../shared/config/config";
 import { listThread } from "../shared/data/mailbox";
 import { ERRORS } from "../shared/domain/errors";
-import { MessageList, MessagePath, ThreadQuery } from "../shared/domain/schemas";
 import { defineEndpoint } from "../shared/http/endpoint";
 import { HttpError } from "../shared/http/http";
 import { pagedAnswer } from "../shared/http/paging";
+import { MessageList, MessagePath, ThreadQuery } from "../shared/http/schemas";
 
 /** The conversation a message belongs to, as far as the caller can see it, oldest first, a page at a time. */
 export const messagesThread = defineEndpoint({

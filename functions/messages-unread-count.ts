@@ -1,9 +1,9 @@
 import "../shared/http/startup";
 
 import { countUnread } from "../shared/data/messages";
-import { UnreadCount } from "../shared/domain/schemas";
 import { defineEndpoint } from "../shared/http/endpoint";
 import { ok } from "../shared/http/http";
+import { UnreadCount } from "../shared/http/schemas";
 
 export const messagesUnreadCount = defineEndpoint({
   name: "messages-unread-count",

@@ -2,9 +2,9 @@ import "../shared/http/startup";
 
 import { getMessage } from "../shared/data/mailbox";
 import { ERRORS } from "../shared/domain/errors";
-import { Message, MessagePath } from "../shared/domain/schemas";
 import { defineEndpoint } from "../shared/http/endpoint";
 import { HttpError, ok } from "../shared/http/http";
+import { Message, MessagePath } from "../shared/http/schemas";
 
 /** One message of the caller's mailbox (sent or received, not deleted by them). */
 export const messagesView = defineEndpoint({

@@ -7,9 +7,9 @@ import { getThrottle } from "../shared/auth/throttle";
 import { issueAccessToken } from "../shared/auth/tokens";
 import { findUserByUsername } from "../shared/data/users";
 import { ERRORS } from "../shared/domain/errors";
-import { LoginForm, Token } from "../shared/domain/schemas";
 import { defineEndpoint } from "../shared/http/endpoint";
 import { HttpError, ok } from "../shared/http/http";
+import { LoginForm, Token } from "../shared/http/schemas";
 
 /**
  * OAuth2 password flow, as the original's `/token`: a form in, a bearer token out. The attempt

@@ -6,9 +6,9 @@ import { admitPasswordHashing, hashPassword } from "../shared/auth/passwords";
 import { getThrottle } from "../shared/auth/throttle";
 import { createUser } from "../shared/data/users";
 import { COMMON_PASSWORD_ISSUE, ERRORS } from "../shared/domain/errors";
-import { UserCreate, UserPublic } from "../shared/domain/schemas";
 import { defineEndpoint } from "../shared/http/endpoint";
 import { HttpError, ok, validationError } from "../shared/http/http";
+import { UserCreate, UserPublic } from "../shared/http/schemas";
 
 export const usersCreate = defineEndpoint({
   name: "users-create",

@@ -2,10 +2,10 @@ import "../shared/http/startup";
 
 import { getConfig } from "../shared/config/config";
 import { listOtherUsers } from "../shared/data/users";
-import { UserList, UsersQuery } from "../shared/domain/schemas";
 import { defineEndpoint } from "../shared/http/endpoint";
 import { jsonText } from "../shared/http/http";
 import { boundedList, nextLink } from "../shared/http/paging";
+import { UserList, UsersQuery } from "../shared/http/schemas";
 
 /**
  * Everyone but the caller, by username: the recipients a client can pick from. Bounded in bytes

@@ -3,9 +3,9 @@ import "../shared/http/startup";
 import { unauthorized } from "../shared/auth/auth";
 import { recordTokenExpiry } from "../shared/data/sockets";
 import { ERRORS } from "../shared/domain/errors";
-import { Negotiation } from "../shared/domain/schemas";
 import { defineEndpoint } from "../shared/http/endpoint";
 import { json, ok } from "../shared/http/http";
+import { Negotiation } from "../shared/http/schemas";
 import { clientAccessFor } from "../shared/realtime/realtime";
 import { admitNegotiation } from "../shared/realtime/socket-limits";
 

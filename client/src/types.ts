@@ -5,7 +5,7 @@
 import type { z } from "zod";
 
 import type { Frame, RealtimeEvent } from "../../shared/domain/events.js";
-import type { EventsGoneBody, EventsPage as EventsPageSchema, Negotiation } from "../../shared/domain/schemas.js";
+import type { EventsGoneBody, EventsPage as EventsPageSchema, Negotiation } from "../../shared/http/schemas.js";
 
 /** A frame as pushed and as GET /events returns it: an event and the user's sequence number. */
 export type MailEvent = Frame;

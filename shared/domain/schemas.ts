@@ -1,6 +1,7 @@
 /**
- * The zod schemas of every request and response: the validators the handlers run and the
- * source of the OpenAPI document. They coerce as Pydantic's lax mode does.
+ * What a user and a message are, as zod schemas: their limits, the rules of a new one, and the
+ * types every layer uses. The API validates with them (shared/http/schemas.ts re-exports them
+ * beside its queries and answers) and they coerce as Pydantic's lax mode does.
  */
 import { z } from "zod";
 
@@ -13,17 +14,6 @@ const INTEGER_TEXT = /^\s*[-+]?\d+\s*$/;
 
 /** An integer sent as a JSON number or as a numeric string ("2"), as Pydantic accepts. */
 export const laxInt = () => z.preprocess((v) => (typeof v === "string" && INTEGER_TEXT.test(v) ? Number(v) : v), z.int());
-
-const TRUE_WORDS = new Set(["true", "1", "yes", "on", "t", "y"]);
-const FALSE_WORDS = new Set(["false", "0", "no", "off", "f", "n"]);
-
-/** A boolean query value as Pydantic reads it ("true", "1", "yes", "on" and their opposites). */
-export const laxBool = () =>
-  z.preprocess((v) => {
-    if (typeof v !== "string") return v;
-    const word = v.trim().toLowerCase();
-    return TRUE_WORDS.has(word) ? true : FALSE_WORDS.has(word) ? false : v;
-  }, z.boolean());
 
 /** Length in characters (code points), as Python counts it, not UTF-16 units. */
 const codePoints = (s: string) => [...s].length;
@@ -68,60 +58,13 @@ export const UserCreate = z.object({
     .describe(`${PASSWORD_MIN} characters to ${PASSWORD_MAX_BYTES} bytes in UTF-8, and not a common password`),
 });
 
-/** Login accepts any stored password: length rules apply to new accounts only. */
-export const LoginForm = z.object({
-  username: z.string(),
-  password: z.string(),
-  grant_type: z
-    .string()
-    .regex(/^password$/, { error: "String should match pattern '^password$'" })
-    .optional(),
-  scope: z.string().optional(),
-  client_id: z.string().optional(),
-  client_secret: z.string().optional(),
-});
-
-export const Token = z.object({ access_token: z.string(), token_type: z.literal("bearer") });
-
 export const UserPublic = z.object({ id: z.int(), username: z.string() });
-export const UserList = z.array(UserPublic);
-
-export const USERS_PAGE_DEFAULT = 1000;
-export const USERS_PAGE_MAX = 1000;
-
-export const UsersQuery = z.object({
-  q: z.string().max(USERNAME_MAX).optional().describe("Case-insensitive username prefix"),
-  skip: laxInt().pipe(z.int().min(0)).default(0).describe("Users to skip (ordered by username)"),
-  limit: laxInt()
-    .pipe(z.int().min(1).max(USERS_PAGE_MAX))
-    .default(USERS_PAGE_DEFAULT)
-    .describe(`Page size, default ${USERS_PAGE_DEFAULT}, maximum ${USERS_PAGE_MAX}`),
-});
 
 export const MessageCreate = z.object({
   recipient_id: laxInt(),
   title: textOfLength(1, TITLE_MAX, { trim: true }),
   body: textOfLength(1, BODY_MAX, { trim: false }),
   in_reply_to: laxInt().nullable().optional().describe("The id of a message you sent or received: the new one joins its thread"),
-});
-
-export const IDEMPOTENCY_KEY_HEADER = "idempotency-key";
-export const IDEMPOTENCY_KEY_MAX = 255;
-
-export const MessageSendHeaders = z.object({
-  // Visible ASCII only (RFC 5234 VCHAR): no spaces, controls or other bytes a proxy might
-  // rewrite, so the key the server stores is exactly the one the client retries with.
-  [IDEMPOTENCY_KEY_HEADER]: z
-    .string()
-    .min(1)
-    .max(IDEMPOTENCY_KEY_MAX)
-    .regex(/^[!-~]*$/, { error: "String should match pattern '^[!-~]*$'" })
-    .optional()
-    .describe(
-      "Makes a retry safe: the same key from the same sender within 24 hours answers with the first message (200, same body) and sends nothing again; " +
-        "the same key with a different request is a 422 whose detail is a sentence; if both parties have deleted that message since, a 410 (nothing is sent again). " +
-        "1-255 visible ASCII characters.",
-    ),
 });
 
 export const Message = z.object({
@@ -137,91 +80,5 @@ export const Message = z.object({
   in_reply_to: z.int().nullable(),
   thread_id: z.int().describe("The id of the first message of the conversation"),
 });
-export const MessageList = z.array(Message);
-
-export const MESSAGES_PAGE_DEFAULT = 1000;
-export const MESSAGES_PAGE_MAX = 1000;
-
-const pageFields = {
-  limit: laxInt()
-    .pipe(z.int().min(1).max(MESSAGES_PAGE_MAX))
-    .default(MESSAGES_PAGE_DEFAULT)
-    .describe(`Page size, default ${MESSAGES_PAGE_DEFAULT}, maximum ${MESSAGES_PAGE_MAX}`),
-  before_id: laxInt()
-    .pipe(z.int().min(1))
-    .optional()
-    .describe("Cursor: only messages with an id below this one (pass the last id of the previous page)"),
-};
-
-export const SEARCH_MAX = 500;
-
-const search = {
-  q: z
-    .string()
-    .max(SEARCH_MAX)
-    .optional()
-    .describe("Only messages whose title or body contain every word (case and accents ignored; a word matches the start of a word)"),
-};
-
-export const OutboxQuery = z.object({ ...pageFields, ...search });
-export const ThreadQuery = z.object({
-  limit: pageFields.limit,
-  after_id: laxInt()
-    .pipe(z.int().min(1))
-    .optional()
-    .describe("Cursor: only messages with an id above this one (pass the last id of the previous page)"),
-});
-export const InboxQuery = z.object({
-  ...pageFields,
-  ...search,
-  unread: laxBool().optional().describe("true: only unread messages; false: only read ones"),
-});
-
-export const UnreadCount = z.object({ unread_count: z.int() });
-export const MarkReadResult = z.object({ message: z.string() });
-/** The path of every endpoint that names one message: /messages/{message_id}[/...]. */
-export const MessagePath = z.object({ message_id: laxInt() });
-export const MarkAllReadQuery = z.object({
-  up_to_id: laxInt().pipe(z.int().min(1)).optional().describe("Only messages with an id up to this one (the newest the user has seen)"),
-});
-export const MarkAllReadResult = z.object({ marked: z.int() });
-
-export const Health = z.object({ status: z.literal("ok") });
-
-export const Negotiation = z.object({
-  url: z.string().describe("WebSocket URL for this user, with its access token"),
-  expires_at: z.iso.datetime(),
-});
-
-export const EVENTS_PAGE_DEFAULT = 500;
-export const EVENTS_PAGE_MAX = 1000;
-
-export const EventsQuery = z.object({
-  after: laxInt()
-    .pipe(z.int().min(0).max(Number.MAX_SAFE_INTEGER))
-    .default(0)
-    .describe("Only events with a seq above this one (the last seq the client has applied; 0 for all that are kept)"),
-  limit: laxInt()
-    .pipe(z.int().min(1).max(EVENTS_PAGE_MAX))
-    .default(EVENTS_PAGE_DEFAULT)
-    .describe(`Page size, default ${EVENTS_PAGE_DEFAULT}, maximum ${EVENTS_PAGE_MAX}`),
-});
-
-const EventFrame = z
-  .looseObject({ event: z.string(), seq: z.int().min(1) })
-  .describe("A realtime frame exactly as it was pushed to the user's sockets (the event's own fields and its seq)");
-
-export const EventsPage = z.object({
-  events: z.array(EventFrame).describe("Oldest first, every seq above `after`, without gaps"),
-  latest_seq: z.int().min(0).describe("The user's latest seq when the page was read"),
-});
-
-export const EventsGoneBody = z.object({ detail: z.string(), latest_seq: z.int().min(0) });
-
-export const ValidationErrorBody = z.object({
-  detail: z.array(z.object({ loc: z.array(z.union([z.string(), z.int()])), msg: z.string(), type: z.string() })),
-});
-export const ErrorBody = z.object({ detail: z.string() });
-
 export type UserPublicT = z.infer<typeof UserPublic>;
 export type MessageT = z.infer<typeof Message>;

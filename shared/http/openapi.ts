@@ -4,8 +4,8 @@
  */
 import { z } from "zod";
 
-import * as S from "../domain/schemas";
 import { declaredEndpoints, errorStatuses, methodsOf, type Declaration, type Documented } from "./endpoint";
+import * as S from "./schemas";
 
 type Schema = z.ZodType;
 

@@ -28,6 +28,31 @@ export function jsonText(status: number, text: string, headers: Record<string, s
   return { status, body: text, headers: { ...JSON_HEADERS, ...headers } };
 }
 
+/**
+ * HSTS on every answer that reached the app over HTTPS. In Azure the front end ends TLS and
+ * forwards plain HTTP with `X-Forwarded-Proto: https`; the Functions host may or may not rebuild
+ * the URL's scheme from it, so either says HTTPS. A forged header on plain HTTP costs nothing:
+ * browsers ignore HSTS received over HTTP (RFC 6797, 8.1).
+ */
+export const HSTS_HEADER = { "Strict-Transport-Security": "max-age=31536000; includeSubDomains" } as const;
+
+export function servedOverHttps(request: HttpRequest): boolean {
+  if (request.url.startsWith("https:")) return true;
+  const proto = request.headers.get("x-forwarded-proto") ?? "";
+  return proto.split(",").some((entry) => entry.trim().toLowerCase() === "https");
+}
+
+function withHsts(request: HttpRequest, response: HttpResponseInit): HttpResponseInit {
+  if (!servedOverHttps(request)) return response;
+  const { headers } = response;
+  if (headers === undefined || (!Array.isArray(headers) && !(headers instanceof Headers))) {
+    return { ...response, headers: { ...headers, ...HSTS_HEADER } };
+  }
+  const merged = new Headers(headers);
+  for (const [name, value] of Object.entries(HSTS_HEADER)) merged.set(name, value);
+  return { ...response, headers: merged };
+}
+
 export const ok = (body: unknown): HttpResponseInit => json(200, body);
 
 export function errorResponse(error: HttpError): HttpResponseInit {
@@ -47,22 +72,24 @@ export type Handler = (request: HttpRequest, context: InvocationContext) => Prom
  * (shared/http/request.ts).
  */
 export function endpoint(handler: Handler): Handler {
-  return async (request, context) => {
-    try {
-      if (!pathParamsDecodable(request.params)) throw new HttpError(404, ERRORS.notFound);
-      const textIssues = requestTextIssues(request);
-      if (textIssues.length > 0) throw validationError(textIssues);
-      return await handler(request, context);
-    } catch (error) {
-      if (error instanceof HttpError) return errorResponse(error);
-      if (isDatabaseUnavailable(error)) {
-        context.warn(`database unavailable: ${describe(error)}`);
-        return json(503, { detail: ERRORS.databaseUnavailable }, { "Retry-After": String(DATABASE_RETRY_AFTER_SECONDS) });
-      }
-      context.error(`unhandled error: ${describe(error)}`);
-      return json(500, { detail: ERRORS.internal });
+  return async (request, context) => withHsts(request, await answer(handler, request, context));
+}
+
+async function answer(handler: Handler, request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  try {
+    if (!pathParamsDecodable(request.params)) throw new HttpError(404, ERRORS.notFound);
+    const textIssues = requestTextIssues(request);
+    if (textIssues.length > 0) throw validationError(textIssues);
+    return await handler(request, context);
+  } catch (error) {
+    if (error instanceof HttpError) return errorResponse(error);
+    if (isDatabaseUnavailable(error)) {
+      context.warn(`database unavailable: ${describe(error)}`);
+      return json(503, { detail: ERRORS.databaseUnavailable }, { "Retry-After": String(DATABASE_RETRY_AFTER_SECONDS) });
     }
-  };
+    context.error(`unhandled error: ${describe(error)}`);
+    return json(500, { detail: ERRORS.internal });
+  }
 }
 
 function describe(error: unknown): string {

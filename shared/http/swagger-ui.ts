@@ -9,7 +9,8 @@ import ASSET_TYPES from "./swagger-ui-assets.json";
  * build copies exactly these from swagger-ui-dist next to the bundle (SWAGGER_UI_FOLDER);
  * run from source, they are read from the package itself.
  */
-const ASSETS: Record<string, string> = ASSET_TYPES;
+// A Map, not the object: a name such as `constructor` or `__proto__` must find nothing.
+const ASSETS: ReadonlyMap<string, string> = new Map(Object.entries(ASSET_TYPES));
 export const SWAGGER_UI_FOLDER = "swagger-ui";
 
 let assetDir: string | undefined;
@@ -85,7 +86,7 @@ export interface Asset {
 export async function swaggerAsset(name: string): Promise<Asset | null> {
   if (name === "" || name === "index.html") return { body: DOCS_PAGE, contentType: "text/html; charset=utf-8" };
   if (name === "swagger-initializer.js") return { body: DOCS_INITIALIZER, contentType: "text/javascript; charset=utf-8" };
-  const contentType = ASSETS[name];
+  const contentType = ASSETS.get(name);
   if (!contentType) return null;
   return { body: await readFile(path.join(assetFolder(), name)), contentType };
 }

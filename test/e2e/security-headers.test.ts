@@ -77,6 +77,16 @@ describe("/docs", () => {
   );
 });
 
+describe("/docs over HTTP", () => {
+  it("answers names an object's prototype holds with 404, never 5xx", async () => {
+    for (const name of ["constructor", "__proto__", "toString", "hasOwnProperty"]) {
+      const res = await fetch(`${base}/docs/${name}`);
+      expect(res.status, name).toBe(404);
+      expect(await res.json()).toEqual({ detail: "Not Found" });
+    }
+  });
+});
+
 describe("JSON answers", () => {
   it("all carry X-Content-Type-Options: nosniff, successes and errors alike", async () => {
     const answers = [

@@ -11,6 +11,8 @@ export interface CallOptions {
   json?: unknown;
   body?: string | Buffer;
   token?: string;
+  /** The URL the host saw, without the query (default `http://localhost/test`). */
+  url?: string;
 }
 
 export interface CallResult {
@@ -35,7 +37,7 @@ export async function call(handler: Handler, options: CallOptions = {}): Promise
   const query = new URLSearchParams(options.query ?? {}).toString();
   const request = new HttpRequest({
     method: options.method ?? "GET",
-    url: `http://localhost/test${query ? `?${query}` : ""}`,
+    url: `${options.url ?? "http://localhost/test"}${query ? `?${query}` : ""}`,
     headers,
     query: options.query,
     params: options.params ?? {},

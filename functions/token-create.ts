@@ -2,22 +2,26 @@ import "../shared/http/startup";
 
 import { unauthorized } from "../shared/auth/auth";
 import { clientAddress } from "../shared/auth/client-address";
+import { deviceCookie, issueDeviceToken, knownDevice, presentedDeviceToken } from "../shared/auth/device-tokens";
 import { admitPasswordHashing, verifyPassword } from "../shared/auth/passwords";
-import { getThrottle } from "../shared/auth/throttle";
+import { securityLog } from "../shared/auth/security-log";
+import { getThrottle, loginAccountKey } from "../shared/auth/throttle";
 import { issueAccessToken } from "../shared/auth/tokens";
 import { findUserByUsername } from "../shared/data/users";
 import { ERRORS } from "../shared/domain/errors";
 import { defineEndpoint } from "../shared/http/endpoint";
-import { HttpError, ok } from "../shared/http/http";
+import { HttpError, json, servedOverHttps } from "../shared/http/http";
 import { LoginForm, Token } from "../shared/http/schemas";
 
 /**
- * OAuth2 password flow, as the original's `/token`: a form in, a bearer token out. The attempt
- * is counted before the password is checked (429 past the limits; every attempt, right or wrong,
- * spends from the account's and the address's budgets), its failure counter forgiven when it is
- * right, and counted against the client's address when it is wrong. When password hashing is past its
- * budget the login is refused with 503 first of all, before any database work; one that slips past
- * that check and is refused by the hasher itself gets its attempt back.
+ * OAuth2 password flow, as the original's `/token`: a form in, a bearer token out. The name is
+ * resolved to its account first, and the attempt counted against that account's budgets before
+ * the password is checked (429 past the limits); a known device (the device token this endpoint
+ * gave it, as a cookie or the `device_token` field) is counted by its own budget instead of the
+ * account's. A correct password forgives the client's failure counter and renews its device
+ * token; a wrong one counts against the client's address. When password hashing is past its
+ * budget the login is refused with 503 first of all, before any database work; one that slips
+ * past that check and is refused by the hasher itself gets its attempt back.
  */
 export const tokenCreate = defineEndpoint({
   name: "token-create",
@@ -27,22 +31,39 @@ export const tokenCreate = defineEndpoint({
   auth: "none",
   body: { schema: LoginForm, media: "form" },
   response: Token,
+  responseHeaders: { "Set-Cookie": "The device token as a cookie for the login path (`device`), for browsers" },
   errors: [401, 429, 503],
-  handler: async ({ request, body: form }) => {
+  handler: async ({ request, context, body: form }) => {
     const address = clientAddress(request);
     await admitPasswordHashing(address);
     const username = form.username.trim();
-    const attempt = await getThrottle().beginLogin(address, username);
     const user = await findUserByUsername(username);
+    const userId = user?.id ?? null;
+    const device = user ? knownDevice(presentedDeviceToken(request, form.device_token), user.id) : null;
+    const attempt = await getThrottle()
+      .beginLogin({ address, account: loginAccountKey(userId, username), device })
+      .catch((error: unknown) => {
+        if (error instanceof HttpError && error.status === 429) {
+          securityLog.loginThrottled(context, { userId, address }, Number(error.headers["Retry-After"]));
+        }
+        throw error;
+      });
     const valid = await verifyPassword(form.password, user?.hashed_password ?? null, address).catch(async (error: unknown) => {
       if (error instanceof HttpError && error.status === 503) await attempt.abandoned();
       throw error;
     });
     if (!user || !valid) {
       await attempt.failed();
+      securityLog.loginFailed(context, { userId, address });
       throw unauthorized(ERRORS.incorrectLogin);
     }
     await attempt.succeeded();
-    return ok({ access_token: issueAccessToken(user), token_type: "bearer" });
+    securityLog.loginSucceeded(context, { userId: user.id, address }, device ? "password_known_device" : "password");
+    const deviceToken = issueDeviceToken(user.id, device ?? undefined);
+    return json(
+      200,
+      { access_token: issueAccessToken(user), token_type: "bearer", device_token: deviceToken },
+      { "Set-Cookie": deviceCookie(deviceToken, servedOverHttps(request)) },
+    );
   },
 });

@@ -2,6 +2,8 @@ import "../shared/http/startup";
 
 import type { InvocationContext } from "@azure/functions";
 
+import { clientAddress } from "../shared/auth/client-address";
+import { securityLog } from "../shared/auth/security-log";
 import { getConfig } from "../shared/config/config";
 import { connectSnapshotOf } from "../shared/data/event-log";
 import { forgetConnection, recordConnection } from "../shared/data/sockets";
@@ -46,7 +48,10 @@ export const webpubsubEvents = defineEndpoint({
   document: false,
   handler: async ({ request, context }) => {
     const config = getConfig();
-    if (!isTrustedEventCaller(request, config)) throw new HttpError(401, ERRORS.eventCallerRejected);
+    if (!isTrustedEventCaller(request, config)) {
+      securityLog.eventCallerRefused(context, clientAddress(request));
+      throw new HttpError(401, ERRORS.eventCallerRejected);
+    }
     const pending: Promise<unknown>[] = [];
     const answer = await runEventHandler(
       request,

@@ -3,6 +3,8 @@ import type { HttpRequest } from "@azure/functions";
 import { findUserById, findUserByUsername } from "../data/users";
 import { ERRORS, HttpError } from "../domain/errors";
 import type { UserPublicT } from "../domain/schemas";
+import { clientAddress } from "./client-address";
+import { securityLog, type SecurityLogger } from "./security-log";
 import { verifyAccessToken, type AccessClaims } from "./tokens";
 
 const CHALLENGE = { "WWW-Authenticate": "Bearer" };
@@ -27,13 +29,19 @@ export function bearerToken(request: HttpRequest, options: { allowQuery?: boolea
   return (options.allowQuery && request.query.get("token")) || undefined;
 }
 
-/** Resolves the signed-in user, or throws the contract's 401s. */
-export async function authenticate(request: HttpRequest, options: { allowQuery?: boolean } = {}): Promise<CurrentUser> {
+/** Resolves the signed-in user, or throws the contract's 401s; a token offered and refused is a security event. */
+export async function authenticate(
+  request: HttpRequest,
+  options: { allowQuery?: boolean; log?: SecurityLogger } = {},
+): Promise<CurrentUser> {
   const token = bearerToken(request, options);
   if (token === undefined) throw unauthorized(ERRORS.notAuthenticated);
   const claims = token ? verifyAccessToken(token) : null;
   const user = claims ? await userOf(claims) : null;
-  if (!claims || !user) throw unauthorized(ERRORS.badCredentials);
+  if (!claims || !user) {
+    if (options.log) securityLog.tokenRejected(options.log, { userId: claims?.uid ?? null, address: clientAddress(request) });
+    throw unauthorized(ERRORS.badCredentials);
+  }
   return { ...user, tokenExpiresAt: new Date(claims.exp * 1000) };
 }
 

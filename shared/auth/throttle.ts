@@ -1,11 +1,15 @@
 /**
  * Login and registration throttling, counted in PostgreSQL (rate-limiter-flexible over our pool,
- * table of migration 2) so every instance shares the counters. Per username and address, spent
- * before the password is checked so parallel guesses cannot slip past; failures per address,
- * never refunded so a success buys no guesses; nothing per username alone, so an attacker never
- * locks the owner out; every attempt also spends an account and an address budget, since a
- * correct password costs a hash too. An unknown address is counted by no per-address rule (one
- * shared bucket would let one client lock out all). The rules and their tests: docs/reliability.md.
+ * table of migration 2) so every instance shares the counters. Budgets are keyed by the account
+ * the typed name resolves to (loginAccountKey), never by the text as typed. Per client and
+ * account, spent before the password is checked so parallel guesses cannot slip past; failures
+ * per address, never refunded so a success buys no guesses; every attempt also spends an account
+ * and an address budget, since a correct password costs a hash too. A known device (a device
+ * token of this account, shared/auth/device-tokens.ts) is counted by a budget of its own instead
+ * of the account's and the client-and-account one, so other clients' failures never lock the
+ * owner out. An attempt one limiter refuses gets its points back from the others. An unknown
+ * address is counted by no per-address rule (one shared bucket would let one client lock out all).
+ * The rules and their tests: docs/reliability.md.
  */
 import { createHash } from "node:crypto";
 import type { Pool } from "pg";
@@ -14,6 +18,7 @@ import { RateLimiterPostgres, RateLimiterRes } from "rate-limiter-flexible";
 import { getConfig, type ThrottleSettings } from "../config/config";
 import { getPool } from "../data/db";
 import { ERRORS, HttpError } from "../domain/errors";
+import { usernameSkeletons } from "../domain/usernames";
 import { UNKNOWN_ADDRESS } from "./client-address";
 
 export const TABLE = "rate_limits";
@@ -35,22 +40,52 @@ export const retryAfterSeconds = (ms: number): number => Math.max(1, Math.ceil(m
 
 const tooMany = (detail: string, ms: number) => new HttpError(429, detail, { "Retry-After": String(retryAfterSeconds(ms)) });
 
+/** One point to spend: the limiter's attempt, and how to give the point back if another refuses. */
+export interface Spend {
+  attempt: Promise<RateLimiterRes>;
+  refund?: () => Promise<unknown>;
+}
+
+export const spendOn = (limiter: RateLimiterPostgres, key: string): Spend => ({
+  attempt: limiter.consume(key),
+  refund: () => limiter.reward(key, 1),
+});
+
 /**
  * Spends one point on each limiter. Resolves if all allowed it; throws a 429 (waiting for the
- * longest refusal) if any refused; rethrows a store failure, so a broken database fails closed.
+ * longest refusal) if any refused, after giving the point back to those that allowed it, so a
+ * refused attempt spends no other budget; rethrows a store failure, so a broken database fails closed.
  */
-export async function spend(detail: string, attempts: Promise<RateLimiterRes>[]): Promise<void> {
+export async function spend(detail: string, spends: Spend[]): Promise<void> {
   let waitMs = 0;
-  for (const outcome of await Promise.allSettled(attempts)) {
+  const outcomes = await Promise.allSettled(spends.map((s) => s.attempt));
+  for (const outcome of outcomes) {
     if (outcome.status === "fulfilled") continue;
     if (!(outcome.reason instanceof RateLimiterRes)) throw outcome.reason;
     waitMs = Math.max(waitMs, outcome.reason.msBeforeNext);
   }
-  if (waitMs > 0) throw tooMany(detail, waitMs);
+  if (waitMs === 0) return;
+  await Promise.all(spends.map((s, i) => (outcomes[i].status === "fulfilled" ? s.refund?.() : undefined)));
+  throw tooMany(detail, waitMs);
 }
 
-// Failed usernames are sometimes passwords typed into the wrong field: only a digest is stored.
-const usernameDigest = (username: string) => createHash("sha256").update(username.trim().toLowerCase()).digest("base64url");
+/**
+ * The key of the account a login names: its id when the name resolves to one (as
+ * shared/data/users.ts logs in), else a digest of the name's case-folded confusable skeleton, so
+ * every look-alike spelling of an unknown name shares one bucket. Failed names are sometimes
+ * passwords typed into the wrong field: only the digest is stored.
+ */
+export function loginAccountKey(userId: number | null, typedName: string): string {
+  if (userId !== null) return `user:${userId}`;
+  return `name:${createHash("sha256").update(usernameSkeletons(typedName.trim()).folded).digest("base64url")}`;
+}
+
+/** Who is logging in: the client's address, the account key, and the device id when it is a known device of that account. */
+export interface LoginClient {
+  address: string;
+  account: string;
+  device: string | null;
+}
 
 export interface LoginAttempt {
   /** Forgives this client's earlier failures for this username (call after a correct password). */
@@ -63,6 +98,7 @@ export interface LoginAttempt {
 
 export class Throttle {
   private readonly loginByUserAddress: RateLimiterPostgres;
+  private readonly loginByDevice: RateLimiterPostgres;
   private readonly loginByAddress: RateLimiterPostgres;
   private readonly registrationByAddress: RateLimiterPostgres;
   private readonly attemptsByAccount: RateLimiterPostgres;
@@ -78,6 +114,13 @@ export class Throttle {
     this.loginByUserAddress = new RateLimiterPostgres({
       ...store,
       keyPrefix: "login_user_address",
+      points: login.failuresPerUserAddress,
+      duration: login.windowSeconds,
+      blockDuration: login.blockSeconds,
+    });
+    this.loginByDevice = new RateLimiterPostgres({
+      ...store,
+      keyPrefix: "login_device",
       points: login.failuresPerUserAddress,
       duration: login.windowSeconds,
       blockDuration: login.blockSeconds,
@@ -110,22 +153,24 @@ export class Throttle {
   }
 
   /** Counts a login attempt before its password is checked; 429 once any limit is spent. */
-  async beginLogin(address: string, username: string): Promise<LoginAttempt> {
+  async beginLogin({ address, account, device }: LoginClient): Promise<LoginAttempt> {
     this.sweepIfDue();
-    const account = usernameDigest(username);
-    const userAddress = `${address}|${account}`;
+    // A known device has a budget of its own; any other client shares the account's with every other.
+    const [perClient, clientKey] = device
+      ? [this.loginByDevice, `${account}|${device}`]
+      : [this.loginByUserAddress, `${address}|${account}`];
     const known = address !== UNKNOWN_ADDRESS;
     await spend(ERRORS.tooManyLogins, [
-      this.loginByUserAddress.consume(userAddress),
-      this.attemptsByAccount.consume(account),
-      ...(known ? [this.addressAllowed(address), this.attemptsByAddress.consume(address)] : []),
+      spendOn(perClient, clientKey),
+      ...(device ? [] : [spendOn(this.attemptsByAccount, account)]),
+      ...(known ? [{ attempt: this.addressAllowed(address) }, spendOn(this.attemptsByAddress, address)] : []),
     ]);
     return {
       succeeded: async () => {
-        await this.loginByUserAddress.delete(userAddress);
+        await perClient.delete(clientKey);
       },
       abandoned: async () => {
-        await this.loginByUserAddress.reward(userAddress, 1);
+        await perClient.reward(clientKey, 1);
       },
       failed: async () => {
         if (!known) return;
@@ -150,7 +195,7 @@ export class Throttle {
   async countRegistration(address: string): Promise<void> {
     this.sweepIfDue();
     if (address === UNKNOWN_ADDRESS) return; // see the module comment
-    await spend(ERRORS.tooManyRegistrations, [this.registrationByAddress.consume(address)]);
+    await spend(ERRORS.tooManyRegistrations, [spendOn(this.registrationByAddress, address)]);
   }
 
   /** Deletes counters that expired before `now`; returns how many. */

@@ -8,7 +8,9 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/fu
 import type { z } from "zod";
 
 import { authenticate, type CurrentUser } from "../auth/auth";
-import { endpoint, type Handler } from "./http";
+import { clientAddress } from "../auth/client-address";
+import { securityLog } from "../auth/security-log";
+import { endpoint, HttpError, type Handler } from "./http";
 import { registerHttpFunction } from "./registration";
 import { readForm, readHeaders, readJson, readParams, readQuery } from "./request";
 
@@ -116,7 +118,17 @@ export function defineEndpoint<
 >(declaration: Documented<A, P, Q, H, B> | Hidden<A, P, Q, H, B>): Handler {
   if (declarations.has(declaration.name)) throw new Error(`An endpoint named "${declaration.name}" is already declared`);
   declarations.set(declaration.name, declaration as unknown as Declaration);
-  const handler = endpoint(async (request, context) => declaration.handler(await readInputs(declaration, request, context)));
+  const handler = endpoint(async (request, context) => {
+    const input = await readInputs(declaration, request, context);
+    return declaration.handler(input).catch((error: unknown) => {
+      // A signed-in user's request refused by a limiter is a security event; logins and registrations log their own.
+      if (input.user && error instanceof HttpError && error.status === 429) {
+        const retryAfter = Number(error.headers["Retry-After"]);
+        securityLog.requestThrottled(context, { userId: input.user.id, address: clientAddress(request) }, declaration.name, retryAfter);
+      }
+      throw error;
+    });
+  });
   registerHttpFunction({ name: declaration.name, route: declaration.route, methods: methodsOf(declaration), handler });
   return handler;
 }
@@ -128,7 +140,7 @@ async function readInputs<A extends Auth, P, Q, H, B>(
   context: InvocationContext,
 ): Promise<EndpointInput<A, P, Q, H, B>> {
   const { auth, path, query, headers, body } = declaration as unknown as Declaration;
-  const user = auth === "none" ? undefined : await authenticate(request, { allowQuery: auth === "bearer-or-query" });
+  const user = auth === "none" ? undefined : await authenticate(request, { allowQuery: auth === "bearer-or-query", log: context });
   const input = {
     request,
     context,

@@ -31,9 +31,16 @@ export const LoginForm = z.object({
   scope: z.string().optional(),
   client_id: z.string().optional(),
   client_secret: z.string().optional(),
+  /** The device token an earlier login answered (shared/auth/device-tokens.ts); browsers send the cookie instead. */
+  device_token: z.string().optional(),
 });
 
-export const Token = z.object({ access_token: z.string(), token_type: z.literal("bearer") });
+export const Token = z.object({
+  access_token: z.string(),
+  token_type: z.literal("bearer"),
+  /** Sent back on later logins to this account, it keeps them heard while other clients' failures have spent the account's budget. */
+  device_token: z.string().optional(),
+});
 
 export const UserList = z.array(UserPublic);
 

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { tokenCreate } from "../../functions/token-create";
 import { usersCreate } from "../../functions/users-create";
-import { retryAfterSeconds, Throttle } from "../../shared/auth/throttle";
+import { loginAccountKey, retryAfterSeconds, Throttle } from "../../shared/auth/throttle";
 import { parseConfig, resetConfig, type ThrottleSettings } from "../../shared/config/config";
 import { getPool } from "../../shared/data/db";
 import { isDatabaseUnavailable } from "../../shared/data/db-errors";
@@ -35,6 +35,9 @@ const WINDOW_SECONDS = PRODUCTION.login.windowSeconds;
 const PASSWORD = "correct horse battery";
 
 let db: TestDatabase;
+
+/** A client with no device token logging in to a name no account has. */
+const client = (address: string, name: string) => ({ address, account: loginAccountKey(null, name), device: null });
 
 beforeAll(async () => {
   for (const name of THROTTLE_SETTINGS) delete process.env[name];
@@ -168,9 +171,9 @@ describe("the counters", () => {
     const pools = [new Pool({ connectionString: db.url, max: 2 }), new Pool({ connectionString: db.url, max: 2 })];
     try {
       const [first, second] = pools.map((pool) => new Throttle(pool, settings));
-      for (let i = 0; i < PER_USER_ADDRESS; i++) await (i % 2 ? second : first).beginLogin("198.51.100.30", "shared");
-      await expect(second.beginLogin("198.51.100.30", "shared")).rejects.toMatchObject({ status: 429 });
-      await expect(first.beginLogin("198.51.100.30", "shared")).rejects.toMatchObject({ status: 429 });
+      for (let i = 0; i < PER_USER_ADDRESS; i++) await (i % 2 ? second : first).beginLogin(client("198.51.100.30", "shared"));
+      await expect(second.beginLogin(client("198.51.100.30", "shared"))).rejects.toMatchObject({ status: 429 });
+      await expect(first.beginLogin(client("198.51.100.30", "shared"))).rejects.toMatchObject({ status: 429 });
 
       for (let i = 0; i < REGISTRATIONS; i++) await (i % 2 ? first : second).countRegistration("198.51.100.31");
       await expect(first.countRegistration("198.51.100.31")).rejects.toMatchObject({ status: 429 });
@@ -184,7 +187,7 @@ describe("the counters", () => {
     try {
       const throttles = pools.map((pool) => new Throttle(pool, settings));
       const outcomes = await Promise.allSettled(
-        Array.from({ length: 20 }, (_, i) => throttles[i % 2].beginLogin("198.51.100.32", "burst")),
+        Array.from({ length: 20 }, (_, i) => throttles[i % 2].beginLogin(client("198.51.100.32", "burst"))),
       );
       expect(outcomes.filter((o) => o.status === "fulfilled")).toHaveLength(PER_USER_ADDRESS);
       for (const o of outcomes) if (o.status === "rejected") expect(o.reason).toMatchObject({ status: 429 });
@@ -196,7 +199,7 @@ describe("the counters", () => {
   it("fail closed: a database that cannot be reached refuses the attempt with a 503 error", async () => {
     const dead = new Pool({ connectionString: "postgresql://postgres@127.0.0.1:1/none", connectionTimeoutMillis: 500 });
     try {
-      const error = await new Throttle(dead, settings).beginLogin("198.51.100.33", "anyone").then(
+      const error = await new Throttle(dead, settings).beginLogin(client("198.51.100.33", "anyone")).then(
         () => null,
         (e: unknown) => e,
       );

@@ -1,0 +1,96 @@
+/**
+ * Security events (ASVS 7.2), one structured log line each: a JSON object with the event's name,
+ * its outcome, the user id (null when none is known) and the client address, and nothing a client
+ * typed (no password, token, username as typed or message text). One typed function per event, so
+ * every caller writes the same fields and a search for `"security_event"` finds them all.
+ */
+
+/** Where a line goes: the invocation's logger in a function (traces in Application Insights). */
+export interface SecurityLogger {
+  info(...args: unknown[]): void;
+  warn(...args: unknown[]): void;
+}
+
+export type SecurityEvent =
+  | "login_succeeded"
+  | "login_failed"
+  | "login_throttled"
+  | "registration_throttled"
+  | "token_rejected"
+  | "request_throttled"
+  | "event_caller_refused";
+
+export interface SecurityLine {
+  security_event: SecurityEvent;
+  outcome: "success" | "failure" | "refused";
+  user_id: number | null;
+  client_address: string;
+  /** A fixed word or phrase from our code saying why, never text from the request. */
+  reason?: string;
+  /** Whole seconds the client was told to wait (throttling). */
+  retry_after?: number;
+}
+
+function write(log: SecurityLogger, line: SecurityLine): void {
+  const text = JSON.stringify(line);
+  if (line.outcome === "success") log.info(text);
+  else log.warn(text);
+}
+
+interface Who {
+  userId: number | null;
+  address: string;
+}
+
+export const securityLog = {
+  loginSucceeded: (log: SecurityLogger, { userId, address }: Who & { userId: number }, reason: "password" | "password_known_device") =>
+    write(log, { security_event: "login_succeeded", outcome: "success", user_id: userId, client_address: address, reason }),
+
+  /** A wrong password or an unknown username (user id null). */
+  loginFailed: (log: SecurityLogger, { userId, address }: Who) =>
+    write(log, {
+      security_event: "login_failed",
+      outcome: "failure",
+      user_id: userId,
+      client_address: address,
+      reason: userId === null ? "unknown_username" : "wrong_password",
+    }),
+
+  /** A login refused by a limiter before its password was checked. */
+  loginThrottled: (log: SecurityLogger, { userId, address }: Who, retryAfter: number) =>
+    write(log, {
+      security_event: "login_throttled",
+      outcome: "refused",
+      user_id: userId,
+      client_address: address,
+      retry_after: retryAfter,
+    }),
+
+  registrationThrottled: (log: SecurityLogger, address: string, retryAfter: number) =>
+    write(log, {
+      security_event: "registration_throttled",
+      outcome: "refused",
+      user_id: null,
+      client_address: address,
+      retry_after: retryAfter,
+    }),
+
+  /** A bearer token that is not ours, expired, or names a user who is gone. */
+  tokenRejected: (log: SecurityLogger, { userId, address }: Who) =>
+    write(log, { security_event: "token_rejected", outcome: "refused", user_id: userId, client_address: address, reason: "invalid_token" }),
+
+  /** A signed-in user's request refused by a limiter (sends, state changes, socket negotiations). */
+  requestThrottled: (log: SecurityLogger, { userId, address }: Who & { userId: number }, limit: string, retryAfter: number) =>
+    write(log, {
+      security_event: "request_throttled",
+      outcome: "refused",
+      user_id: userId,
+      client_address: address,
+      reason: limit,
+      retry_after: retryAfter,
+    }),
+
+  /** A call to the Web PubSub event handler without the key or a valid signature. */
+  eventCallerRefused: (log: SecurityLogger, address: string) =>
+    write(log, { security_event: "event_caller_refused", outcome: "refused", user_id: null, client_address: address }),
+};

@@ -1,5 +1,6 @@
 import "../shared/http/startup";
 
+import { getStateChangeLimits } from "../shared/auth/state-change-limits";
 import { deleteMessage } from "../shared/data/mailbox";
 import { ERRORS } from "../shared/domain/errors";
 import { defineEndpoint } from "../shared/http/endpoint";
@@ -16,8 +17,10 @@ export const messagesDelete = defineEndpoint({
   auth: "bearer",
   path: MessagePath,
   response: null,
-  errors: [404],
+  errors: [404, 429],
   handler: async ({ context, user, path: { message_id } }) => {
+    // Counted first: every change pushes frames, which the service's Web PubSub quota pays for.
+    await getStateChangeLimits().countChange(user.id);
     const outcome = await deleteMessage(message_id, user.id);
     if (outcome.kind === "not_found") throw new HttpError(404, ERRORS.messageNotFound);
     // message_deleted, and the new count when the message was unread.

@@ -1,5 +1,6 @@
 import "../shared/http/startup";
 
+import { getStateChangeLimits } from "../shared/auth/state-change-limits";
 import { markAllRead } from "../shared/data/mailbox";
 import { defineEndpoint } from "../shared/http/endpoint";
 import { ok } from "../shared/http/http";
@@ -17,7 +18,10 @@ export const messagesMarkAllRead = defineEndpoint({
   auth: "bearer",
   query: MarkAllReadQuery,
   response: MarkAllReadResult,
+  errors: [429],
   handler: async ({ context, user, query: { up_to_id } }) => {
+    // Counted first: every change pushes frames, which the service's Web PubSub quota pays for.
+    await getStateChangeLimits().countChange(user.id);
     const result = await markAllRead(user.id, up_to_id);
     await pushFrames(result.frames, context);
     return ok({ marked: result.marked });

@@ -76,9 +76,14 @@ param jwtSecret string
 @metadata({ azd: { type: 'generate', config: { length: 48, noSpecial: true } } })
 param webPubSubEventHandlerKey string
 
+// Standard_S1 by default: Free_F1's two quotas are shared by every user of the service, so one account
+// can spend them (issue 23, attack 4). Free_F1 stays for trials.
 @allowed(['Free_F1', 'Standard_S1', 'Premium_P1', 'Premium_P2'])
-@description('Web PubSub tier: Free_F1 (20 connections, 20 000 messages a day), Standard_S1 or Premium_P1 (1 000 connections a unit, up to 100 units), Premium_P2 (100 to 1 000 units).')
-param webPubSubSku string = 'Free_F1'
+@description('Web PubSub tier: Standard_S1 (the default) or Premium_P1, 1 000 concurrent connections a unit (up to 100 units); Premium_P2, 100 to 1 000 units. Free_F1 is for trials only: 20 concurrent connections and 20 000 messages a day for the whole service, which one busy user can spend.')
+param webPubSubSku string = 'Standard_S1'
+
+@description('Defender for Storage on-upload malware scanning of attachments (priced per GB scanned: docs/deploy.md). On: a download waits for a clean verdict.')
+param malwareScanning bool = false
 
 @minValue(1)
 @maxValue(1000)
@@ -298,6 +303,19 @@ module storage 'app/storage.bicep' = {
   }
 }
 
+module attachments 'app/attachments.bicep' = {
+  name: 'attachments'
+  scope: rg
+  params: {
+    name: '${abbrs.storageStorageAccounts}att${resourceToken}'
+    location: location
+    tags: tags
+    allowedOrigins: corsOrigins
+    appPrincipalId: identity.outputs.principalId
+    malwareScanning: malwareScanning
+  }
+}
+
 module monitoring 'app/monitoring.bicep' = {
   name: 'monitoring'
   scope: rg
@@ -331,6 +349,7 @@ module keyVault 'app/keyvault.bicep' = {
     webPubSubPrincipalId: webPubSubIdentity.outputs.principalId
     deployerPrincipalId: principalId
     jwtSecret: jwtSecret
+    logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsId
     eventHandlerKey: webPubSubEventHandlerKey
   }
 }
@@ -353,6 +372,7 @@ module postgres 'app/postgres.bicep' = {
     appIdentityPrincipalId: identity.outputs.principalId
     deployerObjectId: deployer().objectId
     deployerUserPrincipalName: deployerUserPrincipalName
+    logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsId
   }
 }
 
@@ -367,6 +387,7 @@ module webPubSub 'app/webpubsub.bicep' = {
     capacity: webPubSubUnits
     appPrincipalId: identity.outputs.principalId
     identityId: webPubSubIdentity.outputs.id
+    logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsId
   }
 }
 
@@ -398,6 +419,7 @@ module api 'app/api.bicep' = {
     maximumInstanceCount: maximumInstanceCount
     httpPerInstanceConcurrency: httpPerInstanceConcurrency
     allowedOrigins: corsOrigins
+    logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsId
     // Exactly the names in shared/config/settings.ts (test/infra/infra.test.ts checks them). No password and no
     // connection string: the identity reaches PostgreSQL and Web PubSub; secrets come from Key Vault.
     appSettings: {
@@ -413,6 +435,9 @@ module api 'app/api.bicep' = {
       WEBPUBSUB_ENDPOINT: webPubSub.outputs.endpoint
       WEBPUBSUB_HUB: webPubSubHub
       WEBPUBSUB_EVENT_HANDLER_KEY: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.eventHandlerKeyUri})'
+      ATTACHMENT_BLOB_ENDPOINT: attachments.outputs.blobEndpoint
+      ATTACHMENT_CONTAINER: attachments.outputs.containerName
+      ATTACHMENT_MALWARE_SCANNING: malwareScanning ? 'true' : 'false'
     }
   }
   // The host needs its storage and monitoring roles before it starts.
@@ -444,4 +469,6 @@ output POSTGRES_SERVER_NAME string = postgres.outputs.serverName
 output POSTGRES_HOST string = postgres.outputs.host
 output POSTGRES_DATABASE string = postgres.outputs.databaseName
 output WEBPUBSUB_ENDPOINT string = webPubSub.outputs.endpoint
+output ATTACHMENT_BLOB_ENDPOINT string = attachments.outputs.blobEndpoint
+output ATTACHMENT_CONTAINER string = attachments.outputs.containerName
 output WEBPUBSUB_HUB string = hub.outputs.hubName

@@ -1,5 +1,5 @@
 // The real Bicep compiler, for CI and the infra tests.
-//   node scripts/bicep.mjs build   compiles infra/main.bicep to infra/.build/main.json (git-ignored)
+//   node scripts/bicep.mjs build [outfile]   compiles infra/main.bicep to infra/.build/main.json (git-ignored) or outfile
 //   node scripts/bicep.mjs lint    lints infra/main.bicep
 //   node scripts/bicep.mjs available   exits 0 when a CLI can be had (else 1, naming what to install)
 // Both fail on any error or warning. The CLI is, in order: $BICEP_CLI, `bicep` on PATH, `az bicep`,
@@ -100,10 +100,11 @@ function bicep(cli, verb, file, rest = []) {
   return result;
 }
 
-export function build(cli = findBicep()) {
-  mkdirSync(path.dirname(COMPILED), { recursive: true });
-  bicep(cli, "build", TEMPLATE, ["--outfile", COMPILED]);
-  return COMPILED;
+/** Compiles to infra/.build/main.json, or to `outfile` (tests that compile in parallel each take their own). */
+export function build(cli = findBicep(), outfile = COMPILED) {
+  mkdirSync(path.dirname(outfile), { recursive: true });
+  bicep(cli, "build", TEMPLATE, ["--outfile", outfile]);
+  return outfile;
 }
 
 export function lint(cli = findBicep()) {
@@ -131,7 +132,8 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
     }
     const cli = findBicep();
     if (command === "build") {
-      console.log(`${version(cli)}: compiled ${path.relative(process.cwd(), build(cli))} with no error or warning`);
+      const outfile = process.argv[3] ? path.resolve(process.argv[3]) : COMPILED;
+      console.log(`${version(cli)}: compiled ${path.relative(process.cwd(), build(cli, outfile))} with no error or warning`);
     } else if (command === "lint") {
       lint(cli);
       console.log(`${version(cli)}: linted ${path.relative(process.cwd(), TEMPLATE)} with no error or warning`);

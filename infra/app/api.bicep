@@ -19,6 +19,8 @@ param httpPerInstanceConcurrency int = 16
 param allowedOrigins array
 @description('Settings the code reads (see shared/config/settings.ts), merged over the platform ones.')
 param appSettings object
+@description('Log Analytics workspace that receives its logs (diagnostic settings).')
+param logAnalyticsWorkspaceId string
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: planName
@@ -77,6 +79,30 @@ resource settings 'Microsoft.Web/sites/config@2024-04-01' = {
     APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString
     APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
   })
+}
+
+// Its logs go to the Log Analytics workspace (ingestion is billed per GB: docs/deploy.md).
+resource diagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  scope: functionApp
+  name: 'to-log-analytics'
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    logs: [{ category: 'FunctionAppLogs', enabled: true }]
+  }
+}
+
+// Deployments go through the app's identity (blob container) only: no publishing user or password for
+// the Kudu (scm) site or FTP.
+resource scmBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: functionApp
+  name: 'scm'
+  properties: { allow: false }
+}
+
+resource ftpBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: functionApp
+  name: 'ftp'
+  properties: { allow: false }
 }
 
 output name string = functionApp.name

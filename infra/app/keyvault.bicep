@@ -7,6 +7,8 @@ param appPrincipalId string
 param webPubSubPrincipalId string
 @description('Principal of the person running azd: may manage the secrets. Empty to skip.')
 param deployerPrincipalId string = ''
+@description('Log Analytics workspace that receives its logs (diagnostic settings).')
+param logAnalyticsWorkspaceId string
 @secure()
 param jwtSecret string
 @secure()
@@ -25,6 +27,10 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
     enableRbacAuthorization: true
     enableSoftDelete: true
     softDeleteRetentionInDays: 7
+    // Purge protection: a deleted vault or secret cannot be purged before the retention ends, not even
+    // by an owner (it cannot be turned off again). `azd down --purge` then leaves the vault's name taken
+    // for those 7 days.
+    enablePurgeProtection: true
   }
 }
 
@@ -67,6 +73,16 @@ resource deployerManagesSecrets 'Microsoft.Authorization/roleAssignments@2022-04
   properties: {
     principalId: deployerPrincipalId
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultSecretsOfficer)
+  }
+}
+
+// Its logs go to the Log Analytics workspace (ingestion is billed per GB: docs/deploy.md).
+resource diagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  scope: vault
+  name: 'to-log-analytics'
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    logs: [{ categoryGroup: 'allLogs', enabled: true }]
   }
 }
 

@@ -19,6 +19,8 @@ param appIdentityPrincipalId string
 @description('The person running the deployment: a second administrator for hands-on access. Empty name: none.')
 param deployerObjectId string = ''
 param deployerUserPrincipalName string = ''
+@description('Log Analytics workspace that receives its logs (diagnostic settings).')
+param logAnalyticsWorkspaceId string
 
 resource server 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = {
   name: name
@@ -97,6 +99,16 @@ resource deployerAdmin 'Microsoft.DBforPostgreSQL/flexibleServers/administrators
     tenantId: tenant().tenantId
   }
   dependsOn: [database]
+}
+
+// Its logs go to the Log Analytics workspace (ingestion is billed per GB: docs/deploy.md).
+resource diagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  scope: server
+  name: 'to-log-analytics'
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    logs: [{ categoryGroup: 'allLogs', enabled: true }]
+  }
 }
 
 output serverName string = server.name

@@ -2,12 +2,14 @@ param name string
 param location string
 param tags object = {}
 @allowed(['Free_F1', 'Standard_S1', 'Premium_P1', 'Premium_P2'])
-param skuName string = 'Free_F1'
+param skuName string = 'Standard_S1'
 @description('Units; main.bicep checks the count against the tier.')
 param capacity int = 1
 param appPrincipalId string
 @description('The service\'s own identity (Web PubSub takes one): reads the event-handler key from Key Vault.')
 param identityId string
+@description('Log Analytics workspace that receives its logs (diagnostic settings).')
+param logAnalyticsWorkspaceId string
 
 var webPubSubServiceOwner = '12cf5a90-567b-43ae-8102-96cf46c7d9b4'
 
@@ -36,6 +38,16 @@ resource appOwnsService 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
     principalId: appPrincipalId
     principalType: 'ServicePrincipal'
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', webPubSubServiceOwner)
+  }
+}
+
+// Its logs go to the Log Analytics workspace (ingestion is billed per GB: docs/deploy.md).
+resource diagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  scope: service
+  name: 'to-log-analytics'
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    logs: [{ categoryGroup: 'allLogs', enabled: true }]
   }
 }
 

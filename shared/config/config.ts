@@ -128,6 +128,11 @@ const APP = {
     perHour: setting(SETTINGS.sendLimitPerHour, intSetting(1, 1_000_000, SEND_LIMITS.perHour)),
     perRecipientPerHour: setting(SETTINGS.sendLimitPerRecipientPerHour, intSetting(1, 1_000_000, SEND_LIMITS.perRecipientPerHour)),
   },
+  /** Changes of a user's messages that push frames (read, unread, delete...): a burst a minute, and per hour. */
+  stateChangeLimits: {
+    burst: setting(SETTINGS.stateChangeLimitBurst, intSetting(1, 1_000_000, 30)),
+    perHour: setting(SETTINGS.stateChangeLimitPerHour, intSetting(1, 1_000_000, 120)),
+  },
   /** Bytes of JSON a list answer holds at most (it always holds one item, so paging progresses). */
   listMaxBytes: setting(SETTINGS.listMaxBytes, intSetting(1024, 64 * 1024 * 1024, 1024 * 1024)),
   webPubSub: {
@@ -177,6 +182,7 @@ type AppFields = Read<typeof APP>;
 export type ThrottleSettings = AppFields["throttle"];
 export type SendLimitSettings = AppFields["sendLimits"] & { burstSeconds: number };
 export type RealtimeLimits = AppFields["realtimeLimits"];
+export type StateChangeLimitSettings = AppFields["stateChangeLimits"];
 export type PasswordHashingSettings = AppFields["passwordHashing"];
 
 export interface Config extends DatabaseConfig, Omit<AppFields, "webPubSub" | "sendLimits"> {

@@ -19,6 +19,8 @@ export const SETTINGS = {
   sendLimitBurst: "SEND_LIMIT_BURST",
   sendLimitPerHour: "SEND_LIMIT_PER_HOUR",
   sendLimitPerRecipientPerHour: "SEND_LIMIT_PER_RECIPIENT_PER_HOUR",
+  stateChangeLimitBurst: "STATE_CHANGE_LIMIT_BURST",
+  stateChangeLimitPerHour: "STATE_CHANGE_LIMIT_PER_HOUR",
   listMaxBytes: "LIST_MAX_BYTES",
   registrationsPerAddress: "REGISTRATIONS_PER_ADDRESS",
   registrationWindowSeconds: "REGISTRATION_WINDOW_SECONDS",
@@ -42,6 +44,9 @@ export const SETTINGS = {
   wsMaxConnectionsPerUser: "WS_MAX_CONNECTIONS_PER_USER",
   wsNegotiatePerMinute: "WS_NEGOTIATE_PER_MINUTE",
   requestMaxBytes: "REQUEST_MAX_BYTES",
+  attachmentBlobEndpoint: "ATTACHMENT_BLOB_ENDPOINT",
+  attachmentContainer: "ATTACHMENT_CONTAINER",
+  attachmentMalwareScanning: "ATTACHMENT_MALWARE_SCANNING",
 } as const;
 
 export type SettingName = (typeof SETTINGS)[keyof typeof SETTINGS];

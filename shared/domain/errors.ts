@@ -25,6 +25,7 @@ export const ERRORS = {
   eventCallerRejected: "The caller of the event handler could not be authenticated",
   tooManySockets: "Too many open sockets for this user; close one and try again",
   tooManyNegotiations: "Too many socket negotiations; try again later",
+  tooManyStateChanges: "Too many changes; try again later",
   socketOverLimit: "Too many open sockets for this user",
   socketTokenExpired: "The access token of this socket expired; negotiate a new one",
   databaseNotAnswering: "The database is not answering",

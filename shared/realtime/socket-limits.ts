@@ -53,22 +53,25 @@ export async function forgetClosedConnections(userId: number): Promise<void> {
   }
 }
 
-/** Resolves when the user may negotiate another socket; throws a 429 with Retry-After otherwise. */
+/**
+ * Resolves when the user may negotiate another socket; throws a 429 with Retry-After otherwise.
+ * The rate is spent before any other work, refusals included: a client at its socket cap that
+ * keeps asking would otherwise cost a database count and a Web PubSub call per socket each time.
+ */
 export async function admitNegotiation(
   userId: number,
   pool: Pool = getPool(),
   limits: RealtimeLimits = getConfig().realtimeLimits,
 ): Promise<void> {
-  // Checked first, so a client held back by its open sockets does not also spend its rate.
-  const atCap = async () => (await openConnectionCount(userId)) >= limits.maxConnectionsPerUser;
-  if (await atCap()) {
-    await forgetClosedConnections(userId);
-    if (await atCap()) throw new HttpError(429, ERRORS.tooManySockets, { "Retry-After": String(SOCKETS_RETRY_AFTER_SECONDS) });
-  }
   try {
     await negotiationLimiter(pool, limits).consume(String(userId));
   } catch (refusal) {
     if (!(refusal instanceof RateLimiterRes)) throw refusal;
     throw new HttpError(429, ERRORS.tooManyNegotiations, { "Retry-After": String(retryAfterSeconds(refusal.msBeforeNext)) });
+  }
+  const atCap = async () => (await openConnectionCount(userId)) >= limits.maxConnectionsPerUser;
+  if (await atCap()) {
+    await forgetClosedConnections(userId);
+    if (await atCap()) throw new HttpError(429, ERRORS.tooManySockets, { "Retry-After": String(SOCKETS_RETRY_AFTER_SECONDS) });
   }
 }

@@ -100,6 +100,22 @@ describe("sockets per user", () => {
   });
 });
 
+describe("a user at the socket cap", () => {
+  it("spends the negotiation rate on each refusal, so past it nothing but the rate is asked", async () => {
+    const user = await registerOverHttp(base, "sl_cap_rate");
+    const { url } = await negotiated(user.token);
+    const kept = [await open(url), await open(url)];
+    for (const probe of kept) await probe.waitFor((f) => f.event === "unread_count_updated");
+    await until(async () => (await openConnectionCount(user.id)) === MAX_SOCKETS);
+    const details = [];
+    for (let i = 1; i <= NEGOTIATIONS; i++) details.push(((await (await negotiate(user.token)).json()) as { detail: string }).detail);
+    expect(details).toEqual([
+      ...Array<string>(NEGOTIATIONS - 1).fill("Too many open sockets for this user; close one and try again"),
+      "Too many socket negotiations; try again later",
+    ]);
+  });
+});
+
 describe("connections whose disconnected event was lost", () => {
   it("hold no place once the service no longer has them", async () => {
     const user = await registerOverHttp(base, "sl_ghosts");

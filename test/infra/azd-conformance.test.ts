@@ -15,9 +15,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import {
   cite,
+  deployTargetSource,
   hookInvocation,
   hookSource,
   inRange,
+  languageRefusal,
+  languageSource,
   NEWEST,
   npmSource,
   OLDEST,
@@ -32,6 +35,7 @@ import {
   substituteParameters,
   upOrder,
   upOrderSource,
+  zipDeploy,
   zipEntries,
   zipSource,
 } from "../support/azd-rules";
@@ -218,7 +222,7 @@ describe.each(RELEASES)("azd %s", (release) => {
       environmentName: "mail-dev",
       location: "eastus2",
       principalId: "00000000-0000-0000-0000-000000000001",
-      webPubSubSku: "Free_F1",
+      webPubSubSku: "Standard_S1",
       maximumInstanceCount: "40",
     });
     // Empty because unset: dropped, so the template's default (or azd's generated value) applies.
@@ -226,7 +230,7 @@ describe.each(RELEASES)("azd %s", (release) => {
     // drone/envsubst takes the word for a variable set to "" too, not only for an unset one.
     expect(
       substituteParameters(release, read("infra/main.parameters.json"), { ...fresh, WEBPUBSUB_SKU: "" }, "p").values.webPubSubSku,
-    ).toBe("Free_F1");
+    ).toBe("Standard_S1");
     const declared = new Set([...read("infra/main.bicep").matchAll(/^param (\w+)/gm)].map((m) => m[1]));
     for (const name of [...Object.keys(values), ...dropped]) expect(declared.has(name), name).toBe(true);
   });
@@ -239,9 +243,6 @@ describe("the rules themselves, on the inputs that broke deploys", () => {
     expect(remoteBuild(NEWEST, { language: "ts", remoteBuild: false, projectIgnoreFile: old })).toEqual({
       error: "'remoteBuild: false' cannot be used when '.funcignore' excludes node_modules",
     });
-    expect(remoteBuild("1.23.12", { language: "ts", remoteBuild: false, projectIgnoreFile: `\uFEFFnode_modules\n` })).toHaveProperty(
-      "error",
-    );
     expect(remoteBuild(OLDEST, { language: "ts", remoteBuild: false, projectIgnoreFile: old })).toEqual({ remoteBuild: false });
   });
 
@@ -267,4 +268,92 @@ describe("the rules themselves, on the inputs that broke deploys", () => {
       rmSync(folder, { recursive: true, force: true });
     }
   });
+
+  it(`${remoteBuildSource("1.23.13")} strips a UTF-8 BOM from .funcignore (stripUTF8BOM); ${remoteBuildSource("1.23.12")} parses it, so the first pattern matches nothing`, () => {
+    const bom = "\uFEFFnode_modules\n";
+    expect(remoteBuild("1.23.12", { language: "ts", remoteBuild: false, projectIgnoreFile: bom })).toEqual({ remoteBuild: false });
+    expect(remoteBuild("1.23.12", { language: "ts", projectIgnoreFile: bom })).toEqual({ remoteBuild: false });
+    expect(remoteBuild("1.23.13", { language: "ts", remoteBuild: false, projectIgnoreFile: bom })).toEqual({
+      error: "'remoteBuild: false' cannot be used when '.funcignore' excludes node_modules",
+    });
+    expect(remoteBuild(NEWEST, { language: "ts", projectIgnoreFile: bom })).toEqual({ remoteBuild: true });
+    // Only the first line carries the BOM: the lines after it count at every release.
+    expect(remoteBuild("1.23.12", { language: "ts", projectIgnoreFile: "\uFEFF# staged\nnode_modules\n" })).toEqual({ remoteBuild: true });
+  });
+
+  it(`${zipSource("1.23.13")} strips the BOM before matching; ${zipSource("1.23.12")} zips what the BOM-prefixed first pattern names`, () => {
+    const folder = mkdtempSync(path.join(tmpdir(), "zip-bom-"));
+    writeFileSync(path.join(folder, ".funcignore"), "\uFEFF*.ts\n*.map\n");
+    for (const f of ["a.ts", "a.js", "a.js.map"]) writeFileSync(path.join(folder, f), "");
+    try {
+      expect(zipEntries("1.23.12", folder, { language: "ts" })).toEqual(["a.js", "a.ts"]);
+      expect(zipEntries("1.23.13", folder, { language: "ts" })).toEqual(["a.js"]);
+      expect(zipEntries(NEWEST, folder, { language: "ts" })).toEqual(["a.js"]);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
+  for (const release of RELEASES)
+    it(`${languageSource(release)}: only js and ts are Node languages; \`typescript\` and \`javascript\` are refused`, () => {
+      expect(languageRefusal(release, service.language)).toBeNull();
+      for (const language of ["js", "ts", "python", "py", "docker"]) expect(languageRefusal(release, language), language).toBeNull();
+      for (const language of ["typescript", "javascript", "node"])
+        expect(languageRefusal(release, language)).toBe(
+          `language '${language}' is not supported by built-in framework services and no extensions are currently providing it`,
+        );
+      // Were a name other than js/ts to get through, it would not take the Node remote-build rules (no .funcignore check).
+      expect(remoteBuild(release, { language: "typescript", remoteBuild: false, projectIgnoreFile: "node_modules\n" })).toEqual({
+        remoteBuild: false,
+      });
+      // 1.23.12 and later check .funcignore for js and ts only.
+      if (release === NEWEST)
+        expect(remoteBuild(release, { language: "ts", remoteBuild: false, projectIgnoreFile: "node_modules\n" })).toHaveProperty("error");
+    });
+
+  for (const release of RELEASES)
+    it(`${deployTargetSource(release)}: remoteBuild on a plan other than Flex Consumption is refused; our service on Flex Consumption is not`, () => {
+      const ours = { name: "api", language: service.language, remoteBuild: declaredRemoteBuild, projectIgnoreFile: serviceIgnoreFile };
+      expect(zipDeploy(release, { planTier: "FlexConsumption", isContainer: false }, ours, "func-api")).toEqual({ remoteBuild: false });
+      for (const planTier of ["Dynamic", "ElasticPremium", "Basic"]) {
+        expect(zipDeploy(release, { planTier, isContainer: false }, { ...ours, remoteBuild: false }, "func-api"), planTier).toEqual({
+          error: "'remoteBuild' is only supported for Flex Consumption plan function apps",
+        });
+        expect(zipDeploy(release, { planTier, isContainer: false }, { ...ours, remoteBuild: undefined }, "func-api")).toEqual({
+          remoteBuild: false,
+        });
+      }
+      expect(zipDeploy(release, { planTier: "flexconsumption", isContainer: false }, ours, "func-api")).toEqual({ remoteBuild: false });
+    });
+
+  it(`${deployTargetSource("1.30.0")}: a zip deploy to a container site is refused before the upload from 1.30.0; ${deployTargetSource("1.29.0")} uploaded it`, () => {
+    const ours = { name: "api", language: "ts", remoteBuild: false, projectIgnoreFile: null };
+    const container = { planTier: "ElasticPremium", isContainer: true };
+    const refused = {
+      error: "function app 'func-api' is configured for container deployment, but service 'api' is configured for zip deployment",
+    };
+    expect(zipDeploy("1.30.0", container, ours, "func-api")).toEqual(refused);
+    expect(zipDeploy(NEWEST, container, ours, "func-api")).toEqual(refused);
+    expect(zipDeploy("1.29.0", container, { ...ours, remoteBuild: undefined }, "func-api")).toEqual({ remoteBuild: false });
+    expect(zipDeploy(OLDEST, container, ours, "func-api")).toEqual({
+      error: "'remoteBuild' is only supported for Flex Consumption plan function apps",
+    });
+  });
+
+  for (const release of RELEASES)
+    it(`${hookSource(release)}: without pwsh, a Windows host runs pwsh hooks with powershell.exe; Linux and macOS refuse`, () => {
+      const hook = { ...hooks.prepackage.posix, ...hooks.prepackage };
+      const noPwsh = { pwsh: false, powershell: true };
+      expect(hookInvocation(release, "windows", hook, ROOT, "windows", noPwsh).argv).toEqual(["cmd.exe", "/c", "powershell", "SCRIPT"]);
+      expect(hookInvocation(release, "windows", hook, ROOT, "windows").argv).toEqual(["cmd.exe", "/c", "pwsh", "SCRIPT"]);
+      const reworded = release === NEWEST;
+      expect(() => hookInvocation(release, "windows", hook, ROOT, "windows", { pwsh: false, powershell: false })).toThrow(
+        reworded ? "neither pwsh nor powershell found in PATH" : "executable file not found in %PATH%",
+      );
+      expect(() => hookInvocation(release, "windows", hook, ROOT, "linux", noPwsh)).toThrow(
+        reworded ? "pwsh not found in PATH" : "executable file not found in $PATH",
+      );
+      // sh hooks never look for PowerShell.
+      expect(hookInvocation(release, "linux", hook, ROOT, "linux", { pwsh: false, powershell: false }).shell).toBe("sh");
+    });
 });

@@ -3,7 +3,8 @@
  * tests can run our azure.yaml, ignore files and staged package through them. Each rule takes the
  * release it follows; every rule names the file and function it comes from with `cite()`.
  * Read at the tags azure-dev-cli_1.23.5 (the oldest release azure.yaml accepts) and
- * azure-dev-cli_1.31.2 (the newest), and at the releases where a rule changed (1.23.12).
+ * azure-dev-cli_1.31.2 (the newest), and at the releases where a rule changed (1.23.12, 1.23.13, 1.23.15,
+ * 1.30.0).
  */
 import { existsSync, lstatSync, readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
@@ -66,8 +67,42 @@ export interface FunctionService {
 }
 export type RemoteBuildDecision = { remoteBuild: boolean } | { error: string };
 
-const NODE_LANGUAGES = ["js", "ts", "javascript", "typescript"];
-const stripBom = (text: string) => text.replace(/^\uFEFF/, "");
+/**
+ * pkg/project/framework_service.go: ServiceLanguageJavaScript is "js" and ServiceLanguageTypeScript "ts";
+ * parseServiceLanguage aliases only "py" (and, later, "golang"), so `language: typescript` stays
+ * "typescript", which no framework service is registered under (see languageRefusal).
+ */
+const NODE_LANGUAGES = ["js", "ts"];
+
+/** The releases that strip a UTF-8 byte order mark from `.funcignore` before parsing it (stripUTF8BOM, added in 1.23.13). */
+const stripsBom = (release: string) => compareReleases(release, "1.23.13") >= 0;
+/**
+ * `.funcignore` as go-gitignore sees it. Before 1.23.13 a BOM stays in the file, so its first line
+ * becomes a pattern that begins with invisible bytes and matches no path (a `#` or `!` after the BOM
+ * loses its meaning too): the line counts for nothing. The `ignore` package would strip the BOM
+ * itself, so that line is dropped here instead.
+ */
+function ignoreFileAsParsed(release: string, text: string): string {
+  if (!text.startsWith("\uFEFF")) return text;
+  return stripsBom(release) ? text.slice(1) : text.slice(text.indexOf("\n") + 1 || text.length);
+}
+
+export const languageSource = (release: string) =>
+  `${cite("pkg/project/framework_service.go", release, "parseServiceLanguage")}; ${cite("pkg/project/service_manager.go", release, "(*serviceManager).GetFrameworkService")}; ${cite("cmd/container.go", release, "registerCommonDependencies")}`;
+
+/**
+ * The languages azd builds itself (the framework services cmd/container.go registers by name, the same
+ * at both ends of the range, `go` from 1.26.0 aside); any other name is refused when the service is first
+ * used, unless an extension provides it (none here).
+ */
+const FRAMEWORK_LANGUAGES = ["", "dotnet", "csharp", "fsharp", "js", "ts", "python", "java", "docker", "swa", "custom"];
+export function languageRefusal(release: string, language: string): string | null {
+  const go = compareReleases(release, "1.26.0") >= 0;
+  const parsed = language === "py" ? "python" : go && language === "golang" ? "go" : language;
+  const known = [...FRAMEWORK_LANGUAGES, ...(go ? ["go"] : [])];
+  if (known.includes(parsed)) return null;
+  return `language '${parsed}' is not supported by built-in framework services and no extensions are currently providing it`;
+}
 
 export function remoteBuildSource(release: string): string {
   return compareReleases(release, "1.23.12") >= 0
@@ -84,12 +119,49 @@ export function remoteBuild(release: string, service: FunctionService): RemoteBu
   if (compareReleases(release, "1.23.12") < 0) return { remoteBuild: service.remoteBuild ?? byLanguage };
   if (!node) return { remoteBuild: service.remoteBuild ?? (service.language === "python" || service.language === "py") };
   if (service.projectIgnoreFile === null) return { remoteBuild: service.remoteBuild ?? true };
-  const nodeModulesExcluded = ignore().add(stripBom(service.projectIgnoreFile)).ignores("node_modules/");
+  const nodeModulesExcluded = ignore().add(ignoreFileAsParsed(release, service.projectIgnoreFile)).ignores("node_modules/");
   if (service.remoteBuild === undefined) return { remoteBuild: nodeModulesExcluded };
   if (service.remoteBuild && !nodeModulesExcluded) return { error: "'remoteBuild: true' requires '.funcignore' to exclude node_modules" };
   if (!service.remoteBuild && nodeModulesExcluded)
     return { error: "'remoteBuild: false' cannot be used when '.funcignore' excludes node_modules" };
   return { remoteBuild: service.remoteBuild };
+}
+
+// ---------------------------------------------------------------- what the deploy refuses before uploading
+
+export const deployTargetSource = (release: string) =>
+  compareReleases(release, "1.30.0") >= 0
+    ? cite("pkg/project/service_target_functionapp.go", release, "(*functionAppTarget).Deploy, zipDeploy")
+    : cite("pkg/project/service_target_functionapp.go", release, "(*functionAppTarget).Deploy");
+
+/** The function app as azd reads it before a code (zip) deploy: its plan's SKU tier and whether the site runs a container. */
+export interface FunctionAppSite {
+  planTier: string;
+  /** A Linux site whose linuxFxVersion is `DOCKER|<image>`. */
+  isContainer: boolean;
+}
+
+/**
+ * A zip deploy of a code service: from 1.30.0 a container site is refused before anything is uploaded (a
+ * zip deployed to one left the deployment API polling indefinitely; earlier releases upload and wait);
+ * then `remoteBuild` set at all (true or false) on a plan other than Flex Consumption (tier compared
+ * case-insensitively) is refused, at both ends of the range; on Flex Consumption remoteBuild() decides.
+ */
+export function zipDeploy(
+  release: string,
+  site: FunctionAppSite,
+  service: FunctionService & { name: string },
+  appName: string,
+): RemoteBuildDecision {
+  if (compareReleases(release, "1.30.0") >= 0 && site.isContainer)
+    return {
+      error: `function app '${appName}' is configured for container deployment, but service '${service.name}' is configured for zip deployment`,
+    };
+  const flexConsumption = site.planTier.toLowerCase() === "flexconsumption";
+  if (service.remoteBuild !== undefined && !flexConsumption)
+    return { error: "'remoteBuild' is only supported for Flex Consumption plan function apps" };
+  // Other plans take the zip as it is (DeployFunctionAppUsingZipFileRegular): no build flag is sent.
+  return flexConsumption ? remoteBuild(release, service) : { remoteBuild: false };
 }
 
 // ---------------------------------------------------------------- which folder is zipped, and what goes in
@@ -114,7 +186,7 @@ export const zipSource = (release: string) => cite("pkg/project/project_utils.go
  */
 export function zipEntries(release: string, folder: string, service: { language: string; remoteBuild?: boolean }): string[] {
   const ignoreFile = path.join(folder, ".funcignore");
-  const matcher = existsSync(ignoreFile) ? ignore().add(stripBom(readFileSync(ignoreFile, "utf8"))) : null;
+  const matcher = existsSync(ignoreFile) ? ignore().add(ignoreFileAsParsed(release, readFileSync(ignoreFile, "utf8"))) : null;
   const matchAnyCounts = compareReleases(release, "1.23.13") < 0;
   const entries: string[] = [];
   const visit = (relative: string) => {
@@ -198,8 +270,8 @@ export type HostOs = "windows" | "linux" | "darwin";
 
 export const hookSource = (release: string) =>
   compareReleases(release, "1.23.15") < 0
-    ? `${cite("pkg/ext/hooks_manager.go", release, "(*HooksManager).filterConfigs")}; ${cite("pkg/ext/models.go", release, "(*HookConfig).validate, createTempScript")}; ${cite("pkg/tools/powershell/powershell.go", release, "(*powershellScript).Execute")}; ${cite("pkg/exec/command_runner.go", release, "newCmdTree")}`
-    : `${cite("pkg/ext/hooks_manager.go", release, "(*HooksManager).filterConfigs")}; ${cite("pkg/tools/powershell/powershell.go", release, "(*powershellExecutor).Prepare, Execute")}; ${cite("pkg/tools/bash/bash.go", release, "(*bashExecutor).Prepare, Execute")}; ${cite("pkg/exec/command_runner.go", release, "newCmdTree")}`;
+    ? `${cite("pkg/ext/hooks_manager.go", release, "(*HooksManager).filterConfigs")}; ${cite("pkg/ext/models.go", release, "(*HookConfig).validate, createTempScript")}; ${cite("pkg/tools/powershell/powershell.go", release, "(*powershellScript).Execute")}; ${cite("pkg/exec/command_runner.go", release, "newCmdTree, ToolInPath")}`
+    : `${cite("pkg/ext/hooks_manager.go", release, "(*HooksManager).filterConfigs")}; ${cite("pkg/tools/powershell/powershell.go", release, "(*powershellExecutor).Prepare, resolvePowerShell, Execute")}; ${cite("pkg/tools/bash/bash.go", release, "(*bashExecutor).Prepare, Execute")}; ${cite("pkg/exec/command_runner.go", release, "newCmdTree")}`;
 
 export interface HookInvocation {
   shell: "sh" | "pwsh";
@@ -211,16 +283,44 @@ export interface HookInvocation {
   continueOnError: boolean;
 }
 
+/** Which PowerShell executables the host's PATH holds (azd looks them up with exec.LookPath). */
+export interface PowerShellOnPath {
+  pwsh: boolean;
+  powershell: boolean;
+}
+
+/**
+ * Which executable runs a pwsh hook: pwsh when it is on PATH; else, on a Windows host only,
+ * powershell (Windows PowerShell 5, powershell.exe); else azd refuses with this error. The same rule at
+ * both ends of the range (before 1.23.15 in (*powershellScript).Execute, from it in
+ * (*powershellExecutor).resolvePowerShell); only the messages changed.
+ */
+export function powerShellCommand(release: string, host: HostOs, onPath: PowerShellOnPath): "pwsh" | "powershell" {
+  if (onPath.pwsh) return "pwsh";
+  const reworded = compareReleases(release, "1.23.15") >= 0;
+  // Before 1.23.15 the error is exec.ErrNotFound itself, as Go spells it on each OS.
+  if (host !== "windows") throw new Error(reworded ? "pwsh not found in PATH" : "executable file not found in $PATH");
+  if (onPath.powershell) return "powershell";
+  throw new Error(reworded ? "neither pwsh nor powershell found in PATH" : "executable file not found in %PATH%");
+}
+
 /**
  * On Windows the hook's `windows` block, on Linux and macOS its `posix` block, else the hook itself; an
  * inline `run` (not a file under the hook's folder) goes into a temporary script for the hook's shell
  * (default: pwsh on Windows, sh elsewhere), run with the command runner's shell: `cmd.exe /c pwsh SCRIPT`
- * on Windows, `/bin/sh -c 'pwsh "$0"' SCRIPT` elsewhere; an sh script runs as `/bin/sh -c SCRIPT` (by its
- * #! line), or `bash SCRIPT` through cmd.exe on Windows. `os` picks the block, `host` the runner (to run
- * a Windows block's script under pwsh on Linux, as CI does).
+ * on Windows, `/bin/sh -c 'pwsh "$0"' SCRIPT` elsewhere (powerShellCommand picks pwsh or its Windows
+ * fallback); an sh script runs as `/bin/sh -c SCRIPT` (by its #! line), or `bash SCRIPT` through cmd.exe
+ * on Windows. `os` picks the block, `host` the runner (to run a Windows block's script under pwsh on
+ * Linux, as CI does).
  */
-export function hookInvocation(release: string, os: HostOs, hook: HookConfig, cwd: string, host: HostOs = os): HookInvocation {
-  void release; // the same at both ends of the range (the code moved from ext/models.go to tools/* in 1.23.15)
+export function hookInvocation(
+  release: string,
+  os: HostOs,
+  hook: HookConfig,
+  cwd: string,
+  host: HostOs = os,
+  onPath: PowerShellOnPath = { pwsh: true, powershell: true },
+): HookInvocation {
   const chosen = (os === "windows" ? hook.windows : hook.posix) ?? hook;
   if (existsSync(path.join(cwd, chosen.run)) && statSync(path.join(cwd, chosen.run)).isFile())
     throw new Error(`${chosen.run}: a script file, not an inline command (not modelled)`);
@@ -229,7 +329,8 @@ export function hookInvocation(release: string, os: HostOs, hook: HookConfig, cw
   const continueOnError = chosen.continueOnError === "true";
   if (shell === "pwsh") {
     const content = `$ErrorActionPreference = 'Stop'\n\n# Auto generated file from Azure Developer CLI\n${chosen.run}\nif ((Test-Path -LiteralPath variable:\\LASTEXITCODE)) { exit $LASTEXITCODE }\n`;
-    const argv = host === "windows" ? ["cmd.exe", "/c", "pwsh", "SCRIPT"] : ["/bin/sh", "-c", 'pwsh "$0"', "SCRIPT"];
+    const command = powerShellCommand(release, host, onPath);
+    const argv = host === "windows" ? ["cmd.exe", "/c", command, "SCRIPT"] : ["/bin/sh", "-c", `${command} "$0"`, "SCRIPT"];
     return { shell, extension: ".ps1", content, argv, continueOnError };
   }
   const content = `#!/bin/sh\nset -e\n\n# Auto generated file from Azure Developer CLI\n${chosen.run}\n`;

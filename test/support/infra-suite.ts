@@ -273,8 +273,9 @@ describe("main.parameters.json, read the way azd reads it", () => {
       dbPoolMax: 4,
       httpPerInstanceConcurrency: 16,
       instanceMemoryMB: 2048,
-      webPubSubSku: "Free_F1",
+      webPubSubSku: "Standard_S1",
       webPubSubCapacity: 1,
+      malwareScanning: false,
       postgresSkuName: "Standard_B2s",
       postgresStorageSizeGB: 32,
       postgresStorageAutoGrow: true,
@@ -334,7 +335,7 @@ describe("main.parameters.json, read the way azd reads it", () => {
 
   it("and Web PubSub unit counts a tier does not take, and PostgreSQL sizes without a known max_connections", () => {
     const problems = (env: Env) => resolveAsAzd(PARAMETERS, { ...FRESH, ...env }).problems;
-    expect(problems({ WEBPUBSUB_CAPACITY: "2" })).toEqual(["webPubSubCapacity: Free_F1 does not take 2 units"]);
+    expect(problems({ WEBPUBSUB_SKU: "Free_F1", WEBPUBSUB_CAPACITY: "2" })).toEqual(["webPubSubCapacity: Free_F1 does not take 2 units"]);
     expect(problems({ WEBPUBSUB_SKU: "Standard_S1", WEBPUBSUB_CAPACITY: "15" })).toEqual([
       "webPubSubCapacity: Standard_S1 does not take 15 units",
     ]);
@@ -698,7 +699,7 @@ describe("resources", () => {
     );
     expect(deployerAdmin.properties).toMatchObject({ principalType: "User", principalName: "[parameters('deployerUserPrincipalName')]" });
     // The server takes one change at a time: each child waits for the one before.
-    const children = pg.template.resources.slice(1);
+    const children = pg.template.resources.slice(1).filter((r) => r.type.startsWith("Microsoft.DBforPostgreSQL/"));
     for (const [i, child] of children.entries()) {
       if (i === 0) continue;
       const previous = children[i - 1];
@@ -710,10 +711,10 @@ describe("resources", () => {
     expect(pg.params.deployerObjectId).toBe("[deployer().objectId]");
   });
 
-  it("Web PubSub: Free_F1 by default, local auth off, the app identity as Service Owner, its own identity for Key Vault", () => {
+  it("Web PubSub: Standard_S1 by default, local auth off, the app identity as Service Owner, its own identity for Key Vault", () => {
     const wps = module("webpubsub");
     expect(template.parameters.webPubSubSku).toMatchObject({
-      defaultValue: "Free_F1",
+      defaultValue: "Standard_S1",
       allowedValues: ["Free_F1", "Standard_S1", "Premium_P1", "Premium_P2"],
     });
     expect(wps.params.skuName).toBe("[parameters('webPubSubSku')]");
@@ -918,6 +919,16 @@ const ROLE_USES: Record<string, { role: string; usedBy: string; used: () => bool
     role: "Key Vault Secrets Officer",
     usedBy: "the person running azd may read and rotate the secrets (docs/deploy.md, Security)",
     used: () => read("docs/deploy.md").includes("Key Vault"),
+  },
+  "attachments: b7e6dc6d-f1e8-4753-8033-0f276bb0955b to appPrincipalId": {
+    role: "Storage Blob Data Owner (the attachments container)",
+    usedBy: "attachments: read, write and delete them, their index tags (Defender's verdict, attachment-state)",
+    used: () => appSettings[SETTINGS.attachmentContainer] === "[attachments.outputs.containerName]",
+  },
+  "attachments: db58b8e5-c6ad-4a2a-8342-4190687cbf4a to appPrincipalId": {
+    role: "Storage Blob Delegator (the attachments account)",
+    usedBy: "the user-delegation key that signs upload and download URLs",
+    used: () => appSettings[SETTINGS.attachmentBlobEndpoint] === "[attachments.outputs.blobEndpoint]",
   },
   "webpubsub: 12cf5a90-567b-43ae-8102-96cf46c7d9b4 to appPrincipalId": {
     role: "Web PubSub Service Owner",

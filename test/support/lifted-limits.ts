@@ -16,6 +16,8 @@ export const LIFTED_LIMITS: Readonly<Record<string, string>> = {
   [SETTINGS.sendLimitBurst]: MANY,
   [SETTINGS.sendLimitPerHour]: MANY,
   [SETTINGS.sendLimitPerRecipientPerHour]: MANY,
+  [SETTINGS.stateChangeLimitBurst]: MANY,
+  [SETTINGS.stateChangeLimitPerHour]: MANY,
   [SETTINGS.wsMaxConnectionsPerUser]: "1000",
   [SETTINGS.wsNegotiatePerMinute]: "100000",
 };

@@ -23,7 +23,7 @@ export const wsNegotiate = defineEndpoint({
     await admitNegotiation(user.id);
     let access;
     try {
-      access = await clientAccessFor(user.id, user.tokenExpiresAt);
+      access = await clientAccessFor(user.id, user.tokenExpiresAt, user.sessionId);
     } catch (error) {
       context.warn(`realtime negotiation failed: ${(error as Error).message}`);
       return json(503, { detail: ERRORS.realtimeUnavailable }, { "Retry-After": "5" });

@@ -10,11 +10,12 @@ import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import bcrypt from "bcryptjs";
 
-import { issueAccessToken, verifyAccessToken } from "../../shared/auth/tokens";
+import { signIn } from "../../shared/auth/sessions";
+import { verifyAccessToken } from "../../shared/auth/tokens";
 import { getPool, inTransaction } from "../../shared/data/db";
 import { isForeignKeyViolation } from "../../shared/data/db-errors";
 import { countUnread, insertMessage, listInbox, listOutbox } from "../../shared/data/messages";
-import { findUserById, findUserByUsername } from "../../shared/data/users";
+import { findUserById, findUserByUsername, findUserInSession } from "../../shared/data/users";
 import { newMessageEvent } from "../../shared/domain/events";
 import { push } from "../../shared/realtime/realtime";
 
@@ -33,7 +34,8 @@ async function readBody(req: IncomingMessage): Promise<string> {
 
 async function currentUser(req: IncomingMessage): Promise<{ id: number; username: string } | null> {
   const claims = verifyAccessToken((req.headers.authorization ?? "").slice("Bearer ".length));
-  return claims?.uid === undefined ? null : findUserById(claims.uid);
+  if (claims?.uid === undefined) return null;
+  return claims.sid === undefined ? findUserById(claims.uid) : findUserInSession(claims.uid, claims.sid);
 }
 
 const quiet = { warn: () => {} };
@@ -46,7 +48,7 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     const user = await findUserByUsername(form.get("username") ?? "");
     if (!user || !(await bcrypt.compare(form.get("password") ?? "", user.hashed_password)))
       return reply(res, 401, { detail: "Incorrect username or password" });
-    return reply(res, 200, { access_token: issueAccessToken(user), token_type: "bearer" });
+    return reply(res, 200, (await signIn({ id: user.id, username: user.username }, req.headers["user-agent"] ?? null)).tokens);
   }
   const user = await currentUser(req);
   if (!user) return reply(res, 401, { detail: "Could not validate credentials" });

@@ -1,6 +1,6 @@
 import type { HttpRequest } from "@azure/functions";
 
-import { findUserById, findUserByUsername } from "../data/users";
+import { findUserById, findUserByUsername, findUserInSession } from "../data/users";
 import { ERRORS, HttpError } from "../domain/errors";
 import type { UserPublicT } from "../domain/schemas";
 import { clientAddress } from "./client-address";
@@ -14,6 +14,8 @@ export const unauthorized = (detail: string): HttpError => new HttpError(401, de
 
 export interface CurrentUser extends UserPublicT {
   tokenExpiresAt: Date;
+  /** The session of the token; null for a token issued before sessions existed. */
+  sessionId: string | null;
 }
 
 /**
@@ -42,39 +44,17 @@ export async function authenticate(
     if (options.log) securityLog.tokenRejected(options.log, { userId: claims?.uid ?? null, address: clientAddress(request) });
     throw unauthorized(ERRORS.badCredentials);
   }
-  return { ...user, tokenExpiresAt: new Date(claims.exp * 1000) };
+  return { id: user.id, username: user.username, tokenExpiresAt: new Date(claims.exp * 1000), sessionId: claims.sid ?? null };
 }
 
 /**
- * Users whose tokens were accepted a moment ago, so a client's burst of requests costs one user
- * lookup, not one round trip to the database each (about 15% of a busy instance's time). The
- * bound: a deleted user's token is refused at most USER_CACHE_TTL_MS after the deletion (users
- * are removed only by an administrator, and a token lives ACCESS_TOKEN_EXPIRE_MINUTES anyway);
- * at most USER_CACHE_MAX users are kept, the oldest dropped first; a user not found is never
- * kept, so a refusal always asks the database again.
+ * One query per request, never cached: a token whose session has ended (or whose user is gone) is
+ * refused on the very next request, on every instance. A session's check rides on the same query.
  */
-export const USER_CACHE_TTL_MS = 5_000;
-const USER_CACHE_MAX = 10_000;
-const recentUsers = new Map<string, { user: UserPublicT; until: number }>();
-
 async function userOf(claims: AccessClaims): Promise<UserPublicT | null> {
-  const key = `${claims.uid ?? ""}:${claims.sub.toLowerCase()}`;
-  const now = Date.now();
-  const cached = recentUsers.get(key);
-  if (cached && cached.until > now) return cached.user;
-  recentUsers.delete(key);
-  const user = await lookUpUser(claims);
-  if (user) {
-    if (recentUsers.size >= USER_CACHE_MAX) recentUsers.delete(recentUsers.keys().next().value as string);
-    recentUsers.set(key, { user, until: now + USER_CACHE_TTL_MS });
-  }
-  return user;
-}
-
-// Tokens of the original service carry only `sub`; ours also carry `uid`, and must still
-// name the same user (a re-created username gets a new id and must not inherit old tokens).
-async function lookUpUser(claims: AccessClaims): Promise<UserPublicT | null> {
   if (claims.uid === undefined) return findUserByUsername(claims.sub);
-  const user = await findUserById(claims.uid);
+  const user = claims.sid === undefined ? await findUserById(claims.uid) : await findUserInSession(claims.uid, claims.sid);
+  // Tokens of the original service carry only `sub`; ours also carry `uid`, and must still name
+  // the same user (a re-created username gets a new id and must not inherit old tokens).
   return user && user.username.toLowerCase() === claims.sub.toLowerCase() ? user : null;
 }

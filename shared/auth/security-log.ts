@@ -18,13 +18,24 @@ export type SecurityEvent =
   | "registration_throttled"
   | "token_rejected"
   | "request_throttled"
-  | "event_caller_refused";
+  | "event_caller_refused"
+  | "refresh_token_reused"
+  | "password_changed"
+  | "password_change_failed"
+  | "signed_out"
+  | "signed_out_everywhere"
+  | "account_deleted"
+  | "account_deletion_failed";
 
 export interface SecurityLine {
   security_event: SecurityEvent;
   outcome: "success" | "failure" | "refused";
   user_id: number | null;
+  /** The session the event concerns (shared/auth/sessions.ts), when there is one. */
+  session_id?: string | null;
   client_address: string;
+  /** How many sessions the event ended (a password change, signing out everywhere, a deletion). */
+  ended_sessions?: number;
   /** A fixed word or phrase from our code saying why, never text from the request. */
   reason?: string;
   /** Whole seconds the client was told to wait (throttling). */
@@ -42,9 +53,25 @@ interface Who {
   address: string;
 }
 
+/** A signed-in user's own action on their account: who, from which session and address. */
+interface Actor {
+  userId: number;
+  sessionId: string | null;
+  address: string;
+}
+
+const account = (
+  log: SecurityLogger,
+  event: SecurityEvent,
+  outcome: SecurityLine["outcome"],
+  { userId, sessionId, address }: Actor,
+  extra: Pick<SecurityLine, "ended_sessions" | "reason"> = {},
+) => write(log, { security_event: event, outcome, user_id: userId, session_id: sessionId, client_address: address, ...extra });
+
 export const securityLog = {
-  loginSucceeded: (log: SecurityLogger, { userId, address }: Who & { userId: number }, reason: "password" | "password_known_device") =>
-    write(log, { security_event: "login_succeeded", outcome: "success", user_id: userId, client_address: address, reason }),
+  /** A login that started session `sessionId`. */
+  loginSucceeded: (log: SecurityLogger, { userId, sessionId, address }: Actor, reason: "password" | "password_known_device") =>
+    account(log, "login_succeeded", "success", { userId, sessionId, address }, { reason }),
 
   /** A wrong password or an unknown username (user id null). */
   loginFailed: (log: SecurityLogger, { userId, address }: Who) =>
@@ -89,6 +116,30 @@ export const securityLog = {
       reason: limit,
       retry_after: retryAfter,
     }),
+
+  /** A spent refresh token presented again: its session has been ended (reuse detection). */
+  refreshTokenReused: (log: SecurityLogger, who: Actor) =>
+    account(log, "refresh_token_reused", "refused", who, { reason: "session_ended" }),
+
+  passwordChanged: (log: SecurityLogger, who: Actor, endedSessions: number) =>
+    account(log, "password_changed", "success", who, { ended_sessions: endedSessions }),
+
+  /** The current password given was wrong (counted as a failed login). */
+  passwordChangeFailed: (log: SecurityLogger, who: Actor) =>
+    account(log, "password_change_failed", "failure", who, { reason: "wrong_password" }),
+
+  /** One session signed out (`sessionId` is the one ended; the caller's may differ). */
+  signedOut: (log: SecurityLogger, who: Actor) => account(log, "signed_out", "success", who),
+
+  signedOutEverywhere: (log: SecurityLogger, who: Actor, endedSessions: number) =>
+    account(log, "signed_out_everywhere", "success", who, { ended_sessions: endedSessions }),
+
+  accountDeleted: (log: SecurityLogger, who: Actor, endedSessions: number) =>
+    account(log, "account_deleted", "success", who, { ended_sessions: endedSessions }),
+
+  /** The password given to delete the account was wrong (counted as a failed login); nothing changed. */
+  accountDeletionFailed: (log: SecurityLogger, who: Actor) =>
+    account(log, "account_deletion_failed", "failure", who, { reason: "wrong_password" }),
 
   /** A call to the Web PubSub event handler without the key or a valid signature. */
   eventCallerRefused: (log: SecurityLogger, address: string) =>

@@ -10,9 +10,17 @@ const ALGORITHM = "HS256";
 export interface AccessClaims {
   sub: string;
   uid?: number;
+  /** The session the token belongs to; absent from tokens issued before sessions existed. */
+  sid?: string;
   exp: number;
   iat?: number;
 }
+
+const SESSION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+export const isSessionId = (text: string): boolean => SESSION_ID.test(text);
+
+/** Seconds an access token lives (`expires_in` of the token answer). */
+export const accessTokenSeconds = (): number => getConfig().accessTokenExpireMinutes * 60;
 
 // jsonwebtoken turns a string secret into a KeyObject on every call (about 300 µs each,
 // half the CPU of a busy instance); made once per secret, a verify costs a few µs.
@@ -23,12 +31,25 @@ function keyFor(secret: string): KeyObject {
   return signingKey.key;
 }
 
-export function issueAccessToken(user: { id: number; username: string }, now = Date.now()): string {
+export function issueAccessToken(user: { id: number; username: string }, now = Date.now(), sessionId?: string): string {
   const config = getConfig();
   const iat = Math.floor(now / 1000);
-  return jwt.sign({ sub: user.username, uid: user.id, iat, exp: iat + config.accessTokenExpireMinutes * 60 }, keyFor(config.secretKey), {
-    algorithm: ALGORITHM,
-  });
+  const claims = { sub: user.username, uid: user.id, ...(sessionId ? { sid: sessionId } : {}), iat, exp: iat + accessTokenSeconds() };
+  return jwt.sign(claims, keyFor(config.secretKey), { algorithm: ALGORITHM });
+}
+
+/**
+ * The user id of a token we signed, expired or not: a refresh may come with the access token it
+ * replaces, which must then name the same user as the refresh token.
+ */
+export function signedUserId(token: string): number | null {
+  try {
+    const claims = jwt.verify(token, keyFor(getConfig().secretKey), { algorithms: [ALGORITHM], ignoreExpiration: true });
+    const uid = typeof claims === "object" ? (claims as { uid?: unknown }).uid : undefined;
+    return typeof uid === "number" && Number.isSafeInteger(uid) ? uid : null;
+  } catch {
+    return null;
+  }
 }
 
 /** Verifies signature (HS256 only) and expiry; `null` for anything not a valid token of ours. */
@@ -40,7 +61,9 @@ export function verifyAccessToken(token: string): AccessClaims | null {
     if (!isStorableText(claims.sub)) return null;
     const uid = (claims as { uid?: unknown }).uid;
     if (typeof uid === "number" && !(Number.isSafeInteger(uid) && uid >= 1 && uid <= ID_MAX)) return null;
-    return { sub: claims.sub, exp: claims.exp, iat: claims.iat, uid: typeof uid === "number" ? uid : undefined };
+    const sid = (claims as { sid?: unknown }).sid;
+    if (sid !== undefined && !(typeof sid === "string" && isSessionId(sid) && typeof uid === "number")) return null;
+    return { sub: claims.sub, exp: claims.exp, iat: claims.iat, uid: typeof uid === "number" ? uid : undefined, sid };
   } catch {
     return null;
   }

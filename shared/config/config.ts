@@ -97,6 +97,8 @@ const DATABASE = {
 const APP = {
   secretKey: setting(SETTINGS.secretKey, secretKeySetting),
   accessTokenExpireMinutes: setting(SETTINGS.accessTokenExpireMinutes, intSetting(1, 60 * 24 * 30, 30)),
+  /** A session not refreshed for this long ends (its refresh token is refused, the sweep deletes it). */
+  sessionIdleDays: setting(SETTINGS.sessionIdleDays, intSetting(1, 3650, 30)),
   bcryptCost: setting(SETTINGS.bcryptCost, intSetting(4, 15, 12)),
   passwordHashing: {
     threads: setting(SETTINGS.passwordHashThreads, hashThreadsSetting),

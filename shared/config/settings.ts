@@ -5,6 +5,7 @@
 export const SETTINGS = {
   secretKey: "SECRET_KEY",
   accessTokenExpireMinutes: "ACCESS_TOKEN_EXPIRE_MINUTES",
+  sessionIdleDays: "SESSION_IDLE_DAYS",
   bcryptCost: "BCRYPT_COST",
   passwordHashThreads: "PASSWORD_HASH_THREADS",
   passwordHashQueueMax: "PASSWORD_HASH_QUEUE_MAX",

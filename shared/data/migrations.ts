@@ -320,4 +320,35 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 16,
+    name: "sessions and rotating refresh tokens; accounts dated",
+    // shared/data/sessions.ts. A session is one login; its access tokens carry its id (sid) and
+    // the per-request user lookup joins it, so ending a session refuses its tokens at once.
+    // Refresh tokens are kept as SHA-256 digests only, spent ones included: presenting a spent
+    // one again is how a stolen token is detected, and it ends the session. They go with it.
+    // Accounts gain created_at: no default for the rows that exist (their date is unknown, and
+    // a stable default would be stored for them), now() for every new one; catalog changes only.
+    sql: `
+      ALTER TABLE users ADD COLUMN IF NOT EXISTS created_at TIMESTAMPTZ;
+      ALTER TABLE users ALTER COLUMN created_at SET DEFAULT now();
+      CREATE TABLE IF NOT EXISTS sessions (
+        id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
+        user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+        last_used_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+        user_agent TEXT
+      );
+      CREATE INDEX IF NOT EXISTS sessions_user_idx ON sessions (user_id);
+      -- The sweep of idle sessions reads the oldest first.
+      CREATE INDEX IF NOT EXISTS sessions_last_used_idx ON sessions (last_used_at);
+      CREATE TABLE IF NOT EXISTS refresh_tokens (
+        token_hash BYTEA PRIMARY KEY,
+        session_id UUID NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+        created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+        spent_at TIMESTAMPTZ
+      );
+      CREATE INDEX IF NOT EXISTS refresh_tokens_session_idx ON refresh_tokens (session_id);
+    `,
+  },
 ];

@@ -89,6 +89,31 @@ export async function findUserById(id: number, db: Queryable = getPool()): Promi
   return rows[0] ?? null;
 }
 
+export interface AccountRecord extends UserRecord {
+  created_at: Date | null;
+}
+
+export async function findAccount(id: number, db: Queryable = getPool()): Promise<AccountRecord | null> {
+  const { rows } = await db.query<AccountRecord>("SELECT id, username, hashed_password, created_at FROM users WHERE id = $1", [id]);
+  return rows[0] ?? null;
+}
+
+export async function setPasswordHash(id: number, hashedPassword: string, db: Queryable = getPool()): Promise<void> {
+  await db.query("UPDATE users SET hashed_password = $2 WHERE id = $1", [id, hashedPassword]);
+}
+
+/**
+ * The user of a session's access token, in the one query each authenticated request makes: no
+ * row once the session has ended, so its tokens are refused on the next request.
+ */
+export async function findUserInSession(id: number, sessionId: string, db: Queryable = getPool()): Promise<UserPublicT | null> {
+  const { rows } = await db.query<UserPublicT>(
+    "SELECT u.id, u.username FROM users u JOIN sessions s ON s.user_id = u.id WHERE u.id = $1 AND s.id = $2",
+    [id, sessionId],
+  );
+  return rows[0] ?? null;
+}
+
 /** Escapes LIKE wildcards so a search for "a_b" means exactly that prefix. */
 const likePrefix = (q: string) => `${q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 

@@ -46,16 +46,19 @@ export const Username = textOfLength(1, USERNAME_MAX, { trim: true }, z.string()
       "unique ignoring case and look-alike characters (Unicode confusables)",
   );
 
+/** A password being set (registration, change): its length rules; the common-password check is the handler's. */
+// At most as many characters as bytes, so the character bound documents the byte bound.
+export const NewPassword = textOfLength(PASSWORD_MIN, PASSWORD_MAX_BYTES, { trim: false })
+  // Only when the character count passed: one issue per problem.
+  .refine((s) => codePoints(s) > PASSWORD_MAX_BYTES || Buffer.byteLength(s, "utf8") <= PASSWORD_MAX_BYTES, {
+    error: `String should have at most ${PASSWORD_MAX_BYTES} bytes in UTF-8 (bcrypt reads no further)`,
+    params: { type: "string_too_long" },
+  })
+  .describe(`${PASSWORD_MIN} characters to ${PASSWORD_MAX_BYTES} bytes in UTF-8, and not a common password`);
+
 export const UserCreate = z.object({
   username: Username,
-  // At most as many characters as bytes, so the character bound documents the byte bound.
-  password: textOfLength(PASSWORD_MIN, PASSWORD_MAX_BYTES, { trim: false })
-    // Only when the character count passed: one issue per problem.
-    .refine((s) => codePoints(s) > PASSWORD_MAX_BYTES || Buffer.byteLength(s, "utf8") <= PASSWORD_MAX_BYTES, {
-      error: `String should have at most ${PASSWORD_MAX_BYTES} bytes in UTF-8 (bcrypt reads no further)`,
-      params: { type: "string_too_long" },
-    })
-    .describe(`${PASSWORD_MIN} characters to ${PASSWORD_MAX_BYTES} bytes in UTF-8, and not a common password`),
+  password: NewPassword,
 });
 
 export const UserPublic = z.object({ id: z.int(), username: z.string() });

@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 
-import { laxInt, Message, USERNAME_MAX, UserPublic } from "../domain/schemas";
+import { laxInt, Message, NewPassword, USERNAME_MAX, UserPublic } from "../domain/schemas";
 
 export * from "../domain/schemas";
 
@@ -20,28 +20,68 @@ export const laxBool = () =>
     return TRUE_WORDS.has(word) ? true : FALSE_WORDS.has(word) ? false : v;
   }, z.boolean());
 
-/** Login accepts any stored password: length rules apply to new accounts only. */
-export const LoginForm = z.object({
-  username: z.string(),
-  password: z.string(),
-  grant_type: z
-    .string()
-    .regex(/^password$/, { error: "String should match pattern '^password$'" })
-    .optional(),
-  scope: z.string().optional(),
-  client_id: z.string().optional(),
-  client_secret: z.string().optional(),
-  /** The device token an earlier login answered (shared/auth/device-tokens.ts); browsers send the cookie instead. */
-  device_token: z.string().optional(),
-});
+const required = { error: "Field required", params: { type: "missing" } } as const;
+
+/**
+ * `POST /token`: the OAuth2 password grant (the original's form), or the refresh-token grant
+ * (RFC 6749 6). Login accepts any stored password: length rules apply to new accounts only.
+ */
+export const LoginForm = z
+  .object({
+    username: z.string().optional(),
+    password: z.string().optional(),
+    grant_type: z
+      .string()
+      .regex(/^(password|refresh_token)$/, { error: "String should match pattern '^(password|refresh_token)$'" })
+      .optional()
+      .describe("`password` (the default) or `refresh_token`"),
+    refresh_token: z
+      .string()
+      .optional()
+      .describe("With grant_type=refresh_token: the refresh token of the last answer (spent by this call)"),
+    scope: z.string().optional(),
+    client_id: z.string().optional(),
+    client_secret: z.string().optional(),
+    /** The device token an earlier login answered (shared/auth/device-tokens.ts); browsers send the cookie instead. */
+    device_token: z.string().optional(),
+  })
+  .superRefine((form, ctx) => {
+    const fields = form.grant_type === "refresh_token" ? (["refresh_token"] as const) : (["username", "password"] as const);
+    for (const field of fields) if (form[field] === undefined) ctx.addIssue({ code: "custom", path: [field], ...required });
+  });
 
 export const Token = z.object({
   access_token: z.string(),
   token_type: z.literal("bearer"),
+  refresh_token: z.string().describe("Opaque; exchange it at POST /token (grant_type=refresh_token) for a new pair. Single use."),
+  expires_in: z.int().describe("Seconds until access_token expires"),
   /** Sent back on later logins to this account, it keeps them heard while other clients' failures have spent the account's budget. */
   device_token: z.string().optional(),
 });
 
+export const Account = z.object({
+  id: z.int(),
+  username: z.string(),
+  created_at: z.string().nullable().describe("ISO 8601 UTC; null for accounts created before this was recorded"),
+});
+
+export const SessionView = z.object({
+  id: z.uuid(),
+  created_at: z.string(),
+  last_used_at: z.string().describe("The session's last login or refresh"),
+  user_agent: z.string().nullable(),
+  current: z.boolean().describe("Whether this is the session of the token making the request"),
+});
+export const SessionList = z.array(SessionView);
+
+export const SessionPath = z.object({ session_id: z.uuid({ error: "Input should be a valid UUID" }) });
+
+export const PasswordChange = z.object({
+  current_password: z.string(),
+  new_password: NewPassword,
+});
+
+export const AccountDeletion = z.object({ password: z.string() });
 export const UserList = z.array(UserPublic);
 
 export const USERS_PAGE_DEFAULT = 1000;

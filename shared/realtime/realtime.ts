@@ -55,11 +55,19 @@ export interface ClientAccess {
  */
 export const expiryGroup = (expiresAt: Date): string => `token-expiry-${Math.floor(expiresAt.getTime() / 1000)}`;
 
+/** The group of every socket negotiated with one session's tokens: ending the session closes it. */
+export const sessionGroup = (sessionId: string): string => `session-${sessionId}`;
+
 /**
- * A socket URL for exactly one user: no roles, only its expiry group, and an expiry no later
- * than `notAfter` (the app token's). Whole minutes only, since that is what the service takes.
+ * A socket URL for exactly one user: no roles, only its expiry group (and its session's), and an
+ * expiry no later than `notAfter` (the app token's). Whole minutes only, since that is what the service takes.
  */
-export async function clientAccessFor(userId: number, notAfter: Date, now = Date.now()): Promise<ClientAccess | null> {
+export async function clientAccessFor(
+  userId: number,
+  notAfter: Date,
+  sessionId: string | null = null,
+  now = Date.now(),
+): Promise<ClientAccess | null> {
   const webPubSub = await getRealtimeClient();
   if (!webPubSub) throw new RealtimeUnavailableError("Web PubSub is not configured");
   const minutes = Math.floor((notAfter.getTime() - now) / 60_000);
@@ -68,7 +76,7 @@ export async function clientAccessFor(userId: number, notAfter: Date, now = Date
   const options: GenerateClientTokenOptions = {
     userId: String(userId),
     expirationTimeInMinutes: minutes,
-    groups: [expiryGroup(expiresAt)],
+    groups: [expiryGroup(expiresAt), ...(sessionId ? [sessionGroup(sessionId)] : [])],
   };
   const { url } = await withTimeout(getConfig().pushTimeoutMs, (abortSignal) =>
     webPubSub.getClientAccessToken({ ...options, abortSignal }),
@@ -103,6 +111,35 @@ export async function closeExpiredSockets(expiresAt: Date, reason: string): Prom
   await withTimeout(getConfig().pushTimeoutMs, (abortSignal) =>
     webPubSub.group(expiryGroup(expiresAt)).closeAllConnections({ reason, abortSignal }),
   );
+}
+
+/**
+ * Closes the sockets of ended sessions, right after the change committed, so they close within
+ * seconds. Never throws: the sign-out has happened, and a socket left open is closed anyway when
+ * its token expires (the expiry sweep); a failure is logged.
+ */
+export async function closeSessionSockets(sessionIds: readonly string[], reason: string, log: Logger): Promise<void> {
+  if (sessionIds.length === 0) return;
+  const webPubSub = await getRealtimeClient().catch(() => null);
+  if (!webPubSub) return;
+  await Promise.all(
+    sessionIds.map((sessionId) =>
+      withTimeout(getConfig().pushTimeoutMs, (abortSignal) =>
+        webPubSub.group(sessionGroup(sessionId)).closeAllConnections({ reason, abortSignal }),
+      ).catch((error: Error) => log.warn(`closing the sockets of session ${sessionId} failed: ${error.message}`)),
+    ),
+  );
+}
+
+/** Closes every socket of a user (sign-out everywhere, a deleted account); never throws. */
+export async function closeUserSockets(userId: number, reason: string, log: Logger): Promise<void> {
+  try {
+    const webPubSub = await getRealtimeClient();
+    if (!webPubSub) return;
+    await withTimeout(getConfig().pushTimeoutMs, (abortSignal) => webPubSub.closeUserConnections(String(userId), { reason, abortSignal }));
+  } catch (error) {
+    log.warn(`closing the sockets of user ${userId} failed: ${(error as Error).message}`);
+  }
 }
 
 async function withTimeout<T>(ms: number, work: (signal: AbortSignal) => Promise<T>): Promise<T> {

@@ -77,11 +77,23 @@ describe("security events", () => {
 
     const succeeded = await login(user.username, PASSWORD, "198.51.100.8");
     expect(succeeded.status).toBe(200);
-    const { access_token, device_token } = succeeded.body as { access_token: string; device_token: string };
+    const { access_token, refresh_token, device_token } = succeeded.body as {
+      access_token: string;
+      refresh_token: string;
+      device_token: string;
+    };
+    const sid = (JSON.parse(Buffer.from(access_token.split(".")[1], "base64url").toString()) as { sid: string }).sid;
     expect(securityLines(succeeded)).toEqual([
-      { security_event: "login_succeeded", outcome: "success", user_id: user.id, client_address: "198.51.100.8", reason: "password" },
+      {
+        security_event: "login_succeeded",
+        outcome: "success",
+        user_id: user.id,
+        session_id: sid,
+        client_address: "198.51.100.8",
+        reason: "password",
+      },
     ]);
-    expectClean(succeeded, PASSWORD, access_token, device_token);
+    expectClean(succeeded, PASSWORD, access_token, refresh_token, device_token);
   });
 
   it("log a bearer token refused, without the token", async () => {

@@ -19,6 +19,11 @@ const EXPECTED: Record<string, { route: string; methods: string[] }> = {
   "token-create": { route: "token", methods: ["POST"] },
   "users-create": { route: "users", methods: ["POST"] },
   "users-list": { route: "users", methods: ["GET"] },
+  "users-me": { route: "users/me", methods: ["GET"] },
+  "users-me-sessions-list": { route: "users/me/sessions", methods: ["GET"] },
+  "users-me-sessions-delete": { route: "users/me/sessions", methods: ["DELETE"] },
+  "users-me-session-delete": { route: "users/me/sessions/{session_id}", methods: ["DELETE"] },
+  "users-me-password": { route: "users/me/password", methods: ["PUT"] },
   "messages-send": { route: "messages", methods: ["POST"] },
   "messages-inbox": { route: "messages/inbox", methods: ["GET"] },
   "messages-outbox": { route: "messages/outbox", methods: ["GET"] },
@@ -40,6 +45,7 @@ const EXPECTED: Record<string, { route: string; methods: string[] }> = {
 const EXPECTED_TIMERS: Record<string, string> = {
   "idempotency-keys-sweep": "0 */10 * * * *",
   "events-sweep": "0 * * * * *",
+  "sessions-sweep": "0 17 * * * *",
 };
 
 let out: string;

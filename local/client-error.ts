@@ -20,19 +20,31 @@ function statusFor(error: Error & { code?: string }): [number, string] {
   return [400, ERRORS.malformedRequest];
 }
 
-/** Writes a complete response and closes, giving the client a moment to read it before the socket goes. */
-export function writeRawResponse(socket: Duplex, status: number, body: unknown): void {
+/**
+ * Writes a complete response and closes, giving the client a moment to read it before the socket
+ * goes. The answer to a HEAD carries no body: a client reads none, so the bytes would be taken for
+ * the start of another response, and a client that got both in one packet failed the whole request.
+ */
+export function writeRawResponse(socket: Duplex, status: number, body: unknown, head = false): void {
   const payload = JSON.stringify(body);
-  const head = [
+  const lines = [
     `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? "Error"}`,
     "Content-Type: application/json",
     `Content-Length: ${Buffer.byteLength(payload)}`,
     "Cache-Control: no-store",
     "Connection: close",
   ].join("\r\n");
-  socket.end(`${head}\r\n\r\n${payload}`);
+  socket.end(`${lines}\r\n\r\n${head ? "" : payload}`);
   // Closing at once could reset the connection while unread request bytes are still queued, losing the answer.
   (socket as Socket).setTimeout?.(LINGER_MS, () => socket.destroy());
+}
+
+/**
+ * Whether the request Node could not parse is a HEAD. Its request line may be what failed (raw
+ * bytes in the target), so the method is read from the bytes received, as they begin.
+ */
+function isHeadRequest(error: Error & { rawPacket?: unknown }): boolean {
+  return Buffer.isBuffer(error.rawPacket) && error.rawPacket.subarray(0, 5).toString("latin1") === "HEAD ";
 }
 
 /** Handles the server's `clientError`, `checkExpectation` and `connect` events. */
@@ -45,7 +57,7 @@ export function guardHttpServer(server: http.Server, errorBody: ErrorBody): void
       return;
     }
     const [status, message] = statusFor(error);
-    writeRawResponse(socket, status, errorBody(status, message));
+    writeRawResponse(socket, status, errorBody(status, message), isHeadRequest(error));
   });
   // Without a listener Node answers an Expect other than 100-continue with a bare 417.
   server.on("checkExpectation", (_req: http.IncomingMessage, res: http.ServerResponse) => {

@@ -14,7 +14,7 @@ import { hasUndecodableEscape } from "../../shared/http/path-params";
 import { unstorableTextIssues } from "../../shared/http/text";
 import { registerOverHttp, type HttpUser } from "../support/api";
 import { call } from "../support/http";
-import { rawRequest } from "../support/raw-http";
+import { rawExchange, rawRequest } from "../support/raw-http";
 import { useLocalStack } from "../support/stack";
 
 const local = useLocalStack();
@@ -228,6 +228,41 @@ describe("the HTTP layer of the local host", () => {
     expect(res.status).toBe(400);
     expect(res.headers["content-type"]).toBe("application/json");
     expect(res.json).toEqual({ detail: "The request is not valid HTTP/1.1" });
+  });
+
+  /** A request with `target` sent as raw UTF-8 bytes, the way a client that does not percent-encode sends it. */
+  const utf8Request = (method: string, target: string, headers = "Host: x\r\n") =>
+    Buffer.concat([
+      Buffer.from(`${method} `),
+      Buffer.from(target, "utf8"),
+      Buffer.from(` HTTP/1.1\r\n${headers}Connection: close\r\n\r\n`),
+    ]);
+
+  it.each([
+    ["raw UTF-8 in the query", utf8Request("HEAD", "/users?q=é")],
+    ["raw UTF-8 in the path", utf8Request("HEAD", "/messages/é/read/")],
+    ["raw UTF-8 in an unknown path", utf8Request("HEAD", "/é")],
+    ["a raw NUL in the path", utf8Request("HEAD", "/health\u0000")],
+    ["a header without a colon", utf8Request("HEAD", "/health", "Host: x\r\nbroken\r\n")],
+    ["oversized headers", utf8Request("HEAD", "/health", `Host: x\r\nX-Big: ${"a".repeat(20_000)}\r\n`)],
+    ["a malformed Host", utf8Request("HEAD", "/health", "Host: a b\r\n")],
+    ["no Host", utf8Request("HEAD", "/health", "")],
+    ["an unknown path", utf8Request("HEAD", "/nowhere")],
+  ])("answers a HEAD with %s with a readable 4xx head and no body", async (_name, bytes) => {
+    const res = await rawExchange(port, bytes);
+    expect(res.status).toBeGreaterThanOrEqual(400);
+    expect(res.status).toBeLessThan(500);
+    expect(res.headers["content-type"]).toContain("application/json");
+    expect(Number(res.headers["content-length"])).toBeGreaterThan(0);
+    expect(res.afterHead.toString("latin1")).toBe("");
+  });
+
+  it("answers the same requests as GET with the JSON detail", async () => {
+    for (const target of ["/users?q=é", "/messages/é/read/"]) {
+      const res = await rawExchange(port, utf8Request("GET", target));
+      expect(res.status, target).toBe(400);
+      expect(res.json).toEqual({ detail: "The request is not valid HTTP/1.1" });
+    }
   });
 
   it("answers oversized headers with 431 and CONNECT with 405, each with a JSON detail", async () => {

@@ -79,3 +79,32 @@ export function rawRequest(port: number, bytes: string | Buffer, timeoutMs = 5_0
     socket.write(typeof bytes === "string" ? Buffer.from(bytes, "latin1") : bytes);
   });
 }
+
+export interface RawExchange extends RawResponse {
+  /** Every byte the server sent after the first response's head, until it closed. */
+  afterHead: Buffer;
+}
+
+/**
+ * Sends `bytes` (a Buffer as is; send `Connection: close` in it) and reads everything until the
+ * server closes: for answers whose length the head does not tell, such as a HEAD's (no body).
+ */
+export function rawExchange(port: number, bytes: Buffer, timeoutMs = 5_000): Promise<RawExchange> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, "127.0.0.1");
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`the server did not close within ${timeoutMs} ms`));
+    }, timeoutMs);
+    socket.on("data", (chunk: Buffer) => chunks.push(chunk));
+    socket.on("error", () => {});
+    socket.on("close", () => {
+      clearTimeout(timer);
+      const raw = Buffer.concat(chunks);
+      const end = raw.indexOf("\r\n\r\n");
+      resolve({ ...parse(raw), afterHead: end < 0 ? Buffer.alloc(0) : raw.subarray(end + 4) });
+    });
+    socket.write(bytes);
+  });
+}

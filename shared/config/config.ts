@@ -145,6 +145,10 @@ const APP = {
   eventHandlerKey: setting(SETTINGS.webPubSubEventHandlerKey, optionalText),
   pushTimeoutMs: setting(SETTINGS.webPubSubPushTimeoutMs, intSetting(50, 30_000, 2_000)),
   requestMaxBytes: setting(SETTINGS.requestMaxBytes, intSetting(1024, 10 * 1024 * 1024, 1024 * 1024)),
+  /** Distinct recipients of one message (to, cc and bcc together). */
+  maxRecipients: setting(SETTINGS.maxRecipients, intSetting(1, 10_000, 50)),
+  /** How long a copy stays in trash before the sweep erases it. */
+  trashRetentionDays: setting(SETTINGS.trashRetentionDays, intSetting(1, 3650, 30)),
   /** How long the event log keeps events, and what one user may hold of Web PubSub. */
   realtimeLimits: {
     eventRetentionDays: setting(SETTINGS.eventRetentionDays, intSetting(1, 3650, 7)),

@@ -3,17 +3,19 @@ import tseslint from "typescript-eslint";
 
 /**
  * shared/ in layers, bottom to top; a folder may import its own layer and those below it, never
- * one above. auth and realtime are siblings: realtime may import auth (a socket's limits count
- * with auth's rate limiter), auth never imports realtime. Nothing in shared/ imports the code that
+ * one above. data (the database) and storage (attachment blobs) are siblings that never import
+ * each other; so are auth and realtime, except that realtime may import auth (a socket's limits
+ * count with auth's rate limiter): auth never imports realtime. Nothing in shared/ imports the code that
  * uses it (functions/, tools/, local/, ...). The README's "Layout" describes each layer.
  */
 const LAYERS = {
   domain: [],
   config: ["domain"],
   data: ["domain", "config"],
-  auth: ["domain", "config", "data"],
-  realtime: ["domain", "config", "data", "auth"],
-  http: ["domain", "config", "data", "auth", "realtime"],
+  storage: ["domain", "config"],
+  auth: ["domain", "config", "data", "storage"],
+  realtime: ["domain", "config", "data", "storage", "auth"],
+  http: ["domain", "config", "data", "storage", "auth", "realtime"],
 };
 const OUTSIDE_SHARED = ["functions", "tools", "local", "test", "bench", "scripts", "client", "examples", "infra"];
 

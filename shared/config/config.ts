@@ -50,6 +50,17 @@ const secretKeySetting = z
   .min(MIN_SECRET_LENGTH, { error: `must be at least ${MIN_SECRET_LENGTH} characters`, abort: true })
   .refine((v) => !WEAK_SECRETS.has(v.toLowerCase()) && new Set(v).size >= 8, "is too weak (use a long random value)");
 
+export const DEFAULT_CONTAINER = "attachments";
+
+/** Blob Storage's rule for a container name. */
+const containerSetting = z
+  .string()
+  .regex(/^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$/, "must be 3 to 63 lowercase letters, digits and single hyphens")
+  .default(DEFAULT_CONTAINER);
+
+/** A file, and all the files of one message together: 25 MiB. */
+export const ATTACHMENT_LIMITS = { maxBytes: 25 * 1024 * 1024, perMessage: 10 } as const;
+
 const hubSetting = z
   .string()
   .regex(/^[A-Za-z][A-Za-z0-9_]{0,127}$/, "must start with a letter and hold only letters, digits and _")
@@ -149,6 +160,19 @@ const APP = {
   maxRecipients: setting(SETTINGS.maxRecipients, intSetting(1, 10_000, 50)),
   /** How long a copy stays in trash before the sweep erases it. */
   trashRetentionDays: setting(SETTINGS.trashRetentionDays, intSetting(1, 3650, 30)),
+  /** Files in Blob Storage (shared/storage): where, and what one user and one message may hold. */
+  attachments: {
+    blobEndpoint: setting(SETTINGS.attachmentBlobEndpoint, optionalText.pipe(z.url({ protocol: /^https?$/ }).optional())),
+    connectionString: setting(SETTINGS.attachmentStorageConnectionString, optionalText),
+    container: setting(SETTINGS.attachmentContainer, containerSetting),
+    malwareScanning: setting(SETTINGS.attachmentMalwareScanning, booleanSetting(false)),
+    maxBytes: setting(SETTINGS.attachmentMaxBytes, intSetting(1, 5 * 1024 ** 3, ATTACHMENT_LIMITS.maxBytes)),
+    uploadMinutes: setting(SETTINGS.attachmentUploadMinutes, intSetting(1, 24 * 60, 15)),
+    downloadMinutes: setting(SETTINGS.attachmentDownloadMinutes, intSetting(1, 24 * 60, 5)),
+    pendingMax: setting(SETTINGS.attachmentPendingMax, intSetting(1, 100_000, 20)),
+    pendingMaxBytes: setting(SETTINGS.attachmentPendingMaxBytes, intSetting(1, 1024 ** 4, 4 * ATTACHMENT_LIMITS.maxBytes)),
+    timeoutMs: setting(SETTINGS.attachmentStorageTimeoutMs, intSetting(100, 60_000, 5_000)),
+  },
   /** How long the event log keeps events, and what one user may hold of Web PubSub. */
   realtimeLimits: {
     eventRetentionDays: setting(SETTINGS.eventRetentionDays, intSetting(1, 3650, 7)),
@@ -177,6 +201,10 @@ const schema = appSchema.superRefine(requireDatabase);
 export type DatabaseSettings =
   { kind: "url"; url: string } | { kind: "entra"; host: string; port: number; database: string; user: string; ssl: boolean };
 
+/** Where attachments live: signed with the managed identity (Azure), or with an account key (azurite under `npm start`). */
+export type BlobStorageSettings =
+  { kind: "identity"; endpoint: string } | { kind: "connectionString"; connectionString: string } | { kind: "none" };
+
 export type WebPubSubSettings =
   { kind: "connectionString"; connectionString: string } | { kind: "identity"; endpoint: string } | { kind: "none" };
 
@@ -191,8 +219,14 @@ export type RealtimeLimits = AppFields["realtimeLimits"];
 export type StateChangeLimitSettings = AppFields["stateChangeLimits"];
 export type PasswordHashingSettings = AppFields["passwordHashing"];
 
-export interface Config extends DatabaseConfig, Omit<AppFields, "webPubSub" | "sendLimits"> {
+type AttachmentFields = AppFields["attachments"];
+export interface AttachmentSettings extends Omit<AttachmentFields, "blobEndpoint" | "connectionString"> {
+  storage: BlobStorageSettings;
+}
+
+export interface Config extends DatabaseConfig, Omit<AppFields, "webPubSub" | "sendLimits" | "attachments"> {
   webPubSub: WebPubSubSettings;
+  attachments: AttachmentSettings;
   sendLimits: SendLimitSettings;
 }
 
@@ -253,7 +287,14 @@ export function parseDatabaseConfig(env: NodeJS.ProcessEnv): DatabaseConfig {
 /** Parses and validates every setting; throws a ConfigError naming each bad one. */
 export function parseConfig(env: NodeJS.ProcessEnv): Config {
   const values = check(env, schema.safeParse(env), { azure: true });
-  const { webPubSub: w, sendLimits, ...app } = read(APP, values);
+  const { webPubSub: w, sendLimits, attachments: a, ...app } = read(APP, values);
+  const { blobEndpoint, connectionString, ...attachmentLimits } = a;
+  // The account key is the local switch: it wins, so `npm start` never needs an identity.
+  const storage: BlobStorageSettings = connectionString
+    ? { kind: "connectionString", connectionString }
+    : blobEndpoint
+      ? { kind: "identity", endpoint: blobEndpoint }
+      : { kind: "none" };
   const webPubSub: WebPubSubSettings = w.connectionString
     ? { kind: "connectionString", connectionString: w.connectionString }
     : w.endpoint
@@ -263,6 +304,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     ...toDatabaseConfig(read(DATABASE, values)),
     ...app,
     webPubSub,
+    attachments: { ...attachmentLimits, storage },
     sendLimits: { ...sendLimits, burstSeconds: SEND_LIMITS.burstSeconds },
   };
 }

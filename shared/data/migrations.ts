@@ -537,4 +537,44 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX IF NOT EXISTS refresh_tokens_session_idx ON refresh_tokens (session_id);
     `,
   },
+  {
+    version: 18,
+    name: "attachments: uploads and the blobs still to delete",
+    // The files live in Blob Storage (shared/storage); a row is what the app knows of one. The
+    // blob's name is random and not the id, so knowing an id reveals no URL. owner_id goes NULL
+    // with its account: an attached file stays with the message its recipients still hold, and
+    // an unattached one is swept. message_id gets its foreign key with the stored-message model
+    // (migration 19). Deleting a row queues its blob in attachment_blob_deletions in the same
+    // transaction, so a blob is deleted only after the rows that name it are gone for good, and
+    // a delete that failed is retried by the sweep.
+    sql: `
+      CREATE TABLE attachments (
+        id UUID PRIMARY KEY,
+        owner_id INTEGER REFERENCES users (id) ON DELETE SET NULL,
+        blob_name TEXT NOT NULL UNIQUE,
+        filename TEXT NOT NULL,
+        content_type TEXT NOT NULL,
+        size BIGINT NOT NULL CHECK (size >= 0),
+        created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+        message_id INTEGER
+      );
+      -- A user's pending uploads (the limits), the sweep of old ones, a message's files.
+      CREATE INDEX attachments_pending_owner_idx ON attachments (owner_id) WHERE message_id IS NULL;
+      CREATE INDEX attachments_pending_created_idx ON attachments (created_at) WHERE message_id IS NULL;
+      CREATE INDEX attachments_message_idx ON attachments (message_id) WHERE message_id IS NOT NULL;
+
+      CREATE TABLE attachment_blob_deletions (
+        blob_name TEXT PRIMARY KEY,
+        queued_at TIMESTAMPTZ NOT NULL DEFAULT now()
+      );
+      CREATE FUNCTION queue_attachment_blob_deletion() RETURNS trigger LANGUAGE plpgsql AS $fn$
+      BEGIN
+        INSERT INTO attachment_blob_deletions (blob_name) VALUES (OLD.blob_name) ON CONFLICT DO NOTHING;
+        RETURN OLD;
+      END
+      $fn$;
+      CREATE TRIGGER attachments_queue_blob_deletion AFTER DELETE ON attachments
+        FOR EACH ROW EXECUTE FUNCTION queue_attachment_blob_deletion();
+    `,
+  },
 ];

@@ -19,7 +19,12 @@ export const laxInt = () => z.preprocess((v) => (typeof v === "string" && INTEGE
 /** Length in characters (code points), as Python counts it, not UTF-16 units. */
 const codePoints = (s: string) => [...s].length;
 
-const textOfLength = (min: number, max: number, options: { trim: boolean }, base = options.trim ? z.string().trim() : z.string()) => {
+export const textOfLength = (
+  min: number,
+  max: number,
+  options: { trim: boolean },
+  base = options.trim ? z.string().trim() : z.string(),
+) => {
   return base
     .refine((s) => codePoints(s) >= min, {
       error: `String should have at least ${min} character${min === 1 ? "" : "s"}`,

@@ -5,7 +5,8 @@
  */
 import { z } from "zod";
 
-import { laxInt, Message, NewPassword, USERNAME_MAX, UserPublic } from "../domain/schemas";
+import { laxInt, Message, NewPassword, textOfLength, USERNAME_MAX, UserPublic } from "../domain/schemas";
+import { FILENAME_MAX, filenameProblem } from "../storage/rules";
 
 export * from "../domain/schemas";
 
@@ -94,6 +95,40 @@ export const UsersQuery = z.object({
     .pipe(z.int().min(1).max(USERS_PAGE_MAX))
     .default(USERS_PAGE_DEFAULT)
     .describe(`Page size, default ${USERS_PAGE_DEFAULT}, maximum ${USERS_PAGE_MAX}`),
+});
+
+/** A MIME type without parameters (RFC 9110's token/token), stored lowercase. */
+const CONTENT_TYPE = /^[a-z0-9!#$&^_.+-]{1,63}\/[a-z0-9!#$&^_.+-]{1,127}$/;
+
+export const AttachmentCreate = z.object({
+  filename: textOfLength(1, FILENAME_MAX, { trim: false })
+    .superRefine((name, ctx) => {
+      const problem = filenameProblem(name);
+      if (problem) ctx.addIssue({ code: "custom", message: problem, params: { type: "value_error" } });
+    })
+    .describe(`1-${FILENAME_MAX} characters; no control, bidirectional or path (/ \\) characters`),
+  content_type: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .regex(CONTENT_TYPE, { error: "Value error, content_type must be a MIME type such as image/png" })
+    .describe("The file's MIME type; a download is served as it only when it is a raster image, PDF or plain text"),
+  size: laxInt().pipe(z.int().min(0)).describe("The file's exact size in bytes; a larger one than ATTACHMENT_MAX_BYTES is a 413"),
+});
+
+export const UploadSlot = z.object({
+  id: z.uuid(),
+  upload_url: z.url().describe("Signed for this one blob: create and write it, nothing else"),
+  method: z.literal("PUT"),
+  headers: z.record(z.string(), z.string()).describe("Headers the upload must carry"),
+  expires_at: z.iso.datetime(),
+});
+
+export const AttachmentSummary = z.object({
+  id: z.uuid(),
+  filename: z.string(),
+  content_type: z.string(),
+  size: z.int(),
 });
 
 export const IDEMPOTENCY_KEY_HEADER = "idempotency-key";

@@ -1,11 +1,11 @@
-import "../shared/config/startup";
+import "../shared/http/startup";
 
 import { clientAddress } from "../shared/auth/client-address";
 import { confirmPassword } from "../shared/auth/confirm-password";
 import { securityLog } from "../shared/auth/security-log";
 import { deleteAccount } from "../shared/data/account-deletion";
+import { ERRORS } from "../shared/domain/errors";
 import { defineEndpoint } from "../shared/http/endpoint";
-import { ERRORS } from "../shared/http/errors";
 import { HttpError } from "../shared/http/http";
 import { AccountDeletion } from "../shared/http/schemas";
 import { closeUserSockets } from "../shared/realtime/realtime";

@@ -1,12 +1,12 @@
-import "../shared/config/startup";
+import "../shared/http/startup";
 
 import { Readable } from "node:stream";
 
 import { unauthorized } from "../shared/auth/auth";
 import { openExport } from "../shared/data/account-export";
 import { findAccount } from "../shared/data/users";
+import { ERRORS } from "../shared/domain/errors";
 import { defineEndpoint } from "../shared/http/endpoint";
-import { ERRORS } from "../shared/http/errors";
 import { AccountExport } from "../shared/http/schemas";
 
 /**

@@ -19,11 +19,11 @@ import autocannon from "autocannon";
 
 import { startWebPubSubStandIn } from "../local/webpubsub";
 import { LIFTED_LIMITS } from "../test/support/lifted-limits";
+import { withBenchDatabase } from "./database-server";
 import { intKnob, login, startServer, type Scenario, type Server } from "./throughput/harness";
 import { BENCH_PASSWORD, createDatabase, dropDatabase, seed } from "./throughput/seed";
 
 const env = process.env;
-const ADMIN_URL = env.BENCH_DATABASE_URL;
 const SEED = intKnob("BENCH_SEED_MESSAGES", 1_000_000);
 const SMALL = intKnob("BENCH_SMALL_MESSAGES", 10_000);
 const DURATION = intKnob("BENCH_DURATION_S", 5);
@@ -80,17 +80,17 @@ const mid = (samples: Sample[]): Sample => ({
 });
 
 /** Interleaved rounds of `a` and `b`, alternating which goes first. */
-async function compare(a: string, b: string, scenario: Scenario, connections: number): Promise<[Sample, Sample]> {
+async function compare(a: string, b: string, scenario: Scenario, connections: number, scenarioB = scenario): Promise<[Sample, Sample]> {
   await load(a, scenario, connections, 1);
-  await load(b, scenario, connections, 1);
+  await load(b, scenarioB, connections, 1);
   const as: Sample[] = [];
   const bs: Sample[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     if (round % 2 === 0) {
       as.push(await load(a, scenario, connections, DURATION));
-      bs.push(await load(b, scenario, connections, DURATION));
+      bs.push(await load(b, scenarioB, connections, DURATION));
     } else {
-      bs.push(await load(b, scenario, connections, DURATION));
+      bs.push(await load(b, scenarioB, connections, DURATION));
       as.push(await load(a, scenario, connections, DURATION));
     }
   }
@@ -99,9 +99,7 @@ async function compare(a: string, b: string, scenario: Scenario, connections: nu
 
 const fmt = (n: number, width = 8, digits = 0) => n.toFixed(digits).padStart(width);
 
-async function main(): Promise<void> {
-  if (!ADMIN_URL)
-    throw new Error("BENCH_DATABASE_URL must name a PostgreSQL server (its admin URL): the benchmark seeds databases of its own there");
+async function main(ADMIN_URL: string): Promise<void> {
   const big = `bench_throughput_${SEED}`;
   const small = `bench_throughput_${SMALL}`;
   const servers: Server[] = [];
@@ -188,7 +186,9 @@ async function main(): Promise<void> {
     // Latency as the mailbox grows: one client at a time, so queueing does not hide it.
     if (selected(scenarios[0].name)) {
       const inbox = scenarios[0];
-      const [atBig, atSmall] = await compare(ours.url, oursSmall.url, inbox, 1);
+      // A token names its session, which lives in the database it logged in to.
+      const atSmallDatabase = { ...inbox, token: await login(oursSmall.url, "bench_user_1") };
+      const [atBig, atSmall] = await compare(ours.url, oursSmall.url, inbox, 1, atSmallDatabase);
       // autocannon reports percentiles in whole milliseconds, too coarse here; with one connection
       // the mean latency is exactly 1 / throughput, so that is what is compared.
       const [bigMs, smallMs] = [1000 / atBig.rps, 1000 / atSmall.rps];
@@ -201,12 +201,12 @@ async function main(): Promise<void> {
   } finally {
     await Promise.all(servers.map((server) => new Promise((resolve) => server.process.once("exit", resolve).kill("SIGTERM"))));
     await standIn.close();
-    await dropDatabase(ADMIN_URL!, big).catch(() => {});
-    await dropDatabase(ADMIN_URL!, small).catch(() => {});
+    await dropDatabase(ADMIN_URL, big).catch(() => {});
+    await dropDatabase(ADMIN_URL, small).catch(() => {});
   }
 }
 
-main().catch((error: unknown) => {
+withBenchDatabase(main).catch((error: unknown) => {
   console.error(error instanceof Error ? error.stack : error);
   process.exitCode = 1;
 });

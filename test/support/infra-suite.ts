@@ -518,14 +518,14 @@ describe("app settings", () => {
     expect(() => minutes(maxValue! + 1)).toThrow();
   });
 
-  it("are read only by shared/config/config.ts (and the migrate and import commands): no other code reads the environment", () => {
+  it("are read only by shared/config/config.ts (and the migrate command; tools/ are commands outside the app): no other code reads the environment", () => {
     const readers: string[] = [];
     for (const dir of ["functions", "shared"]) {
       for (const file of readdirSync(path.join(ROOT, dir), { recursive: true, encoding: "utf8" })) {
         if (/\.(ts|cjs)$/.test(file) && /process\.env\b/.test(read(`${dir}/${file}`))) readers.push(`${dir}/${file}`);
       }
     }
-    expect(readers.sort()).toEqual(["shared/config/config.ts", "shared/data/import/cli.ts", "shared/data/migrate-cli.ts"]);
+    expect(readers.sort()).toEqual(["shared/config/config.ts", "shared/data/migrate-cli.ts"]);
   });
 });
 
@@ -722,7 +722,7 @@ describe("resources", () => {
       defaultValue: "Standard_S1",
       allowedValues: ["Free_F1", "Standard_S1", "Premium_P1", "Premium_P2"],
     });
-    expect(wps.params.skuName).toBe("[parameters('webPubSubSku')]");
+    expect(wps.params.skuName).toBe("[variables('webPubSubSkuName')]");
     const service = one(wps.template, "Microsoft.SignalRService/webPubSub");
     expect(service.properties).toMatchObject({ disableLocalAuth: true });
     expect(service.identity).toEqual({ type: "UserAssigned", userAssignedIdentities: { "[format('{0}', parameters('identityId'))]": {} } });

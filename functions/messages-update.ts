@@ -1,10 +1,10 @@
-import "../shared/config/startup";
+import "../shared/http/startup";
 
 import { getStateChangeLimits } from "../shared/auth/state-change-limits";
 import { changeCopies } from "../shared/data/copy-changes";
 import { canBeId } from "../shared/data/messages";
+import { ERRORS } from "../shared/domain/errors";
 import { defineEndpoint } from "../shared/http/endpoint";
-import { ERRORS } from "../shared/http/errors";
 import { HttpError, ok, validationError } from "../shared/http/http";
 import { Message, MessagePatch, MessagePath } from "../shared/http/schemas";
 import { pushFrames } from "../shared/realtime/realtime";

@@ -1,4 +1,4 @@
-import "../shared/config/startup";
+import "../shared/http/startup";
 
 import { getConfig } from "../shared/config/config";
 import { sweepTrash, TRASH_SWEEP_BATCH } from "../shared/data/copy-changes";

@@ -3,7 +3,6 @@
  * POST /messages/bulk), bulk deletion, and the trash sweep. Each runs in one transaction with the
  * events it causes, and the counters follow by their triggers (migration 12).
  */
-import type { MessageT } from "../http/schemas";
 import {
   messageDeletedEvent,
   messageReadEvent,
@@ -15,7 +14,8 @@ import {
   type CopyState,
   type UserEvent,
   type UserFrame,
-} from "../realtime/events";
+} from "../domain/events";
+import type { MessageT } from "../domain/schemas";
 import { RECEIVED_FOLDERS, SENT_FOLDERS, type Folder } from "./copies";
 import { getPool, inTransaction, type Queryable } from "./db";
 import { logEvents } from "./event-log";

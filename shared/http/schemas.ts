@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 
-import { laxInt, Message, NewPassword, textOfLength, USERNAME_MAX, UserPublic } from "../domain/schemas";
+import { FolderName, ID_MAX, laxInt, Message, NewPassword, textOfLength, userId, USERNAME_MAX, UserPublic } from "../domain/schemas";
 import { FILENAME_MAX, filenameProblem } from "../storage/rules";
 
 export * from "../domain/schemas";

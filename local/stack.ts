@@ -5,12 +5,14 @@
  */
 import path from "node:path";
 
-import { getConfig, parseDatabaseConfig, resetConfig } from "../shared/config/config";
+import { DEFAULT_CONTAINER, getConfig, parseDatabaseConfig, resetConfig } from "../shared/config/config";
 import { connectionStringField } from "../shared/config/connection-string";
 import { SETTINGS } from "../shared/config/settings";
 import { closePool, getPool } from "../shared/data/db";
 import { migrate } from "../shared/data/migrate";
 import { resetRealtimeClient } from "../shared/realtime/realtime";
+import { resetBlobStore } from "../shared/storage/blob-store";
+import { localAzuriteEndpoint, startAzurite, type Azurite } from "./azurite";
 import { parseCors } from "./cors";
 import { startEmbeddedDatabase, type EmbeddedDatabase } from "./database";
 import { startHost, type RunningHost } from "./host";
@@ -34,6 +36,12 @@ export interface StackOptions {
   webPubSubPort?: number;
   /** false: no stand-in (realtime goes wherever the settings point, or nowhere). */
   webPubSub?: boolean;
+  /**
+   * Azurite's blob service, when the attachment settings point at this machine: its port (0 = free;
+   * defaults to the connection string's) and a folder to persist to (in memory when absent). Absent
+   * or false: none (attachment routes then answer 503).
+   */
+  storage?: false | { port?: number; dataDir?: string };
   /** Origins allowed by CORS besides the settings' `Host.CORS` (a page served on a port picked at run time). */
   corsOrigins?: string[];
   log?: (line: string) => void;
@@ -43,6 +51,8 @@ export interface LocalStack {
   url: string | null;
   databaseUrl: string;
   webPubSub: WebPubSubStandIn | null;
+  /** Azurite's blob service, when the attachment settings point at this machine. */
+  storage: Azurite | null;
   /** The timer functions, run on their schedules while the host serves. */
   timers: RunningTimers | null;
   close(): Promise<void>;
@@ -115,10 +125,28 @@ export async function startLocalStack(options: StackOptions = {}): Promise<Local
       process.env[SETTINGS.webPubSubConnectionString] = webPubSub.connectionString;
     }
 
+    const cors = parseCors([settings.Host.CORS, ...(options.corsOrigins ?? [])].filter(Boolean).join(","), settings.Host.CORSCredentials);
+    let storage: Azurite | null = null;
+    const value = (name: string): string | undefined => process.env[name] ?? settings.Values[name];
+    const storageOptions = options.storage || null;
+    const blobTarget = storageOptions && localAzuriteEndpoint(value(SETTINGS.attachmentStorageConnectionString));
+    if (storageOptions && blobTarget) {
+      storage = await startAzurite({
+        port: storageOptions.port ?? Number(blobTarget.port || 80),
+        location: storageOptions.dataDir,
+        container: value(SETTINGS.attachmentContainer) || DEFAULT_CONTAINER,
+        corsOrigins: cors.origins,
+        log,
+      });
+      closers.push(() => storage!.close());
+      process.env[SETTINGS.attachmentStorageConnectionString] = storage.connectionString;
+    }
+
     applyValues(settings.Values);
     // A second stack in the same process (tests) must not reuse the first one's settings.
     resetConfig();
     resetRealtimeClient();
+    resetBlobStore();
 
     // Migrations first, as `func start` users do with `npm run migrate`.
     await migrate(getPool(parseDatabaseConfig(process.env)));
@@ -131,7 +159,7 @@ export async function startLocalStack(options: StackOptions = {}): Promise<Local
       host = await startHost({
         functions,
         routePrefix,
-        cors: parseCors([settings.Host.CORS, ...(options.corsOrigins ?? [])].filter(Boolean).join(","), settings.Host.CORSCredentials),
+        cors,
         port: hostPort,
         log,
       });
@@ -142,7 +170,7 @@ export async function startLocalStack(options: StackOptions = {}): Promise<Local
       // Web PubSub sends no events to a handler until it passes this handshake: refuse to start without it.
       if (webPubSub) await webPubSub.validateEventHandler(getConfig().hub);
     }
-    return { url: host?.url ?? null, databaseUrl, webPubSub, timers, close: closeAll };
+    return { url: host?.url ?? null, databaseUrl, webPubSub, storage, timers, close: closeAll };
   } catch (error) {
     await closeAll();
     throw error;

@@ -17,10 +17,12 @@ async function main(): Promise<void> {
     hostPort: servicesOnly ? null : port,
     databaseUrl: external,
     embedded: { dataDir: path.join(ROOT, ".data", "pglite") },
+    storage: { dataDir: path.join(ROOT, ".data", "azurite") },
     log: (line) => console.log(line),
   });
   console.log(`database:  ${external ? "DATABASE_URL" : `embedded PGlite (.data/pglite) at ${stack.databaseUrl}`}`);
   if (stack.webPubSub) console.log(`web pubsub stand-in: ${stack.webPubSub.endpoint}`);
+  if (stack.storage) console.log(`blob storage (azurite, .data/azurite): ${stack.storage.blobEndpoint}`);
   if (stack.url) {
     console.log(`API ready: ${stack.url}  (docs: ${stack.url}/docs)`);
   } else {

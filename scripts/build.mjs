@@ -111,6 +111,9 @@ async function readManifest() {
       minify: false,
       sourcemap: false,
       format: "cjs",
+      // ES modules bundled into it (@azure/storage-blob's) read import.meta.url, which CommonJS lacks.
+      define: { "import.meta.url": "__manifestImportMetaUrl" },
+      banner: { js: 'const __manifestImportMetaUrl = require("node:url").pathToFileURL(__filename).href;' },
       stdin: { contents, resolveDir: root, sourcefile: "read-manifest.ts", loader: "ts" },
       outfile: reader,
     });

@@ -12,6 +12,18 @@ export const MIN_SECRET_LENGTH = 32;
 
 const intSetting = (min: number, max: number, fallback: number) => z.coerce.number().int().min(min).max(max).default(fallback);
 
+/**
+ * Whole minutes in Azure (the template's parameter is an int); locally a fraction down to 0.05 (3 s)
+ * lets a developer or a test watch clients renew their tokens. Under a minute, no socket can be
+ * negotiated (Web PubSub tokens last whole minutes, never longer than the app token).
+ */
+const tokenMinutesSetting = z.coerce
+  .number()
+  .min(0.05)
+  .max(60 * 24 * 30)
+  .refine((v) => Number.isInteger(v) || !runsInAzure(process.env), "must be a whole number of minutes in Azure")
+  .default(30);
+
 const optionalText = z
   .string()
   .trim()
@@ -49,6 +61,17 @@ const secretKeySetting = z
   .string({ error: "is required" })
   .min(MIN_SECRET_LENGTH, { error: `must be at least ${MIN_SECRET_LENGTH} characters`, abort: true })
   .refine((v) => !WEAK_SECRETS.has(v.toLowerCase()) && new Set(v).size >= 8, "is too weak (use a long random value)");
+
+export const DEFAULT_CONTAINER = "attachments";
+
+/** Blob Storage's rule for a container name. */
+const containerSetting = z
+  .string()
+  .regex(/^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$/, "must be 3 to 63 lowercase letters, digits and single hyphens")
+  .default(DEFAULT_CONTAINER);
+
+/** A file, and all the files of one message together: 25 MiB. */
+export const ATTACHMENT_LIMITS = { maxBytes: 25 * 1024 * 1024, perMessage: 10 } as const;
 
 const hubSetting = z
   .string()
@@ -96,7 +119,7 @@ const DATABASE = {
 
 const APP = {
   secretKey: setting(SETTINGS.secretKey, secretKeySetting),
-  accessTokenExpireMinutes: setting(SETTINGS.accessTokenExpireMinutes, intSetting(1, 60 * 24 * 30, 30)),
+  accessTokenExpireMinutes: setting(SETTINGS.accessTokenExpireMinutes, tokenMinutesSetting),
   /** A session not refreshed for this long ends (its refresh token is refused, the sweep deletes it). */
   sessionIdleDays: setting(SETTINGS.sessionIdleDays, intSetting(1, 3650, 30)),
   bcryptCost: setting(SETTINGS.bcryptCost, intSetting(4, 15, 12)),
@@ -145,6 +168,23 @@ const APP = {
   eventHandlerKey: setting(SETTINGS.webPubSubEventHandlerKey, optionalText),
   pushTimeoutMs: setting(SETTINGS.webPubSubPushTimeoutMs, intSetting(50, 30_000, 2_000)),
   requestMaxBytes: setting(SETTINGS.requestMaxBytes, intSetting(1024, 10 * 1024 * 1024, 1024 * 1024)),
+  /** Distinct recipients of one message (to, cc and bcc together). */
+  maxRecipients: setting(SETTINGS.maxRecipients, intSetting(1, 10_000, 50)),
+  /** How long a copy stays in trash before the sweep erases it. */
+  trashRetentionDays: setting(SETTINGS.trashRetentionDays, intSetting(1, 3650, 30)),
+  /** Files in Blob Storage (shared/storage): where, and what one user and one message may hold. */
+  attachments: {
+    blobEndpoint: setting(SETTINGS.attachmentBlobEndpoint, optionalText.pipe(z.url({ protocol: /^https?$/ }).optional())),
+    connectionString: setting(SETTINGS.attachmentStorageConnectionString, optionalText),
+    container: setting(SETTINGS.attachmentContainer, containerSetting),
+    malwareScanning: setting(SETTINGS.attachmentMalwareScanning, booleanSetting(false)),
+    maxBytes: setting(SETTINGS.attachmentMaxBytes, intSetting(1, 5 * 1024 ** 3, ATTACHMENT_LIMITS.maxBytes)),
+    uploadMinutes: setting(SETTINGS.attachmentUploadMinutes, intSetting(1, 24 * 60, 15)),
+    downloadMinutes: setting(SETTINGS.attachmentDownloadMinutes, intSetting(1, 24 * 60, 5)),
+    pendingMax: setting(SETTINGS.attachmentPendingMax, intSetting(1, 100_000, 20)),
+    pendingMaxBytes: setting(SETTINGS.attachmentPendingMaxBytes, intSetting(1, 1024 ** 4, 4 * ATTACHMENT_LIMITS.maxBytes)),
+    timeoutMs: setting(SETTINGS.attachmentStorageTimeoutMs, intSetting(100, 60_000, 5_000)),
+  },
   /** How long the event log keeps events, and what one user may hold of Web PubSub. */
   realtimeLimits: {
     eventRetentionDays: setting(SETTINGS.eventRetentionDays, intSetting(1, 3650, 7)),
@@ -173,6 +213,10 @@ const schema = appSchema.superRefine(requireDatabase);
 export type DatabaseSettings =
   { kind: "url"; url: string } | { kind: "entra"; host: string; port: number; database: string; user: string; ssl: boolean };
 
+/** Where attachments live: signed with the managed identity (Azure), or with an account key (azurite under `npm start`). */
+export type BlobStorageSettings =
+  { kind: "identity"; endpoint: string } | { kind: "connectionString"; connectionString: string } | { kind: "none" };
+
 export type WebPubSubSettings =
   { kind: "connectionString"; connectionString: string } | { kind: "identity"; endpoint: string } | { kind: "none" };
 
@@ -187,8 +231,14 @@ export type RealtimeLimits = AppFields["realtimeLimits"];
 export type StateChangeLimitSettings = AppFields["stateChangeLimits"];
 export type PasswordHashingSettings = AppFields["passwordHashing"];
 
-export interface Config extends DatabaseConfig, Omit<AppFields, "webPubSub" | "sendLimits"> {
+type AttachmentFields = AppFields["attachments"];
+export interface AttachmentSettings extends Omit<AttachmentFields, "blobEndpoint" | "connectionString"> {
+  storage: BlobStorageSettings;
+}
+
+export interface Config extends DatabaseConfig, Omit<AppFields, "webPubSub" | "sendLimits" | "attachments"> {
   webPubSub: WebPubSubSettings;
+  attachments: AttachmentSettings;
   sendLimits: SendLimitSettings;
 }
 
@@ -249,7 +299,14 @@ export function parseDatabaseConfig(env: NodeJS.ProcessEnv): DatabaseConfig {
 /** Parses and validates every setting; throws a ConfigError naming each bad one. */
 export function parseConfig(env: NodeJS.ProcessEnv): Config {
   const values = check(env, schema.safeParse(env), { azure: true });
-  const { webPubSub: w, sendLimits, ...app } = read(APP, values);
+  const { webPubSub: w, sendLimits, attachments: a, ...app } = read(APP, values);
+  const { blobEndpoint, connectionString, ...attachmentLimits } = a;
+  // The account key is the local switch: it wins, so `npm start` never needs an identity.
+  const storage: BlobStorageSettings = connectionString
+    ? { kind: "connectionString", connectionString }
+    : blobEndpoint
+      ? { kind: "identity", endpoint: blobEndpoint }
+      : { kind: "none" };
   const webPubSub: WebPubSubSettings = w.connectionString
     ? { kind: "connectionString", connectionString: w.connectionString }
     : w.endpoint
@@ -259,6 +316,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     ...toDatabaseConfig(read(DATABASE, values)),
     ...app,
     webPubSub,
+    attachments: { ...attachmentLimits, storage },
     sendLimits: { ...sendLimits, burstSeconds: SEND_LIMITS.burstSeconds },
   };
 }

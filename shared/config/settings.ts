@@ -45,9 +45,18 @@ export const SETTINGS = {
   wsMaxConnectionsPerUser: "WS_MAX_CONNECTIONS_PER_USER",
   wsNegotiatePerMinute: "WS_NEGOTIATE_PER_MINUTE",
   requestMaxBytes: "REQUEST_MAX_BYTES",
+  maxRecipients: "MAX_RECIPIENTS",
+  trashRetentionDays: "TRASH_RETENTION_DAYS",
   attachmentBlobEndpoint: "ATTACHMENT_BLOB_ENDPOINT",
+  attachmentStorageConnectionString: "ATTACHMENT_STORAGE_CONNECTION_STRING",
   attachmentContainer: "ATTACHMENT_CONTAINER",
   attachmentMalwareScanning: "ATTACHMENT_MALWARE_SCANNING",
+  attachmentMaxBytes: "ATTACHMENT_MAX_BYTES",
+  attachmentUploadMinutes: "ATTACHMENT_UPLOAD_MINUTES",
+  attachmentDownloadMinutes: "ATTACHMENT_DOWNLOAD_MINUTES",
+  attachmentPendingMax: "ATTACHMENT_PENDING_MAX",
+  attachmentPendingMaxBytes: "ATTACHMENT_PENDING_MAX_BYTES",
+  attachmentStorageTimeoutMs: "ATTACHMENT_STORAGE_TIMEOUT_MS",
 } as const;
 
 export type SettingName = (typeof SETTINGS)[keyof typeof SETTINGS];

@@ -65,8 +65,10 @@ export interface Documented<A extends Auth = Auth, P = AnySchema, Q = AnySchema,
   document?: true;
   /** The original API's path ends in a slash (`/users/`); the host answers both forms. */
   trailingSlash?: boolean;
-  /** The 200 body, or null for a 204 with none. */
+  /** The success body, or null for none (a 204, or the 302 of `success`). */
   response: z.ZodType | null;
+  /** The success status when it is not 200 (or 204 without a body): 201 for a created resource, 302 for a redirect. */
+  success?: 201 | 302;
   /** Response headers a client may read (documented on the 200). */
   responseHeaders?: Record<string, string>;
   /**

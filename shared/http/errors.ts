@@ -23,6 +23,12 @@ export const ERRORS = {
   unsupportedForm: "Unsupported media type: send the form as application/x-www-form-urlencoded or multipart/form-data",
   databaseUnavailable: "The database is unavailable; try again shortly",
   realtimeUnavailable: "Realtime notifications are unavailable; try again shortly",
+  storageUnavailable: "Attachment storage is unavailable; try again shortly",
+  tooManyPendingUploads: "Too many uploads not yet attached to a message; send or wait for them to expire",
+  tooManyPendingUploadBytes: "Too many bytes of uploads not yet attached to a message; send or wait for them to expire",
+  attachmentNotFound: "Attachment not found",
+  attachmentBeingScanned: "The attachment is being scanned for malware; try again shortly",
+  attachmentMalicious: "The attachment was found to contain malware and cannot be downloaded",
   internal: "Internal Server Error",
   eventCallerRejected: "The caller of the event handler could not be authenticated",
   tooManySockets: "Too many open sockets for this user; close one and try again",
@@ -46,6 +52,9 @@ export const ERRORS = {
   expectationFailed: "Only the Expect value 100-continue is supported",
   corsRefused: "CORS preflight refused: this origin is not allowed",
 } as const;
+
+/** The 413 of an upload slot. */
+export const attachmentTooLargeDetail = (maxBytes: number): string => `An attachment may hold at most ${maxBytes} bytes`;
 
 /** The 410 of the catch-up endpoint: the events after `after` are past the retention. */
 export const eventsGoneDetail = (after: number): string => `Events after seq ${after} are no longer kept; reload the mailbox`;

@@ -1,6 +1,7 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 
 import { isDatabaseUnavailable } from "../data/db-errors";
+import { isStorageUnavailable } from "../storage/errors";
 import { ERRORS } from "./errors";
 import { pathParamsDecodable } from "./path-params";
 import { requestTextIssues } from "./text";
@@ -77,6 +78,7 @@ export function errorResponse(error: HttpError): HttpResponseInit {
 }
 
 // The pool reconnects on the next request; a restart or failover takes seconds, not minutes.
+// Storage calls are retried by the next request too.
 const DATABASE_RETRY_AFTER_SECONDS = 5;
 
 export type Handler = (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>;
@@ -103,6 +105,10 @@ async function answer(handler: Handler, request: HttpRequest, context: Invocatio
     if (isDatabaseUnavailable(error)) {
       context.warn(`database unavailable: ${describe(error)}`);
       return json(503, { detail: ERRORS.databaseUnavailable }, { "Retry-After": String(DATABASE_RETRY_AFTER_SECONDS) });
+    }
+    if (isStorageUnavailable(error)) {
+      context.warn(`storage unavailable: ${describe(error)}`);
+      return json(503, { detail: ERRORS.storageUnavailable }, { "Retry-After": String(DATABASE_RETRY_AFTER_SECONDS) });
     }
     context.error(`unhandled error: ${describe(error)}`);
     return json(500, { detail: ERRORS.internal });

@@ -41,6 +41,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   400: "Bad request",
   401: "Not authenticated or bad token",
   404: "Not found",
+  409: "Not ready yet; Retry-After says when to try again",
   410: "Gone: what was asked for is no longer kept",
   413: "Body too large",
   415: "Unsupported media type",
@@ -57,9 +58,23 @@ function operation(op: Documented, method: string) {
         ),
       }
     : {};
-  const responses: Record<string, unknown> = op.response
-    ? { "200": { description: "OK", ...headers, content: { "application/json": { schema: toSchema(op.response) } } } }
-    : { "204": { description: "Done; no body" } };
+  const responses: Record<string, unknown> =
+    op.success === 302
+      ? {
+          "302": {
+            description: "Found: the Location header holds the URL to follow",
+            headers: { Location: { schema: { type: "string" } } },
+          },
+        }
+      : op.response
+        ? {
+            [String(op.success ?? 200)]: {
+              description: op.success === 201 ? "Created" : "OK",
+              ...headers,
+              content: { "application/json": { schema: toSchema(op.response) } },
+            },
+          }
+        : { "204": { description: "Done; no body" } };
   for (const status of errorStatuses(op)) {
     responses[String(status)] = {
       description: ERROR_DESCRIPTIONS[status],

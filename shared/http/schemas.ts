@@ -5,6 +5,7 @@
 import { z } from "zod";
 
 import { FORBIDDEN_CHARACTERS_MESSAGE, normalizeUsername, usernameProblem } from "../auth/usernames";
+import { FILENAME_MAX, filenameProblem } from "../storage/rules";
 
 /** Ids are SERIAL (int4) columns: no row has a larger one. */
 export const ID_MAX = 2_147_483_647;
@@ -149,11 +150,59 @@ export const UsersQuery = z.object({
     .describe(`Page size, default ${USERS_PAGE_DEFAULT}, maximum ${USERS_PAGE_MAX}`),
 });
 
-export const MessageCreate = z.object({
-  recipient_id: laxInt(),
-  title: textOfLength(1, TITLE_MAX, { trim: true }),
-  body: textOfLength(1, BODY_MAX, { trim: false }),
-  in_reply_to: laxInt().nullable().optional().describe("The id of a message you sent or received: the new one joins its thread"),
+/** A user id as a request names it: an int4, or it names no user. */
+const userId = () => laxInt().pipe(z.int().min(1).max(ID_MAX));
+const recipientList = (what: string) => z.array(userId()).describe(`User ids of the ${what} recipients`);
+
+export const MessageCreate = z
+  .object({
+    recipient_id: laxInt().optional().describe("The one recipient (the original form); or use `to`"),
+    to: recipientList("main").min(1).optional(),
+    cc: recipientList("carbon-copy").optional(),
+    bcc: recipientList("blind-copy (seen only by the sender)").optional(),
+    title: textOfLength(1, TITLE_MAX, { trim: true }),
+    body: textOfLength(1, BODY_MAX, { trim: false }),
+    in_reply_to: laxInt().nullable().optional().describe("The id of a message you sent or received: the new one joins its thread"),
+  })
+  .superRefine((m, ctx) => {
+    if (m.recipient_id !== undefined && m.to !== undefined)
+      ctx.addIssue({ code: "custom", path: ["to"], message: "Send either recipient_id or to, not both", params: { type: "value_error" } });
+    else if (m.recipient_id === undefined && m.to === undefined)
+      ctx.addIssue({ code: "custom", path: ["recipient_id"], message: "Field required", params: { type: "missing" } });
+  });
+
+/** A MIME type without parameters (RFC 9110's token/token), stored lowercase. */
+const CONTENT_TYPE = /^[a-z0-9!#$&^_.+-]{1,63}\/[a-z0-9!#$&^_.+-]{1,127}$/;
+
+export const AttachmentCreate = z.object({
+  filename: textOfLength(1, FILENAME_MAX, { trim: false })
+    .superRefine((name, ctx) => {
+      const problem = filenameProblem(name);
+      if (problem) ctx.addIssue({ code: "custom", message: problem, params: { type: "value_error" } });
+    })
+    .describe(`1-${FILENAME_MAX} characters; no control, bidirectional or path (/ \\) characters`),
+  content_type: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .regex(CONTENT_TYPE, { error: "Value error, content_type must be a MIME type such as image/png" })
+    .describe("The file's MIME type; a download is served as it only when it is a raster image, PDF or plain text"),
+  size: laxInt().pipe(z.int().min(0)).describe("The file's exact size in bytes; a larger one than ATTACHMENT_MAX_BYTES is a 413"),
+});
+
+export const UploadSlot = z.object({
+  id: z.uuid(),
+  upload_url: z.url().describe("Signed for this one blob: create and write it, nothing else"),
+  method: z.literal("PUT"),
+  headers: z.record(z.string(), z.string()).describe("Headers the upload must carry"),
+  expires_at: z.iso.datetime(),
+});
+
+export const AttachmentSummary = z.object({
+  id: z.uuid(),
+  filename: z.string(),
+  content_type: z.string(),
+  size: z.int(),
 });
 
 export const IDEMPOTENCY_KEY_HEADER = "idempotency-key";
@@ -175,18 +224,30 @@ export const MessageSendHeaders = z.object({
     ),
 });
 
+/** The folders of a copy: received copies live in inbox, archive or trash; the sender's in sent or trash. */
+export const FolderName = z.enum(["inbox", "archive", "trash", "sent"]);
+export const Addressee = z.object({ id: z.int(), username: z.string() });
+
 export const Message = z.object({
   id: z.int(),
   sender_id: z.int(),
-  recipient_id: z.int(),
+  recipient_id: z.int().describe("The viewer when the viewer is a recipient; the first `to` in the sender's view"),
   title: z.string(),
   body: z.string(),
   timestamp: z.iso.datetime(),
-  is_read: z.boolean(),
-  sender_username: z.string(),
+  is_read: z.boolean().describe("The viewer's own read state; in the sender's view, true once every recipient has read it"),
+  sender_username: z.string().describe('"deleted user" once the sender deleted their account'),
   recipient_username: z.string(),
-  in_reply_to: z.int().nullable(),
-  thread_id: z.int().describe("The id of the first message of the conversation"),
+  in_reply_to: z.int().nullable().describe("The message replied to, when the viewer has it"),
+  thread_id: z.int().describe("The id of the first message of the conversation the viewer has"),
+  to: z.array(Addressee),
+  cc: z.array(Addressee),
+  bcc: z.array(Addressee).describe("In the sender's view only; [] in every other"),
+  folder: FolderName.describe("The viewer's copy's folder"),
+  is_starred: z.boolean(),
+  read_by: z
+    .array(z.object({ id: z.int(), read_at: z.iso.datetime().nullable() }))
+    .describe("In the sender's view: the recipients who have read it (bcc included); [] in every other"),
 });
 export const MessageList = z.array(Message);
 

@@ -35,6 +35,7 @@ const EXPECTED: Record<string, { route: string; methods: string[] }> = {
   "messages-delete": { route: "messages/{message_id}", methods: ["DELETE"] },
   "messages-thread": { route: "messages/{message_id}/thread", methods: ["GET"] },
   "events-list": { route: "events", methods: ["GET"] },
+  "attachments-create": { route: "attachments", methods: ["POST"] },
   health: { route: "health", methods: ["GET"] },
   openapi: { route: "openapi.json", methods: ["GET"] },
   docs: { route: "docs/{*asset}", methods: ["GET"] },

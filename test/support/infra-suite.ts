@@ -489,7 +489,12 @@ describe("app settings", () => {
     };
     const resolved = Object.fromEntries(Object.entries(appSettings).map(([name, value]) => [name, resolve(value)]));
     resolved[SETTINGS.webPubSubEndpoint] = "https://wps-abc.webpubsub.azure.com";
+    // Outputs and expressions of the attachments module, as Azure resolves them.
+    resolved[SETTINGS.attachmentBlobEndpoint] = "https://stattabc.blob.core.windows.net/";
+    resolved[SETTINGS.attachmentContainer] = "attachments";
+    resolved[SETTINGS.attachmentMalwareScanning] = String(defaults.values.malwareScanning ?? false);
     const config = parseConfig(resolved);
+    expect(config.attachments.storage).toEqual({ kind: "identity", endpoint: "https://stattabc.blob.core.windows.net/" });
     expect(config.database.kind).toBe("entra");
     expect(config.database.kind === "entra" && config.database.ssl).toBe(true);
     expect(config.webPubSub.kind).toBe("identity");
@@ -717,7 +722,7 @@ describe("resources", () => {
       defaultValue: "Standard_S1",
       allowedValues: ["Free_F1", "Standard_S1", "Premium_P1", "Premium_P2"],
     });
-    expect(wps.params.skuName).toBe("[parameters('webPubSubSku')]");
+    expect(wps.params.skuName).toBe("[variables('webPubSubSkuName')]");
     const service = one(wps.template, "Microsoft.SignalRService/webPubSub");
     expect(service.properties).toMatchObject({ disableLocalAuth: true });
     expect(service.identity).toEqual({ type: "UserAssigned", userAssignedIdentities: { "[format('{0}', parameters('identityId'))]": {} } });

@@ -12,6 +12,8 @@ import type { SocketProbe } from "./sockets";
 export interface StackSetup {
   /** Settings applied to process.env before the stack starts (the config is read at start). */
   env?: Record<string, string>;
+  /** true: azurite's blob service on a free port, in memory (attachments). */
+  storage?: boolean;
   /** false: no Web PubSub stand-in (tests of HTTP alone). */
   webPubSub?: boolean;
   log?: StackOptions["log"];
@@ -39,6 +41,7 @@ export function useLocalStack(setup: StackSetup = {}): OpenStack {
       hostPort: 0,
       databaseUrl: db.url,
       ...(setup.webPubSub === false ? { webPubSub: false } : { webPubSubPort: 0 }),
+      storage: setup.storage ? { port: 0 } : false,
       log: setup.log,
     });
   });

@@ -1,0 +1,46 @@
+import "../shared/config/startup";
+
+import { getConfig } from "../shared/config/config";
+import { createAttachment, newBlobName } from "../shared/data/attachments";
+import { defineEndpoint } from "../shared/http/endpoint";
+import { attachmentTooLargeDetail, ERRORS } from "../shared/http/errors";
+import { HttpError, json } from "../shared/http/http";
+import { AttachmentCreate, UploadSlot } from "../shared/http/schemas";
+import { getBlobStore } from "../shared/storage/blob-store";
+
+/** The header Put Blob needs, and the type the blob is stored with. */
+const uploadHeaders = (contentType: string) => ({ "x-ms-blob-type": "BlockBlob", "Content-Type": contentType });
+
+export const attachmentsCreate = defineEndpoint({
+  name: "attachments-create",
+  method: "POST",
+  route: "attachments",
+  summary: "Get a URL to upload one file to, for attaching to a message",
+  auth: "bearer",
+  body: { schema: AttachmentCreate, media: "json" },
+  response: UploadSlot,
+  success: 201,
+  errors: [413, 429, 503],
+  handler: async ({ user, body }) => {
+    const limits = getConfig().attachments;
+    if (body.size > limits.maxBytes) throw new HttpError(413, attachmentTooLargeDetail(limits.maxBytes));
+    // Signed before the row is written: storage being down leaves no slot behind to count against the user.
+    const blobName = newBlobName();
+    const expiresAt = new Date(Date.now() + limits.uploadMinutes * 60_000);
+    const uploadUrl = await (await getBlobStore()).uploadUrl(blobName, expiresAt);
+    const created = await createAttachment(
+      user.id,
+      { blobName, filename: body.filename, contentType: body.content_type, size: body.size },
+      limits,
+    );
+    if (created.kind === "too_many") throw new HttpError(429, ERRORS.tooManyPendingUploads);
+    if (created.kind === "too_many_bytes") throw new HttpError(429, ERRORS.tooManyPendingUploadBytes);
+    return json(201, {
+      id: created.attachment.id,
+      upload_url: uploadUrl,
+      method: "PUT",
+      headers: uploadHeaders(created.attachment.content_type),
+      expires_at: expiresAt.toISOString(),
+    });
+  },
+});

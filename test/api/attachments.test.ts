@@ -1,0 +1,130 @@
+/**
+ * Attachments (CONTRACT.md, Attachments) against azurite started by the stack: the upload slot
+ * and what its URL allows, the limits, and the 503 when storage is gone.
+ */
+import { describe, expect, it } from "vitest";
+
+import { getPool } from "../../shared/data/db";
+import { ERRORS } from "../../shared/http/errors";
+import { registerOverHttp, type HttpUser } from "../support/api";
+import { putBytes, requestSlot, upload } from "../support/attachments";
+import { useLocalStack } from "../support/stack";
+
+const MAX = 1024 * 1024;
+const open = useLocalStack({
+  storage: true,
+  webPubSub: false,
+  env: { ATTACHMENT_MAX_BYTES: String(MAX), ATTACHMENT_PENDING_MAX: "4", ATTACHMENT_PENDING_MAX_BYTES: String(3 * MAX) },
+});
+
+let counter = 0;
+const newUser = (): Promise<HttpUser> => registerOverHttp(open.url, `att${process.pid}x${counter++}`);
+
+describe("POST /attachments", () => {
+  it("answers 201 with a PUT URL for one blob, valid for ATTACHMENT_UPLOAD_MINUTES, that takes the bytes", async () => {
+    const alice = await newUser();
+    const before = Date.now();
+    const { status, body } = await requestSlot(open.url, alice, { filename: "Relatório ünïcode.txt", content_type: "Text/Plain", size: 5 });
+    expect(status).toBe(201);
+    expect(body).toMatchObject({ method: "PUT", headers: { "x-ms-blob-type": "BlockBlob", "Content-Type": "text/plain" } });
+    const minutes = (Date.parse(body.expires_at) - before) / 60_000;
+    expect(minutes).toBeGreaterThan(14.9);
+    expect(minutes).toBeLessThan(15.1);
+    const url = new URL(body.upload_url);
+    expect(url.searchParams.get("sp")).toBe("cw");
+    expect(url.searchParams.get("sr")).toBe("b");
+    expect(url.pathname).not.toContain("Relat");
+    expect(await putBytes(body, Buffer.from("hello"))).toBe(201);
+    const { rows } = await getPool().query(
+      "SELECT owner_id, filename, content_type, size::int, message_id FROM attachments WHERE id = $1",
+      [body.id],
+    );
+    expect(rows).toEqual([
+      { owner_id: alice.id, filename: "Relatório ünïcode.txt", content_type: "text/plain", size: 5, message_id: null },
+    ]);
+  });
+
+  it("signs a URL that cannot read, list, or write another name", async () => {
+    const alice = await newUser();
+    const slot = await upload(open.url, alice, Buffer.from("secret bytes"));
+    const url = new URL(slot.upload_url);
+    expect((await fetch(url)).status).toBe(403);
+    const container = new URL(url);
+    container.pathname = url.pathname.replace(/\/[^/]+$/, "");
+    container.searchParams.set("restype", "container");
+    container.searchParams.set("comp", "list");
+    expect((await fetch(container)).status).toBe(403);
+    const other = new URL(url);
+    other.pathname = url.pathname.replace(/\/[^/]+$/, "/another-name");
+    expect(await putBytes(slot, Buffer.from("x"), other.toString())).toBe(403);
+  });
+
+  it("answers 413 for a size over ATTACHMENT_MAX_BYTES and records nothing", async () => {
+    const alice = await newUser();
+    const res = await requestSlot(open.url, alice, { filename: "big.bin", content_type: "application/octet-stream", size: MAX + 1 });
+    expect(res.status).toBe(413);
+    expect(res.body.detail).toBe(`An attachment may hold at most ${MAX} bytes`);
+    expect((await requestSlot(open.url, alice, { filename: "max.bin", content_type: "application/octet-stream", size: MAX })).status).toBe(
+      201,
+    );
+    const { rows } = await getPool().query("SELECT count(*)::int AS n FROM attachments WHERE owner_id = $1", [alice.id]);
+    expect(rows[0].n).toBe(1);
+  });
+
+  it.each([
+    ["a control character", "a\u0007b.txt"],
+    ["a newline", "a\nb.txt"],
+    ["a right-to-left override", "invoice\u202Etxt.exe"],
+    ["a bidi isolate", "a\u2066b.txt"],
+    ["a slash", "../etc/passwd"],
+    ["a backslash", "..\\boot.ini"],
+    ["nothing", ""],
+    ["only spaces", "   "],
+    ["a dot-dot", ".."],
+    ["256 characters", "a".repeat(256)],
+  ])("answers 422 naming filename for %s", async (_, filename) => {
+    const alice = await newUser();
+    const res = await requestSlot(open.url, alice, { filename, content_type: "text/plain", size: 1 });
+    expect(res.status).toBe(422);
+    expect((res.body.detail as { loc: string[] }[])[0].loc).toEqual(["body", "filename"]);
+  });
+
+  it("answers 422 for a bad content type or size", async () => {
+    const alice = await newUser();
+    for (const [field, file] of [
+      ["content_type", { filename: "a.txt", content_type: "text", size: 1 }],
+      ["content_type", { filename: "a.txt", content_type: "text/html; charset=utf-8", size: 1 }],
+      ["size", { filename: "a.txt", content_type: "text/plain", size: -1 }],
+      ["size", { filename: "a.txt", content_type: "text/plain", size: 1.5 }],
+    ] as const) {
+      const res = await requestSlot(open.url, alice, file);
+      expect(res.status, JSON.stringify(file)).toBe(422);
+      expect((res.body.detail as { loc: string[] }[])[0].loc).toEqual(["body", field]);
+    }
+  });
+
+  it("bounds a user's pending uploads in count and in bytes (429), each user on their own", async () => {
+    const [alice, bob] = [await newUser(), await newUser()];
+    const file = (size: number) => ({ filename: "f.bin", content_type: "application/octet-stream", size });
+    // Bytes: three at MAX fill ATTACHMENT_PENDING_MAX_BYTES.
+    for (let i = 0; i < 3; i++) expect((await requestSlot(open.url, alice, file(MAX))).status).toBe(201);
+    const overBytes = await requestSlot(open.url, alice, file(1));
+    expect(overBytes.status).toBe(429);
+    expect(overBytes.body.detail).toBe(ERRORS.tooManyPendingUploadBytes);
+    // Count: four at once, in parallel, never more than ATTACHMENT_PENDING_MAX.
+    const statuses = await Promise.all(Array.from({ length: 8 }, () => requestSlot(open.url, bob, file(1)).then((r) => r.status)));
+    expect(statuses.filter((s) => s === 201)).toHaveLength(4);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(4);
+    const { rows } = await getPool().query("SELECT count(*)::int AS n FROM attachments WHERE owner_id = $1", [bob.id]);
+    expect(rows[0].n).toBe(4);
+  });
+
+  it("answers 401 without a token", async () => {
+    const res = await fetch(`${open.url}/attachments`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ filename: "a.txt", content_type: "text/plain", size: 1 }),
+    });
+    expect(res.status).toBe(401);
+  });
+});

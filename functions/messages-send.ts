@@ -1,11 +1,12 @@
 import "../shared/config/startup";
 
 import { getSendLimits } from "../shared/auth/send-limits";
+import { getConfig } from "../shared/config/config";
 import { threadOf } from "../shared/data/mailbox";
-import { sendMessage } from "../shared/data/messages";
+import { addressing, sendMessage } from "../shared/data/messages";
 import { defineEndpoint } from "../shared/http/endpoint";
 import { ERRORS } from "../shared/http/errors";
-import { HttpError, ok } from "../shared/http/http";
+import { HttpError, ok, validationError } from "../shared/http/http";
 import { IDEMPOTENCY_KEY_HEADER, Message, MessageCreate, MessageSendHeaders } from "../shared/http/schemas";
 import { pushFrames } from "../shared/realtime/realtime";
 
@@ -21,9 +22,17 @@ export const messagesSend = defineEndpoint({
   response: Message,
   errors: [404, 410, 429],
   handler: async ({ context, user: sender, headers, body: input }) => {
-    // The sender's budgets before any other work; a recipient's only once a message is stored for them.
+    const to = input.to ?? (input.recipient_id === undefined ? [] : [input.recipient_id]);
+    const { recipients } = addressing(to, input.cc, input.bcc);
+    const { maxRecipients } = getConfig();
+    if (recipients.length > maxRecipients)
+      throw validationError([
+        { type: "too_long", loc: ["body", "to"], msg: `At most ${maxRecipients} distinct recipients (to, cc and bcc together)` },
+      ]);
+    // The sender's budgets (one point per recipient) before any other work; a recipient's only
+    // once a message is stored for them.
     const limits = getSendLimits();
-    await limits.spendSenderBudget(sender.id);
+    await limits.spendSenderBudget(sender.id, recipients.length);
     // A reply must name a message in the sender's own mailbox; it joins that message's thread.
     const replyTo = input.in_reply_to ?? null;
     const threadId = replyTo === null ? null : await threadOf(replyTo, sender.id);
@@ -31,8 +40,8 @@ export const messagesSend = defineEndpoint({
     const idempotencyKey = headers[IDEMPOTENCY_KEY_HEADER];
     const sent = await sendMessage(
       sender.id,
-      { ...input, thread_id: threadId },
-      { idempotencyKey, onStored: (tx, recipientIds) => limits.spendRecipientBudgets(tx, recipientIds) },
+      { ...input, to, thread_id: threadId },
+      { idempotencyKey, asked: input, onStored: (tx, recipientIds) => limits.spendRecipientBudgets(tx, recipientIds) },
     );
     switch (sent.kind) {
       case "recipient_not_found":

@@ -82,6 +82,9 @@ param webPubSubEventHandlerKey string
 @description('Web PubSub tier: Standard_S1 (the default) or Premium_P1, 1 000 concurrent connections a unit (up to 100 units); Premium_P2, 100 to 1 000 units. Free_F1 is for trials only: 20 concurrent connections and 20 000 messages a day for the whole service, which one busy user can spend.')
 param webPubSubSku string = 'Standard_S1'
 
+@description('Private networking (priced in docs/deploy.md): the Function App joins a virtual network, and PostgreSQL, Key Vault, storage and Web PubSub\'s API are reached only through private endpoints with their public access closed (attachments storage and Web PubSub\'s client connections stay public: browsers use them).')
+param privateNetworking bool = false
+
 @description('Defender for Storage on-upload malware scanning of attachments (priced per GB scanned: docs/deploy.md). On: a download waits for a clean verdict.')
 param malwareScanning bool = false
 
@@ -165,6 +168,11 @@ var webPubSubUnitsBySku = {
 var webPubSubUnits = contains(webPubSubUnitsBySku[webPubSubSku], webPubSubCapacity)
   ? webPubSubCapacity
   : fail('WEBPUBSUB_CAPACITY ${webPubSubCapacity} is not a unit count ${webPubSubSku} takes: ${join(map(webPubSubUnitsBySku[webPubSubSku], units => string(units)), ', ')}.')
+
+// Private endpoints and shared private links need Standard_S1 or above.
+var webPubSubSkuName = privateNetworking && webPubSubSku == 'Free_F1'
+  ? fail('PRIVATE_NETWORKING needs WEBPUBSUB_SKU Standard_S1 or above: Free_F1 takes no private endpoint.')
+  : webPubSubSku
 
 // max_connections by compute size (Azure Database for PostgreSQL flexible server, concepts-limits), 15 of
 // them reserved for Azure. Azure sets it only when the server is created, so the template sets it from
@@ -300,6 +308,7 @@ module storage 'app/storage.bicep' = {
     location: location
     tags: tags
     deploymentContainerName: deploymentContainerName
+    privateNetworking: privateNetworking
   }
 }
 
@@ -349,6 +358,7 @@ module keyVault 'app/keyvault.bicep' = {
     webPubSubPrincipalId: webPubSubIdentity.outputs.principalId
     deployerPrincipalId: principalId
     jwtSecret: jwtSecret
+    privateNetworking: privateNetworking
     logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsId
     eventHandlerKey: webPubSubEventHandlerKey
   }
@@ -372,6 +382,7 @@ module postgres 'app/postgres.bicep' = {
     appIdentityPrincipalId: identity.outputs.principalId
     deployerObjectId: deployer().objectId
     deployerUserPrincipalName: deployerUserPrincipalName
+    privateNetworking: privateNetworking
     logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsId
   }
 }
@@ -383,10 +394,12 @@ module webPubSub 'app/webpubsub.bicep' = {
     name: '${abbrs.signalRServiceWebPubSub}${resourceToken}'
     location: location
     tags: tags
-    skuName: webPubSubSku
+    skuName: webPubSubSkuName
     capacity: webPubSubUnits
     appPrincipalId: identity.outputs.principalId
     identityId: webPubSubIdentity.outputs.id
+    privateNetworking: privateNetworking
+    keyVaultId: keyVault.outputs.id
     logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsId
   }
 }
@@ -398,6 +411,21 @@ module rbac 'app/rbac.bicep' = {
     storageAccountName: storage.outputs.name
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     appPrincipalId: identity.outputs.principalId
+  }
+}
+
+module network 'app/network.bicep' = if (privateNetworking) {
+  name: 'network'
+  scope: rg
+  params: {
+    name: '${abbrs.networkVirtualNetworks}${resourceToken}'
+    location: location
+    tags: tags
+    postgresServerId: postgres.outputs.id
+    keyVaultId: keyVault.outputs.id
+    hostStorageId: storage.outputs.id
+    attachmentsStorageId: attachments.outputs.id
+    webPubSubId: webPubSub.outputs.id
   }
 }
 
@@ -419,6 +447,8 @@ module api 'app/api.bicep' = {
     maximumInstanceCount: maximumInstanceCount
     httpPerInstanceConcurrency: httpPerInstanceConcurrency
     allowedOrigins: corsOrigins
+    privateNetworking: privateNetworking
+    appSubnetId: privateNetworking ? network!.outputs.appSubnetId : ''
     logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsId
     // Exactly the names in shared/config/settings.ts (test/infra/infra.test.ts checks them). No password and no
     // connection string: the identity reaches PostgreSQL and Web PubSub; secrets come from Key Vault.

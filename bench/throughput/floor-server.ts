@@ -14,8 +14,9 @@ import { signIn } from "../../shared/auth/sessions";
 import { verifyAccessToken } from "../../shared/auth/tokens";
 import { getPool, inTransaction } from "../../shared/data/db";
 import { isForeignKeyViolation } from "../../shared/data/db-errors";
-import { countUnread, insertMessage, listInbox, listOutbox } from "../../shared/data/messages";
+import { countUnread, insertFloorMessage, listInbox, listOutbox } from "../../shared/data/messages";
 import { findUserById, findUserByUsername, findUserInSession } from "../../shared/data/users";
+import type { MessageT } from "../../shared/http/schemas";
 import { newMessageEvent } from "../../shared/realtime/events";
 import { push } from "../../shared/realtime/realtime";
 
@@ -60,14 +61,14 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     const input = JSON.parse(await readBody(req)) as { recipient_id: number; title: string; body: string };
     // The plain insert, without the event log the service writes with it: the log's cost shows in the ratio.
     const sent = await inTransaction(async (tx) => {
-      const message = await insertMessage(tx, user.id, input);
+      const message = await insertFloorMessage(tx, user.id, input);
       return { message, unreadCount: await countUnread(input.recipient_id, tx) };
     }).catch((error: unknown) => {
       if (isForeignKeyViolation(error, "messages_recipient_id_fkey")) return null;
       throw error;
     });
     if (!sent) return reply(res, 404, { detail: "Recipient not found" });
-    await push({ userId: sent.message.recipient_id }, newMessageEvent(sent.message, sent.unreadCount), quiet);
+    await push({ userId: sent.message.recipient_id }, newMessageEvent(sent.message as MessageT, sent.unreadCount), quiet);
     return reply(res, 200, sent.message);
   }
   reply(res, 404, { detail: "Not Found" });

@@ -5,5 +5,6 @@
  */
 export { connect, type ConnectOptions, type ConnectionState, type RealtimeConnection } from "./connection.js";
 export { ApiError } from "./api.js";
+export { createSession, SignedOutError, type Session, type SessionOptions, type SignedOutReason } from "./session.js";
 export { webPubSubTransport, type Transport, type TransportEvents, type TransportFactory } from "./transport.js";
-export type { EventsGone, EventsPage, MailEvent, NegotiationAnswer, RealtimeEvent } from "./types.js";
+export type { EventsGone, EventsPage, MailEvent, NegotiationAnswer, RealtimeEvent, TokenAnswer } from "./types.js";

@@ -4,7 +4,7 @@
  */
 import type { z } from "zod";
 
-import type { EventsGoneBody, EventsPage as EventsPageSchema, Negotiation } from "../../shared/http/schemas.js";
+import type { EventsGoneBody, EventsPage as EventsPageSchema, Negotiation, Token } from "../../shared/http/schemas.js";
 import type { Frame, RealtimeEvent } from "../../shared/realtime/events.js";
 
 /** A frame as pushed and as GET /events returns it: an event and the user's sequence number. */
@@ -18,5 +18,8 @@ export type EventsPage = Omit<z.infer<typeof EventsPageSchema>, "events"> & { ev
 
 /** The answer of GET /events when the events after that point were swept (410). */
 export type EventsGone = z.infer<typeof EventsGoneBody>;
+
+/** The answer of POST /token (a login or a renewal). */
+export type TokenAnswer = z.infer<typeof Token>;
 
 export type { RealtimeEvent };

@@ -21,6 +21,9 @@ param allowedOrigins array
 param appSettings object
 @description('Log Analytics workspace that receives its logs (diagnostic settings).')
 param logAnalyticsWorkspaceId string
+@description('Private networking: the app joins this subnet (Flex Consumption VNet integration) and reaches the services through their private endpoints.')
+param privateNetworking bool = false
+param appSubnetId string = ''
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: planName
@@ -43,6 +46,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
+    virtualNetworkSubnetId: privateNetworking ? appSubnetId : null
     keyVaultReferenceIdentity: identityId
     siteConfig: {
       minTlsVersion: '1.2'

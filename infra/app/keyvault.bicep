@@ -9,6 +9,8 @@ param webPubSubPrincipalId string
 param deployerPrincipalId string = ''
 @description('Log Analytics workspace that receives its logs (diagnostic settings).')
 param logAnalyticsWorkspaceId string
+@description('Private networking: the public endpoint is closed and the app reaches this through a private endpoint (app/network.bicep).')
+param privateNetworking bool = false
 @secure()
 param jwtSecret string
 @secure()
@@ -31,6 +33,8 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
     // by an owner (it cannot be turned off again). `azd down --purge` then leaves the vault's name taken
     // for those 7 days.
     enablePurgeProtection: true
+    publicNetworkAccess: privateNetworking ? 'Disabled' : 'Enabled'
+    networkAcls: { defaultAction: privateNetworking ? 'Deny' : 'Allow', bypass: 'AzureServices' }
   }
 }
 
@@ -86,6 +90,7 @@ resource diagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' 
   }
 }
 
+output id string = vault.id
 output name string = vault.name
 output jwtSecretUri string = jwtSecretEntry.properties.secretUri
 output eventHandlerKeyUri string = eventHandlerKeyEntry.properties.secretUri

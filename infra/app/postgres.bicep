@@ -21,6 +21,8 @@ param deployerObjectId string = ''
 param deployerUserPrincipalName string = ''
 @description('Log Analytics workspace that receives its logs (diagnostic settings).')
 param logAnalyticsWorkspaceId string
+@description('Private networking: the public endpoint is closed and the app reaches this through a private endpoint (app/network.bicep).')
+param privateNetworking bool = false
 
 resource server 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = {
   name: name
@@ -39,14 +41,18 @@ resource server 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = {
     }
     highAvailability: { mode: 'Disabled' }
     backup: { backupRetentionDays: 7, geoRedundantBackup: 'Disabled' }
-    network: { publicNetworkAccess: 'Enabled' }
+    network: { publicNetworkAccess: privateNetworking ? 'Disabled' : 'Enabled' }
   }
 }
 
 // The server accepts one change at a time, so every child below waits for the previous one.
 
-// 0.0.0.0 to 0.0.0.0 is the documented rule for "allow public access from any Azure service".
-resource allowAzureServices 'Microsoft.DBforPostgreSQL/flexibleServers/firewallRules@2024-08-01' = {
+// 0.0.0.0 to 0.0.0.0 is the documented rule for "allow public access from any Azure service". It stays
+// without private networking: a Flex Consumption app outside a virtual network has no outbound addresses
+// of its own (they are shared and change as it scales), and a firewall rule takes addresses only, so
+// the alternative to it is private networking (docs/deploy.md, "Private networking"). Sign-in stays
+// Entra-only over TLS either way.
+resource allowAzureServices 'Microsoft.DBforPostgreSQL/flexibleServers/firewallRules@2024-08-01' = if (!privateNetworking) {
   parent: server
   name: 'AllowAllAzureServicesAndResourcesWithinAzureIps'
   properties: { startIpAddress: '0.0.0.0', endIpAddress: '0.0.0.0' }
@@ -111,6 +117,7 @@ resource diagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' 
   }
 }
 
+output id string = server.id
 output serverName string = server.name
 output host string = server.properties.fullyQualifiedDomainName
 output databaseName string = database.name

@@ -20,7 +20,7 @@ const SESSION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 export const isSessionId = (text: string): boolean => SESSION_ID.test(text);
 
 /** Seconds an access token lives (`expires_in` of the token answer). */
-export const accessTokenSeconds = (): number => getConfig().accessTokenExpireMinutes * 60;
+export const accessTokenSeconds = (): number => Math.max(1, Math.round(getConfig().accessTokenExpireMinutes * 60));
 
 // jsonwebtoken turns a string secret into a KeyObject on every call (about 300 µs each,
 // half the CPU of a busy instance); made once per secret, a verify costs a few µs.

@@ -12,6 +12,18 @@ export const MIN_SECRET_LENGTH = 32;
 
 const intSetting = (min: number, max: number, fallback: number) => z.coerce.number().int().min(min).max(max).default(fallback);
 
+/**
+ * Whole minutes in Azure (the template's parameter is an int); locally a fraction down to 0.05 (3 s)
+ * lets a developer or a test watch clients renew their tokens. Under a minute, no socket can be
+ * negotiated (Web PubSub tokens last whole minutes, never longer than the app token).
+ */
+const tokenMinutesSetting = z.coerce
+  .number()
+  .min(0.05)
+  .max(60 * 24 * 30)
+  .refine((v) => Number.isInteger(v) || !runsInAzure(process.env), "must be a whole number of minutes in Azure")
+  .default(30);
+
 const optionalText = z
   .string()
   .trim()
@@ -107,7 +119,7 @@ const DATABASE = {
 
 const APP = {
   secretKey: setting(SETTINGS.secretKey, secretKeySetting),
-  accessTokenExpireMinutes: setting(SETTINGS.accessTokenExpireMinutes, intSetting(1, 60 * 24 * 30, 30)),
+  accessTokenExpireMinutes: setting(SETTINGS.accessTokenExpireMinutes, tokenMinutesSetting),
   /** A session not refreshed for this long ends (its refresh token is refused, the sweep deletes it). */
   sessionIdleDays: setting(SETTINGS.sessionIdleDays, intSetting(1, 3650, 30)),
   bcryptCost: setting(SETTINGS.bcryptCost, intSetting(4, 15, 12)),
@@ -156,6 +168,10 @@ const APP = {
   eventHandlerKey: setting(SETTINGS.webPubSubEventHandlerKey, optionalText),
   pushTimeoutMs: setting(SETTINGS.webPubSubPushTimeoutMs, intSetting(50, 30_000, 2_000)),
   requestMaxBytes: setting(SETTINGS.requestMaxBytes, intSetting(1024, 10 * 1024 * 1024, 1024 * 1024)),
+  /** Distinct recipients of one message (to, cc and bcc together). */
+  maxRecipients: setting(SETTINGS.maxRecipients, intSetting(1, 10_000, 50)),
+  /** How long a copy stays in trash before the sweep erases it. */
+  trashRetentionDays: setting(SETTINGS.trashRetentionDays, intSetting(1, 3650, 30)),
   /** Files in Blob Storage (shared/storage): where, and what one user and one message may hold. */
   attachments: {
     blobEndpoint: setting(SETTINGS.attachmentBlobEndpoint, optionalText.pipe(z.url({ protocol: /^https?$/ }).optional())),

@@ -45,6 +45,8 @@ export const SETTINGS = {
   wsMaxConnectionsPerUser: "WS_MAX_CONNECTIONS_PER_USER",
   wsNegotiatePerMinute: "WS_NEGOTIATE_PER_MINUTE",
   requestMaxBytes: "REQUEST_MAX_BYTES",
+  maxRecipients: "MAX_RECIPIENTS",
+  trashRetentionDays: "TRASH_RETENTION_DAYS",
   attachmentBlobEndpoint: "ATTACHMENT_BLOB_ENDPOINT",
   attachmentStorageConnectionString: "ATTACHMENT_STORAGE_CONNECTION_STRING",
   attachmentContainer: "ATTACHMENT_CONTAINER",

@@ -50,34 +50,40 @@ const PENDING_COUNT = -1;
 const PENDING_FIELD = `"unread_count":${PENDING_COUNT}`;
 
 /**
- * Logs one event that carries its user's unread count, reading the count in the same statement
- * (the send's hot path: after the insert the user's row stays locked until commit, so every
- * round trip before the commit holds back the next send to the same user). The event is built
- * once with a placeholder count, which the statement replaces with the real one; only our own
- * keys can match, since a quote inside any string in the JSON text is escaped.
+ * Logs one event for each of `userIds` (distinct), each carrying that user's inbox unread count,
+ * read in the same statement (the send's hot path: after the insert each recipient's counter row
+ * stays locked until commit, so every round trip before the commit holds back the next send to the
+ * same user). The event is built once with a placeholder count, which the statement replaces with
+ * each user's; only our own keys can match, since a quote inside any string in the JSON is escaped.
  */
-export async function logWithUnreadCount(
+export async function logWithUnreadCounts(
   tx: Queryable,
-  userId: number,
+  userIds: readonly number[],
   build: (unreadCount: number) => RealtimeEvent,
-): Promise<{ unreadCount: number; frame: UserFrame }> {
+): Promise<{ unreadCount: number; frame: UserFrame }[]> {
   const template = JSON.stringify(build(PENDING_COUNT));
   if (!template.includes(PENDING_FIELD)) throw new Error(`the event ${template.slice(0, 40)}... carries no unread_count`);
-  const { rows } = await tx.query<{ seq: string; unread_count: number }>(
-    `WITH counted AS (SELECT unread_count FROM users WHERE id = $1),
-     bumped AS (
-       INSERT INTO user_event_counters AS c (user_id, seq) VALUES ($1, 1)
+  const { rows } = await tx.query<{ user_id: number; seq: string; unread_count: number }>(
+    `WITH counted AS (
+       SELECT i.user_id, coalesce(mc.unread, 0) AS unread_count
+         FROM unnest($1::int[]) i(user_id) LEFT JOIN mailbox_counters mc ON mc.user_id = i.user_id AND mc.folder = 'inbox'
+     ), bumped AS (
+       INSERT INTO user_event_counters AS c (user_id, seq) SELECT user_id, 1 FROM counted ORDER BY user_id
        ON CONFLICT (user_id) DO UPDATE SET seq = c.seq + 1
-       RETURNING c.seq
+       RETURNING c.user_id, c.seq
      ), logged AS (
        INSERT INTO user_events (user_id, seq, created_at, payload)
-       SELECT $1, b.seq, clock_timestamp(), replace($2, $3, '"unread_count":' || n.unread_count)::json FROM bumped b, counted n
+       SELECT b.user_id, b.seq, clock_timestamp(), replace($2, $3, '"unread_count":' || n.unread_count)::json
+         FROM bumped b JOIN counted n USING (user_id)
      )
-     SELECT b.seq::text AS seq, n.unread_count FROM bumped b, counted n`,
-    [userId, template, PENDING_FIELD],
+     SELECT b.user_id, b.seq::text AS seq, n.unread_count FROM bumped b JOIN counted n USING (user_id)`,
+    [userIds, template, PENDING_FIELD],
   );
-  const { seq, unread_count: unreadCount } = rows[0];
-  return { unreadCount, frame: { userId, frame: toFrame(build(unreadCount), Number(seq)) } };
+  const byUser = new Map(rows.map((r) => [r.user_id, r]));
+  return userIds.map((userId) => {
+    const { seq, unread_count: unreadCount } = byUser.get(userId) as (typeof rows)[number];
+    return { unreadCount, frame: { userId, frame: toFrame(build(unreadCount), Number(seq)) } };
+  });
 }
 
 export type EventsPage = { kind: "page"; events: Frame[]; latestSeq: number } | { kind: "gone"; latestSeq: number };
@@ -112,7 +118,10 @@ export async function readEvents(userId: number, after: number, limit: number): 
 /** The unread count and the latest seq, read together: what a socket is told when it connects. */
 export async function connectSnapshotOf(userId: number): Promise<{ unreadCount: number; latestSeq: number }> {
   const { rows } = await getPool().query<{ unread_count: number; seq: string | null }>(
-    "SELECT u.unread_count, c.seq::text AS seq FROM users u LEFT JOIN user_event_counters c ON c.user_id = u.id WHERE u.id = $1",
+    `SELECT coalesce(mc.unread, 0) AS unread_count, c.seq::text AS seq
+       FROM users u LEFT JOIN user_event_counters c ON c.user_id = u.id
+       LEFT JOIN mailbox_counters mc ON mc.user_id = u.id AND mc.folder = 'inbox'
+      WHERE u.id = $1`,
     [userId],
   );
   return { unreadCount: rows[0]?.unread_count ?? 0, latestSeq: Number(rows[0]?.seq ?? 0) };

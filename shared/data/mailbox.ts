@@ -10,29 +10,37 @@ import {
   messagesReadEvents,
   messageUpdatedEvent,
   unreadCountUpdatedEvent,
+  type CopyState,
   type UserEvent,
   type UserFrame,
 } from "../realtime/events";
 import { getPool, inTransaction, type Queryable } from "./db";
 import { logEvents } from "./event-log";
-import { canBeId, countUnread, FROM_MESSAGES, MESSAGE_COLUMNS, toMessage, visibleTo, withinBytes, type MessageRow } from "./messages";
-import { IN_RECIPIENT_MAILBOX, UNREAD } from "./unread";
+import { FROM_COPIES, MESSAGE_COLUMNS, toMessage, type MessageRow } from "./message-view";
+import { canBeId, countUnread, withinBytes } from "./messages";
 
-/** The message when this user sent or received it and has not deleted it. */
+/**
+ * The copy a message id names for this user: the received one when they have both (a note to
+ * oneself), so the original's read, unread and view keep meaning the recipient's side.
+ */
+const OWN_COPY = (message: string, user: string) =>
+  `c.user_id = ${user} AND c.message_id = ${message} AND c.received = (SELECT bool_or(y.received) FROM message_copies y WHERE y.user_id = ${user} AND y.message_id = ${message})`;
+
+/** The message as this user's copy shows it; null when they have no copy of it. */
 export async function getMessage(messageId: number, userId: number): Promise<MessageT | null> {
   if (!canBeId(messageId)) return null;
-  const { rows } = await getPool().query<MessageRow>(`SELECT ${MESSAGE_COLUMNS} ${FROM_MESSAGES} WHERE m.id = $1 AND ${visibleTo(2)}`, [
+  const { rows } = await getPool().query<MessageRow>(`SELECT ${MESSAGE_COLUMNS} ${FROM_COPIES} WHERE ${OWN_COPY("$1", "$2")}`, [
     messageId,
     userId,
   ]);
   return rows.length ? toMessage(rows[0]) : null;
 }
 
-/** The thread a reply to this message joins, or null when the user cannot see the message. */
+/** The thread (as this user sees it) a reply to this message joins, or null when the user has no copy of it. */
 export async function threadOf(messageId: number, userId: number, db: Queryable = getPool()): Promise<number | null> {
   if (!canBeId(messageId)) return null;
   const { rows } = await db.query<{ thread_id: number }>(
-    `SELECT COALESCE(m.thread_id, m.id) AS thread_id FROM messages m WHERE m.id = $1 AND ${visibleTo(2)}`,
+    "SELECT thread_id FROM message_copies WHERE user_id = $2 AND message_id = $1 ORDER BY received LIMIT 1",
     [messageId, userId],
   );
   return rows.length ? rows[0].thread_id : null;
@@ -53,14 +61,15 @@ export interface ThreadPage {
 export async function listThread(messageId: number, userId: number, page: ThreadPage): Promise<MessageT[] | null> {
   const threadId = await threadOf(messageId, userId);
   if (threadId === null) return null;
-  // The root carries no thread_id (it is its own); replies are found through messages_thread_idx.
+  // The user's own copies in the thread, through message_copies_thread_idx; one per message.
   const { rows } = await getPool().query<MessageRow>(
     withinBytes(
       MESSAGE_COLUMNS,
-      "m.id",
-      `${FROM_MESSAGES}
-      WHERE (m.id = $1 OR m.thread_id = $1) AND ${visibleTo(2)} AND ($3::bigint IS NULL OR m.id > $3)
-      ORDER BY m.id LIMIT $4`,
+      "c.message_id",
+      `${FROM_COPIES}
+      WHERE c.user_id = $2 AND c.thread_id = $1 AND ($3::bigint IS NULL OR c.message_id > $3)
+        AND (c.received OR NOT EXISTS (SELECT 1 FROM message_copies y WHERE y.user_id = c.user_id AND y.message_id = c.message_id AND y.received))
+      ORDER BY c.message_id LIMIT $4`,
       5,
     ),
     [threadId, userId, page.after_id ?? null, page.limit, page.maxBytes],
@@ -74,14 +83,15 @@ interface Changed {
   senderId: number;
   readAt: Date;
   unreadCount: number;
+  state: CopyState;
 }
 
 const SET_READ_STATE: Record<ReadState, { set: string; from: string }> = {
-  read: { set: "is_read = true, read_at = now()", from: UNREAD },
-  unread: { set: "is_read = false, read_at = NULL", from: `is_read AND ${IN_RECIPIENT_MAILBOX}` },
+  read: { set: "is_read = true, read_at = now()", from: "NOT c.is_read" },
+  unread: { set: "is_read = false, read_at = NULL", from: "c.is_read" },
 };
 
-/** Moves a received message to `state` and logs `events` of the change; only an actual change is one. */
+/** Moves this user's received copy to `state` and logs `events` of the change; only an actual change is one. */
 async function changeReadState(
   messageId: number,
   recipientId: number,
@@ -91,19 +101,25 @@ async function changeReadState(
   if (!canBeId(messageId)) return { kind: "not_found" };
   return inTransaction(async (tx) => {
     const { set, from } = SET_READ_STATE[state];
-    const updated = await tx.query<{ sender_id: number; read_at: Date }>(
-      `UPDATE messages SET ${set} WHERE id = $1 AND recipient_id = $2 AND ${from} RETURNING sender_id, read_at`,
+    const updated = await tx.query<{ sender_id: number; read_at: Date } & CopyState>(
+      `UPDATE message_copies c SET ${set} WHERE c.user_id = $2 AND c.message_id = $1 AND c.received AND ${from}
+       RETURNING sender_id, read_at, folder, is_starred, is_read`,
       [messageId, recipientId],
     );
     if (updated.rowCount === 0) {
-      const exists = await tx.query(`SELECT 1 FROM messages WHERE id = $1 AND recipient_id = $2 AND ${IN_RECIPIENT_MAILBOX}`, [
+      const exists = await tx.query("SELECT 1 FROM message_copies WHERE user_id = $2 AND message_id = $1 AND received", [
         messageId,
         recipientId,
       ]);
       return exists.rowCount === 0 ? { kind: "not_found" } : { kind: "unchanged" };
     }
-    const { sender_id, read_at } = updated.rows[0];
-    const change = { senderId: sender_id, readAt: read_at, unreadCount: await countUnread(recipientId, tx) };
+    const { sender_id, read_at, folder, is_starred, is_read } = updated.rows[0];
+    const change = {
+      senderId: sender_id,
+      readAt: read_at,
+      unreadCount: await countUnread(recipientId, tx),
+      state: { folder, is_starred, is_read },
+    };
     return { kind: "changed", frames: await logEvents(tx, events(change)) };
   });
 }
@@ -112,10 +128,10 @@ export type MarkReadOutcome = { kind: "not_found" } | { kind: "already_read" } |
 
 /** Marks a message read by its recipient; only the first read reports a change (and logs its events). */
 export async function markRead(messageId: number, recipientId: number): Promise<MarkReadOutcome> {
-  const change = await changeReadState(messageId, recipientId, "read", ({ senderId, readAt, unreadCount }) => [
+  const change = await changeReadState(messageId, recipientId, "read", ({ senderId, readAt, unreadCount, state }) => [
     { userId: recipientId, event: unreadCountUpdatedEvent(unreadCount) },
-    { userId: recipientId, event: messageUpdatedEvent(messageId, true) },
-    { userId: senderId, event: messageReadEvent(messageId, readAt.toISOString()) },
+    { userId: recipientId, event: messageUpdatedEvent(messageId, state) },
+    { userId: senderId, event: messageReadEvent(messageId, readAt.toISOString(), recipientId) },
   ]);
   return change.kind === "changed"
     ? { kind: "first_read", frames: change.frames }
@@ -128,9 +144,9 @@ export type MarkUnreadOutcome = { kind: "not_found" } | { kind: "already_unread"
 
 /** Marks a received message unread again; only an actual change reports one. */
 export async function markUnread(messageId: number, recipientId: number): Promise<MarkUnreadOutcome> {
-  const change = await changeReadState(messageId, recipientId, "unread", ({ unreadCount }) => [
+  const change = await changeReadState(messageId, recipientId, "unread", ({ unreadCount, state }) => [
     { userId: recipientId, event: unreadCountUpdatedEvent(unreadCount) },
-    { userId: recipientId, event: messageUpdatedEvent(messageId, false) },
+    { userId: recipientId, event: messageUpdatedEvent(messageId, state) },
   ]);
   return change.kind === "changed"
     ? { kind: "marked_unread", frames: change.frames }
@@ -145,49 +161,61 @@ export interface MarkAllReadResult {
   frames: UserFrame[];
 }
 
-/** Marks every unread received message read, or only those with an id up to `upToId`. */
+/** Marks every unread copy in the inbox read, or only those with an id up to `upToId`. */
 export async function markAllRead(recipientId: number, upToId?: number): Promise<MarkAllReadResult> {
   return inTransaction(async (tx) => {
     // One statement, so a message sent meanwhile is either marked and reported, or neither.
     const { rows } = await tx.query<{ sender_id: number; ids: number[]; read_at: Date }>(
       `WITH changed AS (
-         UPDATE messages SET is_read = true, read_at = now()
-          WHERE recipient_id = $1 AND ${UNREAD} AND ($2::bigint IS NULL OR id <= $2)
-          RETURNING id, sender_id, read_at)
-       SELECT sender_id, array_agg(id ORDER BY id) AS ids, max(read_at) AS read_at FROM changed GROUP BY sender_id ORDER BY sender_id`,
+         UPDATE message_copies SET is_read = true, read_at = now()
+          WHERE user_id = $1 AND folder = 'inbox' AND received AND NOT is_read AND ($2::bigint IS NULL OR message_id <= $2)
+          RETURNING message_id, sender_id, read_at)
+       SELECT sender_id, array_agg(message_id ORDER BY message_id) AS ids, max(read_at) AS read_at FROM changed GROUP BY sender_id ORDER BY sender_id`,
       [recipientId, upToId ?? null],
     );
     const marked = rows.reduce((n, r) => n + r.ids.length, 0);
     if (marked === 0) return { marked, frames: [] };
     const readAt = rows[0].read_at.toISOString();
     const events: UserEvent[] = [{ userId: recipientId, event: unreadCountUpdatedEvent(await countUnread(recipientId, tx)) }];
-    for (const r of rows) for (const event of messagesReadEvents(r.ids, readAt)) events.push({ userId: r.sender_id, event });
+    for (const r of rows) for (const event of messagesReadEvents(r.ids, readAt, recipientId)) events.push({ userId: r.sender_id, event });
     return { marked, frames: await logEvents(tx, events) };
   });
 }
 
+/**
+ * Erases the messages among `messageIds` that no copy is left of. The caller holds their rows
+ * locked (lockMessages) since before it deleted copies, so of two parties deleting the last two
+ * copies at once, the second sees the first's delete and erases the message.
+ */
+export async function eraseOrphans(tx: Queryable, messageIds: readonly number[]): Promise<number> {
+  const { rowCount } = await tx.query(
+    "DELETE FROM messages m WHERE m.id = ANY($1::int[]) AND NOT EXISTS (SELECT 1 FROM message_copies c WHERE c.message_id = m.id)",
+    [messageIds],
+  );
+  return rowCount ?? 0;
+}
+
+/** Locks the messages' rows, in id order, until the transaction ends. */
+export async function lockMessages(tx: Queryable, messageIds: readonly number[]): Promise<void> {
+  await tx.query("SELECT id FROM messages WHERE id = ANY($1::int[]) ORDER BY id FOR UPDATE", [messageIds]);
+}
+
 export type DeleteOutcome = { kind: "not_found" } | { kind: "deleted"; frames: UserFrame[] };
 
-/**
- * Removes a message from this user's mailbox only; the row itself goes once both sides have
- * deleted it. Two sides deleting at once serialise on the row lock, so exactly one removes it.
- */
+/** Removes this user's copies of a message at once; the message itself goes with its last copy. */
 export async function deleteMessage(messageId: number, userId: number): Promise<DeleteOutcome> {
   if (!canBeId(messageId)) return { kind: "not_found" };
   return inTransaction(async (tx) => {
-    const { rows } = await tx.query<{ was_unread: boolean; both_deleted: boolean }>(
-      `UPDATE messages m SET
-          sender_deleted_at = CASE WHEN m.sender_id = $2 THEN COALESCE(m.sender_deleted_at, now()) ELSE m.sender_deleted_at END,
-          recipient_deleted_at = CASE WHEN m.recipient_id = $2 THEN COALESCE(m.recipient_deleted_at, now()) ELSE m.recipient_deleted_at END
-        WHERE m.id = $1 AND ${visibleTo(2)}
-        RETURNING (m.recipient_id = $2 AND NOT m.is_read) AS was_unread,
-                  (m.sender_deleted_at IS NOT NULL AND m.recipient_deleted_at IS NOT NULL) AS both_deleted`,
+    await lockMessages(tx, [messageId]);
+    const { rows } = await tx.query<{ was_unread: boolean }>(
+      `DELETE FROM message_copies WHERE user_id = $2 AND message_id = $1
+        RETURNING (received AND NOT is_read AND folder = 'inbox') AS was_unread`,
       [messageId, userId],
     );
     if (!rows.length) return { kind: "not_found" };
-    if (rows[0].both_deleted) await tx.query("DELETE FROM messages WHERE id = $1", [messageId]);
+    await eraseOrphans(tx, [messageId]);
     const events: UserEvent[] = [{ userId, event: messageDeletedEvent(messageId) }];
-    if (rows[0].was_unread) events.push({ userId, event: unreadCountUpdatedEvent(await countUnread(userId, tx)) });
+    if (rows.some((r) => r.was_unread)) events.push({ userId, event: unreadCountUpdatedEvent(await countUnread(userId, tx)) });
     return { kind: "deleted", frames: await logEvents(tx, events) };
   });
 }

@@ -1,26 +1,17 @@
+/**
+ * Sending and listing. A message is stored once (messages) with its addressing, and each party
+ * gets a copy (message_copies, shared/data/copies.ts) holding its folder and flags; the lists read
+ * one user's copies through one index each. docs/mail-model.md tells the model.
+ */
 import type { MessageT } from "../http/schemas";
 import { newMessageEvent, type UserFrame } from "../realtime/events";
+import { ADDRESSEE_KEY_SQL, type Folder } from "./copies";
 import { getPool, inTransaction, type Queryable } from "./db";
-import { isForeignKeyViolation } from "./db-errors";
-import { logWithUnreadCount } from "./event-log";
+import { logWithUnreadCounts } from "./event-log";
 import { claimKey, fingerprint, recordAnswer } from "./idempotency";
+import { AS_SENT, FROM_COPIES, fromCopies, MESSAGE_COLUMNS, MESSAGE_FIELDS, toMessage, type MessageRow } from "./message-view";
 
-export interface MessageRow extends Omit<MessageT, "timestamp"> {
-  timestamp: Date;
-}
-
-export const toMessage = (row: MessageRow): MessageT => ({ ...row, timestamp: row.timestamp.toISOString() });
-
-// thread_id is stored only on replies: NULL means the message starts its own thread.
-export const MESSAGE_COLUMNS = `m.id, m.sender_id, m.recipient_id, m.title, m.body, m."timestamp", m.is_read,
-  s.username AS sender_username, r.username AS recipient_username, m.in_reply_to, COALESCE(m.thread_id, m.id) AS thread_id`;
-
-const joinUsers = (source: string) => `FROM ${source} m JOIN users s ON s.id = m.sender_id JOIN users r ON r.id = m.recipient_id`;
-export const FROM_MESSAGES = joinUsers("messages");
-
-/** Each side deletes a message from its own mailbox only; `$n` is the user's id. */
-export const visibleTo = (n: number) =>
-  `((m.sender_id = $${n} AND m.sender_deleted_at IS NULL) OR (m.recipient_id = $${n} AND m.recipient_deleted_at IS NULL))`;
+export { FROM_COPIES, MESSAGE_COLUMNS, toMessage, type MessageRow } from "./message-view";
 
 // ids are SERIAL (int4): a larger number can name no row, and must not reach the database as one.
 const INT4_MAX = 2_147_483_647;
@@ -41,10 +32,7 @@ const searchWords = (q: string | undefined) => q?.trim() || undefined;
 // A q of punctuation only has no words, so it too keeps everything. The query is planned with
 // q's value (an unnamed statement), so the words test folds away and the index condition stays.
 const SEARCH = (n: number) =>
-  `AND (mail_search_query($${n}) = ''::tsquery OR mail_search_document(m.title, m.body) @@ mail_search_query($${n}))`;
-
-// The columns of MESSAGE_COLUMNS as a subquery names them.
-const MESSAGE_FIELDS = `id, sender_id, recipient_id, title, body, "timestamp", is_read, sender_username, recipient_username, in_reply_to, thread_id`;
+  `(mail_search_query($${n}) = ''::tsquery OR mail_search_document(m.title, m.body) @@ mail_search_query($${n}))`;
 
 /**
  * A page query cut short in the database once the title and body bytes of the rows before a row
@@ -67,16 +55,43 @@ function bounded(page: Page, order: string, rest: string, values: unknown[]): Sq
   return { text: withinBytes(MESSAGE_COLUMNS, order, rest, values.length + 1), values: [...values, page.maxBytes] };
 }
 
-/** O(1): the counter the database keeps in step with every change to messages (migration 6). */
+/** O(1): the inbox's unread counter, kept in the transaction of every change to copies (migration 12). */
 export async function countUnread(userId: number, db: Queryable = getPool()): Promise<number> {
-  const { rows } = await db.query<{ n: number }>("SELECT unread_count AS n FROM users WHERE id = $1", [userId]);
+  const { rows } = await db.query<{ n: number }>("SELECT unread AS n FROM mailbox_counters WHERE user_id = $1 AND folder = 'inbox'", [
+    userId,
+  ]);
   return rows[0]?.n ?? 0;
+}
+
+export interface MailboxCounts {
+  inbox: { total: number; unread: number };
+  archive: { total: number; unread: number };
+  trash: { total: number; unread: number };
+  sent: { total: number };
+  starred: { total: number; unread: number };
+}
+
+/** Every counter of the user's mailbox: one primary-key range read, no scan of copies. */
+export async function mailboxCounts(userId: number, db: Queryable = getPool()): Promise<MailboxCounts> {
+  const { rows } = await db.query<{ folder: string; total: number; unread: number }>(
+    "SELECT folder, total, unread FROM mailbox_counters WHERE user_id = $1",
+    [userId],
+  );
+  const of = (folder: string) => rows.find((r) => r.folder === folder) ?? { total: 0, unread: 0 };
+  const pair = (folder: string) => ({ total: of(folder).total, unread: of(folder).unread });
+  return {
+    inbox: pair("inbox"),
+    archive: pair("archive"),
+    trash: pair("trash"),
+    sent: { total: of("sent").total },
+    starred: pair("starred"),
+  };
 }
 
 export type SendOutcome =
   | { kind: "sent"; message: MessageT; recipientUnreadCount: number; frames: UserFrame[] }
   | { kind: "replayed"; message: MessageT }
-  /** The key's message has since been deleted by both parties, and its text erased. */
+  /** The key's message has since been deleted by every party, and its text erased. */
   | { kind: "replayed_deleted" }
   | { kind: "different_request" }
   | { kind: "recipient_not_found" };
@@ -89,71 +104,158 @@ export interface SendOptions {
    * whatever it counts is rolled back with the message if it (or anything after it) throws.
    */
   onStored?: (tx: Queryable, recipientIds: number[]) => Promise<void>;
+  /** What the client asked for, for the idempotency fingerprint (default: the input without thread_id). */
+  asked?: Readonly<Record<string, unknown>>;
 }
 
-/** The answer a replay gives: the message as first answered (it was unread then), read by id. */
+/** The answer a replay gives: the message as first answered (unread then), read by id; gone once erased. */
 async function replayOf(messageId: number, tx: Queryable): Promise<SendOutcome> {
-  const { rows } = await tx.query<MessageRow>(`SELECT ${MESSAGE_COLUMNS} ${FROM_MESSAGES} WHERE m.id = $1`, [messageId]);
-  return rows[0] ? { kind: "replayed", message: { ...toMessage(rows[0]), is_read: false } } : { kind: "replayed_deleted" };
+  const { rows } = await tx.query<MessageRow>(`SELECT ${MESSAGE_COLUMNS} ${fromCopies(AS_SENT)}`, [messageId]);
+  return rows[0] ? { kind: "replayed", message: { ...toMessage(rows[0]), is_read: false, read_by: [] } } : { kind: "replayed_deleted" };
 }
 
 class RecipientNotFound extends Error {}
 
-export type NewMessage = { recipient_id: number; title: string; body: string; in_reply_to?: number | null; thread_id?: number | null };
+/** A message to store: its addressing (each list without repeats, see `addressing`) and text. */
+export type NewMessage = {
+  /** The original's one recipient: the same as `to: [recipient_id]`. */
+  recipient_id?: number;
+  to?: number[];
+  cc?: number[];
+  bcc?: number[];
+  title: string;
+  body: string;
+  in_reply_to?: number | null;
+  /** The sender's thread for a reply (threadOf in_reply_to), stored on the message. */
+  thread_id?: number | null;
+};
 
-const INSERTED = `inserted AS (
-     INSERT INTO messages (sender_id, recipient_id, title, body, in_reply_to, thread_id) VALUES ($1, $2, $3, $4, $5, $6)
-     RETURNING id, sender_id, recipient_id, title, body, "timestamp", is_read, in_reply_to, thread_id)`;
+/**
+ * The addressing as stored: each id once, in the first list that names it (to, then cc, then
+ * bcc), in the order given; and the distinct recipients.
+ */
+export function addressing(to: readonly number[], cc: readonly number[] = [], bcc: readonly number[] = []) {
+  const seen = new Set<number>();
+  const keep = (ids: readonly number[]) => ids.filter((id) => !seen.has(id) && (seen.add(id), true));
+  const lists = { to: keep(to), cc: keep(cc), bcc: keep(bcc) };
+  return { ...lists, recipients: [...lists.to, ...lists.cc, ...lists.bcc] };
+}
 
-const insertValues = (senderId: number, input: NewMessage) => [
-  senderId,
-  input.recipient_id,
-  input.title,
-  input.body,
-  input.in_reply_to ?? null,
-  input.thread_id ?? null,
-];
+// One statement: check (and share-lock) every recipient, store the message once and one copy per
+// party. A party's thread and in_reply_to come from its own copy of the message replied to, so a
+// party added later starts a thread of its own and never learns the ids before it. A recipient
+// sees to and cc and, when blind-copied, itself; the sender sees every list.
+const STORE_MESSAGE = `
+  WITH found AS (
+    SELECT u.id, u.username FROM users u WHERE u.id = ANY($8::int[]) AND u.deleted_at IS NULL ORDER BY u.id FOR SHARE
+  ), msg AS (
+    INSERT INTO messages (sender_id, recipient_id, title, body, in_reply_to, thread_id, to_ids, cc_ids, bcc_ids)
+    SELECT $1, ($5::int[])[1], $2, $3, $4, $9, $5, $6, $7 WHERE (SELECT count(*) FROM found) = cardinality($8::int[])
+    RETURNING id, "timestamp"
+  ), parties AS (
+    SELECT $1::int AS user_id, false AS received UNION ALL SELECT r, true FROM unnest($8::int[]) r
+  ), copies AS (
+    INSERT INTO message_copies (user_id, message_id, received, folder, is_read, sender_id, "timestamp", thread_id, in_reply_to, addressee_keys)
+    SELECT p.user_id, msg.id, p.received, CASE WHEN p.received THEN 'inbox' ELSE 'sent' END, NOT p.received, $1, msg."timestamp",
+           coalesce(parent.thread_id, msg.id), parent.message_id,
+           ARRAY(SELECT ${ADDRESSEE_KEY_SQL("p.user_id", "a")} FROM unnest(CASE WHEN NOT p.received THEN $5::int[] || $6::int[] || $7::int[]
+                    WHEN p.user_id = ANY($7::int[]) THEN $5::int[] || $6::int[] || p.user_id ELSE $5::int[] || $6::int[] END) a)
+      FROM msg CROSS JOIN parties p
+      LEFT JOIN LATERAL (SELECT pc.thread_id, pc.message_id FROM message_copies pc
+                          WHERE pc.user_id = p.user_id AND pc.message_id = $4 ORDER BY pc.received LIMIT 1) parent ON true
+    RETURNING received, thread_id, in_reply_to
+  )
+  SELECT msg.id, msg."timestamp",
+         (SELECT json_object_agg(u.id, u.username) FROM users u WHERE u.id = ANY($8::int[] || $1::int)) AS names,
+         (SELECT json_build_object('thread_id', thread_id, 'in_reply_to', in_reply_to) FROM copies WHERE NOT received) AS own
+    FROM msg`;
 
-/** The bare insert of a send (the throughput benchmark's floor runs it with a separate count, as sends did before the event log). */
-export async function insertMessage(tx: Queryable, senderId: number, input: NewMessage): Promise<MessageT> {
-  // The foreign key checks (and locks) the recipient, so a missing one costs no extra query.
-  const { rows } = await tx.query<MessageRow>(
-    `WITH ${INSERTED} SELECT ${MESSAGE_COLUMNS} ${joinUsers("inserted")}`,
-    insertValues(senderId, input),
+interface Stored {
+  id: number;
+  timestamp: Date;
+  names: Record<string, string>;
+  own: { thread_id: number; in_reply_to: number | null };
+}
+
+/**
+ * Stores the message and every party's copy in the caller's transaction; null when a recipient is
+ * unknown (nothing is stored). The answer is the sender's view, built from what the statement
+ * returned rather than read back (one round trip fewer on the hot path).
+ */
+export async function storeMessage(
+  tx: Queryable,
+  senderId: number,
+  input: NewMessage,
+): Promise<{ message: MessageT; recipients: number[] } | null> {
+  const { to, cc, bcc, recipients } = addressing(
+    input.to ?? (input.recipient_id === undefined ? [] : [input.recipient_id]),
+    input.cc,
+    input.bcc,
   );
-  return toMessage(rows[0]);
+  if (to.length === 0 || !recipients.every(canBeId)) return null;
+  const { rows } = await tx.query<Stored>(STORE_MESSAGE, [
+    senderId,
+    input.title,
+    input.body,
+    input.in_reply_to ?? null,
+    to,
+    cc,
+    bcc,
+    recipients,
+    input.thread_id ?? null,
+  ]);
+  const stored = rows[0];
+  if (!stored) return null;
+  const named = (ids: number[]) => ids.map((id) => ({ id, username: stored.names[id] }));
+  const message: MessageT = {
+    id: stored.id,
+    sender_id: senderId,
+    recipient_id: to[0],
+    title: input.title,
+    body: input.body,
+    timestamp: stored.timestamp.toISOString(),
+    is_read: false,
+    sender_username: stored.names[senderId],
+    recipient_username: stored.names[to[0]],
+    in_reply_to: stored.own.in_reply_to,
+    thread_id: stored.own.thread_id,
+    to: named(to),
+    cc: named(cc),
+    bcc: named(bcc),
+    folder: "sent",
+    is_starred: false,
+    read_by: [],
+  };
+  return { message, recipients };
 }
 
 /** Stores a message, or replays the answer to an earlier request with the same idempotency key. */
 export async function sendMessage(
   senderId: number,
   input: NewMessage,
-  { idempotencyKey, onStored }: SendOptions = {},
+  { idempotencyKey, onStored, asked }: SendOptions = {},
 ): Promise<SendOutcome> {
-  let outcome: SendOutcome;
   try {
-    outcome = await inTransaction(async (tx): Promise<SendOutcome> => {
+    return await inTransaction(async (tx): Promise<SendOutcome> => {
       if (idempotencyKey !== undefined) {
-        // What the client asked for; the thread is derived from in_reply_to.
-        const { thread_id: _derived, ...asked } = input;
-        const claim = await claimKey(tx, senderId, idempotencyKey, fingerprint(asked));
+        const { thread_id: _derived, ...given } = input;
+        const claim = await claimKey(tx, senderId, idempotencyKey, fingerprint(asked ?? given));
         if (claim.kind === "replayed") return replayOf(claim.messageId, tx);
         if (claim.kind !== "claimed") return claim;
       }
+      const stored = await storeMessage(tx, senderId, input);
       // Thrown, not returned: the claimed key must roll back with the failed send.
-      if (!canBeId(input.recipient_id)) throw new RecipientNotFound();
-      const message = await insertMessage(tx, senderId, input);
-      await onStored?.(tx, [message.recipient_id]);
+      if (!stored) throw new RecipientNotFound();
+      const { message, recipients } = stored;
+      await onStored?.(tx, recipients);
       if (idempotencyKey !== undefined) await recordAnswer(tx, senderId, idempotencyKey, message.id);
-      const logged = await logWithUnreadCount(tx, message.recipient_id, (unreadCount) => newMessageEvent(message, unreadCount));
-      return { kind: "sent", message, recipientUnreadCount: logged.unreadCount, frames: [logged.frame] };
+      const logged = await logWithUnreadCounts(tx, recipients, (unreadCount) => newMessageEvent(message, unreadCount));
+      return { kind: "sent", message, recipientUnreadCount: logged[0].unreadCount, frames: logged.map((l) => l.frame) };
     });
   } catch (error) {
-    if (error instanceof RecipientNotFound || isForeignKeyViolation(error, "messages_recipient_id_fkey"))
-      return { kind: "recipient_not_found" };
+    if (error instanceof RecipientNotFound) return { kind: "recipient_not_found" };
     throw error;
   }
-  return outcome;
 }
 
 export interface SqlQuery {
@@ -161,47 +263,85 @@ export interface SqlQuery {
   values: unknown[];
 }
 
+/** The filters of GET /messages/ (and of the inbox and outbox, which fix the folder). */
+export interface ListFilters {
+  /** One folder; absent: every folder but trash. */
+  folder?: Folder;
+  starred?: boolean;
+  /** true: unread received copies only; false: read ones (and sent copies). */
+  unread?: boolean;
+  from?: number;
+  to?: number;
+  since?: Date;
+  until?: Date;
+  has_attachments?: boolean;
+}
+
 /**
- * Newest first; keyset pagination on id so deep pages cost the same as the first.
- *
- * The lists are ordered (and paged) by id::bigint, the key of the mailbox indexes of migration 7,
- * because no other index provides that order. Ordered by plain id, the planner may walk the
- * primary key backwards and filter by user: it assumes each user's mail is spread evenly over the
- * ids, so after many recent messages to others it reads all of them to find one page of older mail
- * (test/api/list-plans.test.ts). The order is the same: int4 ids widen to int8 without changing it.
+ * Newest first, keyset-paged on the message id, over one user's copies: each filter is a condition
+ * some partial or leading-column index of message_copies serves (migration 12), so a page costs
+ * the same in a mailbox of any size. Ordered by message_id::bigint, the key of those indexes and
+ * of no other (the same order: int4 widens to int8 unchanged).
  */
-export function inboxQuery(userId: number, page: Page & { unread?: boolean }): SqlQuery {
+export function listQuery(userId: number, filters: ListFilters, page: Page): SqlQuery {
+  const values: unknown[] = [userId];
+  const param = (value: unknown) => `$${values.push(value)}`;
+  const where = ["c.user_id = $1"];
+  // Every folder but trash is "not trashed" (message_copies_live_idx).
+  where.push(filters.folder ? `c.folder = ${param(filters.folder)}` : "c.trashed_at IS NULL");
+  if (filters.starred !== undefined) where.push(filters.starred ? "c.is_starred" : "NOT c.is_starred");
+  if (filters.unread === true) where.push("c.received AND NOT c.is_read");
+  if (filters.unread === false) where.push("NOT (c.received AND NOT c.is_read)");
+  if (filters.from !== undefined) where.push(`c.sender_id = ${param(filters.from)}`);
+  if (filters.to !== undefined) where.push(`c.addressee_keys @> ARRAY[${ADDRESSEE_KEY_SQL("$1::int", `${param(filters.to)}::int`)}]`);
+  if (filters.since !== undefined) where.push(`c."timestamp" >= ${param(filters.since)}`);
+  if (filters.until !== undefined) where.push(`c."timestamp" <= ${param(filters.until)}`);
+  if (filters.has_attachments !== undefined) where.push(filters.has_attachments ? "c.has_attachments" : "NOT c.has_attachments");
+  if (page.before_id !== undefined) where.push(`c.message_id::bigint < ${param(page.before_id)}`);
   const q = searchWords(page.q);
+  if (q) where.push(SEARCH(values.push(q)));
+  const limit = param(page.limit);
   return bounded(
     page,
-    "m.id::bigint DESC",
-    `${FROM_MESSAGES}
-      WHERE m.recipient_id = $1 AND m.recipient_deleted_at IS NULL
-        AND ($2::bigint IS NULL OR m.id::bigint < $2) AND ($3::boolean IS NULL OR m.is_read = NOT $3) ${q ? SEARCH(5) : ""}
-      ORDER BY m.id::bigint DESC LIMIT $4`,
-    [userId, page.before_id ?? null, page.unread ?? null, page.limit, ...(q ? [q] : [])],
+    "c.message_id::bigint DESC",
+    `${FROM_COPIES} WHERE ${where.join(" AND ")} ORDER BY c.message_id::bigint DESC LIMIT ${limit}`,
+    values,
   );
 }
 
-/** As inboxQuery, for the messages the user sent. */
-export function outboxQuery(userId: number, page: Page): SqlQuery {
-  const q = searchWords(page.q);
-  return bounded(
-    page,
-    "m.id::bigint DESC",
-    `${FROM_MESSAGES}
-      WHERE m.sender_id = $1 AND m.sender_deleted_at IS NULL AND ($2::bigint IS NULL OR m.id::bigint < $2) ${q ? SEARCH(4) : ""}
-      ORDER BY m.id::bigint DESC LIMIT $3`,
-    [userId, page.before_id ?? null, page.limit, ...(q ? [q] : [])],
+/** Received copies in the inbox. */
+export const inboxQuery = (userId: number, page: Page & { unread?: boolean }) =>
+  listQuery(userId, { folder: "inbox", unread: page.unread }, page);
+
+/** The sender's copies in sent. */
+export const outboxQuery = (userId: number, page: Page) => listQuery(userId, { folder: "sent" }, page);
+
+async function list(query: SqlQuery): Promise<MessageT[]> {
+  const { rows } = await getPool().query<MessageRow>(query);
+  return rows.map(toMessage);
+}
+
+export const listInbox = (userId: number, page: Page & { unread?: boolean }) => list(inboxQuery(userId, page));
+export const listOutbox = (userId: number, page: Page) => list(outboxQuery(userId, page));
+export const listMessages = (userId: number, filters: ListFilters, page: Page) => list(listQuery(userId, filters, page));
+
+/**
+ * The throughput benchmark's floor for a send: one row in messages, the names joined in the same
+ * statement, no copies, counters, limits or event log (bench/throughput/floor-server.ts).
+ */
+export async function insertFloorMessage(
+  tx: Queryable,
+  senderId: number,
+  input: { recipient_id: number; title: string; body: string },
+): Promise<
+  Pick<MessageT, "id" | "sender_id" | "recipient_id" | "title" | "body" | "timestamp" | "sender_username" | "recipient_username">
+> {
+  const { rows } = await tx.query(
+    `WITH m AS (INSERT INTO messages (sender_id, recipient_id, title, body, to_ids) VALUES ($1, $2, $3, $4, ARRAY[$2::int])
+                RETURNING id, sender_id, recipient_id, title, body, "timestamp")
+     SELECT m.*, s.username AS sender_username, r.username AS recipient_username
+       FROM m JOIN users s ON s.id = m.sender_id JOIN users r ON r.id = m.recipient_id`,
+    [senderId, input.recipient_id, input.title, input.body],
   );
-}
-
-export async function listInbox(userId: number, page: Page & { unread?: boolean }): Promise<MessageT[]> {
-  const { rows } = await getPool().query<MessageRow>(inboxQuery(userId, page));
-  return rows.map(toMessage);
-}
-
-export async function listOutbox(userId: number, page: Page): Promise<MessageT[]> {
-  const { rows } = await getPool().query<MessageRow>(outboxQuery(userId, page));
-  return rows.map(toMessage);
+  return { ...rows[0], timestamp: (rows[0].timestamp as Date).toISOString() };
 }

@@ -89,7 +89,11 @@ export async function migrate(
         if (done.has(migration.version)) continue;
         const online = !!(migration.concurrentIndexes?.length || migration.dropIndexesConcurrently?.length);
         try {
-          const claimed = online ? await applyOnline(client, migration) : await applyInTransaction(client, migration, lockTimeoutMs);
+          const claimed = migration.backfill
+            ? await applyBackfill(client, migration, migration.backfill)
+            : online
+              ? await applyOnline(client, migration)
+              : await applyInTransaction(client, migration, lockTimeoutMs);
           if (claimed) applied.push(migration.version);
         } catch (error) {
           throw new Error(`migration ${migration.version} (${migration.name}) failed: ${(error as Error).message}`, { cause: error });
@@ -161,6 +165,30 @@ async function applyOnline(client: PoolClient, migration: Migration): Promise<bo
   } finally {
     await client.query("RESET statement_timeout");
   }
+}
+
+/**
+ * Runs a backfill batch by batch over the table's ids as they stand when it starts (rows written
+ * later are the triggers' to handle), each batch in its own transaction, then records the version.
+ */
+async function applyBackfill(client: PoolClient, migration: Migration, backfill: NonNullable<Migration["backfill"]>): Promise<boolean> {
+  const { rows } = await client.query<{ lo: number | null; hi: number | null }>(
+    `SELECT min(id) AS lo, max(id) AS hi FROM ${backfill.table}`,
+  );
+  const { lo, hi } = rows[0];
+  if (lo !== null && hi !== null) {
+    for (let first = lo; first <= hi; first += backfill.batchSize) {
+      await client.query("BEGIN");
+      try {
+        await client.query(backfill.statement, [first, Math.min(hi, first + backfill.batchSize - 1)]);
+        await client.query("COMMIT");
+      } catch (error) {
+        await client.query("ROLLBACK");
+        throw error;
+      }
+    }
+  }
+  return claim(client, migration);
 }
 
 /**

@@ -3,6 +3,7 @@
  * add a new one. Column names follow the original service's SQLAlchemy models so an
  * existing database can be migrated in place (hence IF NOT EXISTS everywhere in 1).
  */
+import { ADDRESSEE_KEY_SQL, COPY_COLUMNS, COPY_COLUMNS_DDL, COPY_UNREAD, RECEIVED_FOLDER_CHECK, SENT_FOLDER_CHECK } from "./copies";
 import type { Queryable } from "./db";
 import { IN_RECIPIENT_MAILBOX, UNREAD } from "./unread";
 
@@ -21,7 +22,22 @@ export interface Migration {
   concurrentIndexes?: { name: string; table: string; definition: string }[];
   /** Indexes dropped with DROP INDEX CONCURRENTLY after the new ones are built. */
   dropIndexesConcurrently?: string[];
+  /**
+   * A data change too large for one transaction: `statement` runs for id ranges of `batchSize`
+   * ($1 first id, $2 last) over `table`'s ids as they were when the step began, each batch in its
+   * own transaction, so the table stays writable throughout. It must be safe to repeat: an
+   * interrupted run starts over, and the version is recorded after the last batch.
+   */
+  backfill?: { table: string; batchSize: number; statement: string };
 }
+
+// The deltas of one statement's changes to copies, summed per counter and applied in key order,
+// so that two statements touching the same users lock their counters alike.
+const COUNTERS_UPSERT = (deltas: string) => `
+        INSERT INTO mailbox_counters AS c (user_id, folder, total, unread)
+        SELECT user_id, folder, sum(total)::int, sum(unread)::int FROM (${deltas}) d
+         GROUP BY user_id, folder HAVING sum(total) <> 0 OR sum(unread) <> 0 ORDER BY user_id, folder
+        ON CONFLICT (user_id, folder) DO UPDATE SET total = c.total + excluded.total, unread = c.unread + excluded.unread;`;
 
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -319,6 +335,176 @@ export const MIGRATIONS: readonly Migration[] = [
         actions TEXT[] NOT NULL DEFAULT '{}'
       );
     `,
+  },
+  {
+    version: 12,
+    name: "mail model: one stored message, one copy per party, counters per folder",
+    // docs/mail-model.md tells the model. Only new objects and quick catalog changes, so the old
+    // code keeps serving: it still writes messages in the old shape (one recipient, read and
+    // deletion state on the row), and the triggers below give every such row its two copies and
+    // follow its changes. Rows written before this migration get theirs from migration 13.
+    sql: `
+      ALTER TABLE users ADD COLUMN IF NOT EXISTS deleted_at TIMESTAMPTZ;
+      ALTER TABLE messages
+        ADD COLUMN IF NOT EXISTS to_ids INTEGER[],
+        ADD COLUMN IF NOT EXISTS cc_ids INTEGER[],
+        ADD COLUMN IF NOT EXISTS bcc_ids INTEGER[],
+        ADD COLUMN IF NOT EXISTS attachment_count INTEGER NOT NULL DEFAULT 0;
+
+      CREATE TABLE IF NOT EXISTS message_copies (
+        ${COPY_COLUMNS_DDL},
+        PRIMARY KEY (user_id, message_id, received),
+        CONSTRAINT message_copies_folder_check CHECK (CASE WHEN received THEN ${RECEIVED_FOLDER_CHECK} ELSE ${SENT_FOLDER_CHECK} END),
+        CONSTRAINT message_copies_trash_check CHECK ((folder = 'trash') = (trashed_at IS NOT NULL))
+      );
+      -- Every list is one user's copies in the order of one of these indexes (shared/data/messages.ts).
+      -- They hold the order as message_id::bigint, which no other index provides: the planner
+      -- cannot trade them for a walk of the primary key filtered to a folder (as migration 7).
+      CREATE INDEX IF NOT EXISTS message_copies_folder_idx ON message_copies (user_id, folder, (message_id::bigint) DESC);
+      -- Every folder but trash (trashed_at is set exactly in trash).
+      CREATE INDEX IF NOT EXISTS message_copies_live_idx ON message_copies (user_id, (message_id::bigint) DESC) WHERE trashed_at IS NULL;
+      CREATE INDEX IF NOT EXISTS message_copies_unread_idx ON message_copies (user_id, folder, (message_id::bigint) DESC) WHERE ${COPY_UNREAD};
+      CREATE INDEX IF NOT EXISTS message_copies_starred_idx ON message_copies (user_id, (message_id::bigint) DESC) WHERE is_starred;
+      CREATE INDEX IF NOT EXISTS message_copies_from_idx ON message_copies (user_id, sender_id, (message_id::bigint) DESC);
+      CREATE INDEX IF NOT EXISTS message_copies_time_idx ON message_copies (user_id, "timestamp" DESC);
+      CREATE INDEX IF NOT EXISTS message_copies_attachments_idx ON message_copies (user_id, (message_id::bigint) DESC) WHERE has_attachments;
+      CREATE INDEX IF NOT EXISTS message_copies_thread_idx ON message_copies (user_id, thread_id, message_id);
+      -- One key per (owner, addressee the owner may see): user_id * 2^32 + addressee id.
+      CREATE INDEX IF NOT EXISTS message_copies_addressee_idx ON message_copies USING gin (addressee_keys);
+      -- The read receipts of a message and the erasure of its last copy look copies up by message.
+      -- A hash index: it answers equality only, so the planner can never walk it in message order
+      -- and filter by user (the trap migration 7 describes) instead of using a user's own index.
+      CREATE INDEX IF NOT EXISTS message_copies_message_idx ON message_copies USING hash (message_id);
+      CREATE INDEX IF NOT EXISTS message_copies_trashed_idx ON message_copies (trashed_at) WHERE folder = 'trash';
+
+      -- Counters per user and folder ('starred' counts starred copies outside trash), kept by a
+      -- statement-level trigger in the transaction of every change to copies, as migration 6 did
+      -- for the unread count: exact under concurrency, one upsert per statement, in key order.
+      CREATE TABLE IF NOT EXISTS mailbox_counters (
+        user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        folder TEXT NOT NULL,
+        total INTEGER NOT NULL DEFAULT 0,
+        unread INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (user_id, folder)
+      );
+      CREATE OR REPLACE FUNCTION mailbox_counter_deltas(r message_copies, sign integer)
+        RETURNS TABLE (user_id integer, folder text, total integer, unread integer)
+        LANGUAGE sql IMMUTABLE AS $fn$
+        SELECT r.user_id, r.folder, sign, CASE WHEN r.received AND NOT r.is_read THEN sign ELSE 0 END
+        UNION ALL
+        SELECT r.user_id, 'starred', sign, CASE WHEN r.received AND NOT r.is_read THEN sign ELSE 0 END
+         WHERE r.is_starred AND r.folder <> 'trash'
+      $fn$;
+      CREATE OR REPLACE FUNCTION mailbox_counters_after_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        ${COUNTERS_UPSERT("SELECT d.* FROM new_rows n CROSS JOIN LATERAL mailbox_counter_deltas(n, 1) d")}
+        RETURN NULL;
+      END $$;
+      CREATE OR REPLACE FUNCTION mailbox_counters_after_update() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        ${COUNTERS_UPSERT(`SELECT d.* FROM new_rows n CROSS JOIN LATERAL mailbox_counter_deltas(n, 1) d
+          UNION ALL SELECT d.* FROM old_rows o CROSS JOIN LATERAL mailbox_counter_deltas(o, -1) d`)}
+        RETURN NULL;
+      END $$;
+      CREATE OR REPLACE FUNCTION mailbox_counters_after_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        ${COUNTERS_UPSERT("SELECT d.* FROM old_rows o CROSS JOIN LATERAL mailbox_counter_deltas(o, -1) d")}
+        RETURN NULL;
+      END $$;
+      DROP TRIGGER IF EXISTS message_copies_count_insert ON message_copies;
+      DROP TRIGGER IF EXISTS message_copies_count_update ON message_copies;
+      DROP TRIGGER IF EXISTS message_copies_count_delete ON message_copies;
+      CREATE TRIGGER message_copies_count_insert AFTER INSERT ON message_copies
+        REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION mailbox_counters_after_insert();
+      CREATE TRIGGER message_copies_count_update AFTER UPDATE ON message_copies
+        REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION mailbox_counters_after_update();
+      CREATE TRIGGER message_copies_count_delete AFTER DELETE ON message_copies
+        REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION mailbox_counters_after_delete();
+
+      -- The copies of a message in the old shape (to_ids NULL: its one recipient is recipient_id),
+      -- for each side that has not deleted it. in_reply_to and thread_id name only messages that
+      -- side can see: the thread starts at the first message of it the side has.
+      CREATE OR REPLACE FUNCTION mail_legacy_visible(m messages, party integer) RETURNS boolean
+        LANGUAGE sql STABLE AS $fn$
+        SELECT (m.sender_id = party AND m.sender_deleted_at IS NULL) OR (m.recipient_id = party AND m.recipient_deleted_at IS NULL)
+      $fn$;
+      CREATE OR REPLACE VIEW message_legacy_copies AS
+        SELECT p.user_id, n.id AS message_id, p.received,
+               CASE WHEN p.received THEN 'inbox' ELSE 'sent' END AS folder,
+               CASE WHEN p.received THEN n.is_read ELSE true END AS is_read,
+               CASE WHEN p.received THEN n.read_at END AS read_at,
+               false AS is_starred, NULL::timestamptz AS trashed_at, n.sender_id, n."timestamp",
+               CASE WHEN n.thread_id IS NULL THEN n.id ELSE coalesce(
+                 (SELECT min(x.id) FROM messages x WHERE (x.id = n.thread_id OR x.thread_id = n.thread_id) AND mail_legacy_visible(x, p.user_id)),
+                 n.id) END AS thread_id,
+               (SELECT x.id FROM messages x WHERE x.id = n.in_reply_to AND mail_legacy_visible(x, p.user_id)) AS in_reply_to,
+               false AS has_attachments,
+               ARRAY[${ADDRESSEE_KEY_SQL("p.user_id", "n.recipient_id")}] AS addressee_keys
+          FROM messages n
+          CROSS JOIN LATERAL (VALUES (n.sender_id, false, n.sender_deleted_at), (n.recipient_id, true, n.recipient_deleted_at)) p(user_id, received, deleted_at)
+         WHERE n.to_ids IS NULL AND p.deleted_at IS NULL;
+
+      -- One statement for a whole insert (the import writes thousands of rows at once); each new
+      -- row is looked up by its id, so the cost follows the rows inserted, not the table.
+      CREATE OR REPLACE FUNCTION messages_legacy_after_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        INSERT INTO message_copies (${COPY_COLUMNS})
+        SELECT ${COPY_COLUMNS.split(", ")
+          .map((c) => `v.${c}`)
+          .join(", ")}
+          FROM new_rows n CROSS JOIN LATERAL (SELECT * FROM message_legacy_copies l WHERE l.message_id = n.id) v
+         WHERE n.to_ids IS NULL
+        ON CONFLICT (user_id, message_id, received) DO NOTHING;
+        RETURN NULL;
+      END $$;
+      CREATE OR REPLACE FUNCTION messages_legacy_after_update() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        DELETE FROM message_copies c WHERE c.message_id = NEW.id
+           AND ((c.received AND NEW.recipient_deleted_at IS NOT NULL) OR (NOT c.received AND NEW.sender_deleted_at IS NOT NULL));
+        INSERT INTO message_copies (${COPY_COLUMNS})
+        SELECT ${COPY_COLUMNS} FROM message_legacy_copies WHERE message_id = NEW.id
+        ON CONFLICT (user_id, message_id, received) DO UPDATE SET is_read = excluded.is_read, read_at = excluded.read_at
+          WHERE (message_copies.is_read, message_copies.read_at) IS DISTINCT FROM (excluded.is_read, excluded.read_at);
+        RETURN NULL;
+      END $$;
+      -- The old code's changes, a row at a time: a message in the new shape never calls the function.
+      DROP TRIGGER IF EXISTS messages_legacy_insert ON messages;
+      DROP TRIGGER IF EXISTS messages_legacy_update ON messages;
+      CREATE TRIGGER messages_legacy_insert AFTER INSERT ON messages
+        REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION messages_legacy_after_insert();
+      CREATE TRIGGER messages_legacy_update AFTER UPDATE OF is_read, read_at, sender_deleted_at, recipient_deleted_at ON messages
+        FOR EACH ROW WHEN (NEW.to_ids IS NULL) EXECUTE FUNCTION messages_legacy_after_update();
+
+      -- The unread count now lives in mailbox_counters (inbox, unread); users.unread_count is
+      -- left as it is for the old code until the clean-up migration drops it.
+      DROP TRIGGER IF EXISTS messages_unread_on_insert ON messages;
+      DROP TRIGGER IF EXISTS messages_unread_on_update ON messages;
+      DROP TRIGGER IF EXISTS messages_unread_on_delete ON messages;
+    `,
+  },
+  {
+    version: 13,
+    name: "mail model: copies of the messages written before it, in batches",
+    // Each batch locks its rows (FOR KEY SHARE: no delete can slip between the read and the
+    // insert) and inserts their copies in its own short transaction; a copy the trigger of
+    // migration 12 wrote first is kept (it is newer). Safe to repeat, so an interrupted run is
+    // finished by the next one.
+    backfill: {
+      table: "messages",
+      batchSize: 5_000,
+      statement: `WITH locked AS (SELECT id FROM messages WHERE id BETWEEN $1 AND $2 AND to_ids IS NULL FOR KEY SHARE)
+        INSERT INTO message_copies (${COPY_COLUMNS})
+        SELECT ${COPY_COLUMNS} FROM message_legacy_copies WHERE message_id IN (SELECT id FROM locked)
+        ON CONFLICT (user_id, message_id, received) DO NOTHING`,
+    },
+  },
+  {
+    version: 14,
+    name: "mail model: the old shape's list indexes go",
+    // The inbox, unread and outbox lists read copies now; these served only the old code's lists
+    // and made every insert into messages pay for them. messages_recipient_id_idx and
+    // messages_sender_id_idx stay (foreign keys, and the old code's fallback while it drains).
+    dropIndexesConcurrently: ["messages_inbox_idx", "messages_inbox_unread_idx", "messages_outbox_idx"],
   },
   {
     version: 16,

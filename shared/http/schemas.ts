@@ -150,12 +150,26 @@ export const UsersQuery = z.object({
     .describe(`Page size, default ${USERS_PAGE_DEFAULT}, maximum ${USERS_PAGE_MAX}`),
 });
 
-export const MessageCreate = z.object({
-  recipient_id: laxInt(),
-  title: textOfLength(1, TITLE_MAX, { trim: true }),
-  body: textOfLength(1, BODY_MAX, { trim: false }),
-  in_reply_to: laxInt().nullable().optional().describe("The id of a message you sent or received: the new one joins its thread"),
-});
+/** A user id as a request names it: an int4, or it names no user. */
+const userId = () => laxInt().pipe(z.int().min(1).max(ID_MAX));
+const recipientList = (what: string) => z.array(userId()).describe(`User ids of the ${what} recipients`);
+
+export const MessageCreate = z
+  .object({
+    recipient_id: laxInt().optional().describe("The one recipient (the original form); or use `to`"),
+    to: recipientList("main").min(1).optional(),
+    cc: recipientList("carbon-copy").optional(),
+    bcc: recipientList("blind-copy (seen only by the sender)").optional(),
+    title: textOfLength(1, TITLE_MAX, { trim: true }),
+    body: textOfLength(1, BODY_MAX, { trim: false }),
+    in_reply_to: laxInt().nullable().optional().describe("The id of a message you sent or received: the new one joins its thread"),
+  })
+  .superRefine((m, ctx) => {
+    if (m.recipient_id !== undefined && m.to !== undefined)
+      ctx.addIssue({ code: "custom", path: ["to"], message: "Send either recipient_id or to, not both", params: { type: "value_error" } });
+    else if (m.recipient_id === undefined && m.to === undefined)
+      ctx.addIssue({ code: "custom", path: ["recipient_id"], message: "Field required", params: { type: "missing" } });
+  });
 
 /** A MIME type without parameters (RFC 9110's token/token), stored lowercase. */
 const CONTENT_TYPE = /^[a-z0-9!#$&^_.+-]{1,63}\/[a-z0-9!#$&^_.+-]{1,127}$/;
@@ -210,18 +224,30 @@ export const MessageSendHeaders = z.object({
     ),
 });
 
+/** The folders of a copy: received copies live in inbox, archive or trash; the sender's in sent or trash. */
+export const FolderName = z.enum(["inbox", "archive", "trash", "sent"]);
+export const Addressee = z.object({ id: z.int(), username: z.string() });
+
 export const Message = z.object({
   id: z.int(),
   sender_id: z.int(),
-  recipient_id: z.int(),
+  recipient_id: z.int().describe("The viewer when the viewer is a recipient; the first `to` in the sender's view"),
   title: z.string(),
   body: z.string(),
   timestamp: z.iso.datetime(),
-  is_read: z.boolean(),
-  sender_username: z.string(),
+  is_read: z.boolean().describe("The viewer's own read state; in the sender's view, true once every recipient has read it"),
+  sender_username: z.string().describe('"deleted user" once the sender deleted their account'),
   recipient_username: z.string(),
-  in_reply_to: z.int().nullable(),
-  thread_id: z.int().describe("The id of the first message of the conversation"),
+  in_reply_to: z.int().nullable().describe("The message replied to, when the viewer has it"),
+  thread_id: z.int().describe("The id of the first message of the conversation the viewer has"),
+  to: z.array(Addressee),
+  cc: z.array(Addressee),
+  bcc: z.array(Addressee).describe("In the sender's view only; [] in every other"),
+  folder: FolderName.describe("The viewer's copy's folder"),
+  is_starred: z.boolean(),
+  read_by: z
+    .array(z.object({ id: z.int(), read_at: z.iso.datetime().nullable() }))
+    .describe("In the sender's view: the recipients who have read it (bcc included); [] in every other"),
 });
 export const MessageList = z.array(Message);
 

@@ -1,4 +1,5 @@
 /** The realtime frames, exactly as the wire contract shows them; the one place their names live. */
+import type { Folder } from "../data/copies";
 import type { MessageT } from "../http/schemas";
 
 export const EVENTS = {
@@ -8,6 +9,8 @@ export const EVENTS = {
   messagesRead: "messages_read",
   messageUpdated: "message_updated",
   messageDeleted: "message_deleted",
+  messagesUpdated: "messages_updated",
+  messagesDeleted: "messages_deleted",
 } as const;
 
 export interface NewMessageEvent {
@@ -25,18 +28,32 @@ export interface MessageReadEvent {
   event: typeof EVENTS.messageRead;
   message_id: number;
   read_at: string;
+  reader_id: number;
 }
 
 export interface MessagesReadEvent {
   event: typeof EVENTS.messagesRead;
   message_ids: number[];
   read_at: string;
+  reader_id: number;
 }
 
-export interface MessageUpdatedEvent {
+/** The state of one copy, as its owner's devices show it. */
+export interface CopyState {
+  folder: Folder;
+  is_starred: boolean;
+  is_read: boolean;
+}
+
+export interface MessageUpdatedEvent extends CopyState {
   event: typeof EVENTS.messageUpdated;
   message_id: number;
-  is_read: boolean;
+}
+
+/** One bulk change: the ids it changed and the fields it set (the same on each). */
+export interface MessagesUpdatedEvent extends Partial<CopyState> {
+  event: typeof EVENTS.messagesUpdated;
+  message_ids: number[];
 }
 
 export interface MessageDeletedEvent {
@@ -44,8 +61,20 @@ export interface MessageDeletedEvent {
   message_id: number;
 }
 
+export interface MessagesDeletedEvent {
+  event: typeof EVENTS.messagesDeleted;
+  message_ids: number[];
+}
+
 export type RealtimeEvent =
-  NewMessageEvent | UnreadCountUpdatedEvent | MessageReadEvent | MessagesReadEvent | MessageUpdatedEvent | MessageDeletedEvent;
+  | NewMessageEvent
+  | UnreadCountUpdatedEvent
+  | MessageReadEvent
+  | MessagesReadEvent
+  | MessageUpdatedEvent
+  | MessageDeletedEvent
+  | MessagesUpdatedEvent
+  | MessagesDeletedEvent;
 
 /**
  * A frame as a user's sockets receive it and the catch-up endpoint returns it: the event and
@@ -81,28 +110,47 @@ export const unreadCountUpdatedEvent = (unreadCount: number): UnreadCountUpdated
   unread_count: unreadCount,
 });
 
-export const messageReadEvent = (messageId: number, readAt: string): MessageReadEvent => ({
+export const messageReadEvent = (messageId: number, readAt: string, readerId: number): MessageReadEvent => ({
   event: EVENTS.messageRead,
   message_id: messageId,
   read_at: readAt,
+  reader_id: readerId,
 });
 
 // Keeps a frame far below Web PubSub's 1 MB message limit when someone reads a huge backlog.
 export const MESSAGES_READ_MAX_IDS = 10_000;
 
 /** One frame for a sender's messages read at once (split only past MESSAGES_READ_MAX_IDS ids). */
-export function messagesReadEvents(messageIds: number[], readAt: string): MessagesReadEvent[] {
+export function messagesReadEvents(messageIds: number[], readAt: string, readerId: number): MessagesReadEvent[] {
   const frames: MessagesReadEvent[] = [];
   for (let i = 0; i < messageIds.length; i += MESSAGES_READ_MAX_IDS) {
-    frames.push({ event: EVENTS.messagesRead, message_ids: messageIds.slice(i, i + MESSAGES_READ_MAX_IDS), read_at: readAt });
+    frames.push({
+      event: EVENTS.messagesRead,
+      message_ids: messageIds.slice(i, i + MESSAGES_READ_MAX_IDS),
+      read_at: readAt,
+      reader_id: readerId,
+    });
   }
   return frames;
 }
 
-export const messageUpdatedEvent = (messageId: number, isRead: boolean): MessageUpdatedEvent => ({
+export const messageUpdatedEvent = (messageId: number, state: CopyState): MessageUpdatedEvent => ({
   event: EVENTS.messageUpdated,
   message_id: messageId,
-  is_read: isRead,
+  is_read: state.is_read,
+  folder: state.folder,
+  is_starred: state.is_starred,
+});
+
+export const messagesUpdatedEvent = (messageIds: number[], set: Partial<CopyState>): MessagesUpdatedEvent => ({
+  event: EVENTS.messagesUpdated,
+  message_ids: messageIds,
+  ...set,
+});
+
+export const messagesDeletedEvent = (messageIds: number[]): MessagesDeletedEvent => ({
+  event: EVENTS.messagesDeleted,
+  message_ids: messageIds,
 });
 
 export const messageDeletedEvent = (messageId: number): MessageDeletedEvent => ({ event: EVENTS.messageDeleted, message_id: messageId });

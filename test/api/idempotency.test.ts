@@ -153,6 +153,12 @@ describe("two requests with the same key at once", () => {
         recipient_username: bob.username,
         in_reply_to: null,
         thread_id: rows[0].id as number,
+        to: [{ id: bob.id, username: bob.username }],
+        cc: [],
+        bcc: [],
+        folder: "sent",
+        is_starred: false,
+        read_by: [],
       };
       await recordAnswer(holder, alice.id, key, answer.id);
       const retry = send(alice, input, key);

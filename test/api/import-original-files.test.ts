@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ImportReport } from "../../shared/data/import/report";
 import { migrate } from "../../shared/data/migrate";
 import { createTestDatabase, type TestDatabase } from "../support/database";
-import { runImportCli, withClient } from "../support/original";
+import { INBOX_UNREAD, runImportCli, withClient } from "../support/original";
 
 const HASH = "$2b$04$abcdefghijklmnopqrstuu2Ivs0yuZyvPrjAZ9RQDTdTqMj3YCSZ6"; // any bcrypt-shaped hash
 
@@ -157,7 +157,7 @@ describe("npm run import-original -- --from-files", () => {
     }
     const users = await withClient(
       url,
-      async (c) => (await c.query("SELECT id, username, hashed_password, unread_count FROM users ORDER BY id")).rows,
+      async (c) => (await c.query(`SELECT id, username, hashed_password, ${INBOX_UNREAD} AS unread_count FROM users u ORDER BY id`)).rows,
     );
     expect(users).toEqual([
       { id: 1, username: "joão", hashed_password: HASH, unread_count: 1 },

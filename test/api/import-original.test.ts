@@ -16,7 +16,7 @@ import type { ImportReport } from "../../shared/data/import/report";
 import { importOriginal } from "../../shared/data/import/run";
 import { registerOverHttp } from "../support/api";
 import { createTestDatabase, type TestDatabase } from "../support/database";
-import { createOriginalDatabase, runImportCli, withClient } from "../support/original";
+import { createOriginalDatabase, INBOX_UNREAD, runImportCli, withClient } from "../support/original";
 
 let original: TestDatabase;
 let target: TestDatabase;
@@ -81,7 +81,7 @@ async function fillOriginal(): Promise<void> {
 /** Everything the import can change, in a comparable form. */
 const snapshot = () =>
   withClient(target.url, async (c) => ({
-    users: (await c.query("SELECT id, username, hashed_password, unread_count FROM users ORDER BY id")).rows,
+    users: (await c.query(`SELECT id, username, hashed_password, ${INBOX_UNREAD} AS unread_count FROM users u ORDER BY id`)).rows,
     messages: (await c.query('SELECT id, sender_id, recipient_id, title, body, "timestamp", is_read, thread_id FROM messages ORDER BY id'))
       .rows,
     sequences: (
@@ -335,9 +335,9 @@ describe("npm run import-original", () => {
   it("keeps every unread counter equal to the unread messages", async () => {
     await withClient(target.url, async (c) => {
       const { rows } = await c.query(
-        `SELECT u.id, u.unread_count, coalesce(n.n, 0) AS actual FROM users u
+        `SELECT u.id, ${INBOX_UNREAD} AS unread_count, coalesce(n.n, 0) AS actual FROM users u
            LEFT JOIN (SELECT recipient_id, count(*)::int AS n FROM messages WHERE NOT is_read AND recipient_deleted_at IS NULL GROUP BY 1) n ON n.recipient_id = u.id
-          WHERE u.unread_count <> coalesce(n.n, 0)`,
+          WHERE ${INBOX_UNREAD} <> coalesce(n.n, 0)`,
       );
       expect(rows).toEqual([]);
     });

@@ -46,6 +46,12 @@ describe("POST /messages/", () => {
       recipient_username: bob.username,
       in_reply_to: null,
       thread_id: (res.body as Msg).id,
+      to: [{ id: bob.id, username: bob.username }],
+      cc: [],
+      bcc: [],
+      folder: "sent",
+      is_starred: false,
+      read_by: [],
     });
     expect(Math.abs(Date.parse((res.body as Msg).timestamp as string) - Date.now())).toBeLessThan(60_000);
   });
@@ -163,7 +169,7 @@ describe("inbox, outbox and unread count", () => {
     const readOnly = (await call(messagesInbox, { token: bob.token, query: { unread: "false" } })).body as Msg[];
     expect(readOnly.map((m) => m.id)).toEqual([ids[0]]);
     expect(readOnly[0].is_read).toBe(true);
-    const { rows } = await getPool().query("SELECT read_at FROM messages WHERE id = $1", [ids[0]]);
+    const { rows } = await getPool().query("SELECT read_at FROM message_copies WHERE message_id = $1 AND received", [ids[0]]);
     expect(rows[0].read_at).toBeInstanceOf(Date);
   });
 
@@ -178,7 +184,7 @@ describe("inbox, outbox and unread count", () => {
       expect(res.status).toBe(404);
       expect(res.body).toEqual({ detail: "Message not found" });
     }
-    const { rows } = await getPool().query("SELECT is_read FROM messages WHERE id = $1", [ids[1]]);
+    const { rows } = await getPool().query("SELECT is_read FROM message_copies WHERE message_id = $1 AND received", [ids[1]]);
     expect(rows[0].is_read).toBe(false);
   });
 
@@ -209,7 +215,7 @@ describe("the queries use their indexes", () => {
         const { rows } = await client.query({ text: `EXPLAIN ${query.text}`, values: query.values });
         const plan = rows.map((r) => r["QUERY PLAN"]).join("\n");
         expect(plan).toMatch(/Index (Only )?Scan|Bitmap Index Scan/);
-        expect(plan).toMatch(/messages_(inbox|inbox_unread|outbox)_idx/);
+        expect(plan).toMatch(/message_copies_(folder|unread|live)_idx/);
       }
     } finally {
       client.release();

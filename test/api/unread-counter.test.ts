@@ -22,8 +22,12 @@ afterAll(async () => {
 });
 
 const rowCount = async (recipientId: number) =>
-  (await getPool().query<{ n: number }>("SELECT count(*)::int AS n FROM messages WHERE recipient_id = $1 AND NOT is_read", [recipientId]))
-    .rows[0].n;
+  (
+    await getPool().query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM message_copies WHERE user_id = $1 AND received AND NOT is_read AND folder = 'inbox'",
+      [recipientId],
+    )
+  ).rows[0].n;
 
 describe("the unread counter", () => {
   it("is exact after 2,000 concurrent sends from 20 clients: every send sees a different count", async () => {
@@ -54,22 +58,38 @@ describe("the unread counter", () => {
     expect(await countUnread(recipient.id)).toBe(1);
   });
 
-  it("follows every kind of change: unread again, many rows at once, deletes, a deleted user", async () => {
+  it("follows every kind of change: unread again, many rows at once, folders, deletes, the old shape's writes", async () => {
     const [sender, recipient] = [await newUser(), await newUser()];
     for (let i = 0; i < 5; i++) await sendMessage(sender.id, { recipient_id: recipient.id, title: `m${i}`, body: "b" });
     const pool = getPool();
-    await pool.query("UPDATE messages SET is_read = true WHERE recipient_id = $1", [recipient.id]);
+    const copies = "FROM message_copies WHERE user_id = $1 AND received";
+    await pool.query(`UPDATE message_copies SET is_read = true WHERE user_id = $1 AND received`, [recipient.id]);
     expect(await countUnread(recipient.id)).toBe(0);
     await pool.query(
-      "UPDATE messages SET is_read = false WHERE id IN (SELECT id FROM messages WHERE recipient_id = $1 ORDER BY id LIMIT 2)",
+      `UPDATE message_copies SET is_read = false WHERE user_id = $1 AND message_id IN (SELECT message_id ${copies} ORDER BY message_id LIMIT 2)`,
       [recipient.id],
     );
     expect(await countUnread(recipient.id)).toBe(2);
-    await pool.query("UPDATE messages SET title = 'renamed' WHERE recipient_id = $1", [recipient.id]);
+    await pool.query(`UPDATE message_copies SET is_starred = true WHERE user_id = $1`, [recipient.id]);
     expect(await countUnread(recipient.id)).toBe(2);
-    await pool.query("DELETE FROM messages WHERE id = (SELECT min(id) FROM messages WHERE recipient_id = $1)", [recipient.id]);
+    // Archived: no longer in the inbox's count, still in the archive's.
+    await pool.query(
+      `UPDATE message_copies SET folder = 'archive' WHERE user_id = $1 AND message_id = (SELECT min(message_id) ${copies})`,
+      [recipient.id],
+    );
     expect(await countUnread(recipient.id)).toBe(1);
-    await pool.query("DELETE FROM users WHERE id = $1", [sender.id]);
+    expect(await rowCount(recipient.id)).toBe(1);
+    await pool.query(`DELETE FROM message_copies WHERE user_id = $1 AND message_id = (SELECT max(message_id) ${copies} AND NOT is_read)`, [
+      recipient.id,
+    ]);
+    expect(await countUnread(recipient.id)).toBe(0);
+    // A write in the old shape (the old code while it drains) reaches the copies and the counter.
+    await pool.query("INSERT INTO messages (sender_id, recipient_id, title, body) VALUES ($1, $2, 'old shape', 'b')", [
+      sender.id,
+      recipient.id,
+    ]);
+    expect(await countUnread(recipient.id)).toBe(1);
+    await pool.query("UPDATE messages SET is_read = true WHERE title = 'old shape' AND recipient_id = $1", [recipient.id]);
     expect(await countUnread(recipient.id)).toBe(0);
     expect(await rowCount(recipient.id)).toBe(0);
   });
@@ -82,14 +102,16 @@ describe("the unread counter", () => {
     try {
       await client.query("BEGIN");
       await client.query("SET LOCAL enable_seqscan = off");
-      const { rows } = await client.query<{ "QUERY PLAN": string }>("EXPLAIN SELECT unread_count AS n FROM users WHERE id = 1");
+      const { rows } = await client.query<{ "QUERY PLAN": string }>(
+        "EXPLAIN SELECT unread AS n FROM mailbox_counters WHERE user_id = 1 AND folder = 'inbox'",
+      );
       plan = rows.map((r) => r["QUERY PLAN"]).join("\n");
     } finally {
       await client.query("ROLLBACK");
       client.release();
     }
-    expect(plan).toMatch(/Index Scan using users_pkey|Index Only Scan using users_pkey/);
-    expect(plan).not.toMatch(/messages/);
+    expect(plan).toMatch(/Index Scan using mailbox_counters_pkey|Index Only Scan using mailbox_counters_pkey/);
+    expect(plan).not.toMatch(/message_copies/);
   });
 });
 
@@ -112,6 +134,14 @@ describe("migration 6", () => {
       );
       expect(rows.map((r) => r.unread_count)).toEqual(rows.map((r) => r.actual));
       expect(rows.map((r) => r.unread_count)).toEqual([0, 10, 10]);
+      // Migrations 12-13 give the same rows their copies, and the counters follow.
+      const counters = await pool.query<{ user_id: number; unread: number }>(
+        "SELECT user_id, unread FROM mailbox_counters WHERE folder = 'inbox' ORDER BY user_id",
+      );
+      expect(counters.rows.map((r) => [r.user_id, r.unread])).toEqual([
+        [2, 10],
+        [3, 10],
+      ]);
     });
   });
 });

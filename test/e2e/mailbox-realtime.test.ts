@@ -80,6 +80,8 @@ describe("mailbox events", () => {
         event: "message_updated",
         message_id: m.id,
         is_read: true,
+        folder: "inbox",
+        is_starred: false,
         seq: expect.any(Number),
       });
       expect(await probe.waitFor((f) => f.event === "unread_count_updated")).toEqual({
@@ -107,6 +109,8 @@ describe("mailbox events", () => {
         event: "message_updated",
         message_id: m.id,
         is_read: false,
+        folder: "inbox",
+        is_starred: false,
         seq: expect.any(Number),
       });
       expect(await probe.waitFor((f) => f.event === "unread_count_updated")).toEqual({
@@ -135,6 +139,7 @@ describe("mailbox events", () => {
         event: "messages_read",
         message_ids: fromAlice.map((m) => m.id),
         read_at: expect.stringMatching(/Z$/),
+        reader_id: bob.id,
         seq: expect.any(Number),
       });
     }

@@ -128,7 +128,7 @@ describe("events", () => {
     }
     for (const probe of [alice1, alice2]) {
       const frame = await probe.waitFor((f) => f.event === "message_read" && f.message_id === message.id);
-      expect(Object.keys(frame).sort()).toEqual(["event", "message_id", "read_at", "seq"]);
+      expect(Object.keys(frame).sort()).toEqual(["event", "message_id", "read_at", "reader_id", "seq"]);
       expect(frame.read_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     }
     // A second read changes nothing and notifies no one.

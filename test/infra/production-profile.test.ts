@@ -3,7 +3,7 @@
  * Azure would deploy it for each value of its switches (test/support/arm-specialize.ts evaluates the
  * conditions and `if(...)` expressions that depend on them): the Web PubSub tier, Key Vault purge
  * protection, diagnostic settings, no basic publishing credentials, the attachments account and its
- * malware scanning. Skipped like test/infra/infra.test.ts where no Bicep CLI can be had (never with CI set).
+ * malware scanning, private networking on and off. Skipped like test/infra/infra.test.ts where no Bicep CLI can be had (never with CI set).
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -27,6 +27,7 @@ interface Resource {
   type: string;
   name: string;
   condition?: unknown;
+  copy?: { name: string; count: unknown };
   scope?: string;
   dependsOn?: string[];
   sku?: Record<string, unknown>;
@@ -53,16 +54,23 @@ describe.skipIf(skip)("the production profile of infra/main.bicep", () => {
   const compiled = compile();
   const PARAMETERS = JSON.parse(read("infra/main.parameters.json")) as { parameters: Record<string, { value: string }> };
   /** The template as deployed with these switches (defaults for the rest). */
-  const deployed = (values: { privateNetworking?: boolean; malwareScanning?: boolean } = {}) =>
+  const deployed = (values: { privateNetworking?: boolean; malwareScanning?: boolean; webPubSubSku?: string } = {}) =>
     specialize(compiled, {
-      malwareScanning: (compiled.parameters.malwareScanning.defaultValue as boolean) ?? false,
+      privateNetworking: compiled.parameters.privateNetworking.defaultValue as boolean,
+      malwareScanning: compiled.parameters.malwareScanning.defaultValue as boolean,
       ...values,
     });
   const moduleOf = (t: Template, name: string) => {
     const found = t.resources.find((r) => r.type === "Microsoft.Resources/deployments" && r.name === name);
     if (!found) throw new Error(`no module ${name}`);
     return {
-      params: Object.fromEntries(Object.entries(found.properties.parameters ?? {}).map(([k, v]) => [k, v.value])),
+      // A parameter passed conditionally compiles to `[if(c, createObject('value', a), createObject('value', b))]`.
+      params: Object.fromEntries(
+        Object.entries(found.properties.parameters ?? {}).map(([k, v]) => [
+          k,
+          typeof v === "string" ? (v as string).replace(/^\[createObject\('value', (.*)\)\]$/, "[$1]") : v.value,
+        ]),
+      ),
       template: found.properties.template!,
     };
   };
@@ -233,6 +241,159 @@ describe.skipIf(skip)("the production profile of infra/main.bicep", () => {
       });
       expect(JSON.stringify(deployed({ malwareScanning: true }).resources.filter((r) => r.name !== "attachments"))).not.toContain(
         "defenderForStorageSettings",
+      );
+    });
+  });
+
+  describe("private networking (issue 23, point 10)", () => {
+    const on = () => deployed({ privateNetworking: true });
+    const off = () => deployed({ privateNetworking: false });
+    const resourceOf = (t: Template, module: string, type: string) => one(moduleOf(t, module).template, type);
+
+    it("is a parameter, off by default, that azd passes from PRIVATE_NETWORKING; the template compiles and lints clean (one template serves both values)", () => {
+      expect(compiled.parameters.privateNetworking).toMatchObject({ type: "bool", defaultValue: false });
+      expect(PARAMETERS.parameters.privateNetworking.value).toBe("${PRIVATE_NETWORKING=false}");
+      expect(compiled.parameters.privateNetworking.metadata?.description).toContain("priced in docs/deploy.md");
+      const lint = spawnSync(process.execPath, [BICEP, "lint"], { cwd: ROOT, encoding: "utf8" });
+      expect(lint.status, `${lint.stdout}${lint.stderr}`).toBe(0);
+    });
+
+    it("off: no virtual network; PostgreSQL keeps the allow-Azure rule (0.0.0.0), and docs/deploy.md says plainly why", () => {
+      const t = off();
+      expect(t.resources.map((r) => r.name)).not.toContain("network");
+      expect(resourceOf(t, "api", "Microsoft.Web/sites").properties.virtualNetworkSubnetId).toBeNull();
+      const pg = moduleOf(t, "postgres").template;
+      expect(one(pg, "Microsoft.DBforPostgreSQL/flexibleServers").properties.network).toEqual({ publicNetworkAccess: "Enabled" });
+      expect(one(pg, "Microsoft.DBforPostgreSQL/flexibleServers/firewallRules").properties).toEqual({
+        startIpAddress: "0.0.0.0",
+        endIpAddress: "0.0.0.0",
+      });
+      expect(resourceOf(t, "keyvault", "Microsoft.KeyVault/vaults").properties).toMatchObject({ publicNetworkAccess: "Enabled" });
+      expect(resourceOf(t, "storage", "Microsoft.Storage/storageAccounts").properties).toMatchObject({ publicNetworkAccess: "Enabled" });
+      expect(ofType(moduleOf(t, "webpubsub").template, "Microsoft.SignalRService/webPubSub/sharedPrivateLinkResources")).toEqual([]);
+      expect(prose("docs/deploy.md")).toContain("a Flex Consumption app outside a virtual network has no outbound addresses of its own");
+    });
+
+    it("on: the Function App joins a subnet delegated to Flex Consumption in a virtual network of the template's", () => {
+      const t = on();
+      const network = moduleOf(t, "network");
+      const vnet = one(network.template, "Microsoft.Network/virtualNetworks");
+      const subnets = vnet.properties.subnets as { name: string; properties: Record<string, unknown> }[];
+      expect(subnets.map((s) => s.name)).toEqual(["app", "private-endpoints"]);
+      expect(subnets[0].properties.delegations).toEqual([
+        { name: "flex-consumption", properties: { serviceName: "Microsoft.App/environments" } },
+      ]);
+      expect(network.template.outputs.appSubnetId.value).toContain(".subnets[0].id");
+      const api = moduleOf(t, "api");
+      expect(String(api.params.appSubnetId)).toMatch(/'network'.*outputs\.appSubnetId/);
+      expect(resourceOf(t, "api", "Microsoft.Web/sites").properties.virtualNetworkSubnetId).toBe("[parameters('appSubnetId')]");
+    });
+
+    it("on: PostgreSQL, Key Vault, both storage accounts and Web PubSub each get a private endpoint, with the private DNS zone Azure names for it, linked to the network", () => {
+      const network = moduleOf(on(), "network");
+      expect(network.template.variables!.endpoints).toEqual([
+        {
+          name: "postgres",
+          target: "[parameters('postgresServerId')]",
+          groupId: "postgresqlServer",
+          zone: "privatelink.postgres.database.azure.com",
+        },
+        { name: "keyvault", target: "[parameters('keyVaultId')]", groupId: "vault", zone: "privatelink.vaultcore.azure.net" },
+        {
+          name: "host-storage",
+          target: "[parameters('hostStorageId')]",
+          groupId: "blob",
+          zone: "[format('privatelink.blob.{0}', environment().suffixes.storage)]",
+        },
+        {
+          name: "attachments",
+          target: "[parameters('attachmentsStorageId')]",
+          groupId: "blob",
+          zone: "[format('privatelink.blob.{0}', environment().suffixes.storage)]",
+        },
+        { name: "webpubsub", target: "[parameters('webPubSubId')]", groupId: "webpubsub", zone: "privatelink.webpubsub.azure.com" },
+      ]);
+      for (const [param, module] of [
+        ["postgresServerId", "postgres"],
+        ["keyVaultId", "keyvault"],
+        ["hostStorageId", "storage"],
+        ["attachmentsStorageId", "attachments"],
+        ["webPubSubId", "webpubsub"],
+      ])
+        expect(String(network.params[param]), param).toMatch(new RegExp(`'${module}'\\), '[^']+'\\)\\.outputs\\.id\\.value`));
+      const endpoints = one(network.template, "Microsoft.Network/privateEndpoints");
+      expect(endpoints.copy).toEqual({ name: "privateEndpoints", count: "[length(variables('endpoints'))]" });
+      expect(endpoints.properties.privateLinkServiceConnections).toEqual([
+        {
+          name: "[variables('endpoints')[copyIndex()].name]",
+          properties: {
+            privateLinkServiceId: "[variables('endpoints')[copyIndex()].target]",
+            groupIds: ["[variables('endpoints')[copyIndex()].groupId]"],
+          },
+        },
+      ]);
+      expect(JSON.stringify(endpoints.properties.subnet)).toContain(".subnets[1].id");
+      const zones = one(network.template, "Microsoft.Network/privateDnsZones");
+      expect(zones.copy).toMatchObject({ count: "[length(variables('zoneNames'))]" });
+      expect(network.template.variables!.zoneNames).toBe(
+        "[union(map(variables('endpoints'), lambda('endpoint', lambdaVariables('endpoint').zone)), createArray())]",
+      );
+      const links = one(network.template, "Microsoft.Network/privateDnsZones/virtualNetworkLinks");
+      expect(links.properties).toEqual({
+        virtualNetwork: { id: "[resourceId('Microsoft.Network/virtualNetworks', parameters('name'))]" },
+        registrationEnabled: false,
+      });
+      const groups = one(network.template, "Microsoft.Network/privateEndpoints/privateDnsZoneGroups");
+      expect(JSON.stringify(groups.properties)).toContain(
+        "[resourceId('Microsoft.Network/privateDnsZones', variables('endpoints')[copyIndex()].zone)]",
+      );
+    });
+
+    it("on: public access closed on PostgreSQL (and no firewall rule), Key Vault and the host's storage; Web PubSub's public side takes browser connections only", () => {
+      const t = on();
+      const pg = moduleOf(t, "postgres").template;
+      expect(one(pg, "Microsoft.DBforPostgreSQL/flexibleServers").properties.network).toEqual({ publicNetworkAccess: "Disabled" });
+      expect(ofType(pg, "Microsoft.DBforPostgreSQL/flexibleServers/firewallRules")).toEqual([]);
+      expect(resourceOf(t, "keyvault", "Microsoft.KeyVault/vaults").properties).toMatchObject({
+        publicNetworkAccess: "Disabled",
+        networkAcls: { defaultAction: "Deny", bypass: "AzureServices" },
+      });
+      expect(resourceOf(t, "storage", "Microsoft.Storage/storageAccounts").properties).toMatchObject({
+        publicNetworkAccess: "Disabled",
+        networkAcls: { defaultAction: "Deny" },
+      });
+      const wps = moduleOf(t, "webpubsub").template;
+      expect(one(wps, "Microsoft.SignalRService/webPubSub").properties.networkACLs).toEqual({
+        defaultAction: "Allow",
+        publicNetwork: { deny: ["RESTAPI", "ServerConnection", "Trace"] },
+      });
+      // Web PubSub reads the event-handler key through its own private link to the closed Key Vault.
+      expect(one(wps, "Microsoft.SignalRService/webPubSub/sharedPrivateLinkResources").properties).toMatchObject({
+        groupId: "vault",
+        privateLinkResourceId: "[parameters('keyVaultId')]",
+      });
+      expect(moduleOf(t, "webpubsub").params.keyVaultId).toMatch(/'keyvault'.*outputs\.id/);
+      // Browsers upload to the attachments account directly: it stays public, reached privately by the app.
+      expect(resourceOf(t, "attachments", "Microsoft.Storage/storageAccounts").properties).toMatchObject({
+        publicNetworkAccess: "Enabled",
+      });
+    });
+
+    it("on with Free_F1 stops the deployment before anything changes (no private endpoint on that tier)", () => {
+      expect(deployed({ privateNetworking: true, webPubSubSku: "Free_F1" }).variables!.webPubSubSkuName).toMatch(
+        /^\[fail\('PRIVATE_NETWORKING needs WEBPUBSUB_SKU Standard_S1/,
+      );
+      expect(deployed({ privateNetworking: true, webPubSubSku: "Standard_S1" }).variables!.webPubSubSkuName).toBe("Standard_S1");
+      expect(deployed({ privateNetworking: false, webPubSubSku: "Free_F1" }).variables!.webPubSubSkuName).toBe("Free_F1");
+      expect(moduleOf(compiled, "webpubsub").params.skuName).toBe("[variables('webPubSubSkuName')]");
+    });
+
+    it("docs/deploy.md prices it and says what stays public", () => {
+      const deploy = prose("docs/deploy.md");
+      expect(deploy).toMatch(/\| Private networking \(`PRIVATE_NETWORKING`\) \| off \| when on: ~\$\d+/);
+      expect(deploy).toContain("azd env set PRIVATE_NETWORKING true");
+      expect(deploy).toContain(
+        "Web PubSub reads the event-handler key through a shared private link** to Key Vault, which Key Vault must approve once",
       );
     });
   });

@@ -1,21 +1,27 @@
 /**
- * A compiled ARM template as Azure would deploy it for given values of its boolean parameters: every
+ * A compiled ARM template as Azure would deploy it for given values of some parameters: every
  * expression that depends on them is evaluated (conditions, `if(...)`, `not`, `and`, `or`, `equals`),
  * resources whose condition is false are dropped, and nested deployments (modules) are specialized with
  * the booleans passed to them. Anything else is left as the expression it was, so a check still reads
  * the compiled text. One template, compiled once, then read as each setting deploys it.
  */
 
+type Primitive = boolean | number | string;
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-type Value = { known: true; value: boolean | number | string | null } | { known: false; text: string };
+type Value = { known: true; value: Json } | { known: false; text: string };
 
 const unknown = (text: string): Value => ({ known: false, text });
-const known = (value: boolean | number | string | null): Value => ({ known: true, value });
+const known = (value: Json): Value => ({ known: true, value });
 
-function literal(value: boolean | number | string | null): string {
+function literal(value: Json): string {
   if (typeof value === "string") return `'${value.replace(/'/g, "''")}'`;
   if (typeof value === "boolean") return `${value}()`;
   if (value === null) return "null()";
+  if (Array.isArray(value)) return `createArray(${value.map(literal).join(", ")})`;
+  if (typeof value === "object")
+    return `createObject(${Object.entries(value)
+      .flatMap(([k, v]) => [literal(k), literal(v)])
+      .join(", ")})`;
   return String(value);
 }
 const text = (v: Value) => (v.known ? literal(v.value) : v.text);
@@ -25,7 +31,7 @@ class Reader {
   private i = 0;
   constructor(
     private readonly source: string,
-    private readonly parameters: Record<string, boolean>,
+    private readonly parameters: Record<string, Primitive>,
   ) {}
 
   read(): Value {
@@ -116,6 +122,14 @@ class Reader {
       }
       case "true":
         return known(true);
+      case "null":
+        return known(null);
+      case "createArray":
+        return all ? known(values as Json[]) : asText();
+      case "createObject":
+        return all
+          ? known(Object.fromEntries(values.flatMap((v, i) => (i % 2 === 0 ? [[String(v), values[i + 1] as Json]] : []))))
+          : asText();
       case "false":
         return known(false);
       case "not":
@@ -136,13 +150,13 @@ class Reader {
   }
 }
 
-function evaluate(expression: string, parameters: Record<string, boolean>): Json {
+function evaluate(expression: string, parameters: Record<string, Primitive>): Json {
   if (!expression.startsWith("[") || expression.startsWith("[[") || !expression.endsWith("]")) return expression;
   const value = new Reader(expression.slice(1, -1), parameters).read();
   return value.known ? value.value : `[${value.text}]`;
 }
 
-function walk(node: Json, parameters: Record<string, boolean>): Json {
+function walk(node: Json, parameters: Record<string, Primitive>): Json {
   if (typeof node === "string") return evaluate(node, parameters);
   if (Array.isArray(node)) return node.map((n) => walk(n, parameters));
   if (node && typeof node === "object") {
@@ -168,8 +182,8 @@ interface ResourceLike {
   [key: string]: unknown;
 }
 
-/** The template as deployed with these boolean parameter values (the others stay expressions). */
-export function specialize<T>(template: T, values: Record<string, boolean>): T {
+/** The template as deployed with these parameter values (the others stay expressions); modules get the booleans passed to them. */
+export function specialize<T>(template: T, values: Record<string, Primitive>): T {
   const t = template as unknown as TemplateLike;
   const resources = t.resources.flatMap((resource): ResourceLike[] => {
     const { properties, ...rest } = resource;

@@ -722,7 +722,7 @@ describe("resources", () => {
       defaultValue: "Standard_S1",
       allowedValues: ["Free_F1", "Standard_S1", "Premium_P1", "Premium_P2"],
     });
-    expect(wps.params.skuName).toBe("[parameters('webPubSubSku')]");
+    expect(wps.params.skuName).toBe("[variables('webPubSubSkuName')]");
     const service = one(wps.template, "Microsoft.SignalRService/webPubSub");
     expect(service.properties).toMatchObject({ disableLocalAuth: true });
     expect(service.identity).toEqual({ type: "UserAssigned", userAssignedIdentities: { "[format('{0}', parameters('identityId'))]": {} } });

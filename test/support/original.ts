@@ -75,3 +75,6 @@ export function runImportCli(targetUrl: string, args: string[], onStderr?: (text
     child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
   });
 }
+
+/** A user's inbox unread counter (alias u for users), as SQL: the count the service answers. */
+export const INBOX_UNREAD = "coalesce((SELECT mc.unread FROM mailbox_counters mc WHERE mc.user_id = u.id AND mc.folder = 'inbox'), 0)";

@@ -1,0 +1,81 @@
+/**
+ * A message as one viewer sees it, read from that viewer's copy (alias c) and the stored message
+ * (alias m). Every field of the message object is declared here once, as the SQL that computes
+ * it; the select list, the field list of a subquery and the row type all follow from VIEW.
+ */
+import type { MessageT } from "../http/schemas";
+
+/** How a user is named once their account is deleted (the row stays as a tombstone; docs/mail-model.md). */
+export const DELETED_USER_NAME = "deleted user";
+export const displayName = (u: string) => `CASE WHEN ${u}.deleted_at IS NULL THEN ${u}.username ELSE '${DELETED_USER_NAME}' END`;
+
+const ISO = (t: string) => `to_char(${t} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
+/** [{id, username}] of a list of user ids, in the order given. */
+const addressees = (ids: string) =>
+  `(SELECT coalesce(json_agg(json_build_object('id', a.id, 'username', ${displayName("u")}) ORDER BY a.ord), '[]'::json)
+      FROM unnest(${ids}) WITH ORDINALITY a(id, ord) JOIN users u ON u.id = a.id)`;
+
+/** A message of the old shape (to_ids NULL) was sent to recipient_id alone. */
+export const TO_IDS = "coalesce(m.to_ids, ARRAY[m.recipient_id])";
+
+const RECEIVED_COPIES = "FROM message_copies x WHERE x.message_id = m.id AND x.received";
+
+const VIEW = {
+  id: "m.id",
+  sender_id: "m.sender_id",
+  recipient_id: "CASE WHEN c.received THEN c.user_id ELSE m.recipient_id END",
+  title: "m.title",
+  body: "m.body",
+  timestamp: 'm."timestamp"',
+  // A recipient who deleted a copy unread never read it; one who deleted it read takes the receipt along.
+  is_read: `CASE WHEN c.received THEN c.is_read ELSE (SELECT count(*) > 0 AND bool_and(x.is_read) ${RECEIVED_COPIES}) END`,
+  sender_username: displayName("s"),
+  recipient_username: displayName("r"),
+  in_reply_to: "c.in_reply_to",
+  thread_id: "c.thread_id",
+  to: addressees(TO_IDS),
+  cc: addressees("coalesce(m.cc_ids, '{}')"),
+  bcc: `CASE WHEN c.received THEN '[]'::json ELSE ${addressees("coalesce(m.bcc_ids, '{}')")} END`,
+  folder: "c.folder",
+  is_starred: "c.is_starred",
+  read_by: `CASE WHEN c.received THEN '[]'::json ELSE (
+      SELECT coalesce(json_agg(json_build_object('id', x.user_id, 'read_at', ${ISO("x.read_at")}) ORDER BY x.read_at, x.user_id), '[]'::json)
+      ${RECEIVED_COPIES} AND x.is_read) END`,
+} as const satisfies Record<keyof MessageT, string>;
+
+// The compiler holds VIEW to the message object: a field missing here, or one too many, fails.
+type ViewFields = keyof typeof VIEW;
+const _sameFields: [ViewFields] extends [keyof MessageT] ? ([keyof MessageT] extends [ViewFields] ? true : never) : never = true;
+void _sameFields;
+
+/** The select list of the message object. */
+export const MESSAGE_COLUMNS = Object.entries(VIEW)
+  .map(([name, sql]) => `${sql} AS "${name}"`)
+  .join(",\n    ");
+
+/** The same fields, as a query over a subquery that selected MESSAGE_COLUMNS names them. */
+export const MESSAGE_FIELDS = Object.keys(VIEW)
+  .map((name) => `"${name}"`)
+  .join(", ");
+
+/** Copies (from `source`, message_copies or rows shaped like it) with their messages and the two users the view names. */
+export const fromCopies = (
+  source: string,
+) => `FROM ${source} c JOIN messages m ON m.id = c.message_id + 0 JOIN users s ON s.id = m.sender_id
+  JOIN users r ON r.id = CASE WHEN c.received THEN c.user_id ELSE m.recipient_id END`;
+export const FROM_COPIES = fromCopies("message_copies");
+
+/**
+ * The sender's copy as it was when the message was sent, rebuilt from the message itself ($1 its
+ * id): what an idempotent replay answers, even once the sender has deleted their copy.
+ */
+export const AS_SENT = `(SELECT o.sender_id AS user_id, o.id AS message_id, false AS received, 'sent'::text AS folder, true AS is_read,
+    NULL::timestamptz AS read_at, false AS is_starred, coalesce(o.thread_id, o.id) AS thread_id, o.in_reply_to
+    FROM messages o WHERE o.id = $1)`;
+
+export interface MessageRow extends Omit<MessageT, "timestamp"> {
+  timestamp: Date;
+}
+
+export const toMessage = (row: MessageRow): MessageT => ({ ...row, timestamp: row.timestamp.toISOString() });

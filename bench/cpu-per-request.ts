@@ -27,11 +27,11 @@ import { Client } from "pg";
 
 import { startWebPubSubStandIn } from "../local/webpubsub";
 import { LIFTED_LIMITS } from "../test/support/lifted-limits";
+import { withBenchDatabase } from "./database-server";
 import { intKnob, login, startServer, type Scenario } from "./throughput/harness";
 import { BENCH_PASSWORD, createDatabase, dropDatabase, seed } from "./throughput/seed";
 
 const env = process.env;
-const ADMIN_URL = env.BENCH_DATABASE_URL;
 const SEED = intKnob("BENCH_SEED_MESSAGES", 200_000);
 const DURATION = intKnob("BENCH_DURATION_S", 10);
 const CONNECTIONS = intKnob("BENCH_CONNECTIONS", 16);
@@ -82,9 +82,7 @@ async function postmasterPid(adminUrl: string): Promise<number | null> {
   }
 }
 
-async function main(): Promise<void> {
-  if (!ADMIN_URL)
-    throw new Error("BENCH_DATABASE_URL must name a PostgreSQL server (its admin URL): the benchmark seeds a database of its own there");
+async function main(ADMIN_URL: string): Promise<void> {
   const postmaster = await postmasterPid(ADMIN_URL);
   const name = `bench_cpu_${SEED}`;
   const standIn = await startWebPubSubStandIn({ port: 0, accessKey: randomBytes(32).toString("hex") });
@@ -169,7 +167,7 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
+withBenchDatabase(main).catch((error: unknown) => {
   console.error(error instanceof Error ? error.stack : error);
   process.exitCode = 1;
 });

@@ -70,7 +70,7 @@ async function main(): Promise<void> {
     const d = summary(delivery);
     const fmt = (n: number) => n.toFixed(3).padStart(9);
     console.log(
-      `delivery latency over ${MESSAGES} messages (${process.env.BENCH_DATABASE_URL ? "PostgreSQL server" : "embedded PGlite"}), ms`,
+      `delivery latency over ${MESSAGES} messages (${process.env.BENCH_DATABASE_URL ? "PostgreSQL server" : "embedded PostgreSQL"}), ms`,
     );
     console.log(`                         p50       p99      mean`);
     console.log(`floor (direct push) ${fmt(f.p50)} ${fmt(f.p99)} ${fmt(f.mean)}`);

@@ -15,9 +15,9 @@ import { openPostgresSource } from "../shared/data/import/postgres-source";
 import { importOriginal } from "../shared/data/import/run";
 import { migrate } from "../shared/data/migrate";
 import { ORIGINAL_SCHEMA } from "../test/support/original";
+import { withBenchDatabase } from "./database-server";
 import { createDatabase, dropDatabase } from "./throughput/seed";
 
-const ADMIN_URL = process.env.BENCH_DATABASE_URL;
 const MESSAGES = Number(process.env.BENCH_IMPORT_MESSAGES ?? 1_000_000);
 const USERS = Number(process.env.BENCH_IMPORT_USERS ?? 10_000);
 const BATCH = Number(process.env.BENCH_IMPORT_BATCH ?? 2_000);
@@ -49,9 +49,7 @@ async function withClient<T>(url: string, work: (c: Client) => Promise<T>): Prom
 
 const seconds = (t: number) => (performance.now() - t) / 1000;
 
-async function main(): Promise<void> {
-  if (!ADMIN_URL)
-    throw new Error("BENCH_DATABASE_URL must name a PostgreSQL server (its admin URL): the benchmark makes databases of its own there");
+async function main(ADMIN_URL: string): Promise<void> {
   if (!(Number.isInteger(MESSAGES) && MESSAGES >= 1_000)) throw new Error("BENCH_IMPORT_MESSAGES must be an integer of at least 1000");
   const [sourceUrl, targetUrl, floorUrl] = [
     await createDatabase(ADMIN_URL, SOURCE),
@@ -122,7 +120,7 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
+withBenchDatabase(main).catch((error: unknown) => {
   console.error(error instanceof Error ? error.message : error);
   process.exitCode = 1;
 });

@@ -260,7 +260,7 @@ async function main(): Promise<void> {
   );
   console.log(`bcrypt on this machine (one thread): ${costTable()}`);
   console.log(
-    `GET /messages/unread_count/ of another user, idle vs during ${LOGINS} concurrent logins at bcrypt cost ${process.env.BCRYPT_COST}, ${SECONDS} s each, database: ${process.env.BENCH_DATABASE_URL ? "BENCH_DATABASE_URL" : "embedded (PGlite)"}`,
+    `GET /messages/unread_count/ of another user, idle vs during ${LOGINS} concurrent logins at bcrypt cost ${process.env.BCRYPT_COST}, ${SECONDS} s each, database: ${process.env.BENCH_DATABASE_URL ? "BENCH_DATABASE_URL" : "embedded PostgreSQL"}`,
   );
   const results: Result[] = [];
   let fairness: OtherLogins[] | undefined;

@@ -16,8 +16,7 @@ import { standInOutage } from "../test/support/webpubsub-outage";
 import { summary } from "./stats";
 
 const SENDS = Number(process.env.BENCH_SENDS ?? 1000);
-// The embedded database is one session shared by every connection: concurrent sends need a real server.
-const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? (process.env.BENCH_DATABASE_URL ? 4 : 1));
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 4);
 const WARMUP = 50;
 
 async function main(): Promise<void> {
@@ -87,7 +86,7 @@ async function main(): Promise<void> {
 
     const fmt = (n: number) => n.toFixed(1).padStart(8);
     console.log(
-      `send answer time, ${SENDS} sends per phase, ${CONCURRENCY} concurrent (${process.env.BENCH_DATABASE_URL ? "PostgreSQL server" : "embedded PGlite"}), push timeout ${process.env.WEBPUBSUB_PUSH_TIMEOUT_MS} ms, ms`,
+      `send answer time, ${SENDS} sends per phase, ${CONCURRENCY} concurrent (${process.env.BENCH_DATABASE_URL ? "PostgreSQL server" : "embedded PostgreSQL"}), push timeout ${process.env.WEBPUBSUB_PUSH_TIMEOUT_MS} ms, ms`,
     );
     console.log(`                             p50      p99      max     mean`);
     console.log(`Web PubSub up (floor)   ${fmt(normal.p50)} ${fmt(normal.p99)} ${fmt(normal.max)} ${fmt(normal.mean)}`);

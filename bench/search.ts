@@ -14,10 +14,10 @@ import { closePool, getPool } from "../shared/data/db";
 import { getMessage } from "../shared/data/mailbox";
 import { inboxQuery, listInbox } from "../shared/data/messages";
 import { migrate } from "../shared/data/migrate";
+import { withBenchDatabase } from "./database-server";
 import { percentile } from "./stats";
 import { createDatabase, dropDatabase } from "./throughput/seed";
 
-const ADMIN_URL = process.env.BENCH_DATABASE_URL;
 const ROWS = Number(process.env.BENCH_SEARCH_ROWS ?? 1_000_000);
 const ROUNDS = 10;
 const PER_ROUND = 50;
@@ -30,9 +30,7 @@ async function timed(work: () => Promise<unknown>, into: number[]): Promise<void
   into.push(performance.now() - t);
 }
 
-async function main(): Promise<void> {
-  if (!ADMIN_URL)
-    throw new Error("BENCH_DATABASE_URL must name a PostgreSQL server (its admin URL): the benchmark seeds a database of its own there");
+async function main(ADMIN_URL: string): Promise<void> {
   if (!(Number.isInteger(ROWS) && ROWS >= 10_000)) throw new Error("BENCH_SEARCH_ROWS must be an integer of at least 10000");
   process.env.DATABASE_URL = await createDatabase(ADMIN_URL, NAME);
   process.env.DB_STATEMENT_TIMEOUT_MS = "300000";
@@ -80,7 +78,7 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
+withBenchDatabase(main).catch((error: unknown) => {
   console.error(error instanceof Error ? error.message : error);
   process.exitCode = 1;
 });

@@ -19,11 +19,11 @@ import autocannon from "autocannon";
 
 import { startWebPubSubStandIn } from "../local/webpubsub";
 import { LIFTED_LIMITS } from "../test/support/lifted-limits";
+import { withBenchDatabase } from "./database-server";
 import { intKnob, login, startServer, type Scenario, type Server } from "./throughput/harness";
 import { BENCH_PASSWORD, createDatabase, dropDatabase, seed } from "./throughput/seed";
 
 const env = process.env;
-const ADMIN_URL = env.BENCH_DATABASE_URL;
 const SEED = intKnob("BENCH_SEED_MESSAGES", 1_000_000);
 const SMALL = intKnob("BENCH_SMALL_MESSAGES", 10_000);
 const DURATION = intKnob("BENCH_DURATION_S", 5);
@@ -99,9 +99,7 @@ async function compare(a: string, b: string, scenario: Scenario, connections: nu
 
 const fmt = (n: number, width = 8, digits = 0) => n.toFixed(digits).padStart(width);
 
-async function main(): Promise<void> {
-  if (!ADMIN_URL)
-    throw new Error("BENCH_DATABASE_URL must name a PostgreSQL server (its admin URL): the benchmark seeds databases of its own there");
+async function main(ADMIN_URL: string): Promise<void> {
   const big = `bench_throughput_${SEED}`;
   const small = `bench_throughput_${SMALL}`;
   const servers: Server[] = [];
@@ -203,12 +201,12 @@ async function main(): Promise<void> {
   } finally {
     await Promise.all(servers.map((server) => new Promise((resolve) => server.process.once("exit", resolve).kill("SIGTERM"))));
     await standIn.close();
-    await dropDatabase(ADMIN_URL!, big).catch(() => {});
-    await dropDatabase(ADMIN_URL!, small).catch(() => {});
+    await dropDatabase(ADMIN_URL, big).catch(() => {});
+    await dropDatabase(ADMIN_URL, small).catch(() => {});
   }
 }
 
-main().catch((error: unknown) => {
+withBenchDatabase(main).catch((error: unknown) => {
   console.error(error instanceof Error ? error.stack : error);
   process.exitCode = 1;
 });

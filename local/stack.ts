@@ -17,6 +17,7 @@ import { parseCors } from "./cors";
 import { startEmbeddedDatabase, type EmbeddedDatabase } from "./database";
 import { startHost, type RunningHost } from "./host";
 import { loadFunctions } from "./load-functions";
+import { choosePort, type PortWish } from "./ports";
 import { applyValues, readHostJson, readLocalSettings } from "./settings";
 import { startTimers, type RunningTimers } from "./timers";
 import { startWebPubSubStandIn, type WebPubSubStandIn } from "./webpubsub";
@@ -30,10 +31,16 @@ export interface StackOptions {
   hostPort?: number | null;
   /** Use this PostgreSQL instead of the embedded one. */
   databaseUrl?: string;
-  /** Embedded database: a folder to persist to (undefined = in memory) and a port (0 = free). */
+  /** Embedded database: a folder to persist to (undefined = throwaway) and a port (0 = free). */
   embedded?: { dataDir?: string; port?: number };
   /** Stand-in port; 0 picks a free one; defaults to the port in the settings' connection string. */
   webPubSubPort?: number;
+  /**
+   * true: the database, the stand-in and azurite listen on the ports the settings name or the start
+   * fails (`func start` reads those addresses). false (default): a settings port that is taken
+   * gives way to a free one, so a second stack starts beside the first.
+   */
+  exactPorts?: boolean;
   /** false: no stand-in (realtime goes wherever the settings point, or nowhere). */
   webPubSub?: boolean;
   /**
@@ -91,13 +98,16 @@ export async function startLocalStack(options: StackOptions = {}): Promise<Local
     for (const close of closers.reverse()) await close().catch(() => {});
   };
 
+  const wish = (port: number | undefined): PortWish =>
+    port === undefined || port === 0 ? "any" : options.exactPorts ? { exactly: port } : { preferably: port };
+
   try {
     let database: EmbeddedDatabase | null = null;
     let databaseUrl = options.databaseUrl;
     if (!databaseUrl) {
       database = await startEmbeddedDatabase({
         dataDir: options.embedded?.dataDir,
-        port: options.embedded?.port ?? portOf(settings.Values[SETTINGS.databaseUrl]) ?? 0,
+        port: await choosePort("the embedded database", wish(options.embedded?.port ?? portOf(settings.Values[SETTINGS.databaseUrl]))),
       });
       closers.push(() => database!.close());
       databaseUrl = database.url;
@@ -113,7 +123,7 @@ export async function startLocalStack(options: StackOptions = {}): Promise<Local
     if (target) {
       webPubSub = await startWebPubSubStandIn({
         host: target.host,
-        port: options.webPubSubPort ?? target.port,
+        port: await choosePort("the Web PubSub stand-in", wish(options.webPubSubPort ?? target.port)),
         accessKey: target.accessKey,
         eventHandlerUrl: () => {
           const key = process.env[SETTINGS.webPubSubEventHandlerKey];
@@ -132,7 +142,7 @@ export async function startLocalStack(options: StackOptions = {}): Promise<Local
     const blobTarget = storageOptions && localAzuriteEndpoint(value(SETTINGS.attachmentStorageConnectionString));
     if (storageOptions && blobTarget) {
       storage = await startAzurite({
-        port: storageOptions.port ?? Number(blobTarget.port || 80),
+        port: await choosePort("azurite's blob service", wish(storageOptions.port ?? Number(blobTarget.port || 80))),
         location: storageOptions.dataDir,
         container: value(SETTINGS.attachmentContainer) || DEFAULT_CONTAINER,
         corsOrigins: cors.origins,

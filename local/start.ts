@@ -5,6 +5,8 @@
 import path from "node:path";
 
 import { SETTINGS } from "../shared/config/settings";
+import { POSTGRES_MAJOR } from "./postgres/version";
+import { readLocalSettings } from "./settings";
 import { ROOT, startLocalStack } from "./stack";
 
 async function main(): Promise<void> {
@@ -13,14 +15,21 @@ async function main(): Promise<void> {
   if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port < 65536))
     throw new Error(`PORT must be a port number, not "${process.env.PORT}"`);
   const external = process.env[SETTINGS.databaseUrl];
+  // A stack on another PORT keeps its data apart: one server per data folder.
+  const dataFolder = port === undefined || port === readLocalSettings(ROOT).Host.LocalHttpPort ? "postgres" : `postgres-port-${port}`;
+  const dataDir = path.join(ROOT, ".data", dataFolder);
   const stack = await startLocalStack({
     hostPort: servicesOnly ? null : port,
     databaseUrl: external,
-    embedded: { dataDir: path.join(ROOT, ".data", "pglite") },
+    embedded: { dataDir },
     storage: { dataDir: path.join(ROOT, ".data", "azurite") },
+    // `func start` reads the settings' addresses: the services must be there.
+    exactPorts: servicesOnly,
     log: (line) => console.log(line),
   });
-  console.log(`database:  ${external ? "DATABASE_URL" : `embedded PGlite (.data/pglite) at ${stack.databaseUrl}`}`);
+  console.log(
+    `database:  ${external ? "DATABASE_URL" : `embedded PostgreSQL ${POSTGRES_MAJOR} (.data/${dataFolder}) at ${stack.databaseUrl}`}`,
+  );
   if (stack.webPubSub) console.log(`web pubsub stand-in: ${stack.webPubSub.endpoint}`);
   if (stack.storage) console.log(`blob storage (azurite, .data/azurite): ${stack.storage.blobEndpoint}`);
   if (stack.url) {

@@ -114,8 +114,8 @@ async function applyInTransaction(client: PoolClient, migration: Migration, lock
   try {
     // A DDL statement queues behind every query on its table: fail fast rather than stall the app.
     await client.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.floor(lockTimeoutMs))}`);
-    // Claiming the version inside the same transaction makes a second migrator skip it
-    // even where advisory locks do not separate sessions (the embedded database).
+    // Claiming the version inside the same transaction applies it once even should two
+    // migrators ever run at once: the session lock is the first guard, this the second.
     if (!(await claim(client, migration))) {
       await client.query("ROLLBACK");
       return false;

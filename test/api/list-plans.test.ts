@@ -17,12 +17,10 @@ const RECENT = 10_000;
 const USERS = 50;
 const READER = 1;
 const WRITER = 2;
-const onServer = !!process.env.TEST_DATABASE_URL;
 
 let db: TestDatabase;
 
 beforeAll(async () => {
-  if (!onServer) return;
   db = await useTestDatabase();
   const pool = getPool();
   await pool.query(`INSERT INTO users (username, hashed_password) SELECT 'plan' || i, 'x' FROM generate_series(1, ${USERS}) i`);
@@ -43,7 +41,6 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  if (!onServer) return;
   await db.close();
 });
 
@@ -57,7 +54,7 @@ async function planOf(query: SqlQuery): Promise<string> {
 const INBOX = /Index Scan using message_copies_folder_idx on message_copies c/;
 const UNREAD = /(Index|Bitmap Index) Scan (using|on) message_copies_unread_idx/;
 
-describe.skipIf(!onServer)(`inbox and outbox plans after ${RECENT} recent messages to others`, () => {
+describe(`inbox and outbox plans after ${RECENT} recent messages to others`, () => {
   const middle = OLD / 2;
   const cases: [string, SqlQuery, RegExp][] = [
     ["inbox", inboxQuery(READER, { limit: 50 }), INBOX],
@@ -78,7 +75,9 @@ describe.skipIf(!onServer)(`inbox and outbox plans after ${RECENT} recent messag
     expect(plan, plan).toMatch(index);
     expect(plan, plan).not.toMatch(/Backward|message_copies_pkey|Seq Scan on message/);
     // The planner may read a short range of unread copies as a bitmap and sort it: still one user's rows.
-    if (name !== "inbox, unread, before_id") expect(plan, plan).not.toMatch(/Sort/);
+    // Only the page's own walk counts: a subplan run per row (a message's attachments in order) may sort its few rows.
+    const walk = plan.split(/^\s*SubPlan/m)[0];
+    if (name !== "inbox, unread, before_id") expect(walk, plan).not.toMatch(/Sort/);
   });
 
   it("the pages hold the newest matching messages, newest first", async () => {

@@ -1,15 +1,15 @@
 /** `npm start`'s stack: the embedded database persists across restarts, settings come from the example file. */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 
+import { temporaryDataDir } from "../../local/postgres/server";
 import { applyValues, readLocalSettings } from "../../local/settings";
 import { ROOT, startLocalStack } from "../../local/stack";
 import { registerOverHttp, TEST_PASSWORD } from "../support/api";
 
-const dataDir = mkdtempSync(path.join(tmpdir(), "stack-data-"));
-afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+const dataDir = temporaryDataDir("stack-data-");
+afterAll(() => rmSync(path.dirname(dataDir), { recursive: true, force: true }));
 
 describe("the local stack", () => {
   it("keeps data in the embedded database across a restart", async () => {

@@ -20,10 +20,9 @@ import { ERRORS } from "../../shared/http/errors";
 import { registerOverHttp } from "../support/api";
 import { SocketProbe, type Frame } from "../support/sockets";
 
-const adminUrl = process.env.TEST_DATABASE_URL;
-// The sign-in hands each verified session to a real server under the identity's own role and
-// database; the embedded PGlite has neither roles nor a second database.
-const needsServer = "set TEST_DATABASE_URL: the managed identity sign-in needs a PostgreSQL server with roles (CI sets it)";
+// The run's PostgreSQL server (test/support/database-server.ts): the sign-in hands each verified
+// session to it under the identity's own role and database.
+const adminUrl = process.env.TEST_DATABASE_URL as string;
 
 const cleanups: (() => Promise<unknown>)[] = [];
 
@@ -144,7 +143,7 @@ describe("the Web PubSub stand-in in Entra mode", () => {
   });
 });
 
-describe.skipIf(!adminUrl)(`the app signed in by its managed identity (${adminUrl ? "PostgreSQL server" : needsServer})`, () => {
+describe("the app signed in by its managed identity", () => {
   let stack: AzureIdentityStack;
   let app: RunningApp;
 

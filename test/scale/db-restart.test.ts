@@ -9,11 +9,10 @@ import { beforeAll, describe, expect, it } from "vitest";
 
 import { ERRORS } from "../../shared/http/errors";
 import { registerOverHttp, TEST_PASSWORD, type HttpUser } from "../support/api";
-import { postgresBinaries, startPostgresCluster, type PostgresCluster } from "../support/postgres-cluster";
+import { startPostgresCluster, type PostgresCluster } from "../support/postgres-cluster";
 import { settle } from "../support/sockets";
 import { useLocalStack } from "../support/stack";
 
-const BIN = postgresBinaries();
 const APP_NAME = "realtime-mail"; // the pool's application_name (shared/data/db.ts)
 const RECOVERY_BOUND_MS = 5_000;
 
@@ -36,15 +35,13 @@ let bob: HttpUser;
 const crashes: unknown[] = [];
 const recordCrash = (error: unknown) => crashes.push(error);
 
-if (!BIN) console.warn("db-restart.test.ts skipped: no PostgreSQL server binaries (initdb, pg_ctl) found; set PG_BIN to their folder");
-
-describe.skipIf(!BIN)("database faults under load (own PostgreSQL cluster)", () => {
+describe("database faults under load (own PostgreSQL cluster)", () => {
   // Crashes are recorded from before the cluster starts until after it is gone.
   const local = useLocalStack({
     database: async () => {
       process.on("uncaughtException", recordCrash);
       process.on("unhandledRejection", recordCrash);
-      cluster = await startPostgresCluster(BIN as string);
+      cluster = await startPostgresCluster();
       return {
         url: cluster.url,
         close: async () => {

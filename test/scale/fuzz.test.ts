@@ -1,12 +1,12 @@
 /**
  * Property-based fuzzing of every function over real HTTP: the local host against the real
- * database (TEST_DATABASE_URL's server, or PGlite), valid and hostile requests mixed.
+ * database (the run's PostgreSQL server), valid and hostile requests mixed.
  * Whatever arrives, the answer is never a 5xx, every error is JSON with a `detail`, and the
  * server keeps serving. The Web PubSub stand-in gets a smaller share.
  *
  * Knobs (read here only): FUZZ_RUNS (API requests, default 2400), FUZZ_SEED (default fixed,
  * so CI repeats itself; a failure prints the seed and path that reproduce it),
- * FUZZ_CONCURRENCY (requests in flight, default 8 against a server, 2 against PGlite).
+ * FUZZ_CONCURRENCY (requests in flight, default 8).
  */
 import http from "node:http";
 import { WebPubSubServiceClient } from "@azure/web-pubsub";
@@ -36,9 +36,7 @@ import { useLocalStack } from "../support/stack";
 
 const REQUESTS = Number(process.env.FUZZ_RUNS ?? 2400);
 const SEED = Number(process.env.FUZZ_SEED ?? 20261124);
-// PGlite runs one statement at a time for all its connections: more in flight only queue up
-// until the pool's connection timeout answers 503, which would say nothing about bad input.
-const CONCURRENCY = Math.max(1, Number(process.env.FUZZ_CONCURRENCY ?? (process.env.TEST_DATABASE_URL ? 8 : 2)));
+const CONCURRENCY = Math.max(1, Number(process.env.FUZZ_CONCURRENCY ?? 8));
 const RAW_REQUESTS = Math.max(200, Math.round(REQUESTS / 8));
 const STAND_IN_REQUESTS = Math.max(300, Math.round(REQUESTS / 8));
 // Generous: this is a bound against hangs, not a speed target.

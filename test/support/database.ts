@@ -1,51 +1,60 @@
 /**
- * A fresh database for one test file: a new database on the PostgreSQL server named by
- * TEST_DATABASE_URL (what CI uses), or an in-memory embedded PGlite when none is set.
+ * A fresh database for one test file, on the run's PostgreSQL server (test/support/database-server.ts):
+ * TEST_DATABASE_URL's, or the embedded one the run started.
  */
 import { randomBytes } from "node:crypto";
 import { Client, Pool } from "pg";
 
-import { startEmbeddedDatabase } from "../../local/database";
 import { resetConfig } from "../../shared/config/config";
 import { closePool, getPool } from "../../shared/data/db";
 import { migrate } from "../../shared/data/migrate";
 
 export interface TestDatabase {
   url: string;
-  kind: "server" | "embedded";
   close(): Promise<void>;
 }
 
-async function createServerDatabase(adminUrl: string): Promise<TestDatabase> {
+function serverUrl(): string {
+  const url = process.env.TEST_DATABASE_URL;
+  if (!url) throw new Error("TEST_DATABASE_URL is unset: run tests with vitest, whose global setup starts the database server");
+  return url;
+}
+
+async function admin<T>(work: (client: Client) => Promise<T>): Promise<T> {
+  const client = new Client({ connectionString: serverUrl() });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** A new database: empty, or a copy of the run's migrated template. */
+async function createDatabase(template?: string): Promise<TestDatabase> {
   const name = `test_${process.pid}_${randomBytes(4).toString("hex")}`;
-  const admin = new Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(adminUrl);
+  await admin((client) => client.query(`CREATE DATABASE ${name}${template ? ` TEMPLATE ${template}` : ""}`));
+  const url = new URL(serverUrl());
   url.pathname = `/${name}`;
   return {
     url: url.toString(),
-    kind: "server",
-    close: async () => {
-      const dropper = new Client({ connectionString: adminUrl });
-      await dropper.connect();
-      await dropper.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await dropper.end();
-    },
+    close: () => admin((client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
   };
 }
 
-export async function createTestDatabase(): Promise<TestDatabase> {
-  const server = process.env.TEST_DATABASE_URL;
-  if (server) return createServerDatabase(server);
-  const embedded = await startEmbeddedDatabase({ port: 0 });
-  return { url: embedded.url, kind: "embedded", close: embedded.close };
+/** A new empty database (no schema: tests of the migrations and of what they adopt). */
+export function createTestDatabase(): Promise<TestDatabase> {
+  return createDatabase();
+}
+
+/** A new database with the current schema, copied from the run's migrated template. */
+export function createMigratedDatabase(): Promise<TestDatabase> {
+  return createDatabase(process.env.TEST_DATABASE_TEMPLATE);
 }
 
 /** Points the app at a fresh, migrated database; returns the teardown. */
 export async function useTestDatabase(): Promise<TestDatabase> {
-  const db = await createTestDatabase();
+  const db = await createMigratedDatabase();
   process.env.DATABASE_URL = db.url;
   resetConfig();
   await closePool();

@@ -1,31 +1,15 @@
 /**
- * A throwaway PostgreSQL cluster that a test owns: it may terminate its backends, stop and
- * restart it at will, which the shared test server must never suffer. Built with the
- * server's own binaries (initdb, pg_ctl); the server refuses to run as root, so as root
- * every command runs as the `postgres` user.
+ * A throwaway PostgreSQL server that a test owns: it may terminate its backends, stop and
+ * restart it at will, which the run's shared server must never suffer. The same embedded
+ * binaries as every other server here (local/postgres/).
  */
-import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
-import { chown, mkdtemp, rm } from "node:fs/promises";
-import net from "node:net";
-import os from "node:os";
+import { rmSync } from "node:fs";
 import path from "node:path";
-import { promisify } from "node:util";
 import { Client } from "pg";
 
-const run = promisify(execFile);
+import { startPostgresServer, temporaryDataDir, type StopMode } from "../../local/postgres/server";
 
-const CANDIDATE_BIN_DIRS = [process.env.PG_BIN, "/usr/lib/postgresql/17/bin", "/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/15/bin"];
-
-/** The folder holding initdb and pg_ctl, or null when PostgreSQL is not installed here. */
-export function postgresBinaries(): string | null {
-  for (const dir of CANDIDATE_BIN_DIRS) {
-    if (dir && existsSync(path.join(dir, "initdb")) && existsSync(path.join(dir, "pg_ctl"))) return dir;
-  }
-  return null;
-}
-
-export type StopMode = "smart" | "fast" | "immediate";
+export type { StopMode };
 
 export interface PostgresCluster {
   url: string;
@@ -39,57 +23,19 @@ export interface PostgresCluster {
   destroy(): Promise<void>;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-export async function startPostgresCluster(binDir: string): Promise<PostgresCluster> {
-  const asRoot = process.getuid?.() === 0;
-  const dir = await mkdtemp(path.join(os.tmpdir(), "pg-cluster-"));
-  const dataDir = path.join(dir, "data");
-  const logFile = path.join(dir, "server.log");
-  if (asRoot) {
-    const { stdout } = await run("id", ["-u", "postgres"]);
-    const { stdout: gid } = await run("id", ["-g", "postgres"]);
-    await chown(dir, Number(stdout.trim()), Number(gid.trim()));
-  }
-  const pg = (tool: string, args: string[]) => {
-    const command = path.join(binDir, tool);
-    return asRoot ? run("runuser", ["-u", "postgres", "--", command, ...args]) : run(command, args);
-  };
-  const port = await freePort();
+export async function startPostgresCluster(): Promise<PostgresCluster> {
+  const dataDir = temporaryDataDir("pg-cluster-");
+  const folder = path.dirname(dataDir);
   // Durability is not what this cluster is for: fsync off keeps restarts quick on a busy machine.
-  const serverOptions = [
-    `-p ${port}`,
-    "-c listen_addresses=127.0.0.1",
-    `-c unix_socket_directories=${dir}`,
-    "-c fsync=off",
-    "-c max_connections=50",
-  ].join(" ");
-  const start = () => pg("pg_ctl", ["-D", dataDir, "-l", logFile, "-o", serverOptions, "-w", "-t", "30", "start"]);
-  const stop = (mode: StopMode) => pg("pg_ctl", ["-D", dataDir, "-m", mode, "-w", "-t", "30", "stop"]);
-  let running = false;
-
-  try {
-    await pg("initdb", ["-D", dataDir, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync", "--no-instructions"]);
-    await start();
-    running = true;
-  } catch (error) {
-    await rm(dir, { recursive: true, force: true });
+  const server = await startPostgresServer({ dataDir, throwaway: true, maxConnections: 50 }).catch((error: unknown) => {
+    rmSync(folder, { recursive: true, force: true });
     throw error;
-  }
-  const url = `postgresql://postgres@127.0.0.1:${port}/postgres`;
+  });
+  const url = server.url;
 
   return {
     url,
-    port,
+    port: server.port,
     async terminateBackends(applicationName) {
       const admin = new Client({ connectionString: url, application_name: "cluster-admin" });
       await admin.connect();
@@ -103,18 +49,11 @@ export async function startPostgresCluster(binDir: string): Promise<PostgresClus
         await admin.end();
       }
     },
-    async stop(mode) {
-      await stop(mode);
-      running = false;
-    },
-    async start() {
-      await start();
-      running = true;
-    },
+    stop: (mode) => server.stop(mode),
+    start: () => server.start(),
     async destroy() {
-      if (running) await stop("immediate").catch(() => {});
-      running = false;
-      await rm(dir, { recursive: true, force: true });
+      await server.stop("immediate");
+      rmSync(folder, { recursive: true, force: true });
     },
   };
 }

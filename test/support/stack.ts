@@ -6,7 +6,7 @@
 import { afterAll, beforeAll } from "vitest";
 
 import { startLocalStack, type LocalStack, type StackOptions } from "../../local/stack";
-import { createTestDatabase, type TestDatabase } from "./database";
+import { createMigratedDatabase, type TestDatabase } from "./database";
 import type { SocketProbe } from "./sockets";
 
 export interface StackSetup {
@@ -36,7 +36,7 @@ export function useLocalStack(setup: StackSetup = {}): OpenStack {
   let stack: LocalStack | undefined;
   beforeAll(async () => {
     if (setup.env) Object.assign(process.env, setup.env);
-    db = await (setup.database ?? createTestDatabase)();
+    db = await (setup.database ?? createMigratedDatabase)();
     stack = await startLocalStack({
       hostPort: 0,
       databaseUrl: db.url,

@@ -1,7 +1,7 @@
 import "../shared/config/startup";
 
+import { sweepAttachments } from "../shared/http/attachment-cleanup";
 import { registerTimerFunction, type TimerFunction } from "../shared/http/registration";
-import { sweepAttachments } from "../shared/storage/cleanup";
 
 /**
  * Every five minutes: deletes uploads never attached to a message after 24 hours, and the blobs

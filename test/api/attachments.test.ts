@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { attachmentsSweep } from "../../functions/attachments-sweep";
 import { resetConfig } from "../../shared/config/config";
 import { getPool } from "../../shared/data/db";
-import { ERRORS } from "../../shared/http/errors";
+import { ERRORS } from "../../shared/domain/errors";
 import { resetBlobStore } from "../../shared/storage/blob-store";
 import { registerOverHttp, type HttpUser } from "../support/api";
 import { putBytes, requestSlot, upload } from "../support/attachments";

@@ -9,8 +9,8 @@ import path from "node:path";
 import { Pool } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import type { ImportReport } from "../../shared/data/import/report";
 import { migrate } from "../../shared/data/migrate";
+import type { ImportReport } from "../../tools/import/report";
 import { createTestDatabase, type TestDatabase } from "../support/database";
 import { INBOX_UNREAD, runImportCli, withClient } from "../support/original";
 

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawnApp, type RunningApp } from "../../local/azure-identity/spawn-app";
 import { startAzureIdentityStack, type AzureIdentityStack } from "../../local/azure-identity/stack";
 import { RESOURCES } from "../../local/identity";
-import { ERRORS } from "../../shared/http/errors";
+import { ERRORS } from "../../shared/domain/errors";
 import { registerOverHttp, type HttpUser } from "../support/api";
 import { requestSlot } from "../support/attachments";
 

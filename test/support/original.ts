@@ -50,7 +50,7 @@ export async function withClient<T>(url: string, work: (client: Client) => Promi
 }
 
 const ROOT = path.resolve(__dirname, "../..");
-const CLI = path.join(ROOT, "shared/data/import/cli.ts");
+const CLI = path.join(ROOT, "tools/import/cli.ts");
 
 export interface CliRun {
   code: number | null;

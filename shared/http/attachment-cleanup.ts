@@ -5,7 +5,7 @@
  * delete succeeds, so a failed delete is retried by the next sweep and never strands a row.
  */
 import { deleteUnattached, forgetBlobDeletions, queuedBlobDeletions } from "../data/attachments";
-import { getBlobStore } from "./blob-store";
+import { getBlobStore } from "../storage/blob-store";
 
 /** Uploads never attached are deleted after this long. */
 export const UNATTACHED_HOURS = 24;

@@ -1,4 +1,4 @@
-import "../shared/config/startup";
+import "../shared/http/startup";
 
 import { sweepAttachments } from "../shared/http/attachment-cleanup";
 import { registerTimerFunction, type TimerFunction } from "../shared/http/registration";

@@ -20,6 +20,8 @@ const EXPECTED: Record<string, { route: string; methods: string[] }> = {
   "users-create": { route: "users", methods: ["POST"] },
   "users-list": { route: "users", methods: ["GET"] },
   "users-me": { route: "users/me", methods: ["GET"] },
+  "users-me-delete": { route: "users/me", methods: ["DELETE"] },
+  "users-me-export": { route: "users/me/export", methods: ["GET"] },
   "users-me-sessions-list": { route: "users/me/sessions", methods: ["GET"] },
   "users-me-sessions-delete": { route: "users/me/sessions", methods: ["DELETE"] },
   "users-me-session-delete": { route: "users/me/sessions/{session_id}", methods: ["DELETE"] },
@@ -50,6 +52,7 @@ const EXPECTED: Record<string, { route: string; methods: string[] }> = {
 const EXPECTED_TIMERS: Record<string, string> = {
   "idempotency-keys-sweep": "0 */10 * * * *",
   "events-sweep": "0 * * * * *",
+  "attachments-sweep": "0 */5 * * * *",
   "sessions-sweep": "0 17 * * * *",
   "trash-sweep": "30 */10 * * * *",
 };

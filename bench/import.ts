@@ -12,10 +12,10 @@ import { performance } from "node:perf_hooks";
 import { Pool, type Client } from "pg";
 
 import { withClient } from "../shared/data/db";
-import { openPostgresSource } from "../shared/data/import/postgres-source";
-import { importOriginal } from "../shared/data/import/run";
 import { migrate } from "../shared/data/migrate";
 import { ORIGINAL_SCHEMA } from "../test/support/original";
+import { openPostgresSource } from "../tools/import/postgres-source";
+import { importOriginal } from "../tools/import/run";
 import { withBenchDatabase } from "./database-server";
 import { createDatabase, dropDatabase } from "./throughput/seed";
 

@@ -1,9 +1,9 @@
-import "../shared/config/startup";
+import "../shared/http/startup";
 
 import { getConfig } from "../shared/config/config";
 import { createAttachment, newBlobName } from "../shared/data/attachments";
+import { attachmentTooLargeDetail, ERRORS } from "../shared/domain/errors";
 import { defineEndpoint } from "../shared/http/endpoint";
-import { attachmentTooLargeDetail, ERRORS } from "../shared/http/errors";
 import { HttpError, json } from "../shared/http/http";
 import { AttachmentCreate, UploadSlot } from "../shared/http/schemas";
 import { getBlobStore } from "../shared/storage/blob-store";

@@ -1,7 +1,7 @@
-import "../shared/config/startup";
+import "../shared/http/startup";
 
+import { ERRORS } from "../shared/domain/errors";
 import { defineEndpoint } from "../shared/http/endpoint";
-import { ERRORS } from "../shared/http/errors";
 import { HttpError } from "../shared/http/http";
 import { DOCS_HEADERS, swaggerAsset } from "../shared/http/swagger-ui";
 

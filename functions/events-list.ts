@@ -1,8 +1,8 @@
-import "../shared/config/startup";
+import "../shared/http/startup";
 
 import { readEvents } from "../shared/data/event-log";
+import { eventsGoneDetail } from "../shared/domain/errors";
 import { defineEndpoint } from "../shared/http/endpoint";
-import { eventsGoneDetail } from "../shared/http/errors";
 import { json } from "../shared/http/http";
 import { EventsGoneBody, EventsPage, EventsQuery } from "../shared/http/schemas";
 

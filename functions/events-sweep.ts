@@ -1,4 +1,4 @@
-import "../shared/config/startup";
+import "../shared/http/startup";
 
 import { registerTimerFunction, type TimerFunction } from "../shared/http/registration";
 import { sweepRealtime } from "../shared/realtime/sweep";

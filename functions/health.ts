@@ -1,12 +1,12 @@
-import "../shared/config/startup";
+import "../shared/http/startup";
 
-import { applyMigrations, lastMigrationFailure, migratesOnStart } from "../shared/config/startup";
 import { databaseAnswers, getPool } from "../shared/data/db";
 import { expectedSchemaVersion, schemaVersion } from "../shared/data/migrate";
+import { ERRORS, schemaMismatchDetail } from "../shared/domain/errors";
 import { defineEndpoint } from "../shared/http/endpoint";
-import { ERRORS, schemaMismatchDetail } from "../shared/http/errors";
 import { json, ok } from "../shared/http/http";
 import { Health } from "../shared/http/schemas";
+import { applyMigrations, lastMigrationFailure, migratesOnStart } from "../shared/http/startup";
 
 /**
  * 200 only when the database answers and its schema is at least the version this code needs:

@@ -1,4 +1,4 @@
-import "../shared/config/startup";
+import "../shared/http/startup";
 
 import { sweepAllExpiredKeys } from "../shared/data/idempotency";
 import { registerTimerFunction, type TimerFunction } from "../shared/http/registration";

@@ -1,9 +1,9 @@
-import "../shared/config/startup";
+import "../shared/http/startup";
 
 import { getStateChangeLimits } from "../shared/auth/state-change-limits";
 import { deleteMessage } from "../shared/data/mailbox";
+import { ERRORS } from "../shared/domain/errors";
 import { defineEndpoint } from "../shared/http/endpoint";
-import { ERRORS } from "../shared/http/errors";
 import { HttpError } from "../shared/http/http";
 import { MessagePath } from "../shared/http/schemas";
 import { pushFrames } from "../shared/realtime/realtime";

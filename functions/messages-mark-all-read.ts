@@ -1,4 +1,4 @@
-import "../shared/config/startup";
+import "../shared/http/startup";
 
 import { getStateChangeLimits } from "../shared/auth/state-change-limits";
 import { markAllRead } from "../shared/data/mailbox";

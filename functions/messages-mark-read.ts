@@ -1,9 +1,9 @@
-import "../shared/config/startup";
+import "../shared/http/startup";
 
 import { getStateChangeLimits } from "../shared/auth/state-change-limits";
 import { markRead } from "../shared/data/mailbox";
+import { ERRORS, MARKED_READ_MESSAGE } from "../shared/domain/errors";
 import { defineEndpoint } from "../shared/http/endpoint";
-import { ERRORS, MARKED_READ_MESSAGE } from "../shared/http/errors";
 import { HttpError, ok } from "../shared/http/http";
 import { MarkReadResult, MessagePath } from "../shared/http/schemas";
 import { pushFrames } from "../shared/realtime/realtime";

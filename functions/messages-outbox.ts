@@ -1,4 +1,4 @@
-import "../shared/config/startup";
+import "../shared/http/startup";
 
 import { getConfig } from "../shared/config/config";
 import { listOutbox } from "../shared/data/messages";

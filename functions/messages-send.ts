@@ -1,11 +1,11 @@
-import "../shared/config/startup";
+import "../shared/http/startup";
 
 import { getSendLimits } from "../shared/auth/send-limits";
 import { getConfig } from "../shared/config/config";
 import { threadOf } from "../shared/data/mailbox";
 import { addressing, sendMessage } from "../shared/data/messages";
+import { ERRORS } from "../shared/domain/errors";
 import { defineEndpoint } from "../shared/http/endpoint";
-import { ERRORS } from "../shared/http/errors";
 import { HttpError, ok, validationError } from "../shared/http/http";
 import { IDEMPOTENCY_KEY_HEADER, Message, MessageCreate, MessageSendHeaders } from "../shared/http/schemas";
 import { pushFrames } from "../shared/realtime/realtime";

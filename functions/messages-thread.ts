@@ -1,9 +1,9 @@
-import "../shared/config/startup";
+import "../shared/http/startup";
 
 import { getConfig } from "../shared/config/config";
 import { listThread } from "../shared/data/mailbox";
+import { ERRORS } from "../shared/domain/errors";
 import { defineEndpoint } from "../shared/http/endpoint";
-import { ERRORS } from "../shared/http/errors";
 import { HttpError } from "../shared/http/http";
 import { pagedAnswer } from "../shared/http/paging";
 import { MessageList, MessagePath, ThreadQuery } from "../shared/http/schemas";

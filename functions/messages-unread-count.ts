@@ -1,4 +1,4 @@
-import "../shared/config/startup";
+import "../shared/http/startup";
 
 import { countUnread } from "../shared/data/messages";
 import { defineEndpoint } from "../shared/http/endpoint";

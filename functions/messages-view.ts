@@ -1,8 +1,8 @@
-import "../shared/config/startup";
+import "../shared/http/startup";
 
 import { getMessage } from "../shared/data/mailbox";
+import { ERRORS } from "../shared/domain/errors";
 import { defineEndpoint } from "../shared/http/endpoint";
-import { ERRORS } from "../shared/http/errors";
 import { HttpError, ok } from "../shared/http/http";
 import { Message, MessagePath } from "../shared/http/schemas";
 

@@ -1,4 +1,4 @@
-import "../shared/config/startup";
+import "../shared/http/startup";
 
 import { defineEndpoint } from "../shared/http/endpoint";
 import { ok } from "../shared/http/http";

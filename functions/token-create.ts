@@ -1,4 +1,4 @@
-import "../shared/config/startup";
+import "../shared/http/startup";
 
 import type { InvocationContext } from "@azure/functions";
 
@@ -10,8 +10,8 @@ import { securityLog } from "../shared/auth/security-log";
 import { refreshSession, signIn, userAgentOf } from "../shared/auth/sessions";
 import { getThrottle, loginAccountKey } from "../shared/auth/throttle";
 import { findUserByUsername } from "../shared/data/users";
+import { ERRORS } from "../shared/domain/errors";
 import { defineEndpoint } from "../shared/http/endpoint";
-import { ERRORS } from "../shared/http/errors";
 import { HttpError, json, servedOverHttps } from "../shared/http/http";
 import { LoginForm, Token } from "../shared/http/schemas";
 import { closeSessionSockets } from "../shared/realtime/realtime";

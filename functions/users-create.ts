@@ -1,4 +1,4 @@
-import "../shared/config/startup";
+import "../shared/http/startup";
 
 import { clientAddress } from "../shared/auth/client-address";
 import { isCommonPassword } from "../shared/auth/common-passwords";
@@ -6,8 +6,8 @@ import { admitPasswordHashing, hashPassword } from "../shared/auth/passwords";
 import { securityLog } from "../shared/auth/security-log";
 import { getThrottle } from "../shared/auth/throttle";
 import { createUser } from "../shared/data/users";
+import { COMMON_PASSWORD_ISSUE, ERRORS } from "../shared/domain/errors";
 import { defineEndpoint } from "../shared/http/endpoint";
-import { COMMON_PASSWORD_ISSUE, ERRORS } from "../shared/http/errors";
 import { HttpError, ok, validationError } from "../shared/http/http";
 import { UserCreate, UserPublic } from "../shared/http/schemas";
 

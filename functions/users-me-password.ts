@@ -1,4 +1,4 @@
-import "../shared/config/startup";
+import "../shared/http/startup";
 
 import { clientAddress } from "../shared/auth/client-address";
 import { isCommonPassword } from "../shared/auth/common-passwords";
@@ -6,8 +6,8 @@ import { confirmPassword } from "../shared/auth/confirm-password";
 import { hashPassword } from "../shared/auth/passwords";
 import { securityLog } from "../shared/auth/security-log";
 import { changePassword, userAgentOf } from "../shared/auth/sessions";
+import { COMMON_PASSWORD_ISSUE, ERRORS } from "../shared/domain/errors";
 import { defineEndpoint } from "../shared/http/endpoint";
-import { COMMON_PASSWORD_ISSUE, ERRORS } from "../shared/http/errors";
 import { HttpError, ok, validationError } from "../shared/http/http";
 import { PasswordChange, Token } from "../shared/http/schemas";
 import { closeSessionSockets } from "../shared/realtime/realtime";

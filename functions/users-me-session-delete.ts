@@ -1,10 +1,10 @@
-import "../shared/config/startup";
+import "../shared/http/startup";
 
 import { clientAddress } from "../shared/auth/client-address";
 import { securityLog } from "../shared/auth/security-log";
 import { endSession } from "../shared/data/sessions";
+import { ERRORS } from "../shared/domain/errors";
 import { defineEndpoint } from "../shared/http/endpoint";
-import { ERRORS } from "../shared/http/errors";
 import { HttpError } from "../shared/http/http";
 import { SessionPath } from "../shared/http/schemas";
 import { closeSessionSockets } from "../shared/realtime/realtime";

@@ -1,10 +1,10 @@
-import "../shared/config/startup";
+import "../shared/http/startup";
 
 import { clientAddress } from "../shared/auth/client-address";
 import { securityLog } from "../shared/auth/security-log";
 import { endAllSessions } from "../shared/data/sessions";
+import { ERRORS } from "../shared/domain/errors";
 import { defineEndpoint } from "../shared/http/endpoint";
-import { ERRORS } from "../shared/http/errors";
 import { closeUserSockets } from "../shared/realtime/realtime";
 
 /** Signs out everywhere, the caller included: every session's tokens are refused, every socket closed. */

@@ -1,9 +1,9 @@
-import "../shared/config/startup";
+import "../shared/http/startup";
 
 import { unauthorized } from "../shared/auth/auth";
 import { findAccount } from "../shared/data/users";
+import { ERRORS } from "../shared/domain/errors";
 import { defineEndpoint } from "../shared/http/endpoint";
-import { ERRORS } from "../shared/http/errors";
 import { ok } from "../shared/http/http";
 import { Account } from "../shared/http/schemas";
 

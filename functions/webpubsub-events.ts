@@ -1,4 +1,4 @@
-import "../shared/config/startup";
+import "../shared/http/startup";
 
 import type { InvocationContext } from "@azure/functions";
 
@@ -7,12 +7,12 @@ import { securityLog } from "../shared/auth/security-log";
 import { getConfig } from "../shared/config/config";
 import { connectSnapshotOf } from "../shared/data/event-log";
 import { forgetConnection, recordConnection } from "../shared/data/sockets";
+import { ERRORS } from "../shared/domain/errors";
+import { connectSnapshot } from "../shared/domain/events";
 import { defineEndpoint } from "../shared/http/endpoint";
-import { ERRORS } from "../shared/http/errors";
+import { runEventHandler } from "../shared/http/event-adapter";
 import { HttpError, json } from "../shared/http/http";
-import { runEventHandler } from "../shared/realtime/event-adapter";
 import { isTrustedEventCaller } from "../shared/realtime/event-caller";
-import { connectSnapshot } from "../shared/realtime/events";
 import { closeSocket, push } from "../shared/realtime/realtime";
 import { forgetClosedConnections } from "../shared/realtime/socket-limits";
 

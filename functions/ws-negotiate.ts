@@ -1,9 +1,9 @@
-import "../shared/config/startup";
+import "../shared/http/startup";
 
 import { unauthorized } from "../shared/auth/auth";
 import { recordTokenExpiry } from "../shared/data/sockets";
+import { ERRORS } from "../shared/domain/errors";
 import { defineEndpoint } from "../shared/http/endpoint";
-import { ERRORS } from "../shared/http/errors";
 import { json, ok } from "../shared/http/http";
 import { Negotiation } from "../shared/http/schemas";
 import { clientAccessFor } from "../shared/realtime/realtime";

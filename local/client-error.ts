@@ -7,7 +7,7 @@ import http from "node:http";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 
-import { ERRORS } from "../shared/http/errors";
+import { ERRORS } from "../shared/domain/errors";
 
 /** The JSON body for a status and a sentence: `{detail}` for the API, the service's error shape for the stand-in. */
 export type ErrorBody = (status: number, message: string) => unknown;

@@ -7,7 +7,7 @@ import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import { HttpRequest, HttpResponse, InvocationContext, type HttpResponseInit } from "@azure/functions";
 
 import { CLIENT_ADDRESS_HEADER } from "../shared/auth/client-address";
-import { ERRORS } from "../shared/http/errors";
+import { ERRORS } from "../shared/domain/errors";
 import { guardHttpServer } from "./client-error";
 import { isPreflight, preflightHeaders, responseCorsHeaders, type CorsPolicy } from "./cors";
 import type { RegisteredFunction } from "./functions-core";

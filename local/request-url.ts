@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage } from "node:http";
 
-import { ERRORS } from "../shared/http/errors";
+import { ERRORS } from "../shared/domain/errors";
 
 export type RequestUrl = { url: URL; problem?: undefined } | { url?: undefined; problem: string };
 

@@ -71,7 +71,7 @@ await build({
       'import { serveLazily } from "./shared/http/lazy-app";',
       `serveLazily(${JSON.stringify(manifest)}, {`,
       ...functionFiles.map((file) => `  ${JSON.stringify(file)}: () => import(${JSON.stringify(file)}),`),
-      `}, () => import("./shared/config/startup"), ${JSON.stringify(timers)});`,
+      `}, () => import("./shared/http/startup"), ${JSON.stringify(timers)});`,
     ].join("\n"),
     resolveDir: root,
     sourcefile: "lazy-entry.ts",

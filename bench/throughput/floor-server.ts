@@ -16,8 +16,8 @@ import { getPool, inTransaction } from "../../shared/data/db";
 import { isForeignKeyViolation } from "../../shared/data/db-errors";
 import { countUnread, insertFloorMessage, listInbox, listOutbox } from "../../shared/data/messages";
 import { findUserById, findUserByUsername, findUserInSession } from "../../shared/data/users";
-import type { MessageT } from "../../shared/http/schemas";
-import { newMessageEvent } from "../../shared/realtime/events";
+import { newMessageEvent } from "../../shared/domain/events";
+import type { MessageT } from "../../shared/domain/schemas";
 import { push } from "../../shared/realtime/realtime";
 
 const DEFAULT_PAGE = 1000;

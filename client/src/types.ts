@@ -4,8 +4,8 @@
  */
 import type { z } from "zod";
 
+import type { Frame, RealtimeEvent } from "../../shared/domain/events.js";
 import type { EventsGoneBody, EventsPage as EventsPageSchema, Negotiation, Token } from "../../shared/http/schemas.js";
-import type { Frame, RealtimeEvent } from "../../shared/realtime/events.js";
 
 /** A frame as pushed and as GET /events returns it: an event and the user's sequence number. */
 export type MailEvent = Frame;

@@ -20,7 +20,7 @@ const ROOT = path.resolve(__dirname, "../..");
 async function main(): Promise<void> {
   const port = Number(process.env.PORT ?? "0");
   const functions = await loadFunctions(path.join(ROOT, "functions"));
-  // The worker's appStart hook (shared/config/startup.ts) does this in Azure; the local host runs no hooks.
+  // The worker's appStart hook (shared/http/startup.ts) does this in Azure; the local host runs no hooks.
   if (getConfig().migrateOnStart) {
     try {
       const { applied } = await migrate(getPool());

@@ -1,9 +1,8 @@
 import type { HttpRequest } from "@azure/functions";
 
 import { findUserById, findUserByUsername, findUserInSession } from "../data/users";
-import { ERRORS } from "../http/errors";
-import { HttpError } from "../http/http";
-import type { UserPublicT } from "../http/schemas";
+import { ERRORS, HttpError } from "../domain/errors";
+import type { UserPublicT } from "../domain/schemas";
 import { clientAddress } from "./client-address";
 import { securityLog, type SecurityLogger } from "./security-log";
 import { verifyAccessToken, type AccessClaims } from "./tokens";

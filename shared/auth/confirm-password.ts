@@ -6,8 +6,7 @@
 import type { HttpRequest } from "@azure/functions";
 
 import { findAccount, type AccountRecord } from "../data/users";
-import { ERRORS } from "../http/errors";
-import { HttpError } from "../http/http";
+import { ERRORS, HttpError } from "../domain/errors";
 import { unauthorized } from "./auth";
 import { clientAddress } from "./client-address";
 import { knownDevice, presentedDeviceToken } from "./device-tokens";

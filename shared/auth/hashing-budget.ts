@@ -6,8 +6,7 @@
  */
 import { performance } from "node:perf_hooks";
 
-import { ERRORS } from "../http/errors";
-import { HttpError } from "../http/http";
+import { ERRORS, HttpError } from "../domain/errors";
 
 export interface HashingLimits {
   /** Hashes that run at once (one per hashing thread). */

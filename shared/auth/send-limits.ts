@@ -12,8 +12,7 @@ import type { Pool } from "pg";
 
 import { getConfig, type SendLimitSettings } from "../config/config";
 import { getPool, perPool, type Queryable } from "../data/db";
-import { ERRORS } from "../http/errors";
-import { HttpError } from "../http/http";
+import { ERRORS, HttpError } from "../domain/errors";
 import { getThrottle, retryAfterSeconds, TABLE } from "./throttle";
 
 const HOUR_MS = 3_600_000;

@@ -9,8 +9,8 @@ import { getConfig } from "../config/config";
 import { inTransaction } from "../data/db";
 import { endOtherSessions, reissueRefreshToken, rotateRefreshToken, startSession, type RotateOutcome } from "../data/sessions";
 import { setPasswordHash } from "../data/users";
-import type { UserPublicT } from "../http/schemas";
-import { isStorableText } from "../http/text";
+import type { UserPublicT } from "../domain/schemas";
+import { isStorableText } from "../domain/text";
 import { digestOf, looksLikeRefreshToken, newRefreshToken } from "./refresh-tokens";
 import { accessTokenSeconds, issueAccessToken, signedUserId } from "./tokens";
 

@@ -12,7 +12,7 @@ import { RateLimiterPostgres } from "rate-limiter-flexible";
 
 import { getConfig, type StateChangeLimitSettings } from "../config/config";
 import { getPool, perPool } from "../data/db";
-import { ERRORS } from "../http/errors";
+import { ERRORS } from "../domain/errors";
 import { postgresStore, spend, spendOn } from "./throttle";
 
 const MINUTE_SECONDS = 60;

@@ -17,10 +17,9 @@ import { RateLimiterPostgres, RateLimiterRes } from "rate-limiter-flexible";
 
 import { getConfig, type ThrottleSettings } from "../config/config";
 import { getPool, perPool } from "../data/db";
-import { ERRORS } from "../http/errors";
-import { HttpError } from "../http/http";
+import { ERRORS, HttpError } from "../domain/errors";
+import { usernameSkeletons } from "../domain/usernames";
 import { UNKNOWN_ADDRESS } from "./client-address";
-import { usernameSkeletons } from "./usernames";
 
 export const TABLE = "rate_limits";
 

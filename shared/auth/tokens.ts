@@ -2,8 +2,8 @@ import { createSecretKey, type KeyObject } from "node:crypto";
 import jwt from "jsonwebtoken";
 
 import { getConfig } from "../config/config";
-import { ID_MAX } from "../http/schemas";
-import { isStorableText } from "../http/text";
+import { ID_MAX } from "../domain/schemas";
+import { isStorableText } from "../domain/text";
 
 const ALGORITHM = "HS256";
 

@@ -6,11 +6,10 @@
  * needs a new migration that rebuilds them.
  */
 
-/** Folders a received copy can be in, and those of the sender's copy. */
-export const RECEIVED_FOLDERS = ["inbox", "archive", "trash"] as const;
-export const SENT_FOLDERS = ["sent", "trash"] as const;
-export const FOLDERS = ["inbox", "archive", "trash", "sent"] as const;
-export type Folder = (typeof FOLDERS)[number];
+import { RECEIVED_FOLDERS, SENT_FOLDERS } from "../domain/folders";
+
+// The folders are the domain's (events name them too); re-exported for the SQL's users here.
+export { FOLDERS, RECEIVED_FOLDERS, SENT_FOLDERS, type Folder } from "../domain/folders";
 
 const inList = (folders: readonly string[]) => `folder IN (${folders.map((f) => `'${f}'`).join(", ")})`;
 export const RECEIVED_FOLDER_CHECK = inList(RECEIVED_FOLDERS);

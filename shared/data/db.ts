@@ -1,7 +1,7 @@
 import { Client, Pool, type PoolClient, type PoolConfig } from "pg";
 
-import { entraTokenProvider } from "../auth/identity";
 import { getConfig, type DatabaseConfig } from "../config/config";
+import { entraTokenProvider } from "./entra-token";
 
 let pool: Pool | undefined;
 

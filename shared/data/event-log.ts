@@ -3,7 +3,7 @@
  * transaction, each numbered with its user's next `seq`, and they are pushed only after the commit
  * (shared/realtime/realtime.ts). The catch-up endpoint reads them back exactly as pushed.
  */
-import { toFrame, type Frame, type RealtimeEvent, type UserEvent, type UserFrame } from "../realtime/events";
+import { toFrame, type Frame, type RealtimeEvent, type UserEvent, type UserFrame } from "../domain/events";
 import { getPool, type Queryable } from "./db";
 
 // One statement: bump each user's counter (in user id order, so two changes that log to the same

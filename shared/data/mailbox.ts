@@ -3,7 +3,6 @@
  * delete from one side, and threads. Every unread count is read inside the same transaction
  * as the change it reflects.
  */
-import type { MessageT } from "../http/schemas";
 import {
   messageDeletedEvent,
   messageReadEvent,
@@ -13,7 +12,8 @@ import {
   type CopyState,
   type UserEvent,
   type UserFrame,
-} from "../realtime/events";
+} from "../domain/events";
+import type { MessageT } from "../domain/schemas";
 import { getPool, inTransaction, type Queryable } from "./db";
 import { logEvents } from "./event-log";
 import { FROM_COPIES, MESSAGE_COLUMNS, toMessage, type MessageRow } from "./message-view";

@@ -3,7 +3,7 @@
  * (alias m). Every field of the message object is declared here once, as the SQL that computes
  * it; the select list, the field list of a subquery and the row type all follow from VIEW.
  */
-import type { MessageT } from "../http/schemas";
+import type { MessageT } from "../domain/schemas";
 
 /** How a user is named once their account is deleted (the row stays as a tombstone; docs/mail-model.md). */
 export const DELETED_USER_NAME = "deleted user";

@@ -3,8 +3,8 @@
  * gets a copy (message_copies, shared/data/copies.ts) holding its folder and flags; the lists read
  * one user's copies through one index each. docs/mail-model.md tells the model.
  */
-import type { MessageT } from "../http/schemas";
-import { newMessageEvent, type UserFrame } from "../realtime/events";
+import { newMessageEvent, type UserFrame } from "../domain/events";
+import type { MessageT } from "../domain/schemas";
 import { ADDRESSEE_KEY_SQL, type Folder } from "./copies";
 import { getPool, inTransaction, type Queryable } from "./db";
 import { logWithUnreadCounts } from "./event-log";

@@ -254,7 +254,7 @@ export const MIGRATIONS: readonly Migration[] = [
   {
     version: 9,
     name: "confusable usernames; idempotency keys without message text",
-    // Usernames: the confusable skeletons of each name, case kept and folded (shared/auth/usernames.ts),
+    // Usernames: the confusable skeletons of each name, case kept and folded (shared/domain/usernames.ts),
     // are computed by the app, so they are filled by `data` below. Not a unique index: names that
     // already look alike must keep working; registration checks under a lock (shared/data/users.ts).
     // Idempotency keys: the stored answer (the message's text) gives way to the message's id;
@@ -316,10 +316,10 @@ export const MIGRATIONS: readonly Migration[] = [
   {
     version: 11,
     name: "import from the original service: what each original row became",
-    // npm run import-original (shared/data/import/) records every original row it has handled,
+    // npm run import-original (tools/import/) records every original row it has handled,
     // in the batch's transaction, so a rerun skips them and a killed run resumes. The ids are
     // plain integers, not foreign keys: a key would make every later delete of a message or user
-    // look this table up. actions names the rules applied (shared/data/import/rules.ts).
+    // look this table up. actions names the rules applied (tools/import/rules.ts).
     sql: `
       CREATE TABLE IF NOT EXISTS import_original_users (
         original_id INTEGER PRIMARY KEY,

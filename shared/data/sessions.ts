@@ -3,7 +3,7 @@
  * Every statement that spends or ends something is one round trip, so two requests racing on
  * the same token or session see one winner.
  */
-import type { UserPublicT } from "../http/schemas";
+import type { UserPublicT } from "../domain/schemas";
 import { getPool, inTransaction, type Queryable } from "./db";
 
 export interface SessionRow {

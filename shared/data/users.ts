@@ -1,5 +1,5 @@
-import { normalizeUsername, usernameKeys, usernameSkeletons } from "../auth/usernames";
-import type { UserPublicT } from "../http/schemas";
+import type { UserPublicT } from "../domain/schemas";
+import { normalizeUsername, usernameKeys, usernameSkeletons } from "../domain/usernames";
 import { getPool, inTransaction, type Queryable } from "./db";
 import { isUniqueViolation } from "./db-errors";
 
@@ -18,7 +18,7 @@ export const REGISTRATION_LOCK_KEY = 727_009;
 /** The statements of a registration, named so a test can check their plans use the indexes. */
 export const USER_SQL = {
   lock: "SELECT pg_advisory_xact_lock($1)",
-  // Case-insensitively equal, or sharing a confusable skeleton (shared/auth/usernames.ts): $2 holds the new name's keys.
+  // Case-insensitively equal, or sharing a confusable skeleton (shared/domain/usernames.ts): $2 holds the new name's keys.
   taken: `SELECT 1 FROM users
     WHERE lower(username) = lower($1) OR username_skeleton = ANY ($2::text[]) OR username_skeleton_folded = ANY ($2::text[]) LIMIT 1`,
   insert:

@@ -1,31 +1,14 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 
 import { isDatabaseUnavailable } from "../data/db-errors";
+import { ERRORS, HttpError, validationError } from "../domain/errors";
 import { isStorageUnavailable } from "../storage/errors";
-import { ERRORS } from "./errors";
 import { pathParamsDecodable } from "./path-params";
 import { requestTextIssues } from "./text";
 
-export interface ValidationIssue {
-  type: string;
-  loc: (string | number)[];
-  msg: string;
-  input?: unknown;
-}
-
-/** An error with a status and a `detail`, thrown anywhere below a handler and answered as-is. */
-export class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly detail: string | ValidationIssue[],
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(typeof detail === "string" ? detail : "Validation error");
-    this.name = "HttpError";
-  }
-}
-
-export const validationError = (issues: ValidationIssue[]): HttpError => new HttpError(422, issues);
+// Defined with the error texts (shared/domain/errors.ts) so auth and realtime can throw them;
+// handlers keep taking them from here, with the answers they become.
+export { HttpError, validationError, type ValidationIssue } from "../domain/errors";
 
 /**
  * `nosniff` on every JSON answer: a browser must never read a body that echoes a client's text

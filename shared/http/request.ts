@@ -2,8 +2,7 @@ import type { HttpRequest } from "@azure/functions";
 import type { z } from "zod";
 
 import { getConfig } from "../config/config";
-import { ERRORS } from "./errors";
-import { HttpError, validationError } from "./http";
+import { ERRORS, HttpError, validationError } from "../domain/errors";
 import { parseOr422, type Location } from "./validation";
 
 function mediaType(request: HttpRequest): string {

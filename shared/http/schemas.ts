@@ -1,19 +1,14 @@
 /**
- * The zod schemas of every request and response: the validators the handlers run and the
- * source of the OpenAPI document. They coerce as Pydantic's lax mode does.
+ * The schemas of the HTTP API's requests and responses beyond the domain's own: queries, paging,
+ * headers and the bodies of answers. The domain's schemas (shared/domain/schemas.ts) are
+ * re-exported, so an endpoint takes every schema it declares from here.
  */
 import { z } from "zod";
 
-import { FORBIDDEN_CHARACTERS_MESSAGE, normalizeUsername, usernameProblem } from "../auth/usernames";
+import { FolderName, ID_MAX, laxInt, Message, NewPassword, textOfLength, userId, USERNAME_MAX, UserPublic } from "../domain/schemas";
 import { FILENAME_MAX, filenameProblem } from "../storage/rules";
 
-/** Ids are SERIAL (int4) columns: no row has a larger one. */
-export const ID_MAX = 2_147_483_647;
-
-const INTEGER_TEXT = /^\s*[-+]?\d+\s*$/;
-
-/** An integer sent as a JSON number or as a numeric string ("2"), as Pydantic accepts. */
-export const laxInt = () => z.preprocess((v) => (typeof v === "string" && INTEGER_TEXT.test(v) ? Number(v) : v), z.int());
+export * from "../domain/schemas";
 
 const TRUE_WORDS = new Set(["true", "1", "yes", "on", "t", "y"]);
 const FALSE_WORDS = new Set(["false", "0", "no", "off", "f", "n"]);
@@ -25,52 +20,6 @@ export const laxBool = () =>
     const word = v.trim().toLowerCase();
     return TRUE_WORDS.has(word) ? true : FALSE_WORDS.has(word) ? false : v;
   }, z.boolean());
-
-/** Length in characters (code points), as Python counts it, not UTF-16 units. */
-const codePoints = (s: string) => [...s].length;
-
-const textOfLength = (min: number, max: number, options: { trim: boolean }, base = options.trim ? z.string().trim() : z.string()) => {
-  return base
-    .refine((s) => codePoints(s) >= min, {
-      error: `String should have at least ${min} character${min === 1 ? "" : "s"}`,
-      params: { type: "string_too_short" },
-      abort: true,
-    })
-    .refine((s) => codePoints(s) <= max, { error: `String should have at most ${max} characters`, params: { type: "string_too_long" } })
-    .meta({ minLength: min, maxLength: max });
-};
-
-export const USERNAME_MAX = 50;
-export const PASSWORD_MIN = 8;
-/** bcrypt reads the first 72 bytes only: a longer password would log in with any text after them. */
-export const PASSWORD_MAX_BYTES = 72;
-export const TITLE_MAX = 255;
-export const BODY_MAX = 100_000;
-
-/** A new username: NFKC-normalised and trimmed first, then measured and checked (shared/auth/usernames.ts). */
-export const Username = textOfLength(1, USERNAME_MAX, { trim: true }, z.string().overwrite(normalizeUsername))
-  .refine((s) => usernameProblem(s) === null, {
-    error: FORBIDDEN_CHARACTERS_MESSAGE,
-  })
-  .describe(
-    `1-${USERNAME_MAX} characters after NFKC normalisation and trimming; no control, invisible or bidirectional formatting characters; ` +
-      "unique ignoring case and look-alike characters (Unicode confusables)",
-  );
-
-/** A password being set (registration, change): its length rules; the common-password check is the handler's. */
-// At most as many characters as bytes, so the character bound documents the byte bound.
-export const NewPassword = textOfLength(PASSWORD_MIN, PASSWORD_MAX_BYTES, { trim: false })
-  // Only when the character count passed: one issue per problem.
-  .refine((s) => codePoints(s) > PASSWORD_MAX_BYTES || Buffer.byteLength(s, "utf8") <= PASSWORD_MAX_BYTES, {
-    error: `String should have at most ${PASSWORD_MAX_BYTES} bytes in UTF-8 (bcrypt reads no further)`,
-    params: { type: "string_too_long" },
-  })
-  .describe(`${PASSWORD_MIN} characters to ${PASSWORD_MAX_BYTES} bytes in UTF-8, and not a common password`);
-
-export const UserCreate = z.object({
-  username: Username,
-  password: NewPassword,
-});
 
 const required = { error: "Field required", params: { type: "missing" } } as const;
 
@@ -111,8 +60,6 @@ export const Token = z.object({
   device_token: z.string().optional(),
 });
 
-export const UserPublic = z.object({ id: z.int(), username: z.string() });
-
 export const Account = z.object({
   id: z.int(),
   username: z.string(),
@@ -149,27 +96,6 @@ export const UsersQuery = z.object({
     .default(USERS_PAGE_DEFAULT)
     .describe(`Page size, default ${USERS_PAGE_DEFAULT}, maximum ${USERS_PAGE_MAX}`),
 });
-
-/** A user id as a request names it: an int4, or it names no user. */
-const userId = () => laxInt().pipe(z.int().min(1).max(ID_MAX));
-const recipientList = (what: string) => z.array(userId()).describe(`User ids of the ${what} recipients`);
-
-export const MessageCreate = z
-  .object({
-    recipient_id: laxInt().optional().describe("The one recipient (the original form); or use `to`"),
-    to: recipientList("main").min(1).optional(),
-    cc: recipientList("carbon-copy").optional(),
-    bcc: recipientList("blind-copy (seen only by the sender)").optional(),
-    title: textOfLength(1, TITLE_MAX, { trim: true }),
-    body: textOfLength(1, BODY_MAX, { trim: false }),
-    in_reply_to: laxInt().nullable().optional().describe("The id of a message you sent or received: the new one joins its thread"),
-  })
-  .superRefine((m, ctx) => {
-    if (m.recipient_id !== undefined && m.to !== undefined)
-      ctx.addIssue({ code: "custom", path: ["to"], message: "Send either recipient_id or to, not both", params: { type: "value_error" } });
-    else if (m.recipient_id === undefined && m.to === undefined)
-      ctx.addIssue({ code: "custom", path: ["recipient_id"], message: "Field required", params: { type: "missing" } });
-  });
 
 /** A MIME type without parameters (RFC 9110's token/token), stored lowercase. */
 const CONTENT_TYPE = /^[a-z0-9!#$&^_.+-]{1,63}\/[a-z0-9!#$&^_.+-]{1,127}$/;
@@ -223,32 +149,6 @@ export const MessageSendHeaders = z.object({
         "1-255 visible ASCII characters.",
     ),
 });
-
-/** The folders of a copy: received copies live in inbox, archive or trash; the sender's in sent or trash. */
-export const FolderName = z.enum(["inbox", "archive", "trash", "sent"]);
-export const Addressee = z.object({ id: z.int(), username: z.string() });
-
-export const Message = z.object({
-  id: z.int(),
-  sender_id: z.int(),
-  recipient_id: z.int().describe("The viewer when the viewer is a recipient; the first `to` in the sender's view"),
-  title: z.string(),
-  body: z.string(),
-  timestamp: z.iso.datetime(),
-  is_read: z.boolean().describe("The viewer's own read state; in the sender's view, true once every recipient has read it"),
-  sender_username: z.string().describe('"deleted user" once the sender deleted their account'),
-  recipient_username: z.string(),
-  in_reply_to: z.int().nullable().describe("The message replied to, when the viewer has it"),
-  thread_id: z.int().describe("The id of the first message of the conversation the viewer has"),
-  to: z.array(Addressee),
-  cc: z.array(Addressee),
-  bcc: z.array(Addressee).describe("In the sender's view only; [] in every other"),
-  folder: FolderName.describe("The viewer's copy's folder"),
-  is_starred: z.boolean(),
-  read_by: z
-    .array(z.object({ id: z.int(), read_at: z.iso.datetime().nullable() }))
-    .describe("In the sender's view: the recipients who have read it (bcc included); [] in every other"),
-});
 export const MessageList = z.array(Message);
 
 export const MESSAGES_PAGE_DEFAULT = 1000;
@@ -287,6 +187,75 @@ export const InboxQuery = z.object({
   ...pageFields,
   ...search,
   unread: laxBool().optional().describe("true: only unread messages; false: only read ones"),
+});
+
+/** An ISO 8601 date-time (with Z or an offset) or date; anything else is a 422 naming the field. */
+const isoInstant = (what: string) =>
+  z
+    .union([z.iso.datetime({ offset: true }), z.iso.date()], { error: "Input should be an ISO 8601 date or date-time" })
+    .transform((text) => new Date(text))
+    .optional()
+    .describe(what);
+
+export const ListQuery = z.object({
+  ...pageFields,
+  ...search,
+  folder: FolderName.optional().describe("One folder; default: every folder but trash"),
+  starred: laxBool().optional().describe("true: only starred copies; false: only unstarred ones"),
+  unread: laxBool().optional().describe("true: only unread received copies; false: everything else"),
+  from: userId().optional().describe("Only messages from this sender (a user id)"),
+  to: userId()
+    .optional()
+    .describe("Only messages addressed to this user id, as you may see the addressing (bcc only in your own sent copies)"),
+  since: isoInstant("Only messages sent at or after this instant (ISO 8601)"),
+  until: isoInstant("Only messages sent at or before this instant (ISO 8601)"),
+  has_attachments: laxBool().optional().describe("true: only messages with attachments; false: only those without"),
+});
+
+const FolderCount = z.object({ total: z.int(), unread: z.int() });
+export const MailboxCounts = z.object({
+  inbox: FolderCount,
+  archive: FolderCount,
+  trash: FolderCount,
+  sent: z.object({ total: z.int() }),
+  starred: FolderCount.describe("Starred copies outside trash"),
+});
+
+const copyFields = {
+  folder: FolderName.optional().describe("inbox, archive or trash for a received copy; sent or trash for your own"),
+  is_starred: z.boolean().optional(),
+  is_read: z.boolean().optional().describe("Received copies only (ignored on your own sent copy)"),
+};
+const noEmptyChange = (set: Record<string, unknown>) => Object.values(set).some((v) => v !== undefined);
+
+export const MessagePatch = z.object(copyFields).refine(noEmptyChange, {
+  error: "Set at least one of folder, is_starred, is_read",
+  params: { type: "missing" },
+});
+
+export const BULK_MAX_IDS = 500;
+
+export const BulkRequest = z
+  .object({
+    ids: z
+      .array(laxInt().pipe(z.int().min(1).max(ID_MAX)))
+      .min(1)
+      .max(BULK_MAX_IDS)
+      .describe(`1-${BULK_MAX_IDS} message ids; one listed twice counts once`),
+    set: z
+      .object(copyFields)
+      .refine(noEmptyChange, { error: "Set at least one of folder, is_starred, is_read", params: { type: "missing" } })
+      .optional(),
+    delete: z.literal(true).optional().describe("true: delete your copies of these messages, as DELETE does"),
+  })
+  .superRefine((b, ctx) => {
+    if ((b.set === undefined) === (b.delete === undefined))
+      ctx.addIssue({ code: "custom", path: ["set"], message: "Send either set or delete: true", params: { type: "value_error" } });
+  });
+
+export const BulkResult = z.object({
+  updated: z.array(z.int()).describe("The ids whose copy was changed (or deleted), ascending"),
+  not_found: z.array(z.int()).describe("The ids you hold no copy of"),
 });
 
 export const UnreadCount = z.object({ unread_count: z.int() });
@@ -334,6 +303,3 @@ export const ValidationErrorBody = z.object({
   detail: z.array(z.object({ loc: z.array(z.union([z.string(), z.int()])), msg: z.string(), type: z.string() })),
 });
 export const ErrorBody = z.object({ detail: z.string() });
-
-export type UserPublicT = z.infer<typeof UserPublic>;
-export type MessageT = z.infer<typeof Message>;

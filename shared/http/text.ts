@@ -1,22 +1,13 @@
-/**
- * The one rule for text from a client: U+0000 and unpaired surrogates are refused wherever
- * they appear (body, form, query, path). PostgreSQL can store neither, so letting them
- * through would turn a client's mistake into a 500.
- */
+/** The rule of shared/domain/text.ts over the parts of a request: body, form, query and path. */
 import type { HttpRequest } from "@azure/functions";
 
-import { TEXT_ISSUE } from "./errors";
-import type { ValidationIssue } from "./http";
+import { TEXT_ISSUE, type ValidationIssue } from "../domain/errors";
+import { isStorableText } from "../domain/text";
 
 export type Location = "body" | "query" | "path" | "header";
 
-// With the u flag a surrogate pair is one astral code point, so \p{Cs} matches only a lone half.
-// eslint-disable-next-line no-control-regex -- finding U+0000 is the point
-const UNSTORABLE_TEXT = /[\u0000\p{Cs}]/u;
 // A hostile body may hold thousands; the first few name the problem well enough.
 const MAX_ISSUES = 20;
-
-export const isStorableText = (text: string): boolean => !UNSTORABLE_TEXT.test(text);
 
 /** A path as a chain to its parent, so walking a deep value copies nothing. */
 interface Step {

@@ -1,6 +1,6 @@
 import type { z } from "zod";
 
-import { validationError, type HttpError, type ValidationIssue } from "./http";
+import { validationError, type HttpError, type ValidationIssue } from "../domain/errors";
 import { unstorableTextIssues, type Location } from "./text";
 
 export type { Location };

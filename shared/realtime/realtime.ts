@@ -1,9 +1,9 @@
 import { WebPubSubServiceClient, type GenerateClientTokenOptions, type WebPubSubServiceClientOptions } from "@azure/web-pubsub";
 
-import { azureCredential } from "../auth/identity";
 import { getConfig, type Config } from "../config/config";
 import { connectionStringField } from "../config/connection-string";
-import type { RealtimeEvent, UserFrame } from "./events";
+import { azureCredential } from "../config/identity";
+import type { RealtimeEvent, UserFrame } from "../domain/events";
 import { closePushCircuit, PushSkippedError, throughPushCircuit } from "./realtime-circuit";
 
 export interface Logger {

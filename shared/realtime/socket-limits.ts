@@ -13,8 +13,7 @@ import { postgresStore, retryAfterSeconds } from "../auth/throttle";
 import { getConfig, type RealtimeLimits } from "../config/config";
 import { getPool, perPool } from "../data/db";
 import { connectionsOf, forgetConnection, openConnectionCount } from "../data/sockets";
-import { ERRORS } from "../http/errors";
-import { HttpError } from "../http/http";
+import { ERRORS, HttpError } from "../domain/errors";
 import { connectionIsOpen } from "./realtime";
 
 const MINUTE_SECONDS = 60;

@@ -6,7 +6,7 @@
 import { getConfig } from "../config/config";
 import { sweepEvents } from "../data/event-log";
 import { dueTokenExpiries, forgetStaleConnections, forgetTokenExpiry } from "../data/sockets";
-import { ERRORS } from "../http/errors";
+import { ERRORS } from "../domain/errors";
 import { closeExpiredSockets, type Logger } from "./realtime";
 
 const DAY_MS = 86_400_000;

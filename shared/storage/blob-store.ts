@@ -18,8 +18,8 @@ import {
   type UserDelegationKey,
 } from "@azure/storage-blob";
 
-import { azureCredential } from "../auth/identity";
 import { getConfig, type AttachmentSettings } from "../config/config";
+import { azureCredential } from "../config/identity";
 import { StorageUnavailableError } from "./errors";
 import { attachmentDisposition, servedContentType } from "./rules";
 

@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 
 import { getPool } from "../../shared/data/db";
-import { ERRORS } from "../../shared/http/errors";
+import { ERRORS } from "../../shared/domain/errors";
 import { registerOverHttp, type HttpUser } from "../support/api";
 import { putBytes, requestSlot, upload } from "../support/attachments";
 import { useLocalStack } from "../support/stack";

@@ -16,7 +16,7 @@ import { messagesSend } from "../../functions/messages-send";
 import { getPool, inTransaction } from "../../shared/data/db";
 import { logEvents, sweepEvents } from "../../shared/data/event-log";
 import { sendMessage } from "../../shared/data/messages";
-import { messageDeletedEvent, unreadCountUpdatedEvent, type Frame } from "../../shared/realtime/events";
+import { messageDeletedEvent, unreadCountUpdatedEvent, type Frame } from "../../shared/domain/events";
 import { useTestDatabase, type TestDatabase } from "../support/database";
 import { call } from "../support/http";
 import { newUser, type TestUser } from "../support/users";

@@ -37,7 +37,7 @@ describe("/health and the schema version", () => {
     resetConfig();
     await closePool();
     const { health } = await import("../../functions/health.js");
-    const { applyMigrations } = await import("../../shared/config/startup.js");
+    const { applyMigrations } = await import("../../shared/http/startup.js");
 
     const behind = await call(health);
     expect(behind.status).toBe(503);

@@ -10,8 +10,8 @@ import { Pool } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { withClient } from "../../shared/data/db";
-import type { ImportReport } from "../../shared/data/import/report";
 import { migrate } from "../../shared/data/migrate";
+import type { ImportReport } from "../../tools/import/report";
 import { createTestDatabase, type TestDatabase } from "../support/database";
 import { INBOX_UNREAD, runImportCli } from "../support/original";
 

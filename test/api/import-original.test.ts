@@ -12,9 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { startLocalStack, type LocalStack } from "../../local/stack";
 import { withClient } from "../../shared/data/db";
-import type { OriginalSource } from "../../shared/data/import/original";
-import type { ImportReport } from "../../shared/data/import/report";
-import { importOriginal } from "../../shared/data/import/run";
+import type { OriginalSource } from "../../tools/import/original";
+import type { ImportReport } from "../../tools/import/report";
+import { importOriginal } from "../../tools/import/run";
 import { registerOverHttp } from "../support/api";
 import { createTestDatabase, type TestDatabase } from "../support/database";
 import { createOriginalDatabase, INBOX_UNREAD, runImportCli } from "../support/original";

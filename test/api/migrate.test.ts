@@ -74,7 +74,7 @@ describe("migrations", () => {
   it("at startup, wait for a long migration only so long, then let it finish in the background", async () => {
     await withScratchDatabase(2, async (pool) => {
       const lines: string[] = [];
-      // As shared/config/startup.ts does: the attempt never throws; its outcome is logged.
+      // As shared/http/startup.ts does: the attempt never throws; its outcome is logged.
       const attempt = (migrations: typeof MIGRATIONS) =>
         migrate(pool, migrations).then(
           ({ applied }) => void lines.push(`applied migrations ${applied.join(", ")}`),

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { messagesSend } from "../../functions/messages-send";
 import { resetConfig, SEND_LIMITS } from "../../shared/config/config";
 import { getPool } from "../../shared/data/db";
-import { ERRORS } from "../../shared/http/errors";
+import { ERRORS } from "../../shared/domain/errors";
 import { useTestDatabase, type TestDatabase } from "../support/database";
 import { call, type CallResult } from "../support/http";
 import { newUser, type TestUser } from "../support/users";

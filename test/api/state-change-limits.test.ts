@@ -13,7 +13,7 @@ import { messagesMarkUnread } from "../../functions/messages-mark-unread";
 import { messagesSend } from "../../functions/messages-send";
 import { getConfig, resetConfig } from "../../shared/config/config";
 import { getPool } from "../../shared/data/db";
-import { ERRORS } from "../../shared/http/errors";
+import { ERRORS } from "../../shared/domain/errors";
 import { useTestDatabase, type TestDatabase } from "../support/database";
 import { call, type CallResult } from "../support/http";
 import { newUser, type TestUser } from "../support/users";

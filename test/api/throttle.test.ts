@@ -12,7 +12,7 @@ import { loginAccountKey, retryAfterSeconds, Throttle } from "../../shared/auth/
 import { parseConfig, resetConfig, type ThrottleSettings } from "../../shared/config/config";
 import { getPool } from "../../shared/data/db";
 import { isDatabaseUnavailable } from "../../shared/data/db-errors";
-import { ERRORS } from "../../shared/http/errors";
+import { ERRORS } from "../../shared/domain/errors";
 import { useTestDatabase, type TestDatabase } from "../support/database";
 import { call, type CallResult } from "../support/http";
 

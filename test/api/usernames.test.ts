@@ -7,9 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { tokenCreate } from "../../functions/token-create";
 import { usersCreate } from "../../functions/users-create";
-import { confusableSkeleton, normalizeUsername, usernameKeys, usernameProblem, usernamesCollide } from "../../shared/auth/usernames";
 import { getPool } from "../../shared/data/db";
 import { USER_SQL } from "../../shared/data/users";
+import { confusableSkeleton, normalizeUsername, usernameKeys, usernameProblem, usernamesCollide } from "../../shared/domain/usernames";
 import { useTestDatabase, type TestDatabase } from "../support/database";
 import { call } from "../support/http";
 
@@ -30,7 +30,7 @@ const login = (username: string, password: string) =>
     body: new URLSearchParams({ username, password }).toString(),
   });
 
-describe("shared/auth/usernames.ts", () => {
+describe("shared/domain/usernames.ts", () => {
   it("normalises with NFKC before trimming", () => {
     expect(normalizeUsername("ａｌｉｃｅ")).toBe("alice");
     expect(normalizeUsername("\u3000bob\u00a0")).toBe("bob");

@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 
 import { closePasswordHasher, getPasswordHasher } from "../../shared/auth/passwords";
 import { getPool } from "../../shared/data/db";
-import { ERRORS } from "../../shared/http/errors";
+import { ERRORS } from "../../shared/domain/errors";
 import { useLocalStack } from "../support/stack";
 
 const ATTEMPTS_PER_USER_ADDRESS = 2;

@@ -7,7 +7,7 @@ import http from "node:http";
 import { describe, expect, it } from "vitest";
 
 import { parseConfig } from "../../shared/config/config";
-import { ERRORS } from "../../shared/http/errors";
+import { ERRORS } from "../../shared/domain/errors";
 import { useLocalStack } from "../support/stack";
 
 // The limits as deployed (the code's defaults), not the relaxed ones of local.settings.example.json or test/support/env.ts.

@@ -16,7 +16,7 @@ import { startAzureIdentityStack, type AzureIdentityStack } from "../../local/az
 import { Issuer, MSI_API_VERSION, RESOURCES, startIdentityEndpoint, type IdentityEndpoint } from "../../local/identity";
 import type { IdentityClaims } from "../../local/identity/issuer";
 import { startWebPubSubStandIn, type WebPubSubStandIn } from "../../local/webpubsub";
-import { ERRORS } from "../../shared/http/errors";
+import { ERRORS } from "../../shared/domain/errors";
 import { registerOverHttp } from "../support/api";
 import { SocketProbe, type Frame } from "../support/sockets";
 

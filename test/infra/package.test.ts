@@ -49,6 +49,7 @@ describe("the folder azd zips, staged by the hook in a fresh clone", () => {
       "infra",
       "functions",
       "shared",
+      "tools",
       "node_modules",
       "local.settings.json",
       "tsconfig.json",

@@ -7,7 +7,7 @@
 import { Client } from "pg";
 import { beforeAll, describe, expect, it } from "vitest";
 
-import { ERRORS } from "../../shared/http/errors";
+import { ERRORS } from "../../shared/domain/errors";
 import { registerOverHttp, TEST_PASSWORD, type HttpUser } from "../support/api";
 import { startPostgresCluster, type PostgresCluster } from "../support/postgres-cluster";
 import { settle } from "../support/sockets";

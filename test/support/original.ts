@@ -40,7 +40,7 @@ export async function createOriginalDatabase(): Promise<TestDatabase> {
 }
 
 const ROOT = path.resolve(__dirname, "../..");
-const CLI = path.join(ROOT, "shared/data/import/cli.ts");
+const CLI = path.join(ROOT, "tools/import/cli.ts");
 
 export interface CliRun {
   code: number | null;

@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 
 import { DURATION_WEIGHT, HashingBudget, type HashingLimits } from "../../shared/auth/hashing-budget";
-import { ERRORS } from "../../shared/http/errors";
+import { ERRORS } from "../../shared/domain/errors";
 import { HttpError } from "../../shared/http/http";
 
 function budgetWith(limits: Partial<HashingLimits> = {}) {

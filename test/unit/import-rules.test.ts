@@ -1,8 +1,8 @@
-/** The import's text rules (shared/data/import/rules.ts) at their edges: lengths count code points, as our validation does. */
+/** The import's text rules (tools/import/rules.ts) at their edges: lengths count code points, as our validation does. */
 import { describe, expect, it } from "vitest";
 
-import { cleanBody, cleanTimestamp, cleanTitle, cleanUsername, isBcryptHash, renamed } from "../../shared/data/import/rules";
-import { BODY_MAX, TITLE_MAX, USERNAME_MAX } from "../../shared/http/schemas";
+import { BODY_MAX, TITLE_MAX, USERNAME_MAX } from "../../shared/domain/schemas";
+import { cleanBody, cleanTimestamp, cleanTitle, cleanUsername, isBcryptHash, renamed } from "../../tools/import/rules";
 
 describe("the import's rules", () => {
   it("keeps text our rules accept as it is, astral characters counting as one", () => {

@@ -11,7 +11,7 @@ import {
   WorkerPasswordHasher,
   type PasswordHasher,
 } from "../../shared/auth/password-hasher";
-import { ERRORS } from "../../shared/http/errors";
+import { ERRORS } from "../../shared/domain/errors";
 import { HttpError } from "../../shared/http/http";
 
 const limits = (threads: number) => ({ threads, maxWaitMs: 60_000, queueMax: 100 });

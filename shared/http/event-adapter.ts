@@ -2,8 +2,8 @@ import { Readable } from "node:stream";
 import type { HttpRequest, HttpResponseInit } from "@azure/functions";
 import { WebPubSubEventHandler, type WebPubSubEventHandlerOptions } from "@azure/web-pubsub-express";
 
-import { ERRORS } from "../http/errors";
-import { JSON_HEADERS } from "../http/http";
+import { ERRORS } from "../domain/errors";
+import { JSON_HEADERS } from "./http";
 
 type Middleware = ReturnType<WebPubSubEventHandler["getMiddleware"]>;
 type NodeRequest = Parameters<Middleware>[0];

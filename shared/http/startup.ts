@@ -10,10 +10,10 @@
  * A failure is logged and remembered; /health then answers 503 naming the schema version until
  * a later attempt (the next start, or the next /health call) brings the schema up to date.
  */
+import { getConfig } from "../config/config";
 import { getPool } from "../data/db";
 import { migrate, settleWithin } from "../data/migrate";
-import { onAppStart } from "../http/registration";
-import { getConfig } from "./config";
+import { onAppStart } from "./registration";
 
 const config = getConfig();
 

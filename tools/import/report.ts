@@ -2,7 +2,7 @@
  * The import's report: every original row a rule changed or skipped, with what was done, read
  * back from the rows the import recorded (so a rerun reports the whole import, not only itself).
  */
-import type { Queryable } from "../db";
+import type { Queryable } from "../../shared/data/db";
 import type { SourceTotals } from "./original";
 import { RULES, type RuleCode } from "./rules";
 

@@ -3,8 +3,8 @@
  * row in import_original_users/messages.actions and listed in the report) and its description.
  * Pure functions: the writer asks the database only whether a name or an id is taken.
  */
-import { normalizeUsername, usernameProblem } from "../../auth/usernames";
-import { BODY_MAX, TITLE_MAX, USERNAME_MAX } from "../../http/schemas";
+import { BODY_MAX, TITLE_MAX, USERNAME_MAX } from "../../shared/domain/schemas";
+import { normalizeUsername, usernameProblem } from "../../shared/domain/usernames";
 
 export const RULES = {
   username_normalized: "the username was NFKC-normalised, as registration does (fullwidth and compatibility forms became what they show)",
@@ -54,7 +54,7 @@ export interface Cleaned {
   actions: RuleCode[];
 }
 
-/** The name our registration would accept (shared/auth/usernames.ts), before collisions are looked at. */
+/** The name our registration would accept (shared/domain/usernames.ts), before collisions are looked at. */
 export function cleanUsername(raw: string, originalId: number): Cleaned {
   const actions: RuleCode[] = [];
   const normal = raw.normalize("NFKC");

@@ -1,6 +1,6 @@
 /** The realtime frames, exactly as the wire contract shows them; the one place their names live. */
-import type { Folder } from "../data/copies";
-import type { MessageT } from "../http/schemas";
+import type { Folder } from "./folders";
+import type { MessageT } from "./schemas";
 
 export const EVENTS = {
   newMessage: "new_message",

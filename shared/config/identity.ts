@@ -1,10 +1,5 @@
 import type { TokenCredential } from "@azure/identity";
 
-import { DatabaseUnavailableError } from "../data/db-errors";
-
-/** Entra scope for Azure Database for PostgreSQL. */
-const POSTGRES_SCOPE = "https://ossrdbms-aad.database.windows.net/.default";
-
 /**
  * The identity endpoint is on the instance itself: a blip is worth two quick retries, but the
  * default backoff (about 7 s) would outlast the database connection timeout, and the request
@@ -26,17 +21,4 @@ export async function azureCredential(clientId: string | undefined): Promise<Tok
     credential = clientId ? new ManagedIdentityCredential({ clientId, retryOptions: IDENTITY_RETRIES }) : new DefaultAzureCredential();
   }
   return credential;
-}
-
-/** A pg password callback that returns a fresh Entra access token for each new connection. */
-export function entraTokenProvider(clientId: string | undefined): () => Promise<string> {
-  return async () => {
-    try {
-      const token = await (await azureCredential(clientId)).getToken(POSTGRES_SCOPE);
-      if (token) return token.token;
-    } catch (error) {
-      throw new DatabaseUnavailableError(`no Microsoft Entra token for PostgreSQL: ${(error as Error).message}`);
-    }
-    throw new DatabaseUnavailableError("no Microsoft Entra token for PostgreSQL");
-  };
 }

@@ -9,9 +9,9 @@ import { writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { Pool } from "pg";
 
-import { parseDatabaseConfig } from "../../config/config";
-import { poolConfig } from "../db";
-import { expectedSchemaVersion, migrate, schemaVersion } from "../migrate";
+import { parseDatabaseConfig } from "../../shared/config/config";
+import { poolConfig } from "../../shared/data/db";
+import { expectedSchemaVersion, migrate, schemaVersion } from "../../shared/data/migrate";
 import { openFilesSource } from "./files-source";
 import type { OriginalSource } from "./original";
 import { openPostgresSource } from "./postgres-source";

@@ -1,4 +1,7 @@
-/** Every error sentence the API sends, in one place (the wire contract fixes most of them). */
+/**
+ * Every error sentence the API sends, in one place (the wire contract fixes most of them), and
+ * the error that carries one with its status: thrown by any layer, answered by shared/http.
+ */
 export const ERRORS = {
   notAuthenticated: "Not authenticated",
   badCredentials: "Could not validate credentials",
@@ -77,3 +80,24 @@ export const COMMON_PASSWORD_ISSUE = {
 
 export const MARKED_READ_MESSAGE = "Mensagem marcada como lida";
 export const MARKED_UNREAD_MESSAGE = "Mensagem marcada como não lida";
+
+export interface ValidationIssue {
+  type: string;
+  loc: (string | number)[];
+  msg: string;
+  input?: unknown;
+}
+
+/** An error with a status and a `detail`, thrown anywhere below a handler and answered as-is. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly detail: string | ValidationIssue[],
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(typeof detail === "string" ? detail : "Validation error");
+    this.name = "HttpError";
+  }
+}
+
+export const validationError = (issues: ValidationIssue[]): HttpError => new HttpError(422, issues);

@@ -3,9 +3,9 @@
  * (migration 11), in the caller's transaction: a batch is imported whole or not at all, and a
  * row already recorded is never imported again.
  */
-import { usernameKeys, usernameSkeletons } from "../../auth/usernames";
-import type { Queryable } from "../db";
-import { fillUsernameKeys, REGISTRATION_LOCK_KEY, USER_SQL } from "../users";
+import type { Queryable } from "../../shared/data/db";
+import { fillUsernameKeys, REGISTRATION_LOCK_KEY, USER_SQL } from "../../shared/data/users";
+import { usernameKeys, usernameSkeletons } from "../../shared/domain/usernames";
 import type { OriginalMessage, OriginalUser } from "./original";
 import {
   cleanBody,
@@ -73,7 +73,7 @@ async function keepIdsWhereFree(
 /**
  * Picks for each name (in order) the first of name, name~2, name~3, ... that collides neither
  * with a user who exists nor with an earlier name of the batch, by registration's own rule and
- * statement (shared/auth/usernames.ts, USER_SQL.taken), under registration's lock, so a
+ * statement (shared/domain/usernames.ts, USER_SQL.taken), under registration's lock, so a
  * registration running meanwhile cannot take a look-alike of a name being imported.
  */
 async function uniqueNames(db: Queryable, names: string[], lock: boolean): Promise<{ name: string; renamed: boolean }[]> {

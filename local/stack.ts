@@ -5,7 +5,7 @@
  */
 import path from "node:path";
 
-import { DEFAULT_CONTAINER, parseDatabaseConfig, resetConfig } from "../shared/config/config";
+import { DEFAULT_CONTAINER, getConfig, parseDatabaseConfig, resetConfig } from "../shared/config/config";
 import { connectionStringField } from "../shared/config/connection-string";
 import { SETTINGS } from "../shared/config/settings";
 import { closePool, getPool } from "../shared/data/db";
@@ -177,6 +177,8 @@ export async function startLocalStack(options: StackOptions = {}): Promise<Local
       closers.push(() => host!.close());
       timers = startTimers(functions, log);
       closers.push(async () => timers!.stop());
+      // Web PubSub sends no events to a handler until it passes this handshake: refuse to start without it.
+      if (webPubSub) await webPubSub.validateEventHandler(getConfig().hub);
     }
     return { url: host?.url ?? null, databaseUrl, webPubSub, storage, timers, close: closeAll };
   } catch (error) {

@@ -32,6 +32,8 @@ export interface Connection {
   readonly ackIds: Set<number>;
   /** Only on the reliable subprotocol. */
   readonly session?: ReliableSession;
+  /** REST sends on their way to this connection, in the order they were accepted. */
+  delivery: Promise<void>;
 }
 
 export interface NewConnection {
@@ -57,7 +59,11 @@ export class ConnectionRegistry {
   private readonly byId = new Map<string, Connection>();
   private readonly endListeners: EndListener[] = [];
 
-  constructor(private readonly reliable: ReliableLimits) {}
+  constructor(
+    private readonly reliable: ReliableLimits,
+    /** The longest a REST send waits before it reaches a connection (each waits a random part of it). */
+    private readonly deliveryJitterMs = 0,
+  ) {}
 
   add(init: NewConnection): Connection {
     const session = init.subprotocol === RELIABLE_SUBPROTOCOL ? new ReliableSession(this.reliable) : undefined;
@@ -67,6 +73,7 @@ export class ConnectionRegistry {
       groups: new Set(init.groups),
       ackIds: new Set(),
       session,
+      delivery: Promise.resolve(),
     };
     this.byId.set(connection.id, connection);
     return connection;
@@ -113,6 +120,20 @@ export class ConnectionRegistry {
     }
     sendText(connection.socket, numbered);
     return true;
+  }
+
+  /**
+   * Delivers a REST send after the call has been answered, as the service does: asynchronously,
+   * each connection after a random wait of its own, so order across connections is not kept;
+   * a connection gets its sends in the order they were accepted. One that ends meanwhile gets nothing.
+   */
+  deliverLater(connection: Connection, payload: Payload): void {
+    const wait = Math.random() * this.deliveryJitterMs;
+    connection.delivery = connection.delivery
+      .then(() => new Promise<void>((resolve) => (wait > 0 ? setTimeout(resolve, wait) : setImmediate(resolve))))
+      .then(() => {
+        if (this.has(connection)) this.deliver(connection, payload);
+      });
   }
 
   get(hub: string, id: string): Connection | undefined {

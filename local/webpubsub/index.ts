@@ -25,6 +25,14 @@ export interface WebPubSubStandInOptions {
   sessionRetentionMs?: number;
   /** `json.reliable.webpubsub.azure.v1`: unacked messages a session may hold before it is closed and dropped (default 1,000). */
   maxUnackedMessages?: number;
+  /** `json.reliable.webpubsub.azure.v1`: bytes of unacked frames a session may hold (default 16 MB). */
+  maxUnackedBytes?: number;
+  /**
+   * REST sends are answered 202 first and delivered after it, each connection after a random wait
+   * of up to this many milliseconds (default 3), so order across connections is not kept, as on
+   * Azure. A client must wait for its frame, never assume it arrived with the 202.
+   */
+  deliveryJitterMs?: number;
   /** Optional artificial delay added before answering REST calls (for tests of a slow service). */
   restDelayMs?: number;
   log?: (line: string) => void;
@@ -45,6 +53,12 @@ export interface WebPubSubStandIn {
    */
   dropSockets(hub: string, userId?: string): number;
   connectionCount(hub?: string): number;
+  /**
+   * The abuse-protection handshake the service makes with an event handler before it sends it
+   * events: OPTIONS with `WebHook-Request-Origin`. Resolves when the handler allows this origin;
+   * rejects saying why otherwise (until it does, the stand-in sends that hub's handler no events).
+   */
+  validateEventHandler(hub: string): Promise<void>;
   /** Closes all sockets and the server; never hangs, and may be called more than once. */
   close(): Promise<void>;
 }

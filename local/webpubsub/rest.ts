@@ -31,7 +31,7 @@ interface Call {
 
 type Method = "POST" | "HEAD" | "PUT" | "DELETE";
 
-/** A send answers 202 once delivered to its targets; any other call answers what `act` returns. */
+/** A send answers 202 when accepted and is delivered to its targets afterwards; any other call answers what `act` returns. */
 type Route = { method: Method; path: string } & ({ send: (call: Call) => Connection[] } | { act: (call: Call) => number });
 
 const excluding = (call: Call, connections: Connection[]) => {
@@ -237,8 +237,9 @@ export async function handleRest(ctx: RestContext, req: IncomingMessage, res: Se
     if (!(error instanceof BodyError)) throw error;
     return answer(res, error.status, { code: error.status === 415 ? "UnsupportedMediaType" : "InvalidBody", message: error.message });
   }
-  for (const target of hit.route.send(call)) ctx.registry.deliver(target, payload);
+  const targets = hit.route.send(call);
   answer(res, 202);
+  for (const target of targets) ctx.registry.deliverLater(target, payload);
 }
 
 function authorized(ctx: RestContext, authorization: string | undefined, url: URL): boolean {

@@ -8,10 +8,13 @@ import { listen } from "../listen";
 import { requestUrl } from "../request-url";
 import { ConnectionRegistry, jsonPayload } from "./connections";
 import type { WebPubSubStandIn, WebPubSubStandInOptions } from "./index";
-import { DEFAULT_MAX_UNACKED_MESSAGES, DEFAULT_SESSION_RETENTION_MS } from "./reliable";
+import { DEFAULT_MAX_UNACKED_BYTES, DEFAULT_MAX_UNACKED_MESSAGES, DEFAULT_SESSION_RETENTION_MS } from "./reliable";
 import { answer, handleRest, type RestContext } from "./rest";
 import { createClientEndpoint } from "./sockets";
 import { createUpstream } from "./upstream";
+
+/** A few milliseconds: enough that a client assuming delivery with the 202 fails, little for a benchmark. */
+const DEFAULT_DELIVERY_JITTER_MS = 3;
 
 /** What an HTTP/1.0 call without Host addresses: the stand-in ignores hosts anyway. */
 const STAND_IN_HOST = "stand-in";
@@ -22,10 +25,14 @@ const badRequest = (message: string) => ({ code: "BadRequest", message });
 export async function startWebPubSubStandIn(options: WebPubSubStandInOptions): Promise<WebPubSubStandIn> {
   const host = options.host ?? "127.0.0.1";
   const log = options.log ?? (() => {});
-  const registry = new ConnectionRegistry({
-    retentionMs: options.sessionRetentionMs ?? DEFAULT_SESSION_RETENTION_MS,
-    maxUnacked: options.maxUnackedMessages ?? DEFAULT_MAX_UNACKED_MESSAGES,
-  });
+  const registry = new ConnectionRegistry(
+    {
+      retentionMs: options.sessionRetentionMs ?? DEFAULT_SESSION_RETENTION_MS,
+      maxUnacked: options.maxUnackedMessages ?? DEFAULT_MAX_UNACKED_MESSAGES,
+      maxUnackedBytes: options.maxUnackedBytes ?? DEFAULT_MAX_UNACKED_BYTES,
+    },
+    options.deliveryJitterMs ?? DEFAULT_DELIVERY_JITTER_MS,
+  );
   let restDelayMs = options.restDelayMs ?? 0;
   const rest: RestContext = { registry, accessKey: options.accessKey, restDelayMs: () => restDelayMs, acceptBearer: options.acceptBearer };
 
@@ -79,6 +86,7 @@ export async function startWebPubSubStandIn(options: WebPubSubStandInOptions): P
       return dropped.length;
     },
     connectionCount: (hub) => (hub === undefined ? registry.all() : registry.inHub(hub)).length,
+    validateEventHandler: (hub) => upstream.validate(hub),
     close() {
       closing ??= new Promise<void>((done) => {
         upstream.close();

@@ -8,6 +8,7 @@ import { WebPubSubClient, type OnServerDataMessageArgs } from "@azure/web-pubsub
 import { afterEach, describe, expect, it } from "vitest";
 
 import { startWebPubSubStandIn, type WebPubSubStandIn, type WebPubSubStandInOptions } from "../../local/webpubsub";
+import { DEFAULT_MAX_UNACKED_BYTES } from "../../local/webpubsub/reliable";
 import { settle, SocketProbe, type Frame } from "../support/sockets";
 
 const KEY = "reliable-test-access-key-0123456789abcdef";
@@ -95,6 +96,8 @@ describe("the official @azure/web-pubsub-client, default protocol", () => {
     await until(() => connected.length === 1);
     for (let round = 0; round < 5; round++) {
       await service.sendToUser("bob", { n: round * 3 });
+      // The 202 comes before the delivery, as on Azure: the frame is waited for, not assumed.
+      await until(() => received.length === round * 3 + 1, 10_000, `round ${round}, the REST send`);
       expect(server.dropSockets(HUB, "bob")).toBe(1);
       // Sent while the socket is down: held by the session and sent again on reconnection.
       server.sendToUserDirect(HUB, "bob", { n: round * 3 + 1 });
@@ -225,6 +228,18 @@ describe("json.reliable.webpubsub.azure.v1 on the wire", () => {
     expect(await closed).toBe(1008);
     expect(probe.frames.at(-1)).toMatchObject({ type: "system", event: "disconnected" });
     expect((await reconnectionClose(url, connected.connectionId, connected.reconnectionToken)).code).toBe(1008);
+  });
+
+  it("closes with 1008 when the unacked frames pass 16 MB, however few they are", async () => {
+    expect(DEFAULT_MAX_UNACKED_BYTES).toBe(16 * 1024 * 1024);
+    const { standIn: server, service } = await standIn();
+    const { probe } = await reliableSocket(service, "mallory");
+    const closed = new Promise<number>((resolve) => probe.socket.once("close", resolve));
+    const megabyte = "x".repeat(1024 * 1024 - 100);
+    let delivered = 0;
+    while (delivered < 20 && server.sendToUserDirect(HUB, "mallory", { megabyte }) === 1) delivered++;
+    expect(delivered).toBe(16);
+    expect(await closed).toBe(1008);
   });
 
   it("acks up to the bound keep a session open however many messages pass", async () => {

@@ -100,7 +100,9 @@ beforeAll(async () => {
     req.on("data", (chunk: Buffer) => (body += chunk.toString()));
     req.on("end", () => {
       upstreamRequests.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers, body });
-      res.writeHead(200).end();
+      // The abuse-protection handshake: allow the origin that asks.
+      const origin = req.headers["webhook-request-origin"];
+      res.writeHead(200, req.method === "OPTIONS" && typeof origin === "string" ? { "WebHook-Allowed-Origin": origin } : {}).end();
     });
   });
   await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
@@ -198,6 +200,27 @@ describe("plain WebSocket clients", () => {
     await socket.close();
     for (let i = 0; i < 50 && standIn.connectionCount(HUB) !== before; i++) await settle(10);
     expect(standIn.connectionCount(HUB)).toBe(before);
+  });
+});
+
+describe("REST sends", () => {
+  it("answer 202 before delivering; each connection gets its sends in order", async () => {
+    const slow = await startWebPubSubStandIn({ port: 0, accessKey: KEY, deliveryJitterMs: 300 });
+    try {
+      const slowService = new WebPubSubServiceClient(slow.connectionString, HUB, { allowInsecureConnection: true });
+      const sockets = await Promise.all(
+        [1, 2].map(async () => Client.open((await slowService.getClientAccessToken({ userId: "later" })).url)),
+      );
+      for (let n = 0; n < 10; n++) await slowService.sendToUser("later", { n });
+      // Accepted, not yet delivered: a client must wait for the frame.
+      expect(sockets.map((s) => s.frames.length).reduce((a, b) => a + b)).toBeLessThan(20);
+      for (const socket of sockets) {
+        await socket.next((f) => f.n === 9);
+        expect(socket.texts().map((t) => (JSON.parse(t) as { n: number }).n)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      }
+    } finally {
+      await slow.close();
+    }
   });
 });
 
@@ -420,6 +443,64 @@ describe("upstream system events", () => {
     expect(disconnected.headers["ce-signature"]).toBe(connected.headers["ce-signature"]);
     expect(JSON.parse(disconnected.body)).toEqual({ reason: expect.any(String) });
     expect(upstreamRequests.indexOf(connected)).toBeLessThan(upstreamRequests.indexOf(disconnected));
+  });
+
+  it("validates the handler with the abuse-protection OPTIONS before its first event", async () => {
+    await standIn.validateEventHandler(HUB);
+    const fresh = await startWebPubSubStandIn({
+      port: 0,
+      accessKey: KEY,
+      eventHandlerUrl: () => `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/fresh`,
+    });
+    try {
+      upstreamRequests.length = 0;
+      const other = new WebPubSubServiceClient(fresh.connectionString, HUB, { allowInsecureConnection: true });
+      const socket = await Client.open((await other.getClientAccessToken({ userId: "fresh" })).url);
+      await waitForEvent("connected");
+      expect(upstreamRequests[0]).toMatchObject({
+        method: "OPTIONS",
+        url: "/fresh",
+        headers: { "webhook-request-origin": new URL(fresh.endpoint).host },
+      });
+      expect(upstreamRequests.filter((r) => r.method === "OPTIONS")).toHaveLength(1);
+      await socket.close();
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it.each([
+    ["allows no origin", {}],
+    ["allows another origin", { "WebHook-Allowed-Origin": "elsewhere.example" }],
+  ])("sends no events to a handler that %s, and says why", async (_name, headers) => {
+    const methods: string[] = [];
+    const refusing = http.createServer((req, res) => {
+      methods.push(req.method ?? "");
+      req.resume();
+      res.writeHead(200, headers).end();
+    });
+    await new Promise<void>((resolve) => refusing.listen(0, "127.0.0.1", resolve));
+    const lines: string[] = [];
+    const fresh = await startWebPubSubStandIn({
+      port: 0,
+      accessKey: KEY,
+      eventHandlerUrl: () => `http://127.0.0.1:${(refusing.address() as AddressInfo).port}/events?key=secret-key`,
+      log: (line) => lines.push(line),
+    });
+    try {
+      await expect(fresh.validateEventHandler(HUB)).rejects.toThrow(/abuse-protection handshake: its WebHook-Allowed-Origin/);
+      const other = new WebPubSubServiceClient(fresh.connectionString, HUB, { allowInsecureConnection: true });
+      const socket = await Client.open((await other.getClientAccessToken({ userId: "refused" })).url);
+      await socket.close();
+      await settle(200);
+      // Asked again before each event, and never sent one.
+      expect(methods).toEqual(["OPTIONS", "OPTIONS", "OPTIONS"]);
+      expect(lines.join("\n")).toMatch(/connected event for \w+ not sent: .*failed the abuse-protection handshake/);
+      expect(lines.join("\n")).not.toContain("secret-key");
+    } finally {
+      await fresh.close();
+      await new Promise((resolve) => refusing.close(resolve));
+    }
   });
 
   it("posts nothing for a hub without an event handler", async () => {

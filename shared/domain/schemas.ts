@@ -70,7 +70,7 @@ export const UserCreate = z.object({
 export const UserPublic = z.object({ id: z.int(), username: z.string() });
 
 /** A user id as a request names it: an int4, or it names no user. */
-const userId = () => laxInt().pipe(z.int().min(1).max(ID_MAX));
+export const userId = () => laxInt().pipe(z.int().min(1).max(ID_MAX));
 const recipientList = (what: string) => z.array(userId()).describe(`User ids of the ${what} recipients`);
 
 export const MessageCreate = z

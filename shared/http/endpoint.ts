@@ -14,7 +14,7 @@ import { endpoint, HttpError, type Handler } from "./http";
 import { registerHttpFunction } from "./registration";
 import { readForm, readHeaders, readJson, readParams, readQuery } from "./request";
 
-export type Method = "GET" | "POST" | "PUT" | "DELETE" | "OPTIONS";
+export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS";
 
 /**
  * Who may call: "none", or a bearer token in the Authorization header ("bearer"), or there or

@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 
-import { laxInt, Message, NewPassword, textOfLength, USERNAME_MAX, UserPublic } from "../domain/schemas";
+import { FolderName, ID_MAX, laxInt, Message, NewPassword, textOfLength, userId, USERNAME_MAX, UserPublic } from "../domain/schemas";
 import { FILENAME_MAX, filenameProblem } from "../storage/rules";
 
 export * from "../domain/schemas";
@@ -187,6 +187,75 @@ export const InboxQuery = z.object({
   ...pageFields,
   ...search,
   unread: laxBool().optional().describe("true: only unread messages; false: only read ones"),
+});
+
+/** An ISO 8601 date-time (with Z or an offset) or date; anything else is a 422 naming the field. */
+const isoInstant = (what: string) =>
+  z
+    .union([z.iso.datetime({ offset: true }), z.iso.date()], { error: "Input should be an ISO 8601 date or date-time" })
+    .transform((text) => new Date(text))
+    .optional()
+    .describe(what);
+
+export const ListQuery = z.object({
+  ...pageFields,
+  ...search,
+  folder: FolderName.optional().describe("One folder; default: every folder but trash"),
+  starred: laxBool().optional().describe("true: only starred copies; false: only unstarred ones"),
+  unread: laxBool().optional().describe("true: only unread received copies; false: everything else"),
+  from: userId().optional().describe("Only messages from this sender (a user id)"),
+  to: userId()
+    .optional()
+    .describe("Only messages addressed to this user id, as you may see the addressing (bcc only in your own sent copies)"),
+  since: isoInstant("Only messages sent at or after this instant (ISO 8601)"),
+  until: isoInstant("Only messages sent at or before this instant (ISO 8601)"),
+  has_attachments: laxBool().optional().describe("true: only messages with attachments; false: only those without"),
+});
+
+const FolderCount = z.object({ total: z.int(), unread: z.int() });
+export const MailboxCounts = z.object({
+  inbox: FolderCount,
+  archive: FolderCount,
+  trash: FolderCount,
+  sent: z.object({ total: z.int() }),
+  starred: FolderCount.describe("Starred copies outside trash"),
+});
+
+const copyFields = {
+  folder: FolderName.optional().describe("inbox, archive or trash for a received copy; sent or trash for your own"),
+  is_starred: z.boolean().optional(),
+  is_read: z.boolean().optional().describe("Received copies only (ignored on your own sent copy)"),
+};
+const noEmptyChange = (set: Record<string, unknown>) => Object.values(set).some((v) => v !== undefined);
+
+export const MessagePatch = z.object(copyFields).refine(noEmptyChange, {
+  error: "Set at least one of folder, is_starred, is_read",
+  params: { type: "missing" },
+});
+
+export const BULK_MAX_IDS = 500;
+
+export const BulkRequest = z
+  .object({
+    ids: z
+      .array(laxInt().pipe(z.int().min(1).max(ID_MAX)))
+      .min(1)
+      .max(BULK_MAX_IDS)
+      .describe(`1-${BULK_MAX_IDS} message ids; one listed twice counts once`),
+    set: z
+      .object(copyFields)
+      .refine(noEmptyChange, { error: "Set at least one of folder, is_starred, is_read", params: { type: "missing" } })
+      .optional(),
+    delete: z.literal(true).optional().describe("true: delete your copies of these messages, as DELETE does"),
+  })
+  .superRefine((b, ctx) => {
+    if ((b.set === undefined) === (b.delete === undefined))
+      ctx.addIssue({ code: "custom", path: ["set"], message: "Send either set or delete: true", params: { type: "value_error" } });
+  });
+
+export const BulkResult = z.object({
+  updated: z.array(z.int()).describe("The ids whose copy was changed (or deleted), ascending"),
+  not_found: z.array(z.int()).describe("The ids you hold no copy of"),
 });
 
 export const UnreadCount = z.object({ unread_count: z.int() });

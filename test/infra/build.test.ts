@@ -34,6 +34,10 @@ const EXPECTED: Record<string, { route: string; methods: string[] }> = {
   "messages-view": { route: "messages/{message_id}", methods: ["GET"] },
   "messages-delete": { route: "messages/{message_id}", methods: ["DELETE"] },
   "messages-thread": { route: "messages/{message_id}/thread", methods: ["GET"] },
+  "messages-list": { route: "messages", methods: ["GET"] },
+  "messages-counts": { route: "messages/counts", methods: ["GET"] },
+  "messages-update": { route: "messages/{message_id}", methods: ["PATCH"] },
+  "messages-bulk": { route: "messages/bulk", methods: ["POST"] },
   "events-list": { route: "events", methods: ["GET"] },
   "attachments-create": { route: "attachments", methods: ["POST"] },
   health: { route: "health", methods: ["GET"] },
@@ -46,7 +50,9 @@ const EXPECTED: Record<string, { route: string; methods: string[] }> = {
 const EXPECTED_TIMERS: Record<string, string> = {
   "idempotency-keys-sweep": "0 */10 * * * *",
   "events-sweep": "0 * * * * *",
+  "attachments-sweep": "0 */5 * * * *",
   "sessions-sweep": "0 17 * * * *",
+  "trash-sweep": "30 */10 * * * *",
 };
 
 let out: string;

@@ -2,12 +2,16 @@
  * Everything the app reaches in Azure, on this machine: the managed identity endpoint, a
  * PostgreSQL sign-in that takes only the identity's Entra token (over verified TLS, in front
  * of a real server), and the Web PubSub stand-in in Entra mode (HTTPS/WSS, bearer tokens,
- * `:generateToken`). `appSettings()` are the settings Azure gives the app, pointed here.
+ * `:generateToken`), and azurite's blob service over HTTPS taking only bearer tokens for Get User
+ * Delegation Key (`--oauth basic`: it checks a token's issuer, audience and lifetime, not its
+ * signature). `appSettings()` are the settings Azure gives the app, pointed here.
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { Client } from "pg";
 
+import { DEFAULT_CONTAINER } from "../../shared/config/config";
 import { SETTINGS } from "../../shared/config/settings";
+import { startAzurite, type Azurite } from "../azurite";
 import { Issuer, RESOURCES, startIdentityEndpoint, type IdentityEndpoint } from "../identity";
 import { startWebPubSubStandIn, type WebPubSubStandIn } from "../webpubsub";
 import { createLocalCertificates, type LocalCertificates } from "./certificates";
@@ -30,6 +34,7 @@ export interface AzureIdentityStack {
   readonly identity: IdentityEndpoint;
   readonly webPubSub: WebPubSubStandIn;
   readonly postgres: PostgresProxy;
+  readonly storage: Azurite;
   readonly certificates: LocalCertificates;
   readonly role: string;
   readonly database: string;
@@ -123,10 +128,20 @@ export async function startAzureIdentityStack(options: AzureIdentityStackOptions
     });
     closers.push(() => webPubSub.close());
 
+    const storage = await startAzurite({
+      port: 0,
+      tls: { cert: certificates.cert, key: certificates.key, caFile: certificates.caFile },
+      container: DEFAULT_CONTAINER,
+      corsOrigins: [],
+      log,
+    });
+    closers.push(() => storage.close());
+
     return {
       identity,
       webPubSub,
       postgres,
+      storage,
       certificates,
       role: names.role,
       database: names.database,
@@ -144,6 +159,8 @@ export async function startAzureIdentityStack(options: AzureIdentityStackOptions
         [SETTINGS.webPubSubEndpoint]: webPubSub.endpoint,
         [SETTINGS.webPubSubHub]: hub,
         [SETTINGS.webPubSubEventHandlerKey]: eventHandlerKey,
+        [SETTINGS.attachmentBlobEndpoint]: storage.blobEndpoint,
+        [SETTINGS.attachmentContainer]: DEFAULT_CONTAINER,
         IDENTITY_ENDPOINT: identity.url,
         IDENTITY_HEADER: identity.header,
         NODE_EXTRA_CA_CERTS: certificates.caFile,

@@ -28,6 +28,7 @@ async function main(): Promise<void> {
   console.log(`identity endpoint: ${stack.identity.url} (client id ${stack.identity.issuer.clientId})`);
   console.log(`postgresql sign-in: ${stack.postgres.host}:${stack.postgres.port} as "${stack.role}", database "${stack.database}"`);
   console.log(`web pubsub (Entra): ${stack.webPubSub.endpoint}`);
+  console.log(`blob storage (azurite, OAuth): ${stack.storage.blobEndpoint}`);
   console.log(`API ready: ${app.url}  (docs: ${app.url}/docs)`);
   let stopping = false;
   const stop = async () => {

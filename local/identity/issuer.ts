@@ -10,6 +10,7 @@ import jwt from "jsonwebtoken";
 export const RESOURCES = {
   postgres: "https://ossrdbms-aad.database.windows.net",
   webPubSub: "https://webpubsub.azure.com",
+  storage: "https://storage.azure.com",
 } as const;
 
 export interface IdentityClaims {

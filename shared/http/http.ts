@@ -85,13 +85,14 @@ async function answer(handler: Handler, request: HttpRequest, context: Invocatio
     return await handler(request, context);
   } catch (error) {
     if (error instanceof HttpError) return errorResponse(error);
-    if (isDatabaseUnavailable(error)) {
-      context.warn(`database unavailable: ${describe(error)}`);
-      return json(503, { detail: ERRORS.databaseUnavailable }, { "Retry-After": String(DATABASE_RETRY_AFTER_SECONDS) });
-    }
+    // Before the database's check, which would also claim a refused connection to storage.
     if (isStorageUnavailable(error)) {
       context.warn(`storage unavailable: ${describe(error)}`);
       return json(503, { detail: ERRORS.storageUnavailable }, { "Retry-After": String(DATABASE_RETRY_AFTER_SECONDS) });
+    }
+    if (isDatabaseUnavailable(error)) {
+      context.warn(`database unavailable: ${describe(error)}`);
+      return json(503, { detail: ERRORS.databaseUnavailable }, { "Retry-After": String(DATABASE_RETRY_AFTER_SECONDS) });
     }
     context.error(`unhandled error: ${describe(error)}`);
     return json(500, { detail: ERRORS.internal });

@@ -52,6 +52,13 @@ interface SasOptions {
   contentType?: string;
 }
 
+/**
+ * The SAS version signed: the newest azurite (the local and test stand-in) verifies. The SDK's
+ * own default is newer and adds fields to the string to sign of a user-delegation SAS, which
+ * azurite then refuses; Azure accepts this version as well.
+ */
+const SAS_VERSION = "2025-07-05";
+
 // A delegation key is asked for once and signs URLs until an hour before it ends.
 const DELEGATION_KEY_HOURS = 6;
 const DELEGATION_KEY_MARGIN_MS = 60 * 60 * 1000;
@@ -106,7 +113,7 @@ export async function createBlobStore(settings: AttachmentSettings, clientId: st
 
   const sign = async (blobName: string, options: SasOptions): Promise<string> => {
     const blob = container.getBlobClient(blobName);
-    const values = { ...options, protocol };
+    const values = { ...options, protocol, version: SAS_VERSION };
     if (!byIdentity) return blob.generateSasUrl(values);
     return blob.generateUserDelegationSasUrl(values, await delegationKey(options.expiresOn));
   };

@@ -1,11 +1,16 @@
 /**
- * Attachments (CONTRACT.md, Attachments) against azurite started by the stack: the upload slot
+ * Attachments (docs/api.md, Attachments) against azurite started by the stack: the upload slot
  * and what its URL allows, the limits, and the 503 when storage is gone.
  */
+import { InvocationContext } from "@azure/functions";
+import { BlobServiceClient } from "@azure/storage-blob";
 import { describe, expect, it } from "vitest";
 
+import { attachmentsSweep } from "../../functions/attachments-sweep";
+import { resetConfig } from "../../shared/config/config";
 import { getPool } from "../../shared/data/db";
 import { ERRORS } from "../../shared/domain/errors";
+import { resetBlobStore } from "../../shared/storage/blob-store";
 import { registerOverHttp, type HttpUser } from "../support/api";
 import { putBytes, requestSlot, upload } from "../support/attachments";
 import { useLocalStack } from "../support/stack";
@@ -126,5 +131,56 @@ describe("POST /attachments", () => {
       body: JSON.stringify({ filename: "a.txt", content_type: "text/plain", size: 1 }),
     });
     expect(res.status).toBe(401);
+  });
+});
+
+describe("the attachments sweep", () => {
+  const blobNameOf = async (id: string): Promise<string> =>
+    (await getPool().query<{ blob_name: string }>("SELECT blob_name FROM attachments WHERE id = $1", [id])).rows[0].blob_name;
+  const blobExists = (name: string) =>
+    BlobServiceClient.fromConnectionString(open.stack.storage!.connectionString)
+      .getContainerClient("attachments")
+      .getBlobClient(name)
+      .exists();
+  const sweep = () => attachmentsSweep.handler(new InvocationContext({ functionName: "attachments-sweep" }));
+  const age = (id: string, hours: number) =>
+    getPool().query("UPDATE attachments SET created_at = now() - make_interval(hours => $2) WHERE id = $1", [id, hours]);
+
+  it("deletes uploads never attached after 24 hours, row and blob, and keeps younger ones", async () => {
+    const alice = await newUser();
+    const [old, young] = [await upload(open.url, alice, Buffer.from("old")), await upload(open.url, alice, Buffer.from("young"))];
+    const [oldBlob, youngBlob] = [await blobNameOf(old.id), await blobNameOf(young.id)];
+    await age(old.id, 25);
+    await age(young.id, 23);
+    expect(await blobExists(oldBlob)).toBe(true);
+    await sweep();
+    expect(await blobExists(oldBlob)).toBe(false);
+    expect(await blobExists(youngBlob)).toBe(true);
+    const { rows } = await getPool().query("SELECT id FROM attachments WHERE id = ANY($1)", [[old.id, young.id]]);
+    expect(rows).toEqual([{ id: young.id }]);
+  });
+
+  it("keeps a blob queued while storage is unreachable and deletes it on a later sweep", async () => {
+    const alice = await newUser();
+    const slot = await upload(open.url, alice, Buffer.from("later"));
+    const blob = await blobNameOf(slot.id);
+    await age(slot.id, 25);
+    const reachable = process.env.ATTACHMENT_STORAGE_CONNECTION_STRING!;
+    process.env.ATTACHMENT_STORAGE_CONNECTION_STRING = reachable.replace(/127\.0\.0\.1:\d+/, "127.0.0.1:9");
+    resetConfig();
+    resetBlobStore();
+    try {
+      await sweep();
+    } finally {
+      process.env.ATTACHMENT_STORAGE_CONNECTION_STRING = reachable;
+      resetConfig();
+      resetBlobStore();
+    }
+    expect((await getPool().query("SELECT 1 FROM attachments WHERE id = $1", [slot.id])).rowCount).toBe(0);
+    expect((await getPool().query("SELECT 1 FROM attachment_blob_deletions WHERE blob_name = $1", [blob])).rowCount).toBe(1);
+    expect(await blobExists(blob)).toBe(true);
+    await sweep();
+    expect(await blobExists(blob)).toBe(false);
+    expect((await getPool().query("SELECT 1 FROM attachment_blob_deletions WHERE blob_name = $1", [blob])).rowCount).toBe(0);
   });
 });

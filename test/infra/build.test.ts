@@ -50,6 +50,7 @@ const EXPECTED: Record<string, { route: string; methods: string[] }> = {
 const EXPECTED_TIMERS: Record<string, string> = {
   "idempotency-keys-sweep": "0 */10 * * * *",
   "events-sweep": "0 * * * * *",
+  "attachments-sweep": "0 */5 * * * *",
   "sessions-sweep": "0 17 * * * *",
   "trash-sweep": "30 */10 * * * *",
 };

@@ -12,16 +12,14 @@
  *   BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres npm run bench:throughput
  *   knobs: BENCH_SEED_MESSAGES (1000000), BENCH_SMALL_MESSAGES (10000), BENCH_DURATION_S (5),
  *          BENCH_ROUNDS (3), BENCH_CONNECTIONS ("16,64"), BENCH_BCRYPT_COST (10),
- *          BENCH_ENDPOINTS (all; e.g. "login" or "inbox,send": rows whose name starts with one;
- *          "mail": the rows of several recipients, counts and filters)
+ *          BENCH_ENDPOINTS (all; e.g. "login" or "inbox,send": rows whose name starts with one)
  */
 import { randomBytes } from "node:crypto";
-import autocannon from "autocannon";
 
 import { startWebPubSubStandIn } from "../local/webpubsub";
 import { LIFTED_LIMITS } from "../test/support/lifted-limits";
 import { withBenchDatabase } from "./database-server";
-import { intKnob, login, startServer, type Scenario, type Server } from "./throughput/harness";
+import { compare as compareRounds, intKnob, login, startServer, type Scenario, type Server } from "./throughput/harness";
 import { BENCH_PASSWORD, createDatabase, dropDatabase, seed } from "./throughput/seed";
 
 const env = process.env;
@@ -39,64 +37,9 @@ const selected = (name: string) => ENDPOINTS.length === 0 || ENDPOINTS.some((pre
 const GOAL = 0.8;
 const LATENCY_GOAL = 1.2;
 
-interface Sample {
-  /** Successful (2xx) requests per second: what a client got done. */
-  rps: number;
-  p50: number;
-  p99: number;
-  /** 503 with Retry-After: load shed on purpose (the bounded password-hashing queue), counted apart. */
-  shed: number;
-  failures: number;
-}
-
-async function load(url: string, scenario: Scenario, connections: number, seconds: number): Promise<Sample> {
-  const headers: Record<string, string> = {};
-  if (scenario.token) headers.authorization = `Bearer ${scenario.token}`;
-  if (scenario.body !== undefined) headers["content-type"] = scenario.form ? "application/x-www-form-urlencoded" : "application/json";
-  const result = await autocannon({
-    url: url + scenario.path,
-    method: scenario.method,
-    headers,
-    body: scenario.body,
-    connections,
-    duration: seconds,
-  });
-  const shed = result.statusCodeStats?.["503"]?.count ?? 0;
-  return {
-    rps: result["2xx"] / result.duration,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    shed,
-    failures: result.non2xx - shed + result.errors + result.timeouts,
-  };
-}
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-const mid = (samples: Sample[]): Sample => ({
-  rps: median(samples.map((s) => s.rps)),
-  p50: median(samples.map((s) => s.p50)),
-  p99: median(samples.map((s) => s.p99)),
-  shed: samples.reduce((n, s) => n + s.shed, 0),
-  failures: samples.reduce((n, s) => n + s.failures, 0),
-});
-
-/** Interleaved rounds of `a` and `b`, alternating which goes first. */
-async function compare(a: string, b: string, scenario: Scenario, connections: number, scenarioB = scenario): Promise<[Sample, Sample]> {
-  await load(a, scenario, connections, 1);
-  await load(b, scenarioB, connections, 1);
-  const as: Sample[] = [];
-  const bs: Sample[] = [];
-  for (let round = 0; round < ROUNDS; round++) {
-    if (round % 2 === 0) {
-      as.push(await load(a, scenario, connections, DURATION));
-      bs.push(await load(b, scenarioB, connections, DURATION));
-    } else {
-      bs.push(await load(b, scenarioB, connections, DURATION));
-      as.push(await load(a, scenario, connections, DURATION));
-    }
-  }
-  return [mid(as), mid(bs)];
-}
+/** Interleaved rounds of `a` and `b` (this run's rounds and duration). */
+const compare = (a: string, b: string, scenario: Scenario, connections: number, scenarioB = scenario) =>
+  compareRounds(a, b, scenario, connections, { rounds: ROUNDS, seconds: DURATION }, scenarioB);
 
 const fmt = (n: number, width = 8, digits = 0) => n.toFixed(digits).padStart(width);
 
@@ -198,71 +141,12 @@ async function main(ADMIN_URL: string): Promise<void> {
         `\ninbox ?limit=50, one connection: mean ${bigMs.toFixed(2)} ms at ${SEED} messages, ${smallMs.toFixed(2)} ms at ${SMALL} (p50 ${atBig.p50} / ${atSmall.p50} ms): ${growth.toFixed(2)}x (goal <= ${LATENCY_GOAL}x: ${growth <= LATENCY_GOAL ? "ok" : "MISSED"})`,
       );
     }
-    await mailRows(ours, oursSmall, reader, sender, send, misses);
     console.log(misses.length ? `below ${GOAL}x the floor: ${misses.join(", ")}` : `every endpoint at ${GOAL}x the floor or better`);
   } finally {
     await Promise.all(servers.map((server) => new Promise((resolve) => server.process.once("exit", resolve).kill("SIGTERM"))));
     await standIn.close();
     await dropDatabase(ADMIN_URL, big).catch(() => {});
     await dropDatabase(ADMIN_URL, small).catch(() => {});
-  }
-}
-
-const SEND_FAN_OUT = 50;
-const FAN_OUT_GOAL = 3;
-const COUNTS_GOAL_MS = 2;
-const FILTER_GOAL = 2;
-
-/** Mean latency at one connection (autocannon's percentiles are whole milliseconds). */
-const meanMs = (s: Sample) => 1000 / s.rps;
-
-/**
- * The mail rows of the contract's Speed paragraph: a send to 50 recipients against a send to 1
- * (both ours, one run), GET /messages/counts, and each GET /messages/ filter at SEED against SMALL.
- */
-async function mailRows(ours: Server, oursSmall: Server, reader: string, sender: string, sendOne: string, misses: string[]): Promise<void> {
-  if (!selected("mail")) return;
-  const toFifty = JSON.stringify({
-    to: Array.from({ length: SEND_FAN_OUT }, (_, i) => i + 4),
-    title: "Benchmark",
-    body: "A message sent by the throughput benchmark.",
-  });
-  const one: Scenario = { name: "send to 1", method: "POST", path: "/messages/", token: sender, body: sendOne };
-  const fifty: Scenario = { ...one, name: `send to ${SEND_FAN_OUT}`, body: toFifty };
-  const [atFifty, atOne] = await compare(ours.url, ours.url, fifty, 16, one);
-  const fanOut = atOne.rps / atFifty.rps;
-  if (fanOut > FAN_OUT_GOAL) misses.push(`send to ${SEND_FAN_OUT}`);
-  console.log(
-    `\nsend to ${SEND_FAN_OUT} recipients: ${atFifty.rps.toFixed(0)} r/s, send to 1: ${atOne.rps.toFixed(0)} r/s at 16 connections: ${fanOut.toFixed(2)}x the time (goal <= ${FAN_OUT_GOAL}x: ${fanOut <= FAN_OUT_GOAL ? "ok" : "MISSED"})`,
-  );
-  const counts: Scenario = { name: "counts", method: "GET", path: "/messages/counts", token: reader };
-  const [countsBig] = await compare(ours.url, ours.url, counts, 1);
-  const countsMs = meanMs(countsBig);
-  if (countsMs >= COUNTS_GOAL_MS) misses.push("counts");
-  console.log(
-    `GET /messages/counts, one connection, ${SEED} messages: mean ${countsMs.toFixed(2)} ms (p50 ${countsBig.p50} ms; goal < ${COUNTS_GOAL_MS} ms: ${countsMs < COUNTS_GOAL_MS ? "ok" : "MISSED"})`,
-  );
-  const smallReader = await login(oursSmall.url, "bench_user_1");
-  console.log(`GET /messages/ filters, ?limit=50, one connection: mean ms at ${SEED} / at ${SMALL} (goal <= ${FILTER_GOAL}x)`);
-  for (const filter of [
-    "",
-    "folder=archive",
-    "starred=true",
-    "unread=true",
-    "from=2",
-    "to=1",
-    "since=2020-01-01",
-    "until=2100-01-01",
-    "q=lorem",
-    "has_attachments=false",
-  ]) {
-    const scenario: Scenario = { name: `list ${filter}`, method: "GET", path: `/messages/?limit=50&${filter}`, token: reader };
-    const [big, small] = await compare(ours.url, oursSmall.url, scenario, 1, { ...scenario, token: smallReader });
-    const growth = meanMs(big) / meanMs(small);
-    if (growth > FILTER_GOAL || big.failures > 0) misses.push(`list ${filter || "(no filter)"}`);
-    console.log(
-      `  ${(filter || "(no filter)").padEnd(22)} ${meanMs(big).toFixed(2).padStart(7)} / ${meanMs(small).toFixed(2).padStart(7)} ms: ${growth.toFixed(2)}x ${growth <= FILTER_GOAL && big.failures === 0 ? "ok" : "MISSED"}`,
-    );
   }
 }
 

@@ -9,8 +9,9 @@
  *   BENCH_IMPORT_MESSAGES=1000000 BENCH_IMPORT_USERS=10000 BENCH_IMPORT_BATCH=2000
  */
 import { performance } from "node:perf_hooks";
-import { Client, Pool } from "pg";
+import { Pool, type Client } from "pg";
 
+import { withClient } from "../shared/data/db";
 import { migrate } from "../shared/data/migrate";
 import { ORIGINAL_SCHEMA } from "../test/support/original";
 import { openPostgresSource } from "../tools/import/postgres-source";
@@ -35,16 +36,6 @@ async function fillOriginal(db: Client): Promise<void> {
             '2023-01-01'::timestamp + i * interval '1 second', CASE i % 3 WHEN 0 THEN NULL WHEN 1 THEN false ELSE true END
        FROM generate_series(1, ${MESSAGES}) i`,
   );
-}
-
-async function withClient<T>(url: string, work: (c: Client) => Promise<T>): Promise<T> {
-  const c = new Client({ connectionString: url });
-  await c.connect();
-  try {
-    return await work(c);
-  } finally {
-    await c.end();
-  }
 }
 
 const seconds = (t: number) => (performance.now() - t) / 1000;

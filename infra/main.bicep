@@ -501,4 +501,6 @@ output POSTGRES_DATABASE string = postgres.outputs.databaseName
 output WEBPUBSUB_ENDPOINT string = webPubSub.outputs.endpoint
 output ATTACHMENT_BLOB_ENDPOINT string = attachments.outputs.blobEndpoint
 output ATTACHMENT_CONTAINER string = attachments.outputs.containerName
+// The postdeploy hook reads it (azd keeps outputs in the environment), as the parameter file does.
+output PRIVATE_NETWORKING string = privateNetworking ? 'true' : 'false'
 output WEBPUBSUB_HUB string = hub.outputs.hubName

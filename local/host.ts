@@ -77,7 +77,29 @@ function plainResponse(init: HttpResponseInit): { status: number; headers: Recor
   return null;
 }
 
+/** A Node stream or async iterable body (a streamed download): written as it comes, never held whole. */
+const isStreamed = (body: unknown): body is AsyncIterable<Uint8Array | string> =>
+  typeof body === "object" && body !== null && !Buffer.isBuffer(body) && Symbol.asyncIterator in body;
+
+async function sendStreamed(res: ServerResponse, init: HttpResponseInit, extraHeaders: Record<string, string>): Promise<void> {
+  const headers: Record<string, string> = { ...extraHeaders };
+  for (const [name, value] of Object.entries((init.headers ?? {}) as Record<string, string>)) headers[name.toLowerCase()] = String(value);
+  res.writeHead(init.status ?? 200, headers);
+  try {
+    for await (const chunk of init.body as AsyncIterable<Uint8Array | string>) {
+      // Wait for the client to take each chunk (backpressure), so memory stays flat.
+      if (!res.write(chunk)) await new Promise((resolve) => res.once("drain", resolve).once("close", resolve));
+      if (res.destroyed) return;
+    }
+    res.end();
+  } catch {
+    // Headers are gone: the only honest signal left is a cut connection.
+    res.destroy();
+  }
+}
+
 async function send(res: ServerResponse, init: HttpResponseInit, extraHeaders: Record<string, string>): Promise<void> {
+  if (isStreamed(init.body)) return sendStreamed(res, init, extraHeaders);
   const plain = plainResponse(init);
   if (plain) {
     res.writeHead(plain.status, { ...extraHeaders, ...plain.headers, "Content-Length": String(plain.body.length) });

@@ -67,6 +67,7 @@ resource keyVaultLink 'Microsoft.SignalRService/webPubSub/sharedPrivateLinkResou
   properties: {
     groupId: 'vault'
     privateLinkResourceId: keyVaultId
+    // infra/hooks/postdeploy.mjs approves the pending connection by this message.
     requestMessage: 'Web PubSub reads the event-handler key for its upstream URL'
   }
 }

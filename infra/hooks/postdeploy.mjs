@@ -8,6 +8,10 @@
 // start, and stays down: the platform resolves references again only when the site restarts. So
 // when /health has not come up in the first window, this restarts the app once (ARM, with azd's own
 // sign-in) and waits again. It only reports: it always exits 0, so a slow start never fails `azd up`.
+//
+// With PRIVATE_NETWORKING on, Web PubSub reads the event-handler key through a shared private link to
+// Key Vault, which stays pending until Key Vault's side approves it; this approves it first (once: an
+// approved link is left alone), so the hub's events reach the app without a manual step.
 import { execFileSync } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,6 +20,9 @@ export const TIMING = { beforeRestartMs: 2 * 60_000, afterRestartMs: 4 * 60_000,
 const { fetch, AbortSignal } = globalThis;
 const ARM = "https://management.azure.com";
 const SITES_API_VERSION = "2024-04-01";
+const VAULTS_API_VERSION = "2023-07-01";
+/** The request message of Web PubSub's shared private link (infra/app/webpubsub.bicep): how its pending connection is recognised. */
+export const KEY_VAULT_LINK_REQUEST = "Web PubSub reads the event-handler key for its upstream URL";
 
 /** A token for Azure Resource Manager from the account azd signed in with (`azd auth token`). */
 export function azdArmToken() {
@@ -43,6 +50,7 @@ export async function postdeploy({ env, token = azdArmToken, arm = ARM, timing =
     log("postdeploy: SERVICE_API_URI is not in the azd environment; nothing to check.");
     return "no url";
   }
+  if (env.PRIVATE_NETWORKING === "true") await approveKeyVaultLink({ env, token, arm, timing, log });
   if (await waitForHealth(base, timing.beforeRestartMs, timing, log)) return report("healthy", base, log);
 
   const site = { subscription: env.AZURE_SUBSCRIPTION_ID, group: env.AZURE_RESOURCE_GROUP, name: env.SERVICE_API_NAME };
@@ -88,6 +96,49 @@ async function waitForHealth(base, windowMs, timing, log) {
     }
     log(`waiting for ${base}/health (${last})`);
     await new Promise((resolve) => setTimeout(resolve, timing.pauseMs));
+  }
+}
+
+/** Approves Web PubSub's pending private endpoint connection on the Key Vault; says how to do it by hand if it cannot. */
+async function approveKeyVaultLink({ env, token, arm, timing, log }) {
+  const vault = { subscription: env.AZURE_SUBSCRIPTION_ID, group: env.AZURE_RESOURCE_GROUP, name: env.AZURE_KEY_VAULT_NAME };
+  const manual = "approve it as docs/deploy.md (Private networking) shows";
+  if (!vault.subscription || !vault.group || !vault.name) {
+    log(`Private networking: the azd environment does not name the Key Vault; ${manual}.`);
+    return;
+  }
+  try {
+    const bearer = token();
+    const base = `${arm}/subscriptions/${encodeURIComponent(vault.subscription)}/resourceGroups/${encodeURIComponent(vault.group)}/providers/Microsoft.KeyVault/vaults/${encodeURIComponent(vault.name)}/privateEndpointConnections`;
+    const call = async (url, init = {}) => {
+      const response = await fetch(url, {
+        ...init,
+        headers: { authorization: `Bearer ${bearer}`, "content-type": "application/json" },
+        signal: AbortSignal.timeout(timing.requestMs),
+      });
+      if (!response.ok) throw new Error(`${init.method ?? "GET"} answered ${response.status} ${(await response.text()).slice(0, 300)}`);
+      return response.json();
+    };
+    const { value = [] } = await call(`${base}?api-version=${VAULTS_API_VERSION}`);
+    const pending = value.filter(
+      (c) =>
+        c.properties?.privateLinkServiceConnectionState?.status === "Pending" &&
+        c.properties.privateLinkServiceConnectionState.description === KEY_VAULT_LINK_REQUEST,
+    );
+    for (const connection of pending) {
+      await call(`${base}/${encodeURIComponent(connection.name)}?api-version=${VAULTS_API_VERSION}`, {
+        method: "PUT",
+        body: JSON.stringify({
+          properties: {
+            privateEndpoint: connection.properties.privateEndpoint,
+            privateLinkServiceConnectionState: { status: "Approved", description: "Approved by the postdeploy hook" },
+          },
+        }),
+      });
+      log(`Private networking: approved Web PubSub's private link to ${vault.name} (${connection.name}).`);
+    }
+  } catch (error) {
+    log(`Private networking: could not approve Web PubSub's private link to the Key Vault (${error.message}); ${manual}.`);
   }
 }
 

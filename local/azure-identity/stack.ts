@@ -7,10 +7,10 @@
  * signature). `appSettings()` are the settings Azure gives the app, pointed here.
  */
 import { randomBytes, randomUUID } from "node:crypto";
-import { Client } from "pg";
 
 import { DEFAULT_CONTAINER } from "../../shared/config/config";
 import { SETTINGS } from "../../shared/config/settings";
+import { withClient } from "../../shared/data/db";
 import { startAzurite, type Azurite } from "../azurite";
 import { Issuer, RESOURCES, startIdentityEndpoint, type IdentityEndpoint } from "../identity";
 import { startWebPubSubStandIn, type WebPubSubStandIn } from "../webpubsub";
@@ -46,19 +46,9 @@ export interface AzureIdentityStack {
 
 const quote = (identifier: string) => `"${identifier.replace(/"/g, '""')}"`;
 
-async function withAdmin<T>(adminUrl: string, work: (admin: Client) => Promise<T>): Promise<T> {
-  const admin = new Client({ connectionString: adminUrl });
-  await admin.connect();
-  try {
-    return await work(admin);
-  } finally {
-    await admin.end();
-  }
-}
-
 /** The identity's role owns its database, as the app's identity (the Entra administrator) does in Azure. */
 async function createRoleAndDatabase(adminUrl: string, role: string, database: string): Promise<void> {
-  await withAdmin(adminUrl, async (admin) => {
+  await withClient(adminUrl, async (admin) => {
     const roleExists = await admin.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [role]);
     if (!roleExists.rowCount) await admin.query(`CREATE ROLE ${quote(role)} LOGIN`);
     const dbExists = await admin.query("SELECT 1 FROM pg_database WHERE datname = $1", [database]);
@@ -67,7 +57,7 @@ async function createRoleAndDatabase(adminUrl: string, role: string, database: s
 }
 
 async function dropRoleAndDatabase(adminUrl: string, role: string, database: string): Promise<void> {
-  await withAdmin(adminUrl, async (admin) => {
+  await withClient(adminUrl, async (admin) => {
     await admin.query(`DROP DATABASE IF EXISTS ${quote(database)} WITH (FORCE)`);
     await admin.query(`DROP ROLE IF EXISTS ${quote(role)}`);
   });

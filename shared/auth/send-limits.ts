@@ -11,7 +11,7 @@
 import type { Pool } from "pg";
 
 import { getConfig, type SendLimitSettings } from "../config/config";
-import { getPool, type Queryable } from "../data/db";
+import { getPool, perPool, type Queryable } from "../data/db";
 import { ERRORS, HttpError } from "../domain/errors";
 import { getThrottle, retryAfterSeconds, TABLE } from "./throttle";
 
@@ -92,13 +92,9 @@ export class SendLimits {
   }
 }
 
-const limits = new WeakMap<Pool, SendLimits>();
+const sendLimitsFor = perPool((pool, settings: SendLimitSettings) => new SendLimits(pool, settings));
 
 /** The send limits over this instance's pool, rebuilt when the settings change (tests, the local host). */
 export function getSendLimits(pool: Pool = getPool(), settings: SendLimitSettings = getConfig().sendLimits): SendLimits {
-  const cached = limits.get(pool);
-  if (cached?.settings === settings) return cached;
-  const created = new SendLimits(pool, settings);
-  limits.set(pool, created);
-  return created;
+  return sendLimitsFor(pool, settings);
 }

@@ -11,7 +11,7 @@ import type { Pool } from "pg";
 import { RateLimiterPostgres } from "rate-limiter-flexible";
 
 import { getConfig, type StateChangeLimitSettings } from "../config/config";
-import { getPool } from "../data/db";
+import { getPool, perPool } from "../data/db";
 import { ERRORS } from "../domain/errors";
 import { postgresStore, spend, spendOn } from "./throttle";
 
@@ -38,16 +38,12 @@ export class StateChangeLimits {
   }
 }
 
-const limits = new WeakMap<Pool, StateChangeLimits>();
+const stateChangeLimitsFor = perPool((pool, settings: StateChangeLimitSettings) => new StateChangeLimits(pool, settings));
 
 /** The limits over this instance's pool, rebuilt when the settings change (tests, the local host). */
 export function getStateChangeLimits(
   pool: Pool = getPool(),
   settings: StateChangeLimitSettings = getConfig().stateChangeLimits,
 ): StateChangeLimits {
-  const cached = limits.get(pool);
-  if (cached?.settings === settings) return cached;
-  const created = new StateChangeLimits(pool, settings);
-  limits.set(pool, created);
-  return created;
+  return stateChangeLimitsFor(pool, settings);
 }

@@ -16,7 +16,7 @@ import type { Pool } from "pg";
 import { RateLimiterPostgres, RateLimiterRes } from "rate-limiter-flexible";
 
 import { getConfig, type ThrottleSettings } from "../config/config";
-import { getPool } from "../data/db";
+import { getPool, perPool } from "../data/db";
 import { ERRORS, HttpError } from "../domain/errors";
 import { usernameSkeletons } from "../domain/usernames";
 import { UNKNOWN_ADDRESS } from "./client-address";
@@ -25,11 +25,7 @@ export const TABLE = "rate_limits";
 
 /** rate-limiter-flexible's options for a counter in our table over this pool (see the constructor). */
 export function postgresStore(pool: Pool) {
-  // The library names its statements, and a named statement is prepared once per session; the
-  // embedded database (PGlite) serves every connection from one session, so a second connection
-  // preparing the same name fails. Unnamed, the upsert is planned each time: microseconds.
-  const unnamed = { query: (q: { text: string; values?: unknown[] }) => pool.query(q.text, q.values) };
-  return { storeClient: unnamed, storeType: "pool", tableName: TABLE, tableCreated: true, clearExpiredByTimeout: false };
+  return { storeClient: pool, storeType: "pool", tableName: TABLE, tableCreated: true, clearExpiredByTimeout: false };
 }
 // Expired rows are deleted by whichever request first finds the last sweep this old: no timer,
 // so nothing runs while an instance is idle, and the delete reads the expire index only.
@@ -213,13 +209,9 @@ export class Throttle {
   }
 }
 
-const throttles = new WeakMap<Pool, Throttle>();
+const throttleFor = perPool((pool, settings: ThrottleSettings) => new Throttle(pool, settings));
 
 /** The throttle over this instance's pool, rebuilt when the settings change (tests, the local host). */
 export function getThrottle(pool: Pool = getPool(), settings: ThrottleSettings = getConfig().throttle): Throttle {
-  const cached = throttles.get(pool);
-  if (cached?.settings === settings) return cached;
-  const throttle = new Throttle(pool, settings);
-  throttles.set(pool, throttle);
-  return throttle;
+  return throttleFor(pool, settings);
 }

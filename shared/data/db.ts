@@ -1,4 +1,4 @@
-import { Pool, type PoolClient, type PoolConfig } from "pg";
+import { Client, Pool, type PoolClient, type PoolConfig } from "pg";
 
 import { getConfig, type DatabaseConfig } from "../config/config";
 import { entraTokenProvider } from "./entra-token";
@@ -88,4 +88,30 @@ export async function inTransaction<T>(work: (client: PoolClient) => Promise<T>)
 
 export async function databaseAnswers(): Promise<void> {
   await getPool().query("SELECT 1");
+}
+
+/** Runs `work` on a connection of its own to `url` (an administrator's or a tool's task), closed after. */
+export async function withClient<T>(url: string, work: (client: Client) => Promise<T>): Promise<T> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * `build` made once per pool and settings: an instance of the app has one pool and reads its
+ * settings once, while tests and the local host swap both (a new settings object rebuilds).
+ */
+export function perPool<S, T>(build: (pool: Pool, settings: S) => T): (pool: Pool, settings: S) => T {
+  const built = new WeakMap<Pool, { settings: S; value: T }>();
+  return (pool, settings) => {
+    const cached = built.get(pool);
+    if (cached?.settings === settings) return cached.value;
+    const value = build(pool, settings);
+    built.set(pool, { settings, value });
+    return value;
+  };
 }

@@ -77,7 +77,7 @@ export async function createUser(username: string, hashedPassword: string): Prom
  */
 export async function findUserByUsername(username: string): Promise<UserRecord | null> {
   const { rows } = await getPool().query<UserRecord>(
-    `SELECT id, username, hashed_password FROM users WHERE lower(username) IN (lower($1), lower($2))
+    `SELECT id, username, hashed_password FROM users WHERE lower(username) IN (lower($1), lower($2)) AND deleted_at IS NULL
       ORDER BY lower(username) = lower($1) DESC LIMIT 1`,
     [username, normalizeUsername(username)],
   );
@@ -85,7 +85,7 @@ export async function findUserByUsername(username: string): Promise<UserRecord |
 }
 
 export async function findUserById(id: number, db: Queryable = getPool()): Promise<UserPublicT | null> {
-  const { rows } = await db.query<UserPublicT>("SELECT id, username FROM users WHERE id = $1", [id]);
+  const { rows } = await db.query<UserPublicT>("SELECT id, username FROM users WHERE id = $1 AND deleted_at IS NULL", [id]);
   return rows[0] ?? null;
 }
 
@@ -94,7 +94,10 @@ export interface AccountRecord extends UserRecord {
 }
 
 export async function findAccount(id: number, db: Queryable = getPool()): Promise<AccountRecord | null> {
-  const { rows } = await db.query<AccountRecord>("SELECT id, username, hashed_password, created_at FROM users WHERE id = $1", [id]);
+  const { rows } = await db.query<AccountRecord>(
+    "SELECT id, username, hashed_password, created_at FROM users WHERE id = $1 AND deleted_at IS NULL",
+    [id],
+  );
   return rows[0] ?? null;
 }
 
@@ -108,7 +111,7 @@ export async function setPasswordHash(id: number, hashedPassword: string, db: Qu
  */
 export async function findUserInSession(id: number, sessionId: string, db: Queryable = getPool()): Promise<UserPublicT | null> {
   const { rows } = await db.query<UserPublicT>(
-    "SELECT u.id, u.username FROM users u JOIN sessions s ON s.user_id = u.id WHERE u.id = $1 AND s.id = $2",
+    "SELECT u.id, u.username FROM users u JOIN sessions s ON s.user_id = u.id WHERE u.id = $1 AND s.id = $2 AND u.deleted_at IS NULL",
     [id, sessionId],
   );
   return rows[0] ?? null;
@@ -120,7 +123,7 @@ const likePrefix = (q: string) => `${q.toLowerCase().replace(/[\\%_]/g, (c) => `
 export async function listOtherUsers(currentUserId: number, options: { q?: string; skip: number; limit: number }): Promise<UserPublicT[]> {
   const { rows } = await getPool().query<UserPublicT>(
     `SELECT id, username FROM users
-      WHERE id <> $1 AND ($2::text IS NULL OR lower(username) LIKE $2)
+      WHERE id <> $1 AND deleted_at IS NULL AND ($2::text IS NULL OR lower(username) LIKE $2)
       ORDER BY lower(username), id
       OFFSET $3 LIMIT $4`,
     [currentUserId, options.q ? likePrefix(options.q) : null, options.skip, options.limit],

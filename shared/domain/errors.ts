@@ -11,6 +11,7 @@ export const ERRORS = {
   passwordIncorrect: "Password is incorrect",
   sessionNotFound: "Session not found",
   sessionEnded: "This session has ended; log in again",
+  accountDeleted: "This account has been deleted",
   usernameTaken: "Username already registered",
   tooManyLogins: "Too many failed logins; try again later",
   tooManyRegistrations: "Too many accounts registered from this address; try again later",

@@ -17,7 +17,7 @@ const INTEGER_TEXT = /^\s*[-+]?\d+\s*$/;
 export const laxInt = () => z.preprocess((v) => (typeof v === "string" && INTEGER_TEXT.test(v) ? Number(v) : v), z.int());
 
 /** Length in characters (code points), as Python counts it, not UTF-16 units. */
-const codePoints = (s: string) => [...s].length;
+export const codePoints = (s: string) => [...s].length;
 
 export const textOfLength = (
   min: number,

@@ -33,6 +33,8 @@ export function serveLazily(
   startup: ModuleLoader,
   timers: readonly TimerManifestEntry[] = [],
 ): void {
+  // A streamed answer (GET /users/me/export) reaches the client as it is written, not buffered whole.
+  app.setup({ enableHttpStream: true });
   const deferred = deferRegistrations();
   const loading = new Map<string, Promise<unknown>>();
   const load = (file: string): Promise<unknown> => {

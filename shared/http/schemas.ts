@@ -144,6 +144,17 @@ export const MessageSendHeaders = z.object({
 });
 export const MessageList = z.array(Message);
 
+export const ExportedAttachment = z.object({ id: z.string(), filename: z.string(), content_type: z.string(), size: z.int() });
+
+/** GET /users/me/export: streamed, so its size has no bound; described here for clients. */
+export const AccountExport = z.object({
+  exported_at: z.iso.datetime(),
+  account: z.object({ id: z.int(), username: z.string(), created_at: z.iso.datetime().nullable() }),
+  messages: z
+    .array(Message.extend({ attachments: z.array(ExportedAttachment) }))
+    .describe("Every copy in the mailbox, every folder (trash and sent included), oldest message first"),
+});
+
 export const MESSAGES_PAGE_DEFAULT = 1000;
 export const MESSAGES_PAGE_MAX = 1000;
 

@@ -9,9 +9,9 @@
 import type { Pool } from "pg";
 import { RateLimiterPostgres, RateLimiterRes } from "rate-limiter-flexible";
 
-import { retryAfterSeconds } from "../auth/throttle";
+import { postgresStore, retryAfterSeconds } from "../auth/throttle";
 import { getConfig, type RealtimeLimits } from "../config/config";
-import { getPool } from "../data/db";
+import { getPool, perPool } from "../data/db";
 import { connectionsOf, forgetConnection, openConnectionCount } from "../data/sockets";
 import { ERRORS, HttpError } from "../domain/errors";
 import { connectionIsOpen } from "./realtime";
@@ -20,26 +20,15 @@ const MINUTE_SECONDS = 60;
 // A place frees when a socket closes, which the client itself decides; half a minute is a fair pause.
 const SOCKETS_RETRY_AFTER_SECONDS = 30;
 
-const limiters = new WeakMap<Pool, { limits: RealtimeLimits; limiter: RateLimiterPostgres }>();
-
-function negotiationLimiter(pool: Pool, limits: RealtimeLimits): RateLimiterPostgres {
-  const cached = limiters.get(pool);
-  if (cached?.limits === limits) return cached.limiter;
-  // Unnamed statements, for the reason shared/auth/throttle.ts gives (the embedded database).
-  const storeClient = { query: (q: { text: string; values?: unknown[] }) => pool.query(q.text, q.values) };
-  const limiter = new RateLimiterPostgres({
-    storeClient,
-    storeType: "pool",
-    tableName: "rate_limits",
-    tableCreated: true,
-    clearExpiredByTimeout: false,
-    keyPrefix: "ws_negotiate",
-    points: limits.negotiationsPerMinute,
-    duration: MINUTE_SECONDS,
-  });
-  limiters.set(pool, { limits, limiter });
-  return limiter;
-}
+const negotiationLimiter = perPool(
+  (pool, limits: RealtimeLimits) =>
+    new RateLimiterPostgres({
+      ...postgresStore(pool),
+      keyPrefix: "ws_negotiate",
+      points: limits.negotiationsPerMinute,
+      duration: MINUTE_SECONDS,
+    }),
+);
 
 /**
  * Forgets the user's recorded connections the service no longer holds: their disconnected event

@@ -1,5 +1,5 @@
 /**
- * Attachments (CONTRACT.md, Attachments) against azurite started by the stack: the upload slot
+ * Attachments (docs/api.md, Attachments) against azurite started by the stack: the upload slot
  * and what its URL allows, the limits, and the 503 when storage is gone.
  */
 import { InvocationContext } from "@azure/functions";

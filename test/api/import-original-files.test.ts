@@ -9,10 +9,11 @@ import path from "node:path";
 import { Pool } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
+import { withClient } from "../../shared/data/db";
 import { migrate } from "../../shared/data/migrate";
 import type { ImportReport } from "../../tools/import/report";
 import { createTestDatabase, type TestDatabase } from "../support/database";
-import { INBOX_UNREAD, runImportCli, withClient } from "../support/original";
+import { INBOX_UNREAD, runImportCli } from "../support/original";
 
 const HASH = "$2b$04$abcdefghijklmnopqrstuu2Ivs0yuZyvPrjAZ9RQDTdTqMj3YCSZ6"; // any bcrypt-shaped hash
 

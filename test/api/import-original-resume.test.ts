@@ -6,9 +6,10 @@ import bcrypt from "bcryptjs";
 import { Pool } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
+import { withClient } from "../../shared/data/db";
 import { migrate } from "../../shared/data/migrate";
 import { createTestDatabase, type TestDatabase } from "../support/database";
-import { createOriginalDatabase, INBOX_UNREAD, runImportCli, withClient } from "../support/original";
+import { createOriginalDatabase, INBOX_UNREAD, runImportCli } from "../support/original";
 
 const USERS = 1_500;
 const MESSAGES = 6_000;

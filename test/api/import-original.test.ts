@@ -11,12 +11,13 @@ import { Pool } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { startLocalStack, type LocalStack } from "../../local/stack";
+import { withClient } from "../../shared/data/db";
 import type { OriginalSource } from "../../tools/import/original";
 import type { ImportReport } from "../../tools/import/report";
 import { importOriginal } from "../../tools/import/run";
 import { registerOverHttp } from "../support/api";
 import { createTestDatabase, type TestDatabase } from "../support/database";
-import { createOriginalDatabase, INBOX_UNREAD, runImportCli, withClient } from "../support/original";
+import { createOriginalDatabase, INBOX_UNREAD, runImportCli } from "../support/original";
 
 let original: TestDatabase;
 let target: TestDatabase;

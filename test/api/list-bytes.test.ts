@@ -1,5 +1,5 @@
 /**
- * Every list answer is bounded in bytes as well as in count (CONTRACT.md, Abuse limits): 120
+ * Every list answer is bounded in bytes as well as in count (docs/reliability.md, Abuse: lists bounded in bytes): 120
  * messages of 100 000 × U+0001 (about 600 KB of JSON each) once made the recipient's default inbox
  * answer 69 MiB. Now each page stops before the next message would pass LIST_MAX_BYTES (default
  * 1 MiB), always holds one message, and its `Link` leads on until every message was seen.

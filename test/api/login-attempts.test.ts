@@ -1,5 +1,5 @@
 /**
- * Login budgets at their production values (CONTRACT.md, Abuse limits): every attempt, right or
+ * Login budgets at their production values (docs/reliability.md, Abuse: login throttling): every attempt, right or
  * wrong, counts against the account and against the client's address; and a client whose address
  * is unknown shares no per-address bucket with the others, while the per-account rule still holds.
  */

@@ -1,6 +1,6 @@
 /**
- * Login budgets keyed by the account a name resolves to, at their production values (CONTRACT.md,
- * Abuse limits). Attack 1: look-alike spellings of a name (fullwidth letters, which log in to the
+ * Login budgets keyed by the account a name resolves to, at their production values
+ * (docs/reliability.md, Abuse: budgets keyed by the account). Attack 1: look-alike spellings of a name (fullwidth letters, which log in to the
  * same account by NFKC) had budgets of their own. Attack 2: refused attempts from one address
  * still spent the account's budget, so 31 wrong logins locked the owner out everywhere. Once the
  * account's budget is spent anyway, a device that logged in before is still heard.

@@ -1,5 +1,5 @@
 /**
- * Send limits (CONTRACT.md, Abuse limits) at their production values: a sender's burst and hourly
+ * Send limits (docs/reliability.md, Abuse: send limits) at their production values: a sender's burst and hourly
  * budgets and a recipient's hourly budget, counted in the database, 429 with Retry-After. A minute
  * passing is simulated by deleting the burst counters, as their expiry would.
  */

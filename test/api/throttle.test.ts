@@ -1,5 +1,5 @@
 /**
- * Login and registration throttling (CONTRACT.md, Authentication): counted in the database per
+ * Login and registration throttling (docs/reliability.md, Abuse: login throttling): counted in the database per
  * username+address and per address, 429 with Retry-After, never locking the owner out from
  * another address, shared by every instance.
  */

@@ -20,6 +20,8 @@ const EXPECTED: Record<string, { route: string; methods: string[] }> = {
   "users-create": { route: "users", methods: ["POST"] },
   "users-list": { route: "users", methods: ["GET"] },
   "users-me": { route: "users/me", methods: ["GET"] },
+  "users-me-delete": { route: "users/me", methods: ["DELETE"] },
+  "users-me-export": { route: "users/me/export", methods: ["GET"] },
   "users-me-sessions-list": { route: "users/me/sessions", methods: ["GET"] },
   "users-me-sessions-delete": { route: "users/me/sessions", methods: ["DELETE"] },
   "users-me-session-delete": { route: "users/me/sessions/{session_id}", methods: ["DELETE"] },

@@ -2,7 +2,8 @@
  * infra/hooks/postdeploy.mjs against a fake app and a fake Resource Manager on one local server: an app
  * that stays down until it is restarted (a Key Vault role that had not reached Key Vault at its first
  * start) is restarted once and reported up; a healthy app is never restarted; one that stays down is
- * restarted once only, and the hook still succeeds.
+ * restarted once only, and the hook still succeeds. With private networking on, it approves Web PubSub's
+ * pending private link to Key Vault (and nothing else) before it waits.
  */
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -17,6 +18,7 @@ import { ROOT } from "../support/clone";
 
 type Outcome = "healthy" | "healthy after restart" | "not healthy" | "no url";
 interface PostdeployModule {
+  KEY_VAULT_LINK_REQUEST: string;
   postdeploy(options: {
     env: NodeJS.ProcessEnv;
     token?: () => string;
@@ -140,5 +142,94 @@ describe("postdeploy", () => {
     expect(execFileSync(process.execPath, [HOOK], { cwd: ROOT, env, encoding: "utf8" })).toMatch(
       /SERVICE_API_URI is not in the azd environment/,
     );
+  });
+
+  describe("with private networking on", () => {
+    const VAULT = { ...SITE, AZURE_KEY_VAULT_NAME: "kv-x", PRIVATE_NETWORKING: "true" };
+    const CONNECTIONS = "/subscriptions/sub-1/resourceGroups/rg-mail/providers/Microsoft.KeyVault/vaults/kv-x/privateEndpointConnections";
+
+    /** A healthy app, and a Key Vault holding these connections; records the PUTs. */
+    async function fakeVault(connections: { name: string; status: string; description: string }[], listStatus = 200) {
+      const puts: { path: string; body: unknown; authorization?: string }[] = [];
+      server = createServer((req, res) => {
+        if (req.url === `${CONNECTIONS}?api-version=2023-07-01` && req.method === "GET") {
+          res.writeHead(listStatus, { "content-type": "application/json" }).end(
+            JSON.stringify({
+              value: connections.map((c) => ({
+                name: c.name,
+                properties: {
+                  privateEndpoint: { id: `/subscriptions/managed/pe/${c.name}` },
+                  privateLinkServiceConnectionState: { status: c.status, description: c.description },
+                },
+              })),
+            }),
+          );
+        } else if (req.method === "PUT" && req.url?.startsWith(`${CONNECTIONS}/`)) {
+          let body = "";
+          req.on("data", (chunk: Buffer) => (body += chunk.toString()));
+          req.on("end", () => {
+            puts.push({ path: req.url!, body: JSON.parse(body), authorization: req.headers.authorization });
+            res.writeHead(200, { "content-type": "application/json" }).end("{}");
+          });
+        } else if (req.url === "/health") res.writeHead(200).end('{"status":"ok"}');
+        else res.writeHead(404).end();
+      });
+      await new Promise<void>((resolve) => server!.listen(0, "127.0.0.1", resolve));
+      return { url: `http://127.0.0.1:${(server!.address() as AddressInfo).port}`, puts };
+    }
+
+    it("approves Web PubSub's pending link to the Key Vault, and no other connection; the template asks with the message the hook looks for", async () => {
+      const hook = await load();
+      const fake = await fakeVault([
+        { name: "wps-link", status: "Pending", description: hook.KEY_VAULT_LINK_REQUEST },
+        { name: "someone-else", status: "Pending", description: "let me in" },
+        { name: "app-endpoint", status: "Approved", description: "Auto-Approved" },
+      ]);
+      const lines: string[] = [];
+      const outcome = await hook.postdeploy({
+        env: { SERVICE_API_URI: fake.url, ...VAULT },
+        token: () => "arm-token",
+        arm: fake.url,
+        timing: FAST,
+        log: (l) => lines.push(l),
+      });
+      expect(outcome).toBe("healthy");
+      expect(fake.puts).toEqual([
+        {
+          path: `${CONNECTIONS}/wps-link?api-version=2023-07-01`,
+          authorization: "Bearer arm-token",
+          body: {
+            properties: {
+              privateEndpoint: { id: "/subscriptions/managed/pe/wps-link" },
+              privateLinkServiceConnectionState: { status: "Approved", description: "Approved by the postdeploy hook" },
+            },
+          },
+        },
+      ]);
+      expect(lines.join("\n")).toContain("approved Web PubSub's private link to kv-x (wps-link)");
+      expect(readFileSync(path.join(ROOT, "infra", "app", "webpubsub.bicep"), "utf8")).toContain(
+        `requestMessage: '${hook.KEY_VAULT_LINK_REQUEST}'`,
+      );
+    });
+
+    it("does nothing to the Key Vault with private networking off, and reports (never fails) when it cannot approve", async () => {
+      const hook = await load();
+      const fake = await fakeVault([{ name: "wps-link", status: "Pending", description: hook.KEY_VAULT_LINK_REQUEST }], 403);
+      const lines: string[] = [];
+      const run = (env: NodeJS.ProcessEnv) =>
+        hook.postdeploy({
+          env: { SERVICE_API_URI: fake.url, ...env },
+          token: () => "t",
+          arm: fake.url,
+          timing: FAST,
+          log: (l) => lines.push(l),
+        });
+      expect(await run({ ...VAULT, PRIVATE_NETWORKING: "false" })).toBe("healthy");
+      expect(lines.join("\n")).not.toContain("Private networking");
+      expect(await run(VAULT)).toBe("healthy");
+      expect(fake.puts).toEqual([]);
+      expect(lines.join("\n")).toMatch(/could not approve Web PubSub's private link to the Key Vault \(GET answered 403/);
+      expect(lines.join("\n")).toContain("approve it as docs/deploy.md (Private networking) shows");
+    });
   });
 });

@@ -1,5 +1,5 @@
 /**
- * Password hashing is shared fairly between client addresses (CONTRACT.md, Abuse limits), over HTTP
+ * Password hashing is shared fairly between client addresses (docs/reliability.md, Abuse: hashing shared fairly), over HTTP
  * on the local stack: while 127.0.0.2 floods correct logins on many connections (ignoring
  * Retry-After, as an attacker would), a user logging in from 127.0.0.3 is never refused. The
  * budget is set from the hash time measured here (4 hashes' wait), so the flood's own backlog

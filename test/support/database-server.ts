@@ -7,23 +7,16 @@
  * (local/postgres/) runs for the whole run in a temporary folder, removed at the end.
  */
 import { randomBytes } from "node:crypto";
-import { Client, Pool } from "pg";
+import { Pool } from "pg";
 
 import { startEmbeddedDatabase } from "../../local/database";
+import { withClient } from "../../shared/data/db";
 import { migrate } from "../../shared/data/migrate";
 
 // Test files run in parallel, each with its pools, the stack's and a few of its own.
 const MAX_CONNECTIONS = 300;
 
-async function adminQuery(url: string, sql: string): Promise<void> {
-  const admin = new Client({ connectionString: url });
-  await admin.connect();
-  try {
-    await admin.query(sql);
-  } finally {
-    await admin.end();
-  }
-}
+const adminQuery = (url: string, sql: string) => withClient(url, (admin) => admin.query(sql));
 
 export default async function setup(): Promise<() => Promise<void>> {
   const own = process.env.TEST_DATABASE_URL;

@@ -3,10 +3,10 @@
  * TEST_DATABASE_URL's, or the embedded one the run started.
  */
 import { randomBytes } from "node:crypto";
-import { Client, Pool } from "pg";
+import { Pool, type Client } from "pg";
 
 import { resetConfig } from "../../shared/config/config";
-import { closePool, getPool } from "../../shared/data/db";
+import { closePool, getPool, withClient } from "../../shared/data/db";
 import { migrate } from "../../shared/data/migrate";
 
 export interface TestDatabase {
@@ -20,15 +20,7 @@ function serverUrl(): string {
   return url;
 }
 
-async function admin<T>(work: (client: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: serverUrl() });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
+const admin = <T>(work: (client: Client) => Promise<T>): Promise<T> => withClient(serverUrl(), work);
 
 /** A new database: empty, or a copy of the run's migrated template. */
 async function createDatabase(template?: string): Promise<TestDatabase> {

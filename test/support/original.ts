@@ -4,8 +4,8 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
-import { Client } from "pg";
 
+import { withClient } from "../../shared/data/db";
 import { createTestDatabase, type TestDatabase } from "./database";
 
 /** What Base.metadata.create_all(engine) emits for the original models on PostgreSQL. */
@@ -37,16 +37,6 @@ export async function createOriginalDatabase(): Promise<TestDatabase> {
   const db = await createTestDatabase();
   await withClient(db.url, (c) => c.query(ORIGINAL_SCHEMA));
   return db;
-}
-
-export async function withClient<T>(url: string, work: (client: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
 }
 
 const ROOT = path.resolve(__dirname, "../..");

@@ -10,6 +10,7 @@ import path from "node:path";
 import { TextDecoder } from "node:util";
 import { z } from "zod";
 
+import { ID_MAX } from "../../shared/domain/schemas";
 import type { OriginalMessage, OriginalSource, OriginalUser, SourceTotals } from "./original";
 
 export const USERS_FILE = "users.jsonl";
@@ -18,7 +19,8 @@ export const MESSAGES_FILE = "messages.jsonl";
 /** "auto" reads a byte-order mark, or UTF-16LE when the second byte is 0 (bcp -w), else UTF-8. */
 export type FileEncoding = "auto" | string;
 
-const Id = z.int().min(1).max(2_147_483_647);
+// The ids our tables can hold (an id beyond them could name no row).
+const Id = z.int().min(1).max(ID_MAX);
 const UserRow = z.object({ id: Id, username: z.string(), password_hash: z.string() });
 const MessageRow = z.object({
   id: Id,

@@ -3,7 +3,7 @@
  * row in import_original_users/messages.actions and listed in the report) and its description.
  * Pure functions: the writer asks the database only whether a name or an id is taken.
  */
-import { BODY_MAX, TITLE_MAX, USERNAME_MAX } from "../../shared/domain/schemas";
+import { BODY_MAX, codePoints, TITLE_MAX, USERNAME_MAX } from "../../shared/domain/schemas";
 import { normalizeUsername, usernameProblem } from "../../shared/domain/usernames";
 
 export const RULES = {
@@ -38,11 +38,9 @@ export const NO_TITLE = "(no title)";
 export const NO_TEXT = "(no text)";
 const RENAME_SEPARATOR = "~";
 
-/** Length in code points, as our validation counts it. */
-const length = (s: string) => [...s].length;
 const cut = (s: string, max: number) => [...s].slice(0, max).join("");
 // A string is never longer in code points than in UTF-16 units: most skip the count.
-const longerThan = (s: string, max: number) => s.length > max && length(s) > max;
+const longerThan = (s: string, max: number) => s.length > max && codePoints(s) > max;
 
 // eslint-disable-next-line no-control-regex -- U+0000 is what PostgreSQL cannot store
 const NUL = /\u0000/g;
@@ -118,8 +116,8 @@ export function cleanBody(raw: string): Cleaned {
     text = NO_TEXT;
     actions.push("body_empty_replaced");
   } else if (longerThan(text, BODY_MAX)) {
-    const note = cutNote(length(text));
-    text = cut(text, BODY_MAX - length(note)) + note;
+    const note = cutNote(codePoints(text));
+    text = cut(text, BODY_MAX - codePoints(note)) + note;
     actions.push("body_shortened");
   }
   return { value: text, actions };

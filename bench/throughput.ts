@@ -15,12 +15,11 @@
  *          BENCH_ENDPOINTS (all; e.g. "login" or "inbox,send": rows whose name starts with one)
  */
 import { randomBytes } from "node:crypto";
-import autocannon from "autocannon";
 
 import { startWebPubSubStandIn } from "../local/webpubsub";
 import { LIFTED_LIMITS } from "../test/support/lifted-limits";
 import { withBenchDatabase } from "./database-server";
-import { intKnob, login, startServer, type Scenario, type Server } from "./throughput/harness";
+import { compare as compareRounds, intKnob, login, startServer, type Scenario, type Server } from "./throughput/harness";
 import { BENCH_PASSWORD, createDatabase, dropDatabase, seed } from "./throughput/seed";
 
 const env = process.env;
@@ -38,64 +37,9 @@ const selected = (name: string) => ENDPOINTS.length === 0 || ENDPOINTS.some((pre
 const GOAL = 0.8;
 const LATENCY_GOAL = 1.2;
 
-interface Sample {
-  /** Successful (2xx) requests per second: what a client got done. */
-  rps: number;
-  p50: number;
-  p99: number;
-  /** 503 with Retry-After: load shed on purpose (the bounded password-hashing queue), counted apart. */
-  shed: number;
-  failures: number;
-}
-
-async function load(url: string, scenario: Scenario, connections: number, seconds: number): Promise<Sample> {
-  const headers: Record<string, string> = {};
-  if (scenario.token) headers.authorization = `Bearer ${scenario.token}`;
-  if (scenario.body !== undefined) headers["content-type"] = scenario.form ? "application/x-www-form-urlencoded" : "application/json";
-  const result = await autocannon({
-    url: url + scenario.path,
-    method: scenario.method,
-    headers,
-    body: scenario.body,
-    connections,
-    duration: seconds,
-  });
-  const shed = result.statusCodeStats?.["503"]?.count ?? 0;
-  return {
-    rps: result["2xx"] / result.duration,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    shed,
-    failures: result.non2xx - shed + result.errors + result.timeouts,
-  };
-}
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-const mid = (samples: Sample[]): Sample => ({
-  rps: median(samples.map((s) => s.rps)),
-  p50: median(samples.map((s) => s.p50)),
-  p99: median(samples.map((s) => s.p99)),
-  shed: samples.reduce((n, s) => n + s.shed, 0),
-  failures: samples.reduce((n, s) => n + s.failures, 0),
-});
-
-/** Interleaved rounds of `a` and `b`, alternating which goes first. */
-async function compare(a: string, b: string, scenario: Scenario, connections: number, scenarioB = scenario): Promise<[Sample, Sample]> {
-  await load(a, scenario, connections, 1);
-  await load(b, scenarioB, connections, 1);
-  const as: Sample[] = [];
-  const bs: Sample[] = [];
-  for (let round = 0; round < ROUNDS; round++) {
-    if (round % 2 === 0) {
-      as.push(await load(a, scenario, connections, DURATION));
-      bs.push(await load(b, scenarioB, connections, DURATION));
-    } else {
-      bs.push(await load(b, scenarioB, connections, DURATION));
-      as.push(await load(a, scenario, connections, DURATION));
-    }
-  }
-  return [mid(as), mid(bs)];
-}
+/** Interleaved rounds of `a` and `b` (this run's rounds and duration). */
+const compare = (a: string, b: string, scenario: Scenario, connections: number, scenarioB = scenario) =>
+  compareRounds(a, b, scenario, connections, { rounds: ROUNDS, seconds: DURATION }, scenarioB);
 
 const fmt = (n: number, width = 8, digits = 0) => n.toFixed(digits).padStart(width);
 

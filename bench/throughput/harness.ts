@@ -1,11 +1,12 @@
 /**
- * What the throughput and CPU-per-request benchmarks share: their integer knobs, the request
- * they repeat, starting a server script of this folder as a child process, and logging in a
- * seeded user.
+ * What the throughput, mail and CPU-per-request benchmarks share: their integer knobs, the
+ * request they repeat, starting a server script of this folder as a child process, logging in a
+ * seeded user, and loading two servers in interleaved rounds.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { createInterface } from "node:readline";
+import autocannon from "autocannon";
 
 import { BENCH_PASSWORD } from "./seed";
 
@@ -54,4 +55,70 @@ export async function login(url: string, username: string): Promise<string> {
   const res = await fetch(`${url}/token`, { method: "POST", body: new URLSearchParams({ username, password: BENCH_PASSWORD }) });
   if (res.status !== 200) throw new Error(`login of ${username} failed: ${res.status} ${await res.text()}`);
   return ((await res.json()) as { access_token: string }).access_token;
+}
+
+export interface Sample {
+  /** Successful (2xx) requests per second: what a client got done. */
+  rps: number;
+  p50: number;
+  p99: number;
+  /** 503 with Retry-After: load shed on purpose (the bounded password-hashing queue), counted apart. */
+  shed: number;
+  failures: number;
+}
+
+export async function load(url: string, scenario: Scenario, connections: number, seconds: number): Promise<Sample> {
+  const headers: Record<string, string> = {};
+  if (scenario.token) headers.authorization = `Bearer ${scenario.token}`;
+  if (scenario.body !== undefined) headers["content-type"] = scenario.form ? "application/x-www-form-urlencoded" : "application/json";
+  const result = await autocannon({
+    url: url + scenario.path,
+    method: scenario.method,
+    headers,
+    body: scenario.body,
+    connections,
+    duration: seconds,
+  });
+  const shed = result.statusCodeStats?.["503"]?.count ?? 0;
+  return {
+    rps: result["2xx"] / result.duration,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    shed,
+    failures: result.non2xx - shed + result.errors + result.timeouts,
+  };
+}
+
+export const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const mid = (samples: Sample[]): Sample => ({
+  rps: median(samples.map((s) => s.rps)),
+  p50: median(samples.map((s) => s.p50)),
+  p99: median(samples.map((s) => s.p99)),
+  shed: samples.reduce((n, s) => n + s.shed, 0),
+  failures: samples.reduce((n, s) => n + s.failures, 0),
+});
+
+/** Interleaved rounds of `a` and `b` after a 1 s warm-up of each, alternating which goes first; the medians. */
+export async function compare(
+  a: string,
+  b: string,
+  scenario: Scenario,
+  connections: number,
+  { rounds, seconds }: { rounds: number; seconds: number },
+  scenarioB = scenario,
+): Promise<[Sample, Sample]> {
+  await load(a, scenario, connections, 1);
+  await load(b, scenarioB, connections, 1);
+  const as: Sample[] = [];
+  const bs: Sample[] = [];
+  for (let round = 0; round < rounds; round++) {
+    if (round % 2 === 0) {
+      as.push(await load(a, scenario, connections, seconds));
+      bs.push(await load(b, scenarioB, connections, seconds));
+    } else {
+      bs.push(await load(b, scenarioB, connections, seconds));
+      as.push(await load(a, scenario, connections, seconds));
+    }
+  }
+  return [mid(as), mid(bs)];
 }

@@ -1,7 +1,9 @@
 /**
  * Seeds a fresh benchmark database: users with one real bcrypt hash, and `messages` rows in
  * the shape of a busy service. User 1 (the reader) receives every fifth message, half of
- * them unread (100,000 unread at 1M messages); user 2 sends every fifth.
+ * them unread (100,000 unread at 1M messages), from 20 senders in turn (users 3-22), so a
+ * filter by sender keeps the same share of the mailbox at any size; user 2 sends every fifth.
+ * Written in the old shape, so migration 12's triggers give each message its two copies.
  */
 import bcrypt from "bcryptjs";
 import { Client, Pool } from "pg";
@@ -43,7 +45,7 @@ export async function seed(url: string, messages: number, bcryptCost: number): P
     ]);
     await client.query(
       `INSERT INTO messages (sender_id, recipient_id, title, body, "timestamp", is_read)
-       SELECT CASE WHEN g % 5 = 1 THEN 2 ELSE 3 + g % ($2 - 2) END,
+       SELECT CASE WHEN g % 5 = 1 THEN 2 WHEN g % 5 = 0 THEN 3 + (g / 5) % 20 ELSE 3 + g % ($2 - 2) END,
               CASE WHEN g % 5 = 0 THEN 1 ELSE 3 + (g * 7) % ($2 - 2) END,
               'Seeded message ' || g,
               repeat('Lorem ipsum dolor sit amet. ', 8) || g,
@@ -54,6 +56,7 @@ export async function seed(url: string, messages: number, bcryptCost: number): P
     );
     await client.query("VACUUM ANALYZE users");
     await client.query("VACUUM ANALYZE messages");
+    await client.query("VACUUM ANALYZE message_copies");
   } finally {
     client.release();
     await pool.end();

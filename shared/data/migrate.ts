@@ -172,6 +172,7 @@ async function applyOnline(client: PoolClient, migration: Migration): Promise<bo
  * later are the triggers' to handle), each batch in its own transaction, then records the version.
  */
 async function applyBackfill(client: PoolClient, migration: Migration, backfill: NonNullable<Migration["backfill"]>): Promise<boolean> {
+  if (migration.sql) await client.query(migration.sql);
   const { rows } = await client.query<{ lo: number | null; hi: number | null }>(
     `SELECT min(id) AS lo, max(id) AS hi FROM ${backfill.table}`,
   );

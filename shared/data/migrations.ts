@@ -23,10 +23,11 @@ export interface Migration {
   /** Indexes dropped with DROP INDEX CONCURRENTLY after the new ones are built. */
   dropIndexesConcurrently?: string[];
   /**
-   * A data change too large for one transaction: `statement` runs for id ranges of `batchSize`
-   * ($1 first id, $2 last) over `table`'s ids as they were when the step began, each batch in its
-   * own transaction, so the table stays writable throughout. It must be safe to repeat: an
-   * interrupted run starts over, and the version is recorded after the last batch.
+   * A data change too large for one transaction: `sql` first (its own transaction), then
+   * `statement` for id ranges of `batchSize` ($1 first id, $2 last) over `table`'s ids as they
+   * were when the step began, each batch in its own transaction, so the table stays writable
+   * throughout. It must be safe to repeat: an interrupted run starts over, and the version is
+   * recorded after the last batch.
    */
   backfill?: { table: string; batchSize: number; statement: string };
 }
@@ -344,6 +345,10 @@ export const MIGRATIONS: readonly Migration[] = [
     // deletion state on the row), and the triggers below give every such row its two copies and
     // follow its changes. Rows written before this migration get theirs from migration 13.
     sql: `
+      -- The old code locks messages before users (a write's trigger and foreign keys reach users
+      -- from messages): taken in that order here, a write in flight waits instead of deadlocking.
+      LOCK TABLE messages IN ACCESS EXCLUSIVE MODE;
+      LOCK TABLE users IN ACCESS EXCLUSIVE MODE;
       ALTER TABLE users ADD COLUMN IF NOT EXISTS deleted_at TIMESTAMPTZ;
       ALTER TABLE messages
         ADD COLUMN IF NOT EXISTS to_ids INTEGER[],
@@ -485,18 +490,24 @@ export const MIGRATIONS: readonly Migration[] = [
   {
     version: 13,
     name: "mail model: copies of the messages written before it, in batches",
-    // Each batch locks its rows (FOR KEY SHARE: no delete can slip between the read and the
-    // insert) and inserts their copies in its own short transaction; a copy the trigger of
-    // migration 12 wrote first is kept (it is newer). Safe to repeat, so an interrupted run is
-    // finished by the next one.
-    backfill: {
-      table: "messages",
-      batchSize: 5_000,
-      statement: `WITH locked AS (SELECT id FROM messages WHERE id BETWEEN $1 AND $2 AND to_ids IS NULL FOR KEY SHARE)
+    // Each batch, in its own short transaction, first share-locks its rows (a write of the old
+    // code in flight is waited for, and none can start until the batch commits), then inserts
+    // their copies in a second statement, whose fresh snapshot sees every change committed before
+    // the lock: a read or a per-side deletion made meanwhile is never undone by a stale copy. A
+    // copy the trigger of migration 12 wrote first is kept. Safe to repeat, so an interrupted run
+    // is finished by the next one.
+    sql: `
+      CREATE OR REPLACE FUNCTION mail_backfill_copies(first_id integer, last_id integer) RETURNS void LANGUAGE plpgsql AS $$
+      DECLARE
+        ids integer[];
+      BEGIN
+        SELECT array_agg(id) INTO ids FROM (SELECT id FROM messages WHERE id BETWEEN first_id AND last_id AND to_ids IS NULL FOR SHARE) l;
         INSERT INTO message_copies (${COPY_COLUMNS})
-        SELECT ${COPY_COLUMNS} FROM message_legacy_copies WHERE message_id IN (SELECT id FROM locked)
-        ON CONFLICT (user_id, message_id, received) DO NOTHING`,
-    },
+        SELECT ${COPY_COLUMNS} FROM message_legacy_copies WHERE message_id = ANY(ids)
+        ON CONFLICT (user_id, message_id, received) DO NOTHING;
+      END $$;
+    `,
+    backfill: { table: "messages", batchSize: 5_000, statement: "SELECT mail_backfill_copies($1, $2)" },
   },
   {
     version: 14,

@@ -11,10 +11,15 @@ export const displayName = (u: string) => `CASE WHEN ${u}.deleted_at IS NULL THE
 
 const ISO = (t: string) => `to_char(${t} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
-/** [{id, username}] of a list of user ids, in the order given. */
+/**
+ * [{id, username}] of a list of user ids, in the order given. Each name is looked up by primary key
+ * (OFFSET 0 keeps the lateral subquery from being flattened into a join): planned as a join, a few
+ * ids against a small users table became a sequential scan of users for every row of a page.
+ */
 const addressees = (ids: string) =>
   `(SELECT coalesce(json_agg(json_build_object('id', a.id, 'username', ${displayName("u")}) ORDER BY a.ord), '[]'::json)
-      FROM unnest(${ids}) WITH ORDINALITY a(id, ord) JOIN users u ON u.id = a.id)`;
+      FROM unnest(${ids}) WITH ORDINALITY a(id, ord)
+      JOIN LATERAL (SELECT u.username, u.deleted_at FROM users u WHERE u.id = a.id OFFSET 0) u ON true)`;
 
 /** A message of the old shape (to_ids NULL) was sent to recipient_id alone. */
 export const TO_IDS = "coalesce(m.to_ids, ARRAY[m.recipient_id])";

@@ -13,8 +13,8 @@ import { ERRORS } from "../../shared/domain/errors";
 import { registerOverHttp, type HttpUser } from "../support/api";
 import { requestSlot } from "../support/attachments";
 
-const adminUrl = process.env.TEST_DATABASE_URL;
-const needsServer = "set TEST_DATABASE_URL: the managed identity sign-in needs a PostgreSQL server with roles (CI sets it)";
+// The run's PostgreSQL server (test/support/database-server.ts): the identity signs in to it too.
+const adminUrl = process.env.TEST_DATABASE_URL as string;
 
 /** An HTTPS request that trusts the local CA, as the app does through NODE_EXTRA_CA_CERTS. */
 function request(url: string, ca: string, init: { method?: string; headers?: Record<string, string>; body?: Buffer } = {}) {
@@ -34,13 +34,13 @@ afterAll(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
 });
 
-describe.skipIf(!adminUrl)(`attachments signed through the managed identity (${adminUrl ? "PostgreSQL server" : needsServer})`, () => {
+describe("attachments signed through the managed identity", () => {
   let stack: AzureIdentityStack;
   let app: RunningApp;
   let alice: HttpUser;
 
   beforeAll(async () => {
-    stack = await startAzureIdentityStack({ adminUrl: adminUrl as string, appUrl: () => app?.url });
+    stack = await startAzureIdentityStack({ adminUrl, appUrl: () => app?.url });
     cleanups.push(() => stack.close());
     app = await spawnApp(stack.appSettings());
     cleanups.push(() => app.stop());

@@ -8,7 +8,7 @@ import tseslint from "typescript-eslint";
  * count with auth's rate limiter): auth never imports realtime. Nothing in shared/ imports the code that
  * uses it (functions/, tools/, local/, ...). The README's "Layout" describes each layer.
  */
-const LAYERS = {
+export const LAYERS = {
   domain: [],
   config: ["domain"],
   data: ["domain", "config"],

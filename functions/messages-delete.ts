@@ -3,6 +3,7 @@ import "../shared/http/startup";
 import { getStateChangeLimits } from "../shared/auth/state-change-limits";
 import { deleteMessage } from "../shared/data/mailbox";
 import { ERRORS } from "../shared/domain/errors";
+import { deleteQueuedBlobsAfterCommit } from "../shared/http/attachment-cleanup";
 import { defineEndpoint } from "../shared/http/endpoint";
 import { HttpError } from "../shared/http/http";
 import { MessagePath } from "../shared/http/schemas";
@@ -25,6 +26,9 @@ export const messagesDelete = defineEndpoint({
     if (outcome.kind === "not_found") throw new HttpError(404, ERRORS.messageNotFound);
     // message_deleted, and the new count when the message was unread.
     await pushFrames(outcome.frames, context);
+    // The last copy took the message, and its attachments' blobs were queued: delete them now
+    // (the attachments sweep retries any delete that fails).
+    await deleteQueuedBlobsAfterCommit(context);
     return { status: 204 };
   },
 });

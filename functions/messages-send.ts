@@ -2,9 +2,11 @@ import "../shared/http/startup";
 
 import { getSendLimits } from "../shared/auth/send-limits";
 import { getConfig } from "../shared/config/config";
+import { attachmentsOf, attachToMessage } from "../shared/data/attachments";
 import { threadOf } from "../shared/data/mailbox";
 import { addressing, sendMessage } from "../shared/data/messages";
 import { ERRORS } from "../shared/domain/errors";
+import { claimAttachments } from "../shared/http/attachment-send";
 import { defineEndpoint } from "../shared/http/endpoint";
 import { HttpError, ok, validationError } from "../shared/http/http";
 import { IDEMPOTENCY_KEY_HEADER, Message, MessageCreate, MessageSendHeaders } from "../shared/http/schemas";
@@ -20,7 +22,7 @@ export const messagesSend = defineEndpoint({
   headers: MessageSendHeaders,
   body: { schema: MessageCreate, media: "json" },
   response: Message,
-  errors: [404, 410, 429],
+  errors: [404, 410, 429, 503],
   handler: async ({ context, user: sender, headers, body: input }) => {
     const to = input.to ?? (input.recipient_id === undefined ? [] : [input.recipient_id]);
     const { recipients } = addressing(to, input.cc, input.bcc);
@@ -38,11 +40,36 @@ export const messagesSend = defineEndpoint({
     const threadId = replyTo === null ? null : await threadOf(replyTo, sender.id);
     if (replyTo !== null && threadId === null) throw new HttpError(404, ERRORS.messageNotFound);
     const idempotencyKey = headers[IDEMPOTENCY_KEY_HEADER];
-    const sent = await sendMessage(
-      sender.id,
-      { ...input, to, thread_id: threadId },
-      { idempotencyKey, asked: input, onStored: (tx, recipientIds) => limits.spendRecipientBudgets(tx, recipientIds) },
-    );
+    // Checked against storage before the transaction; 422 naming an attachment, or 503, and nothing stored.
+    const files = await claimAttachments(sender.id, input.attachments ?? [], getConfig().attachments, {
+      idempotent: idempotencyKey !== undefined,
+    });
+    let sent: Awaited<ReturnType<typeof sendMessage>>;
+    try {
+      sent = await sendMessage(
+        sender.id,
+        { ...input, to, thread_id: threadId },
+        {
+          idempotencyKey,
+          asked: input,
+          onStored: async (tx, recipientIds, messageId) => {
+            await limits.spendRecipientBudgets(tx, recipientIds);
+            if (files.ids.length > 0 && (files.replayOnly || !(await attachToMessage(tx, messageId, sender.id, files.ids))))
+              throw validationError([
+                {
+                  type: "value_error",
+                  loc: ["body", "attachments"],
+                  msg: "Value error, an attachment is already attached to another message",
+                },
+              ]);
+          },
+        },
+      );
+    } catch (error) {
+      await files.release();
+      throw error;
+    }
+    if (sent.kind !== "sent") await files.release();
     switch (sent.kind) {
       case "recipient_not_found":
         throw new HttpError(404, ERRORS.recipientNotFound);
@@ -57,7 +84,7 @@ export const messagesSend = defineEndpoint({
       case "sent":
         // After the commit: a lost notification must never lose the message.
         await pushFrames(sent.frames, context);
-        return ok(sent.message);
+        return ok(files.ids.length > 0 ? { ...sent.message, attachments: await attachmentsOf(sent.message.id) } : sent.message);
     }
   },
 });

@@ -10,17 +10,14 @@ import type { AccountRecord } from "./users";
 
 export const EXPORT_PAGE = 500;
 
-const ATTACHMENTS = `(SELECT coalesce(json_agg(json_build_object('id', a.id, 'filename', a.filename, 'content_type', a.content_type, 'size', a.size)
-    ORDER BY a.created_at, a.id), '[]'::json) FROM attachments a WHERE a.message_id = m.id) AS attachments`;
-
 // A copy is (user_id, message_id, received): the page after ($2, $3) in that order.
-const PAGE_SQL = `SELECT ${MESSAGE_COLUMNS}, ${ATTACHMENTS}, c.received AS export_received
+const PAGE_SQL = `SELECT ${MESSAGE_COLUMNS}, c.received AS export_received
   ${FROM_COPIES}
   WHERE c.user_id = $1 AND (c.message_id, c.received) > ($2::int, $3::boolean)
   ORDER BY c.message_id, c.received LIMIT $4`;
 
+// The message object carries its attachments (shared/data/message-view.ts).
 interface ExportRow extends MessageRow {
-  attachments: unknown[];
   export_received: boolean;
 }
 
@@ -42,9 +39,7 @@ export async function openExport(account: Pick<AccountRecord, "id" | "username" 
     let rows = firstPage;
     let separator = "";
     while (rows.length > 0) {
-      yield (
-        separator + rows.map(({ attachments, export_received: _, ...row }) => JSON.stringify({ ...toMessage(row), attachments })).join(",")
-      );
+      yield separator + rows.map(({ export_received: _, ...row }) => JSON.stringify(toMessage(row))).join(",");
       separator = ",";
       if (rows.length < EXPORT_PAGE) break;
       const last = rows[rows.length - 1];

@@ -69,12 +69,62 @@ export async function createAttachment(ownerId: number, file: NewAttachment, lim
   });
 }
 
+/** The rows a send names, in no particular order (those that do not exist are absent). */
+export async function attachmentsByIds(ids: string[], db: Queryable = getPool()): Promise<Attachment[]> {
+  const { rows } = await db.query<Attachment>(`SELECT ${COLUMNS} FROM attachments WHERE id = ANY($1::uuid[])`, [ids]);
+  return rows;
+}
+
+/**
+ * In the send's transaction: the uploads become the message's, in the order listed, and the
+ * message and its copies are marked as carrying files. False when one of them is no longer the
+ * sender's pending upload (another send took it meanwhile): the caller rolls the send back.
+ */
+export async function attachToMessage(tx: Queryable, messageId: number, senderId: number, ids: string[]): Promise<boolean> {
+  const { rowCount } = await tx.query(
+    `UPDATE attachments a SET message_id = $1, position = x.ord
+       FROM unnest($3::uuid[]) WITH ORDINALITY x(id, ord)
+      WHERE a.id = x.id AND a.owner_id = $2 AND a.message_id IS NULL`,
+    [messageId, senderId, ids],
+  );
+  if (rowCount !== ids.length) return false;
+  await tx.query("UPDATE messages SET attachment_count = $2 WHERE id = $1", [messageId, ids.length]);
+  await tx.query("UPDATE message_copies SET has_attachments = true WHERE message_id = $1", [messageId]);
+  return true;
+}
+
+/** What a message shows of its files, in the order the sender listed them. */
+export async function attachmentsOf(messageId: number): Promise<AttachmentSummary[]> {
+  const { rows } = await getPool().query<AttachmentSummary>(
+    "SELECT id, filename, content_type, size::float8 AS size FROM attachments WHERE message_id = $1 ORDER BY position",
+    [messageId],
+  );
+  return rows;
+}
+
+/** An attachment of a message of which `userId` holds a copy, or null. */
+export async function attachmentForViewer(
+  messageId: number,
+  attachmentId: string,
+  userId: number,
+): Promise<Pick<Attachment, "blob_name" | "filename" | "content_type"> | null> {
+  const { rows } = await getPool().query<Pick<Attachment, "blob_name" | "filename" | "content_type">>(
+    `SELECT a.blob_name, a.filename, a.content_type FROM attachments a
+      WHERE a.id = $1 AND a.message_id = $2
+        AND EXISTS (SELECT 1 FROM message_copies c WHERE c.user_id = $3 AND c.message_id = $2)`,
+    [attachmentId, messageId, userId],
+  );
+  return rows[0] ?? null;
+}
+
 /** Uploads never attached and older than `hours`, or whose owner's account is gone: their rows go, their blobs are queued. */
 export async function deleteUnattached(hours: number, batch: number, db: Queryable = getPool()): Promise<number> {
   const { rowCount } = await db.query(
     `DELETE FROM attachments WHERE id IN (
        SELECT id FROM attachments
-        WHERE message_id IS NULL AND (created_at < now() - make_interval(hours => $1) OR owner_id IS NULL)
+        WHERE message_id IS NULL
+          AND (created_at < now() - make_interval(hours => $1) OR owner_id IS NULL
+               OR EXISTS (SELECT 1 FROM users u WHERE u.id = owner_id AND u.deleted_at IS NOT NULL))
         LIMIT $2)`,
     [hours, batch],
   );

@@ -47,6 +47,8 @@ const VIEW = {
   read_by: `CASE WHEN c.received THEN '[]'::json ELSE (
       SELECT coalesce(json_agg(json_build_object('id', x.user_id, 'read_at', ${ISO("x.read_at")}) ORDER BY x.read_at, x.user_id), '[]'::json)
       ${RECEIVED_COPIES} AND x.is_read) END`,
+  attachments: `(SELECT coalesce(json_agg(json_build_object('id', a.id, 'filename', a.filename, 'content_type', a.content_type, 'size', a.size)
+      ORDER BY a.position), '[]'::json) FROM attachments a WHERE a.message_id = m.id)`,
 } as const satisfies Record<keyof MessageT, string>;
 
 // The compiler holds VIEW to the message object: a field missing here, or one too many, fails.

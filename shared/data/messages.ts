@@ -103,7 +103,7 @@ export interface SendOptions {
    * Runs in the send's transaction once the message is stored, with the ids it was stored for:
    * whatever it counts is rolled back with the message if it (or anything after it) throws.
    */
-  onStored?: (tx: Queryable, recipientIds: number[]) => Promise<void>;
+  onStored?: (tx: Queryable, recipientIds: number[], messageId: number) => Promise<void>;
   /** What the client asked for, for the idempotency fingerprint (default: the input without thread_id). */
   asked?: Readonly<Record<string, unknown>>;
 }
@@ -225,6 +225,7 @@ export async function storeMessage(
     folder: "sent",
     is_starred: false,
     read_by: [],
+    attachments: [],
   };
   return { message, recipients };
 }
@@ -247,7 +248,7 @@ export async function sendMessage(
       // Thrown, not returned: the claimed key must roll back with the failed send.
       if (!stored) throw new RecipientNotFound();
       const { message, recipients } = stored;
-      await onStored?.(tx, recipients);
+      await onStored?.(tx, recipients, message.id);
       if (idempotencyKey !== undefined) await recordAnswer(tx, senderId, idempotencyKey, message.id);
       const logged = await logWithUnreadCounts(tx, recipients, (unreadCount) => newMessageEvent(message, unreadCount));
       return { kind: "sent", message, recipientUnreadCount: logged[0].unreadCount, frames: logged.map((l) => l.frame) };

@@ -588,4 +588,16 @@ export const MIGRATIONS: readonly Migration[] = [
         FOR EACH ROW EXECUTE FUNCTION queue_attachment_blob_deletion();
     `,
   },
+  {
+    version: 19,
+    name: "attachments belong to stored messages",
+    // With the stored-message model (migrations 12-14) a message row goes with its last copy; its
+    // attachment rows go with it (queueing their blobs, migration 18). position keeps the order
+    // the sender listed them in.
+    sql: `
+      ALTER TABLE attachments ADD COLUMN position SMALLINT;
+      ALTER TABLE attachments ADD CONSTRAINT attachments_message_id_fkey
+        FOREIGN KEY (message_id) REFERENCES messages (id) ON DELETE CASCADE;
+    `,
+  },
 ];

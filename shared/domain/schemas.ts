@@ -73,6 +73,9 @@ export const UserPublic = z.object({ id: z.int(), username: z.string() });
 export const userId = () => laxInt().pipe(z.int().min(1).max(ID_MAX));
 const recipientList = (what: string) => z.array(userId()).describe(`User ids of the ${what} recipients`);
 
+/** Files one message may carry (and ATTACHMENT_MAX_BYTES in all). */
+export const ATTACHMENTS_PER_MESSAGE = 10;
+
 export const MessageCreate = z
   .object({
     recipient_id: laxInt().optional().describe("The one recipient (the original form); or use `to`"),
@@ -82,8 +85,22 @@ export const MessageCreate = z
     title: textOfLength(1, TITLE_MAX, { trim: true }),
     body: textOfLength(1, BODY_MAX, { trim: false }),
     in_reply_to: laxInt().nullable().optional().describe("The id of a message you sent or received: the new one joins its thread"),
+    attachments: z
+      .array(z.uuid())
+      .max(ATTACHMENTS_PER_MESSAGE)
+      .optional()
+      .describe(`Ids of your own completed uploads (POST /attachments), at most ${ATTACHMENTS_PER_MESSAGE}`),
   })
   .superRefine((m, ctx) => {
+    const ids = m.attachments ?? [];
+    const repeated = ids.findIndex((id, i) => ids.indexOf(id) !== i);
+    if (repeated >= 0)
+      ctx.addIssue({
+        code: "custom",
+        path: ["attachments", repeated],
+        message: "Value error, this attachment is listed twice",
+        params: { type: "value_error" },
+      });
     if (m.recipient_id !== undefined && m.to !== undefined)
       ctx.addIssue({ code: "custom", path: ["to"], message: "Send either recipient_id or to, not both", params: { type: "value_error" } });
     else if (m.recipient_id === undefined && m.to === undefined)
@@ -93,6 +110,13 @@ export const MessageCreate = z
 /** The folders of a copy: received copies live in inbox, archive or trash; the sender's in sent or trash. */
 export const FolderName = z.enum(FOLDERS);
 export const Addressee = z.object({ id: z.int(), username: z.string() });
+
+export const AttachmentSummary = z.object({
+  id: z.uuid(),
+  filename: z.string(),
+  content_type: z.string(),
+  size: z.int(),
+});
 
 export const Message = z.object({
   id: z.int(),
@@ -114,6 +138,7 @@ export const Message = z.object({
   read_by: z
     .array(z.object({ id: z.int(), read_at: z.iso.datetime().nullable() }))
     .describe("In the sender's view: the recipients who have read it (bcc included); [] in every other"),
+  attachments: z.array(AttachmentSummary).describe("Download each at GET /messages/{message_id}/attachments/{id}"),
 });
 export type UserPublicT = z.infer<typeof UserPublic>;
 export type MessageT = z.infer<typeof Message>;

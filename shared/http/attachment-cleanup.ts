@@ -5,6 +5,7 @@
  * delete succeeds, so a failed delete is retried by the next sweep and never strands a row.
  */
 import { deleteUnattached, forgetBlobDeletions, queuedBlobDeletions } from "../data/attachments";
+import { ATTACHMENTS_PER_MESSAGE } from "../domain/schemas";
 import { getBlobStore } from "../storage/blob-store";
 
 /** Uploads never attached are deleted after this long. */
@@ -26,10 +27,13 @@ interface Logger {
 }
 
 /** Deletes queued blobs (up to a bounded number); those whose delete fails stay queued. */
-export async function deleteQueuedBlobs(log?: Logger): Promise<Pick<CleanupResult, "blobsDeleted" | "blobDeletesFailed">> {
+export async function deleteQueuedBlobs(
+  log?: Logger,
+  { batch: size, batches } = { batch: BATCH, batches: BATCHES_PER_SWEEP },
+): Promise<Pick<CleanupResult, "blobsDeleted" | "blobDeletesFailed">> {
   const result = { blobsDeleted: 0, blobDeletesFailed: 0 };
-  for (let batch = 0; batch < BATCHES_PER_SWEEP; batch++) {
-    const names = await queuedBlobDeletions(BATCH);
+  for (let batch = 0; batch < batches; batch++) {
+    const names = await queuedBlobDeletions(size);
     if (names.length === 0) break;
     const store = await getBlobStore();
     const deleted: string[] = [];
@@ -49,14 +53,16 @@ export async function deleteQueuedBlobs(log?: Logger): Promise<Pick<CleanupResul
     await forgetBlobDeletions(deleted);
     result.blobsDeleted += deleted.length;
     // Whatever failed stays first in the queue: stop rather than retry it at once.
-    if (deleted.length < names.length || names.length < BATCH) break;
+    if (deleted.length < names.length || names.length < size) break;
   }
   return result;
 }
 
-/** After a commit that removed attachment rows: their blobs now, best effort (the sweep retries). */
+/** After a commit that may have removed attachment rows: a message's worth of blobs now, best effort (the sweep does the rest). */
 export async function deleteQueuedBlobsAfterCommit(log: Logger): Promise<void> {
-  await deleteQueuedBlobs(log).catch((error: Error) => log.warn(`deleting attachment blobs deferred to the sweep: ${error.message}`));
+  await deleteQueuedBlobs(log, { batch: ATTACHMENTS_PER_MESSAGE, batches: 1 }).catch((error: Error) =>
+    log.warn(`deleting attachment blobs deferred to the sweep: ${error.message}`),
+  );
 }
 
 /** The sweep: expire old unattached uploads (their rows go, their blobs are queued), then delete the queued blobs. */

@@ -124,13 +124,6 @@ export const UploadSlot = z.object({
   expires_at: z.iso.datetime(),
 });
 
-export const AttachmentSummary = z.object({
-  id: z.uuid(),
-  filename: z.string(),
-  content_type: z.string(),
-  size: z.int(),
-});
-
 export const IDEMPOTENCY_KEY_HEADER = "idempotency-key";
 export const IDEMPOTENCY_KEY_MAX = 255;
 

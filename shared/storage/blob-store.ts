@@ -135,7 +135,10 @@ export async function createBlobStore(settings: AttachmentSettings, clientId: st
       try {
         await call("lease a blob", () => blob.getBlobLeaseClient(leaseId).acquireLease(-1), [404, 409]);
       } catch (error) {
-        return statusOf(error) === 404 ? { kind: "missing" } : { kind: "leased" };
+        const status = statusOf(error);
+        if (status === 404) return { kind: "missing" };
+        if (status === 409) return { kind: "leased" };
+        throw error;
       }
       const properties = await call("read a blob's properties", () => blob.getProperties());
       return { kind: "claimed", size: properties.contentLength ?? 0, leaseId };

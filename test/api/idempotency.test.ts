@@ -159,6 +159,7 @@ describe("two requests with the same key at once", () => {
         folder: "sent",
         is_starred: false,
         read_by: [],
+        attachments: [],
       };
       await recordAnswer(holder, alice.id, key, answer.id);
       const retry = send(alice, input, key);

@@ -52,6 +52,7 @@ describe("POST /messages/", () => {
       folder: "sent",
       is_starred: false,
       read_by: [],
+      attachments: [],
     });
     expect(Math.abs(Date.parse((res.body as Msg).timestamp as string) - Date.now())).toBeLessThan(60_000);
   });

@@ -53,9 +53,16 @@ describe("negotiation", () => {
       const claims = jwt.decode(new URL(url).searchParams.get("access_token") as string) as jwt.JwtPayload;
       expect(claims.sub).toBe(String(user.id));
       expect(claims.role).toBeUndefined();
-      // Only the group the sweep closes once the token expires (functions/events-sweep.ts).
-      expect(claims["webpubsub.group"]).toEqual([`token-expiry-${Date.parse(expires_at) / 1000}`]);
-      const appExp = (jwt.decode(user.token) as jwt.JwtPayload).exp as number;
+      // Groups in the token are memberships the server assigns at connect, not a right to join or
+      // send to a group (that would be a role). Exactly two: the group the sweep closes once the
+      // token expires (functions/events-sweep.ts) and the caller's own session, so ending that
+      // session closes exactly its sockets.
+      const app = jwt.decode(user.token) as jwt.JwtPayload;
+      expect(app.sid).toMatch(/^[0-9a-f-]{36}$/);
+      expect([...(claims["webpubsub.group"] as string[])].sort()).toEqual(
+        [`session-${app.sid as string}`, `token-expiry-${Date.parse(expires_at) / 1000}`].sort(),
+      );
+      const appExp = app.exp as number;
       expect(claims.exp).toBeLessThanOrEqual(appExp);
       expect(Date.parse(expires_at) / 1000).toBeLessThanOrEqual(appExp);
       expect(Math.abs(Date.parse(expires_at) / 1000 - (claims.exp as number))).toBeLessThanOrEqual(1);

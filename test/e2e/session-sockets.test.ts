@@ -132,4 +132,19 @@ describe("ending a session closes its sockets", () => {
     await closedWithin(socket);
     expect(await stillOpenAfter(bystanderSocket)).toBe(true);
   });
+
+  it("DELETE /users/me closes every socket of the account", async () => {
+    const username = await register();
+    const a = await login(username);
+    const b = await login(username);
+    const sockets = [await openSocket(a.access_token), await openSocket(b.access_token)];
+    const res = await fetch(`${base}/users/me`, {
+      method: "DELETE",
+      headers: { ...authorized(a.access_token), "content-type": "application/json" },
+      body: JSON.stringify({ password: TEST_PASSWORD }),
+    });
+    expect(res.status).toBe(204);
+    const closes = await Promise.all(sockets.map((socket) => closedWithin(socket)));
+    expect(closes.map((c) => c.reason)).toEqual(["This account has been deleted", "This account has been deleted"]);
+  });
 });

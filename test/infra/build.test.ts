@@ -42,6 +42,7 @@ const EXPECTED: Record<string, { route: string; methods: string[] }> = {
   "messages-bulk": { route: "messages/bulk", methods: ["POST"] },
   "events-list": { route: "events", methods: ["GET"] },
   "attachments-create": { route: "attachments", methods: ["POST"] },
+  "attachments-download": { route: "messages/{message_id}/attachments/{attachment_id}", methods: ["GET"] },
   health: { route: "health", methods: ["GET"] },
   openapi: { route: "openapi.json", methods: ["GET"] },
   docs: { route: "docs/{*asset}", methods: ["GET"] },

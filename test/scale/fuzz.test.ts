@@ -64,10 +64,12 @@ beforeAll(async () => {
     });
     messageIds.push(((await sent.json()) as { id: number }).id);
   }
+  for (let slot = 0; slot < THROWAWAY_CALLERS; slot++) accountTokens.push(await newThrowawayToken());
   const secret = process.env.SECRET_KEY as string;
   const now = Math.floor(Date.now() / 1000);
   ids = {
     tokens: users.map((u) => u.token),
+    accountTokens,
     userIds: users.map((u) => u.id),
     messageIds,
     badTokens: [
@@ -88,6 +90,24 @@ beforeAll(async () => {
 afterAll(async () => {
   agent.destroy();
 });
+
+// The account's own routes (users/me...) include signing out everywhere, ending a session, changing
+// the password and deleting the account, and another method on any of them may reach those. Their
+// calls carry throwaway users' tokens, so the shared users above keep working for every other
+// function; a throwaway token that stops working is replaced by a new user's after the batch.
+const THROWAWAY_CALLERS = 4;
+const accountTokens: string[] = [];
+let throwaways = 0;
+const newThrowawayToken = async () => (await registerOverHttp(local.url, `fuzz_acct_${throwaways++}`)).token;
+const isAccountRoute = (route: string) => route === "users/me" || route.startsWith("users/me/");
+
+async function replaceSpentThrowawayTokens(): Promise<void> {
+  for (const [slot, token] of accountTokens.entries()) {
+    const me = await fetch(`${local.url}/users/me`, { headers: { authorization: `Bearer ${token}` } });
+    if (me.status === 401) accountTokens[slot] = await newThrowawayToken();
+    else expect(me.status).toBe(200);
+  }
+}
 
 const ints = fc.oneof(fc.constantFrom("0", "1", "5", "1000", "1001", "-1"), anyNumberish.map(String));
 
@@ -178,10 +198,12 @@ describe("fuzzing the API over HTTP", () => {
     async () => {
       const functions = registeredFunctions().filter((f) => f.trigger.type.toLowerCase() === "httptrigger");
       const known = shapes();
+      const routeOf = (f: (typeof functions)[number]) => f.trigger.route ?? f.name;
+      const accountFunctions = new Set(functions.filter((f) => isAccountRoute(routeOf(f))).map((f) => f.name));
       const perFunction = functions.map((f) =>
         requestArbitrary(
-          { name: f.name, route: f.trigger.route ?? f.name, methods: (f.trigger.methods ?? ["GET", "POST"]).map((m) => m.toUpperCase()) },
-          known[f.name] ?? {},
+          { name: f.name, route: routeOf(f), methods: (f.trigger.methods ?? ["GET", "POST"]).map((m) => m.toUpperCase()) },
+          { ...known[f.name], throwawayCaller: accountFunctions.has(f.name) },
           ids,
         ),
       );
@@ -202,6 +224,11 @@ describe("fuzzing the API over HTTP", () => {
           }
           tally.broken.push(...broken);
           expect(broken).toEqual([]);
+          const mayHaveEndedSessions = answers.some(
+            ({ request, response }) =>
+              response.status < 300 && !["GET", "HEAD", "OPTIONS"].includes(request.method) && accountFunctions.has(request.fn),
+          );
+          if (mayHaveEndedSessions) await replaceSpentThrowawayTokens();
         }),
         { numRuns: batches, seed: SEED, endOnFailure: true },
       );

@@ -113,6 +113,11 @@ export interface Identities {
   userIds: number[];
   /** Ids of existing messages. */
   messageIds: number[];
+  /**
+   * Valid bearer tokens of throwaway users, for functions whose calls may end the caller's sessions
+   * or delete the caller. Read when a request is generated: the test replaces a spent one.
+   */
+  accountTokens: string[];
   /** Bearer tokens that must be refused: expired, wrong key, for a user that does not exist. */
   badTokens: string[];
   eventHandlerKey: string;
@@ -140,6 +145,8 @@ export interface FunctionShape {
   params?: Record<string, fc.Arbitrary<string>>;
   /** Whether the function needs a bearer token (then one is usually sent). */
   auth?: boolean;
+  /** Send the throwaway users' tokens (Identities.accountTokens) instead of the shared ones. */
+  throwawayCaller?: boolean;
 }
 
 export interface RouteInfo {
@@ -271,8 +278,11 @@ function queryArbitrary(shape: FunctionShape): fc.Arbitrary<string> {
 }
 
 function headerArbitrary(shape: FunctionShape, ids: Identities): fc.Arbitrary<Record<string, string>> {
+  const valid = shape.throwawayCaller
+    ? fc.nat({ max: ids.accountTokens.length - 1 }).map((i) => ids.accountTokens[i])
+    : fc.constantFrom(...ids.tokens);
   const authorization = fc.oneof(
-    { weight: shape.auth ? 6 : 1, arbitrary: fc.constantFrom(...ids.tokens).map((t) => `Bearer ${t}`) },
+    { weight: shape.auth ? 6 : 1, arbitrary: valid.map((t) => `Bearer ${t}`) },
     { weight: 1, arbitrary: fc.constant(undefined) },
     { weight: 1, arbitrary: fc.constantFrom(...ids.badTokens).map((t) => `Bearer ${t}`) },
     {

@@ -3,6 +3,7 @@
  * and those below it, and `npm run lint` fails on any import the other way, whether it is an
  * import declaration, a re-export, import() or require().
  */
+import { readdirSync } from "node:fs";
 import path from "node:path";
 import { ESLint } from "eslint";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -25,6 +26,14 @@ async function layeringErrors(file: string, code: string): Promise<string[]> {
 }
 
 describe("shared/ layers", () => {
+  it("every folder of shared/ has its place in the order, so the rule covers it", async () => {
+    // @ts-expect-error -- the ESLint config is plain JavaScript without declarations
+    const { LAYERS } = (await import("../../eslint.config.mjs")) as { LAYERS: Record<string, string[]> };
+    const folders = readdirSync(path.join(ROOT, "shared"), { withFileTypes: true }).filter((entry) => entry.isDirectory());
+    expect(folders.map((entry) => entry.name).sort()).toEqual(Object.keys(LAYERS).sort());
+    expect(Object.keys(LAYERS).sort()).toEqual([...ORDER].sort());
+  });
+
   const pairs = ORDER.flatMap((from) => ORDER.filter((to) => to !== from).map((to) => [from, to] as const));
 
   it.each(pairs)("shared/%s importing shared/%s follows the order", async (from, to) => {

@@ -94,7 +94,17 @@ describe("the OpenAPI document", () => {
     expect(doc.paths["/messages/inbox/"].get.responses["200"]).toMatchObject({ headers: { Link: expect.anything() } });
     for (const p of ["/token", "/users/"]) expect(Object.keys(doc.paths[p].post.responses)).toEqual(expect.arrayContaining(["429", "503"]));
     // What the declaration implies: a bearer token may be refused, inputs may be invalid, a body too large; and the send limits.
-    expect(Object.keys(doc.paths["/messages/"].post.responses).sort()).toEqual(["200", "401", "404", "410", "413", "415", "422", "429"]);
+    expect(Object.keys(doc.paths["/messages/"].post.responses).sort()).toEqual([
+      "200",
+      "401",
+      "404",
+      "410",
+      "413",
+      "415",
+      "422",
+      "429",
+      "503",
+    ]);
     expect(doc.paths["/messages/"].post.security).toBeDefined();
     expect(doc.paths["/health"].get.security).toBeUndefined();
   });

@@ -1,0 +1,232 @@
+/**
+ * Sending with attachments and downloading them (CONTRACT.md, Attachments 3-5) against azurite:
+ * the checks a send makes against the blob's own properties, the download redirect and its
+ * forced headers, who may download, the malware verdict, and the blob going with the last copy.
+ */
+import { BlobServiceClient } from "@azure/storage-blob";
+import { describe, expect, it } from "vitest";
+
+import { resetConfig } from "../../shared/config/config";
+import { getPool } from "../../shared/data/db";
+import { ERRORS } from "../../shared/domain/errors";
+import { registerOverHttp, type HttpUser } from "../support/api";
+import { putBytes, requestSlot, upload } from "../support/attachments";
+import { useLocalStack } from "../support/stack";
+
+const MAX = 1024 * 1024;
+const open = useLocalStack({
+  storage: true,
+  webPubSub: false,
+  env: { ATTACHMENT_MAX_BYTES: String(MAX), ATTACHMENT_PENDING_MAX: "50", ATTACHMENT_PENDING_MAX_BYTES: String(100 * MAX) },
+});
+
+let counter = 0;
+const newUser = (): Promise<HttpUser> => registerOverHttp(open.url, `snd${process.pid}x${counter++}`);
+const container = () => BlobServiceClient.fromConnectionString(open.stack.storage!.connectionString).getContainerClient("attachments");
+const blobNameOf = async (id: string) =>
+  (await getPool().query<{ blob_name: string }>("SELECT blob_name FROM attachments WHERE id = $1", [id])).rows[0].blob_name;
+
+async function send(from: HttpUser, to: HttpUser, attachments: string[], headers: Record<string, string> = {}) {
+  const res = await fetch(`${open.url}/messages/`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${from.token}`, "content-type": "application/json", ...headers },
+    body: JSON.stringify({ to: [to.id], title: "files", body: "see attached", attachments }),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> & { detail?: { loc: unknown[]; msg: string }[] } };
+}
+
+const download = (user: HttpUser, messageId: number, attachmentId: string) =>
+  fetch(`${open.url}/messages/${messageId}/attachments/${attachmentId}`, {
+    headers: { authorization: `Bearer ${user.token}` },
+    redirect: "manual",
+  });
+
+const messageCount = async (senderId: number) =>
+  (await getPool().query<{ n: number }>("SELECT count(*)::int AS n FROM messages WHERE sender_id = $1", [senderId])).rows[0].n;
+
+describe("POST /messages/ with attachments", () => {
+  it("attaches the sender's uploads in order; the message shows them; the recipient downloads the same bytes", async () => {
+    const [alice, bob] = [await newUser(), await newUser()];
+    const pdf = Buffer.from("%PDF-1.4 not really");
+    const html = Buffer.from("<script>alert(1)</script>");
+    const a = await upload(open.url, alice, pdf, "Relatório final.pdf", "application/pdf");
+    const b = await upload(open.url, alice, html, "page.html", "text/html");
+    const sent = await send(alice, bob, [b.id, a.id]);
+    expect(sent.status).toBe(200);
+    expect(sent.body.attachments).toEqual([
+      { id: b.id, filename: "page.html", content_type: "text/html", size: html.length },
+      { id: a.id, filename: "Relatório final.pdf", content_type: "application/pdf", size: pdf.length },
+    ]);
+    const messageId = sent.body.id as number;
+    const inbox = await fetch(`${open.url}/messages/${messageId}`, { headers: { authorization: `Bearer ${bob.token}` } });
+    expect(((await inbox.json()) as { attachments: unknown }).attachments).toEqual(sent.body.attachments);
+
+    const res = await download(bob, messageId, a.id);
+    expect(res.status).toBe(302);
+    const location = new URL(res.headers.get("location")!);
+    expect(location.origin).toBe(new URL(open.stack.storage!.blobEndpoint).origin);
+    expect(location.searchParams.get("sp")).toBe("r");
+    const minutes = (Date.parse(location.searchParams.get("se")!) - Date.now()) / 60_000;
+    expect(minutes).toBeGreaterThan(4);
+    expect(minutes).toBeLessThanOrEqual(5);
+    const file = await fetch(location);
+    expect(file.status).toBe(200);
+    expect(Buffer.from(await file.arrayBuffer())).toEqual(pdf);
+    expect(file.headers.get("content-disposition")).toBe("attachment; filename*=UTF-8''Relat%C3%B3rio%20final.pdf");
+    expect(file.headers.get("content-type")).toBe("application/pdf");
+    // Not on the safe list: served as bytes, never as a page.
+    const unsafe = await fetch((await download(bob, messageId, b.id)).headers.get("location")!);
+    expect(unsafe.headers.get("content-type")).toBe("application/octet-stream");
+    expect(unsafe.headers.get("content-disposition")).toBe("attachment; filename*=UTF-8''page.html");
+    expect(Buffer.from(await unsafe.arrayBuffer())).toEqual(html);
+    // The sender sees them too; nobody else does.
+    expect((await download(alice, messageId, a.id)).status).toBe(302);
+    const carol = await newUser();
+    expect((await download(carol, messageId, a.id)).status).toBe(404);
+    expect((await download(bob, messageId, "not-a-uuid")).status).toBe(404);
+    // The list filter sees the flag.
+    const listed = await fetch(`${open.url}/messages/?has_attachments=true`, { headers: { authorization: `Bearer ${bob.token}` } });
+    expect(((await listed.json()) as { id: number }[]).map((m) => m.id)).toEqual([messageId]);
+  });
+
+  it("after the send, the still-valid upload URL can no longer replace the file", async () => {
+    const [alice, bob] = [await newUser(), await newUser()];
+    const slot = await upload(open.url, alice, Buffer.from("original"));
+    const sent = await send(alice, bob, [slot.id]);
+    expect(sent.status).toBe(200);
+    expect(await putBytes(slot, Buffer.from("replaced"))).toBe(412);
+    const file = await fetch((await download(bob, sent.body.id as number, slot.id)).headers.get("location")!);
+    expect(await file.text()).toBe("original");
+  });
+
+  it("answers 422 naming the attachment for an unknown, foreign, incomplete, resized or already attached upload, storing nothing", async () => {
+    const [alice, bob] = [await newUser(), await newUser()];
+    const good = await upload(open.url, alice, Buffer.from("fine"));
+    const foreign = await upload(open.url, bob, Buffer.from("bob's"));
+    const { body: incomplete } = await requestSlot(open.url, alice, {
+      filename: "a.bin",
+      content_type: "application/octet-stream",
+      size: 10,
+    });
+    const resized = await requestSlot(open.url, alice, { filename: "b.bin", content_type: "application/octet-stream", size: 10 });
+    expect(await putBytes(resized.body, Buffer.alloc(11))).toBe(201);
+    const unknown = "00000000-0000-4000-8000-000000000000";
+    for (const [bad, words] of [
+      [unknown, "is not an upload of yours"],
+      [foreign.id, "is not an upload of yours"],
+      [incomplete.id, "has not been uploaded"],
+      [resized.body.id, "holds 11 bytes, not the 10 declared"],
+    ] as const) {
+      const res = await send(alice, bob, [good.id, bad]);
+      expect(res.status, bad).toBe(422);
+      expect(res.body.detail![0].loc).toEqual(["body", "attachments", 1]);
+      expect(res.body.detail![0].msg).toContain(words);
+    }
+    expect(await messageCount(alice.id)).toBe(0);
+    // The good one was given back each time: it still goes out.
+    const first = await send(alice, bob, [good.id]);
+    expect(first.status).toBe(200);
+    const again = await send(alice, bob, [good.id]);
+    expect(again.status).toBe(422);
+    expect(again.body.detail![0].msg).toContain("already attached");
+    expect(await messageCount(alice.id)).toBe(1);
+  });
+
+  it("replays an idempotent retry of a send with attachments instead of refusing them", async () => {
+    const [alice, bob] = [await newUser(), await newUser()];
+    const slot = await upload(open.url, alice, Buffer.from("once"));
+    const first = await send(alice, bob, [slot.id], { "Idempotency-Key": "attach-1" });
+    const retry = await send(alice, bob, [slot.id], { "Idempotency-Key": "attach-1" });
+    expect(first.status).toBe(200);
+    expect(retry.status).toBe(200);
+    expect(retry.body).toEqual(first.body);
+    expect(await messageCount(alice.id)).toBe(1);
+  });
+
+  it("refuses more than 10 attachments, one listed twice, and more than ATTACHMENT_MAX_BYTES in all (422)", async () => {
+    const [alice, bob] = [await newUser(), await newUser()];
+    const ids = Array.from({ length: 11 }, (_, i) => `00000000-0000-4000-8000-0000000000${String(i).padStart(2, "0")}`);
+    expect((await send(alice, bob, ids)).status).toBe(422);
+    const one = await upload(open.url, alice, Buffer.from("x"));
+    const twice = await send(alice, bob, [one.id, one.id]);
+    expect(twice.status).toBe(422);
+    expect(twice.body.detail![0].loc).toEqual(["body", "attachments", 1]);
+    const big = await Promise.all([1, 2].map(() => upload(open.url, alice, Buffer.alloc(MAX / 2 + 1))));
+    const over = await send(
+      alice,
+      bob,
+      big.map((s) => s.id),
+    );
+    expect(over.status).toBe(422);
+    expect(over.body.detail![0].loc).toEqual(["body", "attachments"]);
+    expect(await messageCount(alice.id)).toBe(0);
+  });
+});
+
+describe("malware scanning", () => {
+  it("holds a download while no verdict is written (409 Retry-After), refuses a threat (410), serves a clean file", async () => {
+    const [alice, bob] = [await newUser(), await newUser()];
+    const slots = [await upload(open.url, alice, Buffer.from("pending")), await upload(open.url, alice, Buffer.from("bad"))];
+    slots.push(await upload(open.url, alice, Buffer.from("clean")));
+    // What Defender writes on upload, set here by hand: nothing yet, a threat, no threat.
+    await container()
+      .getBlobClient(await blobNameOf(slots[1].id))
+      .setTags({ "Malware Scanning scan result": "Malicious" });
+    await container()
+      .getBlobClient(await blobNameOf(slots[2].id))
+      .setTags({ "Malware Scanning scan result": "No threats found" });
+    const sent = await send(
+      alice,
+      bob,
+      slots.map((s) => s.id),
+    );
+    expect(sent.status).toBe(200);
+    const get = (i: number) => download(bob, sent.body.id as number, slots[i].id);
+    process.env.ATTACHMENT_MALWARE_SCANNING = "true";
+    resetConfig();
+    try {
+      const pending = await get(0);
+      expect(pending.status).toBe(409);
+      expect(pending.headers.get("retry-after")).toBe("5");
+      expect(((await pending.json()) as { detail: string }).detail).toBe(ERRORS.attachmentBeingScanned);
+      expect((await get(1)).status).toBe(410);
+      expect((await get(2)).status).toBe(302);
+    } finally {
+      delete process.env.ATTACHMENT_MALWARE_SCANNING;
+      resetConfig();
+    }
+    // Scanning off: the app does not wait.
+    expect((await get(0)).status).toBe(302);
+  });
+});
+
+describe("erasure", () => {
+  it("deletes the blob when the last copy of its message is deleted, not before", async () => {
+    const [alice, bob] = [await newUser(), await newUser()];
+    const slot = await upload(open.url, alice, Buffer.from("short-lived"));
+    const sent = await send(alice, bob, [slot.id]);
+    const blob = container().getBlobClient(await blobNameOf(slot.id));
+    const remove = (user: HttpUser) =>
+      fetch(`${open.url}/messages/${sent.body.id}`, { method: "DELETE", headers: { authorization: `Bearer ${user.token}` } });
+    expect((await remove(alice)).status).toBe(204);
+    expect(await blob.exists()).toBe(true);
+    expect((await download(bob, sent.body.id as number, slot.id)).status).toBe(302);
+    expect((await remove(bob)).status).toBe(204);
+    expect(await blob.exists()).toBe(false);
+    expect((await getPool().query("SELECT 1 FROM attachments WHERE id = $1", [slot.id])).rowCount).toBe(0);
+  });
+});
+
+describe("storage unreachable", () => {
+  it("answers a send with attachments 503 with a detail, quickly, and stores nothing", async () => {
+    const [alice, bob] = [await newUser(), await newUser()];
+    const slot = await upload(open.url, alice, Buffer.from("stranded"));
+    await open.stack.storage!.close();
+    const started = Date.now();
+    const res = await send(alice, bob, [slot.id]);
+    expect(res.status, JSON.stringify(res.body)).toBe(503);
+    expect(res.body).toEqual({ detail: ERRORS.storageUnavailable });
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(await messageCount(alice.id)).toBe(0);
+  });
+});

@@ -62,7 +62,26 @@ describe("the API over HTTP", () => {
     const res = await fetch(`${base}/nope`);
     expect(res.status).toBe(404);
     expect(await res.json()).toEqual({ detail: "Not Found" });
-    expect((await fetch(`${base}/messages/inbox/`, { method: "PATCH" })).status).toBe(404);
+    // No route takes POST on this path.
+    const wrongMethod = await fetch(`${base}/messages/inbox/`, { method: "POST" });
+    expect(wrongMethod.status).toBe(404);
+    expect(await wrongMethod.json()).toEqual({ detail: "Not Found" });
+  });
+
+  it("answers a path that fits a route's parameter like any other call to that route: 401, then 422", async () => {
+    // PATCH /messages/{message_id} takes "inbox" as its id (as FastAPI's router would): the caller is
+    // authenticated first, like every route, and only then is the id validated (as GET /messages/abc).
+    const anonymous = await fetch(`${base}/messages/inbox/`, { method: "PATCH" });
+    expect(anonymous.status).toBe(401);
+    expect(await anonymous.json()).toEqual({ detail: "Not authenticated" });
+    const user = await register("e2e_patch_inbox");
+    const signedIn = await fetch(`${base}/messages/inbox/`, {
+      method: "PATCH",
+      headers: { authorization: `Bearer ${user.token}`, "content-type": "application/json" },
+      body: JSON.stringify({ starred: true }),
+    });
+    expect(signedIn.status).toBe(422);
+    expect(JSON.stringify(await signedIn.json())).toContain("message_id");
   });
 
   it("answers CORS preflights for configured origins only, allowing Authorization", async () => {
@@ -129,6 +148,15 @@ describe("the API over HTTP", () => {
         "/messages/inbox/read",
         "/messages/{message_id}/thread",
         "/events/",
+        "/attachments",
+        "/messages/bulk",
+        "/messages/counts/",
+        "/messages/{message_id}/attachments/{attachment_id}",
+        "/users/me",
+        "/users/me/export",
+        "/users/me/password",
+        "/users/me/sessions",
+        "/users/me/sessions/{session_id}",
       ].sort(),
     );
     const inboxParams = doc.paths["/messages/inbox/"].get.parameters;

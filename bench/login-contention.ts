@@ -2,7 +2,7 @@
  * Login contention: does password hashing starve other requests? On the local stack, one user
  * polls GET /messages/unread_count/ one request at a time; its p99 is measured idle (the floor),
  * then while 10 other clients log in over and over, and the ratio of the two is printed, for
- * hashing on worker threads (the default) and on the request thread (PASSWORD_HASH_THREADS=0,
+ * hashing on worker threads (the default) and on the request thread (TEST_PASSWORD_HASH_THREADS=0,
  * bcryptjs's async API: what the service did before). Also prints the time of one bcrypt hash
  * at costs 10 to 12, which BCRYPT_COST's default is chosen from. The login clients behave as a
  * client should: a 503 (hashing past its budget) waits its Retry-After and tries again; those
@@ -25,7 +25,10 @@ import bcrypt from "bcryptjs";
 import { startLocalStack } from "../local/stack";
 import { resolveThreads } from "../shared/auth/password-hasher";
 import { closePasswordHasher } from "../shared/auth/passwords";
+import { SETTINGS } from "../shared/config/settings";
 import { closeLoginAgents, loginFrom } from "../test/support/address-login";
+import { registerOverHttp, TEST_PASSWORD } from "../test/support/api";
+import { LIFTED_LIMITS } from "../test/support/lifted-limits";
 import { summary, type Summary } from "./stats";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -35,7 +38,6 @@ const FLOODS = (process.env.BENCH_FLOODS ?? "8,16").split(",").map(Number);
 const FLOODER = "127.0.0.2";
 const OTHER = "127.0.0.3";
 const WARMUP = 50;
-const PASSWORD = "correct horse battery";
 
 const median = (xs: number[]) => summary(xs).p50;
 
@@ -46,7 +48,7 @@ function costTable(): string {
     .map((cost) => {
       const times = Array.from({ length: 3 }, () => {
         const started = performance.now();
-        bcrypt.hashSync(PASSWORD, cost);
+        bcrypt.hashSync(TEST_PASSWORD, cost);
         return performance.now() - started;
       });
       return `cost ${cost}: ${median(times).toFixed(0)} ms`;
@@ -63,25 +65,9 @@ interface Result {
   shed: number;
 }
 
-async function register(base: string, username: string): Promise<string> {
-  const created = await fetch(`${base}/users/`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ username, password: PASSWORD }),
-  });
-  if (created.status !== 200) throw new Error(`register ${username}: ${created.status} ${await created.text()}`);
-  return login(base, username);
-}
-
-async function login(base: string, username: string): Promise<string> {
-  const res = await fetch(`${base}/token`, { method: "POST", body: new URLSearchParams({ username, password: PASSWORD }) });
-  if (res.status !== 200) throw new Error(`login ${username}: ${res.status} ${await res.text()}`);
-  return ((await res.json()) as { access_token: string }).access_token;
-}
-
 /** One login as a well-behaved client: true once logged in, false when refused with 503 (after waiting its Retry-After). */
 async function loginOrWait(base: string, username: string): Promise<boolean> {
-  const res = await fetch(`${base}/token`, { method: "POST", body: new URLSearchParams({ username, password: PASSWORD }) });
+  const res = await fetch(`${base}/token`, { method: "POST", body: new URLSearchParams({ username, password: TEST_PASSWORD }) });
   await res.arrayBuffer();
   if (res.status === 200) return true;
   const retryAfter = Number(res.headers.get("retry-after"));
@@ -104,7 +90,7 @@ async function poll(base: string, token: string, done: () => boolean): Promise<n
 }
 
 async function measure(mode: string): Promise<Result> {
-  process.env.PASSWORD_HASH_THREADS = mode === "inline" ? "0" : (process.env.BENCH_HASH_THREADS ?? "auto");
+  process.env.TEST_PASSWORD_HASH_THREADS = mode === "inline" ? "0" : (process.env.BENCH_HASH_THREADS ?? "auto");
   await closePasswordHasher();
   const stack = await startLocalStack({
     hostPort: 0,
@@ -115,10 +101,10 @@ async function measure(mode: string): Promise<Result> {
   const base = stack.url as string;
   try {
     const run = `${Date.now().toString(36)}_${mode}`;
-    const reader = await register(base, `bench_reader_${run}`);
+    const reader = (await registerOverHttp(base, `bench_reader_${run}`)).token;
     const clients = [];
     for (let i = 0; i < LOGINS; i++) clients.push(`bench_login_${run}_${i}`);
-    for (const name of clients) await register(base, name);
+    for (const name of clients) await registerOverHttp(base, name);
 
     const warm = await poll(
       base,
@@ -177,7 +163,7 @@ async function otherLogins(base: string, username: string, label: string): Promi
   const until = performance.now() + SECONDS * 1000;
   while (performance.now() < until) {
     const started = performance.now();
-    const res = await loginFrom(base, OTHER, username, PASSWORD);
+    const res = await loginFrom(base, OTHER, username, TEST_PASSWORD);
     if (res.status === 200) times.push(performance.now() - started);
     else if (res.status === 503) {
       refused++;
@@ -188,7 +174,7 @@ async function otherLogins(base: string, username: string, label: string): Promi
 }
 
 async function measureFairness(): Promise<OtherLogins[]> {
-  process.env.PASSWORD_HASH_THREADS = process.env.BENCH_HASH_THREADS ?? "auto";
+  process.env.TEST_PASSWORD_HASH_THREADS = process.env.BENCH_HASH_THREADS ?? "auto";
   for (const name of ["LOGIN_ATTEMPTS_PER_ACCOUNT", "LOGIN_ATTEMPTS_PER_ADDRESS"]) process.env[name] = "1000000";
   await closePasswordHasher();
   const stack = await startLocalStack({
@@ -201,16 +187,16 @@ async function measureFairness(): Promise<OtherLogins[]> {
   try {
     const run = Date.now().toString(36);
     const [flooder, other] = [`bench_flooder_${run}`, `bench_other_${run}`];
-    await register(base, flooder);
-    await register(base, other);
-    for (let i = 0; i < 3; i++) await loginFrom(base, OTHER, other, PASSWORD); // the hash time is measured
+    await registerOverHttp(base, flooder);
+    await registerOverHttp(base, other);
+    for (let i = 0; i < 3; i++) await loginFrom(base, OTHER, other, TEST_PASSWORD); // the hash time is measured
     const results = [await otherLogins(base, other, "idle")];
     for (const connections of FLOODS) {
       let flooding = true;
       const flood = { ok: 0, refused: 0 };
       const loops = Array.from({ length: connections }, async () => {
         while (flooding) {
-          const res = await loginFrom(base, FLOODER, flooder, PASSWORD);
+          const res = await loginFrom(base, FLOODER, flooder, TEST_PASSWORD);
           if (res.status === 200) flood.ok++;
           else flood.refused++;
         }
@@ -253,8 +239,8 @@ async function main(): Promise<void> {
   if (!(SECONDS > 0 && Number.isInteger(LOGINS) && LOGINS > 0)) throw new Error("BENCH_SECONDS and BENCH_LOGINS must be positive");
   process.env.BCRYPT_COST ??= "12";
   // The bench logs in correctly from one address; production limits would still let it through,
-  // but registrations (11 per mode) would not.
-  process.env.REGISTRATIONS_PER_ADDRESS ??= "100000";
+  // but registrations (11 per mode) would not: that one limit is lifted, as the test suites lift it.
+  process.env[SETTINGS.registrationsPerAddress] ??= LIFTED_LIMITS[SETTINGS.registrationsPerAddress];
   const threads = resolveThreads(
     process.env.BENCH_HASH_THREADS && process.env.BENCH_HASH_THREADS !== "auto" ? Number(process.env.BENCH_HASH_THREADS) : "auto",
   );

@@ -5,35 +5,28 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { startLocalStack, type LocalStack } from "../../local/stack.js";
 import { DEFAULT_HUB } from "../../shared/config/config.js";
 import { sweepRealtime } from "../../shared/realtime/sweep.js";
 import { registerOverHttp, sendOverHttp, TEST_PASSWORD, type HttpUser } from "../../test/support/api.js";
-import { createTestDatabase, type TestDatabase } from "../../test/support/database.js";
+import { useLocalStack } from "../../test/support/stack.js";
 import { standInOutage, type StandInOutage } from "../../test/support/webpubsub-outage.js";
 import { connect, type ConnectOptions, type MailEvent, type RealtimeConnection } from "../src/index.js";
 import { until } from "./fakes.js";
 
-let db: TestDatabase;
-let stack: LocalStack;
 let base: string;
 let outage: StandInOutage;
 let sender: HttpUser;
 const connections: RealtimeConnection[] = [];
+const local = useLocalStack({ env: { WEBPUBSUB_PUSH_TIMEOUT_MS: "1000" } });
 
 beforeAll(async () => {
-  process.env.WEBPUBSUB_PUSH_TIMEOUT_MS = "1000";
-  db = await createTestDatabase();
-  stack = await startLocalStack({ hostPort: 0, databaseUrl: db.url, webPubSubPort: 0 });
-  base = stack.url as string;
-  outage = standInOutage(stack);
+  base = local.url;
+  outage = standInOutage(local.stack);
   sender = await registerOverHttp(base, "client_sender");
 });
 afterAll(async () => {
   for (const connection of connections) connection.stop();
-  await stack?.close();
   await outage?.stop();
-  await db?.close();
 });
 
 /** A connected library client of a new user, recording what it was given. */
@@ -83,7 +76,7 @@ describe("the client library on the local stack", () => {
     const hub = DEFAULT_HUB;
     for (let i = 1; i <= 20; i++) {
       await sendOverHttp(base, sender, bob.user.id, `m${i}`);
-      if (i % 4 === 0) stack.webPubSub?.dropSockets(hub, String(bob.user.id));
+      if (i % 4 === 0) local.stack.webPubSub?.dropSockets(hub, String(bob.user.id));
     }
     await until(() => bob.events.length === 21, "twenty messages", 15_000);
     expect(titles(bob.events)).toEqual(Array.from({ length: 20 }, (_, i) => `m${i + 1}`));
@@ -97,7 +90,7 @@ describe("the client library on the local stack", () => {
     await outage.stop();
     // The sends still answer 200: the events are in the log, only the pushes fail.
     for (const title of ["during 1", "during 2", "during 3"]) await sendOverHttp(base, sender, carol.user.id, title);
-    stack.webPubSub = await outage.restart();
+    local.stack.webPubSub = await outage.restart();
     await until(() => carol.events.length === 5, "the events sent during the outage", 20_000);
     expect(titles(carol.events)).toEqual(["before", "during 1", "during 2", "during 3"]);
     expect(seqs(carol.events)).toEqual([1, 2, 3, 4]);
@@ -131,7 +124,7 @@ describe("the client library on the local stack", () => {
 
   it("stop() leaves no socket behind whenever it comes, even while the socket is opening", async () => {
     const user = await registerOverHttp(base, "client_stop_early");
-    const opened = () => stack.webPubSub!.connectionCount(DEFAULT_HUB);
+    const opened = () => local.stack.webPubSub!.connectionCount(DEFAULT_HUB);
     const before = opened();
     for (const delayMs of [0, 2, 5, 10, 20, 40, 80]) {
       const connection = connect({ apiUrl: base, getToken: () => user.token, onEvent: () => {} });
@@ -153,10 +146,10 @@ describe("the client library on the local stack", () => {
 
   it("stop() closes the socket and delivers nothing more", async () => {
     const erin = await client("client_stop");
-    const before = stack.webPubSub!.connectionCount(DEFAULT_HUB);
+    const before = local.stack.webPubSub!.connectionCount(DEFAULT_HUB);
     erin.connection.stop();
     erin.connection.stop();
-    await until(() => stack.webPubSub!.connectionCount(DEFAULT_HUB) === before - 1, "the socket closed");
+    await until(() => local.stack.webPubSub!.connectionCount(DEFAULT_HUB) === before - 1, "the socket closed");
     await sendOverHttp(base, sender, erin.user.id, "too late");
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(erin.events).toHaveLength(1);

@@ -5,6 +5,7 @@ import { confirmPassword } from "../shared/auth/confirm-password";
 import { securityLog } from "../shared/auth/security-log";
 import { deleteAccount } from "../shared/data/account-deletion";
 import { ERRORS } from "../shared/domain/errors";
+import { deleteQueuedBlobsAfterCommit } from "../shared/http/attachment-cleanup";
 import { defineEndpoint } from "../shared/http/endpoint";
 import { HttpError } from "../shared/http/http";
 import { AccountDeletion } from "../shared/http/schemas";
@@ -34,6 +35,8 @@ export const usersMeDelete = defineEndpoint({
     if (deleted) {
       securityLog.accountDeleted(context, actor, deleted.sessions.length);
       await closeUserSockets(user.id, ERRORS.accountDeleted, context);
+      // Messages erased with the account's last copies took their attachments' blobs along (the sweep retries).
+      await deleteQueuedBlobsAfterCommit(context);
     }
     return { status: 204 };
   },

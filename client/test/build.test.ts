@@ -20,7 +20,7 @@ describe("the built client", () => {
   it("imports only its declared dependencies and none of the server's code", () => {
     const bundle = readFileSync(path.join(out, "index.js"), "utf8");
     const imports = [...bundle.matchAll(/^import .* from "([^"]+)";$/gm)].map((m) => m[1]);
-    expect(new Set(imports)).toEqual(new Set(["@azure/core-util", "@azure/web-pubsub-client"]));
+    expect(new Set(imports)).toEqual(new Set(["@azure/core-util", "@azure/storage-blob", "@azure/web-pubsub-client"]));
     expect(bundle).not.toMatch(/zod|newMessageEvent|defineEndpoint/);
   });
 
@@ -33,6 +33,6 @@ describe("the built client", () => {
   it("ships declarations naming the API's own event types", () => {
     const index = readFileSync(path.join(out, "types", "client", "src", "index.d.ts"), "utf8");
     expect(index).toMatch(/MailEvent/);
-    expect(readFileSync(path.join(out, "types", "shared", "realtime", "events.d.ts"), "utf8")).toMatch(/new_message/);
+    expect(readFileSync(path.join(out, "types", "shared", "domain", "events.d.ts"), "utf8")).toMatch(/new_message/);
   });
 });

@@ -80,7 +80,8 @@ export async function changeCopies(
       }
     const notFound = messageIds.filter((id) => !targets.has(id));
     const list = [...targets.values()];
-    const { rows } = await tx.query<CopyState & { message_id: number; read_at: Date | null }>(
+    // first_read is read before this statement's receipts are written (its trigger runs after).
+    const { rows } = await tx.query<CopyState & { message_id: number; read_at: Date | null; first_read: boolean }>(
       `UPDATE message_copies c SET
           folder = coalesce($4, c.folder),
           trashed_at = CASE WHEN coalesce($4, c.folder) = 'trash' THEN coalesce(c.trashed_at, now()) END,
@@ -89,7 +90,8 @@ export async function changeCopies(
           read_at = CASE WHEN NOT c.received OR $6::boolean IS NULL THEN c.read_at WHEN $6 THEN coalesce(c.read_at, now()) END
         FROM unnest($2::int[], $3::boolean[]) t(message_id, received)
        WHERE c.user_id = $1 AND c.message_id = t.message_id AND c.received = t.received
-       RETURNING c.message_id, c.folder, c.is_starred, c.is_read, c.read_at`,
+       RETURNING c.message_id, c.folder, c.is_starred, c.is_read, c.read_at,
+         NOT EXISTS (SELECT 1 FROM read_receipts rr WHERE rr.message_id = c.message_id AND rr.reader_id = c.user_id) AS first_read`,
       [
         userId,
         list.map((c) => c.message_id),
@@ -139,8 +141,14 @@ export async function changeCopies(
 }
 
 /** The senders' receipts for the copies this change read for the first time. */
-function receipts(readerId: number, changed: TargetCopy[], after: Map<number, CopyState & { read_at: Date | null }>): UserEvent[] {
-  const firstReads = changed.filter((c) => c.received && !c.is_read && after.get(c.message_id)?.is_read);
+function receipts(
+  readerId: number,
+  changed: TargetCopy[],
+  after: Map<number, CopyState & { read_at: Date | null; first_read: boolean }>,
+): UserEvent[] {
+  const firstReads = changed.filter(
+    (c) => c.received && !c.is_read && after.get(c.message_id)?.is_read && after.get(c.message_id)?.first_read,
+  );
   if (firstReads.length === 0) return [];
   const readAt = (after.get(firstReads[0].message_id)?.read_at ?? new Date()).toISOString();
   if (firstReads.length === 1) {

@@ -81,6 +81,8 @@ type ReadState = "read" | "unread";
 type ReadStateChange = { kind: "not_found" } | { kind: "unchanged" } | { kind: "changed"; frames: UserFrame[] };
 interface Changed {
   senderId: number;
+  /** No receipt existed yet for this reader: the sender hears of it (once per reader, ever). */
+  firstRead: boolean;
   readAt: Date;
   unreadCount: number;
   state: CopyState;
@@ -101,9 +103,10 @@ async function changeReadState(
   if (!canBeId(messageId)) return { kind: "not_found" };
   return inTransaction(async (tx) => {
     const { set, from } = SET_READ_STATE[state];
-    const updated = await tx.query<{ sender_id: number; read_at: Date } & CopyState>(
+    // first_read is read before this statement's receipt is written (its trigger runs after).
+    const updated = await tx.query<{ sender_id: number; read_at: Date; first_read: boolean } & CopyState>(
       `UPDATE message_copies c SET ${set} WHERE c.user_id = $2 AND c.message_id = $1 AND c.received AND ${from}
-       RETURNING sender_id, read_at, folder, is_starred, is_read`,
+       RETURNING sender_id, read_at, folder, is_starred, is_read, NOT EXISTS (SELECT 1 FROM read_receipts rr WHERE rr.message_id = c.message_id AND rr.reader_id = c.user_id) AS first_read`,
       [messageId, recipientId],
     );
     if (updated.rowCount === 0) {
@@ -113,9 +116,10 @@ async function changeReadState(
       ]);
       return exists.rowCount === 0 ? { kind: "not_found" } : { kind: "unchanged" };
     }
-    const { sender_id, read_at, folder, is_starred, is_read } = updated.rows[0];
+    const { sender_id, read_at, folder, is_starred, is_read, first_read } = updated.rows[0];
     const change = {
       senderId: sender_id,
+      firstRead: first_read,
       readAt: read_at,
       unreadCount: await countUnread(recipientId, tx),
       state: { folder, is_starred, is_read },
@@ -128,10 +132,10 @@ export type MarkReadOutcome = { kind: "not_found" } | { kind: "already_read" } |
 
 /** Marks a message read by its recipient; only the first read reports a change (and logs its events). */
 export async function markRead(messageId: number, recipientId: number): Promise<MarkReadOutcome> {
-  const change = await changeReadState(messageId, recipientId, "read", ({ senderId, readAt, unreadCount, state }) => [
+  const change = await changeReadState(messageId, recipientId, "read", ({ senderId, firstRead, readAt, unreadCount, state }) => [
     { userId: recipientId, event: unreadCountUpdatedEvent(unreadCount) },
     { userId: recipientId, event: messageUpdatedEvent(messageId, state) },
-    { userId: senderId, event: messageReadEvent(messageId, readAt.toISOString(), recipientId) },
+    ...(firstRead ? [{ userId: senderId, event: messageReadEvent(messageId, readAt.toISOString(), recipientId) }] : []),
   ]);
   return change.kind === "changed"
     ? { kind: "first_read", frames: change.frames }
@@ -165,15 +169,18 @@ export interface MarkAllReadResult {
 export async function markAllRead(recipientId: number, upToId?: number): Promise<MarkAllReadResult> {
   return inTransaction(async (tx) => {
     // One statement, so a message sent meanwhile is either marked and reported, or neither.
-    const { rows } = await tx.query<{ sender_id: number; ids: number[]; read_at: Date }>(
+    // Only first reads are receipts: first_read is read before the statement's trigger writes them.
+    const { rows } = await tx.query<{ sender_id: number; ids: number[]; marked: number; read_at: Date }>(
       `WITH changed AS (
-         UPDATE message_copies SET is_read = true, read_at = now()
+         UPDATE message_copies c SET is_read = true, read_at = now()
           WHERE user_id = $1 AND folder = 'inbox' AND received AND NOT is_read AND ($2::bigint IS NULL OR message_id <= $2)
-          RETURNING message_id, sender_id, read_at)
-       SELECT sender_id, array_agg(message_id ORDER BY message_id) AS ids, max(read_at) AS read_at FROM changed GROUP BY sender_id ORDER BY sender_id`,
+          RETURNING message_id, sender_id, read_at, NOT EXISTS (SELECT 1 FROM read_receipts rr WHERE rr.message_id = c.message_id AND rr.reader_id = c.user_id) AS first_read)
+       SELECT sender_id, coalesce(array_agg(message_id ORDER BY message_id) FILTER (WHERE first_read), '{}') AS ids,
+              count(*)::int AS marked, max(read_at) AS read_at
+         FROM changed GROUP BY sender_id ORDER BY sender_id`,
       [recipientId, upToId ?? null],
     );
-    const marked = rows.reduce((n, r) => n + r.ids.length, 0);
+    const marked = rows.reduce((n, r) => n + r.marked, 0);
     if (marked === 0) return { marked, frames: [] };
     const readAt = rows[0].read_at.toISOString();
     const events: UserEvent[] = [{ userId: recipientId, event: unreadCountUpdatedEvent(await countUnread(recipientId, tx)) }];

@@ -24,7 +24,7 @@ const addressees = (ids: string) =>
 /** A message of the old shape (to_ids NULL) was sent to recipient_id alone. */
 export const TO_IDS = "coalesce(m.to_ids, ARRAY[m.recipient_id])";
 
-const RECEIVED_COPIES = "FROM message_copies x WHERE x.message_id = m.id AND x.received";
+const ADDRESSEES = `${TO_IDS} || coalesce(m.cc_ids, '{}') || coalesce(m.bcc_ids, '{}')`;
 
 const VIEW = {
   id: "m.id",
@@ -33,8 +33,9 @@ const VIEW = {
   title: "m.title",
   body: "m.body",
   timestamp: 'm."timestamp"',
-  // A recipient who deleted a copy unread never read it; one who deleted it read takes the receipt along.
-  is_read: `CASE WHEN c.received THEN c.is_read ELSE (SELECT count(*) > 0 AND bool_and(x.is_read) ${RECEIVED_COPIES}) END`,
+  // The sender's view: every addressee has a receipt (a receipt outlives the reader's copy).
+  is_read: `CASE WHEN c.received THEN c.is_read ELSE
+      (SELECT count(*) FROM read_receipts rr WHERE rr.message_id = m.id) >= (SELECT count(DISTINCT a) FROM unnest(${ADDRESSEES}) a) END`,
   sender_username: displayName("s"),
   recipient_username: displayName("r"),
   in_reply_to: "c.in_reply_to",
@@ -45,8 +46,8 @@ const VIEW = {
   folder: "c.folder",
   is_starred: "c.is_starred",
   read_by: `CASE WHEN c.received THEN '[]'::json ELSE (
-      SELECT coalesce(json_agg(json_build_object('id', x.user_id, 'read_at', ${ISO("x.read_at")}) ORDER BY x.read_at, x.user_id), '[]'::json)
-      ${RECEIVED_COPIES} AND x.is_read) END`,
+      SELECT coalesce(json_agg(json_build_object('id', rr.reader_id, 'read_at', ${ISO("rr.read_at")}) ORDER BY rr.read_at, rr.reader_id), '[]'::json)
+      FROM read_receipts rr WHERE rr.message_id = m.id) END`,
   attachments: `(SELECT coalesce(json_agg(json_build_object('id', a.id, 'filename', a.filename, 'content_type', a.content_type, 'size', a.size)
       ORDER BY a.position), '[]'::json) FROM attachments a WHERE a.message_id = m.id)`,
 } as const satisfies Record<keyof MessageT, string>;

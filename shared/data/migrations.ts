@@ -600,4 +600,40 @@ export const MIGRATIONS: readonly Migration[] = [
         FOREIGN KEY (message_id) REFERENCES messages (id) ON DELETE CASCADE;
     `,
   },
+  {
+    version: 22,
+    name: "read receipts: the sender's record of each recipient's first read, kept when that copy goes",
+    // A receipt belongs to the sender: a recipient who deletes (or marks unread) a copy it has
+    // read does not take the read out of the sender's read_by. Written by a trigger, so every
+    // path that reads a copy (one, bulk, mark-all, import) writes it in the same statement; the
+    // key serves both reads (a message's receipts, and whether a reader already has one).
+    sql: `
+      CREATE TABLE IF NOT EXISTS read_receipts (
+        message_id integer NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+        reader_id integer NOT NULL,
+        read_at timestamptz NOT NULL,
+        PRIMARY KEY (message_id, reader_id)
+      );
+      CREATE OR REPLACE FUNCTION read_receipts_first_read() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.received AND NEW.is_read THEN
+          INSERT INTO read_receipts (message_id, reader_id, read_at)
+          VALUES (NEW.message_id, NEW.user_id, coalesce(NEW.read_at, now()))
+          ON CONFLICT (message_id, reader_id) DO NOTHING;
+        END IF;
+        RETURN NULL;
+      END $$;
+      DROP TRIGGER IF EXISTS read_receipts_first_read ON message_copies;
+      CREATE TRIGGER read_receipts_first_read AFTER INSERT OR UPDATE OF is_read ON message_copies
+        FOR EACH ROW WHEN (NEW.received AND NEW.is_read) EXECUTE FUNCTION read_receipts_first_read();
+      CREATE OR REPLACE FUNCTION read_receipts_backfill(first_id integer, last_id integer) RETURNS void LANGUAGE plpgsql AS $$
+      BEGIN
+        INSERT INTO read_receipts (message_id, reader_id, read_at)
+        SELECT message_id, user_id, coalesce(read_at, now()) FROM message_copies
+         WHERE message_id BETWEEN first_id AND last_id AND received AND is_read
+        ON CONFLICT (message_id, reader_id) DO NOTHING;
+      END $$;
+    `,
+    backfill: { table: "messages", batchSize: 5_000, statement: "SELECT read_receipts_backfill($1, $2)" },
+  },
 ];

@@ -207,6 +207,41 @@ describe("read receipts", () => {
     const receipts = page.events.filter((e) => e.event === "message_read") as unknown as { message_id: number; reader_id: number }[];
     expect(receipts.map((r) => r.reader_id)).toEqual([b.id, c.id]);
   });
+
+  it("a receipt belongs to the sender: it stays when the reader marks the copy unread, reads it again or deletes it", async () => {
+    const [a, b, c] = [await newUser(), await newUser(), await newUser()];
+    const m = await send(a, { to: [b.id], cc: [c.id] });
+    expect((await patch(b, m.id, { is_read: true })).status).toBe(200);
+    const firstRead = ((await view(a, m.id)) as Msg).read_by;
+    expect(firstRead.map((r) => r.id)).toEqual([b.id]);
+    // Unread and read again: still the first read, and no second receipt.
+    expect((await patch(b, m.id, { is_read: false })).status).toBe(200);
+    expect(((await view(a, m.id)) as Msg).read_by).toEqual(firstRead);
+    expect((await patch(b, m.id, { is_read: true })).status).toBe(200);
+    expect(((await view(a, m.id)) as Msg).read_by).toEqual(firstRead);
+    // The reader deletes its copy, the other recipient deletes its copy unread.
+    expect((await bulk(b, { ids: [m.id], delete: true })).status).toBe(200);
+    let sent = (await view(a, m.id)) as Msg;
+    expect(sent.read_by).toEqual(firstRead);
+    expect(sent.is_read).toBe(false);
+    expect((await bulk(c, { ids: [m.id], delete: true })).status).toBe(200);
+    sent = (await view(a, m.id)) as Msg;
+    expect(sent.read_by).toEqual(firstRead);
+    expect(sent.is_read).toBe(false);
+    const page = await readEvents(a.id, 0, 100);
+    if (page.kind !== "page") throw new Error("events gone");
+    expect(page.events.filter((e) => e.event === "message_read").map((e) => (e as { reader_id: number }).reader_id)).toEqual([b.id]);
+  });
+
+  it("is_read in the sender's view stays true when every recipient read it and then deleted their copies", async () => {
+    const [a, b] = [await newUser(), await newUser()];
+    const m = await send(a, { to: [b.id] });
+    expect((await patch(b, m.id, { is_read: true })).status).toBe(200);
+    expect((await bulk(b, { ids: [m.id], delete: true })).status).toBe(200);
+    const sent = (await view(a, m.id)) as Msg;
+    expect(sent.is_read).toBe(true);
+    expect(sent.read_by.map((r) => r.id)).toEqual([b.id]);
+  });
 });
 
 describe("thread privacy", () => {

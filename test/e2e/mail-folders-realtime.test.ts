@@ -144,6 +144,9 @@ describe("folders, flags and recipients over real sockets", () => {
 
     for (const probe of all()) probe.frames.length = 0;
     for (const reader of [bob, carol, dave]) expect((await api(reader, "PUT", `/messages/${m.id}/read`)).status).toBe(200);
+    // Unread and read again is not a first read: no second receipt.
+    expect((await api(bob, "PATCH", `/messages/${m.id}`, { is_read: false })).status).toBe(200);
+    expect((await api(bob, "PATCH", `/messages/${m.id}`, { is_read: true })).status).toBe(200);
     for (const probe of [alice1, alice2])
       for (const reader of [bob, carol, dave])
         expect(await probe.waitFor((f) => f.event === "message_read" && f.reader_id === reader.id)).toEqual({

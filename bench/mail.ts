@@ -3,7 +3,8 @@
  * floors measured in the same run on the same PostgreSQL server:
  *
  * - a send to 1 recipient, requests/s against the floor's (authenticate, look the user up,
- *   insert one row; bench/throughput/floor-server.ts), at BENCH_CONNECTIONS;
+ *   insert one row; bench/throughput/floor-server.ts), at BENCH_CONNECTIONS: one sender to one
+ *   recipient, and 16 senders each to their own recipient;
  * - a send to 50 recipients against a send to 1, one client at a time (time per send);
  * - the inbox at BENCH_MAIL_MESSAGES messages, requests/s against the floor's;
  * - GET /messages/counts p50 at BENCH_MAIL_MESSAGES messages (the reader holds a fifth of them);
@@ -168,8 +169,23 @@ async function main(adminUrl: string): Promise<void> {
     const sendToOne: Scenario = { name: "send to 1", method: "POST", path: "/messages/", token: sender, body: one };
     const inbox: Scenario = { name: `inbox ?limit=${PAGE}`, method: "GET", path: `/messages/inbox/?limit=${PAGE}`, token: reader };
     // ours, its goal, and the floor's request when it differs (the floor knows only recipient_id).
+    // The same, from 16 senders to 16 recipients in turn: no two requests in flight share a sender's
+    // or a recipient's counters, which a send holds locked until it commits.
+    // One login at a time: the service sheds concurrent sign-ins beyond its hashing budget.
+    const pairs: { token: string; to: number }[] = [];
+    for (let i = 0; i < 16; i++) pairs.push({ token: await login(ours.url, `bench_user_${30 + i}`), to: 100 + i });
+    const manySenders: Scenario = {
+      ...sendToOne,
+      name: "send to 1, 16 senders",
+      clients: pairs.map((p) => ({ token: p.token, body: JSON.stringify({ to: [p.to], ...text }) })),
+    };
+    const manySendersAtFloor: Scenario = {
+      ...manySenders,
+      clients: pairs.map((p) => ({ token: p.token, body: JSON.stringify({ recipient_id: p.to, ...text }) })),
+    };
     const throughputRows: [Scenario, number, Scenario][] = [
       [sendToOne, SEND_GOAL, { ...sendToOne, body: JSON.stringify({ recipient_id: 4, ...text }) }],
+      [manySenders, SEND_GOAL, manySendersAtFloor],
       [inbox, INBOX_GOAL, inbox],
     ];
     console.log(`\n${"endpoint".padEnd(20)} conns   ours r/s  floor r/s  ratio  goal`);

@@ -31,6 +31,8 @@ export interface Scenario {
   body?: string;
   form?: boolean;
   push?: boolean;
+  /** Several clients: each request takes the next one's token and body, in turn. */
+  clients?: { token: string; body?: string }[];
 }
 
 /** Starts bench/throughput/<script>, which prints `{"url":...}` once it listens. */
@@ -67,6 +69,14 @@ export interface Sample {
   failures: number;
 }
 
+function inTurn(clients: NonNullable<Scenario["clients"]>) {
+  let next = 0;
+  return (request: autocannon.Request): autocannon.Request => {
+    const client = clients[next++ % clients.length];
+    return { ...request, headers: { ...request.headers, authorization: `Bearer ${client.token}` }, body: client.body ?? request.body };
+  };
+}
+
 export async function load(url: string, scenario: Scenario, connections: number, seconds: number): Promise<Sample> {
   const headers: Record<string, string> = {};
   if (scenario.token) headers.authorization = `Bearer ${scenario.token}`;
@@ -78,6 +88,7 @@ export async function load(url: string, scenario: Scenario, connections: number,
     body: scenario.body,
     connections,
     duration: seconds,
+    ...(scenario.clients ? { requests: [{ setupRequest: inTurn(scenario.clients) }] } : {}),
   });
   const shed = result.statusCodeStats?.["503"]?.count ?? 0;
   return {

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { messagesBulk } from "../../functions/messages-bulk";
 import { messagesCounts } from "../../functions/messages-counts";
+import { messagesDelete } from "../../functions/messages-delete";
 import { messagesList } from "../../functions/messages-list";
 import { messagesMarkRead } from "../../functions/messages-mark-read";
 import { messagesSend } from "../../functions/messages-send";
@@ -241,6 +242,33 @@ describe("read receipts", () => {
     const sent = (await view(a, m.id)) as Msg;
     expect(sent.is_read).toBe(true);
     expect(sent.read_by.map((r) => r.id)).toEqual([b.id]);
+  });
+});
+
+describe("a note to oneself", () => {
+  it("its id names the received copy for PATCH, bulk and view; DELETE and a bulk delete remove the sent copy too", async () => {
+    const a = await newUser();
+    const [m, n] = [await send(a, { to: [a.id] }), await send(a, { to: [a.id] })];
+    expect(await counts(a)).toMatchObject({ inbox: { total: 2, unread: 2 }, sent: { total: 2 } });
+    expect((await view(a, m.id))?.folder).toBe("inbox");
+    // The received copy moves; the sent copy stays in sent, and `sent` is not a received copy's folder.
+    expect((await patch(a, m.id, { folder: "archive", is_starred: true, is_read: true })).body).toMatchObject({
+      folder: "archive",
+      is_starred: true,
+      is_read: true,
+    });
+    expect((await patch(a, m.id, { folder: "sent" })).status).toBe(422);
+    expect(await bulk(a, { ids: [n.id], set: { folder: "trash" } })).toMatchObject({ status: 200, body: { updated: [n.id] } });
+    expect(await counts(a)).toMatchObject({ inbox: { total: 0 }, archive: { total: 1 }, trash: { total: 1 }, sent: { total: 2 } });
+    expect(await list(a, { folder: "sent" })).toEqual([n.id, m.id]);
+    // Deleting removes both of the sender's copies, and the message with them.
+    const before = await messageRows();
+    expect((await call(messagesDelete, { method: "DELETE", token: a.token, params: { message_id: String(m.id) } })).status).toBe(204);
+    expect(await bulk(a, { ids: [n.id], delete: true })).toMatchObject({ status: 200, body: { updated: [n.id], not_found: [] } });
+    expect(await counts(a)).toMatchObject({ archive: { total: 0 }, trash: { total: 0 }, sent: { total: 0 } });
+    expect(await list(a, { folder: "sent" })).toEqual([]);
+    expect(await view(a, m.id)).toBeNull();
+    expect(await messageRows()).toBe(before - 2);
   });
 });
 

@@ -8,10 +8,10 @@
  * Retry-After.
  */
 import type { Pool } from "pg";
-import { RateLimiterPostgres } from "rate-limiter-flexible";
 
 import { getConfig, type StateChangeLimitSettings } from "../config/config";
 import { getPool, perPool } from "../data/db";
+import { RateLimitCounter } from "../data/rate-limit-counter";
 import { ERRORS } from "../domain/errors";
 import { postgresStore, spend, spendOn } from "./throttle";
 
@@ -19,16 +19,16 @@ const MINUTE_SECONDS = 60;
 const HOUR_SECONDS = 3600;
 
 export class StateChangeLimits {
-  private readonly burst: RateLimiterPostgres;
-  private readonly hourly: RateLimiterPostgres;
+  private readonly burst: RateLimitCounter;
+  private readonly hourly: RateLimitCounter;
 
   constructor(
     pool: Pool,
     readonly settings: StateChangeLimitSettings,
   ) {
     const store = postgresStore(pool);
-    this.burst = new RateLimiterPostgres({ ...store, keyPrefix: "state_burst", points: settings.burst, duration: MINUTE_SECONDS });
-    this.hourly = new RateLimiterPostgres({ ...store, keyPrefix: "state_hour", points: settings.perHour, duration: HOUR_SECONDS });
+    this.burst = new RateLimitCounter({ ...store, keyPrefix: "state_burst", points: settings.burst, duration: MINUTE_SECONDS });
+    this.hourly = new RateLimitCounter({ ...store, keyPrefix: "state_hour", points: settings.perHour, duration: HOUR_SECONDS });
   }
 
   /** Counts one change by `userId` before it is made; 429 once either budget is spent. */

@@ -13,15 +13,16 @@
  */
 import { createHash } from "node:crypto";
 import type { Pool } from "pg";
-import { RateLimiterPostgres, RateLimiterRes } from "rate-limiter-flexible";
+import { RateLimiterRes } from "rate-limiter-flexible";
 
 import { getConfig, type ThrottleSettings } from "../config/config";
 import { getPool, perPool } from "../data/db";
+import { RATE_LIMITS_TABLE, RateLimitCounter } from "../data/rate-limit-counter";
 import { ERRORS, HttpError } from "../domain/errors";
 import { usernameSkeletons } from "../domain/usernames";
 import { UNKNOWN_ADDRESS } from "./client-address";
 
-export const TABLE = "rate_limits";
+export const TABLE = RATE_LIMITS_TABLE;
 
 /** rate-limiter-flexible's options for a counter in our table over this pool (see the constructor). */
 export function postgresStore(pool: Pool) {
@@ -42,7 +43,7 @@ export interface Spend {
   refund?: () => Promise<unknown>;
 }
 
-export const spendOn = (limiter: RateLimiterPostgres, key: string): Spend => ({
+export const spendOn = (limiter: RateLimitCounter, key: string): Spend => ({
   attempt: limiter.consume(key),
   refund: () => limiter.reward(key, 1),
 });
@@ -93,12 +94,12 @@ export interface LoginAttempt {
 }
 
 export class Throttle {
-  private readonly loginByUserAddress: RateLimiterPostgres;
-  private readonly loginByDevice: RateLimiterPostgres;
-  private readonly loginByAddress: RateLimiterPostgres;
-  private readonly registrationByAddress: RateLimiterPostgres;
-  private readonly attemptsByAccount: RateLimiterPostgres;
-  private readonly attemptsByAddress: RateLimiterPostgres;
+  private readonly loginByUserAddress: RateLimitCounter;
+  private readonly loginByDevice: RateLimitCounter;
+  private readonly loginByAddress: RateLimitCounter;
+  private readonly registrationByAddress: RateLimitCounter;
+  private readonly attemptsByAccount: RateLimitCounter;
+  private readonly attemptsByAddress: RateLimitCounter;
   private lastSweep = 0;
 
   constructor(
@@ -107,40 +108,40 @@ export class Throttle {
   ) {
     const store = postgresStore(pool);
     const { login, registration, attempts } = settings;
-    this.loginByUserAddress = new RateLimiterPostgres({
+    this.loginByUserAddress = new RateLimitCounter({
       ...store,
       keyPrefix: "login_user_address",
       points: login.failuresPerUserAddress,
       duration: login.windowSeconds,
       blockDuration: login.blockSeconds,
     });
-    this.loginByDevice = new RateLimiterPostgres({
+    this.loginByDevice = new RateLimitCounter({
       ...store,
       keyPrefix: "login_device",
       points: login.failuresPerUserAddress,
       duration: login.windowSeconds,
       blockDuration: login.blockSeconds,
     });
-    this.loginByAddress = new RateLimiterPostgres({
+    this.loginByAddress = new RateLimitCounter({
       ...store,
       keyPrefix: "login_address",
       points: login.failuresPerAddress,
       duration: login.windowSeconds,
       blockDuration: login.blockSeconds,
     });
-    this.attemptsByAccount = new RateLimiterPostgres({
+    this.attemptsByAccount = new RateLimitCounter({
       ...store,
       keyPrefix: "login_attempts_account",
       points: attempts.perAccount,
       duration: attempts.windowSeconds,
     });
-    this.attemptsByAddress = new RateLimiterPostgres({
+    this.attemptsByAddress = new RateLimitCounter({
       ...store,
       keyPrefix: "login_attempts_address",
       points: attempts.perAddress,
       duration: attempts.windowSeconds,
     });
-    this.registrationByAddress = new RateLimiterPostgres({
+    this.registrationByAddress = new RateLimitCounter({
       ...store,
       keyPrefix: "registration_address",
       points: registration.perAddress,

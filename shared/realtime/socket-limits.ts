@@ -2,16 +2,17 @@
  * What one user may take of Web PubSub, checked when they negotiate a socket URL: at most
  * WS_MAX_CONNECTIONS_PER_USER open sockets and WS_NEGOTIATE_PER_MINUTE negotiations a minute,
  * so that one account cannot fill a hub (Free_F1 holds 20 connections for the whole service).
- * The rate is rate-limiter-flexible's RateLimiterPostgres in the rate_limits table, as the login
+ * The rate is rate-limiter-flexible's PostgreSQL limiter (shared/data/rate-limit-counter.ts) in the rate_limits table, as the login
  * throttle counts (shared/auth/throttle.ts), so every instance shares it. The socket cap is also
  * enforced when a socket connects (functions/webpubsub-events.ts), since one URL can open several.
  */
 import type { Pool } from "pg";
-import { RateLimiterPostgres, RateLimiterRes } from "rate-limiter-flexible";
+import { RateLimiterRes } from "rate-limiter-flexible";
 
 import { postgresStore, retryAfterSeconds } from "../auth/throttle";
 import { getConfig, type RealtimeLimits } from "../config/config";
 import { getPool, perPool } from "../data/db";
+import { RateLimitCounter } from "../data/rate-limit-counter";
 import { connectionsOf, forgetConnection, openConnectionCount } from "../data/sockets";
 import { ERRORS, HttpError } from "../domain/errors";
 import { connectionIsOpen } from "./realtime";
@@ -22,7 +23,7 @@ const SOCKETS_RETRY_AFTER_SECONDS = 30;
 
 const negotiationLimiter = perPool(
   (pool, limits: RealtimeLimits) =>
-    new RateLimiterPostgres({
+    new RateLimitCounter({
       ...postgresStore(pool),
       keyPrefix: "ws_negotiate",
       points: limits.negotiationsPerMinute,

@@ -636,4 +636,23 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
     backfill: { table: "messages", batchSize: 5_000, statement: "SELECT read_receipts_backfill($1, $2)" },
   },
+  {
+    version: 23,
+    name: "read receipts leave with their message by a trigger, not a foreign key",
+    // The foreign key made every first read share-lock the message row, after the copy it updated:
+    // a mark-all-read beside a deletion that holds the message and waits for that copy deadlocked.
+    // A receipt is written only while its copy exists, and a message is erased only once no copy
+    // is left, so the trigger that deletes receipts with the message leaves none behind.
+    sql: `
+      ALTER TABLE read_receipts DROP CONSTRAINT IF EXISTS read_receipts_message_id_fkey;
+      CREATE OR REPLACE FUNCTION read_receipts_erase() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        DELETE FROM read_receipts r USING erased WHERE r.message_id = erased.id;
+        RETURN NULL;
+      END $$;
+      DROP TRIGGER IF EXISTS read_receipts_erase ON messages;
+      CREATE TRIGGER read_receipts_erase AFTER DELETE ON messages
+        REFERENCING OLD TABLE AS erased FOR EACH STATEMENT EXECUTE FUNCTION read_receipts_erase();
+    `,
+  },
 ];

@@ -6,9 +6,10 @@
 import { BlobServiceClient } from "@azure/storage-blob";
 import { describe, expect, it } from "vitest";
 
-import { resetConfig } from "../../shared/config/config";
+import { getConfig, resetConfig } from "../../shared/config/config";
 import { getPool } from "../../shared/data/db";
 import { ERRORS } from "../../shared/domain/errors";
+import { createBlobStore } from "../../shared/storage/blob-store";
 import { registerOverHttp, type HttpUser } from "../support/api";
 import { putBytes, requestSlot, upload } from "../support/attachments";
 import { useLocalStack } from "../support/stack";
@@ -130,6 +131,44 @@ describe("POST /messages/ with attachments", () => {
     expect(again.status).toBe(422);
     expect(again.body.detail![0].msg).toContain("already attached");
     expect(await messageCount(alice.id)).toBe(1);
+  });
+
+  it("an upload URL that expired is refused by storage, and the send naming its attachment is a 422", async () => {
+    const [alice, bob] = [await newUser(), await newUser()];
+    const file = { filename: "late.bin", content_type: "application/octet-stream", size: 4 };
+    const [late, onTime] = [(await requestSlot(open.url, alice, file)).body, (await requestSlot(open.url, alice, file)).body];
+    // The route's own signing, with a lifetime of two seconds instead of ATTACHMENT_UPLOAD_MINUTES.
+    const { attachments, azureClientId } = getConfig();
+    const store = await createBlobStore(attachments, azureClientId);
+    const expiresOn = new Date(Date.now() + 2_000);
+    const [lateUrl, onTimeUrl] = [
+      await store.uploadUrl(await blobNameOf(late.id), expiresOn),
+      await store.uploadUrl(await blobNameOf(onTime.id), expiresOn),
+    ];
+    expect(await putBytes(onTime, Buffer.from("fine"), onTimeUrl)).toBe(201);
+    await new Promise((resolve) => setTimeout(resolve, expiresOn.getTime() - Date.now() + 1_100));
+    const refused = await fetch(lateUrl, { method: "PUT", headers: late.headers, body: Buffer.from("late") });
+    expect(refused.status).toBe(403);
+    expect(await refused.text()).toMatch(/AuthenticationFailed|AuthorizationFailure/);
+    expect(
+      await container()
+        .getBlobClient(await blobNameOf(late.id))
+        .exists(),
+    ).toBe(false);
+
+    const res = await send(alice, bob, [onTime.id, late.id]);
+    expect(res.status).toBe(422);
+    expect(res.body.detail).toEqual([
+      {
+        type: "value_error",
+        loc: ["body", "attachments", 1],
+        msg: `Value error, attachment ${late.id} has not been uploaded (or its upload URL expired before it was)`,
+        input: late.id,
+      },
+    ]);
+    expect(await messageCount(alice.id)).toBe(0);
+    // The file that arrived in time was given back and still goes out.
+    expect((await send(alice, bob, [onTime.id])).status).toBe(200);
   });
 
   it("replays an idempotent retry of a send with attachments instead of refusing them", async () => {

@@ -96,7 +96,10 @@ export interface UserFrame {
 
 export const toFrame = (event: RealtimeEvent, seq: number): Frame => ({ ...event, seq });
 
-export function newMessageEvent(message: MessageT, unreadCount: number): NewMessageEvent {
+export function newMessageEvent(
+  message: Pick<MessageT, "id" | "sender_id" | "sender_username" | "title" | "timestamp">,
+  unreadCount: number,
+): NewMessageEvent {
   const { id, sender_id, sender_username, title, timestamp } = message;
   return {
     event: EVENTS.newMessage,

@@ -47,6 +47,7 @@ const VIEW = {
   cc: addressees("coalesce(m.cc_ids, '{}')"),
   bcc: `CASE WHEN c.received THEN '[]'::json ELSE ${addressees("coalesce(m.bcc_ids, '{}')")} END`,
   folder: "c.folder",
+  copy: "CASE WHEN c.received THEN 'received' ELSE 'sent' END",
   is_starred: "c.is_starred",
   read_by: `CASE WHEN c.received THEN '[]'::json ELSE (
       SELECT coalesce(json_agg(json_build_object('id', rr.reader_id, 'read_at', ${ISO("rr.read_at")}) ORDER BY rr.read_at, rr.reader_id), '[]'::json)

@@ -281,6 +281,7 @@ async function storeMessage(
     cc: named(cc),
     bcc: named(bcc),
     folder: "sent",
+    copy: "sent",
     is_starred: false,
     read_by: [],
     attachments: [],

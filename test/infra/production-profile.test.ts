@@ -197,21 +197,17 @@ describe.skipIf(skip)("the production profile of infra/main.bicep", () => {
       expect(attachments().params.allowedOrigins).toBe("[variables('corsOrigins')]");
     });
 
-    it("a lifecycle rule deletes uploads still tagged attachment-state=pending, a backstop documented in docs/deploy.md", () => {
-      const policy = one(attachments().template, "Microsoft.Storage/storageAccounts/managementPolicies");
-      const rules = (policy.properties.policy as { rules: { definition: unknown; enabled: boolean }[] }).rules;
-      expect(rules).toHaveLength(1);
-      expect(rules[0].enabled).toBe(true);
-      expect(rules[0].definition).toEqual({
-        filters: {
-          blobTypes: ["blockBlob"],
-          prefixMatch: ["[format('{0}/', parameters('containerName'))]"],
-          blobIndexMatch: [{ name: "attachment-state", op: "==", value: "pending" }],
-        },
-        actions: { baseBlob: { delete: { daysAfterCreationGreaterThan: "[parameters('orphanDeleteAfterDays')]" } } },
-      });
-      expect(attachments().template.parameters.orphanDeleteAfterDays.defaultValue).toBe(2);
-      expect(prose("docs/deploy.md")).toContain("whose blob index tag `attachment-state` is `pending` after 2 days");
+    it("no lifecycle rule: none can tell an upload never attached from a file a message holds, so the app's sweep is the cleanup (docs/deploy.md says why)", () => {
+      // A rule filters by blob type, name prefix and index tags (== only); every attachment is a
+      // block blob under one prefix with no tag the uploader could not forge, so any rule deleting
+      // by age would delete files messages still hold.
+      for (const t of [deployed({ privateNetworking: false }), deployed({ privateNetworking: true, malwareScanning: true })])
+        expect(JSON.stringify(t)).not.toContain("Microsoft.Storage/storageAccounts/managementPolicies");
+      expect(attachments().template.parameters).not.toHaveProperty("orphanDeleteAfterDays");
+      const deploy = prose("docs/deploy.md");
+      expect(deploy).toContain("**No lifecycle rule.**");
+      expect(deploy).toContain("`attachments-sweep` timer, every 5 minutes");
+      expect(prose("docs/reliability.md")).not.toContain("lifecycle rule that deletes");
     });
 
     it("exposes the blob endpoint, the container and the malware-scanning switch as app settings under the names the code reads", () => {

@@ -927,7 +927,7 @@ const ROLE_USES: Record<string, { role: string; usedBy: string; used: () => bool
   },
   "attachments: b7e6dc6d-f1e8-4753-8033-0f276bb0955b to appPrincipalId": {
     role: "Storage Blob Data Owner (the attachments container)",
-    usedBy: "attachments: read, write and delete them, their index tags (Defender's verdict, attachment-state)",
+    usedBy: "attachments: read, write and delete them, their index tags (Defender's verdict)",
     used: () => appSettings[SETTINGS.attachmentContainer] === "[attachments.outputs.containerName]",
   },
   "attachments: db58b8e5-c6ad-4a2a-8342-4190687cbf4a to appPrincipalId": {

@@ -78,7 +78,7 @@ describe.runIf(found || Boolean(process.env.CI))("the example page sends files a
     await senderPage.click("#compose button");
     await expect.poll(() => senderPage.textContent("#sent"), { timeout: 30_000 }).toMatch(/^sent message \d+ with 2 file\(s\)$/);
     expect(await senderPage.textContent("#error")).toBe("");
-    expect(await senderPage.evaluate(() => (document.getElementById("progress") as HTMLProgressElement).value)).toBe(1);
+    expect(await senderPage.locator("#progress").evaluate((bar) => (bar as unknown as { value: number }).value)).toBe(1);
 
     const listed = readerPage.locator("#files li");
     await expect.poll(() => listed.count(), { timeout: 15_000 }).toBe(2);

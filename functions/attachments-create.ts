@@ -3,6 +3,7 @@ import "../shared/http/startup";
 import { getConfig } from "../shared/config/config";
 import { createAttachment, newBlobName } from "../shared/data/attachments";
 import { attachmentTooLargeDetail, ERRORS } from "../shared/domain/errors";
+import { SWEEP_EVERY_MINUTES, UNATTACHED_HOURS } from "../shared/http/attachment-cleanup";
 import { defineEndpoint } from "../shared/http/endpoint";
 import { HttpError, json } from "../shared/http/http";
 import { AttachmentCreate, UploadSlot } from "../shared/http/schemas";
@@ -23,7 +24,9 @@ export const attachmentsCreate = defineEndpoint({
   errors: [413, 429, 503],
   handler: async ({ user, body }) => {
     const limits = getConfig().attachments;
-    if (body.size > limits.maxBytes) throw new HttpError(413, attachmentTooLargeDetail(limits.maxBytes));
+    // A file larger than all the pending bytes a user may hold could never get a slot.
+    const largest = Math.min(limits.maxBytes, limits.pendingMaxBytes);
+    if (body.size > largest) throw new HttpError(413, attachmentTooLargeDetail(largest));
     // Signed before the row is written: storage being down leaves no slot behind to count against the user.
     const blobName = newBlobName();
     const expiresAt = new Date(Date.now() + limits.uploadMinutes * 60_000);
@@ -31,10 +34,13 @@ export const attachmentsCreate = defineEndpoint({
     const created = await createAttachment(
       user.id,
       { blobName, filename: body.filename, contentType: body.content_type, size: body.size },
-      limits,
+      { ...limits, unattachedHours: UNATTACHED_HOURS },
     );
-    if (created.kind === "too_many") throw new HttpError(429, ERRORS.tooManyPendingUploads);
-    if (created.kind === "too_many_bytes") throw new HttpError(429, ERRORS.tooManyPendingUploadBytes);
+    if (created.kind !== "created") {
+      // Room is made when the sweep after the oldest uploads' expiry deletes them (or sooner, by sending them).
+      const retryAfter = { "Retry-After": String(created.expiresInSeconds + SWEEP_EVERY_MINUTES * 60) };
+      throw new HttpError(429, created.kind === "too_many" ? ERRORS.tooManyPendingUploads : ERRORS.tooManyPendingUploadBytes, retryAfter);
+    }
     return json(201, {
       id: created.attachment.id,
       upload_url: uploadUrl,

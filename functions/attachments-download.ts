@@ -5,9 +5,10 @@ import { z } from "zod";
 import { getConfig } from "../shared/config/config";
 import { attachmentForViewer } from "../shared/data/attachments";
 import { ERRORS } from "../shared/domain/errors";
+import { canBeId } from "../shared/domain/schemas";
 import { defineEndpoint } from "../shared/http/endpoint";
 import { HttpError } from "../shared/http/http";
-import { ID_MAX, MessagePath } from "../shared/http/schemas";
+import { MessagePath } from "../shared/http/schemas";
 import { getBlobStore } from "../shared/storage/blob-store";
 
 /** How soon to ask again while Defender scans (it usually takes seconds). */
@@ -29,7 +30,7 @@ export const attachmentsDownload = defineEndpoint({
   success: 302,
   errors: [404, 409, 410, 503],
   handler: async ({ user, path: { message_id, attachment_id } }) => {
-    const named = UUID.test(attachment_id) && message_id >= 1 && message_id <= ID_MAX;
+    const named = UUID.test(attachment_id) && canBeId(message_id);
     const file = named ? await attachmentForViewer(message_id, attachment_id, user.id) : null;
     if (!file) throw new HttpError(404, ERRORS.attachmentNotFound);
     const { attachments } = getConfig();

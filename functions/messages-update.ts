@@ -2,8 +2,8 @@ import "../shared/http/startup";
 
 import { getStateChangeLimits } from "../shared/auth/state-change-limits";
 import { changeCopies } from "../shared/data/copy-changes";
-import { canBeId } from "../shared/data/messages";
 import { ERRORS } from "../shared/domain/errors";
+import { canBeId } from "../shared/domain/schemas";
 import { defineEndpoint } from "../shared/http/endpoint";
 import { HttpError, ok, validationError } from "../shared/http/http";
 import { Message, MessagePatch, MessagePath } from "../shared/http/schemas";

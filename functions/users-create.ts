@@ -1,14 +1,14 @@
 import "../shared/http/startup";
 
 import { clientAddress } from "../shared/auth/client-address";
-import { isCommonPassword } from "../shared/auth/common-passwords";
+import { refuseCommonPassword } from "../shared/auth/common-passwords";
 import { admitPasswordHashing, hashPassword } from "../shared/auth/passwords";
 import { securityLog } from "../shared/auth/security-log";
 import { getThrottle } from "../shared/auth/throttle";
 import { createUser } from "../shared/data/users";
-import { COMMON_PASSWORD_ISSUE, ERRORS } from "../shared/domain/errors";
+import { ERRORS } from "../shared/domain/errors";
 import { defineEndpoint } from "../shared/http/endpoint";
-import { HttpError, ok, validationError } from "../shared/http/http";
+import { HttpError, ok } from "../shared/http/http";
 import { UserCreate, UserPublic } from "../shared/http/schemas";
 
 export const usersCreate = defineEndpoint({
@@ -23,7 +23,7 @@ export const usersCreate = defineEndpoint({
   errors: [400, 429, 503],
   handler: async ({ request, context, body }) => {
     // Part of validating the request: a 422 before anything is counted, hashed or written.
-    if (await isCommonPassword(body.password)) throw validationError([{ ...COMMON_PASSWORD_ISSUE, loc: ["body", "password"] }]);
+    await refuseCommonPassword(body.password, "password");
     const address = clientAddress(request);
     await admitPasswordHashing(address); // hashing past its budget: 503 before anything is counted or written
     // Counted once the request is valid and before the costly hash: 429 past the per-address limit.

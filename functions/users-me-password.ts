@@ -1,14 +1,14 @@
 import "../shared/http/startup";
 
 import { clientAddress } from "../shared/auth/client-address";
-import { isCommonPassword } from "../shared/auth/common-passwords";
+import { refuseCommonPassword } from "../shared/auth/common-passwords";
 import { confirmPassword } from "../shared/auth/confirm-password";
 import { hashPassword } from "../shared/auth/passwords";
 import { securityLog } from "../shared/auth/security-log";
 import { changePassword, userAgentOf } from "../shared/auth/sessions";
-import { COMMON_PASSWORD_ISSUE, ERRORS } from "../shared/domain/errors";
+import { ERRORS } from "../shared/domain/errors";
 import { defineEndpoint } from "../shared/http/endpoint";
-import { HttpError, ok, validationError } from "../shared/http/http";
+import { HttpError, ok } from "../shared/http/http";
 import { PasswordChange, Token } from "../shared/http/schemas";
 import { closeSessionSockets } from "../shared/realtime/realtime";
 
@@ -27,7 +27,7 @@ export const usersMePassword = defineEndpoint({
   response: Token,
   errors: [400, 429, 503],
   handler: async ({ request, context, user, body }) => {
-    if (await isCommonPassword(body.new_password)) throw validationError([{ ...COMMON_PASSWORD_ISSUE, loc: ["body", "new_password"] }]);
+    await refuseCommonPassword(body.new_password, "new_password");
     const address = clientAddress(request);
     const actor = { userId: user.id, sessionId: user.sessionId, address };
     const account = await confirmPassword(request, user.id, body.current_password);

@@ -29,13 +29,27 @@ interface CoreFunctionMetadata {
   bindings: Record<string, TriggerBinding>;
 }
 
+/**
+ * What the library hands the worker at its first registration. The worker asks it for the
+ * capabilities it reports to the host; `HttpUri` among them is how the host learns that the app
+ * streams HTTP (`app.setup({ enableHttpStream: true })`) and proxies requests to that address.
+ */
+export interface ProgrammingModel {
+  name: string;
+  version: string;
+  getCapabilities(workerCapabilities: Record<string, string>): Promise<Record<string, string>>;
+}
+
 const registry = new Map<string, RegisteredFunction>();
+let model: ProgrammingModel | undefined;
 
 const coreApi = {
   version: "local",
-  setProgrammingModel(): void {},
-  getProgrammingModel(): undefined {
-    return undefined;
+  setProgrammingModel(programmingModel: ProgrammingModel): void {
+    model = programmingModel;
+  },
+  getProgrammingModel(): ProgrammingModel | undefined {
+    return model;
   },
   registerFunction(metadata: CoreFunctionMetadata, handler: RegisteredHandler) {
     if (registry.has(metadata.name)) {
@@ -80,4 +94,9 @@ export function installFunctionsCore(): void {
 
 export function registeredFunctions(): RegisteredFunction[] {
   return [...registry.values()];
+}
+
+/** The programming model the last loaded copy of `@azure/functions` set, as the worker would hold it. */
+export function programmingModel(): ProgrammingModel | undefined {
+  return model;
 }

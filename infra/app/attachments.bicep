@@ -1,7 +1,6 @@
 // Attachments get a storage account of their own rather than the Functions host's: the host's account
 // gives the app Storage Blob Data Owner on every container (its keys, locks and deployment package), which
-// would cover attachments too, and CORS, lifecycle rules and Defender's per-GB scanning apply to a whole
-// account. Browsers upload and download here directly (user-delegation SAS), so this account keeps its
+// would cover attachments too, and CORS and Defender's per-GB scanning apply to a whole account. Browsers upload and download here directly (user-delegation SAS), so this account keeps its
 // public endpoint even with private networking on.
 param name string
 param location string
@@ -17,13 +16,10 @@ param malwareScanning bool = false
 @minValue(1)
 @description('Most GB Defender scans a month (then it stops scanning until the next month).')
 param malwareScanningCapGBPerMonth int = 1000
-@minValue(2)
-@description('Days after which an upload still tagged attachment-state=pending is deleted: a backstop behind the app\'s own 24-hour cleanup.')
-param orphanDeleteAfterDays int = 2
 
 var roles = {
-  // Blob read, write and delete plus index tags (tags/read, tags/write), which Storage Blob Data
-  // Contributor lacks: the app reads Defender's verdict tag and marks an upload attached.
+  // Blob read, write and delete plus index tags (tags/read), which Storage Blob Data Contributor
+  // lacks: the app reads Defender's verdict tag.
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
   storageBlobDelegator: 'db58b8e5-c6ad-4a2a-8342-4190687cbf4a'
 }
@@ -50,7 +46,10 @@ resource blobs 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
   name: 'default'
   properties: {
     // A browser on an allowed origin PUTs the file (one request, or blocks and a block list) and GETs it.
-    // Storage answers the preflight (OPTIONS) itself from these rules.
+    // Storage answers the preflight (OPTIONS) itself from these rules. A download reaches storage
+    // through the API's redirect, and a cross-origin redirect turns the request's Origin into "null",
+    // which no listed origin matches: the second rule lets any origin read (GET only) what a
+    // read-only URL, itself the permission, names.
     cors: {
       corsRules: empty(allowedOrigins)
         ? []
@@ -59,6 +58,13 @@ resource blobs 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
               allowedOrigins: allowedOrigins
               allowedMethods: ['GET', 'PUT']
               allowedHeaders: ['content-type', 'x-ms-blob-type', 'x-ms-*']
+              exposedHeaders: ['etag', 'x-ms-*']
+              maxAgeInSeconds: 3600
+            }
+            {
+              allowedOrigins: ['*']
+              allowedMethods: ['GET']
+              allowedHeaders: ['range']
               exposedHeaders: ['etag', 'x-ms-*']
               maxAgeInSeconds: 3600
             }
@@ -73,32 +79,10 @@ resource container 'Microsoft.Storage/storageAccounts/blobServices/containers@20
   properties: { publicAccess: 'None' }
 }
 
-// The backstop for orphans: the upload URL's headers tag each upload attachment-state=pending, and the app
-// retags it attached when a message takes it. Lifecycle rules run about once a day.
-resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05-01' = {
-  parent: account
-  name: 'default'
-  properties: {
-    policy: {
-      rules: [
-        {
-          name: 'delete-orphaned-uploads'
-          enabled: true
-          type: 'Lifecycle'
-          definition: {
-            filters: {
-              blobTypes: ['blockBlob']
-              prefixMatch: ['${containerName}/']
-              blobIndexMatch: [{ name: 'attachment-state', op: '==', value: 'pending' }]
-            }
-            actions: { baseBlob: { delete: { daysAfterCreationGreaterThan: orphanDeleteAfterDays } } }
-          }
-        }
-      ]
-    }
-  }
-  dependsOn: [container]
-}
+// No lifecycle rule: a rule selects blobs by type, name prefix and index tags (equality only, and never
+// by exclusion), and nothing of those tells an upload never attached from a file a message holds (the
+// blob's name is fixed when its upload URL is signed, and an upload URL that could tag would let the
+// uploader forge Defender's verdict tag). The app's sweep is the cleanup (docs/deploy.md, Attachments).
 
 // Data access at the container, the narrowest scope a data role takes.
 resource appUsesAttachments 'Microsoft.Authorization/roleAssignments@2022-04-01' = {

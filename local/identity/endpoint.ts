@@ -4,9 +4,10 @@
  * &client_id=…` with the `X-IDENTITY-HEADER` secret, answering `access_token`, `expires_on`,
  * `resource`, `token_type`. What `ManagedIdentityCredential` (via MSAL) sends and reads.
  */
-import { randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 
+import { sameSecret } from "../../shared/domain/secrets";
 import { listen } from "../listen";
 import { Issuer, RESOURCES } from "./issuer";
 
@@ -34,12 +35,6 @@ export interface IdentityEndpoint {
   close(): Promise<void>;
 }
 
-function sameText(a: string, b: string): boolean {
-  const left = Buffer.from(a);
-  const right = Buffer.from(b);
-  return left.length === right.length && timingSafeEqual(left, right);
-}
-
 function refuse(res: ServerResponse, status: number, message: string): void {
   // The App Service shape; MSAL reads `message` (or `error`) into its error.
   res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify({ statusCode: status, message }));
@@ -56,7 +51,7 @@ export async function startIdentityEndpoint(options: IdentityEndpointOptions = {
     const query = url.searchParams;
     if (req.method !== "GET" || url.pathname !== MSI_PATH) return refuse(res, 404, "Not found.");
     const secret = req.headers["x-identity-header"];
-    if (typeof secret !== "string" || !sameText(secret, header))
+    if (typeof secret !== "string" || !sameSecret(secret, header))
       return refuse(res, 401, "The X-IDENTITY-HEADER header is missing or wrong.");
     if (query.get("api-version") !== MSI_API_VERSION) return refuse(res, 400, `Unsupported api-version; use ${MSI_API_VERSION}.`);
     const resource = query.get("resource") ?? "";

@@ -3,7 +3,9 @@
  * Data messages are numbered; those the client has not acked are kept (up to a bound) and sent
  * again, in order, when the client reconnects with the session's reconnection token.
  */
-import { randomBytes, timingSafeEqual } from "node:crypto";
+import { randomBytes } from "node:crypto";
+
+import { sameSecret } from "../../shared/domain/secrets";
 
 export const RELIABLE_SUBPROTOCOL = "json.reliable.webpubsub.azure.v1";
 
@@ -63,9 +65,7 @@ export class ReliableSession {
   }
 
   matches(token: string): boolean {
-    const expected = Buffer.from(this.reconnectionToken);
-    const given = Buffer.from(token);
-    return given.length === expected.length && timingSafeEqual(given, expected);
+    return sameSecret(token, this.reconnectionToken);
   }
 
   /** Starts the reconnection window after a drop; `expire` ends the session if nobody comes back. */

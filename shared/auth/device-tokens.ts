@@ -6,10 +6,11 @@
  * counted by a budget of its own instead of the account's, so failures from other clients never
  * lock it out. It names the account by id and holds a random device id; nothing else.
  */
-import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHmac, hkdfSync, randomBytes } from "node:crypto";
 import type { HttpRequest } from "@azure/functions";
 
 import { getConfig } from "../config/config";
+import { sameSecret } from "../domain/secrets";
 
 const VERSION = "d1";
 /** How long a device stays known without logging in again (each login renews the token). */
@@ -39,9 +40,7 @@ export function knownDevice(token: string | undefined, userId: number, now = Dat
   const parts = token.split(".");
   if (parts.length !== 5 || parts[0] !== VERSION) return null;
   const [, uid, issuedAt, deviceId, signature] = parts;
-  const expected = Buffer.from(mac(parts.slice(0, 4).join(".")));
-  const given = Buffer.from(signature);
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null;
+  if (!sameSecret(signature, mac(parts.slice(0, 4).join(".")))) return null;
   if (uid !== String(userId) || !/^[\w-]{1,64}$/.test(deviceId)) return null;
   if (Number(issuedAt) * 1000 + DEVICE_TOKEN_MAX_AGE_SECONDS * 1000 < now) return null;
   return deviceId;

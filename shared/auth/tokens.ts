@@ -2,7 +2,7 @@ import { createSecretKey, type KeyObject } from "node:crypto";
 import jwt from "jsonwebtoken";
 
 import { getConfig } from "../config/config";
-import { ID_MAX } from "../domain/schemas";
+import { canBeId } from "../domain/schemas";
 import { isStorableText } from "../domain/text";
 
 const ALGORITHM = "HS256";
@@ -60,7 +60,7 @@ export function verifyAccessToken(token: string): AccessClaims | null {
     // Validly signed yet naming no possible user (we never issue such a token): refused before any query sees it.
     if (!isStorableText(claims.sub)) return null;
     const uid = (claims as { uid?: unknown }).uid;
-    if (typeof uid === "number" && !(Number.isSafeInteger(uid) && uid >= 1 && uid <= ID_MAX)) return null;
+    if (typeof uid === "number" && !canBeId(uid)) return null;
     const sid = (claims as { sid?: unknown }).sid;
     if (sid !== undefined && !(typeof sid === "string" && isSessionId(sid) && typeof uid === "number")) return null;
     return { sub: claims.sub, exp: claims.exp, iat: claims.iat, uid: typeof uid === "number" ? uid : undefined, sid };

@@ -39,9 +39,15 @@ export interface NewAttachment {
 export interface PendingLimits {
   pendingMax: number;
   pendingMaxBytes: number;
+  /** How long an upload stays pending before the sweep deletes it. */
+  unattachedHours: number;
 }
 
-export type CreateResult = { kind: "created"; attachment: Attachment } | { kind: "too_many" } | { kind: "too_many_bytes" };
+/** Refused slots say when enough of the owner's pending uploads will have expired to make room. */
+export type CreateResult =
+  | { kind: "created"; attachment: Attachment }
+  | { kind: "too_many"; expiresInSeconds: number }
+  | { kind: "too_many_bytes"; expiresInSeconds: number };
 
 /** Random, unrelated to the id and the filename: 192 bits, URL-safe. */
 export const newBlobName = (): string => randomBytes(24).toString("base64url");
@@ -59,14 +65,40 @@ export async function createAttachment(ownerId: number, file: NewAttachment, lim
       "SELECT count(*)::int AS n, coalesce(sum(size), 0)::float8 AS bytes FROM attachments WHERE owner_id = $1 AND message_id IS NULL",
       [ownerId],
     );
-    if (rows[0].n >= limits.pendingMax) return { kind: "too_many" };
-    if (rows[0].bytes + file.size > limits.pendingMaxBytes) return { kind: "too_many_bytes" };
+    if (rows[0].n >= limits.pendingMax) {
+      // The oldest pending upload is the first to expire, making room for one more.
+      const expiresInSeconds = await secondsUntilFreed(tx, ownerId, limits.unattachedHours, { slots: 1, bytes: 0 });
+      return { kind: "too_many", expiresInSeconds };
+    }
+    if (rows[0].bytes + file.size > limits.pendingMaxBytes) {
+      const over = rows[0].bytes + file.size - limits.pendingMaxBytes;
+      const expiresInSeconds = await secondsUntilFreed(tx, ownerId, limits.unattachedHours, { slots: 0, bytes: over });
+      return { kind: "too_many_bytes", expiresInSeconds };
+    }
     const inserted = await tx.query<Attachment>(
       `INSERT INTO attachments (id, owner_id, blob_name, filename, content_type, size) VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${COLUMNS}`,
       [randomUUID(), ownerId, file.blobName, file.filename, file.contentType, file.size],
     );
     return { kind: "created", attachment: inserted.rows[0] };
   });
+}
+
+/**
+ * Seconds until the owner's oldest pending uploads, expiring in the order they were made, free
+ * `slots` places and `bytes` bytes between them (capped at all of them).
+ */
+async function secondsUntilFreed(tx: Queryable, ownerId: number, hours: number, need: { slots: number; bytes: number }): Promise<number> {
+  const { rows } = await tx.query<{ seconds: number }>(
+    `SELECT greatest(0, ceil(extract(epoch FROM created_at + make_interval(hours => $2) - now())))::int AS seconds
+       FROM (SELECT id, created_at, count(*) OVER w AS freed_slots, sum(size) OVER w AS freed_bytes, sum(size) OVER () AS held_bytes
+               FROM attachments WHERE owner_id = $1 AND message_id IS NULL
+             WINDOW w AS (ORDER BY created_at, id)) pending
+      WHERE freed_slots >= $3 AND freed_bytes >= least($4, held_bytes)
+      ORDER BY created_at, id
+      LIMIT 1`,
+    [ownerId, hours, need.slots, need.bytes],
+  );
+  return rows[0]?.seconds ?? 0;
 }
 
 /** The rows a send names, in no particular order (those that do not exist are absent). */

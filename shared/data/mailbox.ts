@@ -13,11 +13,11 @@ import {
   type UserEvent,
   type UserFrame,
 } from "../domain/events";
-import type { MessageT } from "../domain/schemas";
+import { canBeId, type MessageT } from "../domain/schemas";
 import { getPool, inTransaction, type Queryable } from "./db";
 import { logEvents } from "./event-log";
 import { FROM_COPIES, MESSAGE_COLUMNS, toMessage, type MessageRow } from "./message-view";
-import { canBeId, countUnread, withinBytes } from "./messages";
+import { countUnread, withinBytes } from "./messages";
 
 /**
  * The copy a message id names for this user: the received one when they have both (a note to

@@ -4,7 +4,7 @@
  * one user's copies through one index each. docs/mail-model.md tells the model.
  */
 import { newMessageEvent, type UserFrame } from "../domain/events";
-import type { MessageT } from "../domain/schemas";
+import { canBeId, type MessageT } from "../domain/schemas";
 import { ADDRESSEE_KEY_SQL, type Folder } from "./copies";
 import { getPool, inTransaction, type Queryable } from "./db";
 import { logWithUnreadCounts } from "./event-log";
@@ -12,10 +12,6 @@ import { claimKey, fingerprint, recordAnswer } from "./idempotency";
 import { AS_SENT, FROM_COPIES, fromCopies, MESSAGE_COLUMNS, MESSAGE_FIELDS, toMessage, type MessageRow } from "./message-view";
 
 export { FROM_COPIES, MESSAGE_COLUMNS, toMessage, type MessageRow } from "./message-view";
-
-// ids are SERIAL (int4): a larger number can name no row, and must not reach the database as one.
-const INT4_MAX = 2_147_483_647;
-export const canBeId = (n: number) => Number.isSafeInteger(n) && n >= 1 && n <= INT4_MAX;
 
 export interface Page {
   limit: number;

@@ -11,6 +11,9 @@ import { FORBIDDEN_CHARACTERS_MESSAGE, normalizeUsername, usernameProblem } from
 /** Ids are SERIAL (int4) columns: no row has a larger one. */
 export const ID_MAX = 2_147_483_647;
 
+/** A number that can name a row: a larger one must not reach the database as an id. */
+export const canBeId = (n: number): boolean => Number.isSafeInteger(n) && n >= 1 && n <= ID_MAX;
+
 const INTEGER_TEXT = /^\s*[-+]?\d+\s*$/;
 
 /** An integer sent as a JSON number or as a numeric string ("2"), as Pydantic accepts. */

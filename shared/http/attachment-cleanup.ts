@@ -8,8 +8,9 @@ import { deleteUnattached, forgetBlobDeletions, queuedBlobDeletions } from "../d
 import { ATTACHMENTS_PER_MESSAGE } from "../domain/schemas";
 import { getBlobStore } from "../storage/blob-store";
 
-/** Uploads never attached are deleted after this long. */
+/** Uploads never attached are deleted after this long, by the sweep that runs this often. */
 export const UNATTACHED_HOURS = 24;
+export const SWEEP_EVERY_MINUTES = 5;
 /** Rows deleted, and blobs deleted, per batch; a sweep runs a bounded number of batches. */
 const BATCH = 500;
 const BATCHES_PER_SWEEP = 20;

@@ -1,17 +1,12 @@
-import { createHmac, timingSafeEqual } from "node:crypto";
+import { createHmac } from "node:crypto";
 import type { HttpRequest } from "@azure/functions";
 
 import type { Config } from "../config/config";
 import { connectionStringField } from "../config/connection-string";
+import { sameSecret } from "../domain/secrets";
 
 /** The query parameter of the event-handler URL that carries WEBPUBSUB_EVENT_HANDLER_KEY. */
 export const EVENT_HANDLER_KEY_PARAM = "key";
-
-function sameText(a: string, b: string): boolean {
-  const left = Buffer.from(a);
-  const right = Buffer.from(b);
-  return left.length === right.length && timingSafeEqual(left, right);
-}
 
 /** `sha256=<hex>` values (comma-separated when the service has two keys) over the connection id. */
 function signatureMatches(request: HttpRequest, accessKey: string): boolean {
@@ -19,7 +14,7 @@ function signatureMatches(request: HttpRequest, accessKey: string): boolean {
   const header = request.headers.get("ce-signature");
   if (!connectionId || !header) return false;
   const expected = `sha256=${createHmac("sha256", accessKey).update(connectionId).digest("hex")}`;
-  return header.split(",").some((value) => sameText(value.trim(), expected));
+  return header.split(",").some((value) => sameSecret(value.trim(), expected));
 }
 
 /**
@@ -29,7 +24,7 @@ function signatureMatches(request: HttpRequest, accessKey: string): boolean {
  */
 export function isTrustedEventCaller(request: HttpRequest, config: Config): boolean {
   const key = request.query.get(EVENT_HANDLER_KEY_PARAM);
-  if (config.eventHandlerKey && key && sameText(key, config.eventHandlerKey)) return true;
+  if (config.eventHandlerKey && key && sameSecret(key, config.eventHandlerKey)) return true;
   const accessKey =
     config.webPubSub.kind === "connectionString" ? connectionStringField(config.webPubSub.connectionString, "AccessKey") : undefined;
   if (!accessKey) return false;

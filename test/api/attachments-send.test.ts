@@ -6,10 +6,11 @@
 import { BlobServiceClient } from "@azure/storage-blob";
 import { describe, expect, it } from "vitest";
 
-import { resetConfig } from "../../shared/config/config";
+import { getConfig, resetConfig } from "../../shared/config/config";
 import { getPool } from "../../shared/data/db";
 import { ERRORS } from "../../shared/domain/errors";
-import { registerOverHttp, type HttpUser } from "../support/api";
+import { createBlobStore } from "../../shared/storage/blob-store";
+import { registerOverHttp, TEST_PASSWORD, type HttpUser } from "../support/api";
 import { putBytes, requestSlot, upload } from "../support/attachments";
 import { useLocalStack } from "../support/stack";
 
@@ -132,6 +133,44 @@ describe("POST /messages/ with attachments", () => {
     expect(await messageCount(alice.id)).toBe(1);
   });
 
+  it("an upload URL that expired is refused by storage, and the send naming its attachment is a 422", async () => {
+    const [alice, bob] = [await newUser(), await newUser()];
+    const file = { filename: "late.bin", content_type: "application/octet-stream", size: 4 };
+    const [late, onTime] = [(await requestSlot(open.url, alice, file)).body, (await requestSlot(open.url, alice, file)).body];
+    // The route's own signing, with a lifetime of two seconds instead of ATTACHMENT_UPLOAD_MINUTES.
+    const { attachments, azureClientId } = getConfig();
+    const store = await createBlobStore(attachments, azureClientId);
+    const expiresOn = new Date(Date.now() + 2_000);
+    const [lateUrl, onTimeUrl] = [
+      await store.uploadUrl(await blobNameOf(late.id), expiresOn),
+      await store.uploadUrl(await blobNameOf(onTime.id), expiresOn),
+    ];
+    expect(await putBytes(onTime, Buffer.from("fine"), onTimeUrl)).toBe(201);
+    await new Promise((resolve) => setTimeout(resolve, expiresOn.getTime() - Date.now() + 1_100));
+    const refused = await fetch(lateUrl, { method: "PUT", headers: late.headers, body: Buffer.from("late") });
+    expect(refused.status).toBe(403);
+    expect(await refused.text()).toMatch(/AuthenticationFailed|AuthorizationFailure/);
+    expect(
+      await container()
+        .getBlobClient(await blobNameOf(late.id))
+        .exists(),
+    ).toBe(false);
+
+    const res = await send(alice, bob, [onTime.id, late.id]);
+    expect(res.status).toBe(422);
+    expect(res.body.detail).toEqual([
+      {
+        type: "value_error",
+        loc: ["body", "attachments", 1],
+        msg: `Value error, attachment ${late.id} has not been uploaded (or its upload URL expired before it was)`,
+        input: late.id,
+      },
+    ]);
+    expect(await messageCount(alice.id)).toBe(0);
+    // The file that arrived in time was given back and still goes out.
+    expect((await send(alice, bob, [onTime.id])).status).toBe(200);
+  });
+
   it("replays an idempotent retry of a send with attachments instead of refusing them", async () => {
     const [alice, bob] = [await newUser(), await newUser()];
     const slot = await upload(open.url, alice, Buffer.from("once"));
@@ -214,6 +253,66 @@ describe("erasure", () => {
     expect((await remove(bob)).status).toBe(204);
     expect(await blob.exists()).toBe(false);
     expect((await getPool().query("SELECT 1 FROM attachments WHERE id = $1", [slot.id])).rowCount).toBe(0);
+  });
+});
+
+describe("erasure with accounts deleted", () => {
+  const deleteAccount = async (user: HttpUser) => {
+    const res = await fetch(`${open.url}/users/me`, {
+      method: "DELETE",
+      headers: { authorization: `Bearer ${user.token}`, "content-type": "application/json" },
+      body: JSON.stringify({ password: TEST_PASSWORD }),
+    });
+    expect(res.status).toBe(204);
+  };
+  const deleteCopy = (user: HttpUser, messageId: number) =>
+    fetch(`${open.url}/messages/${messageId}`, { method: "DELETE", headers: { authorization: `Bearer ${user.token}` } });
+  const rowsOf = async (ids: string[]) => (await getPool().query("SELECT id FROM attachments WHERE id = ANY($1::uuid[])", [ids])).rowCount;
+
+  it("deleting an account deletes the blobs nobody else holds (its notes to itself, its pending uploads), and keeps those a recipient holds", async () => {
+    const [alice, bob] = [await newUser(), await newUser()];
+    const mine = await upload(open.url, alice, Buffer.from("note to self"));
+    const shared = await upload(open.url, alice, Buffer.from("for bob"));
+    const pending = await upload(open.url, alice, Buffer.from("never sent"));
+    const note = await send(alice, alice, [mine.id]);
+    const toBob = await send(alice, bob, [shared.id]);
+    expect([note.status, toBob.status]).toEqual([200, 200]);
+    const [mineBlob, sharedBlob, pendingBlob] = await Promise.all([mine, shared, pending].map((a) => blobNameOf(a.id)));
+    const exists = (name: string) => container().getBlobClient(name).exists();
+
+    await deleteAccount(alice);
+    expect(await exists(mineBlob)).toBe(false);
+    expect(await exists(pendingBlob)).toBe(false);
+    expect(await exists(sharedBlob)).toBe(true);
+    expect(await rowsOf([mine.id, pending.id])).toBe(0);
+    // Bob still downloads it, from "deleted user".
+    const res = await download(bob, toBob.body.id as number, shared.id);
+    expect(res.status).toBe(302);
+    expect(await (await fetch(res.headers.get("location")!)).text()).toBe("for bob");
+  });
+
+  it("a deleted sender's message loses its blob with the recipient's last copy, whether deleted alone or with the recipient's account", async () => {
+    const [alice, bob, carol] = [await newUser(), await newUser(), await newUser()];
+    const toBob = await upload(open.url, alice, Buffer.from("to bob"));
+    const toCarol = await upload(open.url, alice, Buffer.from("to carol"));
+    const [bobMessage, carolMessage] = [await send(alice, bob, [toBob.id]), await send(alice, carol, [toCarol.id])];
+    const [bobBlob, carolBlob] = [await blobNameOf(toBob.id), await blobNameOf(toCarol.id)];
+    const exists = (name: string) => container().getBlobClient(name).exists();
+    await deleteAccount(alice);
+    expect(await exists(bobBlob)).toBe(true);
+    expect(await exists(carolBlob)).toBe(true);
+
+    expect((await deleteCopy(bob, bobMessage.body.id as number)).status).toBe(204);
+    expect(await exists(bobBlob)).toBe(false);
+    await deleteAccount(carol);
+    expect(await exists(carolBlob)).toBe(false);
+    expect(await rowsOf([toBob.id, toCarol.id])).toBe(0);
+    expect(
+      (await getPool().query("SELECT 1 FROM messages WHERE id = ANY($1::int[])", [[bobMessage.body.id, carolMessage.body.id]])).rowCount,
+    ).toBe(0);
+    expect(
+      (await getPool().query("SELECT 1 FROM attachment_blob_deletions WHERE blob_name = ANY($1)", [[bobBlob, carolBlob]])).rowCount,
+    ).toBe(0);
   });
 });
 

@@ -124,6 +124,77 @@ describe("POST /attachments", () => {
     expect(rows[0].n).toBe(4);
   });
 
+  it("answers 413 for a file larger than ATTACHMENT_PENDING_MAX_BYTES, which no wait would make room for", async () => {
+    process.env.ATTACHMENT_PENDING_MAX_BYTES = String(MAX / 2);
+    resetConfig();
+    try {
+      const res = await requestSlot(open.url, await newUser(), {
+        filename: "f.bin",
+        content_type: "application/octet-stream",
+        size: MAX / 2 + 1,
+      });
+      expect(res.status).toBe(413);
+      expect(res.body.detail).toBe(`An attachment may hold at most ${MAX / 2} bytes`);
+    } finally {
+      process.env.ATTACHMENT_PENDING_MAX_BYTES = String(3 * MAX);
+      resetConfig();
+    }
+  });
+
+  describe("the 429's Retry-After: until the sweep after the oldest uploads' expiry (24 hours) makes room", () => {
+    const SWEEP_SECONDS = 5 * 60;
+    const age = (id: string, hours: number) =>
+      getPool().query("UPDATE attachments SET created_at = now() - make_interval(hours => $2) WHERE id = $1", [id, hours]);
+    const slot = async (user: HttpUser, size: number, hoursOld: number) => {
+      const res = await requestSlot(open.url, user, { filename: "f.bin", content_type: "application/octet-stream", size });
+      expect(res.status).toBe(201);
+      await age(res.body.id, hoursOld);
+    };
+    const retryAfter = async (user: HttpUser, size: number) => {
+      const res = await fetch(`${open.url}/attachments`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${user.token}`, "content-type": "application/json" },
+        body: JSON.stringify({ filename: "f.bin", content_type: "application/octet-stream", size }),
+      });
+      expect(res.status).toBe(429);
+      return Number(res.headers.get("retry-after"));
+    };
+    const expectHoursLeft = (seconds: number, hours: number) => {
+      expect(seconds).toBeGreaterThanOrEqual(hours * 3600 + SWEEP_SECONDS - 5);
+      expect(seconds).toBeLessThanOrEqual(hours * 3600 + SWEEP_SECONDS + 1);
+    };
+
+    it("a full count frees a place when the oldest upload expires", async () => {
+      const user = await newUser();
+      for (const hoursOld of [20, 23, 21, 22]) await slot(user, 1, hoursOld);
+      expectHoursLeft(await retryAfter(user, 1), 1);
+    });
+
+    it("full bytes free room when enough of the oldest uploads have expired, however many that takes", async () => {
+      process.env.ATTACHMENT_PENDING_MAX = "10";
+      resetConfig();
+      try {
+        const user = await newUser();
+        // Oldest first: 1 byte (1 h left), 1 byte (2 h), MAX (3 h), MAX (4 h), MAX - 2 (5 h): 3 MAX held.
+        for (const [size, hoursOld] of [
+          [1, 23],
+          [1, 22],
+          [MAX, 21],
+          [MAX, 20],
+          [MAX - 2, 19],
+        ])
+          await slot(user, size, hoursOld);
+        // 5 more bytes need the first three gone.
+        expectHoursLeft(await retryAfter(user, 5), 3);
+        // 2 more need the first two.
+        expectHoursLeft(await retryAfter(user, 2), 2);
+      } finally {
+        process.env.ATTACHMENT_PENDING_MAX = "4";
+        resetConfig();
+      }
+    });
+  });
+
   it("answers 401 without a token", async () => {
     const res = await fetch(`${open.url}/attachments`, {
       method: "POST",

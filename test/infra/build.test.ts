@@ -6,13 +6,14 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { builtinModules, createRequire } from "node:module";
+import { Server } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { HttpRequest, InvocationContext, type HttpResponseInit } from "@azure/functions";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 
-import { registeredFunctions } from "../../local/functions-core";
+import { programmingModel, registeredFunctions } from "../../local/functions-core";
 
 const ROOT = path.resolve(__dirname, "../..");
 const EXPECTED: Record<string, { route: string; methods: string[] }> = {
@@ -180,6 +181,28 @@ describe("the build", () => {
     await expect(Promise.resolve(sweep.handler({ isPastDue: false }, new InvocationContext()))).rejects.toThrow(
       /placeholder\.invalid|ENOTFOUND|EAI_AGAIN/,
     );
+  });
+
+  it("turns HTTP streaming on as documented (app.setup in the entry): the worker reports the address of the proxy the host streams through", async () => {
+    // The worker asks the programming model the bundle set for the capabilities it tells the host;
+    // HttpUri is there only when app.setup({ enableHttpStream: true }) ran in the same copy of the
+    // library before that question. Without it the worker buffers every answer (the export) whole.
+    const model = programmingModel();
+    expect(model?.name).toBe("@azure/functions");
+    const opened: Server[] = [];
+    const listen = Server.prototype.listen;
+    vi.spyOn(Server.prototype, "listen").mockImplementation(function (this: Server, ...args: unknown[]) {
+      opened.push(this);
+      return (listen as (...a: unknown[]) => Server).apply(this, args);
+    } as typeof Server.prototype.listen);
+    try {
+      const capabilities = await model!.getCapabilities({});
+      expect(capabilities.HttpUri).toMatch(/^http:\/\/localhost:\d+\/$/);
+    } finally {
+      vi.restoreAllMocks();
+      // The proxy the library opened for the host, closed as the worker's exit would.
+      for (const server of opened) server.close();
+    }
   });
 
   it("serves Swagger UI's files from beside the bundle", async () => {

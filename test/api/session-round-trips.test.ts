@@ -1,0 +1,105 @@
+/**
+ * A session's liveness check costs no round trip of its own: an authenticated read makes exactly
+ * the database round trips it made before sessions (a token without a session id, as issued then),
+ * the session riding on the user lookup each request already makes.
+ */
+import { Client } from "pg";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+
+import { messagesInbox } from "../../functions/messages-inbox";
+import { messagesOutbox } from "../../functions/messages-outbox";
+import { messagesSend } from "../../functions/messages-send";
+import { messagesUnreadCount } from "../../functions/messages-unread-count";
+import { issueAccessToken } from "../../shared/auth/tokens";
+import { getPool } from "../../shared/data/db";
+import { SESSION_USER_SQL } from "../../shared/data/users";
+import type { Handler } from "../../shared/http/http";
+import { useTestDatabase, type TestDatabase } from "../support/database";
+import { call } from "../support/http";
+import { newUser, type TestUser } from "../support/users";
+
+let db: TestDatabase;
+let reader: TestUser;
+let writer: TestUser;
+
+beforeAll(async () => {
+  db = await useTestDatabase();
+  [reader, writer] = [await newUser("trips_reader"), await newUser("trips_writer")];
+  for (let i = 0; i < 3; i++) {
+    const sent = await call(messagesSend, {
+      method: "POST",
+      token: writer.token,
+      json: { recipient_id: reader.id, title: `m${i}`, body: "b" },
+    });
+    expect(sent.status).toBe(200);
+  }
+});
+afterAll(async () => {
+  await db.close();
+});
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+/**
+ * The statements one call sends to PostgreSQL. Every statement of the app, through the pool or a
+ * checked-out client, is one `Client.prototype.query` call: one round trip.
+ */
+async function statementsOf(handler: Handler, options: Parameters<typeof call>[1]): Promise<string[]> {
+  const statements: string[] = [];
+  const query = Client.prototype.query;
+  vi.spyOn(Client.prototype, "query").mockImplementation(function (this: Client, ...args: unknown[]) {
+    const config = args[0];
+    statements.push(typeof config === "string" ? config : String((config as { text?: unknown }).text));
+    return (query as (...a: unknown[]) => unknown).apply(this, args);
+  } as typeof Client.prototype.query);
+  try {
+    const res = await call(handler, options);
+    expect(res.status, res.text).toBe(200);
+  } finally {
+    vi.restoreAllMocks();
+  }
+  return statements;
+}
+
+const reads: { name: string; handler: Handler; query?: Record<string, string>; user: () => TestUser }[] = [
+  { name: "inbox ?limit=50", handler: messagesInbox, query: { limit: "50" }, user: () => reader },
+  { name: "inbox default page", handler: messagesInbox, user: () => reader },
+  { name: "outbox ?limit=50", handler: messagesOutbox, query: { limit: "50" }, user: () => writer },
+  { name: "unread count", handler: messagesUnreadCount, user: () => reader },
+];
+
+describe("authenticated reads: the session check rides on the user lookup", () => {
+  it.each(reads)("$name makes the round trips of a token without a session, one of them reading user and session", async (read) => {
+    const user = read.user();
+    const sessionless = issueAccessToken(user);
+    // Warm up: the first call of a file loads settings and opens a connection.
+    await statementsOf(read.handler, { token: user.token, query: read.query });
+
+    const withSession = await statementsOf(read.handler, { token: user.token, query: read.query });
+    const withoutSession = await statementsOf(read.handler, { token: sessionless, query: read.query });
+
+    expect(withSession.length).toBe(withoutSession.length);
+    const touchingSessions = withSession.filter((sql) => /\bsessions\b/i.test(sql));
+    expect(touchingSessions).toHaveLength(1);
+    expect(touchingSessions[0]).toMatch(/\bFROM\s+users\b/i);
+    expect(withoutSession.filter((sql) => /\bsessions\b/i.test(sql))).toHaveLength(0);
+  });
+});
+
+describe("the lookup's plan", () => {
+  it("reads one row by each primary key, however many users and sessions there are", async () => {
+    const pool = getPool();
+    await pool.query("INSERT INTO users (username, hashed_password) SELECT 'plan_' || i, 'x' FROM generate_series(1, 5000) i");
+    await pool.query("INSERT INTO sessions (user_id) SELECT id FROM users, generate_series(1, 4)");
+    await pool.query("ANALYZE users");
+    await pool.query("ANALYZE sessions");
+    const { rows } = await pool.query<{ id: string }>("SELECT id FROM sessions WHERE user_id = $1 LIMIT 1", [reader.id]);
+    const plan = (await pool.query<{ "QUERY PLAN": string }>(`EXPLAIN ${SESSION_USER_SQL}`, [reader.id, rows[0].id])).rows
+      .map((r) => r["QUERY PLAN"])
+      .join("\n");
+    expect(plan).toMatch(/Index Scan using sessions_pkey on sessions/);
+    expect(plan).toMatch(/Index Scan using users_pkey on users/);
+    expect(plan).not.toMatch(/Seq Scan|Sort/);
+  });
+});

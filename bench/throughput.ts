@@ -12,9 +12,11 @@
  *   BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres npm run bench:throughput
  *   knobs: BENCH_SEED_MESSAGES (1000000), BENCH_SMALL_MESSAGES (10000), BENCH_DURATION_S (5),
  *          BENCH_ROUNDS (3), BENCH_CONNECTIONS ("16,64"), BENCH_BCRYPT_COST (10),
- *          BENCH_ENDPOINTS (all; e.g. "login" or "inbox,send": rows whose name starts with one)
+ *          BENCH_ENDPOINTS (all; e.g. "login" or "inbox,send": rows whose name starts with one;
+ *          "session check": ours with a session's token against a token naming none)
  */
 import { randomBytes } from "node:crypto";
+import jwt from "jsonwebtoken";
 
 import { startWebPubSubStandIn } from "../local/webpubsub";
 import { LIFTED_LIMITS } from "../test/support/lifted-limits";
@@ -42,6 +44,12 @@ const compare = (a: string, b: string, scenario: Scenario, connections: number, 
   compareRounds(a, b, scenario, connections, { rounds: ROUNDS, seconds: DURATION }, scenarioB);
 
 const fmt = (n: number, width = 8, digits = 0) => n.toFixed(digits).padStart(width);
+
+/** The same token without its session id, as tokens were issued before sessions: its user is looked up alone. */
+function withoutSession(token: string, secret: string): string {
+  const { sid: _sid, ...claims } = jwt.decode(token) as Record<string, unknown>;
+  return jwt.sign(claims, secret, { algorithm: "HS256" });
+}
 
 async function main(ADMIN_URL: string): Promise<void> {
   const big = `bench_throughput_${SEED}`;
@@ -123,6 +131,19 @@ async function main(ADMIN_URL: string): Promise<void> {
           ) +
             `${fmt(b.p50, 8)}/${fmt(b.p99, -1)}`.padEnd(19) +
             `${met ? "ok" : "MISSED"}${a.failures + b.failures ? `  (${a.failures} failed ours, ${b.failures} floor)` : ""}${a.shed + b.shed ? `  (503 shed: ${a.shed} ours, ${b.shed} floor)` : ""}`,
+        );
+      }
+    }
+
+    // The session check alone, on one server: the lightest read with a token naming its session
+    // (the user lookup joins it) against the same user's token naming none (the user alone).
+    if (selected("session check")) {
+      const unread = scenarios.find((s) => s.name === "unread count")!;
+      const sessionless = { ...unread, token: withoutSession(reader, common.SECRET_KEY) };
+      for (const connections of CONNECTIONS) {
+        const [a, b] = await compare(ours.url, ours.url, unread, connections, sessionless);
+        console.log(
+          `session check, unread count at ${connections} connections: ${fmt(a.rps, 0)} r/s with a session, ${fmt(b.rps, 0)} without: ${fmt(a.rps / b.rps, 0, 2)}x`,
         );
       }
     }

@@ -450,7 +450,7 @@ module api 'app/api.bicep' = {
     privateNetworking: privateNetworking
     appSubnetId: privateNetworking ? network!.outputs.appSubnetId : ''
     logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsId
-    // Exactly the names in shared/config/settings.ts (test/infra/infra.test.ts checks them). No password and no
+    // Exactly the names in shared/config/settings.ts (test/infra/template-settings.test.ts checks them). No password and no
     // connection string: the identity reaches PostgreSQL and Web PubSub; secrets come from Key Vault.
     appSettings: {
       SECRET_KEY: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.jwtSecretUri})'

@@ -3,7 +3,8 @@
  * An upload asks the API for a slot (POST /attachments), then writes to its URL with
  * @azure/storage-blob's uploadData: one PUT for a small file, blocks in parallel for a large one,
  * reporting progress either way, in browsers and in Node. A download follows the API's redirect
- * to a short-lived read-only URL (fetch drops the Authorization header on that cross-origin hop).
+ * to a short-lived read-only URL (fetch drops the Authorization header on that cross-origin hop, and
+ * a browser sends it with the Origin "null", which the storage account's CORS allows for GET).
  */
 import { BlockBlobClient } from "@azure/storage-blob";
 

@@ -1,12 +1,13 @@
-/** `npm run example`: the local stack and the example page, which may call it (CORS). */
+/** `npm run example`: the local stack (with azurite) and the example page, which may call both (CORS). */
 import { startLocalStack } from "../../local/stack";
 import { serveExample } from "./server";
 
 async function main(): Promise<void> {
   const page = await serveExample(Number(process.env.EXAMPLE_PORT ?? 5180));
-  const stack = await startLocalStack({ corsOrigins: [page.origin], log: (line) => console.log(line) });
+  // Azurite in memory, so that the page can attach files; its CORS allows the page's origin.
+  const stack = await startLocalStack({ corsOrigins: [page.origin], storage: {}, log: (line) => console.log(line) });
   console.log(`example page: ${page.origin}/?api=${encodeURIComponent(stack.url ?? "")}`);
-  console.log("register a user with POST /users/ (or the docs page), log in on the page, and send it mail");
+  console.log("register two users with POST /users/ (or the docs page), log in as each on a page of its own, and send mail with files");
   const stop = async () => {
     await stack.close();
     await page.close();

@@ -46,7 +46,10 @@ resource blobs 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
   name: 'default'
   properties: {
     // A browser on an allowed origin PUTs the file (one request, or blocks and a block list) and GETs it.
-    // Storage answers the preflight (OPTIONS) itself from these rules.
+    // Storage answers the preflight (OPTIONS) itself from these rules. A download reaches storage
+    // through the API's redirect, and a cross-origin redirect turns the request's Origin into "null",
+    // which no listed origin matches: the second rule lets any origin read (GET only) what a
+    // read-only URL, itself the permission, names.
     cors: {
       corsRules: empty(allowedOrigins)
         ? []
@@ -55,6 +58,13 @@ resource blobs 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
               allowedOrigins: allowedOrigins
               allowedMethods: ['GET', 'PUT']
               allowedHeaders: ['content-type', 'x-ms-blob-type', 'x-ms-*']
+              exposedHeaders: ['etag', 'x-ms-*']
+              maxAgeInSeconds: 3600
+            }
+            {
+              allowedOrigins: ['*']
+              allowedMethods: ['GET']
+              allowedHeaders: ['range']
               exposedHeaders: ['etag', 'x-ms-*']
               maxAgeInSeconds: 3600
             }

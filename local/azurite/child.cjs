@@ -53,8 +53,13 @@ async function prepare(blobEndpoint) {
   const { account, container, origins } = options.prepare;
   const service = new BlobServiceClient(blobEndpoint, new StorageSharedKeyCredential(account.name, account.key));
   await service.getContainerClient(container).createIfNotExists();
+  // The second rule is for downloads: the browser follows the API's redirect to storage with the
+  // Origin "null" (a cross-origin redirect taints it), which no listed origin can match.
   const cors = origins.length
-    ? [{ allowedOrigins: origins.join(","), allowedMethods: "GET,PUT", allowedHeaders: "*", exposedHeaders: "*", maxAgeInSeconds: 3600 }]
+    ? [
+        { allowedOrigins: origins.join(","), allowedMethods: "GET,PUT", allowedHeaders: "*", exposedHeaders: "*", maxAgeInSeconds: 3600 },
+        { allowedOrigins: "*", allowedMethods: "GET", allowedHeaders: "range", exposedHeaders: "etag,x-ms-*", maxAgeInSeconds: 3600 },
+      ]
     : [];
   await service.setProperties({ cors });
 }

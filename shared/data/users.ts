@@ -105,15 +105,16 @@ export async function setPasswordHash(id: number, hashedPassword: string, db: Qu
   await db.query("UPDATE users SET hashed_password = $2 WHERE id = $1", [id, hashedPassword]);
 }
 
+/** The per-request lookup of a session's user, named so a test can check that it reads both primary keys. */
+export const SESSION_USER_SQL =
+  "SELECT u.id, u.username FROM users u JOIN sessions s ON s.user_id = u.id WHERE u.id = $1 AND s.id = $2 AND u.deleted_at IS NULL";
+
 /**
  * The user of a session's access token, in the one query each authenticated request makes: no
  * row once the session has ended, so its tokens are refused on the next request.
  */
 export async function findUserInSession(id: number, sessionId: string, db: Queryable = getPool()): Promise<UserPublicT | null> {
-  const { rows } = await db.query<UserPublicT>(
-    "SELECT u.id, u.username FROM users u JOIN sessions s ON s.user_id = u.id WHERE u.id = $1 AND s.id = $2 AND u.deleted_at IS NULL",
-    [id, sessionId],
-  );
+  const { rows } = await db.query<UserPublicT>(SESSION_USER_SQL, [id, sessionId]);
   return rows[0] ?? null;
 }
 

@@ -19,6 +19,7 @@ import { sendMessage } from "../../shared/data/messages";
 import { messageDeletedEvent, unreadCountUpdatedEvent, type Frame } from "../../shared/domain/events";
 import { useTestDatabase, type TestDatabase } from "../support/database";
 import { call } from "../support/http";
+import { holdLocks, raceBehindLocks } from "../support/lock-barrier";
 import { newUser, type TestUser } from "../support/users";
 
 let db: TestDatabase;
@@ -35,6 +36,12 @@ async function send(from: TestUser, to: TestUser, title = "hello"): Promise<{ id
   const res = await call(messagesSend, { method: "POST", token: from.token, json: { recipient_id: to.id, title, body: "b" } });
   expect(res.status, res.text).toBe(200);
   return res.body as { id: number };
+}
+/** A send through the data layer (no HTTP round), for tests that make many. */
+async function sendTo(from: TestUser, to: TestUser): Promise<{ id: number }> {
+  const sent = await sendMessage(from.id, { recipient_id: to.id, title: "t", body: "b" });
+  if (sent.kind !== "sent") throw new Error(sent.kind);
+  return sent.message;
 }
 const act = (handler: typeof messagesMarkRead, method: string) => async (user: TestUser, id: number) => {
   const res = await call(handler, { method, token: user.token, params: { message_id: String(id) } });
@@ -102,22 +109,43 @@ describe("the event log", () => {
     expect((logged as { message?: { title: string } }).message?.title).toBe(title);
   });
 
-  it("numbers 400 concurrent sends from 20 senders to one user 1..400 in commit order", async () => {
-    const recipient = await newUser("log_busy");
-    const senders = await Promise.all(Array.from({ length: 20 }, () => newUser("log_sender")));
-    await Promise.all(
-      senders.map(async (sender) => {
-        for (let i = 0; i < 20; i++) {
-          const sent = await sendMessage(sender.id, { recipient_id: recipient.id, title: `t${i}`, body: "b" });
-          expect(sent.kind).toBe("sent");
-        }
-      }),
-    );
-    const page = await allEvents(recipient);
-    expect(page.latest_seq).toBe(400);
-    expect(seqs(page.events)).toEqual(upTo(400));
-    // The unread counter is bumped under the same lock order as commits: the k-th committed send saw k unread.
-    expect(page.events.map((f) => (f as { unread_count?: number }).unread_count)).toEqual(upTo(400));
+  it("numbers concurrent changes to one user from 8 others 1..N in commit order: a reader never sees a later event first", async () => {
+    const owner = await newUser("log_busy");
+    const others = await Promise.all(Array.from({ length: 8 }, () => newUser("log_other")));
+    const rounds = 8;
+    const sentByOwner = async (to: TestUser) => {
+      const ids: number[] = [];
+      for (let i = 0; i < rounds; i++) ids.push((await sendTo(owner, to)).id);
+      return ids;
+    };
+    const toRead = await Promise.all(others.map(sentByOwner));
+    await sendTo(others[0], owner); // the owner's counter row, for the changes to queue behind
+
+    // Each other user sends the owner mail (under the owner's mailbox counter) and reads the owner's (under its own),
+    // so the owner's events come from changes no other lock orders: only the event counter's row lock numbers them.
+    let racing = true;
+    const reads: Page[] = [];
+    const watch = (async () => {
+      while (racing) reads.push(await allEvents(owner));
+    })();
+    await raceBehindLocks(db.url, `SELECT FROM user_event_counters WHERE user_id = ${owner.id} FOR UPDATE`, 4, () =>
+      Promise.all(
+        others.map(async (other, o) => {
+          for (let i = 0; i < rounds; i++) await Promise.all([sendTo(other, owner), read(other, toRead[o][i])]);
+        }),
+      ),
+    ).finally(() => (racing = false));
+    await watch;
+
+    const total = 1 + 2 * others.length * rounds;
+    const page = await allEvents(owner);
+    expect(page.latest_seq).toBe(total);
+    expect(seqs(page.events)).toEqual(upTo(total));
+    // Every read saw each event up to the latest seq: none was numbered before an earlier number's commit.
+    for (const seen of reads) expect(seqs(seen.events)).toEqual(upTo(seen.latest_seq));
+    // The unread count a send's frame carries is the one its commit made: the k-th committed send saw k unread.
+    const counts = page.events.filter((f) => f.event === "new_message").map((f) => (f as { unread_count?: number }).unread_count);
+    expect(counts).toEqual(upTo(1 + others.length * rounds));
   });
 
   it("makes a second change to the same user wait for the first's commit, then gives it the next seq", async () => {
@@ -161,11 +189,21 @@ describe("the event log", () => {
 
   it("does not deadlock when two users read each other's mail at once (each change locks both counters)", async () => {
     const [a, b] = await Promise.all([newUser("log_dl_a"), newUser("log_dl_b")]);
-    const toB = await Promise.all(Array.from({ length: 30 }, () => send(a, b)));
-    const toA = await Promise.all(Array.from({ length: 30 }, () => send(b, a)));
+    const toB = await Promise.all(Array.from({ length: 10 }, () => sendTo(a, b)));
+    const toA = await Promise.all(Array.from({ length: 10 }, () => sendTo(b, a)));
+    // The first read queues for the lower id's counter (which both must lock first), the second gets as far as it
+    // can; on release the first locks its way on and meets the second's locks, in the same order or in a deadlock.
+    const [low, high] = a.id < b.id ? [a, b] : [b, a];
+    const held = await holdLocks(db.url, `SELECT FROM user_event_counters WHERE user_id = ${low.id} FOR UPDATE`);
+    const lowReads = read(low, (low === a ? toA : toB)[0].id);
+    await held.queued(1);
+    const highReads = read(high, (high === a ? toA : toB)[0].id);
+    await held.queued(2);
+    await held.release();
+    await Promise.all([lowReads, highReads]);
     await Promise.all([
-      ...toB.map((m) => read(b, m.id)),
-      ...toA.map((m) => read(a, m.id)),
+      ...toB.slice(1).map((m) => read(b, m.id)),
+      ...toA.slice(1).map((m) => read(a, m.id)),
       call(messagesMarkAllRead, { method: "PUT", token: a.token }),
       call(messagesMarkAllRead, { method: "PUT", token: b.token }),
     ]);

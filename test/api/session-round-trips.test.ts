@@ -11,6 +11,8 @@ import { messagesOutbox } from "../../functions/messages-outbox";
 import { messagesSend } from "../../functions/messages-send";
 import { messagesUnreadCount } from "../../functions/messages-unread-count";
 import { issueAccessToken } from "../../shared/auth/tokens";
+import { getPool } from "../../shared/data/db";
+import { SESSION_USER_SQL } from "../../shared/data/users";
 import type { Handler } from "../../shared/http/http";
 import { useTestDatabase, type TestDatabase } from "../support/database";
 import { call } from "../support/http";
@@ -82,5 +84,22 @@ describe("authenticated reads: the session check rides on the user lookup", () =
     expect(touchingSessions).toHaveLength(1);
     expect(touchingSessions[0]).toMatch(/\bFROM\s+users\b/i);
     expect(withoutSession.filter((sql) => /\bsessions\b/i.test(sql))).toHaveLength(0);
+  });
+});
+
+describe("the lookup's plan", () => {
+  it("reads one row by each primary key, however many users and sessions there are", async () => {
+    const pool = getPool();
+    await pool.query("INSERT INTO users (username, hashed_password) SELECT 'plan_' || i, 'x' FROM generate_series(1, 5000) i");
+    await pool.query("INSERT INTO sessions (user_id) SELECT id FROM users, generate_series(1, 4)");
+    await pool.query("ANALYZE users");
+    await pool.query("ANALYZE sessions");
+    const { rows } = await pool.query<{ id: string }>("SELECT id FROM sessions WHERE user_id = $1 LIMIT 1", [reader.id]);
+    const plan = (await pool.query<{ "QUERY PLAN": string }>(`EXPLAIN ${SESSION_USER_SQL}`, [reader.id, rows[0].id])).rows
+      .map((r) => r["QUERY PLAN"])
+      .join("\n");
+    expect(plan).toMatch(/Index Scan using sessions_pkey on sessions/);
+    expect(plan).toMatch(/Index Scan using users_pkey on users/);
+    expect(plan).not.toMatch(/Seq Scan|Sort/);
   });
 });

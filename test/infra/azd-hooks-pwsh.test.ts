@@ -13,13 +13,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NEWEST, RELEASES } from "../support/azd-rules";
 import { azureYaml } from "../support/azure-yaml";
 import { cloneRepository, ROOT } from "../support/clone";
+import { PWSH, skipWithout } from "../support/needs-tool";
 import { runHookAsAzd, runHookAsAzdAsync } from "../support/run-hook";
 
-const PWSH_INSTALL = "install PowerShell 7: dotnet tool install --tool-path <dir> PowerShell --version 7.6.9, and put <dir> on PATH";
-const pwsh = spawnSync("pwsh", ["-NoLogo", "-NoProfile", "-Command", "$PSVersionTable.PSVersion.ToString()"], { encoding: "utf8" });
-const available = pwsh.status === 0;
-const skip = !available && !process.env.CI;
-if (skip) console.warn(`test/infra/azd-hooks-pwsh.test.ts skipped: no pwsh on PATH; ${PWSH_INSTALL}`);
+const skip = skipWithout(PWSH, "test/infra/azd-hooks-pwsh.test.ts");
 
 const yaml = azureYaml(readFileSync(path.join(ROOT, "azure.yaml"), "utf8"));
 const prepackage = yaml.services.api.hooks.prepackage;
@@ -29,7 +26,7 @@ describe.skipIf(skip)("the Windows hooks under PowerShell 7, as azd's pwsh wrapp
   let clone = "";
   let server: Server | undefined;
   beforeAll(() => {
-    if (!available) throw new Error(`CI is set and pwsh is not on PATH: ${PWSH_INSTALL}`);
+    if (PWSH.missing()) throw new Error(`CI is set and ${PWSH.missing()}`);
     clone = cloneRepository("azd-pwsh-");
   });
   afterAll(() => {
@@ -38,7 +35,8 @@ describe.skipIf(skip)("the Windows hooks under PowerShell 7, as azd's pwsh wrapp
   });
 
   it("runs PowerShell 7", () => {
-    expect(pwsh.stdout.trim()).toMatch(/^7\./);
+    const version = spawnSync("pwsh", ["-NoLogo", "-NoProfile", "-Command", "$PSVersionTable.PSVersion.ToString()"], { encoding: "utf8" });
+    expect(version.stdout.trim()).toMatch(/^7\./);
   });
 
   it(`prepackage stages the package (azd ${NEWEST})`, () => {

@@ -3,25 +3,22 @@
  * Azure would deploy it for each value of its switches (test/support/arm-specialize.ts evaluates the
  * conditions and `if(...)` expressions that depend on them): the Web PubSub tier, Key Vault purge
  * protection, diagnostic settings, no basic publishing credentials, the attachments account and its
- * malware scanning, private networking on and off. Skipped like test/infra/infra.test.ts where no Bicep CLI can be had (never with CI set).
+ * malware scanning, private networking on and off. Skipped where no Bicep CLI can be had (test/support/needs-tool.ts; never with CI set).
  */
-import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import path from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 
 import { SETTINGS } from "../../shared/config/settings";
 import { specialize } from "../support/arm-specialize";
+import { BICEP, skipWithout } from "../support/needs-tool";
 
 const ROOT = path.resolve(__dirname, "../..");
 const read = (file: string) => readFileSync(path.join(ROOT, file), "utf8");
 /** A doc with its line breaks as spaces, to match sentences that wrap. */
 const prose = (file: string) => read(file).replace(/\s+/g, " ");
-const BICEP = path.join(ROOT, "scripts", "bicep.mjs");
-const available = spawnSync(process.execPath, [BICEP, "available"], { cwd: ROOT, encoding: "utf8" });
-const skip = available.status !== 0 && !process.env.CI;
-if (skip) console.warn(`test/infra/production-profile.test.ts skipped: ${available.stdout.trim()}`);
+const skip = skipWithout(BICEP, "test/infra/production-profile.test.ts");
 
 interface Resource {
   type: string;
@@ -40,19 +37,11 @@ interface Template {
   outputs: Record<string, { value: unknown }>;
 }
 
-const scratch = mkdtempSync(path.join(tmpdir(), "production-profile-"));
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
-
-/** Compiled once (its own output file: infra.test.ts compiles in parallel); lint as CI does. */
-function compile(): Template {
-  const outfile = path.join(scratch, "main.json");
-  execFileSync(process.execPath, [BICEP, "build", outfile], { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
-  return JSON.parse(readFileSync(outfile, "utf8")) as Template;
-}
-
-describe.skipIf(skip)("the production profile of infra/main.bicep", () => {
+describe.skipIf(skip)("the production profile of infra/main.bicep", async () => {
   // vitest still runs a skipped suite's body to list its tests: compile only when they run.
-  const compiled = skip ? ({ parameters: {}, resources: [], outputs: {} } as Template) : compile();
+  const compiled = skip
+    ? ({ parameters: {}, resources: [], outputs: {} } as Template)
+    : ((await import("../support/compiled-infra.js")).template as unknown as Template);
   const PARAMETERS = JSON.parse(read("infra/main.parameters.json")) as { parameters: Record<string, { value: string }> };
   /** The template as deployed with these switches (defaults for the rest). */
   const deployed = (values: { privateNetworking?: boolean; malwareScanning?: boolean; webPubSubSku?: string } = {}) =>
@@ -188,11 +177,11 @@ describe.skipIf(skip)("the production profile of infra/main.bicep", () => {
       expect(attachments().params.appPrincipalId).toMatch(/'identity'.*principalId/);
     });
 
-    it("CORS on the blob service for ALLOWED_ORIGINS: GET and PUT only, with the headers a browser upload sends; no rule without origins", () => {
+    it('CORS on the blob service for ALLOWED_ORIGINS: GET and PUT only, with the headers a browser upload sends; GET from the "null" origin a redirected download has; no rule without origins', () => {
       const blobService = one(attachments().template, "Microsoft.Storage/storageAccounts/blobServices");
       expect(blobService.properties.cors).toEqual({
         corsRules:
-          "[if(empty(parameters('allowedOrigins')), createArray(), createArray(createObject('allowedOrigins', parameters('allowedOrigins'), 'allowedMethods', createArray('GET', 'PUT'), 'allowedHeaders', createArray('content-type', 'x-ms-blob-type', 'x-ms-*'), 'exposedHeaders', createArray('etag', 'x-ms-*'), 'maxAgeInSeconds', 3600)))]",
+          "[if(empty(parameters('allowedOrigins')), createArray(), createArray(createObject('allowedOrigins', parameters('allowedOrigins'), 'allowedMethods', createArray('GET', 'PUT'), 'allowedHeaders', createArray('content-type', 'x-ms-blob-type', 'x-ms-*'), 'exposedHeaders', createArray('etag', 'x-ms-*'), 'maxAgeInSeconds', 3600), createObject('allowedOrigins', createArray('*'), 'allowedMethods', createArray('GET'), 'allowedHeaders', createArray('range'), 'exposedHeaders', createArray('etag', 'x-ms-*'), 'maxAgeInSeconds', 3600)))]",
       });
       expect(attachments().params.allowedOrigins).toBe("[variables('corsOrigins')]");
     });
@@ -251,7 +240,7 @@ describe.skipIf(skip)("the production profile of infra/main.bicep", () => {
       expect(compiled.parameters.privateNetworking).toMatchObject({ type: "bool", defaultValue: false });
       expect(PARAMETERS.parameters.privateNetworking.value).toBe("${PRIVATE_NETWORKING=false}");
       expect(compiled.parameters.privateNetworking.metadata?.description).toContain("priced in docs/deploy.md");
-      const lint = spawnSync(process.execPath, [BICEP, "lint"], { cwd: ROOT, encoding: "utf8" });
+      const lint = spawnSync(process.execPath, [path.join(ROOT, "scripts", "bicep.mjs"), "lint"], { cwd: ROOT, encoding: "utf8" });
       expect(lint.status, `${lint.stdout}${lint.stderr}`).toBe(0);
     });
 

@@ -3,7 +3,8 @@
  * deletion state on the row), on a real PostgreSQL server, while the old code goes on writing:
  * every message ends with exactly its parties' copies, per-side deletions and read state carried
  * over, the counters equal to a full recount, and no write waits long.
- * MAIL_MIGRATION_ROWS sets the size (default 1 000 000); the figures are in docs/benchmarks.md.
+ * 1 000 000 rows under `npm run test:full-scale`, fewer under `npm test` (test/support/scale.ts);
+ * MAIL_MIGRATION_ROWS sets any size. The figures are in docs/benchmarks.md.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -12,8 +13,9 @@ import { closePool, getPool } from "../../shared/data/db";
 import { migrate } from "../../shared/data/migrate";
 import { MIGRATIONS } from "../../shared/data/migrations";
 import { createTestDatabase, type TestDatabase } from "../support/database";
+import { scaleSize } from "../support/scale";
 
-const ROWS = Number(process.env.MAIL_MIGRATION_ROWS ?? 1_000_000);
+const ROWS = scaleSize("MAIL_MIGRATION_ROWS", 1_000_000, 50_000);
 const USERS = 1000;
 
 let db: TestDatabase;

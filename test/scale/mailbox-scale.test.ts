@@ -2,7 +2,8 @@
  * The mailbox at scale, on a real PostgreSQL server: the migrations (the mail model's copies included) reach a large existing
  * messages table without stopping writes (its indexes built concurrently), and search is served
  * by its index.
- * MAILBOX_SCALE_ROWS sets the size (default 200 000; run by hand with 1 000 000).
+ * 200 000 rows under `npm run test:full-scale`, fewer under `npm test` (test/support/scale.ts);
+ * MAILBOX_SCALE_ROWS sets any size (1 000 000 by hand).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -12,8 +13,9 @@ import { inboxQuery, listInbox, outboxQuery } from "../../shared/data/messages";
 import { migrate } from "../../shared/data/migrate";
 import { MIGRATIONS } from "../../shared/data/migrations";
 import { createTestDatabase, type TestDatabase } from "../support/database";
+import { scaleSize } from "../support/scale";
 
-const ROWS = Number(process.env.MAILBOX_SCALE_ROWS ?? 200_000);
+const ROWS = scaleSize("MAILBOX_SCALE_ROWS", 200_000, 50_000);
 const USERS = 50;
 const RARE = "zyxwvutsrq";
 

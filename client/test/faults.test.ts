@@ -6,11 +6,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { startLocalStack, type LocalStack } from "../../local/stack.js";
 import { DEFAULT_HUB } from "../../shared/config/config.js";
 import { registerOverHttp, type HttpUser } from "../../test/support/api.js";
-import { createTestDatabase, type TestDatabase } from "../../test/support/database.js";
-import { standInOutage, type StandInOutage } from "../../test/support/webpubsub-outage.js";
+import { useLocalStack } from "../../test/support/stack.js";
 import { connect, type MailEvent, type RealtimeConnection } from "../src/index.js";
 import { until } from "./fakes.js";
 
@@ -24,24 +22,15 @@ const RESTART_EVERY = 10;
 const READ_EVERY = 10;
 const SENDERS = 4;
 
-let db: TestDatabase;
-let stack: LocalStack;
 let base: string;
-let outage: StandInOutage;
 const connections: RealtimeConnection[] = [];
+const local = useLocalStack({ env: { WEBPUBSUB_PUSH_TIMEOUT_MS: "1000" } });
 
-beforeAll(async () => {
-  process.env.WEBPUBSUB_PUSH_TIMEOUT_MS = "1000";
-  db = await createTestDatabase();
-  stack = await startLocalStack({ hostPort: 0, databaseUrl: db.url, webPubSubPort: 0 });
-  base = stack.url as string;
-  outage = standInOutage(stack);
+beforeAll(() => {
+  base = local.url;
 });
-afterAll(async () => {
+afterAll(() => {
   for (const connection of connections) connection.stop();
-  await stack?.close();
-  await outage?.stop();
-  await db?.close();
 });
 
 async function api(user: HttpUser, method: string, path: string, body?: unknown): Promise<unknown> {
@@ -119,17 +108,17 @@ describe("two clients of one user under 100 disconnects", () => {
         // The outage: sends go on (answering 200) while nothing can be pushed.
         kinds.outages++;
         const started = Date.now();
-        await outage.stop();
+        await local.outage.stop();
         await workload.until((EVENTS * (disruption + 0.5)) / (DISRUPTIONS + 1));
         await new Promise((resolve) => setTimeout(resolve, Math.max(0, OUTAGE_MS - (Date.now() - started))));
-        stack.webPubSub = await outage.restart();
+        await local.outage.restart();
       } else if (disruption % RESTART_EVERY === 0) {
         kinds.restarts++;
-        await outage.stop();
-        stack.webPubSub = await outage.restart();
+        await local.outage.stop();
+        await local.outage.restart();
       } else {
         kinds.drops++;
-        stack.webPubSub?.dropSockets(DEFAULT_HUB, String(recipient.id));
+        local.stack.webPubSub?.dropSockets(DEFAULT_HUB, String(recipient.id));
       }
     }
     await workload.until(EVENTS);

@@ -9,24 +9,20 @@ import { DEFAULT_HUB } from "../../shared/config/config.js";
 import { sweepRealtime } from "../../shared/realtime/sweep.js";
 import { registerOverHttp, sendOverHttp, TEST_PASSWORD, type HttpUser } from "../../test/support/api.js";
 import { useLocalStack } from "../../test/support/stack.js";
-import { standInOutage, type StandInOutage } from "../../test/support/webpubsub-outage.js";
 import { connect, type ConnectOptions, type MailEvent, type RealtimeConnection } from "../src/index.js";
 import { until } from "./fakes.js";
 
 let base: string;
-let outage: StandInOutage;
 let sender: HttpUser;
 const connections: RealtimeConnection[] = [];
 const local = useLocalStack({ env: { WEBPUBSUB_PUSH_TIMEOUT_MS: "1000" } });
 
 beforeAll(async () => {
   base = local.url;
-  outage = standInOutage(local.stack);
   sender = await registerOverHttp(base, "client_sender");
 });
 afterAll(async () => {
   for (const connection of connections) connection.stop();
-  await outage?.stop();
 });
 
 /** A connected library client of a new user, recording what it was given. */
@@ -87,10 +83,10 @@ describe("the client library on the local stack", () => {
     const carol = await client("client_outage");
     await sendOverHttp(base, sender, carol.user.id, "before");
     await until(() => carol.events.length === 2);
-    await outage.stop();
+    await local.outage.stop();
     // The sends still answer 200: the events are in the log, only the pushes fail.
     for (const title of ["during 1", "during 2", "during 3"]) await sendOverHttp(base, sender, carol.user.id, title);
-    local.stack.webPubSub = await outage.restart();
+    await local.outage.restart();
     await until(() => carol.events.length === 5, "the events sent during the outage", 20_000);
     expect(titles(carol.events)).toEqual(["before", "during 1", "during 2", "during 3"]);
     expect(seqs(carol.events)).toEqual([1, 2, 3, 4]);

@@ -2,20 +2,18 @@
  * Web PubSub outages cost little: once pushes fail, sends stop waiting for the service (the
  * push circuit is open), and once it answers again events flow within seconds.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 
 import { PUSH_COOL_DOWN_MS, PUSH_FAILURES_TO_OPEN } from "../../shared/realtime/realtime-circuit";
 import { registerOverHttp, type HttpUser } from "../support/api";
 import { SocketProbe, type Frame } from "../support/sockets";
 import { useLocalStack } from "../support/stack";
-import { standInOutage, type StandInOutage } from "../support/webpubsub-outage";
 
 const PUSH_TIMEOUT_MS = 1_500;
 // Well under the push timeout, and well over a send on a busy machine.
 const QUICK_MS = 600;
 
 let base: string;
-let outage: StandInOutage;
 let alice: HttpUser;
 let bob: HttpUser;
 const logs: string[] = [];
@@ -23,12 +21,8 @@ const local = useLocalStack({ env: { WEBPUBSUB_PUSH_TIMEOUT_MS: String(PUSH_TIME
 
 beforeAll(async () => {
   base = local.url;
-  outage = standInOutage(local.stack);
   alice = await registerOverHttp(base, "outage_alice");
   bob = await registerOverHttp(base, "outage_bob");
-});
-afterAll(async () => {
-  await outage?.stop();
 });
 
 async function connectBob(): Promise<SocketProbe> {
@@ -87,7 +81,7 @@ describe("with Web PubSub hanging", () => {
 
 describe("with Web PubSub refusing connections", () => {
   it("failed pushes answer well under the push timeout, and once a few failed, later sends do not try at all", async () => {
-    await outage.stop();
+    await local.outage.stop();
     logs.length = 0;
     for (let i = 0; i < PUSH_FAILURES_TO_OPEN; i++) {
       // The SDK retries once, briefly: the default (three retries, 1 s, 2 s, 4 s) would take the whole timeout.
@@ -102,7 +96,7 @@ describe("with Web PubSub refusing connections", () => {
   });
 
   it("when it is back, events flow again within seconds", async () => {
-    await outage.restart();
+    await local.outage.restart();
     const probe = await connectBob();
     await probe.waitFor((f) => f.event === "unread_count_updated");
     expect(await eventsFlowAgain(probe)).toBeLessThan(PUSH_COOL_DOWN_MS + 3_000);

@@ -8,6 +8,7 @@ import { afterAll, beforeAll } from "vitest";
 import { startLocalStack, type LocalStack, type StackOptions } from "../../local/stack";
 import { createMigratedDatabase, type TestDatabase } from "./database";
 import type { SocketProbe } from "./sockets";
+import { standInOutage, type StandInOutage } from "./webpubsub-outage";
 
 export interface StackSetup {
   /** Settings applied to process.env before the stack starts (the config is read at start). */
@@ -28,6 +29,8 @@ export interface OpenStack {
   readonly stack: LocalStack;
   /** Sockets a test opened: closed after the file's tests, before the stack. */
   readonly probes: SocketProbe[];
+  /** Takes the Web PubSub stand-in down and brings a new one up at its address; whichever runs is closed with the stack. */
+  readonly outage: StandInOutage;
 }
 
 /** Registers the hooks that open and close the stack; read the handle's fields inside tests or later hooks. */
@@ -47,8 +50,10 @@ export function useLocalStack(setup: StackSetup = {}): OpenStack {
   });
   // Registered first, so it runs after the file's own afterAll hooks (vitest runs them as a stack).
   const probes: SocketProbe[] = [];
+  let outage: StandInOutage | undefined;
   afterAll(async () => {
     await Promise.all(probes.map((p) => p.close()));
+    await outage?.stop();
     await stack?.close();
     await db?.close();
   });
@@ -58,6 +63,9 @@ export function useLocalStack(setup: StackSetup = {}): OpenStack {
   };
   return {
     probes,
+    get outage() {
+      return (outage ??= standInOutage(opened()));
+    },
     get stack() {
       return opened();
     },

@@ -6,7 +6,7 @@ import { connectionStringField } from "../../shared/config/connection-string";
 export interface StandInOutage {
   /** Closes the running stand-in: its port refuses connections from then on. */
   stop(): Promise<void>;
-  /** Starts a fresh stand-in on the same port, posting its events to the stack's host. */
+  /** Starts a fresh stand-in on the same port, posting its events to the stack's host; it becomes the stack's. */
   restart(): Promise<WebPubSubStandIn>;
 }
 
@@ -29,6 +29,7 @@ export function standInOutage(stack: LocalStack): StandInOutage {
           return key ? `${events}?key=${encodeURIComponent(key)}` : events;
         },
       });
+      stack.webPubSub = current;
       return current;
     },
   };

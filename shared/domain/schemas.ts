@@ -72,8 +72,9 @@ export const UserCreate = z.object({
 
 export const UserPublic = z.object({ id: z.int(), username: z.string() });
 
-/** A user id as a request names it: an int4, or it names no user. */
-export const userId = () => laxInt().pipe(z.int().min(1).max(ID_MAX));
+/** An id as a request names it (a user's, a message's): an int4 from 1, or it names no row. */
+export const rowId = () => laxInt().pipe(z.int().min(1).max(ID_MAX));
+export const userId = rowId;
 const recipientList = (what: string) => z.array(userId()).describe(`User ids of the ${what} recipients`);
 
 /** Files one message may carry (and ATTACHMENT_MAX_BYTES in all). */

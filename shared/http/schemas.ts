@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 
-import { FolderName, ID_MAX, laxInt, Message, NewPassword, textOfLength, userId, USERNAME_MAX, UserPublic } from "../domain/schemas";
+import { FolderName, laxInt, Message, NewPassword, rowId, textOfLength, userId, USERNAME_MAX, UserPublic } from "../domain/schemas";
 import { FILENAME_MAX, filenameProblem } from "../storage/rules";
 
 export * from "../domain/schemas";
@@ -241,11 +241,7 @@ export const BULK_MAX_IDS = 500;
 
 export const BulkRequest = z
   .object({
-    ids: z
-      .array(laxInt().pipe(z.int().min(1).max(ID_MAX)))
-      .min(1)
-      .max(BULK_MAX_IDS)
-      .describe(`1-${BULK_MAX_IDS} message ids; one listed twice counts once`),
+    ids: z.array(rowId()).min(1).max(BULK_MAX_IDS).describe(`1-${BULK_MAX_IDS} message ids; one listed twice counts once`),
     set: z
       .object(copyFields)
       .refine(noEmptyChange, { error: "Set at least one of folder, is_starred, is_read", params: { type: "missing" } })

@@ -12,6 +12,7 @@ import { RESOURCES } from "../../local/identity";
 import { ERRORS } from "../../shared/domain/errors";
 import { registerOverHttp, type HttpUser } from "../support/api";
 import { requestSlot } from "../support/attachments";
+import { identityAppSettings } from "../support/identity-app";
 
 // The run's PostgreSQL server (test/support/database-server.ts): the identity signs in to it too.
 const adminUrl = process.env.TEST_DATABASE_URL as string;
@@ -42,7 +43,7 @@ describe("attachments signed through the managed identity", () => {
   beforeAll(async () => {
     stack = await startAzureIdentityStack({ adminUrl, appUrl: () => app?.url });
     cleanups.push(() => stack.close());
-    app = await spawnApp(stack.appSettings());
+    app = await spawnApp(identityAppSettings(stack));
     cleanups.push(() => app.stop());
     alice = await registerOverHttp(app.url, "alice_identity");
   }, 120_000);
@@ -65,11 +66,12 @@ describe("attachments signed through the managed identity", () => {
   });
 
   it("answers 503 with a detail, quickly, when the storage account does not answer", { timeout: 90_000 }, async () => {
-    const broken = await spawnApp({
-      ...stack.appSettings(),
-      ATTACHMENT_BLOB_ENDPOINT: "https://127.0.0.1:9/devstoreaccount1",
-      ATTACHMENT_STORAGE_TIMEOUT_MS: "1000",
-    });
+    const broken = await spawnApp(
+      identityAppSettings(stack, {
+        ATTACHMENT_BLOB_ENDPOINT: "https://127.0.0.1:9/devstoreaccount1",
+        ATTACHMENT_STORAGE_TIMEOUT_MS: "1000",
+      }),
+    );
     cleanups.push(() => broken.stop());
     const bob = await registerOverHttp(broken.url, "bob_identity");
     const started = Date.now();

@@ -18,6 +18,7 @@ import type { IdentityClaims } from "../../local/identity/issuer";
 import { startWebPubSubStandIn, type WebPubSubStandIn } from "../../local/webpubsub";
 import { ERRORS } from "../../shared/domain/errors";
 import { registerOverHttp } from "../support/api";
+import { identityAppSettings } from "../support/identity-app";
 import { SocketProbe, type Frame } from "../support/sockets";
 
 // The run's PostgreSQL server (test/support/database-server.ts): the sign-in hands each verified
@@ -150,7 +151,7 @@ describe("the app signed in by its managed identity", () => {
   beforeAll(async () => {
     stack = await startAzureIdentityStack({ adminUrl: adminUrl as string, appUrl: () => app?.url });
     cleanups.push(() => stack.close());
-    app = await spawnApp(stack.appSettings());
+    app = await spawnApp(identityAppSettings(stack));
     cleanups.push(() => app.stop());
     // The app is a fresh process that compiles every function first; slow on a loaded machine.
   }, 120_000);
@@ -206,57 +207,67 @@ describe("the app signed in by its managed identity", () => {
   });
 
   describe("the whole flow", () => {
-    it("registers, logs in, negotiates through :generateToken, opens the wss socket, sends, reads and receives the events", async () => {
-      const issuedBefore = stack.identity.issued.get(RESOURCES.webPubSub) ?? 0;
-      const alice = await registerOverHttp(app.url, `mi_alice_${process.pid}`);
-      const bob = await registerOverHttp(app.url, `mi_bob_${process.pid}`);
-      const auth = (token: string) => ({ authorization: `Bearer ${token}` });
+    // Every first request compiles its function in the fresh app: seconds on a loaded machine.
+    it(
+      "registers, logs in, negotiates through :generateToken, opens the wss socket, sends, reads and receives the events",
+      { timeout: 60_000 },
+      async () => {
+        const issuedBefore = stack.identity.issued.get(RESOURCES.webPubSub) ?? 0;
+        const alice = await registerOverHttp(app.url, `mi_alice_${process.pid}`);
+        const bob = await registerOverHttp(app.url, `mi_bob_${process.pid}`);
+        const auth = (token: string) => ({ authorization: `Bearer ${token}` });
 
-      const negotiated = await fetch(`${app.url}/ws/`, { headers: auth(bob.token) });
-      expect(negotiated.status).toBe(200);
-      const { url } = (await negotiated.json()) as { url: string };
-      expect(url.startsWith(`${stack.webPubSub.endpoint.replace(/^https/, "wss")}/client/hubs/notifications?access_token=`)).toBe(true);
-      // Only the service's key signs client tokens; the app has none, so the token came from :generateToken.
-      expect(stack.identity.issued.get(RESOURCES.webPubSub) ?? 0).toBeGreaterThan(issuedBefore);
+        const negotiated = await fetch(`${app.url}/ws/`, { headers: auth(bob.token) });
+        expect(negotiated.status).toBe(200);
+        const { url } = (await negotiated.json()) as { url: string };
+        expect(url.startsWith(`${stack.webPubSub.endpoint.replace(/^https/, "wss")}/client/hubs/notifications?access_token=`)).toBe(true);
+        // Only the service's key signs client tokens; the app has none, so the token came from :generateToken.
+        expect(stack.identity.issued.get(RESOURCES.webPubSub) ?? 0).toBeGreaterThan(issuedBefore);
 
-      const socket = await SocketProbe.open(url, undefined, { ca: stack.certificates.ca });
-      cleanups.push(() => socket.close());
-      expect(await socket.waitFor((f) => f.event === "unread_count_updated")).toEqual({
-        event: "unread_count_updated",
-        unread_count: 0,
-        seq: 0,
-      });
-      const aliceSocket = await SocketProbe.open(
-        ((await (await fetch(`${app.url}/ws/?token=${alice.token}`)).json()) as { url: string }).url,
-        undefined,
-        { ca: stack.certificates.ca },
-      );
-      cleanups.push(() => aliceSocket.close());
-      await aliceSocket.waitFor((f) => f.event === "unread_count_updated");
+        const socket = await SocketProbe.open(url, undefined, { ca: stack.certificates.ca });
+        cleanups.push(() => socket.close());
+        expect(await socket.waitFor((f) => f.event === "unread_count_updated")).toEqual({
+          event: "unread_count_updated",
+          unread_count: 0,
+          seq: 0,
+        });
+        const aliceSocket = await SocketProbe.open(
+          ((await (await fetch(`${app.url}/ws/?token=${alice.token}`)).json()) as { url: string }).url,
+          undefined,
+          { ca: stack.certificates.ca },
+        );
+        cleanups.push(() => aliceSocket.close());
+        await aliceSocket.waitFor((f) => f.event === "unread_count_updated");
 
-      const sent = await fetch(`${app.url}/messages/`, {
-        method: "POST",
-        headers: { ...auth(alice.token), "content-type": "application/json" },
-        body: JSON.stringify({ recipient_id: String(bob.id), title: "By identity", body: "Hello over Entra" }),
-      });
-      expect(sent.status).toBe(200);
-      const message = (await sent.json()) as { id: number };
-      const arrived = await socket.waitFor((f) => f.event === "new_message");
-      expect(arrived).toMatchObject({
-        event: "new_message",
-        unread_count: 1,
-        message: { id: message.id, sender_id: alice.id, title: "By identity" },
-      });
+        const sent = await fetch(`${app.url}/messages/`, {
+          method: "POST",
+          headers: { ...auth(alice.token), "content-type": "application/json" },
+          body: JSON.stringify({ recipient_id: String(bob.id), title: "By identity", body: "Hello over Entra" }),
+        });
+        expect(sent.status).toBe(200);
+        const message = (await sent.json()) as { id: number };
+        const arrived = await socket.waitFor((f) => f.event === "new_message");
+        expect(arrived).toMatchObject({
+          event: "new_message",
+          unread_count: 1,
+          message: { id: message.id, sender_id: alice.id, title: "By identity" },
+        });
 
-      const inbox = (await (await fetch(`${app.url}/messages/inbox/`, { headers: auth(bob.token) })).json()) as { id: number }[];
-      expect(inbox.map((m) => m.id)).toEqual([message.id]);
-      const read = await fetch(`${app.url}/messages/${message.id}/read`, { method: "PUT", headers: auth(bob.token) });
-      expect(read.status).toBe(200);
-      expect(await aliceSocket.waitFor((f) => f.event === "message_read")).toMatchObject({ event: "message_read", message_id: message.id });
-      expect(
-        await socket.waitFor((f) => f.event === "unread_count_updated" && (f as Frame).unread_count === 0 && socket.frames.indexOf(f) > 1),
-      ).toBeDefined();
-    });
+        const inbox = (await (await fetch(`${app.url}/messages/inbox/`, { headers: auth(bob.token) })).json()) as { id: number }[];
+        expect(inbox.map((m) => m.id)).toEqual([message.id]);
+        const read = await fetch(`${app.url}/messages/${message.id}/read`, { method: "PUT", headers: auth(bob.token) });
+        expect(read.status).toBe(200);
+        expect(await aliceSocket.waitFor((f) => f.event === "message_read")).toMatchObject({
+          event: "message_read",
+          message_id: message.id,
+        });
+        expect(
+          await socket.waitFor(
+            (f) => f.event === "unread_count_updated" && (f as Frame).unread_count === 0 && socket.frames.indexOf(f) > 1,
+          ),
+        ).toBeDefined();
+      },
+    );
   });
 
   describe("failures", () => {
@@ -264,7 +275,7 @@ describe("the app signed in by its managed identity", () => {
     it("answers 503 with a detail when the identity endpoint is down", { timeout: 90_000 }, async () => {
       const down = await startIdentityEndpoint({ issuer: stack.identity.issuer });
       await down.close();
-      const broken = await spawnApp({ ...stack.appSettings(), IDENTITY_ENDPOINT: down.url });
+      const broken = await spawnApp(identityAppSettings(stack, { IDENTITY_ENDPOINT: down.url }));
       cleanups.push(() => broken.stop());
       const res = await fetch(`${broken.url}/users/`, {
         method: "POST",
@@ -281,7 +292,7 @@ describe("the app signed in by its managed identity", () => {
       // The same identity and protocol, but a signer PostgreSQL does not trust.
       const impostor = await startIdentityEndpoint({ issuer: new Issuer(stack.identity.issuer.clientId) });
       cleanups.push(() => impostor.close());
-      const refused = await spawnApp({ ...stack.appSettings(), IDENTITY_ENDPOINT: impostor.url, IDENTITY_HEADER: impostor.header });
+      const refused = await spawnApp(identityAppSettings(stack, { IDENTITY_ENDPOINT: impostor.url, IDENTITY_HEADER: impostor.header }));
       cleanups.push(() => refused.stop());
       const res = await fetch(`${refused.url}/health`);
       expect(res.status).toBe(503);
@@ -303,7 +314,7 @@ describe("the app signed in by its managed identity", () => {
         acceptBearer: () => false,
       });
       cleanups.push(() => refusing.close());
-      const isolated = await spawnApp({ ...stack.appSettings(), WEBPUBSUB_ENDPOINT: refusing.endpoint });
+      const isolated = await spawnApp(identityAppSettings(stack, { WEBPUBSUB_ENDPOINT: refusing.endpoint }));
       cleanups.push(() => isolated.stop());
       const carol = await registerOverHttp(isolated.url, `mi_carol_${process.pid}`);
       const dave = await registerOverHttp(isolated.url, `mi_dave_${process.pid}`);

@@ -5,14 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 
-import {
-  expectTooManyLogins,
-  login,
-  newAccount,
-  PASSWORD,
-  register,
-  useProductionLoginLimits,
-} from "../support/production-logins";
+import { expectTooManyLogins, login, newAccount, PASSWORD, register, useProductionLoginLimits } from "../support/production-logins";
 
 // The production defaults (shared/config/config.ts); the tests below hold exactly these.
 const PER_ACCOUNT = 30;

@@ -63,6 +63,7 @@ describe("folders, flags and recipients over real sockets", () => {
         folder: "archive",
         is_starred: false,
         is_read: false,
+        copy: "received",
         seq: expect.any(Number),
       });
 
@@ -75,6 +76,7 @@ describe("folders, flags and recipients over real sockets", () => {
         folder: "archive",
         is_starred: true,
         is_read: true,
+        copy: "received",
         seq: expect.any(Number),
       });
     // The sender hears the read as a receipt; nobody else hears the change at all.

@@ -67,6 +67,7 @@ describe("mailbox events", () => {
         is_read: true,
         folder: "inbox",
         is_starred: false,
+        copy: "received",
         seq: expect.any(Number),
       });
       expect(await probe.waitFor((f) => f.event === "unread_count_updated")).toEqual({
@@ -96,6 +97,7 @@ describe("mailbox events", () => {
         is_read: false,
         folder: "inbox",
         is_starred: false,
+        copy: "received",
         seq: expect.any(Number),
       });
       expect(await probe.waitFor((f) => f.event === "unread_count_updated")).toEqual({

@@ -33,11 +33,13 @@ export interface Scenario {
   push?: boolean;
   /** Several clients: each request takes the next one's token and body, in turn. */
   clients?: { token: string; body?: string }[];
+  /** The answers that count as done: 2xx (default), or 3xx for a route that redirects. */
+  success?: "2xx" | "3xx";
 }
 
-/** Starts bench/throughput/<script>, which prints `{"url":...}` once it listens. */
+/** Starts bench/throughput/<script> (or a script at an absolute path), which prints `{"url":...}` once it listens. */
 export function startServer(name: string, script: string, serverEnv: NodeJS.ProcessEnv): Promise<Server> {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(__dirname, script)], {
+  const child = spawn(process.execPath, ["--import", "tsx", path.resolve(__dirname, script)], {
     env: serverEnv,
     stdio: ["ignore", "pipe", "inherit"],
   });
@@ -60,7 +62,7 @@ export async function login(url: string, username: string): Promise<string> {
 }
 
 export interface Sample {
-  /** Successful (2xx) requests per second: what a client got done. */
+  /** Successful (2xx, or 3xx where the scenario redirects) requests per second: what a client got done. */
   rps: number;
   p50: number;
   p99: number;
@@ -91,12 +93,13 @@ export async function load(url: string, scenario: Scenario, connections: number,
     ...(scenario.clients ? { requests: [{ setupRequest: inTurn(scenario.clients) }] } : {}),
   });
   const shed = result.statusCodeStats?.["503"]?.count ?? 0;
+  const done = result[scenario.success ?? "2xx"];
   return {
-    rps: result["2xx"] / result.duration,
+    rps: done / result.duration,
     p50: result.latency.p50,
     p99: result.latency.p99,
     shed,
-    failures: result.non2xx - shed + result.errors + result.timeouts,
+    failures: result["2xx"] + result.non2xx - done - shed + result.errors + result.timeouts,
   };
 }
 

@@ -10,9 +10,8 @@ import { BlockBlobClient } from "@azure/storage-blob";
 
 import { ApiError, type Api } from "./api.js";
 
-/** Files up to this size go in one request; larger ones in blocks of this size. */
-const BLOCK_BYTES = 4 * 1024 * 1024;
-const PARALLEL_BLOCKS = 4;
+/** Files up to blockSize go in one request; larger ones in blocks of that size, some in parallel. */
+export const UPLOAD_BLOCKS = { blockSize: 4 * 1024 * 1024, maxSingleShotSize: 4 * 1024 * 1024, concurrency: 4 } as const;
 
 export interface UploadOptions {
   /** Called as bytes reach storage. */
@@ -59,9 +58,7 @@ export async function uploadAttachment(
   const slot = (await res.json()) as UploadSlot;
   await new BlockBlobClient(slot.upload_url).uploadData(file.data, {
     blobHTTPHeaders: { blobContentType: slot.headers["Content-Type"] ?? file.contentType },
-    blockSize: BLOCK_BYTES,
-    maxSingleShotSize: BLOCK_BYTES,
-    concurrency: PARALLEL_BLOCKS,
+    ...UPLOAD_BLOCKS,
     abortSignal: options.signal,
     onProgress: (progress) => options.onProgress?.(progress.loadedBytes, size),
   });

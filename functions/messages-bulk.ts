@@ -22,11 +22,11 @@ export const messagesBulk = defineEndpoint({
     await getStateChangeLimits().countChange(user.id);
     const ids = [...new Set(body.ids)];
     if (body.delete) {
-      const deleted = await deleteCopies(user.id, ids);
+      const deleted = await deleteCopies(user.id, ids, body.copy);
       await pushFrames(deleted.frames, context);
       return ok({ updated: deleted.deleted, not_found: deleted.notFound });
     }
-    const outcome = await changeCopies(user.id, ids, body.set ?? {});
+    const outcome = await changeCopies(user.id, ids, body.set ?? {}, { copy: body.copy });
     if (outcome.kind === "bad_folder")
       throw validationError([
         {

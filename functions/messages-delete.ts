@@ -6,7 +6,7 @@ import { ERRORS } from "../shared/domain/errors";
 import { deleteQueuedBlobsAfterCommit } from "../shared/http/attachment-cleanup";
 import { defineEndpoint } from "../shared/http/endpoint";
 import { HttpError } from "../shared/http/http";
-import { MessagePath } from "../shared/http/schemas";
+import { CopyQuery, MessagePath } from "../shared/http/schemas";
 import { pushFrames } from "../shared/realtime/realtime";
 
 /** Removes the message from the caller's mailbox only; the other party keeps it. */
@@ -17,12 +17,13 @@ export const messagesDelete = defineEndpoint({
   summary: "Delete a message from your mailbox (the other party keeps it)",
   auth: "bearer",
   path: MessagePath,
+  query: CopyQuery,
   response: null,
   errors: [404, 429],
-  handler: async ({ context, user, path: { message_id } }) => {
+  handler: async ({ context, user, path: { message_id }, query: { copy } }) => {
     // Counted first: every change pushes frames, which the service's Web PubSub quota pays for.
     await getStateChangeLimits().countChange(user.id);
-    const outcome = await deleteMessage(message_id, user.id);
+    const outcome = await deleteMessage(message_id, user.id, copy);
     if (outcome.kind === "not_found") throw new HttpError(404, ERRORS.messageNotFound);
     // message_deleted, and the new count when the message was unread.
     await pushFrames(outcome.frames, context);

@@ -52,17 +52,21 @@ export const messagesSend = defineEndpoint({
         {
           idempotencyKey,
           asked: input,
-          onStored: async (tx, recipientIds, messageId) => {
-            await limits.spendRecipientBudgets(tx, recipientIds);
-            if (files.ids.length > 0 && (files.replayOnly || !(await attachToMessage(tx, messageId, sender.id, files.ids))))
-              throw validationError([
-                {
-                  type: "value_error",
-                  loc: ["body", "attachments"],
-                  msg: "Value error, an attachment is already attached to another message",
+          recipientBudget: limits.recipientBudget(recipients),
+          // Only a send with files needs a transaction around its statement.
+          onStored:
+            files.ids.length === 0
+              ? undefined
+              : async (tx, messageId) => {
+                  if (files.replayOnly || !(await attachToMessage(tx, messageId, sender.id, files.ids)))
+                    throw validationError([
+                      {
+                        type: "value_error",
+                        loc: ["body", "attachments"],
+                        msg: "Value error, an attachment is already attached to another message",
+                      },
+                    ]);
                 },
-              ]);
-          },
         },
       );
     } catch (error) {
@@ -71,6 +75,8 @@ export const messagesSend = defineEndpoint({
     }
     if (sent.kind !== "sent") await files.release();
     switch (sent.kind) {
+      case "recipient_budget_spent":
+        throw limits.recipientRefusal(sent.expire);
       case "recipient_not_found":
         throw new HttpError(404, ERRORS.recipientNotFound);
       case "different_request":

@@ -6,7 +6,7 @@ import { ERRORS } from "../shared/domain/errors";
 import { canBeId } from "../shared/domain/schemas";
 import { defineEndpoint } from "../shared/http/endpoint";
 import { HttpError, ok, validationError } from "../shared/http/http";
-import { Message, MessagePatch, MessagePath } from "../shared/http/schemas";
+import { CopyQuery, Message, MessagePatch, MessagePath } from "../shared/http/schemas";
 import { pushFrames } from "../shared/realtime/realtime";
 
 /** Moves, stars or marks the caller's copy; the other parties' copies are theirs. */
@@ -17,14 +17,15 @@ export const messagesUpdate = defineEndpoint({
   summary: "Change your copy of a message: folder, star, read state",
   auth: "bearer",
   path: MessagePath,
+  query: CopyQuery,
   body: { schema: MessagePatch, media: "json" },
   response: Message,
   errors: [404, 429],
-  handler: async ({ context, user, path: { message_id }, body }) => {
+  handler: async ({ context, user, path: { message_id }, query: { copy }, body }) => {
     // Counted first: every change pushes frames, which the service's Web PubSub quota pays for.
     await getStateChangeLimits().countChange(user.id);
     if (!canBeId(message_id)) throw new HttpError(404, ERRORS.messageNotFound);
-    const outcome = await changeCopies(user.id, [message_id], body, { single: true });
+    const outcome = await changeCopies(user.id, [message_id], body, { single: true, copy });
     if (outcome.kind === "bad_folder")
       throw validationError([
         {

@@ -4,7 +4,7 @@ import { getMessage } from "../shared/data/mailbox";
 import { ERRORS } from "../shared/domain/errors";
 import { defineEndpoint } from "../shared/http/endpoint";
 import { HttpError, ok } from "../shared/http/http";
-import { Message, MessagePath } from "../shared/http/schemas";
+import { CopyQuery, Message, MessagePath } from "../shared/http/schemas";
 
 /** One message of the caller's mailbox (sent or received, not deleted by them). */
 export const messagesView = defineEndpoint({
@@ -16,10 +16,11 @@ export const messagesView = defineEndpoint({
   summary: "One message you sent or received",
   auth: "bearer",
   path: MessagePath,
+  query: CopyQuery,
   response: Message,
   errors: [404],
-  handler: async ({ user, path: { message_id } }) => {
-    const message = await getMessage(message_id, user.id);
+  handler: async ({ user, path: { message_id }, query: { copy } }) => {
+    const message = await getMessage(message_id, user.id, copy);
     if (!message) throw new HttpError(404, ERRORS.messageNotFound);
     return ok(message);
   },

@@ -17,7 +17,7 @@ afterEach(() => {
 // server fails the type check here.
 const mailEvents = [
   newMessage(1),
-  { event: "message_updated", message_id: 1, folder: "archive", is_starred: true, is_read: true, seq: 2 },
+  { event: "message_updated", message_id: 1, folder: "archive", is_starred: true, is_read: true, copy: "received", seq: 2 },
   { event: "messages_updated", message_ids: [1, 2], folder: "trash", seq: 3 },
   { event: "message_read", message_id: 7, read_at: "2026-12-06T05:00:00.000Z", reader_id: 42, seq: 4 },
   { event: "messages_read", message_ids: [7, 8], read_at: "2026-12-06T05:00:00.000Z", reader_id: 42, seq: 5 },

@@ -11,35 +11,22 @@
 import type { Pool } from "pg";
 
 import { getConfig, type SendLimitSettings } from "../config/config";
-import { getPool, perPool, type Queryable } from "../data/db";
+import { getPool, perPool } from "../data/db";
+import type { RecipientBudget } from "../data/messages";
+import { budgetSpend } from "../data/rate-limit-counter";
 import { ERRORS, HttpError } from "../domain/errors";
-import { getThrottle, retryAfterSeconds, TABLE } from "./throttle";
+import { getThrottle, retryAfterSeconds } from "./throttle";
 
 const HOUR_MS = 3_600_000;
 
-/**
- * A budget's counter in the login throttle's table and row format (key, points, expire in ms),
- * restarted once its window has passed. `$1` is now, `$2` the points spent; `from` is the rest of
- * the SELECT that yields the keys (a gate on the budget before it, or a list).
- */
-const upsert = (name: string, key: string, windowMs: string, from = "") => `
-  ${name} AS (
-    INSERT INTO ${TABLE} (key, points, expire)
-    SELECT ${key}, $2::int, $1::bigint + ${windowMs}::bigint ${from}
-    ON CONFLICT (key) DO UPDATE SET
-      points = CASE WHEN ${TABLE}.expire <= $1::bigint THEN $2::int ELSE ${TABLE}.points + $2::int END,
-      expire = CASE WHEN ${TABLE}.expire <= $1 THEN $1::bigint + ${windowMs}::bigint ELSE ${TABLE}.expire END
-    RETURNING points, expire)`;
+const spend = (name: string, key: string, windowMs: string, from = "") =>
+  budgetSpend({ name, key, points: "$2", now: "$1", windowMs, from });
 
 // Both sender budgets in one round trip, the hourly one spent only when the burst allowed the send.
-const SPEND_SENDER = `WITH ${upsert("burst", "$3::text", "$4")},
-  ${upsert("hourly", "$5::text", "$6", "FROM burst WHERE burst.points <= $7::int")}
+const SPEND_SENDER = `WITH ${spend("burst", "$3::text", "$4")},
+  ${spend("hourly", "$5::text", "$6", "FROM burst WHERE burst.points <= $7::int")}
   SELECT (SELECT points FROM burst) AS burst, (SELECT expire FROM burst)::float8 AS burst_expire,
     (SELECT points FROM hourly) AS hourly, (SELECT expire FROM hourly)::float8 AS hourly_expire`;
-
-// Every stored recipient's budget in one statement, in key order so concurrent sends lock the rows alike.
-const SPEND_RECIPIENTS = `WITH ${upsert("received", "k", "$4", "FROM (SELECT DISTINCT unnest($3::text[]) AS k ORDER BY k) keys")}
-  SELECT points, expire::float8 AS expire FROM received`;
 
 interface SenderCounts {
   burst: number;
@@ -79,16 +66,17 @@ export class SendLimits {
   }
 
   /**
-   * Spends one point of each recipient's hourly budget for a message stored for them. Call inside
-   * the send's transaction, after the insert: a 429 (any recipient's budget spent) or any later
-   * failure rolls the points back with the message. A recipient listed twice counts once.
+   * Each recipient's hourly budget, as the send's statement spends it: one point for a message
+   * stored for them, in the statement that stores it (shared/data/messages.ts), so a refusal (any
+   * recipient's budget spent) or any later failure rolls the points back with the message.
    */
-  async spendRecipientBudgets(tx: Queryable, recipientIds: readonly number[], now = Date.now()): Promise<void> {
-    if (recipientIds.length === 0) return;
-    const keys = recipientIds.map((id) => `receive_hour:${id}`);
-    const { rows } = await tx.query<{ points: number; expire: number }>(SPEND_RECIPIENTS, [now, 1, keys, HOUR_MS]);
-    const refused = rows.filter((r) => r.points > this.settings.perRecipientPerHour);
-    if (refused.length > 0) throw tooManyMessages(Math.max(...refused.map((r) => r.expire)), now);
+  recipientBudget(recipientIds: readonly number[], now = Date.now()): RecipientBudget {
+    return { keys: recipientIds.map((id) => `receive_hour:${id}`), limit: this.settings.perRecipientPerHour, windowMs: HOUR_MS, now };
+  }
+
+  /** The 429 for a send a recipient's budget refused; `expire` is the budget's (ms). */
+  recipientRefusal(expire: number, now = Date.now()): HttpError {
+    return tooManyMessages(expire, now);
   }
 }
 

@@ -6,10 +6,10 @@
  * needs a new migration that rebuilds them.
  */
 
-import { RECEIVED_FOLDERS, SENT_FOLDERS } from "../domain/folders";
+import { RECEIVED_FOLDERS, SENT_FOLDERS, type CopyKind } from "../domain/folders";
 
 // The folders are the domain's (events name them too); re-exported for the SQL's users here.
-export { FOLDERS, RECEIVED_FOLDERS, SENT_FOLDERS, type Folder } from "../domain/folders";
+export { FOLDERS, RECEIVED_FOLDERS, SENT_FOLDERS, type CopyKind, type Folder } from "../domain/folders";
 
 const inList = (folders: readonly string[]) => `folder IN (${folders.map((f) => `'${f}'`).join(", ")})`;
 export const RECEIVED_FOLDER_CHECK = inList(RECEIVED_FOLDERS);
@@ -42,6 +42,9 @@ export const COPY_COLUMNS = Object.keys(COPY_COLUMN_TYPES).join(", ");
 export const COPY_COLUMNS_DDL = Object.entries(COPY_COLUMN_TYPES)
   .map(([name, type]) => `${name} ${type}`)
   .join(",\n        ");
+
+/** The `received` column of the copy a request names (null: any). */
+export const receivedOf = (copy: CopyKind | undefined): boolean | null => (copy === undefined ? null : copy === "received");
 
 /** A received copy not yet read (in any folder; `unread_count` is the inbox's). */
 export const COPY_UNREAD = "received AND NOT is_read";

@@ -16,7 +16,7 @@ import {
   type UserFrame,
 } from "../domain/events";
 import type { MessageT } from "../domain/schemas";
-import { RECEIVED_FOLDERS, SENT_FOLDERS, type Folder } from "./copies";
+import { RECEIVED_FOLDERS, receivedOf, SENT_FOLDERS, type CopyKind, type Folder } from "./copies";
 import { getPool, inTransaction, type Queryable } from "./db";
 import { logEvents } from "./event-log";
 import { eraseOrphans, lockMessages } from "./mailbox";
@@ -36,14 +36,20 @@ interface TargetCopy extends CopyState {
 const inInboxUnread = (c: CopyState & { received: boolean }) => c.received && c.folder === "inbox" && !c.is_read;
 
 /**
- * The copy each id names for this user, locked until the transaction ends: the received one when
- * they hold both (a note to oneself), as GET /messages/{id} shows.
+ * The copy each id names for this user, locked until the transaction ends: `copy` when given, else
+ * the received one when they hold both (a note to oneself), as GET /messages/{id} shows.
  */
-async function lockTargets(tx: Queryable, userId: number, messageIds: readonly number[]): Promise<Map<number, TargetCopy>> {
+async function lockTargets(
+  tx: Queryable,
+  userId: number,
+  messageIds: readonly number[],
+  copy: CopyKind | undefined,
+): Promise<Map<number, TargetCopy>> {
   const { rows } = await tx.query<TargetCopy>(
     `SELECT message_id, received, folder, is_read, is_starred, sender_id FROM message_copies
-      WHERE user_id = $1 AND message_id = ANY($2::int[]) ORDER BY message_id, received DESC FOR UPDATE`,
-    [userId, messageIds],
+      WHERE user_id = $1 AND message_id = ANY($2::int[]) AND ($3::boolean IS NULL OR received = $3)
+      ORDER BY message_id, received DESC FOR UPDATE`,
+    [userId, messageIds, receivedOf(copy)],
   );
   const targets = new Map<number, TargetCopy>();
   for (const row of rows) if (!targets.has(row.message_id)) targets.set(row.message_id, row);
@@ -69,10 +75,10 @@ export async function changeCopies(
   userId: number,
   messageIds: readonly number[],
   change: CopyChange,
-  { single = false }: { single?: boolean } = {},
+  { single = false, copy }: { single?: boolean; copy?: CopyKind } = {},
 ): Promise<ChangeOutcome> {
   return inTransaction(async (tx): Promise<ChangeOutcome> => {
-    const targets = await lockTargets(tx, userId, messageIds);
+    const targets = await lockTargets(tx, userId, messageIds, copy);
     if (change.folder !== undefined)
       for (const copy of targets.values()) {
         const allowed = foldersOf(copy.received);
@@ -112,7 +118,11 @@ export async function changeCopies(
         const now = after.get(changed[0].message_id) as CopyState;
         events.push({
           userId,
-          event: messageUpdatedEvent(changed[0].message_id, { folder: now.folder, is_starred: now.is_starred, is_read: now.is_read }),
+          event: messageUpdatedEvent(
+            changed[0].message_id,
+            { folder: now.folder, is_starred: now.is_starred, is_read: now.is_read },
+            changed[0].received ? "received" : "sent",
+          ),
         });
       } else {
         events.push({
@@ -172,20 +182,25 @@ export interface BulkDeleteResult {
   frames: UserFrame[];
 }
 
-/** Removes the caller's copies of `messageIds` at once (as DELETE does for one), erasing messages left without copies. */
-export async function deleteCopies(userId: number, messageIds: readonly number[]): Promise<BulkDeleteResult> {
+/**
+ * Removes the caller's copies of `messageIds` at once (as DELETE does for one): both of a note to
+ * oneself unless `copy` names one; erases messages left without copies.
+ */
+export async function deleteCopies(userId: number, messageIds: readonly number[], copy?: CopyKind): Promise<BulkDeleteResult> {
   return inTransaction(async (tx) => {
     await lockMessages(tx, messageIds);
     const { rows } = await tx.query<{ message_id: number; was_unread: boolean }>(
-      `DELETE FROM message_copies WHERE user_id = $1 AND message_id = ANY($2::int[])
+      `DELETE FROM message_copies WHERE user_id = $1 AND message_id = ANY($2::int[]) AND ($3::boolean IS NULL OR received = $3)
         RETURNING message_id, (received AND NOT is_read AND folder = 'inbox') AS was_unread`,
-      [userId, messageIds],
+      [userId, messageIds, receivedOf(copy)],
     );
     const deleted = [...new Set(rows.map((r) => r.message_id))].sort((a, b) => a - b);
     const notFound = messageIds.filter((id) => !deleted.includes(id));
     if (deleted.length === 0) return { deleted, notFound, frames: [] };
     await eraseOrphans(tx, deleted);
-    const events: UserEvent[] = [{ userId, event: deleted.length === 1 ? messageDeletedEvent(deleted[0]) : messagesDeletedEvent(deleted) }];
+    const events: UserEvent[] = [
+      { userId, event: deleted.length === 1 ? messageDeletedEvent(deleted[0], copy) : messagesDeletedEvent(deleted, copy) },
+    ];
     if (rows.some((r) => r.was_unread)) events.push({ userId, event: unreadCountUpdatedEvent(await countUnread(userId, tx)) });
     return { deleted, notFound, frames: await logEvents(tx, events) };
   });

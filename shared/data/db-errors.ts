@@ -71,3 +71,8 @@ export function isForeignKeyViolation(error: unknown, constraint: string): boole
     (error as { constraint?: unknown }).constraint === constraint
   );
 }
+
+/** The database refused the statement with this SQLSTATE (one of ours, raised on purpose, or PostgreSQL's). */
+export function hasSqlState(error: unknown, sqlState: string): error is Error {
+  return error instanceof Error && (error as { code?: unknown }).code === sqlState;
+}

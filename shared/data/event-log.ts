@@ -45,46 +45,69 @@ export async function logEvents(tx: Queryable, events: readonly UserEvent[]): Pr
   });
 }
 
-// The unread count a frame is written with when the statement that logs it reads the count itself.
-const PENDING_COUNT = -1;
-const PENDING_FIELD = `"unread_count":${PENDING_COUNT}`;
+/**
+ * The values an event is written with before its statement knows them, each replaced there
+ * (`fillPending`) by the value it stands for: only our own keys can match, since a quote inside any
+ * string in the JSON is escaped.
+ */
+const PENDING = {
+  unreadCount: { value: -1, field: '"unread_count":-1', key: '"unread_count":' },
+  id: { value: -2, field: '"id":-2', key: '"id":' },
+  timestamp: { value: "@pending", field: '"timestamp":"@pending"', key: '"timestamp":' },
+  senderUsername: { value: "@pending", field: '"sender_username":"@pending"', key: '"sender_username":' },
+} as const;
+
+type PendingValues<T> = { id: T; timestamp: T; unreadCount: T; senderUsername: T };
+
+/** The event as built with PENDING values (the message id, its time, an unread count, the sender's name), as JSON. */
+export function pendingEvent(
+  build: (pending: { id: number; timestamp: string; unreadCount: number; senderUsername: string }) => RealtimeEvent,
+): string {
+  const template = JSON.stringify(
+    build({
+      id: PENDING.id.value,
+      timestamp: PENDING.timestamp.value,
+      unreadCount: PENDING.unreadCount.value,
+      senderUsername: PENDING.senderUsername.value,
+    }),
+  );
+  for (const { field } of Object.values(PENDING))
+    if (!template.includes(field)) throw new Error(`the event ${template.slice(0, 40)}... carries no ${field}`);
+  return template;
+}
 
 /**
- * Logs one event for each of `userIds` (distinct), each carrying that user's inbox unread count,
- * read in the same statement (the send's hot path: after the insert each recipient's counter row
- * stays locked until commit, so every round trip before the commit holds back the next send to the
- * same user). The event is built once with a placeholder count, which the statement replaces with
- * each user's; only our own keys can match, since a quote inside any string in the JSON is escaped.
+ * SQL: the JSON of `template` (pendingEvent's) with the given SQL values in place of the pending
+ * ones (numbers for id and unreadCount, text for the others).
  */
-export async function logWithUnreadCounts(
-  tx: Queryable,
-  userIds: readonly number[],
-  build: (unreadCount: number) => RealtimeEvent,
-): Promise<{ unreadCount: number; frame: UserFrame }[]> {
-  const template = JSON.stringify(build(PENDING_COUNT));
-  if (!template.includes(PENDING_FIELD)) throw new Error(`the event ${template.slice(0, 40)}... carries no unread_count`);
-  const { rows } = await tx.query<{ user_id: number; seq: string; unread_count: number }>(
-    `WITH counted AS (
-       SELECT i.user_id, coalesce(mc.unread, 0) AS unread_count
-         FROM unnest($1::int[]) i(user_id) LEFT JOIN mailbox_counters mc ON mc.user_id = i.user_id AND mc.folder = 'inbox'
-     ), bumped AS (
-       INSERT INTO user_event_counters AS c (user_id, seq) SELECT user_id, 1 FROM counted ORDER BY user_id
-       ON CONFLICT (user_id) DO UPDATE SET seq = c.seq + 1
-       RETURNING c.user_id, c.seq
-     ), logged AS (
-       INSERT INTO user_events (user_id, seq, created_at, payload)
-       SELECT b.user_id, b.seq, clock_timestamp(), replace($2, $3, '"unread_count":' || n.unread_count)::json
-         FROM bumped b JOIN counted n USING (user_id)
-     )
-     SELECT b.user_id, b.seq::text AS seq, n.unread_count FROM bumped b JOIN counted n USING (user_id)`,
-    [userIds, template, PENDING_FIELD],
-  );
-  const byUser = new Map(rows.map((r) => [r.user_id, r]));
-  return userIds.map((userId) => {
-    const { seq, unread_count: unreadCount } = byUser.get(userId) as (typeof rows)[number];
-    return { unreadCount, frame: { userId, frame: toFrame(build(unreadCount), Number(seq)) } };
-  });
+export function fillPending(template: string, values: PendingValues<string>): string {
+  const asJson: PendingValues<string> = {
+    id: `(${values.id})::text`,
+    unreadCount: `(${values.unreadCount})::text`,
+    timestamp: `to_json((${values.timestamp})::text)::text`,
+    senderUsername: `to_json((${values.senderUsername})::text)::text`,
+  };
+  let sql = template;
+  for (const name of Object.keys(PENDING) as (keyof typeof PENDING)[])
+    sql = `replace(${sql}, '${PENDING[name].field}', '${PENDING[name].key}' || ${asJson[name]})`;
+  return `${sql}::json`;
 }
+
+/**
+ * CTEs that log one event for each row of `source` (distinct user_id): `bumped` bumps each user's
+ * counter in user id order (the same order as LOG_EVENTS, so the counter row stays locked until
+ * commit and events are numbered in commit order), and `logged` writes the event, `payload` being
+ * SQL over `n` (the source's row) and the tables of `join`. RETURNING of bumped: user_id, seq.
+ */
+export const logEachCtes = (source: string, payload: string, join = "") => `
+  bumped AS (
+    INSERT INTO user_event_counters AS ec (user_id, seq) SELECT user_id, 1 FROM ${source} ORDER BY user_id
+    ON CONFLICT (user_id) DO UPDATE SET seq = ec.seq + 1
+    RETURNING ec.user_id, ec.seq
+  ), logged AS (
+    INSERT INTO user_events (user_id, seq, created_at, payload)
+    SELECT b.user_id, b.seq, clock_timestamp(), ${payload} FROM bumped b JOIN ${source} n USING (user_id) ${join}
+  )`;
 
 export type EventsPage = { kind: "page"; events: Frame[]; latestSeq: number } | { kind: "gone"; latestSeq: number };
 

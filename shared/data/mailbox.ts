@@ -14,6 +14,7 @@ import {
   type UserFrame,
 } from "../domain/events";
 import { canBeId, type MessageT } from "../domain/schemas";
+import { receivedOf, type CopyKind } from "./copies";
 import { getPool, inTransaction, type Queryable } from "./db";
 import { logEvents } from "./event-log";
 import { FROM_COPIES, MESSAGE_COLUMNS, toMessage, type MessageRow } from "./message-view";
@@ -26,13 +27,17 @@ import { countUnread, withinBytes } from "./messages";
 const OWN_COPY = (message: string, user: string) =>
   `c.user_id = ${user} AND c.message_id = ${message} AND c.received = (SELECT bool_or(y.received) FROM message_copies y WHERE y.user_id = ${user} AND y.message_id = ${message})`;
 
-/** The message as this user's copy shows it; null when they have no copy of it. */
-export async function getMessage(messageId: number, userId: number): Promise<MessageT | null> {
+/** The message as this user's copy shows it (`copy`, else as OWN_COPY); null when they have no such copy. */
+export async function getMessage(messageId: number, userId: number, copy?: CopyKind): Promise<MessageT | null> {
   if (!canBeId(messageId)) return null;
-  const { rows } = await getPool().query<MessageRow>(`SELECT ${MESSAGE_COLUMNS} ${FROM_COPIES} WHERE ${OWN_COPY("$1", "$2")}`, [
-    messageId,
-    userId,
-  ]);
+  const { rows } = await getPool().query<MessageRow>(
+    copy === undefined
+      ? { text: `SELECT ${MESSAGE_COLUMNS} ${FROM_COPIES} WHERE ${OWN_COPY("$1", "$2")}`, values: [messageId, userId] }
+      : {
+          text: `SELECT ${MESSAGE_COLUMNS} ${FROM_COPIES} WHERE c.user_id = $2 AND c.message_id = $1 AND c.received = $3`,
+          values: [messageId, userId, copy === "received"],
+        },
+  );
   return rows.length ? toMessage(rows[0]) : null;
 }
 
@@ -209,19 +214,22 @@ export async function lockMessages(tx: Queryable, messageIds: readonly number[])
 
 export type DeleteOutcome = { kind: "not_found" } | { kind: "deleted"; frames: UserFrame[] };
 
-/** Removes this user's copies of a message at once; the message itself goes with its last copy. */
-export async function deleteMessage(messageId: number, userId: number): Promise<DeleteOutcome> {
+/**
+ * Removes this user's copies of a message at once (both of a note to oneself, unless `copy` names
+ * one); the message itself goes with its last copy.
+ */
+export async function deleteMessage(messageId: number, userId: number, copy?: CopyKind): Promise<DeleteOutcome> {
   if (!canBeId(messageId)) return { kind: "not_found" };
   return inTransaction(async (tx) => {
     await lockMessages(tx, [messageId]);
     const { rows } = await tx.query<{ was_unread: boolean }>(
-      `DELETE FROM message_copies WHERE user_id = $2 AND message_id = $1
+      `DELETE FROM message_copies WHERE user_id = $2 AND message_id = $1 AND ($3::boolean IS NULL OR received = $3)
         RETURNING (received AND NOT is_read AND folder = 'inbox') AS was_unread`,
-      [messageId, userId],
+      [messageId, userId, receivedOf(copy)],
     );
     if (!rows.length) return { kind: "not_found" };
     await eraseOrphans(tx, [messageId]);
-    const events: UserEvent[] = [{ userId, event: messageDeletedEvent(messageId) }];
+    const events: UserEvent[] = [{ userId, event: messageDeletedEvent(messageId, copy) }];
     if (rows.some((r) => r.was_unread)) events.push({ userId, event: unreadCountUpdatedEvent(await countUnread(userId, tx)) });
     return { kind: "deleted", frames: await logEvents(tx, events) };
   });

@@ -9,7 +9,8 @@ import type { MessageT } from "../domain/schemas";
 export const DELETED_USER_NAME = "deleted user";
 export const displayName = (u: string) => `CASE WHEN ${u}.deleted_at IS NULL THEN ${u}.username ELSE '${DELETED_USER_NAME}' END`;
 
-const ISO = (t: string) => `to_char(${t} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+/** A time as the API writes it (ISO 8601, UTC, milliseconds), formatted by the database. */
+export const ISO = (t: string) => `to_char(${t} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 /**
  * [{id, username}] of a list of user ids, in the order given. Each name is looked up by primary key
@@ -32,7 +33,9 @@ const VIEW = {
   recipient_id: "CASE WHEN c.received THEN c.user_id ELSE m.recipient_id END",
   title: "m.title",
   body: "m.body",
-  timestamp: 'm."timestamp"',
+  // Formatted here, not parsed into a JavaScript Date: the send's statement writes the same text
+  // into the new_message event, and the driver's parse can lose a millisecond (".57" -> 569 ms).
+  timestamp: ISO('m."timestamp"'),
   // The sender's view: every addressee has a receipt (a receipt outlives the reader's copy).
   is_read: `CASE WHEN c.received THEN c.is_read ELSE
       (SELECT count(*) FROM read_receipts rr WHERE rr.message_id = m.id) >= (SELECT count(DISTINCT a) FROM unnest(${ADDRESSEES}) a) END`,
@@ -44,6 +47,7 @@ const VIEW = {
   cc: addressees("coalesce(m.cc_ids, '{}')"),
   bcc: `CASE WHEN c.received THEN '[]'::json ELSE ${addressees("coalesce(m.bcc_ids, '{}')")} END`,
   folder: "c.folder",
+  copy: "CASE WHEN c.received THEN 'received' ELSE 'sent' END",
   is_starred: "c.is_starred",
   read_by: `CASE WHEN c.received THEN '[]'::json ELSE (
       SELECT coalesce(json_agg(json_build_object('id', rr.reader_id, 'read_at', ${ISO("rr.read_at")}) ORDER BY rr.read_at, rr.reader_id), '[]'::json)
@@ -82,8 +86,7 @@ export const AS_SENT = `(SELECT o.sender_id AS user_id, o.id AS message_id, fals
     NULL::timestamptz AS read_at, false AS is_starred, coalesce(o.thread_id, o.id) AS thread_id, o.in_reply_to
     FROM messages o WHERE o.id = $1)`;
 
-export interface MessageRow extends Omit<MessageT, "timestamp"> {
-  timestamp: Date;
-}
+/** A row of MESSAGE_COLUMNS is the message object itself. */
+export type MessageRow = MessageT;
 
-export const toMessage = (row: MessageRow): MessageT => ({ ...row, timestamp: row.timestamp.toISOString() });
+export const toMessage = (row: MessageRow): MessageT => row;

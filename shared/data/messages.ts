@@ -3,13 +3,15 @@
  * gets a copy (message_copies, shared/data/copies.ts) holding its folder and flags; the lists read
  * one user's copies through one index each. docs/mail-model.md tells the model.
  */
-import { newMessageEvent, type UserFrame } from "../domain/events";
+import { newMessageEvent, toFrame, type UserFrame } from "../domain/events";
 import { canBeId, type MessageT } from "../domain/schemas";
 import { ADDRESSEE_KEY_SQL, type Folder } from "./copies";
 import { getPool, inTransaction, type Queryable } from "./db";
-import { logWithUnreadCounts } from "./event-log";
+import { hasSqlState } from "./db-errors";
+import { fillPending, logEachCtes, pendingEvent } from "./event-log";
 import { claimKey, fingerprint, recordAnswer } from "./idempotency";
-import { AS_SENT, FROM_COPIES, fromCopies, MESSAGE_COLUMNS, MESSAGE_FIELDS, toMessage, type MessageRow } from "./message-view";
+import { AS_SENT, FROM_COPIES, fromCopies, ISO, MESSAGE_COLUMNS, MESSAGE_FIELDS, toMessage, type MessageRow } from "./message-view";
+import { budgetSpend } from "./rate-limit-counter";
 
 export { FROM_COPIES, MESSAGE_COLUMNS, toMessage, type MessageRow } from "./message-view";
 
@@ -69,10 +71,18 @@ export interface MailboxCounts {
 
 /** Every counter of the user's mailbox: one primary-key range read, no scan of copies. */
 export async function mailboxCounts(userId: number, db: Queryable = getPool()): Promise<MailboxCounts> {
-  const { rows } = await db.query<{ folder: string; total: number; unread: number }>(
-    "SELECT folder, total, unread FROM mailbox_counters WHERE user_id = $1",
-    [userId],
-  );
+  const { rows } = await db.query<CounterRow>("SELECT folder, total, unread FROM mailbox_counters WHERE user_id = $1", [userId]);
+  return countsFromRows(rows);
+}
+
+export interface CounterRow {
+  folder: string;
+  total: number;
+  unread: number;
+}
+
+/** The answer's shape from one row per counter (folder, or 'starred'); a counter without a row is zero. */
+export function countsFromRows(rows: readonly CounterRow[]): MailboxCounts {
   const of = (folder: string) => rows.find((r) => r.folder === folder) ?? { total: 0, unread: 0 };
   const pair = (folder: string) => ({ total: of(folder).total, unread: of(folder).unread });
   return {
@@ -90,16 +100,30 @@ export type SendOutcome =
   /** The key's message has since been deleted by every party, and its text erased. */
   | { kind: "replayed_deleted" }
   | { kind: "different_request" }
-  | { kind: "recipient_not_found" };
+  | { kind: "recipient_not_found" }
+  /** A recipient's budget is spent; `expire` (ms) is when the latest of those refusing restarts. Nothing stored. */
+  | { kind: "recipient_budget_spent"; expire: number };
+
+/** Each recipient's budget (rate_limits keys, one per recipient in order), spent by the send's statement. */
+export interface RecipientBudget {
+  keys: string[];
+  /** Points a key may hold; past it the send is refused and rolled back. */
+  limit: number;
+  windowMs: number;
+  now: number;
+}
 
 export interface SendOptions {
   /** The request's Idempotency-Key (see shared/data/idempotency.ts). */
   idempotencyKey?: string;
+  /** Spent one point a recipient by a stored message only; none when absent. */
+  recipientBudget?: RecipientBudget;
   /**
-   * Runs in the send's transaction once the message is stored, with the ids it was stored for:
-   * whatever it counts is rolled back with the message if it (or anything after it) throws.
+   * Runs in the send's transaction once the message is stored: whatever it writes is rolled back
+   * with the message if it (or anything after it) throws. A send without it (and without a key) is
+   * one statement and no transaction around it.
    */
-  onStored?: (tx: Queryable, recipientIds: number[], messageId: number) => Promise<void>;
+  onStored?: (tx: Queryable, messageId: number) => Promise<void>;
   /** What the client asked for, for the idempotency fingerprint (default: the input without thread_id). */
   asked?: Readonly<Record<string, unknown>>;
 }
@@ -137,17 +161,29 @@ export function addressing(to: readonly number[], cc: readonly number[] = [], bc
   return { ...lists, recipients: [...lists.to, ...lists.cc, ...lists.bcc] };
 }
 
-// One statement: check (and share-lock) every recipient, store the message once and one copy per
-// party. A party's thread and in_reply_to come from its own copy of the message replied to, so a
-// party added later starts a thread of its own and never learns the ids before it. A recipient
-// sees to and cc and, when blind-copied, itself; the sender sees every list.
-const STORE_MESSAGE = `
+/** The SQLSTATE the send's statement fails with when a recipient's budget is spent (its message: the expire in ms). */
+const RECIPIENT_BUDGET_SPENT = "ML429";
+
+// The whole send in one statement, so the rows it locks (each recipient's budget, its counters and
+// event counter) are held for one statement and its commit, never across round trips; every step
+// after the message's insert is conditional on it (an unknown recipient stores and spends nothing).
+// In order: check (and share-lock) every recipient; store the message once and one copy per party
+// (a party's thread and in_reply_to come from its own copy of the message replied to, so a party
+// added later starts a thread of its own and never learns the ids before it; a recipient sees to
+// and cc and, when blind-copied, itself; the sender sees every list); spend each recipient's budget
+// (key order); lock every counter the copies' trigger will change, in its key order, reading each
+// inbox's unread count as committed now (the trigger adds this message's copy at the end of the
+// statement); log each recipient's new_message with its count. A spent budget fails the statement
+// (mail_refuse, migration 15), which takes everything with it.
+export const SEND_MESSAGE = `
   WITH found AS (
     SELECT u.id, u.username FROM users u WHERE u.id = ANY($8::int[]) AND u.deleted_at IS NULL ORDER BY u.id FOR SHARE
   ), msg AS (
     INSERT INTO messages (sender_id, recipient_id, title, body, in_reply_to, thread_id, to_ids, cc_ids, bcc_ids)
     SELECT $1, ($5::int[])[1], $2, $3, $4, $9, $5, $6, $7 WHERE (SELECT count(*) FROM found) = cardinality($8::int[])
-    RETURNING id, "timestamp"
+    RETURNING id, "timestamp", ${ISO('"timestamp"')} AS sent_at
+  ), sender AS (
+    SELECT username FROM users WHERE id = $1
   ), parties AS (
     SELECT $1::int AS user_id, false AS received UNION ALL SELECT r, true FROM unnest($8::int[]) r
   ), copies AS (
@@ -160,79 +196,124 @@ const STORE_MESSAGE = `
       LEFT JOIN LATERAL (SELECT pc.thread_id, pc.message_id FROM message_copies pc
                           WHERE pc.user_id = p.user_id AND pc.message_id = $4 ORDER BY pc.received LIMIT 1) parent ON true
     RETURNING received, thread_id, in_reply_to
-  )
-  SELECT msg.id, msg."timestamp",
+  ), ${budgetSpend({
+    name: "spent",
+    key: "k",
+    points: "1",
+    now: "$11",
+    windowMs: "$12",
+    from: "FROM (SELECT DISTINCT unnest($10::text[]) AS k ORDER BY k) keys WHERE EXISTS (SELECT 1 FROM msg)",
+  })}, counters AS (
+    INSERT INTO mailbox_counters AS mc (user_id, folder, total, unread)
+    SELECT user_id, folder, 0, 0 FROM (SELECT $1::int AS user_id, 'sent'::text AS folder UNION SELECT r, 'inbox' FROM unnest($8::int[]) r) k
+     WHERE EXISTS (SELECT 1 FROM msg) AND (SELECT count(*) FROM spent) >= 0
+     ORDER BY user_id, folder
+    ON CONFLICT (user_id, folder) DO UPDATE SET unread = mc.unread
+    RETURNING mc.user_id, mc.folder, mc.unread
+  ), inboxes AS (
+    SELECT user_id, unread + 1 AS unread_count FROM counters WHERE folder = 'inbox'
+  ), ${logEachCtes("inboxes", fillPending("$14", { id: "msg.id", timestamp: "msg.sent_at", unreadCount: "n.unread_count", senderUsername: "sender.username" }), "CROSS JOIN msg CROSS JOIN sender")}
+  SELECT msg.id, msg.sent_at,
          (SELECT json_object_agg(u.id, u.username) FROM users u WHERE u.id = ANY($8::int[] || $1::int)) AS names,
-         (SELECT json_build_object('thread_id', thread_id, 'in_reply_to', in_reply_to) FROM copies WHERE NOT received) AS own
+         (SELECT json_build_object('thread_id', thread_id, 'in_reply_to', in_reply_to) FROM copies WHERE NOT received) AS own,
+         (SELECT json_agg(json_build_object('user_id', b.user_id, 'seq', b.seq, 'unread_count', n.unread_count))
+            FROM bumped b JOIN inboxes n USING (user_id)) AS logged,
+         (SELECT mail_refuse('${RECIPIENT_BUDGET_SPENT}', max(s.expire)::text) FROM spent s WHERE s.points > $13 HAVING count(*) > 0) AS refused
     FROM msg`;
 
-interface Stored {
+interface Sent {
   id: number;
-  timestamp: Date;
+  sent_at: string;
   names: Record<string, string>;
   own: { thread_id: number; in_reply_to: number | null };
+  logged: { user_id: number; seq: number; unread_count: number }[];
 }
 
 /**
- * Stores the message and every party's copy in the caller's transaction; null when a recipient is
- * unknown (nothing is stored). The answer is the sender's view, built from what the statement
- * returned rather than read back (one round trip fewer on the hot path).
+ * Stores the message, every party's copy, the recipients' budgets and their new_message events in
+ * one statement (SEND_MESSAGE); null when a recipient is unknown (nothing is stored). The answer is
+ * the sender's view, built from what the statement returned rather than read back.
  */
-export async function storeMessage(
-  tx: Queryable,
+async function storeMessage(
+  db: Queryable,
   senderId: number,
   input: NewMessage,
-): Promise<{ message: MessageT; recipients: number[] } | null> {
+  budget: RecipientBudget | undefined,
+): Promise<Extract<SendOutcome, { kind: "sent" }> | null> {
   const { to, cc, bcc, recipients } = addressing(
     input.to ?? (input.recipient_id === undefined ? [] : [input.recipient_id]),
     input.cc,
     input.bcc,
   );
   if (to.length === 0 || !recipients.every(canBeId)) return null;
-  const { rows } = await tx.query<Stored>(STORE_MESSAGE, [
-    senderId,
-    input.title,
-    input.body,
-    input.in_reply_to ?? null,
-    to,
-    cc,
-    bcc,
-    recipients,
-    input.thread_id ?? null,
-  ]);
-  const stored = rows[0];
-  if (!stored) return null;
-  const named = (ids: number[]) => ids.map((id) => ({ id, username: stored.names[id] }));
+  const event = pendingEvent(({ id, timestamp, unreadCount, senderUsername }) =>
+    newMessageEvent({ id, sender_id: senderId, sender_username: senderUsername, title: input.title, timestamp }, unreadCount),
+  );
+  // Named: each connection parses and plans it once, then sends only its values.
+  const { rows } = await db.query<Sent>({
+    name: "send-message",
+    text: SEND_MESSAGE,
+    values: [
+      senderId,
+      input.title,
+      input.body,
+      input.in_reply_to ?? null,
+      to,
+      cc,
+      bcc,
+      recipients,
+      input.thread_id ?? null,
+      budget?.keys ?? [],
+      budget?.now ?? 0,
+      budget?.windowMs ?? 0,
+      budget?.limit ?? 0,
+      event,
+    ],
+  });
+  const sent = rows[0];
+  if (!sent) return null;
+  const named = (ids: number[]) => ids.map((id) => ({ id, username: sent.names[id] }));
   const message: MessageT = {
-    id: stored.id,
+    id: sent.id,
     sender_id: senderId,
     recipient_id: to[0],
     title: input.title,
     body: input.body,
-    timestamp: stored.timestamp.toISOString(),
+    timestamp: sent.sent_at,
     is_read: false,
-    sender_username: stored.names[senderId],
-    recipient_username: stored.names[to[0]],
-    in_reply_to: stored.own.in_reply_to,
-    thread_id: stored.own.thread_id,
+    sender_username: sent.names[senderId],
+    recipient_username: sent.names[to[0]],
+    in_reply_to: sent.own.in_reply_to,
+    thread_id: sent.own.thread_id,
     to: named(to),
     cc: named(cc),
     bcc: named(bcc),
     folder: "sent",
+    copy: "sent",
     is_starred: false,
     read_by: [],
     attachments: [],
   };
-  return { message, recipients };
+  const logged = new Map(sent.logged.map((l) => [l.user_id, l]));
+  const frames = recipients.map((userId) => {
+    const { seq, unread_count: unreadCount } = logged.get(userId) as Sent["logged"][number];
+    return { userId, frame: toFrame(newMessageEvent(message, unreadCount), seq) };
+  });
+  return { kind: "sent", message, recipientUnreadCount: logged.get(recipients[0])?.unread_count ?? 0, frames };
 }
 
-/** Stores a message, or replays the answer to an earlier request with the same idempotency key. */
+/**
+ * Stores a message, or replays the answer to an earlier request with the same idempotency key.
+ * Without a key or `onStored`, the send is the one statement (no BEGIN and COMMIT round trips).
+ */
 export async function sendMessage(
   senderId: number,
   input: NewMessage,
-  { idempotencyKey, onStored, asked }: SendOptions = {},
+  { idempotencyKey, recipientBudget, onStored, asked }: SendOptions = {},
 ): Promise<SendOutcome> {
   try {
+    if (idempotencyKey === undefined && onStored === undefined)
+      return (await storeMessage(getPool(), senderId, input, recipientBudget)) ?? { kind: "recipient_not_found" };
     return await inTransaction(async (tx): Promise<SendOutcome> => {
       if (idempotencyKey !== undefined) {
         const { thread_id: _derived, ...given } = input;
@@ -240,17 +321,16 @@ export async function sendMessage(
         if (claim.kind === "replayed") return replayOf(claim.messageId, tx);
         if (claim.kind !== "claimed") return claim;
       }
-      const stored = await storeMessage(tx, senderId, input);
+      const sent = await storeMessage(tx, senderId, input, recipientBudget);
       // Thrown, not returned: the claimed key must roll back with the failed send.
-      if (!stored) throw new RecipientNotFound();
-      const { message, recipients } = stored;
-      await onStored?.(tx, recipients, message.id);
-      if (idempotencyKey !== undefined) await recordAnswer(tx, senderId, idempotencyKey, message.id);
-      const logged = await logWithUnreadCounts(tx, recipients, (unreadCount) => newMessageEvent(message, unreadCount));
-      return { kind: "sent", message, recipientUnreadCount: logged[0].unreadCount, frames: logged.map((l) => l.frame) };
+      if (!sent) throw new RecipientNotFound();
+      await onStored?.(tx, sent.message.id);
+      if (idempotencyKey !== undefined) await recordAnswer(tx, senderId, idempotencyKey, sent.message.id);
+      return sent;
     });
   } catch (error) {
     if (error instanceof RecipientNotFound) return { kind: "recipient_not_found" };
+    if (hasSqlState(error, RECIPIENT_BUDGET_SPENT)) return { kind: "recipient_budget_spent", expire: Number(error.message) };
     throw error;
   }
 }

@@ -518,6 +518,18 @@ export const MIGRATIONS: readonly Migration[] = [
     dropIndexesConcurrently: ["messages_inbox_idx", "messages_inbox_unread_idx", "messages_outbox_idx"],
   },
   {
+    version: 15,
+    name: "a statement can refuse itself: mail_refuse",
+    // The send is one statement (shared/data/messages.ts); when a recipient's budget, spent inside
+    // it, is past its limit, the statement calls this to fail, which rolls back all it wrote.
+    sql: `
+      CREATE OR REPLACE FUNCTION mail_refuse(code text, detail text) RETURNS integer LANGUAGE plpgsql AS $$
+      BEGIN
+        RAISE EXCEPTION USING ERRCODE = code, MESSAGE = detail;
+      END $$;
+    `,
+  },
+  {
     version: 16,
     name: "sessions and rotating refresh tokens; accounts dated",
     // shared/data/sessions.ts. A session is one login; its access tokens carry its id (sid) and

@@ -31,3 +31,22 @@ export class RateLimitCounter extends RateLimiterPostgres {
     });
   }
 }
+
+/**
+ * A budget's counter in rate_limits as a CTE named `name` (key, points, expire in ms), restarted
+ * once its window has passed; the update adds to the locked row, as above. Each argument is SQL:
+ * `now` and `windowMs` in ms, `points` spent, `from` the rest of the SELECT that yields `key`.
+ * RETURNING points, expire.
+ */
+export function budgetSpend(spend: { name: string; key: string; points: string; now: string; windowMs: string; from?: string }): string {
+  const { name, key, points, now, windowMs, from = "" } = spend;
+  const restart = `${RATE_LIMITS_TABLE}.expire <= ${now}::bigint`;
+  return `
+  ${name} AS (
+    INSERT INTO ${RATE_LIMITS_TABLE} (key, points, expire)
+    SELECT ${key}, ${points}::int, ${now}::bigint + ${windowMs}::bigint ${from}
+    ON CONFLICT (key) DO UPDATE SET
+      points = CASE WHEN ${restart} THEN ${points}::int ELSE ${RATE_LIMITS_TABLE}.points + ${points}::int END,
+      expire = CASE WHEN ${restart} THEN ${now}::bigint + ${windowMs}::bigint ELSE ${RATE_LIMITS_TABLE}.expire END
+    RETURNING points, expire)`;
+}

@@ -1,5 +1,5 @@
 /** The realtime frames, exactly as the wire contract shows them; the one place their names live. */
-import type { Folder } from "./folders";
+import type { CopyKind, Folder } from "./folders";
 import type { MessageT } from "./schemas";
 
 export const EVENTS = {
@@ -48,6 +48,8 @@ export interface CopyState {
 export interface MessageUpdatedEvent extends CopyState {
   event: typeof EVENTS.messageUpdated;
   message_id: number;
+  /** Which of the owner's copies changed (a note to oneself has two under one id). */
+  copy: CopyKind;
 }
 
 /** One bulk change: the ids it changed and the fields it set (the same on each). */
@@ -59,11 +61,15 @@ export interface MessagesUpdatedEvent extends Partial<CopyState> {
 export interface MessageDeletedEvent {
   event: typeof EVENTS.messageDeleted;
   message_id: number;
+  /** Present when only that copy was deleted (a note to oneself has two under one id). */
+  copy?: CopyKind;
 }
 
 export interface MessagesDeletedEvent {
   event: typeof EVENTS.messagesDeleted;
   message_ids: number[];
+  /** As in message_deleted. */
+  copy?: CopyKind;
 }
 
 export type RealtimeEvent =
@@ -96,7 +102,10 @@ export interface UserFrame {
 
 export const toFrame = (event: RealtimeEvent, seq: number): Frame => ({ ...event, seq });
 
-export function newMessageEvent(message: MessageT, unreadCount: number): NewMessageEvent {
+export function newMessageEvent(
+  message: Pick<MessageT, "id" | "sender_id" | "sender_username" | "title" | "timestamp">,
+  unreadCount: number,
+): NewMessageEvent {
   const { id, sender_id, sender_username, title, timestamp } = message;
   return {
     event: EVENTS.newMessage,
@@ -134,9 +143,10 @@ export function messagesReadEvents(messageIds: number[], readAt: string, readerI
   return frames;
 }
 
-export const messageUpdatedEvent = (messageId: number, state: CopyState): MessageUpdatedEvent => ({
+export const messageUpdatedEvent = (messageId: number, state: CopyState, copy: CopyKind = "received"): MessageUpdatedEvent => ({
   event: EVENTS.messageUpdated,
   message_id: messageId,
+  copy,
   is_read: state.is_read,
   folder: state.folder,
   is_starred: state.is_starred,
@@ -148,12 +158,17 @@ export const messagesUpdatedEvent = (messageIds: number[], set: Partial<CopyStat
   ...set,
 });
 
-export const messagesDeletedEvent = (messageIds: number[]): MessagesDeletedEvent => ({
+export const messagesDeletedEvent = (messageIds: number[], copy?: CopyKind): MessagesDeletedEvent => ({
   event: EVENTS.messagesDeleted,
   message_ids: messageIds,
+  ...(copy === undefined ? {} : { copy }),
 });
 
-export const messageDeletedEvent = (messageId: number): MessageDeletedEvent => ({ event: EVENTS.messageDeleted, message_id: messageId });
+export const messageDeletedEvent = (messageId: number, copy?: CopyKind): MessageDeletedEvent => ({
+  event: EVENTS.messageDeleted,
+  message_id: messageId,
+  ...(copy === undefined ? {} : { copy }),
+});
 
 /** What a socket gets when it connects: not logged, it says where the user's sequence stands. */
 export const connectSnapshot = (unreadCount: number, latestSeq: number): Frame => toFrame(unreadCountUpdatedEvent(unreadCount), latestSeq);

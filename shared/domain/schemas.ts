@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 
-import { FOLDERS } from "./folders";
+import { COPY_KINDS, FOLDERS } from "./folders";
 import { FORBIDDEN_CHARACTERS_MESSAGE, normalizeUsername, usernameProblem } from "./usernames";
 
 /** Ids are SERIAL (int4) columns: no row has a larger one. */
@@ -138,6 +138,9 @@ export const Message = z.object({
   cc: z.array(Addressee),
   bcc: z.array(Addressee).describe("In the sender's view only; [] in every other"),
   folder: FolderName.describe("The viewer's copy's folder"),
+  copy: z
+    .enum(COPY_KINDS)
+    .describe("Which of the viewer's copies this is: the sender's (`sent`) or a recipient's (`received`); a note to oneself has both"),
   is_starred: z.boolean(),
   read_by: z
     .array(z.object({ id: z.int(), read_at: z.iso.datetime().nullable() }))

@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 
+import { COPY_KINDS } from "../domain/folders";
 import { FolderName, laxInt, Message, NewPassword, rowId, textOfLength, userId, USERNAME_MAX, UserPublic } from "../domain/schemas";
 import { FILENAME_MAX, filenameProblem } from "../storage/rules";
 
@@ -237,6 +238,13 @@ export const MessagePatch = z.object(copyFields).refine(noEmptyChange, {
   params: { type: "missing" },
 });
 
+const copyChoice = z
+  .enum(COPY_KINDS)
+  .optional()
+  .describe(
+    "Which of your copies: `sent` (yours as its sender) or `received`. Only a note to yourself has both; without it the id names the received one (DELETE: both)",
+  );
+
 export const BULK_MAX_IDS = 500;
 
 export const BulkRequest = z
@@ -247,6 +255,7 @@ export const BulkRequest = z
       .refine(noEmptyChange, { error: "Set at least one of folder, is_starred, is_read", params: { type: "missing" } })
       .optional(),
     delete: z.literal(true).optional().describe("true: delete your copies of these messages, as DELETE does"),
+    copy: copyChoice,
   })
   .superRefine((b, ctx) => {
     if ((b.set === undefined) === (b.delete === undefined))
@@ -262,6 +271,9 @@ export const UnreadCount = z.object({ unread_count: z.int() });
 export const MarkReadResult = z.object({ message: z.string() });
 /** The path of every endpoint that names one message: /messages/{message_id}[/...]. */
 export const MessagePath = z.object({ message_id: laxInt() });
+
+/** GET, PATCH and DELETE /messages/{message_id}: which copy, for a note to oneself. */
+export const CopyQuery = z.object({ copy: copyChoice });
 export const MarkAllReadQuery = z.object({
   up_to_id: laxInt().pipe(z.int().min(1)).optional().describe("Only messages with an id up to this one (the newest the user has seen)"),
 });

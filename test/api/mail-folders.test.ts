@@ -17,6 +17,7 @@ import { messagesView } from "../../functions/messages-view";
 import { sweepTrash } from "../../shared/data/copy-changes";
 import { getPool } from "../../shared/data/db";
 import { readEvents } from "../../shared/data/event-log";
+import { countsFromRows, type CounterRow, type MailboxCounts } from "../../shared/data/messages";
 import { useTestDatabase, type TestDatabase } from "../support/database";
 import { call } from "../support/http";
 import { newUser, type TestUser } from "../support/users";
@@ -44,7 +45,6 @@ type Msg = {
   is_starred: boolean;
   read_by: { id: number; read_at: string | null }[];
 };
-type Counts = Record<string, { total: number; unread?: number }>;
 
 const person = (u: TestUser): Person => ({ id: u.id, username: u.username });
 const sendRaw = (from: TestUser, json: Record<string, unknown>) => call(messagesSend, { method: "POST", token: from.token, json });
@@ -65,13 +65,13 @@ const list = async (user: TestUser, query: Record<string, string> = {}) => {
   expect(res.status, res.text).toBe(200);
   return (res.body as Msg[]).map((m) => m.id);
 };
-const counts = async (user: TestUser) => (await call(messagesCounts, { token: user.token })).body as Counts;
+const counts = async (user: TestUser) => (await call(messagesCounts, { token: user.token })).body as MailboxCounts;
 const messageRows = async () => (await getPool().query("SELECT count(*)::int AS n FROM messages")).rows[0].n as number;
 const issue = (res: { body: unknown }) => (res.body as { detail: { loc: unknown[]; type: string }[] }).detail[0];
 
 /** The counters recounted from the copies themselves, in the shape GET /messages/counts answers. */
-async function recount(userId: number): Promise<Counts> {
-  const { rows } = await getPool().query<{ folder: string; total: number; unread: number }>(
+async function recount(userId: number): Promise<MailboxCounts> {
+  const { rows } = await getPool().query<CounterRow>(
     `SELECT folder, count(*)::int AS total, count(*) FILTER (WHERE received AND NOT is_read)::int AS unread
        FROM message_copies WHERE user_id = $1 GROUP BY folder
      UNION ALL
@@ -79,15 +79,7 @@ async function recount(userId: number): Promise<Counts> {
        FROM message_copies WHERE user_id = $1 AND is_starred AND folder <> 'trash'`,
     [userId],
   );
-  const of = (f: string) => rows.find((r) => r.folder === f) ?? { total: 0, unread: 0 };
-  const pair = (f: string) => ({ total: of(f).total, unread: of(f).unread });
-  return {
-    inbox: pair("inbox"),
-    archive: pair("archive"),
-    trash: pair("trash"),
-    sent: { total: of("sent").total },
-    starred: pair("starred"),
-  };
+  return countsFromRows(rows);
 }
 
 describe("sending to to, cc and bcc", () => {
@@ -269,6 +261,67 @@ describe("a note to oneself", () => {
     expect(await list(a, { folder: "sent" })).toEqual([]);
     expect(await view(a, m.id)).toBeNull();
     expect(await messageRows()).toBe(before - 2);
+  });
+});
+
+describe("each copy of a note to oneself, named by ?copy= (or the bulk's copy)", () => {
+  const copyOf = (user: TestUser, id: number, copy: string) =>
+    call(messagesView, { token: user.token, params: { message_id: String(id) }, query: { copy } });
+  const patchCopy = (user: TestUser, id: number, copy: string, json: unknown) =>
+    call(messagesUpdate, { method: "PATCH", token: user.token, params: { message_id: String(id) }, query: { copy }, json });
+  const deleteCopy = (user: TestUser, id: number, copy: string) =>
+    call(messagesDelete, { method: "DELETE", token: user.token, params: { message_id: String(id) }, query: { copy } });
+
+  it("trashes, restores and deletes the sent copy alone, or the received one alone; the other stays where it was", async () => {
+    const [a, b] = [await newUser(), await newUser()];
+    const m = await send(a, { to: [a.id], title: "note" });
+    expect(m).toMatchObject({ copy: "sent", folder: "sent" });
+    expect(await view(a, m.id)).toMatchObject({ copy: "received", folder: "inbox" });
+    expect((await copyOf(a, m.id, "sent")).body).toMatchObject({ copy: "sent", folder: "sent" });
+    // The sent copy to trash: the received one stays in the inbox, unread.
+    expect((await patchCopy(a, m.id, "sent", { folder: "trash" })).body).toMatchObject({ copy: "sent", folder: "trash" });
+    expect(await counts(a)).toMatchObject({ inbox: { total: 1, unread: 1 }, trash: { total: 1, unread: 0 }, sent: { total: 0 } });
+    expect(await view(a, m.id)).toMatchObject({ copy: "received", folder: "inbox" });
+    const { events } = (await readEvents(a.id, 0, 100)) as unknown as { events: Record<string, unknown>[] };
+    expect(events.at(-1)).toMatchObject({ event: "message_updated", message_id: m.id, copy: "sent", folder: "trash" });
+    // A sent copy's folders only; restored from trash to sent.
+    expect((await patchCopy(a, m.id, "sent", { folder: "inbox" })).status).toBe(422);
+    expect((await patchCopy(a, m.id, "sent", { folder: "sent" })).body).toMatchObject({ copy: "sent", folder: "sent" });
+    // The received copy to trash alone, then deleted alone: the sent copy and the message stay.
+    expect((await patchCopy(a, m.id, "received", { folder: "trash" })).body).toMatchObject({ copy: "received", folder: "trash" });
+    expect((await copyOf(a, m.id, "sent")).body).toMatchObject({ folder: "sent" });
+    const before = await messageRows();
+    expect((await deleteCopy(a, m.id, "received")).status).toBe(204);
+    expect((await copyOf(a, m.id, "received")).status).toBe(404);
+    expect(await view(a, m.id)).toMatchObject({ copy: "sent", folder: "sent" });
+    expect(await counts(a)).toMatchObject({ inbox: { total: 0 }, trash: { total: 0 }, sent: { total: 1 } });
+    expect(await messageRows()).toBe(before);
+    expect(await counts(a)).toEqual(await recount(a.id));
+    // Someone else's message has no sent copy of theirs to name; a bad name is a 422 naming the field.
+    const fromB = await send(b, { to: [a.id] });
+    expect((await copyOf(a, fromB.id, "sent")).status).toBe(404);
+    expect((await patchCopy(a, fromB.id, "sent", { is_starred: true })).status).toBe(404);
+    expect((await deleteCopy(a, fromB.id, "sent")).status).toBe(404);
+    const bad = await copyOf(a, m.id, "mine");
+    expect(bad.status).toBe(422);
+    expect(issue(bad).loc).toEqual(["query", "copy"]);
+  });
+
+  it("a bulk change or delete applies to the copy it names", async () => {
+    const a = await newUser();
+    const [m, n] = [await send(a, { to: [a.id] }), await send(a, { to: [a.id] })];
+    expect(await bulk(a, { ids: [m.id, n.id], set: { folder: "trash" }, copy: "sent" })).toMatchObject({
+      status: 200,
+      body: { updated: [m.id, n.id], not_found: [] },
+    });
+    expect(await counts(a)).toMatchObject({ inbox: { total: 2 }, trash: { total: 2 }, sent: { total: 0 } });
+    expect(await bulk(a, { ids: [m.id, n.id], delete: true, copy: "sent" })).toMatchObject({
+      status: 200,
+      body: { updated: [m.id, n.id], not_found: [] },
+    });
+    expect(await counts(a)).toMatchObject({ inbox: { total: 2, unread: 2 }, trash: { total: 0 }, sent: { total: 0 } });
+    expect(await list(a, { folder: "inbox" })).toEqual([n.id, m.id]);
+    expect(await counts(a)).toEqual(await recount(a.id));
   });
 });
 

@@ -77,7 +77,7 @@ describe("GET /messages/{message_id}", () => {
     expect((await view(a, sent.id)).body).toEqual(sent);
     const received = await view(b, sent.id);
     expect(received.status).toBe(200);
-    expect(received.body).toEqual({ ...sent, folder: "inbox" });
+    expect(received.body).toEqual({ ...sent, folder: "inbox", copy: "received" });
     expect(sent).toMatchObject({ in_reply_to: null, thread_id: sent.id });
   });
 

@@ -50,6 +50,7 @@ describe("POST /messages/", () => {
       cc: [],
       bcc: [],
       folder: "sent",
+      copy: "sent",
       is_starred: false,
       read_by: [],
       attachments: [],

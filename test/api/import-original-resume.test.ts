@@ -1,6 +1,7 @@
 /**
  * The import survives being killed: a run stopped with SIGKILL in the middle of the users and
- * then of the messages, run again, ends with exactly the original's rows, each once.
+ * then of the messages, run again, ends with exactly the original's rows, each once. Small batches
+ * make each phase many batches long, so each kill lands part-way at a small size.
  */
 import bcrypt from "bcryptjs";
 import { Pool } from "pg";
@@ -11,9 +12,9 @@ import { migrate } from "../../shared/data/migrate";
 import { createTestDatabase, type TestDatabase } from "../support/database";
 import { createOriginalDatabase, INBOX_UNREAD, runImportCli } from "../support/original";
 
-const USERS = 1_500;
-const MESSAGES = 6_000;
-const BATCH = "100";
+const USERS = 500;
+const MESSAGES = 2_100;
+const BATCH = "50";
 
 let original: TestDatabase;
 let target: TestDatabase;

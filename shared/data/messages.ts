@@ -71,10 +71,18 @@ export interface MailboxCounts {
 
 /** Every counter of the user's mailbox: one primary-key range read, no scan of copies. */
 export async function mailboxCounts(userId: number, db: Queryable = getPool()): Promise<MailboxCounts> {
-  const { rows } = await db.query<{ folder: string; total: number; unread: number }>(
-    "SELECT folder, total, unread FROM mailbox_counters WHERE user_id = $1",
-    [userId],
-  );
+  const { rows } = await db.query<CounterRow>("SELECT folder, total, unread FROM mailbox_counters WHERE user_id = $1", [userId]);
+  return countsFromRows(rows);
+}
+
+export interface CounterRow {
+  folder: string;
+  total: number;
+  unread: number;
+}
+
+/** The answer's shape from one row per counter (folder, or 'starred'); a counter without a row is zero. */
+export function countsFromRows(rows: readonly CounterRow[]): MailboxCounts {
   const of = (folder: string) => rows.find((r) => r.folder === folder) ?? { total: 0, unread: 0 };
   const pair = (folder: string) => ({ total: of(folder).total, unread: of(folder).unread });
   return {

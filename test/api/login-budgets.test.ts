@@ -5,68 +5,15 @@
  * still spent the account's budget, so 31 wrong logins locked the owner out everywhere. Once the
  * account's budget is spent anyway, a device that logged in before is still heard.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 
-import { tokenCreate } from "../../functions/token-create";
-import { usersCreate } from "../../functions/users-create";
-import { resetConfig } from "../../shared/config/config";
-import { ERRORS } from "../../shared/domain/errors";
-import { useTestDatabase, type TestDatabase } from "../support/database";
-import { call, type CallResult } from "../support/http";
+import { expectTooManyLogins, login, newAccount, PASSWORD, useProductionLoginLimits } from "../support/production-logins";
 
 const PER_USER_ADDRESS = 10;
 const PER_ACCOUNT = 30;
-const PASSWORD = "correct horse battery";
 const WRONG = "wrong horse battery";
 
-let db: TestDatabase;
-
-beforeAll(async () => {
-  // test/support/env.ts lifts these for the other suites.
-  for (const name of [
-    "LOGIN_ATTEMPTS_PER_ACCOUNT",
-    "LOGIN_ATTEMPTS_PER_ADDRESS",
-    "LOGIN_FAILURES_PER_ADDRESS",
-    "LOGIN_FAILURES_PER_USER_ADDRESS",
-    "REGISTRATIONS_PER_ADDRESS",
-  ]) {
-    delete process.env[name];
-  }
-  resetConfig();
-  db = await useTestDatabase();
-});
-afterAll(async () => {
-  await db.close();
-});
-
-const from = (address: string): Record<string, string> => ({ "x-forwarded-for": `${address}:40000` });
-
-interface LoginOptions {
-  deviceToken?: string;
-  cookie?: string;
-}
-
-const login = (username: string, password: string, address: string, options: LoginOptions = {}): Promise<CallResult> =>
-  call(tokenCreate, {
-    method: "POST",
-    headers: {
-      "content-type": "application/x-www-form-urlencoded",
-      ...from(address),
-      ...(options.cookie ? { cookie: options.cookie } : {}),
-    },
-    body: new URLSearchParams({ username, password, ...(options.deviceToken ? { device_token: options.deviceToken } : {}) }).toString(),
-  });
-
-let setupAddress = 0;
-async function newAccount(username: string): Promise<number> {
-  const res = await call(usersCreate, {
-    method: "POST",
-    headers: from(`192.0.2.${++setupAddress}`),
-    json: { username, password: PASSWORD },
-  });
-  expect(res.status, res.text).toBe(200);
-  return (res.body as { id: number }).id;
-}
+useProductionLoginLimits();
 
 /** `name` with its i-th letter (of the first few) in its fullwidth form: NFKC makes it `name` again. */
 const fullwidthAt = (name: string, i: number) =>
@@ -82,11 +29,6 @@ function variants(name: string): string[] {
   return out;
 }
 
-function expectTooMany(res: CallResult): void {
-  expect(res.status, res.text).toBe(429);
-  expect(res.body).toEqual({ detail: ERRORS.tooManyLogins });
-}
-
 describe("look-alike spellings share the account's budgets (attack 1)", () => {
   it("a fullwidth variant of a throttled name is throttled too, right password included", async () => {
     await newAccount("victoria");
@@ -94,9 +36,9 @@ describe("look-alike spellings share the account's budgets (attack 1)", () => {
     expect(spellings.length).toBeGreaterThanOrEqual(36);
     expect(new Set(spellings.map((s) => s.normalize("NFKC")))).toEqual(new Set(["victoria"]));
     for (let i = 0; i < PER_USER_ADDRESS; i++) expect((await login("victoria", WRONG, "203.0.113.1")).status).toBe(401);
-    expectTooMany(await login("victoria", WRONG, "203.0.113.1"));
-    for (const spelling of spellings.slice(0, 5)) expectTooMany(await login(spelling, WRONG, "203.0.113.1"));
-    expectTooMany(await login(spellings[7], PASSWORD, "203.0.113.1"));
+    expectTooManyLogins(await login("victoria", WRONG, "203.0.113.1"));
+    for (const spelling of spellings.slice(0, 5)) expectTooManyLogins(await login(spelling, WRONG, "203.0.113.1"));
+    expectTooManyLogins(await login(spellings[7], PASSWORD, "203.0.113.1"));
   });
 
   it("one address checks at most the per-client budget of passwords, however many spellings it uses", async () => {
@@ -143,12 +85,12 @@ describe("failures from other addresses never lock the owner out (attack 2)", ()
         expect((await login("vivian", WRONG, `127.0.0.${address}`)).status).toBe(401);
       }
     }
-    expectTooMany(await login("vivian", PASSWORD, "127.0.0.50"));
+    expectTooManyLogins(await login("vivian", PASSWORD, "127.0.0.50"));
     // The same client, without its token, is a new client.
-    expectTooMany(await login("vivian", PASSWORD, "127.0.0.3"));
+    expectTooManyLogins(await login("vivian", PASSWORD, "127.0.0.3"));
     // A token of another account, or one altered, proves nothing.
-    expectTooMany(await login("vivian", PASSWORD, "127.0.0.3", { deviceToken: otherToken }));
-    expectTooMany(await login("vivian", PASSWORD, "127.0.0.3", { deviceToken: `${deviceToken.slice(0, -2)}xx` }));
+    expectTooManyLogins(await login("vivian", PASSWORD, "127.0.0.3", { deviceToken: otherToken }));
+    expectTooManyLogins(await login("vivian", PASSWORD, "127.0.0.3", { deviceToken: `${deviceToken.slice(0, -2)}xx` }));
 
     const byField = await login("vivian", PASSWORD, "127.0.0.3", { deviceToken });
     expect(byField.status, byField.text).toBe(200);
@@ -163,7 +105,7 @@ describe("failures from other addresses never lock the owner out (attack 2)", ()
     const first = await login("vesna", PASSWORD, "127.0.0.3");
     const deviceToken = (first.body as { device_token: string }).device_token;
     for (let i = 0; i < PER_USER_ADDRESS; i++) expect((await login("vesna", WRONG, "127.0.0.60", { deviceToken })).status).toBe(401);
-    expectTooMany(await login("vesna", PASSWORD, "127.0.0.60", { deviceToken }));
+    expectTooManyLogins(await login("vesna", PASSWORD, "127.0.0.60", { deviceToken }));
     const second = await login("vesna", PASSWORD, "127.0.0.61");
     expect(second.status, second.text).toBe(200);
   });

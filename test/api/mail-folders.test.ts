@@ -17,6 +17,7 @@ import { messagesView } from "../../functions/messages-view";
 import { sweepTrash } from "../../shared/data/copy-changes";
 import { getPool } from "../../shared/data/db";
 import { readEvents } from "../../shared/data/event-log";
+import { countsFromRows, type CounterRow, type MailboxCounts } from "../../shared/data/messages";
 import { useTestDatabase, type TestDatabase } from "../support/database";
 import { call } from "../support/http";
 import { newUser, type TestUser } from "../support/users";
@@ -44,7 +45,6 @@ type Msg = {
   is_starred: boolean;
   read_by: { id: number; read_at: string | null }[];
 };
-type Counts = Record<string, { total: number; unread?: number }>;
 
 const person = (u: TestUser): Person => ({ id: u.id, username: u.username });
 const sendRaw = (from: TestUser, json: Record<string, unknown>) => call(messagesSend, { method: "POST", token: from.token, json });
@@ -65,13 +65,13 @@ const list = async (user: TestUser, query: Record<string, string> = {}) => {
   expect(res.status, res.text).toBe(200);
   return (res.body as Msg[]).map((m) => m.id);
 };
-const counts = async (user: TestUser) => (await call(messagesCounts, { token: user.token })).body as Counts;
+const counts = async (user: TestUser) => (await call(messagesCounts, { token: user.token })).body as MailboxCounts;
 const messageRows = async () => (await getPool().query("SELECT count(*)::int AS n FROM messages")).rows[0].n as number;
 const issue = (res: { body: unknown }) => (res.body as { detail: { loc: unknown[]; type: string }[] }).detail[0];
 
 /** The counters recounted from the copies themselves, in the shape GET /messages/counts answers. */
-async function recount(userId: number): Promise<Counts> {
-  const { rows } = await getPool().query<{ folder: string; total: number; unread: number }>(
+async function recount(userId: number): Promise<MailboxCounts> {
+  const { rows } = await getPool().query<CounterRow>(
     `SELECT folder, count(*)::int AS total, count(*) FILTER (WHERE received AND NOT is_read)::int AS unread
        FROM message_copies WHERE user_id = $1 GROUP BY folder
      UNION ALL
@@ -79,15 +79,7 @@ async function recount(userId: number): Promise<Counts> {
        FROM message_copies WHERE user_id = $1 AND is_starred AND folder <> 'trash'`,
     [userId],
   );
-  const of = (f: string) => rows.find((r) => r.folder === f) ?? { total: 0, unread: 0 };
-  const pair = (f: string) => ({ total: of(f).total, unread: of(f).unread });
-  return {
-    inbox: pair("inbox"),
-    archive: pair("archive"),
-    trash: pair("trash"),
-    sent: { total: of("sent").total },
-    starred: pair("starred"),
-  };
+  return countsFromRows(rows);
 }
 
 describe("sending to to, cc and bcc", () => {

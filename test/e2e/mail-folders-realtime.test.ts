@@ -9,23 +9,14 @@ import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { registerOverHttp, type HttpUser } from "../support/api";
 import { settle, SocketProbe, type Frame } from "../support/sockets";
 import { useLocalStack } from "../support/stack";
+import { apiOf, connectSocket } from "../support/stack-users";
 
 const local = useLocalStack();
-let base: string;
-
-beforeAll(async () => {
-  base = local.url;
-});
 
 type User = HttpUser;
 type Msg = { id: number };
 
-const api = (user: User, method: string, path: string, body?: unknown) =>
-  fetch(`${base}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${user.token}`, ...(body ? { "content-type": "application/json" } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
+const api = apiOf(local);
 
 async function send(from: User, addressing: Record<string, number[]>, title: string): Promise<Msg> {
   const res = await api(from, "POST", "/messages/", { ...addressing, title, body: "body" });
@@ -33,13 +24,7 @@ async function send(from: User, addressing: Record<string, number[]>, title: str
   return (await res.json()) as Msg;
 }
 
-async function connect(user: User): Promise<SocketProbe> {
-  const { url } = (await (await api(user, "GET", "/ws/")).json()) as { url: string };
-  const probe = await SocketProbe.open(url);
-  local.probes.push(probe);
-  await probe.waitFor((f) => f.event === "unread_count_updated");
-  return probe;
-}
+const connect = (user: User) => connectSocket(local, user);
 
 describe("folders, flags and recipients over real sockets", () => {
   let alice: User, bob: User, carol: User, dave: User;
@@ -47,7 +32,7 @@ describe("folders, flags and recipients over real sockets", () => {
   const all = () => [alice1, alice2, bob1, bob2, carol1, dave1];
 
   beforeAll(async () => {
-    [alice, bob, carol, dave] = await Promise.all(["mf_alice", "mf_bob", "mf_carol", "mf_dave"].map((n) => registerOverHttp(base, n)));
+    [alice, bob, carol, dave] = await Promise.all(["mf_alice", "mf_bob", "mf_carol", "mf_dave"].map((n) => registerOverHttp(local.url, n)));
     [alice1, alice2, bob1, bob2, carol1, dave1] = await Promise.all([
       connect(alice),
       connect(alice),

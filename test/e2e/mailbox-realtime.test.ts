@@ -7,23 +7,14 @@ import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { registerOverHttp, type HttpUser } from "../support/api";
 import { settle, SocketProbe, type Frame } from "../support/sockets";
 import { useLocalStack } from "../support/stack";
+import { apiOf, connectSocket } from "../support/stack-users";
 
 const local = useLocalStack();
-let base: string;
-
-beforeAll(async () => {
-  base = local.url;
-});
 
 type User = HttpUser;
 type Msg = { id: number; thread_id: number; in_reply_to: number | null; title: string };
 
-const api = (user: User, method: string, path: string, body?: unknown) =>
-  fetch(`${base}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${user.token}`, ...(body ? { "content-type": "application/json" } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
+const api = apiOf(local);
 
 async function send(from: User, to: User, title: string): Promise<Msg> {
   const res = await api(from, "POST", "/messages/", { recipient_id: to.id, title, body: "body" });
@@ -31,13 +22,7 @@ async function send(from: User, to: User, title: string): Promise<Msg> {
   return (await res.json()) as Msg;
 }
 
-async function connect(user: User): Promise<SocketProbe> {
-  const { url } = (await (await api(user, "GET", "/ws/")).json()) as { url: string };
-  const probe = await SocketProbe.open(url);
-  local.probes.push(probe);
-  await probe.waitFor((f) => f.event === "unread_count_updated");
-  return probe;
-}
+const connect = (user: User) => connectSocket(local, user);
 
 const MAILBOX_EVENTS = new Set(["message_updated", "messages_read", "message_deleted", "message_read", "unread_count_updated"]);
 
@@ -47,7 +32,7 @@ describe("mailbox events", () => {
   const all = () => [alice1, alice2, bob1, bob2, carol1, dave1];
 
   beforeAll(async () => {
-    [alice, bob, carol, dave] = await Promise.all(["mr_alice", "mr_bob", "mr_carol", "mr_dave"].map((n) => registerOverHttp(base, n)));
+    [alice, bob, carol, dave] = await Promise.all(["mr_alice", "mr_bob", "mr_carol", "mr_dave"].map((n) => registerOverHttp(local.url, n)));
     [alice1, alice2, bob1, bob2, carol1, dave1] = await Promise.all([
       connect(alice),
       connect(alice),
@@ -196,7 +181,7 @@ describe("mailbox events", () => {
 
 describe("over HTTP through the local host", () => {
   it("routes literal paths and message ids to the right functions", async () => {
-    const [a, b] = await Promise.all([registerOverHttp(base, "mr_route_a"), registerOverHttp(base, "mr_route_b")]);
+    const [a, b] = await Promise.all([registerOverHttp(local.url, "mr_route_a"), registerOverHttp(local.url, "mr_route_b")]);
     const m = await send(a, b, "routed");
     expect(((await (await api(b, "GET", "/messages/inbox")).json()) as Msg[]).map((x) => x.id)).toEqual([m.id]);
     expect(await (await api(b, "GET", "/messages/unread_count/")).json()).toEqual({ unread_count: 1 });
@@ -209,16 +194,16 @@ describe("over HTTP through the local host", () => {
   });
 
   it("lets a browser on an allowed origin read the Link header", async () => {
-    const [a, b] = await Promise.all([registerOverHttp(base, "mr_link_a"), registerOverHttp(base, "mr_link_b")]);
+    const [a, b] = await Promise.all([registerOverHttp(local.url, "mr_link_a"), registerOverHttp(local.url, "mr_link_b")]);
     await send(a, b, "1");
     await send(a, b, "2");
-    const res = await fetch(`${base}/messages/inbox/?limit=1&q=`, {
+    const res = await fetch(`${local.url}/messages/inbox/?limit=1&q=`, {
       headers: { authorization: `Bearer ${b.token}`, origin: "http://localhost:5173" },
     });
     expect(res.headers.get("access-control-allow-origin")).toBe("http://localhost:5173");
     expect(res.headers.get("access-control-expose-headers")).toBe("Link");
     const link = res.headers.get("link")!;
-    expect(link).toMatch(new RegExp(`^<${base}/messages/inbox/\\?limit=1&q=&before_id=\\d+>; rel="next"$`));
+    expect(link).toMatch(new RegExp(`^<${local.url}/messages/inbox/\\?limit=1&q=&before_id=\\d+>; rel="next"$`));
     const next = await fetch(/^<([^>]+)>/.exec(link)![1], { headers: { authorization: `Bearer ${b.token}` } });
     expect(((await next.json()) as Msg[]).map((m) => m.title)).toEqual(["1"]);
   });

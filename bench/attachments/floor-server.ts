@@ -43,6 +43,8 @@ async function handle(req: http.IncomingMessage, res: ServerResponse): Promise<v
   req.resume();
   const user = await currentUser(req.headers.authorization);
   if (!user) return reply(res, 401, { detail: "Could not validate credentials" });
+  // Authentication alone, to tell the host's share of a route's cost from the route's own.
+  if (req.method === "GET" && req.url === "/users/me") return reply(res, 200, user);
   if (req.method === "POST" && req.url === "/attachments") {
     const expiresOn = new Date(Date.now() + attachments.uploadMinutes * 60_000);
     const url = await container.getBlobClient(randomUUID()).generateSasUrl({

@@ -13,6 +13,7 @@ import { Worker } from "node:worker_threads";
 import bcrypt from "bcryptjs";
 
 import type { PasswordHashingSettings } from "../config/config";
+import { ERRORS, HttpError } from "../domain/errors";
 import { HashingBudget, REFUSAL_HOLD_MS, type HashingLimits } from "./hashing-budget";
 
 /**
@@ -271,7 +272,8 @@ export class WorkerPasswordHasher implements PasswordHasher {
     const task = this.running.get(worker);
     this.running.delete(worker);
     if (task) this.finished(task);
-    task?.reject(error);
+    // The caller's request is not at fault: a 503 it may retry at once (the thread is replaced).
+    task?.reject(Object.assign(new HttpError(503, ERRORS.passwordHashingInterrupted, { "Retry-After": "1" }), { cause: error }));
     const next = this.takeNext();
     if (next) this.start(this.spawn(), next);
   }

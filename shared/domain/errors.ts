@@ -17,6 +17,7 @@ export const ERRORS = {
   tooManyRegistrations: "Too many accounts registered from this address; try again later",
   tooManyMessages: "Too many messages; try again later",
   passwordHashingBusy: "Too many sign-ins at once; try again shortly",
+  passwordHashingInterrupted: "Signing in was interrupted on our side; try again",
   recipientNotFound: "Recipient not found",
   messageNotFound: "Message not found",
   idempotencyKeyReused: "Idempotency-Key was already used for a different request",

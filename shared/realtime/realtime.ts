@@ -1,4 +1,7 @@
-import { WebPubSubServiceClient, type GenerateClientTokenOptions, type WebPubSubServiceClientOptions } from "@azure/web-pubsub";
+// The types of the build that import() loads below.
+import type { GenerateClientTokenOptions, WebPubSubServiceClient, WebPubSubServiceClientOptions } from "@azure/web-pubsub" with {
+  "resolution-mode": "import",
+};
 
 import { getConfig, type Config } from "../config/config";
 import { connectionStringField } from "../config/connection-string";
@@ -23,6 +26,8 @@ const CLIENT_OPTIONS: WebPubSubServiceClientOptions = { retryOptions: { maxRetri
 async function buildClient(config: Config): Promise<WebPubSubServiceClient | null> {
   const settings = config.webPubSub;
   if (settings.kind === "none") return null;
+  // Loaded at the first use, like the identity library: a process that never pushes never pays for it.
+  const { WebPubSubServiceClient } = await import("@azure/web-pubsub");
   if (settings.kind === "connectionString") {
     // Only a local stand-in or emulator is reached over plain http; the SDK refuses it otherwise.
     const insecure = connectionStringField(settings.connectionString, "Endpoint")?.toLowerCase().startsWith("http://") ?? false;

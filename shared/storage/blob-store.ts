@@ -9,14 +9,14 @@
  * failing service becomes a StorageUnavailableError, which the HTTP layer answers with 503.
  */
 import { randomUUID } from "node:crypto";
-import {
+// The types of the build that import() loads below.
+import type {
   BlobSASPermissions,
   BlobServiceClient,
-  SASProtocol,
-  type ContainerClient,
-  type StoragePipelineOptions,
-  type UserDelegationKey,
-} from "@azure/storage-blob";
+  ContainerClient,
+  StoragePipelineOptions,
+  UserDelegationKey,
+} from "@azure/storage-blob" with { "resolution-mode": "import" };
 
 import { getConfig, type AttachmentSettings } from "../config/config";
 import { azureCredential } from "../config/identity";
@@ -77,7 +77,10 @@ async function call<T>(what: string, work: () => Promise<T>, expected: readonly 
   }
 }
 
-async function serviceClient(settings: AttachmentSettings, clientId: string | undefined): Promise<BlobServiceClient> {
+type StorageSdk = typeof import("@azure/storage-blob", { with: { "resolution-mode": "import" } });
+
+async function serviceClient(sdk: StorageSdk, settings: AttachmentSettings, clientId: string | undefined): Promise<BlobServiceClient> {
+  const { BlobServiceClient } = sdk;
   const options: StoragePipelineOptions = {
     retryOptions: { maxTries: 2, tryTimeoutInMs: settings.timeoutMs, retryDelayInMs: 100, maxRetryDelayInMs: 500 },
   };
@@ -92,7 +95,10 @@ async function serviceClient(settings: AttachmentSettings, clientId: string | un
 }
 
 export async function createBlobStore(settings: AttachmentSettings, clientId: string | undefined): Promise<BlobStore> {
-  const service = await serviceClient(settings, clientId);
+  // Loaded at the first use, like the identity library: a process without attachments never pays for it.
+  const sdk = await import("@azure/storage-blob");
+  const { BlobSASPermissions, SASProtocol } = sdk;
+  const service = await serviceClient(sdk, settings, clientId);
   const container: ContainerClient = service.getContainerClient(settings.container);
   const byIdentity = settings.storage.kind === "identity";
   // Azure's endpoints are HTTPS; azurite under `npm start` is plain HTTP.

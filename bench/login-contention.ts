@@ -28,7 +28,7 @@ import { closePasswordHasher } from "../shared/auth/passwords";
 import { SETTINGS } from "../shared/config/settings";
 import { closeLoginAgents, loginFrom } from "../test/support/address-login";
 import { registerOverHttp, TEST_PASSWORD } from "../test/support/api";
-import { LIFTED_LIMITS } from "../test/support/lifted-limits";
+import { liftLimits } from "../test/support/lifted-limits";
 import { summary, type Summary } from "./stats";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -89,15 +89,14 @@ async function poll(base: string, token: string, done: () => boolean): Promise<n
   return samples;
 }
 
+/** The host alone on a free port, on BENCH_DATABASE_URL or an embedded database of its own. */
+const startBenchStack = () =>
+  startLocalStack({ hostPort: 0, databaseUrl: process.env.BENCH_DATABASE_URL, embedded: { port: 0 }, webPubSub: false });
+
 async function measure(mode: string): Promise<Result> {
   process.env.TEST_PASSWORD_HASH_THREADS = mode === "inline" ? "0" : (process.env.BENCH_HASH_THREADS ?? "auto");
   await closePasswordHasher();
-  const stack = await startLocalStack({
-    hostPort: 0,
-    databaseUrl: process.env.BENCH_DATABASE_URL,
-    embedded: { port: 0 },
-    webPubSub: false,
-  });
+  const stack = await startBenchStack();
   const base = stack.url as string;
   try {
     const run = `${Date.now().toString(36)}_${mode}`;
@@ -175,14 +174,9 @@ async function otherLogins(base: string, username: string, label: string): Promi
 
 async function measureFairness(): Promise<OtherLogins[]> {
   process.env.TEST_PASSWORD_HASH_THREADS = process.env.BENCH_HASH_THREADS ?? "auto";
-  for (const name of ["LOGIN_ATTEMPTS_PER_ACCOUNT", "LOGIN_ATTEMPTS_PER_ADDRESS"]) process.env[name] = "1000000";
+  liftLimits(process.env, [SETTINGS.loginAttemptsPerAccount, SETTINGS.loginAttemptsPerAddress]);
   await closePasswordHasher();
-  const stack = await startLocalStack({
-    hostPort: 0,
-    databaseUrl: process.env.BENCH_DATABASE_URL,
-    embedded: { port: 0 },
-    webPubSub: false,
-  });
+  const stack = await startBenchStack();
   const base = stack.url as string;
   try {
     const run = Date.now().toString(36);
@@ -240,7 +234,7 @@ async function main(): Promise<void> {
   process.env.BCRYPT_COST ??= "12";
   // The bench logs in correctly from one address; production limits would still let it through,
   // but registrations (11 per mode) would not: that one limit is lifted, as the test suites lift it.
-  process.env[SETTINGS.registrationsPerAddress] ??= LIFTED_LIMITS[SETTINGS.registrationsPerAddress];
+  liftLimits(process.env, [SETTINGS.registrationsPerAddress]);
   const threads = resolveThreads(
     process.env.BENCH_HASH_THREADS && process.env.BENCH_HASH_THREADS !== "auto" ? Number(process.env.BENCH_HASH_THREADS) : "auto",
   );

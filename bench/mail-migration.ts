@@ -18,6 +18,7 @@ import { Pool } from "pg";
 
 import { migrate } from "../shared/data/migrate";
 import { MIGRATIONS } from "../shared/data/migrations";
+import { seedOldShapeMail } from "../test/support/old-shape-mail";
 import { withBenchDatabase } from "./database-server";
 import { intKnob } from "./throughput/harness";
 import { createDatabase, dropDatabase } from "./throughput/seed";
@@ -33,23 +34,6 @@ const load = () =>
     .loadavg()
     .map((n) => n.toFixed(1))
     .join(" ");
-
-/** Old-shape messages: every 10th a reply in a thread, 60% read, some deleted by one side. */
-async function seedOldShape(pool: Pool): Promise<void> {
-  await pool.query(`INSERT INTO users (username, hashed_password) SELECT 'old_user_' || g, 'x' FROM generate_series(1, $1) g`, [USERS]);
-  await pool.query(
-    `INSERT INTO messages (sender_id, recipient_id, title, body, "timestamp", is_read, read_at, in_reply_to, thread_id,
-                           sender_deleted_at, recipient_deleted_at)
-     SELECT 1 + g % $2, 1 + (g * 7 + 1) % $2, 'Old message ' || g, repeat('Lorem ipsum dolor sit amet. ', 8) || g,
-            now() - make_interval(secs => $1 - g), g % 5 < 3, CASE WHEN g % 5 < 3 THEN now() END,
-            CASE WHEN g % 10 = 0 THEN g - 5 END, CASE WHEN g % 10 = 0 THEN g - 5 END,
-            CASE WHEN g % 13 = 0 THEN now() END, CASE WHEN g % 17 = 0 THEN now() END
-       FROM generate_series(1, $1) g`,
-    [MESSAGES, USERS],
-  );
-  await pool.query("VACUUM ANALYZE messages");
-  await pool.query("VACUUM ANALYZE users");
-}
 
 /** What the old code does, one short statement at a time, until stopped. */
 function oldCodeWriter(pool: Pool) {
@@ -128,7 +112,7 @@ async function main(adminUrl: string): Promise<void> {
       MIGRATIONS.filter((m) => m.version <= OLD_SHAPE),
     );
     let started = performance.now();
-    await seedOldShape(pool);
+    await seedOldShapeMail(pool, { users: USERS, messages: MESSAGES });
     console.log(`seeded ${MESSAGES} old-shape messages for ${USERS} users in ${seconds(started).toFixed(1)} s (load ${load()})`);
 
     const writer = oldCodeWriter(pool);

@@ -13,6 +13,7 @@ import { closePool, getPool } from "../../shared/data/db";
 import { migrate } from "../../shared/data/migrate";
 import { MIGRATIONS } from "../../shared/data/migrations";
 import { createTestDatabase, type TestDatabase } from "../support/database";
+import { seedOldShapeMail } from "../support/old-shape-mail";
 import { scaleSize } from "../support/scale";
 
 const ROWS = scaleSize("MAIL_MIGRATION_ROWS", 1_000_000, 50_000);
@@ -33,17 +34,7 @@ beforeAll(async () => {
     MIGRATIONS.filter((m) => m.version < 12),
   );
   const started = Date.now();
-  await getPool().query(`INSERT INTO users (username, hashed_password) SELECT 'mig' || i, 'x' FROM generate_series(1, ${USERS}) i`);
-  // A third read, one in 7 deleted by its recipient, one in 11 by its sender, one in 5 a reply.
-  await getPool().query(
-    `INSERT INTO messages (sender_id, recipient_id, title, body, is_read, read_at, sender_deleted_at, recipient_deleted_at, in_reply_to, thread_id)
-     SELECT 1 + (i * 7) % ${USERS}, 1 + i % ${USERS}, 'Assunto ' || i, 'corpo ' || md5(i::text), i % 3 = 0,
-            CASE WHEN i % 3 = 0 THEN now() END,
-            CASE WHEN i % 11 = 0 THEN now() END, CASE WHEN i % 7 = 0 THEN now() END,
-            CASE WHEN i % 5 = 0 AND i > 1 THEN i - 1 END, CASE WHEN i % 5 = 0 AND i > 1 THEN i - 1 END
-       FROM generate_series(1, ${ROWS}) i`,
-  );
-  await getPool().query("ANALYZE messages");
+  await seedOldShapeMail(getPool(), { users: USERS, messages: ROWS });
   figures.seed = `${ROWS} old-shape rows in ${Date.now() - started} ms`;
 }, 1_800_000);
 

@@ -22,8 +22,8 @@ export const LIFTED_LIMITS: Readonly<Record<string, string>> = {
   [SETTINGS.wsNegotiatePerMinute]: "100000",
 };
 
-/** Lifts every limit not already set in env (a test or a run may still set its own). */
-export function liftLimits(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
-  for (const [name, value] of Object.entries(LIFTED_LIMITS)) env[name] ??= value;
+/** Lifts every limit named (all by default) not already set in env (a test or a run may still set its own). */
+export function liftLimits(env: NodeJS.ProcessEnv = process.env, names: readonly string[] = Object.keys(LIFTED_LIMITS)): NodeJS.ProcessEnv {
+  for (const name of names) env[name] ??= LIFTED_LIMITS[name];
   return env;
 }

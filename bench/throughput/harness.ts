@@ -44,7 +44,11 @@ export function startServer(name: string, script: string, serverEnv: NodeJS.Proc
     stdio: ["ignore", "pipe", "inherit"],
   });
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name} did not start within 60 s`)), 60_000);
+    const timer = setTimeout(() => {
+      // Not left running: the caller has no handle on a server that never answered.
+      child.kill("SIGTERM");
+      reject(new Error(`${name} did not start within 60 s`));
+    }, 60_000);
     child.once("exit", (code) => reject(new Error(`${name} exited with ${code} before it was ready`)));
     createInterface({ input: child.stdout! }).on("line", (line) => {
       if (!line.startsWith("{")) return;

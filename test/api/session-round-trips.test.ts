@@ -103,3 +103,16 @@ describe("the lookup's plan", () => {
     expect(plan).not.toMatch(/Seq Scan|Sort/);
   });
 });
+
+describe("a send to one recipient", () => {
+  it("is three round trips: the user and session, the sender's budget, and one statement that stores, counts and logs it", async () => {
+    const json = { to: [reader.id], title: "trips", body: "b" };
+    await statementsOf(messagesSend, { method: "POST", token: writer.token, json });
+    const statements = await statementsOf(messagesSend, { method: "POST", token: writer.token, json });
+    expect(statements).toHaveLength(3);
+    expect(statements[0]).toMatch(/\bsessions\b/i);
+    expect(statements[1]).toMatch(/\brate_limits\b/i);
+    // No BEGIN or COMMIT: the budgets, copies, counters and event log are that one statement.
+    expect(statements[2]).toMatch(/INSERT INTO messages[\s\S]*INSERT INTO message_copies[\s\S]*INSERT INTO user_events/);
+  });
+});

@@ -27,6 +27,8 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 function infraTestWithNodeAlone(ci: boolean) {
   const env: NodeJS.ProcessEnv = { PATH: scratch, HOME: scratch, XDG_CACHE_HOME: path.join(scratch, "cache") };
+  // The run's database server, so the child starts no embedded server of its own.
+  env.TEST_DATABASE_URL = process.env.TEST_DATABASE_URL;
   if (ci) env.CI = "true";
   const run = spawnSync(process.execPath, [path.join(ROOT, "node_modules", "vitest", "vitest.mjs"), "run", ...BICEP_FILES], {
     cwd: ROOT,

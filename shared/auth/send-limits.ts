@@ -51,15 +51,12 @@ export class SendLimits {
   async spendSenderBudget(senderId: number, recipients = 1, now = Date.now()): Promise<void> {
     getThrottle().sweepIfDue();
     const { burst, burstSeconds, perHour } = this.settings;
-    const { rows } = await this.pool.query<SenderCounts>(SPEND_SENDER, [
-      now,
-      recipients,
-      `send_burst:${senderId}`,
-      burstSeconds * 1000,
-      `send_hour:${senderId}`,
-      HOUR_MS,
-      burst,
-    ]);
+    // Named, as the send's own statement: planned once per connection, on every send's path.
+    const { rows } = await this.pool.query<SenderCounts>({
+      name: "spend-sender-budget",
+      text: SPEND_SENDER,
+      values: [now, recipients, `send_burst:${senderId}`, burstSeconds * 1000, `send_hour:${senderId}`, HOUR_MS, burst],
+    });
     const counts = rows[0];
     if (counts.burst > burst) throw tooManyMessages(counts.burst_expire, now);
     if (counts.hourly! > perHour) throw tooManyMessages(counts.hourly_expire!, now);

@@ -8,7 +8,6 @@
  * test is skipped on a developer machine and fails in CI (CI set), which installs it.
  */
 import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -17,13 +16,11 @@ import { serveExample, type ExampleServer } from "../../examples/browser/server"
 import { startLocalStack, type LocalStack } from "../../local/stack";
 import { registerOverHttp, TEST_PASSWORD, type HttpUser } from "../support/api";
 import { createMigratedDatabase, type TestDatabase } from "../support/database";
+import { CHROMIUM, CHROMIUM_PATH, skipWithout } from "../support/needs-tool";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const found = existsSync(CHROMIUM);
-if (!found && !process.env.CI)
-  console.warn(`test/e2e/browser-attachments.test.ts skipped: no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`);
+const skip = skipWithout(CHROMIUM, "test/e2e/browser-attachments.test.ts");
 
-describe.runIf(found || Boolean(process.env.CI))("the example page sends files and the recipient downloads them", () => {
+describe.skipIf(skip)("the example page sends files and the recipient downloads them", () => {
   let db: TestDatabase;
   let stack: LocalStack;
   let example: ExampleServer;
@@ -44,7 +41,7 @@ describe.runIf(found || Boolean(process.env.CI))("the example page sends files a
     sender = await registerOverHttp(stack.url as string, "browser_files_sender");
     reader = await registerOverHttp(stack.url as string, "browser_files_reader");
     // --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] });
+    browser = await chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: ["--no-sandbox"] });
   }, 90_000);
   afterAll(async () => {
     await browser?.close();

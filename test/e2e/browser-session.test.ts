@@ -6,7 +6,6 @@
  *
  * Chromium as in test/e2e/browser.test.ts (Debian's `chromium`, or CHROMIUM_PATH).
  */
-import { existsSync } from "node:fs";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -14,12 +13,12 @@ import { serveExample, type ExampleServer } from "../../examples/browser/server"
 import { startLocalStack, type LocalStack } from "../../local/stack";
 import { registerOverHttp, TEST_PASSWORD, type HttpUser } from "../support/api";
 import { createTestDatabase, type TestDatabase } from "../support/database";
+import { CHROMIUM, CHROMIUM_PATH, skipWithout } from "../support/needs-tool";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const found = existsSync(CHROMIUM);
+const skip = skipWithout(CHROMIUM, "test/e2e/browser-session.test.ts");
 const TOKEN_LIFE_S = 3;
 
-describe.runIf(found || Boolean(process.env.CI))("the example page stays signed in across access-token expiries", () => {
+describe.skipIf(skip)("the example page stays signed in across access-token expiries", () => {
   let db: TestDatabase;
   let stack: LocalStack;
   let example: ExampleServer;
@@ -34,7 +33,7 @@ describe.runIf(found || Boolean(process.env.CI))("the example page stays signed 
     stack = await startLocalStack({ hostPort: 0, databaseUrl: db.url, webPubSubPort: 0, corsOrigins: [example.origin] });
     reader = await registerOverHttp(stack.url as string, "browser_session_reader");
     // --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] });
+    browser = await chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: ["--no-sandbox"] });
     page = await browser.newPage();
   }, 90_000);
   afterAll(async () => {

@@ -7,7 +7,6 @@
  * Chromium is Debian's `chromium` package (CHROMIUM_PATH to use another). Without it the
  * test is skipped on a developer machine and fails in CI (CI set), which installs it.
  */
-import { existsSync } from "node:fs";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -16,22 +15,12 @@ import { startLocalStack, type LocalStack } from "../../local/stack";
 import { DEFAULT_HUB } from "../../shared/config/config";
 import { registerOverHttp, sendOverHttp, TEST_PASSWORD, type HttpUser } from "../support/api";
 import { createTestDatabase, type TestDatabase } from "../support/database";
+import { CHROMIUM, CHROMIUM_PATH, skipWithout } from "../support/needs-tool";
 import { standInOutage, type StandInOutage } from "../support/webpubsub-outage";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const found = existsSync(CHROMIUM);
-const inCi = Boolean(process.env.CI);
+const skip = skipWithout(CHROMIUM, "test/e2e/browser.test.ts");
 
-if (!found && !inCi)
-  console.warn(`test/e2e/browser.test.ts skipped: no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`);
-
-describe.runIf(!found && inCi)("a real browser in CI", () => {
-  it("has Chromium installed", () => {
-    expect.fail(`CI is set but there is no Chromium at ${CHROMIUM}: .ci/run installs Debian's chromium package`);
-  });
-});
-
-describe.runIf(found)("the example page in headless Chromium", () => {
+describe.skipIf(skip)("the example page in headless Chromium", () => {
   let db: TestDatabase;
   let stack: LocalStack;
   let outage: StandInOutage;
@@ -49,7 +38,7 @@ describe.runIf(found)("the example page in headless Chromium", () => {
     sender = await registerOverHttp(stack.url as string, "browser_sender");
     reader = await registerOverHttp(stack.url as string, "browser_reader");
     // --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] });
+    browser = await chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: ["--no-sandbox"] });
     page = await browser.newPage();
   }, 90_000);
   afterAll(async () => {

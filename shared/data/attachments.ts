@@ -5,10 +5,7 @@
  */
 import { randomBytes, randomUUID } from "node:crypto";
 
-import { getPool, inTransaction, type Queryable } from "./db";
-
-// The first key of the advisory lock that serialises one user's new uploads (the second is the user id).
-const UPLOAD_LOCK = 18_001;
+import { getPool, type Queryable } from "./db";
 
 export interface Attachment {
   id: string;
@@ -55,40 +52,48 @@ export const newBlobName = (): string => randomBytes(24).toString("base64url");
 const COLUMNS = "id, owner_id, blob_name, filename, content_type, size::float8 AS size, created_at, message_id";
 
 /**
- * Records an upload slot, unless the owner's uploads not yet attached would pass the limits.
- * One user's slots are serialised, so two at once cannot both take the last place.
+ * Records an upload slot, unless the owner's uploads not yet attached would pass the limits: one
+ * statement takes a place in the owner's counter (migration 21) and inserts the row. The
+ * counter's WHERE is evaluated on its locked, latest version, so two slots at once cannot both
+ * take the last place.
  */
 export async function createAttachment(ownerId: number, file: NewAttachment, limits: PendingLimits): Promise<CreateResult> {
-  return inTransaction(async (tx) => {
-    await tx.query("SELECT pg_advisory_xact_lock($1, $2)", [UPLOAD_LOCK, ownerId]);
-    const { rows } = await tx.query<{ n: number; bytes: number }>(
-      "SELECT count(*)::int AS n, coalesce(sum(size), 0)::float8 AS bytes FROM attachments WHERE owner_id = $1 AND message_id IS NULL",
-      [ownerId],
-    );
-    if (rows[0].n >= limits.pendingMax) {
-      // The oldest pending upload is the first to expire, making room for one more.
-      const expiresInSeconds = await secondsUntilFreed(tx, ownerId, limits.unattachedHours, { slots: 1, bytes: 0 });
-      return { kind: "too_many", expiresInSeconds };
-    }
-    if (rows[0].bytes + file.size > limits.pendingMaxBytes) {
-      const over = rows[0].bytes + file.size - limits.pendingMaxBytes;
-      const expiresInSeconds = await secondsUntilFreed(tx, ownerId, limits.unattachedHours, { slots: 0, bytes: over });
-      return { kind: "too_many_bytes", expiresInSeconds };
-    }
-    const inserted = await tx.query<Attachment>(
-      `INSERT INTO attachments (id, owner_id, blob_name, filename, content_type, size) VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${COLUMNS}`,
-      [randomUUID(), ownerId, file.blobName, file.filename, file.contentType, file.size],
-    );
-    return { kind: "created", attachment: inserted.rows[0] };
-  });
+  const db = getPool();
+  const { rows } = await db.query<Attachment>(
+    `WITH spent AS (
+       INSERT INTO attachment_pending_counts AS c (owner_id, count, bytes)
+       SELECT $2::int, 1, $6::bigint WHERE 1 <= $7::int AND $6::bigint <= $8::bigint
+       ON CONFLICT (owner_id) DO UPDATE SET count = c.count + 1, bytes = c.bytes + excluded.bytes
+        WHERE c.count < $7 AND c.bytes + excluded.bytes <= $8
+       RETURNING owner_id)
+     INSERT INTO attachments (id, owner_id, blob_name, filename, content_type, size)
+     SELECT $1, owner_id, $3, $4, $5, $6 FROM spent
+     RETURNING ${COLUMNS}`,
+    [randomUUID(), ownerId, file.blobName, file.filename, file.contentType, file.size, limits.pendingMax, limits.pendingMaxBytes],
+  );
+  if (rows.length === 1) return { kind: "created", attachment: rows[0] };
+  // Refused: which limit, and when the oldest pending uploads' expiry makes room.
+  const held = await db.query<{ n: number; bytes: number }>(
+    "SELECT count AS n, bytes::float8 AS bytes FROM attachment_pending_counts WHERE owner_id = $1",
+    [ownerId],
+  );
+  const { n, bytes } = held.rows[0] ?? { n: 0, bytes: 0 };
+  if (n >= limits.pendingMax) {
+    // The oldest pending upload is the first to expire, making room for one more.
+    const expiresInSeconds = await secondsUntilFreed(db, ownerId, limits.unattachedHours, { slots: 1, bytes: 0 });
+    return { kind: "too_many", expiresInSeconds };
+  }
+  const over = Math.max(0, bytes + file.size - limits.pendingMaxBytes);
+  const expiresInSeconds = await secondsUntilFreed(db, ownerId, limits.unattachedHours, { slots: 0, bytes: over });
+  return { kind: "too_many_bytes", expiresInSeconds };
 }
 
 /**
  * Seconds until the owner's oldest pending uploads, expiring in the order they were made, free
  * `slots` places and `bytes` bytes between them (capped at all of them).
  */
-async function secondsUntilFreed(tx: Queryable, ownerId: number, hours: number, need: { slots: number; bytes: number }): Promise<number> {
-  const { rows } = await tx.query<{ seconds: number }>(
+async function secondsUntilFreed(db: Queryable, ownerId: number, hours: number, need: { slots: number; bytes: number }): Promise<number> {
+  const { rows } = await db.query<{ seconds: number }>(
     `SELECT greatest(0, ceil(extract(epoch FROM created_at + make_interval(hours => $2) - now())))::int AS seconds
        FROM (SELECT id, created_at, count(*) OVER w AS freed_slots, sum(size) OVER w AS freed_bytes, sum(size) OVER () AS held_bytes
                FROM attachments WHERE owner_id = $1 AND message_id IS NULL

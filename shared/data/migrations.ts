@@ -40,6 +40,17 @@ const COUNTERS_UPSERT = (deltas: string) => `
          GROUP BY user_id, folder HAVING sum(total) <> 0 OR sum(unread) <> 0 ORDER BY user_id, folder
         ON CONFLICT (user_id, folder) DO UPDATE SET total = c.total + excluded.total, unread = c.unread + excluded.unread;`;
 
+// The change one statement makes to its owners' pending uploads (those not yet attached), summed
+// per owner and applied in key order, to counters that exist: a counter goes with its account.
+const PENDING_COUNTS_APPLY = (changes: string) => `
+        INSERT INTO attachment_pending_counts AS c (owner_id, count, bytes)
+        SELECT owner_id, sum(n)::int, sum(size)::bigint FROM (${changes}) d
+         WHERE owner_id IS NOT NULL AND EXISTS (SELECT 1 FROM attachment_pending_counts e WHERE e.owner_id = d.owner_id)
+         GROUP BY owner_id HAVING sum(n) <> 0 OR sum(size) <> 0 ORDER BY owner_id
+        ON CONFLICT (owner_id) DO UPDATE SET count = c.count + excluded.count, bytes = c.bytes + excluded.bytes;`;
+const PENDING_OUT = "SELECT owner_id, -1 AS n, -size AS size FROM old_rows WHERE message_id IS NULL";
+const PENDING_IN = "SELECT owner_id, 1, size FROM new_rows WHERE message_id IS NULL";
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -610,6 +621,41 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE attachments ADD COLUMN position SMALLINT;
       ALTER TABLE attachments ADD CONSTRAINT attachments_message_id_fkey
         FOREIGN KEY (message_id) REFERENCES messages (id) ON DELETE CASCADE;
+    `,
+  },
+  {
+    version: 21,
+    name: "attachments: a counter of each user's pending uploads",
+    // The upload slot checks the limits and takes a place in one statement by upserting this row
+    // (shared/data/attachments.ts): ON CONFLICT DO UPDATE's WHERE sees the locked, latest row, so
+    // two slots cannot both take the last place. The slot counts the row it inserts; these
+    // triggers count a pending upload out when it is attached, deleted (the sweep, account
+    // deletion) or loses its owner, in the statement that does it. The table is locked while it
+    // is counted, so no upload is made between the count and the triggers.
+    sql: `
+      CREATE TABLE attachment_pending_counts (
+        owner_id INTEGER PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+        count INTEGER NOT NULL,
+        bytes BIGINT NOT NULL
+      );
+      LOCK TABLE attachments IN SHARE ROW EXCLUSIVE MODE;
+      INSERT INTO attachment_pending_counts (owner_id, count, bytes)
+      SELECT owner_id, count(*), sum(size) FROM attachments
+       WHERE message_id IS NULL AND owner_id IS NOT NULL GROUP BY owner_id;
+      CREATE FUNCTION attachment_pending_counts_after_update() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        ${PENDING_COUNTS_APPLY(`${PENDING_OUT} UNION ALL ${PENDING_IN}`)}
+        RETURN NULL;
+      END $$;
+      CREATE FUNCTION attachment_pending_counts_after_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        ${PENDING_COUNTS_APPLY(PENDING_OUT)}
+        RETURN NULL;
+      END $$;
+      CREATE TRIGGER attachments_pending_count_update AFTER UPDATE ON attachments
+        REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION attachment_pending_counts_after_update();
+      CREATE TRIGGER attachments_pending_count_delete AFTER DELETE ON attachments
+        REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION attachment_pending_counts_after_delete();
     `,
   },
   {

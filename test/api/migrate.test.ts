@@ -146,4 +146,42 @@ describe("migrations", () => {
       expect(keys.rows).toEqual([{ sender_id: 1, key: "k", fingerprint: "f", message_id: 1, created_at: expect.any(Date) }]);
     });
   });
+
+  it("21: counts each owner's pending uploads as they were, then keeps the count as they go", async () => {
+    await withScratchDatabase(1, async (pool) => {
+      await migrate(
+        pool,
+        MIGRATIONS.filter((m) => m.version < 21),
+      );
+      await pool.query(`INSERT INTO users (username, hashed_password) VALUES ('ann', 'x'), ('ben', 'x'), ('cat', 'x')`);
+      const pending = (owner: number | null, size: number) =>
+        pool.query(
+          "INSERT INTO attachments (id, owner_id, blob_name, filename, content_type, size) VALUES (gen_random_uuid(), $1, gen_random_uuid()::text, 'f', 'text/plain', $2)",
+          [owner, size],
+        );
+      for (const [owner, size] of [
+        [1, 10],
+        [1, 5],
+        [2, 7],
+        [null, 100],
+      ] as const)
+        await pending(owner, size);
+      expect(
+        (
+          await migrate(
+            pool,
+            MIGRATIONS.filter((m) => m.version <= 21),
+          )
+        ).applied,
+      ).toEqual([21]);
+      const counts = () => pool.query("SELECT owner_id, count, bytes::int FROM attachment_pending_counts ORDER BY owner_id");
+      expect((await counts()).rows).toEqual([
+        { owner_id: 1, count: 2, bytes: 15 },
+        { owner_id: 2, count: 1, bytes: 7 },
+      ]);
+      await pool.query("DELETE FROM attachments WHERE owner_id = 1 AND size = 10");
+      await pool.query("DELETE FROM users WHERE id = 2");
+      expect((await counts()).rows).toEqual([{ owner_id: 1, count: 1, bytes: 5 }]);
+    });
+  });
 });

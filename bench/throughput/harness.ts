@@ -35,6 +35,8 @@ export interface Scenario {
   clients?: { token: string; body?: string }[];
   /** The answers that count as done: 2xx (default), or 3xx for a route that redirects. */
   success?: "2xx" | "3xx";
+  /** Run before each load of this scenario (warm-up and rounds, on both servers), outside its timed window. */
+  prepare?: () => Promise<void>;
 }
 
 /** Starts bench/throughput/<script> (or a script at an absolute path), which prints `{"url":...}` once it listens. */
@@ -125,17 +127,21 @@ export async function compare(
   { rounds, seconds }: { rounds: number; seconds: number },
   scenarioB = scenario,
 ): Promise<[Sample, Sample]> {
-  await load(a, scenario, connections, 1);
-  await load(b, scenarioB, connections, 1);
+  const prepared = async (url: string, s: Scenario, duration: number) => {
+    await s.prepare?.();
+    return load(url, s, connections, duration);
+  };
+  await prepared(a, scenario, 1);
+  await prepared(b, scenarioB, 1);
   const as: Sample[] = [];
   const bs: Sample[] = [];
   for (let round = 0; round < rounds; round++) {
     if (round % 2 === 0) {
-      as.push(await load(a, scenario, connections, seconds));
-      bs.push(await load(b, scenarioB, connections, seconds));
+      as.push(await prepared(a, scenario, seconds));
+      bs.push(await prepared(b, scenarioB, seconds));
     } else {
-      bs.push(await load(b, scenarioB, connections, seconds));
-      as.push(await load(a, scenario, connections, seconds));
+      bs.push(await prepared(b, scenarioB, seconds));
+      as.push(await prepared(a, scenario, seconds));
     }
   }
   return [mid(as), mid(bs)];

@@ -6,7 +6,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
 import { SETTINGS } from "../../shared/config/settings";
@@ -261,7 +261,7 @@ function compiledTemplate(): Template {
       } finally {
         rmSync(lock, { force: true, recursive: true });
       }
-    } else if (Date.now() > deadline) throw new Error(`${lock} held for 5 minutes: remove it if no test run is compiling`);
+    } else if (Date.now() > deadline) throw new Error(`${lock} held for 5 minutes by a running process`);
     else Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
   }
   return JSON.parse(readFileSync(compiled, "utf8")) as Template;
@@ -278,12 +278,32 @@ function bicepFiles(dir: string): string[] {
     .sort();
 }
 
+/** Takes the lock directory, or a lock left by a process that no longer runs (a run killed mid-compile). */
 function tryLock(lock: string): boolean {
   try {
     mkdirSync(lock);
+    writeFileSync(path.join(lock, "pid"), String(process.pid));
     return true;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
-    throw error;
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    if (holderAlive(lock)) return false;
+    // Two takers at once both compile, each to its own file renamed into place: harmless.
+    rmSync(lock, { force: true, recursive: true });
+    return tryLock(lock);
+  }
+}
+
+function holderAlive(lock: string): boolean {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(path.join(lock, "pid"), "utf8"));
+  } catch {
+    return true; // just made, its pid not yet written
+  }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }

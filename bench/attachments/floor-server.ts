@@ -8,15 +8,12 @@
  * Started by bench/attachments.ts as a child process; prints `{"url":...}` when ready.
  */
 import { randomUUID } from "node:crypto";
-import http, { type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { BlobSASPermissions, BlobServiceClient, SASProtocol } from "@azure/storage-blob";
 
-import { verifyAccessToken } from "../../shared/auth/tokens";
 import { getConfig } from "../../shared/config/config";
-import { getPool } from "../../shared/data/db";
-import { findUserById, findUserInSession } from "../../shared/data/users";
 import { attachmentDisposition, servedContentType } from "../../shared/storage/rules";
+import { currentUser, reply, serveFloor } from "../throughput/floor-http";
 
 const { attachments } = getConfig();
 if (attachments.storage.kind !== "connectionString") throw new Error("the floor signs with an account-key connection string");
@@ -27,21 +24,10 @@ const download = {
   contentType: process.env.FLOOR_CONTENT_TYPE ?? "",
 };
 
-function reply(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(text) }).end(text);
-}
-
-async function currentUser(authorization: string | undefined): Promise<{ id: number } | null> {
-  const claims = verifyAccessToken((authorization ?? "").slice("Bearer ".length));
-  if (claims?.uid === undefined) return null;
-  return claims.sid === undefined ? findUserById(claims.uid) : findUserInSession(claims.uid, claims.sid);
-}
-
-async function handle(req: http.IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
   // The body is drained, not read: the floor signs the same blob whatever it says.
   req.resume();
-  const user = await currentUser(req.headers.authorization);
+  const user = await currentUser(req);
   if (!user) return reply(res, 401, { detail: "Could not validate credentials" });
   // Authentication alone, to tell the host's share of a route's cost from the route's own.
   if (req.method === "GET" && req.url === "/users/me") return reply(res, 200, user);
@@ -68,12 +54,4 @@ async function handle(req: http.IncomingMessage, res: ServerResponse): Promise<v
   reply(res, 404, { detail: "Not Found" });
 }
 
-const server = http.createServer((req, res) => {
-  handle(req, res).catch((error: unknown) => reply(res, 500, { detail: String(error) }));
-});
-server.keepAliveTimeout = 60_000;
-getPool();
-server.listen(0, "127.0.0.1", () => {
-  console.log(JSON.stringify({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }));
-});
-process.on("SIGTERM", () => process.exit(0));
+serveFloor(handle);

@@ -6,14 +6,12 @@
  *
  * Started by bench/throughput.ts as a child process; prints `{"url":...}` when ready.
  */
-import http, { type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import bcrypt from "bcryptjs";
 
 import { signIn } from "../../shared/auth/sessions";
-import { verifyAccessToken } from "../../shared/auth/tokens";
 import { getConfig } from "../../shared/config/config";
-import { getPool, inTransaction } from "../../shared/data/db";
+import { inTransaction } from "../../shared/data/db";
 import { isForeignKeyViolation } from "../../shared/data/db-errors";
 import {
   countUnread,
@@ -24,28 +22,18 @@ import {
   mailboxCounts,
   type ListFilters,
 } from "../../shared/data/messages";
-import { findUserById, findUserByUsername, findUserInSession } from "../../shared/data/users";
+import { findUserByUsername } from "../../shared/data/users";
 import { newMessageEvent } from "../../shared/domain/events";
 import type { MessageT } from "../../shared/domain/schemas";
 import { push } from "../../shared/realtime/realtime";
+import { currentUser, reply, serveFloor } from "./floor-http";
 
 const DEFAULT_PAGE = 1000;
-
-function reply(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(text) }).end(text);
-}
 
 async function readBody(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString("utf8");
-}
-
-async function currentUser(req: IncomingMessage): Promise<{ id: number; username: string } | null> {
-  const claims = verifyAccessToken((req.headers.authorization ?? "").slice("Bearer ".length));
-  if (claims?.uid === undefined) return null;
-  return claims.sid === undefined ? findUserById(claims.uid) : findUserInSession(claims.uid, claims.sid);
 }
 
 const quiet = { warn: () => {} };
@@ -105,12 +93,4 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   reply(res, 404, { detail: "Not Found" });
 }
 
-const server = http.createServer((req, res) => {
-  handle(req, res).catch((error: unknown) => reply(res, 500, { detail: String(error) }));
-});
-server.keepAliveTimeout = 60_000;
-getPool();
-server.listen(0, "127.0.0.1", () => {
-  console.log(JSON.stringify({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }));
-});
-process.on("SIGTERM", () => process.exit(0));
+serveFloor(handle);

@@ -6,10 +6,10 @@
  */
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 
-import { registerOverHttp, type HttpUser } from "../support/api";
+import type { HttpUser } from "../support/api";
 import { settle, SocketProbe, type Frame } from "../support/sockets";
 import { useLocalStack } from "../support/stack";
-import { apiOf, connectSocket } from "../support/stack-users";
+import { apiOf, castOnSockets } from "../support/stack-users";
 
 const local = useLocalStack();
 
@@ -24,23 +24,16 @@ async function send(from: User, addressing: Record<string, number[]>, title: str
   return (await res.json()) as Msg;
 }
 
-const connect = (user: User) => connectSocket(local, user);
-
 describe("folders, flags and recipients over real sockets", () => {
   let alice: User, bob: User, carol: User, dave: User;
   let alice1: SocketProbe, alice2: SocketProbe, bob1: SocketProbe, bob2: SocketProbe, carol1: SocketProbe, dave1: SocketProbe;
   const all = () => [alice1, alice2, bob1, bob2, carol1, dave1];
 
   beforeAll(async () => {
-    [alice, bob, carol, dave] = await Promise.all(["mf_alice", "mf_bob", "mf_carol", "mf_dave"].map((n) => registerOverHttp(local.url, n)));
-    [alice1, alice2, bob1, bob2, carol1, dave1] = await Promise.all([
-      connect(alice),
-      connect(alice),
-      connect(bob),
-      connect(bob),
-      connect(carol),
-      connect(dave),
-    ]);
+    ({
+      users: [alice, bob, carol, dave],
+      sockets: [alice1, alice2, bob1, bob2, carol1, dave1],
+    } = await castOnSockets(local, "mf"));
   });
 
   beforeEach(async () => {

@@ -7,7 +7,7 @@ import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { registerOverHttp, type HttpUser } from "../support/api";
 import { settle, SocketProbe, type Frame } from "../support/sockets";
 import { useLocalStack } from "../support/stack";
-import { apiOf, connectSocket } from "../support/stack-users";
+import { apiOf, castOnSockets } from "../support/stack-users";
 
 const local = useLocalStack();
 
@@ -22,25 +22,18 @@ async function send(from: User, to: User, title: string): Promise<Msg> {
   return (await res.json()) as Msg;
 }
 
-const connect = (user: User) => connectSocket(local, user);
-
 const MAILBOX_EVENTS = new Set(["message_updated", "messages_read", "message_deleted", "message_read", "unread_count_updated"]);
 
 describe("mailbox events", () => {
-  let alice: User, bob: User, carol: User, dave: User;
+  let alice: User, bob: User, carol: User;
   let alice1: SocketProbe, alice2: SocketProbe, bob1: SocketProbe, bob2: SocketProbe, carol1: SocketProbe, dave1: SocketProbe;
   const all = () => [alice1, alice2, bob1, bob2, carol1, dave1];
 
   beforeAll(async () => {
-    [alice, bob, carol, dave] = await Promise.all(["mr_alice", "mr_bob", "mr_carol", "mr_dave"].map((n) => registerOverHttp(local.url, n)));
-    [alice1, alice2, bob1, bob2, carol1, dave1] = await Promise.all([
-      connect(alice),
-      connect(alice),
-      connect(bob),
-      connect(bob),
-      connect(carol),
-      connect(dave),
-    ]);
+    ({
+      users: [alice, bob, carol],
+      sockets: [alice1, alice2, bob1, bob2, carol1, dave1],
+    } = await castOnSockets(local, "mr"));
   });
 
   // Each test reads only the frames that arrive during it.

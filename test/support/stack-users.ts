@@ -1,5 +1,5 @@
 /** A signed-in user's requests and sockets on a stack opened by useLocalStack (test/support/stack.ts). */
-import type { HttpUser } from "./api";
+import { registerOverHttp, type HttpUser } from "./api";
 import { SocketProbe } from "./sockets";
 import type { OpenStack } from "./stack";
 
@@ -22,4 +22,20 @@ export async function connectSocket(local: OpenStack, user: HttpUser): Promise<S
   local.probes.push(probe);
   await probe.waitFor((f) => f.event === "unread_count_updated");
   return probe;
+}
+
+type Four<T> = [T, T, T, T];
+type Six<T> = [T, T, T, T, T, T];
+
+/**
+ * The realtime tests' cast: alice, bob, carol and dave registered as `<prefix>_<name>`, and their
+ * sockets in the order alice, alice, bob, bob, carol, dave (two devices each for alice and bob).
+ */
+export async function castOnSockets(local: OpenStack, prefix: string): Promise<{ users: Four<HttpUser>; sockets: Six<SocketProbe> }> {
+  const [alice, bob, carol, dave] = await Promise.all(
+    (["alice", "bob", "carol", "dave"] as const).map((name) => registerOverHttp(local.url, `${prefix}_${name}`)),
+  );
+  const devices: Six<HttpUser> = [alice, alice, bob, bob, carol, dave];
+  const [a1, a2, b1, b2, c1, d1] = await Promise.all(devices.map((user) => connectSocket(local, user)));
+  return { users: [alice, bob, carol, dave], sockets: [a1, a2, b1, b2, c1, d1] };
 }

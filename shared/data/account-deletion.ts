@@ -3,6 +3,7 @@
  * name is never given to anyone else and what it sent still names its sender ("deleted user" in
  * every view); everything that is only the account's own goes, in one transaction.
  */
+import { LOCKED_COPY, lockedCopies } from "./copies";
 import { inTransaction } from "./db";
 import { eraseOrphans, lockMessages } from "./mailbox";
 
@@ -29,7 +30,7 @@ export async function deleteAccount(userId: number): Promise<DeletedAccount | nu
     const { rows } = await tx.query<{ message_id: number }>("SELECT DISTINCT message_id FROM message_copies WHERE user_id = $1", [userId]);
     const messageIds = rows.map((r) => r.message_id);
     await lockMessages(tx, messageIds);
-    await tx.query("DELETE FROM message_copies WHERE user_id = $1", [userId]);
+    await tx.query(`WITH ${lockedCopies("user_id = $1")} DELETE FROM message_copies c USING locked l WHERE ${LOCKED_COPY}`, [userId]);
     const erased = await eraseOrphans(tx, messageIds);
     const sessions = await tx.query<{ id: string }>("DELETE FROM sessions WHERE user_id = $1 RETURNING id", [userId]);
     // Its own records: events, sockets, idempotency keys, uploads never attached (their blobs are

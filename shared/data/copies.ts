@@ -51,3 +51,18 @@ export const COPY_UNREAD = "received AND NOT is_read";
 
 /** The key of (owner, addressee) in addressee_keys: one GIN lookup finds one owner's copies to one addressee. */
 export const ADDRESSEE_KEY_SQL = (owner: string, addressee: string) => `(${owner})::bigint * 4294967296 + (${addressee})`;
+
+/**
+ * The one order in which statements lock several copies: by owner, then message, the received copy
+ * before the sender's. A statement that updates or deletes many copies in whatever order its plan
+ * scans them can hold one that another change, locking in this order, holds the next of: a deadlock.
+ */
+export const COPY_LOCK_ORDER = "user_id, message_id, received DESC";
+
+/**
+ * A CTE `locked` with the keys of the copies `where` selects, locked in COPY_LOCK_ORDER before the
+ * statement that joins it (on LOCKED_COPY, as `c` and `l`) changes them.
+ */
+export const lockedCopies = (where: string) =>
+  `locked AS MATERIALIZED (SELECT user_id, message_id, received FROM message_copies WHERE ${where} ORDER BY ${COPY_LOCK_ORDER} FOR UPDATE)`;
+export const LOCKED_COPY = "c.user_id = l.user_id AND c.message_id = l.message_id AND c.received = l.received";

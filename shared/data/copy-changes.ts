@@ -16,7 +16,16 @@ import {
   type UserFrame,
 } from "../domain/events";
 import type { MessageT } from "../domain/schemas";
-import { RECEIVED_FOLDERS, receivedOf, SENT_FOLDERS, type CopyKind, type Folder } from "./copies";
+import {
+  COPY_LOCK_ORDER,
+  LOCKED_COPY,
+  lockedCopies,
+  RECEIVED_FOLDERS,
+  receivedOf,
+  SENT_FOLDERS,
+  type CopyKind,
+  type Folder,
+} from "./copies";
 import { getPool, inTransaction, type Queryable } from "./db";
 import { logEvents } from "./event-log";
 import { eraseOrphans, lockMessages } from "./mailbox";
@@ -48,7 +57,7 @@ async function lockTargets(
   const { rows } = await tx.query<TargetCopy>(
     `SELECT message_id, received, folder, is_read, is_starred, sender_id FROM message_copies
       WHERE user_id = $1 AND message_id = ANY($2::int[]) AND ($3::boolean IS NULL OR received = $3)
-      ORDER BY message_id, received DESC FOR UPDATE`,
+      ORDER BY ${COPY_LOCK_ORDER} FOR UPDATE`,
     [userId, messageIds, receivedOf(copy)],
   );
   const targets = new Map<number, TargetCopy>();
@@ -190,8 +199,9 @@ export async function deleteCopies(userId: number, messageIds: readonly number[]
   return inTransaction(async (tx) => {
     await lockMessages(tx, messageIds);
     const { rows } = await tx.query<{ message_id: number; was_unread: boolean }>(
-      `DELETE FROM message_copies WHERE user_id = $1 AND message_id = ANY($2::int[]) AND ($3::boolean IS NULL OR received = $3)
-        RETURNING message_id, (received AND NOT is_read AND folder = 'inbox') AS was_unread`,
+      `WITH ${lockedCopies("user_id = $1 AND message_id = ANY($2::int[]) AND ($3::boolean IS NULL OR received = $3)")}
+       DELETE FROM message_copies c USING locked l WHERE ${LOCKED_COPY}
+        RETURNING c.message_id, (c.received AND NOT c.is_read AND c.folder = 'inbox') AS was_unread`,
       [userId, messageIds, receivedOf(copy)],
     );
     const deleted = [...new Set(rows.map((r) => r.message_id))].sort((a, b) => a - b);
@@ -228,8 +238,9 @@ export async function sweepTrash(
   return inTransaction(async (tx) => {
     await lockMessages(tx, ids);
     const { rows } = await tx.query<{ user_id: number; message_id: number }>(
-      `DELETE FROM message_copies WHERE message_id = ANY($1::int[]) AND folder = 'trash' AND trashed_at < now() - make_interval(days => $2)
-        RETURNING user_id, message_id`,
+      `WITH ${lockedCopies("message_id = ANY($1::int[]) AND folder = 'trash' AND trashed_at < now() - make_interval(days => $2)")}
+       DELETE FROM message_copies c USING locked l WHERE ${LOCKED_COPY}
+        RETURNING c.user_id, c.message_id`,
       [ids, retentionDays],
     );
     await eraseOrphans(tx, ids);

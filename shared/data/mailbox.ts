@@ -14,7 +14,7 @@ import {
   type UserFrame,
 } from "../domain/events";
 import { canBeId, type MessageT } from "../domain/schemas";
-import { receivedOf, type CopyKind } from "./copies";
+import { LOCKED_COPY, lockedCopies, receivedOf, type CopyKind } from "./copies";
 import { getPool, inTransaction, type Queryable } from "./db";
 import { logEvents } from "./event-log";
 import { FROM_COPIES, MESSAGE_COLUMNS, toMessage, type MessageRow } from "./message-view";
@@ -176,10 +176,11 @@ export async function markAllRead(recipientId: number, upToId?: number): Promise
     // One statement, so a message sent meanwhile is either marked and reported, or neither.
     // Only first reads are receipts: first_read is read before the statement's trigger writes them.
     const { rows } = await tx.query<{ sender_id: number; ids: number[]; marked: number; read_at: Date }>(
-      `WITH changed AS (
-         UPDATE message_copies c SET is_read = true, read_at = now()
-          WHERE user_id = $1 AND folder = 'inbox' AND received AND NOT is_read AND ($2::bigint IS NULL OR message_id <= $2)
-          RETURNING message_id, sender_id, read_at, NOT EXISTS (SELECT 1 FROM read_receipts rr WHERE rr.message_id = c.message_id AND rr.reader_id = c.user_id) AS first_read)
+      `WITH ${lockedCopies("user_id = $1 AND folder = 'inbox' AND received AND NOT is_read AND ($2::bigint IS NULL OR message_id <= $2)")},
+       changed AS (
+         UPDATE message_copies c SET is_read = true, read_at = now() FROM locked l
+          WHERE ${LOCKED_COPY} AND c.folder = 'inbox' AND NOT c.is_read
+          RETURNING c.message_id, c.sender_id, c.read_at, NOT EXISTS (SELECT 1 FROM read_receipts rr WHERE rr.message_id = c.message_id AND rr.reader_id = c.user_id) AS first_read)
        SELECT sender_id, coalesce(array_agg(message_id ORDER BY message_id) FILTER (WHERE first_read), '{}') AS ids,
               count(*)::int AS marked, max(read_at) AS read_at
          FROM changed GROUP BY sender_id ORDER BY sender_id`,
@@ -223,8 +224,9 @@ export async function deleteMessage(messageId: number, userId: number, copy?: Co
   return inTransaction(async (tx) => {
     await lockMessages(tx, [messageId]);
     const { rows } = await tx.query<{ was_unread: boolean }>(
-      `DELETE FROM message_copies WHERE user_id = $2 AND message_id = $1 AND ($3::boolean IS NULL OR received = $3)
-        RETURNING (received AND NOT is_read AND folder = 'inbox') AS was_unread`,
+      `WITH ${lockedCopies("user_id = $2 AND message_id = $1 AND ($3::boolean IS NULL OR received = $3)")}
+       DELETE FROM message_copies c USING locked l WHERE ${LOCKED_COPY}
+        RETURNING (c.received AND NOT c.is_read AND c.folder = 'inbox') AS was_unread`,
       [messageId, userId, receivedOf(copy)],
     );
     if (!rows.length) return { kind: "not_found" };

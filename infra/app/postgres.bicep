@@ -75,6 +75,16 @@ resource connectionLimit 'Microsoft.DBforPostgreSQL/flexibleServers/configuratio
   dependsOn: [requireTls]
 }
 
+// The extensions the migrations create (CREATE EXTENSION), which Azure allows only once listed here:
+// btree_gist for the index of the since and until filters (migration 24). Dynamic: no restart. Set
+// before the database exists, and so before the app, which migrates at start, can reach it.
+resource allowedExtensions 'Microsoft.DBforPostgreSQL/flexibleServers/configurations@2024-08-01' = {
+  parent: server
+  name: 'azure.extensions'
+  properties: { value: 'BTREE_GIST', source: 'user-override' }
+  dependsOn: [connectionLimit]
+}
+
 resource appAdmin 'Microsoft.DBforPostgreSQL/flexibleServers/administrators@2024-08-01' = {
   parent: server
   name: appIdentityPrincipalId
@@ -83,7 +93,7 @@ resource appAdmin 'Microsoft.DBforPostgreSQL/flexibleServers/administrators@2024
     principalName: appIdentityName
     tenantId: tenant().tenantId
   }
-  dependsOn: [connectionLimit]
+  dependsOn: [allowedExtensions]
 }
 
 // Created after the app's administrator exists, so that administrator owns it (and, on PostgreSQL 15+,

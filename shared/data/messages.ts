@@ -354,11 +354,20 @@ export interface ListFilters {
   has_attachments?: boolean;
 }
 
+/** The largest id a message can have (message ids are int4). */
+const MAX_MESSAGE_ID = 2 ** 31 - 1;
+
 /**
  * Newest first, keyset-paged on the message id, over one user's copies: each filter is a condition
  * some partial or leading-column index of message_copies serves (migration 12), so a page costs
  * the same in a mailbox of any size. Ordered by message_id::bigint, the key of those indexes and
  * of no other (the same order: int4 widens to int8 unchanged).
+ *
+ * A time bound (since, until) is the exception: no B-tree holds both the time range and the id
+ * order (imports keep their times, concurrent sends commit out of order), so a bound excluding
+ * the newest copies would walk past all of them. Then the page is read from the GiST index over
+ * (user, time, id) (migration 24) nearest first to the highest id it may hold: the time range is
+ * its index condition, and the distance to that id orders the page newest first.
  */
 export function listQuery(userId: number, filters: ListFilters, page: Page): SqlQuery {
   const values: unknown[] = [userId];
@@ -374,16 +383,17 @@ export function listQuery(userId: number, filters: ListFilters, page: Page): Sql
   if (filters.since !== undefined) where.push(`c."timestamp" >= ${param(filters.since)}`);
   if (filters.until !== undefined) where.push(`c."timestamp" <= ${param(filters.until)}`);
   if (filters.has_attachments !== undefined) where.push(filters.has_attachments ? "c.has_attachments" : "NOT c.has_attachments");
-  if (page.before_id !== undefined) where.push(`c.message_id::bigint < ${param(page.before_id)}`);
+  let order = "c.message_id::bigint DESC";
+  if (filters.since !== undefined || filters.until !== undefined) {
+    // before_id may lie beyond int4 (a cursor is any positive integer): every id is below it then.
+    const highest = param(page.before_id === undefined ? MAX_MESSAGE_ID : Math.min(page.before_id - 1, MAX_MESSAGE_ID));
+    where.push(`c.message_id <= ${highest}::int`);
+    order = `c.message_id <-> ${highest}::int`;
+  } else if (page.before_id !== undefined) where.push(`c.message_id::bigint < ${param(page.before_id)}`);
   const q = searchWords(page.q);
   if (q) where.push(SEARCH(values.push(q)));
   const limit = param(page.limit);
-  return bounded(
-    page,
-    "c.message_id::bigint DESC",
-    `${FROM_COPIES} WHERE ${where.join(" AND ")} ORDER BY c.message_id::bigint DESC LIMIT ${limit}`,
-    values,
-  );
+  return bounded(page, order, `${FROM_COPIES} WHERE ${where.join(" AND ")} ORDER BY ${order} LIMIT ${limit}`, values);
 }
 
 /** Received copies in the inbox. */

@@ -713,4 +713,19 @@ export const MIGRATIONS: readonly Migration[] = [
         REFERENCING OLD TABLE AS erased FOR EACH STATEMENT EXECUTE FUNCTION read_receipts_erase();
     `,
   },
+  {
+    version: 24,
+    name: "the since and until filters: one GiST index over a user's copies by time and id",
+    // Pages are newest first by id, and these filters bound the time: a B-tree over (user, time)
+    // reads every copy in the range and sorts it, one over (user, id) walks past every copy out of
+    // it. The GiST index holds the range as its condition and is read nearest first to the page's
+    // highest id (shared/data/messages.ts), so a page costs its own rows. It replaces the time
+    // index, which served only these filters; it is not partial, so it serves trash too. Azure
+    // must allow-list btree_gist on the server (infra/app/postgres.bicep, docs/deploy.md).
+    sql: "CREATE EXTENSION IF NOT EXISTS btree_gist",
+    concurrentIndexes: [
+      { name: "message_copies_time_id_idx", table: "message_copies", definition: `USING gist (user_id, "timestamp", message_id)` },
+    ],
+    dropIndexesConcurrently: ["message_copies_time_idx"],
+  },
 ];

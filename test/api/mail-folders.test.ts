@@ -468,11 +468,17 @@ describe("GET /messages/ filters", () => {
     expect(await list(b, { q: "quarterly" })).toEqual([fromA.id]);
     expect(await list(b, { has_attachments: "true" })).toEqual([own.id]);
     expect(await list(b, { limit: "1", before_id: String(own.id) })).toEqual([fromC.id]);
+    // A time bound pages on the same cursor, which may lie beyond any id.
+    expect(await list(b, { since: "2021-01-01", before_id: String(own.id) })).toEqual([fromA.id]);
+    expect(await list(b, { since: "2021-01-01", limit: "1", before_id: String(2 ** 40) })).toEqual([own.id]);
+    expect(await list(b, { until: "2021-01-01", before_id: String(fromC.id) })).toEqual([]);
   });
 
   it.each([
     [{ since: "yesterday" }, "since"],
     [{ until: "2024-13-45" }, "until"],
+    [{ until: "2024-01-01", before_id: "0" }, "before_id"],
+    [{ since: "2024-01-01", before_id: "x" }, "before_id"],
     [{ folder: "spam" }, "folder"],
     [{ from: String(2 ** 31) }, "from"],
     [{ to: "x" }, "to"],

@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { EVENTS_ROUTE } from "../../functions/webpubsub-events";
 import { DEFAULT_HUB } from "../../shared/config/config";
 import { SETTINGS } from "../../shared/config/settings";
+import { MIGRATIONS } from "../../shared/data/migrations";
 import { EVENT_HANDLER_KEY_PARAM } from "../../shared/realtime/event-caller";
 import { BICEP, describeWithTool } from "../support/needs-tool";
 
@@ -149,6 +150,20 @@ describeWithTool(
           startIpAddress: "0.0.0.0",
           endIpAddress: "0.0.0.0",
         });
+      });
+
+      it("PostgreSQL allow-lists every extension the migrations create, before the database (and the app migrating it) exists", () => {
+        const pg = module("postgres");
+        const created = MIGRATIONS.flatMap((m) => [...(m.sql ?? "").matchAll(/CREATE EXTENSION IF NOT EXISTS (\w+)/gi)].map((x) => x[1]));
+        expect(created).toContain("btree_gist");
+        const configurations = resourcesOf(pg.template, "Microsoft.DBforPostgreSQL/flexibleServers/configurations");
+        const allowed = configurations.find((c) => c.name.includes("'azure.extensions'"));
+        expect(allowed?.properties).toEqual({ value: created.map((e) => e.toUpperCase()).join(","), source: "user-override" });
+        // The server's children run one after another (the test below): the database comes later.
+        const children = pg.template.resources.filter((r) => r.type.startsWith("Microsoft.DBforPostgreSQL/flexibleServers/"));
+        const database = children.findIndex((r) => r.type === "Microsoft.DBforPostgreSQL/flexibleServers/databases");
+        expect(children.indexOf(allowed!)).toBeGreaterThan(-1);
+        expect(children.indexOf(allowed!)).toBeLessThan(database);
       });
 
       it("PostgreSQL storage: POSTGRES_STORAGE_GB and POSTGRES_STORAGE_AUTOGROW reach the server (autogrow on by default)", () => {

@@ -181,7 +181,8 @@ describe(`the since and until filters with ${ROWS} messages`, () => {
       // Pages of 97, each also cut at 40 KiB of text (about 65 of these messages), as the endpoint cuts them.
       const seen: number[] = [];
       let pages = 0;
-      for (let before: number | undefined; ; pages++) {
+      // Bounded: a cursor that fails to move on would repeat its page forever.
+      for (let before: number | undefined; pages < 200; pages++) {
         const page = await listMessages(SHUFFLED_READER, filters, { limit: 97, before_id: before, maxBytes: 40 << 10 });
         seen.push(...page.map((m) => m.id));
         if (page.length === 0) break;

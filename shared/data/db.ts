@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { Client, Pool, type PoolClient, type PoolConfig } from "pg";
 
 import { getConfig, type DatabaseConfig } from "../config/config";
@@ -85,6 +86,27 @@ export async function inTransaction<T>(work: (client: PoolClient) => Promise<T>)
     client.release(fault ?? false);
   }
 }
+
+/**
+ * A name for a prepared statement, derived from its text: node-postgres prepares a name once per
+ * connection and refuses a second text under it, and the same text always gets the same name.
+ * Name only statements that may run on a generic plan (planned without the parameters' values).
+ */
+export function statementName(prefix: string, text: string): string {
+  const key = `${prefix}\n${text}`;
+  let name = statementNames.get(key);
+  if (name === undefined) {
+    name = `${prefix}-${createHash("sha256").update(text).digest("hex").slice(0, 16)}`;
+    statementNames.set(key, name);
+  }
+  return name;
+}
+
+// Only the statements that are named come here, a fixed set of texts: the map stays small.
+const statementNames = new Map<string, string>();
+
+/** The query as a named (prepared) statement: see statementName. */
+export const prepared = (prefix: string, text: string, values: unknown[]) => ({ name: statementName(prefix, text), text, values });
 
 export async function databaseAnswers(): Promise<void> {
   await getPool().query("SELECT 1");

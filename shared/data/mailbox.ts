@@ -15,7 +15,7 @@ import {
 } from "../domain/events";
 import { canBeId, type MessageT } from "../domain/schemas";
 import { LOCKED_COPY, lockedCopies, receivedOf, type CopyKind } from "./copies";
-import { getPool, inTransaction, type Queryable } from "./db";
+import { getPool, inTransaction, prepared, type Queryable } from "./db";
 import { logEvents } from "./event-log";
 import { FROM_COPIES, MESSAGE_COLUMNS, toMessage, type MessageRow } from "./message-view";
 import { countUnread, withinBytes } from "./messages";
@@ -30,13 +30,15 @@ const OWN_COPY = (message: string, user: string) =>
 /** The message as this user's copy shows it (`copy`, else as OWN_COPY); null when they have no such copy. */
 export async function getMessage(messageId: number, userId: number, copy?: CopyKind): Promise<MessageT | null> {
   if (!canBeId(messageId)) return null;
+  // Named: two fixed texts whose every value is a primary-key lookup, so a generic plan serves them.
   const { rows } = await getPool().query<MessageRow>(
     copy === undefined
-      ? { text: `SELECT ${MESSAGE_COLUMNS} ${FROM_COPIES} WHERE ${OWN_COPY("$1", "$2")}`, values: [messageId, userId] }
-      : {
-          text: `SELECT ${MESSAGE_COLUMNS} ${FROM_COPIES} WHERE c.user_id = $2 AND c.message_id = $1 AND c.received = $3`,
-          values: [messageId, userId, copy === "received"],
-        },
+      ? prepared("message", `SELECT ${MESSAGE_COLUMNS} ${FROM_COPIES} WHERE ${OWN_COPY("$1", "$2")}`, [messageId, userId])
+      : prepared("message", `SELECT ${MESSAGE_COLUMNS} ${FROM_COPIES} WHERE c.user_id = $2 AND c.message_id = $1 AND c.received = $3`, [
+          messageId,
+          userId,
+          copy === "received",
+        ]),
   );
   return rows.length ? toMessage(rows[0]) : null;
 }
@@ -45,8 +47,10 @@ export async function getMessage(messageId: number, userId: number, copy?: CopyK
 export async function threadOf(messageId: number, userId: number, db: Queryable = getPool()): Promise<number | null> {
   if (!canBeId(messageId)) return null;
   const { rows } = await db.query<{ thread_id: number }>(
-    "SELECT thread_id FROM message_copies WHERE user_id = $2 AND message_id = $1 ORDER BY received LIMIT 1",
-    [messageId, userId],
+    prepared("thread-of", "SELECT thread_id FROM message_copies WHERE user_id = $2 AND message_id = $1 ORDER BY received LIMIT 1", [
+      messageId,
+      userId,
+    ]),
   );
   return rows.length ? rows[0].thread_id : null;
 }
@@ -66,19 +70,21 @@ export interface ThreadPage {
 export async function listThread(messageId: number, userId: number, page: ThreadPage): Promise<MessageT[] | null> {
   const threadId = await threadOf(messageId, userId);
   if (threadId === null) return null;
-  // The user's own copies in the thread, through message_copies_thread_idx; one per message.
-  const { rows } = await getPool().query<MessageRow>(
-    withinBytes(
-      MESSAGE_COLUMNS,
-      "c.message_id",
-      `${FROM_COPIES}
-      WHERE c.user_id = $2 AND c.thread_id = $1 AND ($3::bigint IS NULL OR c.message_id > $3)
+  // The user's own copies in the thread, through message_copies_thread_idx; one per message. Two
+  // texts, with and without the cursor, so each is a range of that index on a generic plan too
+  // (a "$3 IS NULL OR" condition could not bound the index scan without $3's value).
+  const after = page.after_id === undefined ? "" : "AND c.message_id > $5::bigint";
+  const text = withinBytes(
+    MESSAGE_COLUMNS,
+    "c.message_id",
+    `${FROM_COPIES}
+      WHERE c.user_id = $2 AND c.thread_id = $1 ${after}
         AND (c.received OR NOT EXISTS (SELECT 1 FROM message_copies y WHERE y.user_id = c.user_id AND y.message_id = c.message_id AND y.received))
-      ORDER BY c.message_id LIMIT $4`,
-      5,
-    ),
-    [threadId, userId, page.after_id ?? null, page.limit, page.maxBytes],
+      ORDER BY c.message_id LIMIT $3`,
+    4,
   );
+  const values = [threadId, userId, page.limit, page.maxBytes, ...(page.after_id === undefined ? [] : [page.after_id])];
+  const { rows } = await getPool().query<MessageRow>(prepared("thread", text, values));
   return rows.map(toMessage);
 }
 

@@ -6,7 +6,7 @@
 import { newMessageEvent, toFrame, type UserFrame } from "../domain/events";
 import { canBeId, type MessageT } from "../domain/schemas";
 import { ADDRESSEE_KEY_SQL, type Folder } from "./copies";
-import { getPool, inTransaction, type Queryable } from "./db";
+import { getPool, inTransaction, statementName, type Queryable } from "./db";
 import { hasSqlState } from "./db-errors";
 import { fillPending, logEachCtes, pendingEvent } from "./event-log";
 import { claimKey, fingerprint, recordAnswer } from "./idempotency";
@@ -53,11 +53,16 @@ function bounded(page: Page, order: string, rest: string, values: unknown[]): Sq
   return { text: withinBytes(MESSAGE_COLUMNS, order, rest, values.length + 1), values: [...values, page.maxBytes] };
 }
 
+// Both counter reads are named: primary-key lookups, planned once per connection.
+const UNREAD_COUNT_SQL = {
+  name: "unread-count",
+  text: "SELECT unread AS n FROM mailbox_counters WHERE user_id = $1 AND folder = 'inbox'",
+} as const;
+const COUNTERS_SQL = { name: "mailbox-counters", text: "SELECT folder, total, unread FROM mailbox_counters WHERE user_id = $1" } as const;
+
 /** O(1): the inbox's unread counter, kept in the transaction of every change to copies (migration 12). */
 export async function countUnread(userId: number, db: Queryable = getPool()): Promise<number> {
-  const { rows } = await db.query<{ n: number }>("SELECT unread AS n FROM mailbox_counters WHERE user_id = $1 AND folder = 'inbox'", [
-    userId,
-  ]);
+  const { rows } = await db.query<{ n: number }>({ ...UNREAD_COUNT_SQL, values: [userId] });
   return rows[0]?.n ?? 0;
 }
 
@@ -71,7 +76,7 @@ export interface MailboxCounts {
 
 /** Every counter of the user's mailbox: one primary-key range read, no scan of copies. */
 export async function mailboxCounts(userId: number, db: Queryable = getPool()): Promise<MailboxCounts> {
-  const { rows } = await db.query<CounterRow>("SELECT folder, total, unread FROM mailbox_counters WHERE user_id = $1", [userId]);
+  const { rows } = await db.query<CounterRow>({ ...COUNTERS_SQL, values: [userId] });
   return countsFromRows(rows);
 }
 
@@ -338,6 +343,8 @@ export async function sendMessage(
 export interface SqlQuery {
   text: string;
   values: unknown[];
+  /** Set when the statement is prepared once per connection and may run on a generic plan (see preparedListQuery). */
+  name?: string;
 }
 
 /** The filters of GET /messages/ (and of the inbox and outbox, which fix the folder). */
@@ -396,12 +403,41 @@ export function listQuery(userId: number, filters: ListFilters, page: Page): Sql
   return bounded(page, order, `${FROM_COPIES} WHERE ${where.join(" AND ")} ORDER BY ${order} LIMIT ${limit}`, values);
 }
 
+/**
+ * Whether a list of this shape may run on a generic plan, one planned without the parameters'
+ * values. Named (prepared) statements skip planning the message view (a dozen subqueries a row) on
+ * every request, and after five runs PostgreSQL keeps a generic plan when it costs about what the
+ * custom ones did; that plan must then be right for every user and value. It is when each value
+ * only selects a range of one index whose order is the page's: the user, the folder (always the
+ * leading columns of folder_idx or unread_idx, or none and live_idx), before_id, the limit and
+ * the byte bound; unread and read are constants in the text. A parameter limit is planned as a
+ * tenth of the rows the conditions match, so where an average mailbox is large the generic plan
+ * looks dearer than a page and PostgreSQL keeps planning each run: only the parse is saved then.
+ *
+ * The others stay unnamed, planned with their values each time: from, whose best plan depends on
+ * how rare the sender is in this mailbox (from_idx, or the folder's index filtered by sender); to,
+ * the GIN index of addressees against a walk of the folder's index; starred and has_attachments,
+ * whose partial index beside a folder wins or loses by how full that folder is; since
+ * and until, whose range a generic plan can only guess: beside unread it read every unread copy
+ * from unread_idx and sorted them instead of the GiST index's page; and q (see SEARCH).
+ */
+function mayRunGeneric(filters: ListFilters, page: Page): boolean {
+  const { folder: _folder, unread: _unread, ...others } = filters;
+  return searchWords(page.q) === undefined && Object.values(others).every((value) => value === undefined);
+}
+
+/** The list query, named when its shape may run on a generic plan (mayRunGeneric). */
+export function preparedListQuery(userId: number, filters: ListFilters, page: Page): SqlQuery {
+  const query = listQuery(userId, filters, page);
+  return mayRunGeneric(filters, page) ? { ...query, name: statementName("list", query.text) } : query;
+}
+
 /** Received copies in the inbox. */
 export const inboxQuery = (userId: number, page: Page & { unread?: boolean }) =>
-  listQuery(userId, { folder: "inbox", unread: page.unread }, page);
+  preparedListQuery(userId, { folder: "inbox", unread: page.unread }, page);
 
 /** The sender's copies in sent. */
-export const outboxQuery = (userId: number, page: Page) => listQuery(userId, { folder: "sent" }, page);
+export const outboxQuery = (userId: number, page: Page) => preparedListQuery(userId, { folder: "sent" }, page);
 
 async function list(query: SqlQuery): Promise<MessageT[]> {
   const { rows } = await getPool().query<MessageRow>(query);
@@ -410,7 +446,7 @@ async function list(query: SqlQuery): Promise<MessageT[]> {
 
 export const listInbox = (userId: number, page: Page & { unread?: boolean }) => list(inboxQuery(userId, page));
 export const listOutbox = (userId: number, page: Page) => list(outboxQuery(userId, page));
-export const listMessages = (userId: number, filters: ListFilters, page: Page) => list(listQuery(userId, filters, page));
+export const listMessages = (userId: number, filters: ListFilters, page: Page) => list(preparedListQuery(userId, filters, page));
 
 /**
  * The throughput benchmark's floor for a send: one row in messages, the names joined in the same

@@ -85,7 +85,11 @@ export async function findUserByUsername(username: string): Promise<UserRecord |
 }
 
 export async function findUserById(id: number, db: Queryable = getPool()): Promise<UserPublicT | null> {
-  const { rows } = await db.query<UserPublicT>("SELECT id, username FROM users WHERE id = $1 AND deleted_at IS NULL", [id]);
+  const { rows } = await db.query<UserPublicT>({
+    name: "user-by-id",
+    text: "SELECT id, username FROM users WHERE id = $1 AND deleted_at IS NULL",
+    values: [id],
+  });
   return rows[0] ?? null;
 }
 
@@ -114,7 +118,8 @@ export const SESSION_USER_SQL =
  * row once the session has ended, so its tokens are refused on the next request.
  */
 export async function findUserInSession(id: number, sessionId: string, db: Queryable = getPool()): Promise<UserPublicT | null> {
-  const { rows } = await db.query<UserPublicT>(SESSION_USER_SQL, [id, sessionId]);
+  // Named: planned once per connection (both primary keys whatever the values).
+  const { rows } = await db.query<UserPublicT>({ name: "session-user", text: SESSION_USER_SQL, values: [id, sessionId] });
   return rows[0] ?? null;
 }
 

@@ -1,0 +1,190 @@
+/**
+ * The named list statements on a generic plan, on a real PostgreSQL server. The inbox and outbox
+ * pages (and GET /messages/ by folder and read state) are prepared once per connection; after five
+ * runs PostgreSQL may keep one plan made without the parameters' values. Each such plan must still
+ * read one page of one user's copies from the mailbox index in its order, for every user: here a
+ * reader whose mail is older than a burst of mail between others (as test/api/list-plans.test.ts
+ * skews it), and a user with a handful of messages.
+ * 200 000 messages under `npm run test:full-scale`, fewer under `npm test` (test/support/scale.ts);
+ * LIST_GENERIC_SCALE_ROWS sets any size.
+ */
+import type { PoolClient } from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import { getPool } from "../../shared/data/db";
+import { listThread } from "../../shared/data/mailbox";
+import {
+  inboxQuery,
+  listQuery,
+  outboxQuery,
+  preparedListQuery,
+  type ListFilters,
+  type Page,
+  type SqlQuery,
+} from "../../shared/data/messages";
+import { useTestDatabase, type TestDatabase } from "../support/database";
+import { scaleSize } from "../support/scale";
+
+const ROWS = scaleSize("LIST_GENERIC_SCALE_ROWS", 200_000, 40_000);
+const RECENT = ROWS / 4;
+const USERS = 1000;
+const READER = 1;
+const WRITER = 2;
+// Receives one message in a thousand.
+const FEW = 5;
+const PAGE = 50;
+const MAX_BYTES = 1 << 20;
+
+let db: TestDatabase;
+let client: PoolClient;
+
+beforeAll(async () => {
+  // Seeding is one long statement; the app's request-sized timeout would cancel it.
+  process.env.DB_STATEMENT_TIMEOUT_MS = "300000";
+  db = await useTestDatabase();
+  const pool = getPool();
+  await pool.query(`INSERT INTO users (username, hashed_password) SELECT 'generic' || i, 'x' FROM generate_series(1, ${USERS}) i`);
+  // Old-shape rows: the triggers of migration 12 give each its two copies. The reader receives every
+  // fifth (half of those unread), the writer sends every fifth, FEW receives one in a thousand.
+  await pool.query(
+    `INSERT INTO messages (sender_id, recipient_id, title, body, is_read)
+     SELECT CASE WHEN g % 5 = 1 THEN ${WRITER} ELSE 6 + g % ${USERS - 6} END,
+            CASE WHEN g % 5 = 0 THEN ${READER} WHEN g % 1000 = 3 THEN ${FEW} ELSE 6 + (g * 7) % ${USERS - 6} END,
+            'Older ' || g, 'body', NOT (g % 5 = 0 AND g % 10 <> 0)
+       FROM generate_series(1, ${ROWS}) g`,
+  );
+  await pool.query(
+    `INSERT INTO messages (sender_id, recipient_id, title, body) SELECT 3, 4, 'Recent ' || g, 'body' FROM generate_series(1, ${RECENT}) g`,
+  );
+  // Some of the reader's mail archived, some in trash: every folder but trash leaves those out.
+  await pool.query(`UPDATE message_copies SET folder = 'archive' WHERE user_id = $1 AND received AND message_id % 7 = 0`, [READER]);
+  await pool.query(`UPDATE message_copies SET folder = 'trash', trashed_at = now() WHERE user_id = $1 AND message_id % 11 = 0`, [READER]);
+  await pool.query("VACUUM ANALYZE message_copies");
+  await pool.query("ANALYZE messages");
+  await pool.query("ANALYZE users");
+  client = await pool.connect();
+}, 600_000);
+
+afterAll(async () => {
+  client?.release();
+  await db.close();
+});
+
+interface PlanNode {
+  "Node Type": string;
+  "Index Name"?: string;
+  "Index Cond"?: string;
+  "Actual Rows": number;
+  "Actual Loops": number;
+  Plans?: PlanNode[];
+  "Parent Relationship"?: string;
+}
+
+// The page's own walk: the nodes above and beside the per-row subplans (a message's attachments in order may sort its few rows).
+const walkOf = (node: PlanNode): PlanNode[] => [
+  node,
+  ...(node.Plans ?? []).filter((p) => p["Parent Relationship"] !== "SubPlan").flatMap(walkOf),
+];
+
+const literal = (value: unknown) => (typeof value === "number" ? String(value) : client.escapeLiteral(String(value)));
+
+/** The prepared statement's plan as the plan cache now serves it, run with the query's values. */
+async function executedPlan(query: SqlQuery & { name: string }): Promise<PlanNode> {
+  const { rows } = await client.query<{ "QUERY PLAN": [{ Plan: PlanNode }] }>(
+    `EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE "${query.name}"(${query.values.map(literal).join(", ")})`,
+  );
+  return rows[0]["QUERY PLAN"][0].Plan;
+}
+
+async function preparedStatement(name: string) {
+  const { rows } = await client.query<{ generic_plans: string; custom_plans: string; statement: string }>(
+    "SELECT generic_plans, custom_plans, statement FROM pg_prepared_statements WHERE name = $1",
+    [name],
+  );
+  return rows[0];
+}
+
+describe(`named list statements with ${ROWS} + ${RECENT} messages`, () => {
+  const middle = Math.floor(ROWS / 2);
+  const INBOX = "message_copies_folder_idx";
+  const UNREAD = "message_copies_unread_idx";
+  const LIVE = "message_copies_live_idx";
+  const page = { limit: PAGE, maxBytes: MAX_BYTES };
+  const cases: [string, number, ListFilters, Page, string][] = [
+    ["inbox", READER, { folder: "inbox" }, page, INBOX],
+    ["inbox, before_id", READER, { folder: "inbox" }, { ...page, before_id: middle }, INBOX],
+    ["inbox, unread", READER, { folder: "inbox", unread: true }, page, UNREAD],
+    ["inbox, unread, before_id", READER, { folder: "inbox", unread: true }, { ...page, before_id: middle }, UNREAD],
+    ["inbox, read", READER, { folder: "inbox", unread: false }, page, INBOX],
+    ["inbox of a small mailbox", FEW, { folder: "inbox" }, page, INBOX],
+    ["outbox", WRITER, { folder: "sent" }, page, INBOX],
+    ["outbox, before_id", WRITER, { folder: "sent" }, { ...page, before_id: middle }, INBOX],
+    ["every folder but trash", READER, {}, page, LIVE],
+    ["unread in every folder but trash", READER, { unread: true }, page, LIVE],
+    ["read in every folder but trash", READER, { unread: false }, page, LIVE],
+    ["archive", READER, { folder: "archive" }, page, INBOX],
+  ];
+
+  it("the inbox and outbox pages are named; shapes whose plan depends on a value are not", () => {
+    expect(inboxQuery(READER, page).name).toBe(preparedListQuery(READER, { folder: "inbox" }, page).name);
+    expect(inboxQuery(READER, { ...page, unread: true }).name).toMatch(/^list-/);
+    expect(outboxQuery(WRITER, { ...page, before_id: middle }).name).toMatch(/^list-/);
+    const unnamed: ListFilters[] = [
+      { from: 3 },
+      { to: 3 },
+      { until: new Date() },
+      { folder: "inbox", since: new Date() },
+      { starred: true },
+    ];
+    for (const filters of unnamed) expect(preparedListQuery(READER, filters, page).name, JSON.stringify(filters)).toBeUndefined();
+    expect(inboxQuery(READER, { ...page, q: "word" }).name).toBeUndefined();
+  });
+
+  it.each(cases)(
+    "%s: named, served on a generic plan from the mailbox index in order, as the unnamed statement",
+    async (_, userId, filters, page, index) => {
+      const query = preparedListQuery(userId, filters, page);
+      const { name } = query;
+      expect(name, "the shape is named").toMatch(/^list-[0-9a-f]{16}$/);
+      const unnamed = listQuery(userId, filters, page);
+      expect(unnamed.name).toBeUndefined();
+      for (let run = 0; run < 8; run++) {
+        const [prepared, plain] = [await client.query<{ id: number }>(query), await client.query<{ id: number }>(unnamed)];
+        expect(prepared.rows).toEqual(plain.rows);
+        expect(prepared.rows.length).toBeGreaterThan(0);
+      }
+      const statement = await preparedStatement(name as string);
+      expect(statement, "prepared on this connection").toBeDefined();
+      expect(Number(statement.generic_plans), JSON.stringify(statement)).toBeGreaterThan(0);
+
+      const plan = await executedPlan(query as SqlQuery & { name: string });
+      const walk = walkOf(plan);
+      const text = JSON.stringify(plan, null, 1);
+      const scan = walk.find((n) => n["Index Name"] === index);
+      expect(scan, text).toBeDefined();
+      // A generic plan: the index condition holds the parameter, not the user's id.
+      expect(scan?.["Index Cond"], text).toMatch(/\$1/);
+      expect(
+        walk.filter((n) => /Sort|Seq Scan|Bitmap/.test(n["Node Type"])),
+        text,
+      ).toEqual([]);
+      // One page of rows read from the index, however many copies the table holds.
+      expect(scan!["Actual Rows"] * scan!["Actual Loops"], text).toBeLessThanOrEqual(PAGE + 1);
+    },
+  );
+});
+
+describe("the thread page, two named texts", () => {
+  it("pages with and without after_id, a cursor beyond int4 included", async () => {
+    const { rows } = await getPool().query<{ id: number }>(
+      "SELECT message_id AS id FROM message_copies WHERE user_id = $1 AND received ORDER BY message_id DESC LIMIT 1",
+      [READER],
+    );
+    const id = rows[0].id;
+    const page = { limit: PAGE, maxBytes: MAX_BYTES };
+    expect((await listThread(id, READER, page))?.map((m) => m.id)).toEqual([id]);
+    expect((await listThread(id, READER, { ...page, after_id: id - 1 }))?.map((m) => m.id)).toEqual([id]);
+    expect(await listThread(id, READER, { ...page, after_id: id })).toEqual([]);
+    expect(await listThread(id, READER, { ...page, after_id: 2 ** 40 })).toEqual([]);
+  });
+});

@@ -4,13 +4,14 @@
  */
 import { randomUUID } from "node:crypto";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
-import { HttpRequest, HttpResponse, InvocationContext, type HttpResponseInit } from "@azure/functions";
+import { HttpResponse, type HttpResponseInit } from "@azure/functions";
 
 import { CLIENT_ADDRESS_HEADER } from "../shared/auth/client-address";
 import { ERRORS } from "../shared/domain/errors";
 import { guardHttpServer } from "./client-error";
 import { isPreflight, preflightHeaders, responseCorsHeaders, type CorsPolicy } from "./cors";
 import type { RegisteredFunction } from "./functions-core";
+import { LocalHttpRequest, LocalInvocationContext } from "./invocation";
 import { listen } from "./listen";
 import { readCappedBody } from "./request-body";
 import { requestUrl } from "./request-url";
@@ -51,6 +52,16 @@ function buildRoutes(functions: RegisteredFunction[], prefix: string): Route[] {
     .sort((a, b) => hostRouteOrder(a.fn.name, b.fn.name));
 }
 
+/** The first route (in the host's order) whose template and methods match. */
+function findRoute(routes: Route[], method: string, pathname: string): { route: Route; params: Record<string, string> } | null {
+  for (const route of routes) {
+    if (!route.methods.has(method)) continue;
+    const params = matchRoute(route.compiled, pathname);
+    if (params) return { route, params };
+  }
+  return null;
+}
+
 function flattenHeaders(req: IncomingMessage): Record<string, string> {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(req.headers)) {
@@ -65,13 +76,14 @@ function flattenHeaders(req: IncomingMessage): Record<string, string> {
  * content type in a plain header object, is written straight away: the same bytes and headers
  * without building a fetch Response for every request.
  */
-function plainResponse(init: HttpResponseInit): { status: number; headers: Record<string, string>; body: Buffer } | null {
+function plainResponse(init: HttpResponseInit): { status: number; headers: Record<string, string>; body: Buffer | string } | null {
   const { body, headers } = init;
   if (init.jsonBody !== undefined || init.cookies !== undefined || init.enableContentNegotiation !== undefined) return null;
   if (headers !== undefined && (typeof headers !== "object" || Array.isArray(headers) || headers instanceof Headers)) return null;
   const lowered: Record<string, string> = {};
   for (const [name, value] of Object.entries((headers ?? {}) as Record<string, string>)) lowered[name.toLowerCase()] = String(value);
-  if (typeof body === "string" && lowered["content-type"]) return { status: init.status ?? 200, headers: lowered, body: Buffer.from(body) };
+  // A string goes to the socket as it is (encoded on its way out, not copied into a Buffer first).
+  if (typeof body === "string" && lowered["content-type"]) return { status: init.status ?? 200, headers: lowered, body };
   if (Buffer.isBuffer(body) && lowered["content-type"]) return { status: init.status ?? 200, headers: lowered, body };
   if (body === undefined || body === null) return { status: init.status ?? 200, headers: lowered, body: Buffer.alloc(0) };
   return null;
@@ -102,7 +114,7 @@ async function send(res: ServerResponse, init: HttpResponseInit, extraHeaders: R
   if (isStreamed(init.body)) return sendStreamed(res, init, extraHeaders);
   const plain = plainResponse(init);
   if (plain) {
-    res.writeHead(plain.status, { ...extraHeaders, ...plain.headers, "Content-Length": String(plain.body.length) });
+    res.writeHead(plain.status, { ...extraHeaders, ...plain.headers, "Content-Length": String(Buffer.byteLength(plain.body)) });
     res.end(plain.body);
     return;
   }
@@ -141,8 +153,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
         return;
       }
       const cors = responseCorsHeaders(options.cors, req);
-      const matches = routes.map((route) => ({ route, params: matchRoute(route.compiled, url.pathname) })).filter((m) => m.params);
-      const hit = matches.find((m) => m.route.methods.has(method));
+      const hit = findRoute(routes, method, url.pathname);
       if (!hit) {
         await send(res, { status: 404, jsonBody: { detail: ERRORS.notFound } }, cors);
         return;
@@ -159,16 +170,16 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
         await send(res, { status: 413, jsonBody: { detail: ERRORS.bodyTooLarge } }, cors);
         return;
       }
-      const request = new HttpRequest({
+      const request = new LocalHttpRequest({
         method,
         url: url.toString(),
         // As Azure's front end does: the client cannot choose the address the app sees.
         headers: { ...flattenHeaders(req), [CLIENT_ADDRESS_HEADER]: req.socket.remoteAddress ?? "" },
         query: Object.fromEntries(url.searchParams),
-        params: hit.params ?? {},
-        body: method === "GET" || method === "HEAD" ? undefined : { bytes: body },
+        params: hit.params,
+        body,
       });
-      const context = new InvocationContext({
+      const context = new LocalInvocationContext({
         invocationId: randomUUID(),
         functionName: hit.route.fn.name,
         logHandler: (level, ...args) => log(`[${level}] ${hit.route.fn.name}: ${args.map(String).join(" ")}`),

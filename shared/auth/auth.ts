@@ -1,6 +1,6 @@
 import type { HttpRequest } from "@azure/functions";
 
-import { findUserById, findUserByUsername, findUserInSession } from "../data/users";
+import { findUserById, findUserByUsername, findUserInSession, type SignedInUser } from "../data/users";
 import { ERRORS, HttpError } from "../domain/errors";
 import type { UserPublicT } from "../domain/schemas";
 import { clientAddress } from "./client-address";
@@ -16,6 +16,8 @@ export interface CurrentUser extends UserPublicT {
   tokenExpiresAt: Date;
   /** The session of the token; null for a token issued before sessions existed. */
   sessionId: string | null;
+  /** When the account was made (null for accounts the original service made before it kept that). */
+  createdAt: Date | null;
 }
 
 /**
@@ -44,14 +46,20 @@ export async function authenticate(
     if (options.log) securityLog.tokenRejected(options.log, { userId: claims?.uid ?? null, address: clientAddress(request) });
     throw unauthorized(ERRORS.badCredentials);
   }
-  return { id: user.id, username: user.username, tokenExpiresAt: new Date(claims.exp * 1000), sessionId: claims.sid ?? null };
+  return {
+    id: user.id,
+    username: user.username,
+    tokenExpiresAt: new Date(claims.exp * 1000),
+    sessionId: claims.sid ?? null,
+    createdAt: user.created_at,
+  };
 }
 
 /**
  * One query per request, never cached: a token whose session has ended (or whose user is gone) is
  * refused on the very next request, on every instance. A session's check rides on the same query.
  */
-async function userOf(claims: AccessClaims): Promise<UserPublicT | null> {
+async function userOf(claims: AccessClaims): Promise<SignedInUser | null> {
   if (claims.uid === undefined) return findUserByUsername(claims.sub);
   const user = claims.sid === undefined ? await findUserById(claims.uid) : await findUserInSession(claims.uid, claims.sid);
   // Tokens of the original service carry only `sub`; ours also carry `uid`, and must still name

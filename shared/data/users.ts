@@ -3,7 +3,12 @@ import { normalizeUsername, usernameKeys, usernameSkeletons } from "../domain/us
 import { getPool, inTransaction, type Queryable } from "./db";
 import { isUniqueViolation } from "./db-errors";
 
-export interface UserRecord extends UserPublicT {
+/** A user as each authenticated request looks it up: enough to answer GET /users/me without another query. */
+export interface SignedInUser extends UserPublicT {
+  created_at: Date | null;
+}
+
+export interface UserRecord extends SignedInUser {
   hashed_password: string;
 }
 
@@ -77,17 +82,17 @@ export async function createUser(username: string, hashedPassword: string): Prom
  */
 export async function findUserByUsername(username: string): Promise<UserRecord | null> {
   const { rows } = await getPool().query<UserRecord>(
-    `SELECT id, username, hashed_password FROM users WHERE lower(username) IN (lower($1), lower($2)) AND deleted_at IS NULL
+    `SELECT id, username, hashed_password, created_at FROM users WHERE lower(username) IN (lower($1), lower($2)) AND deleted_at IS NULL
       ORDER BY lower(username) = lower($1) DESC LIMIT 1`,
     [username, normalizeUsername(username)],
   );
   return rows[0] ?? null;
 }
 
-export async function findUserById(id: number, db: Queryable = getPool()): Promise<UserPublicT | null> {
-  const { rows } = await db.query<UserPublicT>({
+export async function findUserById(id: number, db: Queryable = getPool()): Promise<SignedInUser | null> {
+  const { rows } = await db.query<SignedInUser>({
     name: "user-by-id",
-    text: "SELECT id, username FROM users WHERE id = $1 AND deleted_at IS NULL",
+    text: "SELECT id, username, created_at FROM users WHERE id = $1 AND deleted_at IS NULL",
     values: [id],
   });
   return rows[0] ?? null;
@@ -111,15 +116,15 @@ export async function setPasswordHash(id: number, hashedPassword: string, db: Qu
 
 /** The per-request lookup of a session's user, named so a test can check that it reads both primary keys. */
 export const SESSION_USER_SQL =
-  "SELECT u.id, u.username FROM users u JOIN sessions s ON s.user_id = u.id WHERE u.id = $1 AND s.id = $2 AND u.deleted_at IS NULL";
+  "SELECT u.id, u.username, u.created_at FROM users u JOIN sessions s ON s.user_id = u.id WHERE u.id = $1 AND s.id = $2 AND u.deleted_at IS NULL";
 
 /**
  * The user of a session's access token, in the one query each authenticated request makes: no
  * row once the session has ended, so its tokens are refused on the next request.
  */
-export async function findUserInSession(id: number, sessionId: string, db: Queryable = getPool()): Promise<UserPublicT | null> {
+export async function findUserInSession(id: number, sessionId: string, db: Queryable = getPool()): Promise<SignedInUser | null> {
   // Named: planned once per connection (both primary keys whatever the values).
-  const { rows } = await db.query<UserPublicT>({ name: "session-user", text: SESSION_USER_SQL, values: [id, sessionId] });
+  const { rows } = await db.query<SignedInUser>({ name: "session-user", text: SESSION_USER_SQL, values: [id, sessionId] });
   return rows[0] ?? null;
 }
 

@@ -10,6 +10,7 @@ import { messagesInbox } from "../../functions/messages-inbox";
 import { messagesOutbox } from "../../functions/messages-outbox";
 import { messagesSend } from "../../functions/messages-send";
 import { messagesUnreadCount } from "../../functions/messages-unread-count";
+import { usersMe } from "../../functions/users-me";
 import { issueAccessToken } from "../../shared/auth/tokens";
 import { getPool } from "../../shared/data/db";
 import { SESSION_USER_SQL } from "../../shared/data/users";
@@ -114,5 +115,17 @@ describe("a send to one recipient", () => {
     expect(statements[1]).toMatch(/\brate_limits\b/i);
     // No BEGIN or COMMIT: the budgets, copies, counters and event log are that one statement.
     expect(statements[2]).toMatch(/INSERT INTO messages[\s\S]*INSERT INTO message_copies[\s\S]*INSERT INTO user_events/);
+  });
+});
+
+describe("GET /users/me", () => {
+  it("is the one lookup that authenticates it: the account's fields come with the user and session", async () => {
+    await statementsOf(usersMe, { token: reader.token });
+    const statements = await statementsOf(usersMe, { token: reader.token });
+    expect(statements).toHaveLength(1);
+    expect(statements[0]).toMatch(/\bsessions\b/i);
+    const res = await call(usersMe, { token: reader.token });
+    const { rows } = await getPool().query<{ created_at: Date }>("SELECT created_at FROM users WHERE id = $1", [reader.id]);
+    expect(res.body).toEqual({ id: reader.id, username: reader.username, created_at: rows[0].created_at.toISOString() });
   });
 });

@@ -8,13 +8,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { resetConfig } from "../../shared/config/config";
-import { closePool, getPool } from "../../shared/data/db";
+import { getPool } from "../../shared/data/db";
 import { migrate } from "../../shared/data/migrate";
 import { MIGRATIONS } from "../../shared/data/migrations";
-import { createTestDatabase, type TestDatabase } from "../support/database";
+import type { TestDatabase } from "../support/database";
 import { seedOldShapeMail } from "../support/old-shape-mail";
-import { scaleSize } from "../support/scale";
+import { scaleDatabaseBefore, scaleSize } from "../support/scale";
 
 const ROWS = scaleSize("MAIL_MIGRATION_ROWS", 1_000_000, 50_000);
 const USERS = 1000;
@@ -23,16 +22,8 @@ let db: TestDatabase;
 const figures: Record<string, string> = {};
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  process.env.DATABASE_URL = db.url;
-  process.env.DB_STATEMENT_TIMEOUT_MS = "300000";
-  resetConfig();
-  await closePool();
   // The database as the old code left it: every migration before the mail model.
-  await migrate(
-    getPool(),
-    MIGRATIONS.filter((m) => m.version < 12),
-  );
+  db = await scaleDatabaseBefore(12);
   const started = Date.now();
   await seedOldShapeMail(getPool(), { users: USERS, messages: ROWS });
   figures.seed = `${ROWS} old-shape rows in ${Date.now() - started} ms`;
@@ -40,7 +31,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   console.info(`mail model migration: ${JSON.stringify(figures)}`);
-  await closePool();
   await db?.close();
 });
 

@@ -7,13 +7,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { resetConfig } from "../../shared/config/config";
-import { closePool, getPool } from "../../shared/data/db";
+import { getPool } from "../../shared/data/db";
 import { inboxQuery, listInbox, outboxQuery } from "../../shared/data/messages";
 import { migrate } from "../../shared/data/migrate";
 import { MIGRATIONS } from "../../shared/data/migrations";
-import { createTestDatabase, type TestDatabase } from "../support/database";
-import { scaleSize } from "../support/scale";
+import type { TestDatabase } from "../support/database";
+import { scaleDatabaseBefore, scaleSize } from "../support/scale";
 
 const ROWS = scaleSize("MAILBOX_SCALE_ROWS", 200_000, 50_000);
 const USERS = 50;
@@ -23,17 +22,8 @@ let db: TestDatabase;
 const figures: Record<string, string> = {};
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  process.env.DATABASE_URL = db.url;
-  // Seeding is one long statement; the app's request-sized timeout would cancel it.
-  process.env.DB_STATEMENT_TIMEOUT_MS = "300000";
-  resetConfig();
-  await closePool();
   // A database as it was before the mailbox migrations, already holding many messages.
-  await migrate(
-    getPool(),
-    MIGRATIONS.filter((m) => m.version < 4),
-  );
+  db = await scaleDatabaseBefore(4);
   const started = Date.now();
   await getPool().query(`INSERT INTO users (username, hashed_password) SELECT 'scale' || i, 'x' FROM generate_series(1, ${USERS}) i`);
   await getPool().query(
@@ -46,8 +36,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   console.info(`mailbox at scale: ${JSON.stringify(figures)}`);
-  await closePool();
-  await db.close();
+  await db?.close();
 });
 
 describe(`the mailbox with ${ROWS} messages`, () => {

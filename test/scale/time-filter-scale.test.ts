@@ -9,13 +9,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { resetConfig } from "../../shared/config/config";
-import { closePool, getPool } from "../../shared/data/db";
+import { getPool } from "../../shared/data/db";
 import { listMessages, listQuery, type ListFilters, type Page, type SqlQuery } from "../../shared/data/messages";
 import { migrate } from "../../shared/data/migrate";
-import { MIGRATIONS } from "../../shared/data/migrations";
-import { createTestDatabase, type TestDatabase } from "../support/database";
-import { scaleSize } from "../support/scale";
+import type { TestDatabase } from "../support/database";
+import { scaleDatabaseBefore, scaleSize } from "../support/scale";
 
 const ROWS = scaleSize("TIME_FILTER_SCALE_ROWS", 200_000, 50_000);
 const USERS = 50;
@@ -32,18 +30,9 @@ let db: TestDatabase;
 const figures: Record<string, string> = {};
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  process.env.DATABASE_URL = db.url;
-  // Seeding is one long statement; the app's request-sized timeout would cancel it.
-  process.env.DB_STATEMENT_TIMEOUT_MS = "300000";
-  resetConfig();
-  await closePool();
-  const pool = getPool();
   // A mailbox as it stood before migration 24, which then builds its index on the copies.
-  await migrate(
-    pool,
-    MIGRATIONS.filter((m) => m.version < 24),
-  );
+  db = await scaleDatabaseBefore(24);
+  const pool = getPool();
   const started = Date.now();
   await pool.query(`INSERT INTO users (username, hashed_password) SELECT 'time' || i, 'x' FROM generate_series(1, ${USERS}) i`);
   await pool.query(
@@ -71,8 +60,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   console.info(`time filters at scale: ${JSON.stringify(figures)}`);
-  await closePool();
-  await db.close();
+  await db?.close();
 });
 
 interface PlanNode {

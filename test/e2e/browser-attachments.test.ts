@@ -9,51 +9,29 @@
  */
 import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { chromium, type Browser, type Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Page } from "playwright-core";
+import { beforeAll, describe, expect, it } from "vitest";
 
-import { serveExample, type ExampleServer } from "../../examples/browser/server";
-import { startLocalStack, type LocalStack } from "../../local/stack";
 import { registerOverHttp, TEST_PASSWORD, type HttpUser } from "../support/api";
-import { createMigratedDatabase, type TestDatabase } from "../support/database";
-import { CHROMIUM, CHROMIUM_PATH, skipWithout } from "../support/needs-tool";
+import { useBrowserExample } from "../support/browser-example";
+import { CHROMIUM, skipWithout } from "../support/needs-tool";
 
 const skip = skipWithout(CHROMIUM, "test/e2e/browser-attachments.test.ts");
 
 describe.skipIf(skip)("the example page sends files and the recipient downloads them", () => {
-  let db: TestDatabase;
-  let stack: LocalStack;
-  let example: ExampleServer;
-  let browser: Browser;
+  const env = useBrowserExample({ storage: true });
   let sender: HttpUser;
   let reader: HttpUser;
 
   beforeAll(async () => {
-    example = await serveExample();
-    db = await createMigratedDatabase();
-    stack = await startLocalStack({
-      hostPort: 0,
-      databaseUrl: db.url,
-      webPubSubPort: 0,
-      storage: { port: 0 },
-      corsOrigins: [example.origin],
-    });
-    sender = await registerOverHttp(stack.url as string, "browser_files_sender");
-    reader = await registerOverHttp(stack.url as string, "browser_files_reader");
-    // --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
-    browser = await chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: ["--no-sandbox"] });
-  }, 90_000);
-  afterAll(async () => {
-    await browser?.close();
-    await stack?.close();
-    await example?.close();
-    await db?.close();
+    sender = await registerOverHttp(env.api, "browser_files_sender");
+    reader = await registerOverHttp(env.api, "browser_files_reader");
   });
 
   /** A page of its own (own storage and session) logged in as `user`, its socket connected. */
   async function logIn(user: HttpUser): Promise<Page> {
-    const page = await (await browser.newContext({ acceptDownloads: true })).newPage();
-    await page.goto(`${example.origin}/?api=${encodeURIComponent(stack.url as string)}`);
+    const page = await (await env.browser.newContext({ acceptDownloads: true })).newPage();
+    await page.goto(env.pageUrl);
     await page.fill("#login input[name=username]", user.username);
     await page.fill("#login input[name=password]", TEST_PASSWORD);
     await page.click("#login button");

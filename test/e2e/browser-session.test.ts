@@ -6,47 +6,32 @@
  *
  * Chromium as in test/e2e/browser.test.ts (Debian's `chromium`, or CHROMIUM_PATH).
  */
-import { chromium, type Browser, type Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Page } from "playwright-core";
+import { beforeAll, describe, expect, it } from "vitest";
 
-import { serveExample, type ExampleServer } from "../../examples/browser/server";
-import { startLocalStack, type LocalStack } from "../../local/stack";
 import { registerOverHttp, TEST_PASSWORD, type HttpUser } from "../support/api";
-import { createTestDatabase, type TestDatabase } from "../support/database";
-import { CHROMIUM, CHROMIUM_PATH, skipWithout } from "../support/needs-tool";
+import { useBrowserExample } from "../support/browser-example";
+import { CHROMIUM, skipWithout } from "../support/needs-tool";
 
 const skip = skipWithout(CHROMIUM, "test/e2e/browser-session.test.ts");
 const TOKEN_LIFE_S = 3;
 
 describe.skipIf(skip)("the example page stays signed in across access-token expiries", () => {
-  let db: TestDatabase;
-  let stack: LocalStack;
-  let example: ExampleServer;
-  let browser: Browser;
+  // Read when the stack starts (in the helper's beforeAll, which runs after this line).
+  process.env.ACCESS_TOKEN_EXPIRE_MINUTES = String(TOKEN_LIFE_S / 60);
+  const env = useBrowserExample();
   let page: Page;
   let reader: HttpUser;
 
   beforeAll(async () => {
-    process.env.ACCESS_TOKEN_EXPIRE_MINUTES = String(TOKEN_LIFE_S / 60);
-    example = await serveExample();
-    db = await createTestDatabase();
-    stack = await startLocalStack({ hostPort: 0, databaseUrl: db.url, webPubSubPort: 0, corsOrigins: [example.origin] });
-    reader = await registerOverHttp(stack.url as string, "browser_session_reader");
-    // --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
-    browser = await chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: ["--no-sandbox"] });
-    page = await browser.newPage();
-  }, 90_000);
-  afterAll(async () => {
-    await browser?.close();
-    await stack?.close();
-    await example?.close();
-    await db?.close();
+    reader = await registerOverHttp(env.api, "browser_session_reader");
+    page = await env.browser.newPage();
   });
 
   const text = (id: string) => page.textContent(`#${id}`);
 
   it("keeps answering through several expiries with no new login, renewing the token each time", async () => {
-    await page.goto(`${example.origin}/?api=${encodeURIComponent(stack.url as string)}`);
+    await page.goto(env.pageUrl);
     await page.fill("input[name=username]", reader.username);
     await page.fill("input[name=password]", TEST_PASSWORD);
     await page.click("#login button");
@@ -65,12 +50,12 @@ describe.skipIf(skip)("the example page stays signed in across access-token expi
   }, 60_000);
 
   it("reports a definitive sign-out when another device signs out everywhere", async () => {
-    const other = await fetch(`${stack.url}/token`, {
+    const other = await fetch(`${env.api}/token`, {
       method: "POST",
       body: new URLSearchParams({ username: reader.username, password: TEST_PASSWORD }),
     });
     const { access_token } = (await other.json()) as { access_token: string };
-    const everywhere = await fetch(`${stack.url}/users/me/sessions`, {
+    const everywhere = await fetch(`${env.api}/users/me/sessions`, {
       method: "DELETE",
       headers: { authorization: `Bearer ${access_token}` },
     });

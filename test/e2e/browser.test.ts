@@ -7,53 +7,39 @@
  * Chromium is Debian's `chromium` package (CHROMIUM_PATH to use another). Without it the
  * test is skipped on a developer machine and fails in CI (CI set), which installs it.
  */
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { serveExample, type ExampleServer } from "../../examples/browser/server";
-import { startLocalStack, type LocalStack } from "../../local/stack";
 import { DEFAULT_HUB } from "../../shared/config/config";
 import { registerOverHttp, sendOverHttp, TEST_PASSWORD, type HttpUser } from "../support/api";
-import { createTestDatabase, type TestDatabase } from "../support/database";
-import { CHROMIUM, CHROMIUM_PATH, skipWithout } from "../support/needs-tool";
+import { useBrowserExample } from "../support/browser-example";
+import { CHROMIUM, skipWithout } from "../support/needs-tool";
 import { standInOutage, type StandInOutage } from "../support/webpubsub-outage";
 
 const skip = skipWithout(CHROMIUM, "test/e2e/browser.test.ts");
 
 describe.skipIf(skip)("the example page in headless Chromium", () => {
-  let db: TestDatabase;
-  let stack: LocalStack;
+  const env = useBrowserExample();
   let outage: StandInOutage;
-  let example: ExampleServer;
-  let browser: Browser;
   let page: Page;
   let sender: HttpUser;
   let reader: HttpUser;
 
   beforeAll(async () => {
-    example = await serveExample();
-    db = await createTestDatabase();
-    stack = await startLocalStack({ hostPort: 0, databaseUrl: db.url, webPubSubPort: 0, corsOrigins: [example.origin] });
-    outage = standInOutage(stack);
-    sender = await registerOverHttp(stack.url as string, "browser_sender");
-    reader = await registerOverHttp(stack.url as string, "browser_reader");
-    // --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
-    browser = await chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: ["--no-sandbox"] });
-    page = await browser.newPage();
-  }, 90_000);
+    outage = standInOutage(env.stack);
+    sender = await registerOverHttp(env.api, "browser_sender");
+    reader = await registerOverHttp(env.api, "browser_reader");
+    page = await env.browser.newPage();
+  });
   afterAll(async () => {
-    await browser?.close();
-    await stack?.close();
     await outage?.stop();
-    await example?.close();
-    await db?.close();
   });
 
   const mail = () => page.locator("#mail li").allTextContents();
-  const send = (title: string) => sendOverHttp(stack.url as string, sender, reader.id, title);
+  const send = (title: string) => sendOverHttp(env.api, sender, reader.id, title);
 
   it("logs in and shows live mail", async () => {
-    await page.goto(`${example.origin}/?api=${encodeURIComponent(stack.url as string)}`);
+    await page.goto(env.pageUrl);
     await page.fill("input[name=username]", reader.username);
     await page.fill("input[name=password]", TEST_PASSWORD);
     await page.click("button");
@@ -68,7 +54,7 @@ describe.skipIf(skip)("the example page in headless Chromium", () => {
   });
 
   it("shows what arrived while its socket was cut, without reloading", async () => {
-    expect(stack.webPubSub?.dropSockets(DEFAULT_HUB, String(reader.id))).toBe(1);
+    expect(env.stack.webPubSub?.dropSockets(DEFAULT_HUB, String(reader.id))).toBe(1);
     await send("during drop");
     await expect.poll(mail, { timeout: 15_000 }).toEqual(["browser_sender: during drop", "browser_sender: first"]);
     expect(await page.evaluate(() => (globalThis as { loadedOnce?: boolean }).loadedOnce)).toBe(true);
@@ -78,7 +64,7 @@ describe.skipIf(skip)("the example page in headless Chromium", () => {
     await outage.stop();
     await send("while down 1");
     await send("while down 2");
-    stack.webPubSub = await outage.restart();
+    env.stack.webPubSub = await outage.restart();
     await expect
       .poll(mail, { timeout: 30_000 })
       .toEqual(["browser_sender: while down 2", "browser_sender: while down 1", "browser_sender: during drop", "browser_sender: first"]);

@@ -75,7 +75,8 @@ export class LocalHttpRequest implements HttpRequest {
     return this.request().body as HttpRequest["body"];
   }
   get bodyUsed(): boolean {
-    return this.request().bodyUsed;
+    // No fetch Request yet: nothing has read the body.
+    return this.native?.bodyUsed ?? false;
   }
   arrayBuffer(): Promise<ArrayBuffer> {
     return this.request().arrayBuffer();
@@ -93,7 +94,8 @@ export class LocalHttpRequest implements HttpRequest {
     return this.request().text();
   }
   clone(): HttpRequest {
-    if (this.bodyUsed) throw new TypeError("Response.clone: Body has already been consumed.");
+    // A body already read cannot be cloned: the fetch Request refuses, with its own error, as the library's clone does.
+    if (this.native?.bodyUsed) this.native.clone();
     return new LocalHttpRequest(this.init);
   }
 }

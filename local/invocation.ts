@@ -40,6 +40,8 @@ export class LocalHttpRequest implements HttpRequest {
   readonly params: HttpRequestParams;
   private native: Request | undefined;
   private library: HttpRequest | undefined;
+  /** Taken whole by readWholeBody: any later read fails as a second read does. */
+  private taken = false;
 
   constructor(private readonly init: LocalRequestInit) {
     this.method = init.method;
@@ -64,8 +66,24 @@ export class LocalHttpRequest implements HttpRequest {
 
   /** The fetch Request the library builds for the same request. */
   private request(): Request {
+    if (this.native) return this.native;
     const { method, url, headers } = this.init;
-    return (this.native ??= new Request(url, { method, headers, body: this.sentBody() }));
+    this.native = new Request(url, { method, headers, body: this.sentBody() });
+    // Its body was taken already: the read starts now, so the Request is used as after any read.
+    if (this.taken) this.native.arrayBuffer().catch(() => {});
+    return this.native;
+  }
+
+  /**
+   * The body as the host read it, for readBody (shared/http/request.ts) to take whole without a
+   * fetch Request and its stream; null once another reader has started. A GET's or HEAD's is empty.
+   */
+  readWholeBody(): Buffer | null {
+    if (this.native || this.taken) return null;
+    const body = this.sentBody();
+    if (body === undefined) return Buffer.alloc(0);
+    this.taken = true;
+    return body;
   }
 
   get user(): HttpRequestUser | null {
@@ -75,8 +93,8 @@ export class LocalHttpRequest implements HttpRequest {
     return this.request().body as HttpRequest["body"];
   }
   get bodyUsed(): boolean {
-    // No fetch Request yet: nothing has read the body.
-    return this.native?.bodyUsed ?? false;
+    // No fetch Request yet: nothing but readWholeBody has read the body.
+    return this.native?.bodyUsed ?? this.taken;
   }
   arrayBuffer(): Promise<ArrayBuffer> {
     return this.request().arrayBuffer();
@@ -95,7 +113,7 @@ export class LocalHttpRequest implements HttpRequest {
   }
   clone(): HttpRequest {
     // A body already read cannot be cloned: the fetch Request refuses, with its own error, as the library's clone does.
-    if (this.native?.bodyUsed) this.native.clone();
+    if (this.bodyUsed) this.request().clone();
     return new LocalHttpRequest(this.init);
   }
 }

@@ -51,6 +51,16 @@ export const newBlobName = (): string => randomBytes(24).toString("base64url");
 
 const COLUMNS = "id, owner_id, blob_name, filename, content_type, size::float8 AS size, created_at, message_id";
 
+const CREATE_ATTACHMENT = `WITH spent AS (
+     INSERT INTO attachment_pending_counts AS c (owner_id, count, bytes)
+     SELECT $2::int, 1, $6::bigint WHERE 1 <= $7::int AND $6::bigint <= $8::bigint
+     ON CONFLICT (owner_id) DO UPDATE SET count = c.count + 1, bytes = c.bytes + excluded.bytes
+      WHERE c.count < $7 AND c.bytes + excluded.bytes <= $8
+     RETURNING owner_id)
+   INSERT INTO attachments (id, owner_id, blob_name, filename, content_type, size)
+   SELECT $1, owner_id, $3, $4, $5, $6 FROM spent
+   RETURNING ${COLUMNS}`;
+
 /**
  * Records an upload slot, unless the owner's uploads not yet attached would pass the limits: one
  * statement takes a place in the owner's counter (migration 21) and inserts the row. The
@@ -59,18 +69,12 @@ const COLUMNS = "id, owner_id, blob_name, filename, content_type, size::float8 A
  */
 export async function createAttachment(ownerId: number, file: NewAttachment, limits: PendingLimits): Promise<CreateResult> {
   const db = getPool();
-  const { rows } = await db.query<Attachment>(
-    `WITH spent AS (
-       INSERT INTO attachment_pending_counts AS c (owner_id, count, bytes)
-       SELECT $2::int, 1, $6::bigint WHERE 1 <= $7::int AND $6::bigint <= $8::bigint
-       ON CONFLICT (owner_id) DO UPDATE SET count = c.count + 1, bytes = c.bytes + excluded.bytes
-        WHERE c.count < $7 AND c.bytes + excluded.bytes <= $8
-       RETURNING owner_id)
-     INSERT INTO attachments (id, owner_id, blob_name, filename, content_type, size)
-     SELECT $1, owner_id, $3, $4, $5, $6 FROM spent
-     RETURNING ${COLUMNS}`,
-    [randomUUID(), ownerId, file.blobName, file.filename, file.contentType, file.size, limits.pendingMax, limits.pendingMaxBytes],
-  );
+  // Named, as every statement on a request's path: planned once per connection.
+  const { rows } = await db.query<Attachment>({
+    name: "create-attachment",
+    text: CREATE_ATTACHMENT,
+    values: [randomUUID(), ownerId, file.blobName, file.filename, file.contentType, file.size, limits.pendingMax, limits.pendingMaxBytes],
+  });
   if (rows.length === 1) return { kind: "created", attachment: rows[0] };
   // Refused: which limit, and when the oldest pending uploads' expiry makes room.
   const held = await db.query<{ n: number; bytes: number }>(
@@ -139,18 +143,21 @@ export async function attachmentsOf(messageId: number): Promise<AttachmentSummar
   return rows;
 }
 
+const ATTACHMENT_FOR_VIEWER = `SELECT a.blob_name, a.filename, a.content_type FROM attachments a
+    WHERE a.id = $1 AND a.message_id = $2
+      AND EXISTS (SELECT 1 FROM message_copies c WHERE c.user_id = $3 AND c.message_id = $2)`;
+
 /** An attachment of a message of which `userId` holds a copy, or null. */
 export async function attachmentForViewer(
   messageId: number,
   attachmentId: string,
   userId: number,
 ): Promise<Pick<Attachment, "blob_name" | "filename" | "content_type"> | null> {
-  const { rows } = await getPool().query<Pick<Attachment, "blob_name" | "filename" | "content_type">>(
-    `SELECT a.blob_name, a.filename, a.content_type FROM attachments a
-      WHERE a.id = $1 AND a.message_id = $2
-        AND EXISTS (SELECT 1 FROM message_copies c WHERE c.user_id = $3 AND c.message_id = $2)`,
-    [attachmentId, messageId, userId],
-  );
+  const { rows } = await getPool().query<Pick<Attachment, "blob_name" | "filename" | "content_type">>({
+    name: "attachment-for-viewer",
+    text: ATTACHMENT_FOR_VIEWER,
+    values: [attachmentId, messageId, userId],
+  });
   return rows[0] ?? null;
 }
 

@@ -11,10 +11,26 @@ function mediaType(request: HttpRequest): string {
 
 const tooLarge = () => new HttpError(413, ERRORS.bodyTooLarge);
 
+/**
+ * A request whose host has already read the body whole (the local host, which caps it) hands it
+ * over as it is; null once another reader has started. In Azure the worker streams the body
+ * (enableHttpStream), and it is read chunk by chunk below.
+ */
+interface WholeBody {
+  readWholeBody(): Buffer | null;
+}
+const holdsWholeBody = (request: HttpRequest): request is HttpRequest & WholeBody =>
+  typeof (request as Partial<WholeBody>).readWholeBody === "function";
+
 /** Reads the body, refusing (413) anything over the configured limit without buffering it all. */
 export async function readBody(request: HttpRequest, limit = getConfig().requestMaxBytes): Promise<Buffer> {
   const declared = Number(request.headers.get("content-length") ?? "0");
   if (declared > limit) throw tooLarge();
+  const whole = holdsWholeBody(request) ? request.readWholeBody() : null;
+  if (whole) {
+    if (whole.length > limit) throw tooLarge();
+    return whole;
+  }
   if (!request.body) return Buffer.alloc(0);
   const chunks: Buffer[] = [];
   let size = 0;

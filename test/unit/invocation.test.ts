@@ -4,9 +4,11 @@
  * the errors of a body read twice, clone, the signed-in user header and each log level.
  */
 import { HttpRequest, InvocationContext, type LogLevel } from "@azure/functions";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 
 import { LocalHttpRequest, LocalInvocationContext, type LocalRequestInit } from "../../local/invocation";
+import { HttpError } from "../../shared/domain/errors";
+import { readBody } from "../../shared/http/request";
 
 const principal = Buffer.from(
   JSON.stringify({ auth_typ: "aad", claims: [{ typ: "name", val: "Ada" }], name_typ: "name", role_typ: "roles" }),
@@ -131,6 +133,24 @@ describe("the local host's request", () => {
         });
         expect(await outcome(ours), readerName).toEqual(await outcome(theirs));
       }
+    });
+
+    it(`${name}: readBody takes the body whole from ours, streams the library's, and leaves both alike`, async () => {
+      const [ours, theirs] = [new LocalHttpRequest(init), library(init)];
+      const taken = vi.spyOn(ours, "readWholeBody");
+      const outcome = async (r: HttpRequest) => ({
+        read: await settle(async () => [...(await readBody(r, 1024))]),
+        used: r.bodyUsed,
+        again: await settle(() => r.text()),
+        clone: (await settle(async () => r.clone())).error,
+      });
+      expect(await outcome(ours)).toEqual(await outcome(theirs));
+      const sent = init.method === "GET" || init.method === "HEAD" ? undefined : init.body;
+      expect(taken).toHaveReturnedWith(sent ?? Buffer.alloc(0));
+      // Over the limit: 413 from the whole body as from the stream.
+      const size = init.body?.length ?? 0;
+      if (size > 1 && init.method !== "GET" && init.method !== "HEAD")
+        for (const r of [new LocalHttpRequest(init), library(init)]) await expect(readBody(r, size - 1)).rejects.toBeInstanceOf(HttpError);
     });
 
     it(`${name}: a clone reads the same body, and a request read already cannot be cloned`, async () => {

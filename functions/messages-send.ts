@@ -31,15 +31,16 @@ export const messagesSend = defineEndpoint({
       throw validationError([
         { type: "too_long", loc: ["body", "to"], msg: `At most ${maxRecipients} distinct recipients (to, cc and bcc together)` },
       ]);
-    // The sender's budgets (one point per recipient) before any other work; a recipient's only
-    // once a message is stored for them.
-    const limits = getSendLimits();
-    await limits.spendSenderBudget(sender.id, recipients.length);
-    // A reply must name a message in the sender's own mailbox; it joins that message's thread.
     const replyTo = input.in_reply_to ?? null;
+    const idempotencyKey = headers[IDEMPOTENCY_KEY_HEADER];
+    // The sender's budgets (one point per recipient) before any other work: by the send's own
+    // statement when it is all the work, else here first. A recipient's only once a message is stored for them.
+    const limits = getSendLimits();
+    const oneStatement = replyTo === null && idempotencyKey === undefined && (input.attachments ?? []).length === 0;
+    if (!oneStatement) await limits.spendSenderBudget(sender.id, recipients.length);
+    // A reply must name a message in the sender's own mailbox; it joins that message's thread.
     const threadId = replyTo === null ? null : await threadOf(replyTo, sender.id);
     if (replyTo !== null && threadId === null) throw new HttpError(404, ERRORS.messageNotFound);
-    const idempotencyKey = headers[IDEMPOTENCY_KEY_HEADER];
     // Checked against storage before the transaction; 422 naming an attachment, or 503, and nothing stored.
     const files = await claimAttachments(sender.id, input.attachments ?? [], getConfig().attachments, {
       idempotent: idempotencyKey !== undefined,
@@ -53,6 +54,7 @@ export const messagesSend = defineEndpoint({
           idempotencyKey,
           asked: input,
           recipientBudget: limits.recipientBudget(recipients),
+          senderBudget: oneStatement ? limits.senderBudget(sender.id, recipients.length) : undefined,
           // Only a send with files needs a transaction around its statement.
           onStored:
             files.ids.length === 0
@@ -75,8 +77,12 @@ export const messagesSend = defineEndpoint({
     }
     if (sent.kind !== "sent") await files.release();
     switch (sent.kind) {
+      case "sender_budget_spent":
+        throw limits.refusal(sent.expire);
       case "recipient_budget_spent":
-        throw limits.recipientRefusal(sent.expire);
+        // The refused statement took the sender's spend with it: a refused send still costs its sender.
+        if (oneStatement) await limits.spendSenderBudget(sender.id, recipients.length);
+        throw limits.refusal(sent.expire);
       case "recipient_not_found":
         throw new HttpError(404, ERRORS.recipientNotFound);
       case "different_request":

@@ -3,7 +3,9 @@
  * instance shares them: a sender has a burst budget (SEND_LIMIT_BURST a minute) and a sustained one
  * (SEND_LIMIT_PER_HOUR), and a recipient takes SEND_LIMIT_PER_RECIPIENT_PER_HOUR from all senders.
  * The sender's budgets are spent before any other work, the hourly one only by a send the burst
- * allowed (a client retrying at once past its burst waits out the minute, not the hour). A
+ * allowed (a client retrying at once past its burst waits out the minute, not the hour): by the
+ * send's own statement when it is all the work (no reply, attachments or key), else by a statement
+ * of their own first; a send to nobody and a refused send still spend them. A
  * recipient's budget is spent only by a message stored for them, inside the send's transaction:
  * a refused send (404, 410, 422, 429) rolls back and spends nothing of anyone else's, so refused
  * sends cannot cut a recipient off. Past any limit: 429 with Retry-After.
@@ -13,27 +15,23 @@ import type { Pool } from "pg";
 import { getConfig, type SendLimitSettings } from "../config/config";
 import { getPool, perPool } from "../data/db";
 import type { RecipientBudget } from "../data/messages";
-import { budgetSpend } from "../data/rate-limit-counter";
+import {
+  senderBudgetCtes,
+  senderRefusedUntil,
+  senderSpendSql,
+  senderSpendValues,
+  type SenderBudget,
+  type SenderCounts,
+} from "../data/rate-limit-counter";
 import { ERRORS, HttpError } from "../domain/errors";
 import { getThrottle, retryAfterSeconds } from "./throttle";
 
 const HOUR_MS = 3_600_000;
 
-const spend = (name: string, key: string, windowMs: string, from = "") =>
-  budgetSpend({ name, key, points: "$2", now: "$1", windowMs, from });
-
-// Both sender budgets in one round trip, the hourly one spent only when the burst allowed the send.
-const SPEND_SENDER = `WITH ${spend("burst", "$3::text", "$4")},
-  ${spend("hourly", "$5::text", "$6", "FROM burst WHERE burst.points <= $7::int")}
+// Both sender budgets in one round trip, for a send that has work to do before its statement.
+const SPEND_SENDER = `WITH ${senderBudgetCtes(senderSpendSql(1))}
   SELECT (SELECT points FROM burst) AS burst, (SELECT expire FROM burst)::float8 AS burst_expire,
     (SELECT points FROM hourly) AS hourly, (SELECT expire FROM hourly)::float8 AS hourly_expire`;
-
-interface SenderCounts {
-  burst: number;
-  burst_expire: number;
-  hourly: number | null;
-  hourly_expire: number | null;
-}
 
 const tooManyMessages = (expire: number, now: number) =>
   new HttpError(429, ERRORS.tooManyMessages, { "Retry-After": String(retryAfterSeconds(expire - now)) });
@@ -44,22 +42,33 @@ export class SendLimits {
     readonly settings: SendLimitSettings,
   ) {}
 
-  /**
-   * Spends the sender's burst and hourly budgets, one point per recipient addressed; 429 once either
-   * is spent. Call before any other work of a send.
-   */
-  async spendSenderBudget(senderId: number, recipients = 1, now = Date.now()): Promise<void> {
+  /** The sender's budgets for a send to `recipients` (one point each), for the send's own statement to spend first. */
+  senderBudget(senderId: number, recipients = 1, now = Date.now()): SenderBudget {
+    // Every spend is a chance to clear the counters whose windows have passed.
     getThrottle().sweepIfDue();
     const { burst, burstSeconds, perHour } = this.settings;
-    // Named, as the send's own statement: planned once per connection, on every send's path.
+    return {
+      now,
+      points: recipients,
+      burst: { key: `send_burst:${senderId}`, windowMs: burstSeconds * 1000, limit: burst },
+      hourly: { key: `send_hour:${senderId}`, windowMs: HOUR_MS, limit: perHour },
+    };
+  }
+
+  /**
+   * Spends the sender's burst and hourly budgets, one point per recipient addressed; 429 once either
+   * is spent. For a send with work before its statement (a reply's thread, attachments, a key).
+   */
+  async spendSenderBudget(senderId: number, recipients = 1, now = Date.now()): Promise<void> {
+    const budget = this.senderBudget(senderId, recipients, now);
+    // Named, as the send's own statement: planned once per connection.
     const { rows } = await this.pool.query<SenderCounts>({
       name: "spend-sender-budget",
       text: SPEND_SENDER,
-      values: [now, recipients, `send_burst:${senderId}`, burstSeconds * 1000, `send_hour:${senderId}`, HOUR_MS, burst],
+      values: senderSpendValues(budget),
     });
-    const counts = rows[0];
-    if (counts.burst > burst) throw tooManyMessages(counts.burst_expire, now);
-    if (counts.hourly! > perHour) throw tooManyMessages(counts.hourly_expire!, now);
+    const expire = senderRefusedUntil(budget, rows[0]);
+    if (expire !== null) throw tooManyMessages(expire, now);
   }
 
   /**
@@ -71,8 +80,8 @@ export class SendLimits {
     return { keys: recipientIds.map((id) => `receive_hour:${id}`), limit: this.settings.perRecipientPerHour, windowMs: HOUR_MS, now };
   }
 
-  /** The 429 for a send a recipient's budget refused; `expire` is the budget's (ms). */
-  recipientRefusal(expire: number, now = Date.now()): HttpError {
+  /** The 429 for a send a budget refused (the sender's in the send's statement, or a recipient's); `expire` is the budget's (ms). */
+  refusal(expire: number, now = Date.now()): HttpError {
     return tooManyMessages(expire, now);
   }
 }

@@ -50,3 +50,70 @@ export function budgetSpend(spend: { name: string; key: string; points: string; 
       expire = CASE WHEN ${restart} THEN ${now}::bigint + ${windowMs}::bigint ELSE ${RATE_LIMITS_TABLE}.expire END
     RETURNING points, expire)`;
 }
+
+/** A sender's two budgets as spent in one statement (see senderBudgetCtes): each value is SQL. */
+export interface SenderSpendSql {
+  now: string;
+  points: string;
+  /** NULL: nothing is spent (both CTEs yield no row). */
+  burstKey: string;
+  burstWindowMs: string;
+  burstLimit: string;
+  hourlyKey: string;
+  hourlyWindowMs: string;
+}
+
+/**
+ * The sender's burst and hourly budgets as CTEs `burst` and `hourly` (RETURNING points, expire):
+ * the hourly one is spent only by a send the burst allowed, so a client retrying at once past its
+ * burst waits out the minute, not the hour.
+ */
+export function senderBudgetCtes(s: SenderSpendSql): string {
+  const spend = (name: string, key: string, windowMs: string, from: string) =>
+    budgetSpend({ name, key, points: s.points, now: s.now, windowMs, from });
+  return `${spend("burst", s.burstKey, s.burstWindowMs, `WHERE ${s.burstKey} IS NOT NULL`)},
+  ${spend("hourly", s.hourlyKey, s.hourlyWindowMs, `FROM burst WHERE burst.points <= ${s.burstLimit}`)}`;
+}
+
+/** A sender's budgets for one send (shared/auth/send-limits.ts sets them). */
+export interface SenderBudget {
+  now: number;
+  /** One point for each recipient addressed. */
+  points: number;
+  burst: { key: string; windowMs: number; limit: number };
+  hourly: { key: string; windowMs: number; limit: number };
+}
+
+/** What the sender's budgets hold after a spend (points, and when each restarts in ms); hourly is null when the burst refused. */
+export interface SenderCounts {
+  burst: number;
+  burst_expire: number;
+  hourly: number | null;
+  hourly_expire: number | null;
+}
+
+/** senderBudgetCtes' values from parameter `$first` on, in the order senderSpendValues gives them. */
+export const senderSpendSql = (first: number): SenderSpendSql => ({
+  now: `$${first}::bigint`,
+  points: `$${first + 1}::int`,
+  burstKey: `$${first + 2}::text`,
+  burstWindowMs: `$${first + 3}::bigint`,
+  burstLimit: `$${first + 4}::int`,
+  hourlyKey: `$${first + 5}::text`,
+  hourlyWindowMs: `$${first + 6}::bigint`,
+});
+
+/** The values for senderSpendSql's parameters; none spent (all NULL) without a budget. */
+export const senderSpendValues = (b: SenderBudget | undefined): unknown[] =>
+  b ? [b.now, b.points, b.burst.key, b.burst.windowMs, b.burst.limit, b.hourly.key, b.hourly.windowMs] : [0, 0, null, 0, 0, null, 0];
+
+/** The SQL of a sender count row from the CTEs of senderBudgetCtes (NULL when nothing was spent). */
+export const SENDER_COUNTS_SQL = `(SELECT json_build_object('burst', b.points, 'burst_expire', b.expire::float8, 'hourly', h.points, 'hourly_expire', h.expire::float8)
+     FROM burst b LEFT JOIN hourly h ON true)`;
+
+/** When the budget that refused the send restarts (ms), or null when both allowed it. */
+export function senderRefusedUntil(budget: SenderBudget, counts: SenderCounts): number | null {
+  if (counts.burst > budget.burst.limit) return counts.burst_expire;
+  if (counts.hourly !== null && counts.hourly > budget.hourly.limit) return counts.hourly_expire;
+  return null;
+}

@@ -38,6 +38,10 @@ async function sendMany(from: TestUser, to: TestUser, count: number, parallel = 
   return results;
 }
 
+/** The points in the sender's burst counter (0 when it has none). */
+const burstPoints = async (sender: TestUser): Promise<number> =>
+  (await getPool().query("SELECT points FROM rate_limits WHERE key = $1", [`send_burst:${sender.id}`])).rows[0]?.points ?? 0;
+
 /** What a minute's passing does to the burst counters. */
 const burstWindowPasses = () => getPool().query("DELETE FROM rate_limits WHERE key LIKE 'send_burst%'");
 
@@ -98,12 +102,28 @@ describe("send limits at their production values", () => {
     }
     const late = await newUser("late");
     expectTooMany(await send(late, target), 3600);
+    // The refusal rolled the send's statement back, yet the attempt cost its sender a point.
+    expect(await burstPoints(late)).toBe(1);
     expect((await send(late, await newUser("elsewhere"))).status).toBe(200);
+    expect(await burstPoints(late)).toBe(2);
     // The refused send rolled back with its point: the budget holds exactly what was stored.
     const { rows } = await getPool().query("SELECT points FROM rate_limits WHERE key = $1", [`receive_hour:${target.id}`]);
     expect(rows[0].points).toBe(SEND_LIMITS.perRecipientPerHour);
     const stored = await getPool().query("SELECT count(*)::int AS n FROM messages WHERE recipient_id = $1", [target.id]);
     expect(stored.rows[0].n).toBe(SEND_LIMITS.perRecipientPerHour);
+  });
+
+  it("spend the sender's burst on sends to nobody: probing for ids costs as much as sending", async () => {
+    const [prober, real] = [await newUser("prober"), await newUser("real")];
+    const nobody = 2_147_483_000;
+    const results = await Promise.all(
+      Array.from({ length: SEND_LIMITS.burst }, () =>
+        call(messagesSend, { method: "POST", token: prober.token, json: { recipient_id: nobody, title: "t", body: "b" } }),
+      ),
+    );
+    expect(results.map((r) => r.status)).toEqual(results.map(() => 404));
+    expectTooMany(await send(prober, real), SEND_LIMITS.burstSeconds);
+    expect(Number((await getPool().query("SELECT count(*) FROM messages WHERE sender_id = $1", [prober.id])).rows[0].count)).toBe(0);
   });
 
   it("spend nothing of a recipient's budget on refused sends (10 senders, 20 replies to no message each)", async () => {

@@ -106,15 +106,23 @@ describe("the lookup's plan", () => {
 });
 
 describe("a send to one recipient", () => {
-  it("is three round trips: the user and session, the sender's budget, and one statement that stores, counts and logs it", async () => {
+  it("is two round trips: the user and session, and one statement that spends the budgets, stores, counts and logs it", async () => {
     const json = { to: [reader.id], title: "trips", body: "b" };
     await statementsOf(messagesSend, { method: "POST", token: writer.token, json });
     const statements = await statementsOf(messagesSend, { method: "POST", token: writer.token, json });
-    expect(statements).toHaveLength(3);
+    expect(statements).toHaveLength(2);
     expect(statements[0]).toMatch(/\bsessions\b/i);
-    expect(statements[1]).toMatch(/\brate_limits\b/i);
-    // No BEGIN or COMMIT: the budgets, copies, counters and event log are that one statement.
-    expect(statements[2]).toMatch(/INSERT INTO messages[\s\S]*INSERT INTO message_copies[\s\S]*INSERT INTO user_events/);
+    // No BEGIN or COMMIT: the sender's and recipient's budgets, copies, counters and event log are that one statement.
+    expect(statements[1]).toMatch(/rate_limits[\s\S]*INSERT INTO messages[\s\S]*INSERT INTO message_copies[\s\S]*INSERT INTO user_events/);
+  });
+
+  it("spends the sender's budget first when there is work before the send (a reply's thread)", async () => {
+    const first = await call(messagesSend, { method: "POST", token: writer.token, json: { to: [reader.id], title: "t", body: "b" } });
+    const json = { to: [reader.id], title: "re", body: "b", in_reply_to: (first.body as { id: number }).id };
+    const statements = await statementsOf(messagesSend, { method: "POST", token: writer.token, json });
+    expect(statements).toHaveLength(4);
+    expect(statements[1]).toMatch(/^\s*WITH\s+burst\b/i);
+    expect(statements[1]).not.toMatch(/INSERT INTO messages/);
   });
 });
 

@@ -124,16 +124,18 @@ export class ConnectionRegistry {
 
   /**
    * Delivers a REST send after the call has been answered, as the service does: asynchronously,
-   * each connection after a random wait of its own, so order across connections is not kept;
-   * a connection gets its sends in the order they were accepted. One that ends meanwhile gets nothing.
+   * each connection after a random wait of its own of at most `deliveryJitterMs` from acceptance,
+   * so order across connections is not kept; a connection gets its sends in the order they were
+   * accepted. One that ends meanwhile gets nothing.
    */
   deliverLater(connection: Connection, payload: Payload): void {
     const wait = Math.random() * this.deliveryJitterMs;
-    connection.delivery = connection.delivery
-      .then(() => new Promise<void>((resolve) => (wait > 0 ? setTimeout(resolve, wait) : setImmediate(resolve))))
-      .then(() => {
-        if (this.has(connection)) this.deliver(connection, payload);
-      });
+    // The wait runs from acceptance, alongside the waits of the sends before it: waited one after
+    // another, they would add up, and the last of a burst would come long after the longest wait.
+    const waited = new Promise<void>((resolve) => (wait > 0 ? setTimeout(resolve, wait) : setImmediate(resolve)));
+    connection.delivery = Promise.all([connection.delivery, waited]).then(() => {
+      if (this.has(connection)) this.deliver(connection, payload);
+    });
   }
 
   get(hub: string, id: string): Connection | undefined {

@@ -48,9 +48,9 @@ function officialClient(service: WebPubSubServiceClient, userId: string) {
   return { client, received, connected, disconnected, negotiated };
 }
 
-async function until(condition: () => boolean, timeoutMs = 10_000, what = "condition"): Promise<void> {
+async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = "condition"): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
+  while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await settle(10);
   }
@@ -202,9 +202,8 @@ describe("json.reliable.webpubsub.azure.v1 on the wire", () => {
     expect((await reconnectionClose(url, connected.connectionId, "not-the-token")).code).toBe(1008);
     // A drop the client did not ask for (no close frame) parks the session; the retention ends it.
     probe.socket.terminate();
-    await settle(500);
+    await until(async () => !(await service.connectionExists(String(connected.connectionId))), 10_000, "the retention to end the session");
     expect((await reconnectionClose(url, connected.connectionId, connected.reconnectionToken)).code).toBe(1008);
-    expect(await service.connectionExists(String(connected.connectionId))).toBe(false);
   });
 
   it("keeps a dropped session within the retention and ends one its client closed", async () => {
@@ -215,8 +214,7 @@ describe("json.reliable.webpubsub.azure.v1 on the wire", () => {
     expect(await service.connectionExists(String(dropped.connected.connectionId))).toBe(true);
     const closed = await reliableSocket(service, "heidi");
     await closed.probe.close();
-    await settle(100);
-    expect(await service.connectionExists(String(closed.connected.connectionId))).toBe(false);
+    await until(async () => !(await service.connectionExists(String(closed.connected.connectionId))), 10_000, "the closed session to end");
   });
 
   it("closes with 1008 and drops the session when the unacked messages pass the bound", async () => {

@@ -12,6 +12,11 @@ import { startWebPubSubStandIn, type WebPubSubStandIn } from "../../local/webpub
 const KEY = "stand-in-test-access-key-0123456789abcdef";
 const HUB = "testhub";
 const PUBSUB = "json.webpubsub.azure.v1";
+/**
+ * The longest a test waits for something that will happen (a frame, an event, a close): generous,
+ * as a loaded machine delays timers and sockets; a passing test waits only as long as the thing takes.
+ */
+const PATIENCE_MS = 10_000;
 
 interface Frame {
   binary: boolean;
@@ -48,9 +53,9 @@ class Client {
     return this.frames.filter((f) => !f.binary).map((f) => f.data.toString());
   }
 
-  /** The first JSON text frame `match` accepts, waiting up to two seconds for it. */
+  /** The first JSON text frame `match` accepts, waiting for it. */
   async next(match: (frame: Record<string, unknown>) => boolean = () => true): Promise<Record<string, unknown>> {
-    const deadline = Date.now() + 2_000;
+    const deadline = Date.now() + PATIENCE_MS;
     for (;;) {
       const found = this.texts()
         .map((t) => JSON.parse(t) as Record<string, unknown>)
@@ -65,7 +70,7 @@ class Client {
   }
 
   async nextFrame(): Promise<Frame> {
-    const deadline = Date.now() + 2_000;
+    const deadline = Date.now() + PATIENCE_MS;
     while (this.frames.length === 0) {
       if (Date.now() > deadline) throw new Error("no frame");
       await settle(10);
@@ -88,6 +93,16 @@ interface UpstreamRequest {
 }
 
 const settle = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Waits until `condition` holds, for something that will happen; a fixed sleep is only for what must not. */
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + PATIENCE_MS;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await settle(10);
+  }
+}
+
 const clients: Client[] = [];
 const upstreamRequests: UpstreamRequest[] = [];
 let upstream: http.Server;
@@ -198,8 +213,7 @@ describe("plain WebSocket clients", () => {
     expect(standIn.sendToUserDirect(HUB, "nobody", { floor: 1 })).toBe(0);
     expect((await socket.nextFrame()).data.toString()).toBe('{"floor":1}');
     await socket.close();
-    for (let i = 0; i < 50 && standIn.connectionCount(HUB) !== before; i++) await settle(10);
-    expect(standIn.connectionCount(HUB)).toBe(before);
+    await until(() => standIn.connectionCount(HUB) === before, "the closed socket to be uncounted");
   });
 });
 
@@ -283,9 +297,8 @@ describe("json.webpubsub.azure.v1 clients", () => {
     expect(await member.next((f) => f.ackId === 4)).toMatchObject({ success: true });
 
     member.socket.send(JSON.stringify({ type: "joinGroup", group: "g1", ackId: 3 }));
-    await settle(50);
-    expect(member.texts().filter((t) => t.includes('"ackId":3'))).toHaveLength(2);
     expect(await member.next((f) => f.ackId === 3 && f.success === false)).toMatchObject({ error: { name: "Duplicate" } });
+    expect(member.texts().filter((t) => t.includes('"ackId":3'))).toHaveLength(2);
 
     narrow.socket.send(JSON.stringify({ type: "joinGroup", group: "g2", ackId: 1 }));
     narrow.socket.send(JSON.stringify({ type: "joinGroup", group: "g3", ackId: 2 }));
@@ -492,6 +505,8 @@ describe("upstream system events", () => {
       const other = new WebPubSubServiceClient(fresh.connectionString, HUB, { allowInsecureConnection: true });
       const socket = await Client.open((await other.getClientAccessToken({ userId: "refused" })).url);
       await socket.close();
+      await until(() => lines.some((line) => line.includes("disconnected event")), "the disconnected event to be declined");
+      // Time for an event that should not come.
       await settle(200);
       // Asked again before each event, and never sent one.
       expect(methods).toEqual(["OPTIONS", "OPTIONS", "OPTIONS"]);
@@ -541,10 +556,7 @@ describe("close", () => {
 });
 
 async function waitForEvent(name: string): Promise<UpstreamRequest> {
-  for (let i = 0; i < 100; i++) {
-    const found = upstreamRequests.find((r) => r.headers["ce-eventname"] === name);
-    if (found) return found;
-    await settle(20);
-  }
-  throw new Error(`no ${name} event`);
+  const named = () => upstreamRequests.find((r) => r.headers["ce-eventname"] === name);
+  await until(() => named() !== undefined, `the ${name} event`);
+  return named() as UpstreamRequest;
 }

@@ -3,7 +3,6 @@
  * the database round trips it made before sessions (a token without a session id, as issued then),
  * the session riding on the user lookup each request already makes.
  */
-import { Client } from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 
 import { messagesInbox } from "../../functions/messages-inbox";
@@ -17,6 +16,7 @@ import { SESSION_USER_SQL } from "../../shared/data/users";
 import type { Handler } from "../../shared/http/http";
 import { useTestDatabase, type TestDatabase } from "../support/database";
 import { call } from "../support/http";
+import { withStatements } from "../support/statements";
 import { newUser, type TestUser } from "../support/users";
 
 let db: TestDatabase;
@@ -42,24 +42,10 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
-/**
- * The statements one call sends to PostgreSQL. Every statement of the app, through the pool or a
- * checked-out client, is one `Client.prototype.query` call: one round trip.
- */
+/** The statements one call sends to PostgreSQL (it must answer 200). */
 async function statementsOf(handler: Handler, options: Parameters<typeof call>[1]): Promise<string[]> {
-  const statements: string[] = [];
-  const query = Client.prototype.query;
-  vi.spyOn(Client.prototype, "query").mockImplementation(function (this: Client, ...args: unknown[]) {
-    const config = args[0];
-    statements.push(typeof config === "string" ? config : String((config as { text?: unknown }).text));
-    return (query as (...a: unknown[]) => unknown).apply(this, args);
-  } as typeof Client.prototype.query);
-  try {
-    const res = await call(handler, options);
-    expect(res.status, res.text).toBe(200);
-  } finally {
-    vi.restoreAllMocks();
-  }
+  const { result, statements } = await withStatements(() => call(handler, options));
+  expect(result.status, result.text).toBe(200);
   return statements;
 }
 

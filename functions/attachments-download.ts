@@ -29,9 +29,10 @@ export const attachmentsDownload = defineEndpoint({
   response: null,
   success: 302,
   errors: [404, 409, 410, 503],
-  handler: async ({ user, path: { message_id, attachment_id } }) => {
-    const named = UUID.test(attachment_id) && canBeId(message_id);
-    const file = named ? await attachmentForViewer(message_id, attachment_id, user.id) : null;
+  // Read with the user and session: an id that cannot name a row is not asked, and answers as a row not found.
+  lookup: ({ path: { message_id, attachment_id } }) =>
+    UUID.test(attachment_id) && canBeId(message_id) ? attachmentForViewer.with(message_id, attachment_id) : null,
+  handler: async ({ found: file }) => {
     if (!file) throw new HttpError(404, ERRORS.attachmentNotFound);
     const { attachments } = getConfig();
     const store = await getBlobStore();

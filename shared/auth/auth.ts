@@ -1,6 +1,14 @@
 import type { HttpRequest } from "@azure/functions";
 
-import { findUserById, findUserByUsername, findUserInSession, type SignedInUser } from "../data/users";
+import {
+  findUserById,
+  findUserByIdWith,
+  findUserByUsername,
+  findUserInSession,
+  findUserInSessionWith,
+  type Ride,
+  type SignedInUserWith,
+} from "../data/users";
 import { ERRORS, HttpError } from "../domain/errors";
 import type { UserPublicT } from "../domain/schemas";
 import { clientAddress } from "./client-address";
@@ -38,31 +46,57 @@ export async function authenticate(
   request: HttpRequest,
   options: { allowQuery?: boolean; log?: SecurityLogger } = {},
 ): Promise<CurrentUser> {
+  return (await authenticateWith(request, options, null)).user;
+}
+
+/**
+ * authenticate, and the ride's row read in the same statement as the user (null: no row). The
+ * ride is read only for a token that holds, so a refused caller learns nothing of what it names.
+ */
+export async function authenticateWith<R>(
+  request: HttpRequest,
+  options: { allowQuery?: boolean; log?: SecurityLogger },
+  ride: Ride<R> | null,
+): Promise<{ user: CurrentUser; found: R | null }> {
   const token = bearerToken(request, options);
   if (token === undefined) throw unauthorized(ERRORS.notAuthenticated);
   const claims = token ? verifyAccessToken(token) : null;
-  const user = claims ? await userOf(claims) : null;
+  const user = claims ? await userOf(claims, ride) : null;
   if (!claims || !user) {
     if (options.log) securityLog.tokenRejected(options.log, { userId: claims?.uid ?? null, address: clientAddress(request) });
     throw unauthorized(ERRORS.badCredentials);
   }
   return {
-    id: user.id,
-    username: user.username,
-    tokenExpiresAt: new Date(claims.exp * 1000),
-    sessionId: claims.sid ?? null,
-    createdAt: user.created_at,
+    user: {
+      id: user.id,
+      username: user.username,
+      tokenExpiresAt: new Date(claims.exp * 1000),
+      sessionId: claims.sid ?? null,
+      createdAt: user.created_at,
+    },
+    found: user.ridden,
   };
 }
 
 /**
  * One query per request, never cached: a token whose session has ended (or whose user is gone) is
- * refused on the very next request, on every instance. A session's check rides on the same query.
+ * refused on the very next request, on every instance. A session's check, and a ride, ride on the
+ * same query; only a token of the original service (`sub` alone) reads a ride in a second one.
  */
-async function userOf(claims: AccessClaims): Promise<SignedInUser | null> {
-  if (claims.uid === undefined) return findUserByUsername(claims.sub);
-  const user = claims.sid === undefined ? await findUserById(claims.uid) : await findUserInSession(claims.uid, claims.sid);
+async function userOf<R>(claims: AccessClaims, ride: Ride<R> | null): Promise<SignedInUserWith<R> | null> {
+  if (claims.uid === undefined) {
+    const named = await findUserByUsername(claims.sub);
+    if (!named || !ride) return named && { ...named, ridden: null };
+    return findUserByIdWith(named.id, ride);
+  }
+  const user = await lookUp(claims.uid, claims.sid, ride);
   // Tokens of the original service carry only `sub`; ours also carry `uid`, and must still name
   // the same user (a re-created username gets a new id and must not inherit old tokens).
   return user && user.username.toLowerCase() === claims.sub.toLowerCase() ? user : null;
+}
+
+async function lookUp<R>(id: number, sessionId: string | undefined, ride: Ride<R> | null): Promise<SignedInUserWith<R> | null> {
+  if (ride) return sessionId === undefined ? findUserByIdWith(id, ride) : findUserInSessionWith(id, sessionId, ride);
+  const user = sessionId === undefined ? await findUserById(id) : await findUserInSession(id, sessionId);
+  return user && { ...user, ridden: null };
 }

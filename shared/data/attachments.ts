@@ -6,6 +6,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 
 import { getPool, type Queryable } from "./db";
+import { defineUserRider } from "./users";
 
 export interface Attachment {
   id: string;
@@ -143,23 +144,18 @@ export async function attachmentsOf(messageId: number): Promise<AttachmentSummar
   return rows;
 }
 
-const ATTACHMENT_FOR_VIEWER = `SELECT a.blob_name, a.filename, a.content_type FROM attachments a
-    WHERE a.id = $1 AND a.message_id = $2
-      AND EXISTS (SELECT 1 FROM message_copies c WHERE c.user_id = $3 AND c.message_id = $2)`;
+type ViewedAttachment = Pick<Attachment, "blob_name" | "filename" | "content_type">;
 
-/** An attachment of a message of which `userId` holds a copy, or null. */
-export async function attachmentForViewer(
-  messageId: number,
-  attachmentId: string,
-  userId: number,
-): Promise<Pick<Attachment, "blob_name" | "filename" | "content_type"> | null> {
-  const { rows } = await getPool().query<Pick<Attachment, "blob_name" | "filename" | "content_type">>({
-    name: "attachment-for-viewer",
-    text: ATTACHMENT_FOR_VIEWER,
-    values: [attachmentId, messageId, userId],
-  });
-  return rows[0] ?? null;
-}
+/**
+ * An attachment of a message of which the signed-in user holds a copy, read with the user's own
+ * lookup (keys: the message's id, an int4, and the attachment's, a UUID).
+ */
+export const attachmentForViewer = defineUserRider<[messageId: number, attachmentId: string], ViewedAttachment>(
+  "attachment-for-viewer",
+  `SELECT a.blob_name, a.filename, a.content_type FROM attachments a
+    WHERE a.id = $3 AND a.message_id = $2
+      AND EXISTS (SELECT 1 FROM message_copies c WHERE c.user_id = $1 AND c.message_id = $2)`,
+);
 
 /** Uploads never attached and older than `hours`, or whose owner's account is gone: their rows go, their blobs are queued. */
 export async function deleteUnattached(hours: number, batch: number, db: Queryable = getPool()): Promise<number> {

@@ -89,12 +89,15 @@ export async function findUserByUsername(username: string): Promise<UserRecord |
   return rows[0] ?? null;
 }
 
+// The user lookups that authenticate a request, with room for a rider's column and for its keys
+// before the session's id (a rider's parameters are numbered from $2, see UserRider).
+const userByIdSql = (extra = "") => `SELECT u.id, u.username, u.created_at${extra} FROM users u WHERE u.id = $1 AND u.deleted_at IS NULL`;
+const sessionUserSql = (extra = "", sessionParameter = 2) =>
+  `SELECT u.id, u.username, u.created_at${extra} FROM users u JOIN sessions s ON s.user_id = u.id
+    WHERE u.id = $1 AND s.id = $${sessionParameter} AND u.deleted_at IS NULL`;
+
 export async function findUserById(id: number, db: Queryable = getPool()): Promise<SignedInUser | null> {
-  const { rows } = await db.query<SignedInUser>({
-    name: "user-by-id",
-    text: "SELECT id, username, created_at FROM users WHERE id = $1 AND deleted_at IS NULL",
-    values: [id],
-  });
+  const { rows } = await db.query<SignedInUser>({ name: "user-by-id", text: userByIdSql(), values: [id] });
   return rows[0] ?? null;
 }
 
@@ -115,8 +118,7 @@ export async function setPasswordHash(id: number, hashedPassword: string, db: Qu
 }
 
 /** The per-request lookup of a session's user, named so a test can check that it reads both primary keys. */
-export const SESSION_USER_SQL =
-  "SELECT u.id, u.username, u.created_at FROM users u JOIN sessions s ON s.user_id = u.id WHERE u.id = $1 AND s.id = $2 AND u.deleted_at IS NULL";
+export const SESSION_USER_SQL = sessionUserSql();
 
 /**
  * The user of a session's access token, in the one query each authenticated request makes: no
@@ -125,6 +127,70 @@ export const SESSION_USER_SQL =
 export async function findUserInSession(id: number, sessionId: string, db: Queryable = getPool()): Promise<SignedInUser | null> {
   // Named: planned once per connection (both primary keys whatever the values).
   const { rows } = await db.query<SignedInUser>({ name: "session-user", text: SESSION_USER_SQL, values: [id, sessionId] });
+  return rows[0] ?? null;
+}
+
+/**
+ * A read that rides on the statement authenticating a request, so that a route whose answer is
+ * one row the user may see costs no round trip of its own. Its SQL reads at most one row, with
+ * $1 the signed-in user's id and $2 onwards its keys in order; the row comes back as JSON (a date
+ * is its ISO text). It is read only with a user whose token holds: no row for an ended session or
+ * a deleted user, whatever the keys name.
+ */
+export interface UserRider<K extends readonly unknown[], R> {
+  readonly name: string;
+  /** Binds the keys; the caller checks they are values the SQL accepts (a UUID, an int4), as a bad parameter fails the whole statement. */
+  with(...keys: K): Ride<R>;
+}
+
+/** A rider bound to its keys, handed to the user lookup. */
+export interface Ride<R> {
+  readonly statements: { byId: QueryTemplate; bySession: QueryTemplate };
+  readonly keys: readonly unknown[];
+  /** Never set: carries the type of the row the ride reads. */
+  readonly row?: R;
+}
+
+interface QueryTemplate {
+  name: string;
+  text: string;
+}
+
+/** A signed-in user and what the ride read (null: no row). */
+export type SignedInUserWith<R> = SignedInUser & { ridden: R | null };
+
+const parameterCount = (sql: string): number => Math.max(1, ...[...sql.matchAll(/\$(\d+)/g)].map((m) => Number(m[1])));
+
+const riderNames = new Set<string>();
+
+export function defineUserRider<K extends readonly unknown[], R>(name: string, sql: string): UserRider<K, R> {
+  // A statement's name stands for one text on a connection.
+  if (riderNames.has(name)) throw new Error(`A user rider named "${name}" is already defined`);
+  riderNames.add(name);
+  // A scalar subquery: NULL when no row; the rider's own parameters come before the session's id.
+  const ridden = `, (SELECT row_to_json(r) FROM (${sql}) r) AS ridden`;
+  // Named: planned once per connection, as the lookups they extend.
+  const statements = {
+    byId: { name: `user-by-id+${name}`, text: userByIdSql(ridden) },
+    bySession: { name: `session-user+${name}`, text: sessionUserSql(ridden, parameterCount(sql) + 1) },
+  };
+  return { name, with: (...keys) => ({ statements, keys }) };
+}
+
+/** findUserById, with a ride in the same statement. */
+export async function findUserByIdWith<R>(id: number, ride: Ride<R>, db: Queryable = getPool()): Promise<SignedInUserWith<R> | null> {
+  const { rows } = await db.query<SignedInUserWith<R>>({ ...ride.statements.byId, values: [id, ...ride.keys] });
+  return rows[0] ?? null;
+}
+
+/** findUserInSession, with a ride in the same statement. */
+export async function findUserInSessionWith<R>(
+  id: number,
+  sessionId: string,
+  ride: Ride<R>,
+  db: Queryable = getPool(),
+): Promise<SignedInUserWith<R> | null> {
+  const { rows } = await db.query<SignedInUserWith<R>>({ ...ride.statements.bySession, values: [id, ...ride.keys, sessionId] });
   return rows[0] ?? null;
 }
 

@@ -7,9 +7,10 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import type { z } from "zod";
 
-import { authenticate, type CurrentUser } from "../auth/auth";
+import { authenticateWith, type CurrentUser } from "../auth/auth";
 import { clientAddress } from "../auth/client-address";
 import { securityLog } from "../auth/security-log";
+import type { Ride } from "../data/users";
 import { endpoint, HttpError, type Handler } from "./http";
 import { registerHttpFunction } from "./registration";
 import { readForm, readHeaders, readJson, readParams, readQuery } from "./request";
@@ -30,17 +31,19 @@ type AnyHeaders = z.ZodObject | undefined;
 type Parsed<S> = S extends z.ZodType ? z.output<S> : undefined;
 
 /** What a handler receives: the request, its context, and its inputs already validated. */
-export interface EndpointInput<A extends Auth, P, Q, H, B> {
+export interface EndpointInput<A extends Auth, P, Q, H, B, R = never> {
   request: HttpRequest;
   context: InvocationContext;
   user: A extends "none" ? undefined : CurrentUser;
+  /** The row of the endpoint's `lookup`, null when it read none or was not asked (always null without a lookup). */
+  found: R | null;
   path: Parsed<P>;
   query: Parsed<Q>;
   headers: Parsed<H>;
   body: B extends Body ? z.output<B["schema"]> : undefined;
 }
 
-interface Common<A extends Auth, P, Q, H, B> {
+interface Common<A extends Auth, P, Q, H, B, R> {
   /** The function's name; the host tries routes in name order (local/routes.ts). */
   name: string;
   method: Method | readonly Method[];
@@ -52,16 +55,23 @@ interface Common<A extends Auth, P, Q, H, B> {
   query?: Q;
   headers?: H;
   body?: B;
-  handler: (input: EndpointInput<A, P, Q, H, B>) => Promise<HttpResponseInit>;
+  /**
+   * A row the handler needs, read in the statement that authenticates the request (one round
+   * trip for both; shared/data/users.ts UserRider), keyed by the validated path and query; null
+   * when they name nothing the SQL could take, and the handler receives `found: null`. Only with auth.
+   */
+  lookup?: (inputs: { path: Parsed<P>; query: Parsed<Q> }) => Ride<R> | null;
+  handler: (input: EndpointInput<A, P, Q, H, B, R>) => Promise<HttpResponseInit>;
 }
 
-export interface Documented<A extends Auth = Auth, P = AnySchema, Q = AnySchema, H = AnyHeaders, B = Body | undefined> extends Common<
-  A,
-  P,
-  Q,
-  H,
-  B
-> {
+export interface Documented<
+  A extends Auth = Auth,
+  P = AnySchema,
+  Q = AnySchema,
+  H = AnyHeaders,
+  B = Body | undefined,
+  R = unknown,
+> extends Common<A, P, Q, H, B, R> {
   document?: true;
   /** The original API's path ends in a slash (`/users/`); the host answers both forms. */
   trailingSlash?: boolean;
@@ -81,13 +91,14 @@ export interface Documented<A extends Auth = Auth, P = AnySchema, Q = AnySchema,
 }
 
 /** Served by the app but not part of the API it documents (the docs, the document itself, Web PubSub's upstream). */
-export interface Hidden<A extends Auth = Auth, P = AnySchema, Q = AnySchema, H = AnyHeaders, B = Body | undefined> extends Common<
-  A,
-  P,
-  Q,
-  H,
-  B
-> {
+export interface Hidden<
+  A extends Auth = Auth,
+  P = AnySchema,
+  Q = AnySchema,
+  H = AnyHeaders,
+  B = Body | undefined,
+  R = unknown,
+> extends Common<A, P, Q, H, B, R> {
   document: false;
 }
 
@@ -117,8 +128,10 @@ export function defineEndpoint<
   Q extends z.ZodType | undefined = undefined,
   H extends z.ZodObject | undefined = undefined,
   B extends Body | undefined = undefined,
->(declaration: Documented<A, P, Q, H, B> | Hidden<A, P, Q, H, B>): Handler {
+  R = never,
+>(declaration: Documented<A, P, Q, H, B, R> | Hidden<A, P, Q, H, B, R>): Handler {
   if (declarations.has(declaration.name)) throw new Error(`An endpoint named "${declaration.name}" is already declared`);
+  if (declaration.lookup && declaration.auth === "none") throw new Error(`"${declaration.name}": a lookup rides on authentication`);
   declarations.set(declaration.name, declaration as unknown as Declaration);
   const handler = endpoint(async (request, context) => {
     const input = await readInputs(declaration, request, context);
@@ -135,22 +148,49 @@ export function defineEndpoint<
   return handler;
 }
 
-// In the order the original answered in: who is asking, then the path, the query, the headers, the body.
-async function readInputs<A extends Auth, P, Q, H, B>(
-  declaration: Common<A, P, Q, H, B>,
+// In the order the original answered in: who is asking, then the path, the query, the headers, the
+// body. The path and query are read first, for a lookup's keys, but their 422 comes after a 401.
+async function readInputs<A extends Auth, P, Q, H, B, R>(
+  declaration: Common<A, P, Q, H, B, R>,
   request: HttpRequest,
   context: InvocationContext,
-): Promise<EndpointInput<A, P, Q, H, B>> {
+): Promise<EndpointInput<A, P, Q, H, B, R>> {
   const { auth, path, query, headers, body } = declaration as unknown as Declaration;
-  const user = auth === "none" ? undefined : await authenticate(request, { allowQuery: auth === "bearer-or-query", log: context });
+  const params = attempt(() => path && readParams(request, path));
+  const search = attempt(() => query && readQuery(request, query));
+  const ride =
+    declaration.lookup && params.ok && search.ok
+      ? declaration.lookup({ path: params.value as Parsed<P>, query: search.value as Parsed<Q> })
+      : null;
+  const signedIn =
+    auth === "none" ? undefined : await authenticateWith(request, { allowQuery: auth === "bearer-or-query", log: context }, ride);
   const input = {
     request,
     context,
-    user,
-    path: path && readParams(request, path),
-    query: query && readQuery(request, query),
+    user: signedIn?.user,
+    found: signedIn?.found ?? null,
+    path: params.get(),
+    query: search.get(),
     headers: headers && readHeaders(request, headers),
     body: body && (body.media === "json" ? await readJson(request, body.schema) : await readForm(request, body.schema)),
   };
-  return input as EndpointInput<A, P, Q, H, B>;
+  return input as EndpointInput<A, P, Q, H, B, R>;
+}
+
+type Attempt<T> = ({ ok: true; value: T } | { ok: false; error: unknown }) & { get(): T };
+
+/** A read whose error is thrown when its value is asked for. */
+function attempt<T>(read: () => T): Attempt<T> {
+  try {
+    const value = read();
+    return { ok: true, value, get: () => value };
+  } catch (error) {
+    return {
+      ok: false,
+      error,
+      get: () => {
+        throw error;
+      },
+    };
+  }
 }

@@ -5,15 +5,19 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 
+import { attachmentsDownload } from "../../functions/attachments-download";
 import { messagesInbox } from "../../functions/messages-inbox";
 import { messagesOutbox } from "../../functions/messages-outbox";
 import { messagesSend } from "../../functions/messages-send";
 import { messagesUnreadCount } from "../../functions/messages-unread-count";
 import { usersMe } from "../../functions/users-me";
+import { connectionStringFor } from "../../local/azurite";
 import { issueAccessToken } from "../../shared/auth/tokens";
+import { attachmentForViewer } from "../../shared/data/attachments";
 import { getPool } from "../../shared/data/db";
 import { SESSION_USER_SQL } from "../../shared/data/users";
 import type { Handler } from "../../shared/http/http";
+import { resetBlobStore } from "../../shared/storage/blob-store";
 import { useTestDatabase, type TestDatabase } from "../support/database";
 import { call } from "../support/http";
 import { withStatements } from "../support/statements";
@@ -22,9 +26,14 @@ import { newUser, type TestUser } from "../support/users";
 let db: TestDatabase;
 let reader: TestUser;
 let writer: TestUser;
+let previousStorage: string | undefined;
 
 beforeAll(async () => {
+  previousStorage = process.env.ATTACHMENT_STORAGE_CONNECTION_STRING;
+  // The download signs with the account key: no storage service is asked.
+  process.env.ATTACHMENT_STORAGE_CONNECTION_STRING = connectionStringFor("http://127.0.0.1:9/devstoreaccount1");
   db = await useTestDatabase();
+  resetBlobStore();
   [reader, writer] = [await newUser("trips_reader"), await newUser("trips_writer")];
   for (let i = 0; i < 3; i++) {
     const sent = await call(messagesSend, {
@@ -36,16 +45,19 @@ beforeAll(async () => {
   }
 });
 afterAll(async () => {
+  if (previousStorage === undefined) delete process.env.ATTACHMENT_STORAGE_CONNECTION_STRING;
+  else process.env.ATTACHMENT_STORAGE_CONNECTION_STRING = previousStorage;
+  resetBlobStore();
   await db.close();
 });
 afterEach(() => {
   vi.restoreAllMocks();
 });
 
-/** The statements one call sends to PostgreSQL (it must answer 200). */
-async function statementsOf(handler: Handler, options: Parameters<typeof call>[1]): Promise<string[]> {
+/** The statements one call sends to PostgreSQL (it must answer `status`). */
+async function statementsOf(handler: Handler, options: Parameters<typeof call>[1], status = 200): Promise<string[]> {
   const { result, statements } = await withStatements(() => call(handler, options));
-  expect(result.status, result.text).toBe(200);
+  expect(result.status, result.text).toBe(status);
   return statements;
 }
 
@@ -88,6 +100,18 @@ describe("the lookup's plan", () => {
     expect(plan).toMatch(/Index Scan using sessions_pkey on sessions/);
     expect(plan).toMatch(/Index Scan using users_pkey on users/);
     expect(plan).not.toMatch(/Seq Scan|Sort/);
+
+    // With the download's viewer check riding on it: still one row by each key (the copies, a handful
+    // here, are the viewer check's own, unchanged by riding).
+    const ride = attachmentForViewer.with(1, "00000000-0000-4000-8000-000000000000");
+    const withRide = (
+      await pool.query<{ "QUERY PLAN": string }>(`EXPLAIN ${ride.statements.bySession.text}`, [reader.id, ...ride.keys, rows[0].id])
+    ).rows
+      .map((r) => r["QUERY PLAN"])
+      .join("\n");
+    expect(withRide).toMatch(/Index Scan using sessions_pkey on sessions/);
+    expect(withRide).toMatch(/Index Scan using users_pkey on users/);
+    expect(withRide).toMatch(/Index Scan using attachments_pkey on attachments/);
   });
 });
 
@@ -121,5 +145,32 @@ describe("GET /users/me", () => {
     const res = await call(usersMe, { token: reader.token });
     const { rows } = await getPool().query<{ created_at: Date }>("SELECT created_at FROM users WHERE id = $1", [reader.id]);
     expect(res.body).toEqual({ id: reader.id, username: reader.username, created_at: rows[0].created_at.toISOString() });
+  });
+});
+
+describe("an attachment's download", () => {
+  it("is one statement: the user, the session and the viewer's access to the attachment, with or without a session", async () => {
+    const sent = await call(messagesSend, { method: "POST", token: writer.token, json: { to: [reader.id], title: "file", body: "b" } });
+    const { rows } = await getPool().query<{ id: string }>(
+      `INSERT INTO attachments (id, owner_id, blob_name, filename, content_type, size, message_id, position)
+       VALUES (gen_random_uuid(), $1, 'trips-blob', 'a.txt', 'text/plain', 1, $2, 1) RETURNING id`,
+      [writer.id, (sent.body as { id: number }).id],
+    );
+    const params = { message_id: String((sent.body as { id: number }).id), attachment_id: rows[0].id };
+    await statementsOf(attachmentsDownload, { token: reader.token, params }, 302);
+
+    const withSession = await statementsOf(attachmentsDownload, { token: reader.token, params }, 302);
+    expect(withSession).toHaveLength(1);
+    expect(withSession[0]).toMatch(/\bsessions\b[\s\S]*\battachments\b|\battachments\b[\s\S]*\bsessions\b/i);
+    expect(withSession[0]).toMatch(/\bmessage_copies\b/i);
+
+    const withoutSession = await statementsOf(attachmentsDownload, { token: issueAccessToken(reader), params }, 302);
+    expect(withoutSession).toHaveLength(1);
+    expect(withoutSession[0]).toMatch(/\bmessage_copies\b/i);
+    expect(withoutSession[0]).not.toMatch(/\bsessions\b/i);
+
+    // A message the user holds no copy of: the same one statement, which finds nothing.
+    const stranger = await statementsOf(attachmentsDownload, { token: writer.token, params: { ...params, message_id: "999999" } }, 404);
+    expect(stranger).toHaveLength(1);
   });
 });

@@ -33,10 +33,11 @@ export const messagesSend = defineEndpoint({
       ]);
     const replyTo = input.in_reply_to ?? null;
     const idempotencyKey = headers[IDEMPOTENCY_KEY_HEADER];
-    // The sender's budgets (one point per recipient) before any other work: by the send's own
-    // statement when it is all the work, else here first. A recipient's only once a message is stored for them.
+    // The sender's budgets (one point per recipient): by the send's own statement when it is all the
+    // work, else here first. A recipient's only once a message is stored for them.
     const limits = getSendLimits();
-    const oneStatement = replyTo === null && idempotencyKey === undefined && (input.attachments ?? []).length === 0;
+    const oneStatement =
+      replyTo === null && idempotencyKey === undefined && (input.attachments ?? []).length === 0 && limits.mayDeferSenderBudget(sender.id);
     if (!oneStatement) await limits.spendSenderBudget(sender.id, recipients.length);
     // A reply must name a message in the sender's own mailbox; it joins that message's thread.
     const threadId = replyTo === null ? null : await threadOf(replyTo, sender.id);
@@ -78,9 +79,9 @@ export const messagesSend = defineEndpoint({
     if (sent.kind !== "sent") await files.release();
     switch (sent.kind) {
       case "sender_budget_spent":
-        throw limits.refusal(sent.expire);
       case "recipient_budget_spent":
-        // The refused statement took the sender's spend with it: a refused send still costs its sender.
+        // The refused statement took the sender's spend with it: a refused send still costs its
+        // sender, and a sender refused is remembered (see mayDeferSenderBudget).
         if (oneStatement) await limits.spendSenderBudget(sender.id, recipients.length);
         throw limits.refusal(sent.expire);
       case "recipient_not_found":

@@ -31,18 +31,37 @@ export function decodeSegment(segment: string): string | null {
   }
 }
 
+/** How many Host headers the request carries (Node keeps only the first in `headers`). */
+function hostHeaders(req: IncomingMessage): number {
+  let count = 0;
+  for (let i = 0; i < req.rawHeaders.length; i += 2)
+    if (req.rawHeaders[i].length === 4 && req.rawHeaders[i].toLowerCase() === "host") count++;
+  return count;
+}
+
+// The origin of the last Host value seen: a server hears the same one on nearly every request.
+let lastHost: { host: string; origin: string | null } = { host: "", origin: null };
+
+/** The origin a Host value names, or null when it names none. */
+function originOf(host: string): string | null {
+  if (host !== lastHost.host) {
+    // The URL parser accepts far more than a Host header may hold (`a/b`, `u@h`), hence the pattern first.
+    const parsed = HOST.test(host) ? parse(`http://${host}`) : null;
+    lastHost = { host, origin: parsed ? parsed.origin : null };
+  }
+  return lastHost.origin;
+}
+
 /** `defaultHost` serves HTTP/1.0 requests, which may omit Host. */
 export function requestUrl(req: IncomingMessage, defaultHost: string): RequestUrl {
-  const hosts = req.rawHeaders.filter((_value, i) => i % 2 === 0).filter((name) => name.toLowerCase() === "host").length;
-  if (hosts > 1) return { problem: ERRORS.malformedHost };
+  if (hostHeaders(req) > 1) return { problem: ERRORS.malformedHost };
   const host = req.headers.host ?? (req.httpVersion === "1.0" ? defaultHost : undefined);
   if (host === undefined) return { problem: ERRORS.missingHost };
-  // The URL parser accepts far more than a Host header may hold (`a/b`, `u@h`), hence the pattern first.
-  const origin = HOST.test(host) ? parse(`http://${host}`) : null;
-  if (!origin) return { problem: ERRORS.malformedHost };
+  const origin = originOf(host);
+  if (origin === null) return { problem: ERRORS.malformedHost };
 
   const target = req.url ?? "";
   // Origin-form is appended, not resolved: `//x` is a path here, not another host.
-  const url = target.startsWith("/") ? parse(`${origin.origin}${target}`) : ABSOLUTE_FORM.test(target) ? parse(target) : null;
+  const url = target.startsWith("/") ? parse(`${origin}${target}`) : ABSOLUTE_FORM.test(target) ? parse(target) : null;
   return url ? { url } : { problem: ERRORS.malformedTarget };
 }

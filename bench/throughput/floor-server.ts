@@ -57,7 +57,8 @@ function filtersOf(params: URLSearchParams): ListFilters {
 
 async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? "/", "http://floor");
-  const page = () => ({ limit: Number(url.searchParams.get("limit") ?? DEFAULT_PAGE) });
+  // The service's statements: its pages are bounded in bytes too (LIST_MAX_BYTES).
+  const page = () => ({ limit: Number(url.searchParams.get("limit") ?? DEFAULT_PAGE), maxBytes: getConfig().listMaxBytes });
   if (req.method === "POST" && url.pathname === "/token") {
     const form = new URLSearchParams(await readBody(req));
     const user = await findUserByUsername(form.get("username") ?? "");
@@ -71,8 +72,11 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   if (req.method === "GET" && url.pathname === "/messages/outbox/") return reply(res, 200, await listOutbox(user.id, page()));
   if (req.method === "GET" && url.pathname === "/messages/counts") return reply(res, 200, await mailboxCounts(user.id));
   if (req.method === "GET" && url.pathname === "/messages/") {
-    const page = { limit: Number(url.searchParams.get("limit") ?? DEFAULT_PAGE), q: url.searchParams.get("q") ?? undefined };
-    return reply(res, 200, await listMessages(user.id, filtersOf(url.searchParams), { ...page, maxBytes: getConfig().listMaxBytes }));
+    return reply(
+      res,
+      200,
+      await listMessages(user.id, filtersOf(url.searchParams), { ...page(), q: url.searchParams.get("q") ?? undefined }),
+    );
   }
   if (req.method === "GET" && url.pathname === "/messages/unread_count/")
     return reply(res, 200, { unread_count: await countUnread(user.id) });

@@ -4,8 +4,8 @@
  * (SEND_LIMIT_PER_HOUR), and a recipient takes SEND_LIMIT_PER_RECIPIENT_PER_HOUR from all senders.
  * The sender's budgets are spent before any other work, the hourly one only by a send the burst
  * allowed (a client retrying at once past its burst waits out the minute, not the hour): by the
- * send's own statement when it is all the work (no reply, attachments or key), else by a statement
- * of their own first; a send to nobody and a refused send still spend them. A
+ * send's own statement, last, when it is all the work (no reply, attachments or key), else by a
+ * statement of their own first; a send to nobody and a refused send still spend them. A
  * recipient's budget is spent only by a message stored for them, inside the send's transaction:
  * a refused send (404, 410, 422, 429) rolls back and spends nothing of anyone else's, so refused
  * sends cannot cut a recipient off. Past any limit: 429 with Retry-After.
@@ -36,13 +36,32 @@ const SPEND_SENDER = `WITH ${senderBudgetCtes(senderSpendSql(1))}
 const tooManyMessages = (expire: number, now: number) =>
   new HttpError(429, ERRORS.tooManyMessages, { "Retry-After": String(retryAfterSeconds(expire - now)) });
 
+/** How many refused senders an instance remembers; past it, it forgets them all (they are refused again, at full cost once). */
+const REMEMBERED_REFUSALS = 10_000;
+
 export class SendLimits {
+  /** Senders this instance saw refused, and until when (ms): their next sends spend first. */
+  private readonly refusedUntil = new Map<number, number>();
+
   constructor(
     private readonly pool: Pool,
     readonly settings: SendLimitSettings,
   ) {}
 
-  /** The sender's budgets for a send to `recipients` (one point each), for the send's own statement to spend first. */
+  /**
+   * Whether a send may leave the sender's budgets to its own statement, which spends them last: not
+   * for a sender refused within the window, so a flood past a budget is refused by the budget's own
+   * statement and never does the work of a send only to roll it back.
+   */
+  mayDeferSenderBudget(senderId: number, now = Date.now()): boolean {
+    const until = this.refusedUntil.get(senderId);
+    if (until === undefined) return true;
+    if (until > now) return false;
+    this.refusedUntil.delete(senderId);
+    return true;
+  }
+
+  /** The sender's budgets for a send to `recipients` (one point each), for the send's own statement to spend. */
   senderBudget(senderId: number, recipients = 1, now = Date.now()): SenderBudget {
     // Every spend is a chance to clear the counters whose windows have passed.
     getThrottle().sweepIfDue();
@@ -57,7 +76,8 @@ export class SendLimits {
 
   /**
    * Spends the sender's burst and hourly budgets, one point per recipient addressed; 429 once either
-   * is spent. For a send with work before its statement (a reply's thread, attachments, a key).
+   * is spent. For a send with work before its statement (a reply's thread, attachments, a key), for
+   * a sender refused of late, and after a statement that failed on a budget (its spend rolled back).
    */
   async spendSenderBudget(senderId: number, recipients = 1, now = Date.now()): Promise<void> {
     const budget = this.senderBudget(senderId, recipients, now);
@@ -68,7 +88,10 @@ export class SendLimits {
       values: senderSpendValues(budget),
     });
     const expire = senderRefusedUntil(budget, rows[0]);
-    if (expire !== null) throw tooManyMessages(expire, now);
+    if (expire === null) return;
+    if (this.refusedUntil.size >= REMEMBERED_REFUSALS) this.refusedUntil.clear();
+    this.refusedUntil.set(senderId, expire);
+    throw tooManyMessages(expire, now);
   }
 
   /**

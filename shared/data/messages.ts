@@ -11,16 +11,7 @@ import { hasSqlState } from "./db-errors";
 import { fillPending, logEachCtes, pendingEvent } from "./event-log";
 import { claimKey, fingerprint, recordAnswer } from "./idempotency";
 import { AS_SENT, FROM_COPIES, fromCopies, ISO, MESSAGE_COLUMNS, MESSAGE_FIELDS, toMessage, type MessageRow } from "./message-view";
-import {
-  budgetSpend,
-  SENDER_COUNTS_SQL,
-  senderBudgetCtes,
-  senderRefusedUntil,
-  senderSpendSql,
-  senderSpendValues,
-  type SenderBudget,
-  type SenderCounts,
-} from "./rate-limit-counter";
+import { budgetSpend, senderBudgetCtes, senderSpendSql, senderSpendValues, type SenderBudget } from "./rate-limit-counter";
 
 export { FROM_COPIES, MESSAGE_COLUMNS, toMessage, type MessageRow } from "./message-view";
 
@@ -115,7 +106,7 @@ export type SendOutcome =
   | { kind: "replayed_deleted" }
   | { kind: "different_request" }
   | { kind: "recipient_not_found" }
-  /** The sender's budgets (SendOptions.senderBudget) refused the send; `expire` (ms) is when the refusing one restarts. Nothing stored. */
+  /** The sender's budgets (SendOptions.senderBudget) refused the send; `expire` (ms) is when the refusing one restarts. Nothing stored or spent. */
   | { kind: "sender_budget_spent"; expire: number }
   /** A recipient's budget is spent; `expire` (ms) is when the latest of those refusing restarts. Nothing stored. */
   | { kind: "recipient_budget_spent"; expire: number };
@@ -135,9 +126,10 @@ export interface SendOptions {
   /** Spent one point a recipient by a stored message only; none when absent. */
   recipientBudget?: RecipientBudget;
   /**
-   * The sender's budgets, spent by the send's statement before anything else: the message is stored
-   * only when both allow it. Only for the one-statement send (no key, no `onStored`): a send with work
-   * before its statement spends them first (shared/auth/send-limits.ts).
+   * The sender's budgets, spent by the send's statement, last: when either is spent the statement
+   * fails and stores nothing ("sender_budget_spent"), its spend rolled back with it. Only for the
+   * one-statement send (no key, no `onStored`): a send with work before its statement spends them
+   * first (shared/auth/send-limits.ts).
    */
   senderBudget?: SenderBudget;
   /**
@@ -186,29 +178,32 @@ export function addressing(to: readonly number[], cc: readonly number[] = [], bc
 /** The SQLSTATE the send's statement fails with when a recipient's budget is spent (its message: the expire in ms). */
 const RECIPIENT_BUDGET_SPENT = "ML429";
 
-/** Where the sender's budget values start among SEND_MESSAGE's parameters (senderSpendValues, then the hourly limit). */
-const SENDER_PARAMS = 15;
+/** The SQLSTATE the send's statement fails with when the sender's budget is spent (its message: the expire in ms). */
+const SENDER_BUDGET_SPENT = "ML430";
+
+// The sender's budget values among SEND_MESSAGE's parameters: senderSpendValues from $15, then the hourly limit.
+const SENDER = senderSpendSql(15);
+const SENDER_HOURLY_LIMIT = "$22::int";
 
 // The whole send in one statement, so the rows it locks (each recipient's budget, its counters and
 // event counter) are held for one statement and its commit, never across round trips; every step
 // after the message's insert is conditional on it (an unknown recipient stores and spends nothing).
-// In order: spend the sender's budgets when given (the message is stored only when both allow it,
-// and a refused or unaddressable send still spends them); check (and share-lock) every recipient; store the message once and one copy per party
+// In order: check (and share-lock) every recipient; store the message once and one copy per party
 // (a party's thread and in_reply_to come from its own copy of the message replied to, so a party
 // added later starts a thread of its own and never learns the ids before it; a recipient sees to
 // and cc and, when blind-copied, itself; the sender sees every list); spend each recipient's budget
 // (key order); lock every counter the copies' trigger will change, in its key order, reading each
 // inbox's unread count as committed now (the trigger adds this message's copy at the end of the
-// statement); log each recipient's new_message with its count. A recipient's spent budget fails the
-// statement (mail_refuse, migration 15), which takes everything with it, the sender's spend too.
+// statement); log each recipient's new_message with its count; last, spend the sender's budgets when
+// given (a send to nobody spends them too), so that a sender's own sends queue on its budget rows
+// only from there to the commit. A spent budget, a recipient's or the sender's, fails the statement
+// (mail_refuse, migration 15), which takes everything with it, the sender's spend too.
 export const SEND_MESSAGE = `
-  WITH ${senderBudgetCtes(senderSpendSql(SENDER_PARAMS))}, found AS (
+  WITH ${senderBudgetCtes(SENDER)}, found AS (
     SELECT u.id, u.username FROM users u WHERE u.id = ANY($8::int[]) AND u.deleted_at IS NULL ORDER BY u.id FOR SHARE
   ), msg AS (
     INSERT INTO messages (sender_id, recipient_id, title, body, in_reply_to, thread_id, to_ids, cc_ids, bcc_ids)
     SELECT $1, ($5::int[])[1], $2, $3, $4, $9, $5, $6, $7 WHERE (SELECT count(*) FROM found) = cardinality($8::int[])
-       AND NOT EXISTS (SELECT 1 FROM burst WHERE points > ${senderSpendSql(SENDER_PARAMS).burstLimit})
-       AND NOT EXISTS (SELECT 1 FROM hourly WHERE points > $${SENDER_PARAMS + 7}::int)
     RETURNING id, "timestamp", ${ISO('"timestamp"')} AS sent_at
   ), sender AS (
     SELECT username FROM users WHERE id = $1
@@ -247,17 +242,17 @@ export const SEND_MESSAGE = `
          (SELECT json_agg(json_build_object('user_id', b.user_id, 'seq', b.seq, 'unread_count', n.unread_count))
             FROM bumped b JOIN inboxes n USING (user_id)) AS logged,
          (SELECT mail_refuse('${RECIPIENT_BUDGET_SPENT}', max(s.expire)::text) FROM spent s WHERE s.points > $13 HAVING count(*) > 0) AS refused,
-         ${SENDER_COUNTS_SQL} AS sender_counts
+         (SELECT mail_refuse('${SENDER_BUDGET_SPENT}', CASE WHEN b.points > ${SENDER.burstLimit} THEN b.expire ELSE h.expire END::text)
+            FROM burst b LEFT JOIN hourly h ON true WHERE b.points > ${SENDER.burstLimit} OR h.points > ${SENDER_HOURLY_LIMIT}) AS sender_refused
     FROM (VALUES (1)) AS one (x) LEFT JOIN msg ON true`;
 
 interface Sent {
-  /** Null when nothing was stored: a recipient unknown, or the sender's budgets refused. */
+  /** Null when nothing was stored: a recipient unknown. */
   id: number | null;
   sent_at: string;
   names: Record<string, string>;
   own: { thread_id: number; in_reply_to: number | null };
   logged: { user_id: number; seq: number; unread_count: number }[];
-  sender_counts: SenderCounts | null;
 }
 
 /**
@@ -271,7 +266,7 @@ async function storeMessage(
   input: NewMessage,
   budget: RecipientBudget | undefined,
   senderBudget: SenderBudget | undefined,
-): Promise<Extract<SendOutcome, { kind: "sent" | "sender_budget_spent" }> | null> {
+): Promise<Extract<SendOutcome, { kind: "sent" }> | null> {
   const { to, cc, bcc, recipients } = addressing(
     input.to ?? (input.recipient_id === undefined ? [] : [input.recipient_id]),
     input.cc,
@@ -305,10 +300,7 @@ async function storeMessage(
     ],
   });
   const sent = rows[0];
-  if (sent.id === null) {
-    const expire = senderBudget && sent.sender_counts && senderRefusedUntil(senderBudget, sent.sender_counts);
-    return expire ? { kind: "sender_budget_spent", expire } : null;
-  }
+  if (sent.id === null) return null;
   const named = (ids: number[]) => ids.map((id) => ({ id, username: sent.names[id] }));
   const message: MessageT = {
     id: sent.id,
@@ -362,7 +354,7 @@ export async function sendMessage(
       }
       const sent = await storeMessage(tx, senderId, input, recipientBudget, undefined);
       // Thrown, not returned: the claimed key must roll back with the failed send.
-      if (sent?.kind !== "sent") throw new RecipientNotFound();
+      if (!sent) throw new RecipientNotFound();
       await onStored?.(tx, sent.message.id);
       if (idempotencyKey !== undefined) await recordAnswer(tx, senderId, idempotencyKey, sent.message.id);
       return sent;
@@ -370,6 +362,7 @@ export async function sendMessage(
   } catch (error) {
     if (error instanceof RecipientNotFound) return { kind: "recipient_not_found" };
     if (hasSqlState(error, RECIPIENT_BUDGET_SPENT)) return { kind: "recipient_budget_spent", expire: Number(error.message) };
+    if (hasSqlState(error, SENDER_BUDGET_SPENT)) return { kind: "sender_budget_spent", expire: Number(error.message) };
     throw error;
   }
 }

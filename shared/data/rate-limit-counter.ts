@@ -107,10 +107,6 @@ export const senderSpendSql = (first: number): SenderSpendSql => ({
 export const senderSpendValues = (b: SenderBudget | undefined): unknown[] =>
   b ? [b.now, b.points, b.burst.key, b.burst.windowMs, b.burst.limit, b.hourly.key, b.hourly.windowMs] : [0, 0, null, 0, 0, null, 0];
 
-/** The SQL of a sender count row from the CTEs of senderBudgetCtes (NULL when nothing was spent). */
-export const SENDER_COUNTS_SQL = `(SELECT json_build_object('burst', b.points, 'burst_expire', b.expire::float8, 'hourly', h.points, 'hourly_expire', h.expire::float8)
-     FROM burst b LEFT JOIN hourly h ON true)`;
-
 /** When the budget that refused the send restarts (ms), or null when both allowed it. */
 export function senderRefusedUntil(budget: SenderBudget, counts: SenderCounts): number | null {
   if (counts.burst > budget.burst.limit) return counts.burst_expire;

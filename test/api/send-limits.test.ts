@@ -12,6 +12,7 @@ import { ERRORS } from "../../shared/domain/errors";
 import { useTestDatabase, type TestDatabase } from "../support/database";
 import { call, type CallResult } from "../support/http";
 import { raceBehindLocks } from "../support/lock-barrier";
+import { withStatements } from "../support/statements";
 import { newUser, type TestUser } from "../support/users";
 
 let db: TestDatabase;
@@ -111,6 +112,22 @@ describe("send limits at their production values", () => {
     expect(rows[0].points).toBe(SEND_LIMITS.perRecipientPerHour);
     const stored = await getPool().query("SELECT count(*)::int AS n FROM messages WHERE recipient_id = $1", [target.id]);
     expect(stored.rows[0].n).toBe(SEND_LIMITS.perRecipientPerHour);
+  });
+
+  it("refuse a sender past its burst without the work of a send: once refused, its sends spend the budget first", async () => {
+    const [eager, friend] = [await newUser("eager"), await newUser("eager_to")];
+    expect((await sendMany(eager, friend, SEND_LIMITS.burst)).map((r) => r.status)).toEqual(Array(SEND_LIMITS.burst).fill(200));
+    expectTooMany(await send(eager, friend), SEND_LIMITS.burstSeconds);
+    const { result, statements } = await withStatements(() => send(eager, friend));
+    expectTooMany(result, SEND_LIMITS.burstSeconds);
+    // The user and session, then the budget's own statement: nothing stored and rolled back.
+    expect(statements).toHaveLength(2);
+    expect(statements.join("\n")).not.toMatch(/INSERT INTO messages/);
+    await burstWindowPasses();
+    expect((await send(eager, friend)).status).toBe(200);
+    expect(Number((await getPool().query("SELECT count(*) FROM messages WHERE sender_id = $1", [eager.id])).rows[0].count)).toBe(
+      SEND_LIMITS.burst + 1,
+    );
   });
 
   it("spend the sender's burst on sends to nobody: probing for ids costs as much as sending", async () => {

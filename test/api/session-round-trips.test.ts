@@ -3,7 +3,6 @@
  * the database round trips it made before sessions (a token without a session id, as issued then),
  * the session riding on the user lookup each request already makes.
  */
-import { Client } from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 
 import { attachmentsDownload } from "../../functions/attachments-download";
@@ -21,6 +20,7 @@ import type { Handler } from "../../shared/http/http";
 import { resetBlobStore } from "../../shared/storage/blob-store";
 import { useTestDatabase, type TestDatabase } from "../support/database";
 import { call } from "../support/http";
+import { withStatements } from "../support/statements";
 import { newUser, type TestUser } from "../support/users";
 
 let db: TestDatabase;
@@ -54,24 +54,10 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
-/**
- * The statements one call sends to PostgreSQL. Every statement of the app, through the pool or a
- * checked-out client, is one `Client.prototype.query` call: one round trip.
- */
+/** The statements one call sends to PostgreSQL (it must answer `status`). */
 async function statementsOf(handler: Handler, options: Parameters<typeof call>[1], status = 200): Promise<string[]> {
-  const statements: string[] = [];
-  const query = Client.prototype.query;
-  vi.spyOn(Client.prototype, "query").mockImplementation(function (this: Client, ...args: unknown[]) {
-    const config = args[0];
-    statements.push(typeof config === "string" ? config : String((config as { text?: unknown }).text));
-    return (query as (...a: unknown[]) => unknown).apply(this, args);
-  } as typeof Client.prototype.query);
-  try {
-    const res = await call(handler, options);
-    expect(res.status, res.text).toBe(status);
-  } finally {
-    vi.restoreAllMocks();
-  }
+  const { result, statements } = await withStatements(() => call(handler, options));
+  expect(result.status, result.text).toBe(status);
   return statements;
 }
 

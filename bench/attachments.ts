@@ -24,7 +24,7 @@
  *
  *   npm run bench:attachments
  *   knobs: BENCH_ATTACHMENT_FILES (10), BENCH_ATTACHMENT_MIB (20), BENCH_ATTACHMENT_SMALL_MIB (1),
- *          BENCH_ATTACHMENT_USERS (100 per second of BENCH_DURATION_S), BENCH_DURATION_S (5), BENCH_ROUNDS (3),
+ *          BENCH_ATTACHMENT_USERS (150 per second of BENCH_DURATION_S), BENCH_DURATION_S (5), BENCH_ROUNDS (3),
  *          BENCH_CONNECTIONS ("16,64"), BENCH_ROUTES (both; "upload" or "download"),
  *          BENCH_BCRYPT_COST (4), BENCH_DATABASE_URL
  * Misses are printed (MISSED), as bench:throughput does; the exit code is non-zero only when
@@ -49,8 +49,8 @@ const FILES = intKnob("BENCH_ATTACHMENT_FILES", 10);
 const LARGE_MIB = intKnob("BENCH_ATTACHMENT_MIB", 20);
 const SMALL_MIB = intKnob("BENCH_ATTACHMENT_SMALL_MIB", 1);
 const DURATION = intKnob("BENCH_DURATION_S", 5);
-// At the default ATTACHMENT_PENDING_MAX, 100 users a second take 2,000 slots a second before one is full.
-const USERS = intKnob("BENCH_ATTACHMENT_USERS", 100 * DURATION);
+// At the default ATTACHMENT_PENDING_MAX, 150 users a second take 3,000 slots a second before one is full.
+const USERS = intKnob("BENCH_ATTACHMENT_USERS", 150 * DURATION);
 const ROUNDS = intKnob("BENCH_ROUNDS", 3);
 const BCRYPT_COST = intKnob("BENCH_BCRYPT_COST", 4);
 const CONNECTIONS = (process.env.BENCH_CONNECTIONS ?? "16,64").split(",").map(Number);

@@ -10,11 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { attachmentsDownload } from "../../functions/attachments-download";
 import { messagesSend } from "../../functions/messages-send";
-import { connectionStringFor } from "../../local/azurite";
 import { issueAccessToken } from "../../shared/auth/tokens";
 import { getPool } from "../../shared/data/db";
 import { ERRORS } from "../../shared/domain/errors";
-import { resetBlobStore } from "../../shared/storage/blob-store";
+import { useKeySignedStorage } from "../support/attachments";
 import { useTestDatabase, type TestDatabase } from "../support/database";
 import { call, type CallResult } from "../support/http";
 import { newUser, type TestUser } from "../support/users";
@@ -23,19 +22,14 @@ const SECRET = process.env.SECRET_KEY as string;
 const ABSENT = "00000000-0000-4000-8000-000000000000";
 
 let db: TestDatabase;
-let previousStorage: string | undefined;
+let restoreStorage: () => void;
 
 beforeAll(async () => {
-  previousStorage = process.env.ATTACHMENT_STORAGE_CONNECTION_STRING;
-  // Nothing listens there: signing with the key is local.
-  process.env.ATTACHMENT_STORAGE_CONNECTION_STRING = connectionStringFor("http://127.0.0.1:9/devstoreaccount1");
+  restoreStorage = useKeySignedStorage();
   db = await useTestDatabase();
-  resetBlobStore();
 });
 afterAll(async () => {
-  if (previousStorage === undefined) delete process.env.ATTACHMENT_STORAGE_CONNECTION_STRING;
-  else process.env.ATTACHMENT_STORAGE_CONNECTION_STRING = previousStorage;
-  resetBlobStore();
+  restoreStorage();
   await db.close();
 });
 

@@ -11,13 +11,12 @@ import { messagesOutbox } from "../../functions/messages-outbox";
 import { messagesSend } from "../../functions/messages-send";
 import { messagesUnreadCount } from "../../functions/messages-unread-count";
 import { usersMe } from "../../functions/users-me";
-import { connectionStringFor } from "../../local/azurite";
 import { issueAccessToken } from "../../shared/auth/tokens";
 import { attachmentForViewer } from "../../shared/data/attachments";
 import { getPool } from "../../shared/data/db";
 import { SESSION_USER_SQL } from "../../shared/data/users";
 import type { Handler } from "../../shared/http/http";
-import { resetBlobStore } from "../../shared/storage/blob-store";
+import { useKeySignedStorage } from "../support/attachments";
 import { useTestDatabase, type TestDatabase } from "../support/database";
 import { call } from "../support/http";
 import { withStatements } from "../support/statements";
@@ -26,14 +25,11 @@ import { newUser, type TestUser } from "../support/users";
 let db: TestDatabase;
 let reader: TestUser;
 let writer: TestUser;
-let previousStorage: string | undefined;
+let restoreStorage: () => void;
 
 beforeAll(async () => {
-  previousStorage = process.env.ATTACHMENT_STORAGE_CONNECTION_STRING;
-  // The download signs with the account key: no storage service is asked.
-  process.env.ATTACHMENT_STORAGE_CONNECTION_STRING = connectionStringFor("http://127.0.0.1:9/devstoreaccount1");
+  restoreStorage = useKeySignedStorage();
   db = await useTestDatabase();
-  resetBlobStore();
   [reader, writer] = [await newUser("trips_reader"), await newUser("trips_writer")];
   for (let i = 0; i < 3; i++) {
     const sent = await call(messagesSend, {
@@ -45,9 +41,7 @@ beforeAll(async () => {
   }
 });
 afterAll(async () => {
-  if (previousStorage === undefined) delete process.env.ATTACHMENT_STORAGE_CONNECTION_STRING;
-  else process.env.ATTACHMENT_STORAGE_CONNECTION_STRING = previousStorage;
-  resetBlobStore();
+  restoreStorage();
   await db.close();
 });
 afterEach(() => {

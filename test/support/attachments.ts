@@ -1,4 +1,6 @@
 /** A client of the attachment routes over real HTTP: an upload slot, the upload straight to storage. */
+import { connectionStringFor } from "../../local/azurite";
+import { resetBlobStore } from "../../shared/storage/blob-store";
 import type { HttpUser } from "./api";
 
 export interface UploadSlot {
@@ -36,4 +38,20 @@ export async function upload(base: string, user: HttpUser, bytes: Uint8Array, fi
   const stored = await putBytes(body, bytes);
   if (stored !== 201) throw new Error(`upload: storage answered ${stored}`);
   return body;
+}
+
+/**
+ * Attachments signed with an account key for a storage account nobody serves: for tests of routes
+ * that only sign a URL (the download's redirect), so no storage service is asked. Returns what
+ * puts the setting back.
+ */
+export function useKeySignedStorage(): () => void {
+  const previous = process.env.ATTACHMENT_STORAGE_CONNECTION_STRING;
+  process.env.ATTACHMENT_STORAGE_CONNECTION_STRING = connectionStringFor("http://127.0.0.1:9/devstoreaccount1");
+  resetBlobStore();
+  return () => {
+    if (previous === undefined) delete process.env.ATTACHMENT_STORAGE_CONNECTION_STRING;
+    else process.env.ATTACHMENT_STORAGE_CONNECTION_STRING = previous;
+    resetBlobStore();
+  };
 }

@@ -15,23 +15,15 @@ import type { Pool } from "pg";
 import { getConfig, type SendLimitSettings } from "../config/config";
 import { getPool, perPool } from "../data/db";
 import type { RecipientBudget } from "../data/messages";
-import {
-  senderBudgetCtes,
-  senderRefusedUntil,
-  senderSpendSql,
-  senderSpendValues,
-  type SenderBudget,
-  type SenderCounts,
-} from "../data/rate-limit-counter";
+import { senderBudgetCtes, senderRefusedUntilSql, senderSpendSql, senderSpendValues, type SenderBudget } from "../data/rate-limit-counter";
 import { ERRORS, HttpError } from "../domain/errors";
 import { getThrottle, retryAfterSeconds } from "./throttle";
 
 const HOUR_MS = 3_600_000;
 
 // Both sender budgets in one round trip, for a send that has work to do before its statement.
-const SPEND_SENDER = `WITH ${senderBudgetCtes(senderSpendSql(1))}
-  SELECT (SELECT points FROM burst) AS burst, (SELECT expire FROM burst)::float8 AS burst_expire,
-    (SELECT points FROM hourly) AS hourly, (SELECT expire FROM hourly)::float8 AS hourly_expire`;
+const SPENT = senderSpendSql(1);
+const SPEND_SENDER = `WITH ${senderBudgetCtes(SPENT)} SELECT ${senderRefusedUntilSql(SPENT)}::float8 AS refused_until`;
 
 const tooManyMessages = (expire: number, now: number) =>
   new HttpError(429, ERRORS.tooManyMessages, { "Retry-After": String(retryAfterSeconds(expire - now)) });
@@ -82,12 +74,12 @@ export class SendLimits {
   async spendSenderBudget(senderId: number, recipients = 1, now = Date.now()): Promise<void> {
     const budget = this.senderBudget(senderId, recipients, now);
     // Named, as the send's own statement: planned once per connection.
-    const { rows } = await this.pool.query<SenderCounts>({
+    const { rows } = await this.pool.query<{ refused_until: number | null }>({
       name: "spend-sender-budget",
       text: SPEND_SENDER,
       values: senderSpendValues(budget),
     });
-    const expire = senderRefusedUntil(budget, rows[0]);
+    const expire = rows[0].refused_until;
     if (expire === null) return;
     if (this.refusedUntil.size >= REMEMBERED_REFUSALS) this.refusedUntil.clear();
     this.refusedUntil.set(senderId, expire);

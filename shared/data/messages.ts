@@ -11,7 +11,14 @@ import { hasSqlState } from "./db-errors";
 import { fillPending, logEachCtes, pendingEvent } from "./event-log";
 import { claimKey, fingerprint, recordAnswer } from "./idempotency";
 import { AS_SENT, FROM_COPIES, fromCopies, ISO, MESSAGE_COLUMNS, MESSAGE_FIELDS, toMessage, type MessageRow } from "./message-view";
-import { budgetSpend, senderBudgetCtes, senderSpendSql, senderSpendValues, type SenderBudget } from "./rate-limit-counter";
+import {
+  budgetSpend,
+  senderBudgetCtes,
+  senderRefusedUntilSql,
+  senderSpendSql,
+  senderSpendValues,
+  type SenderBudget,
+} from "./rate-limit-counter";
 
 export { FROM_COPIES, MESSAGE_COLUMNS, toMessage, type MessageRow } from "./message-view";
 
@@ -181,9 +188,8 @@ const RECIPIENT_BUDGET_SPENT = "ML429";
 /** The SQLSTATE the send's statement fails with when the sender's budget is spent (its message: the expire in ms). */
 const SENDER_BUDGET_SPENT = "ML430";
 
-// The sender's budget values among SEND_MESSAGE's parameters: senderSpendValues from $15, then the hourly limit.
+// The sender's budget values among SEND_MESSAGE's parameters: senderSpendValues from $15.
 const SENDER = senderSpendSql(15);
-const SENDER_HOURLY_LIMIT = "$22::int";
 
 // The whole send in one statement, so the rows it locks (each recipient's budget, its counters and
 // event counter) are held for one statement and its commit, never across round trips; every step
@@ -242,8 +248,8 @@ export const SEND_MESSAGE = `
          (SELECT json_agg(json_build_object('user_id', b.user_id, 'seq', b.seq, 'unread_count', n.unread_count))
             FROM bumped b JOIN inboxes n USING (user_id)) AS logged,
          (SELECT mail_refuse('${RECIPIENT_BUDGET_SPENT}', max(s.expire)::text) FROM spent s WHERE s.points > $13 HAVING count(*) > 0) AS refused,
-         (SELECT mail_refuse('${SENDER_BUDGET_SPENT}', CASE WHEN b.points > ${SENDER.burstLimit} THEN b.expire ELSE h.expire END::text)
-            FROM burst b LEFT JOIN hourly h ON true WHERE b.points > ${SENDER.burstLimit} OR h.points > ${SENDER_HOURLY_LIMIT}) AS sender_refused
+         (SELECT mail_refuse('${SENDER_BUDGET_SPENT}', r.until::text)
+            FROM (SELECT ${senderRefusedUntilSql(SENDER)} AS until) r WHERE r.until IS NOT NULL) AS sender_refused
     FROM (VALUES (1)) AS one (x) LEFT JOIN msg ON true`;
 
 interface Sent {
@@ -296,7 +302,6 @@ async function storeMessage(
       budget?.limit ?? 0,
       event,
       ...senderSpendValues(senderBudget),
-      senderBudget?.hourly.limit ?? 0,
     ],
   });
   const sent = rows[0];

@@ -61,6 +61,7 @@ export interface SenderSpendSql {
   burstLimit: string;
   hourlyKey: string;
   hourlyWindowMs: string;
+  hourlyLimit: string;
 }
 
 /**
@@ -84,14 +85,6 @@ export interface SenderBudget {
   hourly: { key: string; windowMs: number; limit: number };
 }
 
-/** What the sender's budgets hold after a spend (points, and when each restarts in ms); hourly is null when the burst refused. */
-export interface SenderCounts {
-  burst: number;
-  burst_expire: number;
-  hourly: number | null;
-  hourly_expire: number | null;
-}
-
 /** senderBudgetCtes' values from parameter `$first` on, in the order senderSpendValues gives them. */
 export const senderSpendSql = (first: number): SenderSpendSql => ({
   now: `$${first}::bigint`,
@@ -101,15 +94,19 @@ export const senderSpendSql = (first: number): SenderSpendSql => ({
   burstLimit: `$${first + 4}::int`,
   hourlyKey: `$${first + 5}::text`,
   hourlyWindowMs: `$${first + 6}::bigint`,
+  hourlyLimit: `$${first + 7}::int`,
 });
 
 /** The values for senderSpendSql's parameters; none spent (all NULL) without a budget. */
 export const senderSpendValues = (b: SenderBudget | undefined): unknown[] =>
-  b ? [b.now, b.points, b.burst.key, b.burst.windowMs, b.burst.limit, b.hourly.key, b.hourly.windowMs] : [0, 0, null, 0, 0, null, 0];
+  b
+    ? [b.now, b.points, b.burst.key, b.burst.windowMs, b.burst.limit, b.hourly.key, b.hourly.windowMs, b.hourly.limit]
+    : [0, 0, null, 0, 0, null, 0, 0];
 
-/** When the budget that refused the send restarts (ms), or null when both allowed it. */
-export function senderRefusedUntil(budget: SenderBudget, counts: SenderCounts): number | null {
-  if (counts.burst > budget.burst.limit) return counts.burst_expire;
-  if (counts.hourly !== null && counts.hourly > budget.hourly.limit) return counts.hourly_expire;
-  return null;
-}
+/**
+ * SQL over senderBudgetCtes: when the budget that refused the send restarts (ms), NULL when both
+ * allowed it (or nothing was spent). The one rule, for the budgets' own statement and the send's.
+ */
+export const senderRefusedUntilSql = (s: SenderSpendSql): string =>
+  `(SELECT CASE WHEN b.points > ${s.burstLimit} THEN b.expire ELSE h.expire END
+      FROM burst b LEFT JOIN hourly h ON true WHERE b.points > ${s.burstLimit} OR h.points > ${s.hourlyLimit})`;

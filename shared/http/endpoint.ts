@@ -177,7 +177,7 @@ async function readInputs<A extends Auth, P, Q, H, B, R>(
   return input as EndpointInput<A, P, Q, H, B, R>;
 }
 
-type Attempt<T> = ({ ok: true; value: T } | { ok: false; error: unknown }) & { get(): T };
+type Attempt<T> = ({ ok: true; value: T } | { ok: false }) & { get(): T };
 
 /** A read whose error is thrown when its value is asked for. */
 function attempt<T>(read: () => T): Attempt<T> {
@@ -187,7 +187,6 @@ function attempt<T>(read: () => T): Attempt<T> {
   } catch (error) {
     return {
       ok: false,
-      error,
       get: () => {
         throw error;
       },

@@ -5,6 +5,7 @@
  * Plain CommonJS: it starts without a compiler, and azurite ships no types for these classes.
  */
 "use strict";
+const { mkdirSync } = require("node:fs");
 const path = require("node:path");
 const { BlobServiceClient, StorageSharedKeyCredential } = require("@azure/storage-blob");
 const BlobServer = require("azurite/dist/src/blob/BlobServer").default;
@@ -13,6 +14,8 @@ const BlobConfiguration = require("azurite/dist/src/blob/BlobConfiguration").def
 const options = JSON.parse(process.argv[2] ?? "{}");
 const location = options.location ?? null;
 const file = (name) => (location ? path.join(location, name) : name);
+// Azurite writes its databases into the folder but does not make it (`npm start`'s first run).
+if (location) mkdirSync(location, { recursive: true });
 
 const config = new BlobConfiguration(
   options.host,

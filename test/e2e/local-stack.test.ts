@@ -1,8 +1,10 @@
 /** `npm start`'s stack: the embedded database persists across restarts, settings come from the example file. */
 import { rmSync } from "node:fs";
 import path from "node:path";
+import { BlobServiceClient } from "@azure/storage-blob";
 import { afterAll, describe, expect, it } from "vitest";
 
+import { startAzurite } from "../../local/azurite";
 import { temporaryDataDir } from "../../local/postgres/server";
 import { applyValues, readLocalSettings } from "../../local/settings";
 import { ROOT, startLocalStack } from "../../local/stack";
@@ -30,6 +32,29 @@ describe("the local stack", () => {
       await second.close();
     }
     // Two embedded PostgreSQL start-ups with migrations: seconds each on a busy machine.
+  }, 60_000);
+
+  it("keeps blob storage in a folder it makes on the first start, as npm start's .data/azurite", async () => {
+    const location = path.join(path.dirname(dataDir), "not-yet", "azurite");
+    const start = () => startAzurite({ port: 0, location, container: "attachments", corsOrigins: [] });
+    const first = await start();
+    try {
+      const blob = BlobServiceClient.fromConnectionString(first.connectionString)
+        .getContainerClient("attachments")
+        .getBlockBlobClient("kept");
+      await blob.upload("kept bytes", 10);
+    } finally {
+      await first.close();
+    }
+    const second = await start();
+    try {
+      const blob = BlobServiceClient.fromConnectionString(second.connectionString)
+        .getContainerClient("attachments")
+        .getBlockBlobClient("kept");
+      expect((await blob.downloadToBuffer()).toString()).toBe("kept bytes");
+    } finally {
+      await second.close();
+    }
   }, 60_000);
 
   it("lets a developer register 30 accounts from 127.0.0.1 within the hour, across a restart (the example's relaxed limits)", async () => {

@@ -1,7 +1,7 @@
 import "../shared/http/startup";
 
-import { getConfig } from "../shared/config/config";
-import { createAttachment, newBlobName } from "../shared/data/attachments";
+import { getConfig, type AttachmentSettings } from "../shared/config/config";
+import { newUploadSlot, slotRefusal, withdrawSlot } from "../shared/data/attachments";
 import { attachmentTooLargeDetail, ERRORS } from "../shared/domain/errors";
 import { SWEEP_EVERY_MINUTES, UNATTACHED_HOURS } from "../shared/http/attachment-cleanup";
 import { defineEndpoint } from "../shared/http/endpoint";
@@ -11,6 +11,11 @@ import { getBlobStore } from "../shared/storage/blob-store";
 
 /** The header Put Blob needs, and the type the blob is stored with. */
 const uploadHeaders = (contentType: string) => ({ "x-ms-blob-type": "BlockBlob", "Content-Type": contentType });
+
+/** A file larger than all the pending bytes a user may hold could never get a slot. */
+const largestFile = (limits: AttachmentSettings) => Math.min(limits.maxBytes, limits.pendingMaxBytes);
+
+const pendingLimits = () => ({ ...getConfig().attachments, unattachedHours: UNATTACHED_HOURS });
 
 export const attachmentsCreate = defineEndpoint({
   name: "attachments-create",
@@ -22,30 +27,35 @@ export const attachmentsCreate = defineEndpoint({
   response: UploadSlot,
   success: 201,
   errors: [413, 429, 503],
-  handler: async ({ user, body }) => {
-    const limits = getConfig().attachments;
-    // A file larger than all the pending bytes a user may hold could never get a slot.
-    const largest = Math.min(limits.maxBytes, limits.pendingMaxBytes);
+  // The slot is written in the statement that authenticates the request: one round trip.
+  lookup: ({ body }) =>
+    body.size > largestFile(getConfig().attachments)
+      ? null
+      : newUploadSlot({ filename: body.filename, contentType: body.content_type, size: body.size }, pendingLimits()),
+  handler: async ({ user, body, found: slot }) => {
+    const limits = pendingLimits();
+    const largest = largestFile(limits);
     if (body.size > largest) throw new HttpError(413, attachmentTooLargeDetail(largest));
-    // Signed before the row is written: storage being down leaves no slot behind to count against the user.
-    const blobName = newBlobName();
-    const expiresAt = new Date(Date.now() + limits.uploadMinutes * 60_000);
-    const uploadUrl = await (await getBlobStore()).uploadUrl(blobName, expiresAt);
-    const created = await createAttachment(
-      user.id,
-      { blobName, filename: body.filename, contentType: body.content_type, size: body.size },
-      { ...limits, unattachedHours: UNATTACHED_HOURS },
-    );
-    if (created.kind !== "created") {
+    if (!slot) {
       // Room is made when the sweep after the oldest uploads' expiry deletes them (or sooner, by sending them).
-      const retryAfter = { "Retry-After": String(created.expiresInSeconds + SWEEP_EVERY_MINUTES * 60) };
-      throw new HttpError(429, created.kind === "too_many" ? ERRORS.tooManyPendingUploads : ERRORS.tooManyPendingUploadBytes, retryAfter);
+      const refused = await slotRefusal(user.id, body.size, limits);
+      const retryAfter = { "Retry-After": String(refused.expiresInSeconds + SWEEP_EVERY_MINUTES * 60) };
+      throw new HttpError(429, refused.kind === "too_many" ? ERRORS.tooManyPendingUploads : ERRORS.tooManyPendingUploadBytes, retryAfter);
+    }
+    const expiresAt = new Date(Date.now() + limits.uploadMinutes * 60_000);
+    let uploadUrl: string;
+    try {
+      uploadUrl = await (await getBlobStore()).uploadUrl(slot.blob_name, expiresAt);
+    } catch (error) {
+      // Storage could not sign: the slot goes, so it holds no place against the user's limits.
+      await withdrawSlot(slot, user.id);
+      throw error;
     }
     return json(201, {
-      id: created.attachment.id,
+      id: slot.id,
       upload_url: uploadUrl,
       method: "PUT",
-      headers: uploadHeaders(created.attachment.content_type),
+      headers: uploadHeaders(slot.content_type),
       expires_at: expiresAt.toISOString(),
     });
   },

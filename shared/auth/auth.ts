@@ -87,16 +87,23 @@ async function userOf<R>(claims: AccessClaims, ride: Ride<R> | null): Promise<Si
   if (claims.uid === undefined) {
     const named = await findUserByUsername(claims.sub);
     if (!named || !ride) return named && { ...named, ridden: null };
-    return findUserByIdWith(named.id, ride);
+    // Found by the name the token gives (or its NFKC form): the ride holds it to the name found.
+    return findUserByIdWith(named.id, named.username, ride);
   }
-  const user = await lookUp(claims.uid, claims.sid, ride);
+  const user = await lookUp(claims.uid, claims.sid, claims.sub, ride);
   // Tokens of the original service carry only `sub`; ours also carry `uid`, and must still name
-  // the same user (a re-created username gets a new id and must not inherit old tokens).
+  // the same user (a re-created username gets a new id and must not inherit old tokens). A ride's
+  // statement checks it too, before it writes anything.
   return user && user.username.toLowerCase() === claims.sub.toLowerCase() ? user : null;
 }
 
-async function lookUp<R>(id: number, sessionId: string | undefined, ride: Ride<R> | null): Promise<SignedInUserWith<R> | null> {
-  if (ride) return sessionId === undefined ? findUserByIdWith(id, ride) : findUserInSessionWith(id, sessionId, ride);
+async function lookUp<R>(
+  id: number,
+  sessionId: string | undefined,
+  username: string,
+  ride: Ride<R> | null,
+): Promise<SignedInUserWith<R> | null> {
+  if (ride) return sessionId === undefined ? findUserByIdWith(id, username, ride) : findUserInSessionWith(id, sessionId, username, ride);
   const user = sessionId === undefined ? await findUserById(id) : await findUserInSession(id, sessionId);
   return user && { ...user, ridden: null };
 }

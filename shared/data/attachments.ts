@@ -5,8 +5,8 @@
  */
 import { randomBytes, randomUUID } from "node:crypto";
 
-import { getPool, type Queryable } from "./db";
-import { defineUserRider } from "./users";
+import { getPool, inTransaction, type Queryable } from "./db";
+import { defineUserRider, type Ride } from "./users";
 
 export interface Attachment {
   id: string;
@@ -27,8 +27,7 @@ export interface AttachmentSummary {
   size: number;
 }
 
-export interface NewAttachment {
-  blobName: string;
+export interface NewUpload {
   filename: string;
   contentType: string;
   size: number;
@@ -41,43 +40,48 @@ export interface PendingLimits {
   unattachedHours: number;
 }
 
-/** Refused slots say when enough of the owner's pending uploads will have expired to make room. */
-export type CreateResult =
-  | { kind: "created"; attachment: Attachment }
-  | { kind: "too_many"; expiresInSeconds: number }
-  | { kind: "too_many_bytes"; expiresInSeconds: number };
+/** Why a slot was refused, and when enough of the owner's pending uploads will have expired to make room. */
+export interface SlotRefusal {
+  kind: "too_many" | "too_many_bytes";
+  expiresInSeconds: number;
+}
 
 /** Random, unrelated to the id and the filename: 192 bits, URL-safe. */
 export const newBlobName = (): string => randomBytes(24).toString("base64url");
 
 const COLUMNS = "id, owner_id, blob_name, filename, content_type, size::float8 AS size, created_at, message_id";
 
-const CREATE_ATTACHMENT = `WITH spent AS (
+/** What an upload slot needs of the row it wrote. */
+export type CreatedSlot = Pick<Attachment, "id" | "blob_name" | "content_type">;
+
+// Keys: $2 the id, $3 the blob's name, $4 the filename, $5 the content type, $6 the size, $7 and $8 the limits.
+const uploadSlot = defineUserRider<[string, string, string, string, number, number, number], CreatedSlot>(
+  "upload-slot",
+  "SELECT id, blob_name, content_type FROM slot",
+  `spent AS (
      INSERT INTO attachment_pending_counts AS c (owner_id, count, bytes)
-     SELECT $2::int, 1, $6::bigint WHERE 1 <= $7::int AND $6::bigint <= $8::bigint
+     SELECT u.id, 1, $6::bigint FROM u WHERE 1 <= $7::int AND $6::bigint <= $8::bigint
      ON CONFLICT (owner_id) DO UPDATE SET count = c.count + 1, bytes = c.bytes + excluded.bytes
       WHERE c.count < $7 AND c.bytes + excluded.bytes <= $8
-     RETURNING owner_id)
-   INSERT INTO attachments (id, owner_id, blob_name, filename, content_type, size)
-   SELECT $1, owner_id, $3, $4, $5, $6 FROM spent
-   RETURNING ${COLUMNS}`;
+     RETURNING owner_id),
+   slot AS (
+     INSERT INTO attachments (id, owner_id, blob_name, filename, content_type, size)
+     SELECT $2, owner_id, $3, $4, $5, $6 FROM spent
+     RETURNING id, blob_name, content_type)`,
+);
 
 /**
- * Records an upload slot, unless the owner's uploads not yet attached would pass the limits: one
- * statement takes a place in the owner's counter (migration 21) and inserts the row. The
- * counter's WHERE is evaluated on its locked, latest version, so two slots at once cannot both
- * take the last place.
+ * An upload slot, written in the statement that authenticates the request: a place in the
+ * owner's counter (migration 21) and the row, unless the owner's uploads not yet attached would
+ * pass the limits (then the ride reads no row; slotRefusal says why). The counter's WHERE is
+ * evaluated on its locked, latest version, so two slots at once cannot both take the last place.
  */
-export async function createAttachment(ownerId: number, file: NewAttachment, limits: PendingLimits): Promise<CreateResult> {
+export const newUploadSlot = (file: NewUpload, limits: PendingLimits): Ride<CreatedSlot> =>
+  uploadSlot.with(randomUUID(), newBlobName(), file.filename, file.contentType, file.size, limits.pendingMax, limits.pendingMaxBytes);
+
+/** Which limit refused the owner a slot for `size` bytes, and when the oldest pending uploads' expiry makes room. */
+export async function slotRefusal(ownerId: number, size: number, limits: PendingLimits): Promise<SlotRefusal> {
   const db = getPool();
-  // Named, as every statement on a request's path: planned once per connection.
-  const { rows } = await db.query<Attachment>({
-    name: "create-attachment",
-    text: CREATE_ATTACHMENT,
-    values: [randomUUID(), ownerId, file.blobName, file.filename, file.contentType, file.size, limits.pendingMax, limits.pendingMaxBytes],
-  });
-  if (rows.length === 1) return { kind: "created", attachment: rows[0] };
-  // Refused: which limit, and when the oldest pending uploads' expiry makes room.
   const held = await db.query<{ n: number; bytes: number }>(
     "SELECT count AS n, bytes::float8 AS bytes FROM attachment_pending_counts WHERE owner_id = $1",
     [ownerId],
@@ -88,9 +92,24 @@ export async function createAttachment(ownerId: number, file: NewAttachment, lim
     const expiresInSeconds = await secondsUntilFreed(db, ownerId, limits.unattachedHours, { slots: 1, bytes: 0 });
     return { kind: "too_many", expiresInSeconds };
   }
-  const over = Math.max(0, bytes + file.size - limits.pendingMaxBytes);
+  const over = Math.max(0, bytes + size - limits.pendingMaxBytes);
   const expiresInSeconds = await secondsUntilFreed(db, ownerId, limits.unattachedHours, { slots: 0, bytes: over });
   return { kind: "too_many_bytes", expiresInSeconds };
+}
+
+/**
+ * Takes back a slot whose URL could not be signed, leaving nothing of it: the row goes, and with
+ * it (by the trigger of migration 21) its place in the counter; its blob, never written, comes
+ * off the deletion queue the row's trigger (migration 18) put it on.
+ */
+export async function withdrawSlot(slot: Pick<Attachment, "id" | "blob_name">, ownerId: number): Promise<void> {
+  await inTransaction(async (tx) => {
+    const { rowCount } = await tx.query("DELETE FROM attachments WHERE id = $1 AND owner_id = $2 AND message_id IS NULL", [
+      slot.id,
+      ownerId,
+    ]);
+    if (rowCount) await tx.query("DELETE FROM attachment_blob_deletions WHERE blob_name = $1", [slot.blob_name]);
+  });
 }
 
 /**

@@ -89,15 +89,15 @@ export async function findUserByUsername(username: string): Promise<UserRecord |
   return rows[0] ?? null;
 }
 
-// The user lookups that authenticate a request, with room for a rider's column and for its keys
-// before the session's id (a rider's parameters are numbered from $2, see UserRider).
-const userByIdSql = (extra = "") => `SELECT u.id, u.username, u.created_at${extra} FROM users u WHERE u.id = $1 AND u.deleted_at IS NULL`;
-const sessionUserSql = (extra = "", sessionParameter = 2) =>
-  `SELECT u.id, u.username, u.created_at${extra} FROM users u JOIN sessions s ON s.user_id = u.id
+// The user lookups that authenticate a request, with room for a rider's keys before the session's
+// id (a rider's parameters are numbered from $2, see UserRider).
+const USER_BY_ID_SQL = "SELECT u.id, u.username, u.created_at FROM users u WHERE u.id = $1 AND u.deleted_at IS NULL";
+const sessionUserSql = (sessionParameter = 2) =>
+  `SELECT u.id, u.username, u.created_at FROM users u JOIN sessions s ON s.user_id = u.id
     WHERE u.id = $1 AND s.id = $${sessionParameter} AND u.deleted_at IS NULL`;
 
 export async function findUserById(id: number, db: Queryable = getPool()): Promise<SignedInUser | null> {
-  const { rows } = await db.query<SignedInUser>({ name: "user-by-id", text: userByIdSql(), values: [id] });
+  const { rows } = await db.query<SignedInUser>({ name: "user-by-id", text: USER_BY_ID_SQL, values: [id] });
   return rows[0] ?? null;
 }
 
@@ -131,11 +131,14 @@ export async function findUserInSession(id: number, sessionId: string, db: Query
 }
 
 /**
- * A read that rides on the statement authenticating a request, so that a route whose answer is
- * one row the user may see costs no round trip of its own. Its SQL reads at most one row, with
- * $1 the signed-in user's id and $2 onwards its keys in order; the row comes back as JSON (a date
- * is its ISO text). It is read only with a user whose token holds: no row for an ended session or
- * a deleted user, whatever the keys name.
+ * Work that rides on the statement authenticating a request, so that a route whose work is one
+ * statement costs no round trip of its own. `sql` reads at most one row, which comes back as JSON
+ * (a date is its ISO text); `writes`, if any, are data-modifying CTEs run before it (PostgreSQL
+ * allows them only at the top of a statement). Both may read the signed-in user as the CTE `u`
+ * (its `id`), and take $1, the user's id, and $2 onwards, their keys in order. They run only
+ * with a user whose token holds (its session live, its user not deleted and still of the name the
+ * token was issued for): otherwise the lookup has no row, so a write reading FROM u writes nothing
+ * and the read reads nothing, whatever the keys name.
  */
 export interface UserRider<K extends readonly unknown[], R> {
   readonly name: string;
@@ -161,36 +164,50 @@ export type SignedInUserWith<R> = SignedInUser & { ridden: R | null };
 
 const parameterCount = (sql: string): number => Math.max(1, ...[...sql.matchAll(/\$(\d+)/g)].map((m) => Number(m[1])));
 
+// The user's lookup as the CTE `u`, the writes after it, and the read as a scalar subquery (NULL when no row).
+const rideSql = (lookup: string, sql: string, writes: string | undefined) =>
+  `WITH u AS (${lookup})${writes ? `, ${writes}` : ""}
+   SELECT u.id, u.username, u.created_at, (SELECT row_to_json(r) FROM (${sql}) r) AS ridden FROM u`;
+
 const riderNames = new Set<string>();
 
-export function defineUserRider<K extends readonly unknown[], R>(name: string, sql: string): UserRider<K, R> {
+export function defineUserRider<K extends readonly unknown[], R>(name: string, sql: string, writes?: string): UserRider<K, R> {
   // A statement's name stands for one text on a connection.
   if (riderNames.has(name)) throw new Error(`A user rider named "${name}" is already defined`);
   riderNames.add(name);
-  // A scalar subquery: NULL when no row; the rider's own parameters come before the session's id.
-  const ridden = `, (SELECT row_to_json(r) FROM (${sql}) r) AS ridden`;
+  // After the rider's own parameters: the name the token gives, then the session's id. The name is
+  // checked in the statement, not only by the caller, so that nothing is written for a token
+  // naming a user who no longer has that name.
+  const named = parameterCount(`${writes ?? ""} ${sql}`) + 1;
+  const nameHolds = ` AND lower(u.username) = lower($${named}::text)`;
   // Named: planned once per connection, as the lookups they extend.
   const statements = {
-    byId: { name: `user-by-id+${name}`, text: userByIdSql(ridden) },
-    bySession: { name: `session-user+${name}`, text: sessionUserSql(ridden, parameterCount(sql) + 1) },
+    byId: { name: `user-by-id+${name}`, text: rideSql(USER_BY_ID_SQL + nameHolds, sql, writes) },
+    bySession: { name: `session-user+${name}`, text: rideSql(sessionUserSql(named + 1) + nameHolds, sql, writes) },
   };
   return { name, with: (...keys) => ({ statements, keys }) };
 }
 
-/** findUserById, with a ride in the same statement. */
-export async function findUserByIdWith<R>(id: number, ride: Ride<R>, db: Queryable = getPool()): Promise<SignedInUserWith<R> | null> {
-  const { rows } = await db.query<SignedInUserWith<R>>({ ...ride.statements.byId, values: [id, ...ride.keys] });
-  return rows[0] ?? null;
-}
-
-/** findUserInSession, with a ride in the same statement. */
-export async function findUserInSessionWith<R>(
+/** findUserById, with a ride in the same statement, for the user still named `username`. */
+export async function findUserByIdWith<R>(
   id: number,
-  sessionId: string,
+  username: string,
   ride: Ride<R>,
   db: Queryable = getPool(),
 ): Promise<SignedInUserWith<R> | null> {
-  const { rows } = await db.query<SignedInUserWith<R>>({ ...ride.statements.bySession, values: [id, ...ride.keys, sessionId] });
+  const { rows } = await db.query<SignedInUserWith<R>>({ ...ride.statements.byId, values: [id, ...ride.keys, username] });
+  return rows[0] ?? null;
+}
+
+/** findUserInSession, with a ride in the same statement, for the user still named `username`. */
+export async function findUserInSessionWith<R>(
+  id: number,
+  sessionId: string,
+  username: string,
+  ride: Ride<R>,
+  db: Queryable = getPool(),
+): Promise<SignedInUserWith<R> | null> {
+  const { rows } = await db.query<SignedInUserWith<R>>({ ...ride.statements.bySession, values: [id, ...ride.keys, username, sessionId] });
   return rows[0] ?? null;
 }
 

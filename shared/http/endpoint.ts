@@ -29,6 +29,7 @@ type AnySchema = z.ZodType | undefined;
 type AnyHeaders = z.ZodObject | undefined;
 
 type Parsed<S> = S extends z.ZodType ? z.output<S> : undefined;
+type ParsedBody<B> = B extends Body ? z.output<B["schema"]> : undefined;
 
 /** What a handler receives: the request, its context, and its inputs already validated. */
 export interface EndpointInput<A extends Auth, P, Q, H, B, R = never> {
@@ -40,7 +41,7 @@ export interface EndpointInput<A extends Auth, P, Q, H, B, R = never> {
   path: Parsed<P>;
   query: Parsed<Q>;
   headers: Parsed<H>;
-  body: B extends Body ? z.output<B["schema"]> : undefined;
+  body: ParsedBody<B>;
 }
 
 interface Common<A extends Auth, P, Q, H, B, R> {
@@ -56,11 +57,12 @@ interface Common<A extends Auth, P, Q, H, B, R> {
   headers?: H;
   body?: B;
   /**
-   * A row the handler needs, read in the statement that authenticates the request (one round
-   * trip for both; shared/data/users.ts UserRider), keyed by the validated path and query; null
-   * when they name nothing the SQL could take, and the handler receives `found: null`. Only with auth.
+   * A row the handler needs, read (or written) in the statement that authenticates the request
+   * (one round trip for both; shared/data/users.ts UserRider), keyed by the validated path, query
+   * and body; null when they name nothing the SQL could take, and the handler receives `found:
+   * null`. Not asked when an input is invalid (its 422 follows authentication). Only with auth.
    */
-  lookup?: (inputs: { path: Parsed<P>; query: Parsed<Q> }) => Ride<R> | null;
+  lookup?: (inputs: { path: Parsed<P>; query: Parsed<Q>; body: ParsedBody<B> }) => Ride<R> | null;
   handler: (input: EndpointInput<A, P, Q, H, B, R>) => Promise<HttpResponseInit>;
 }
 
@@ -149,18 +151,25 @@ export function defineEndpoint<
 }
 
 // In the order the original answered in: who is asking, then the path, the query, the headers, the
-// body. The path and query are read first, for a lookup's keys, but their 422 comes after a 401.
+// body. The path and query (and the body, for a lookup) are read first, for a lookup's keys, but
+// their errors come after a 401.
 async function readInputs<A extends Auth, P, Q, H, B, R>(
   declaration: Common<A, P, Q, H, B, R>,
   request: HttpRequest,
   context: InvocationContext,
 ): Promise<EndpointInput<A, P, Q, H, B, R>> {
   const { auth, path, query, headers, body } = declaration as unknown as Declaration;
+  const readBody = async () => body && (body.media === "json" ? readJson(request, body.schema) : readForm(request, body.schema));
   const params = attempt(() => path && readParams(request, path));
   const search = attempt(() => query && readQuery(request, query));
+  const early = declaration.lookup && body ? await attemptAsync(readBody) : undefined;
   const ride =
-    declaration.lookup && params.ok && search.ok
-      ? declaration.lookup({ path: params.value as Parsed<P>, query: search.value as Parsed<Q> })
+    declaration.lookup && params.ok && search.ok && (early?.ok ?? true)
+      ? declaration.lookup({
+          path: params.value as Parsed<P>,
+          query: search.value as Parsed<Q>,
+          body: (early?.ok ? early.value : undefined) as ParsedBody<B>,
+        })
       : null;
   const signedIn =
     auth === "none" ? undefined : await authenticateWith(request, { allowQuery: auth === "bearer-or-query", log: context }, ride);
@@ -172,7 +181,7 @@ async function readInputs<A extends Auth, P, Q, H, B, R>(
     path: params.get(),
     query: search.get(),
     headers: headers && readHeaders(request, headers),
-    body: body && (body.media === "json" ? await readJson(request, body.schema) : await readForm(request, body.schema)),
+    body: early ? early.get() : await readBody(),
   };
   return input as EndpointInput<A, P, Q, H, B, R>;
 }
@@ -185,11 +194,24 @@ function attempt<T>(read: () => T): Attempt<T> {
     const value = read();
     return { ok: true, value, get: () => value };
   } catch (error) {
-    return {
-      ok: false,
-      get: () => {
-        throw error;
-      },
-    };
+    return failed(error);
   }
+}
+
+async function attemptAsync<T>(read: () => Promise<T>): Promise<Attempt<T>> {
+  try {
+    const value = await read();
+    return { ok: true, value, get: () => value };
+  } catch (error) {
+    return failed(error);
+  }
+}
+
+function failed<T>(error: unknown): Attempt<T> {
+  return {
+    ok: false,
+    get: () => {
+      throw error;
+    },
+  };
 }

@@ -5,6 +5,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 
+import { attachmentsCreate } from "../../functions/attachments-create";
 import { attachmentsDownload } from "../../functions/attachments-download";
 import { messagesInbox } from "../../functions/messages-inbox";
 import { messagesOutbox } from "../../functions/messages-outbox";
@@ -12,7 +13,7 @@ import { messagesSend } from "../../functions/messages-send";
 import { messagesUnreadCount } from "../../functions/messages-unread-count";
 import { usersMe } from "../../functions/users-me";
 import { issueAccessToken } from "../../shared/auth/tokens";
-import { attachmentForViewer } from "../../shared/data/attachments";
+import { attachmentForViewer, newUploadSlot } from "../../shared/data/attachments";
 import { getPool } from "../../shared/data/db";
 import { SESSION_USER_SQL } from "../../shared/data/users";
 import type { Handler } from "../../shared/http/http";
@@ -95,17 +96,29 @@ describe("the lookup's plan", () => {
     expect(plan).toMatch(/Index Scan using users_pkey on users/);
     expect(plan).not.toMatch(/Seq Scan|Sort/);
 
-    // With the download's viewer check riding on it: still one row by each key (the copies, a handful
-    // here, are the viewer check's own, unchanged by riding).
-    const ride = attachmentForViewer.with(1, "00000000-0000-4000-8000-000000000000");
-    const withRide = (
-      await pool.query<{ "QUERY PLAN": string }>(`EXPLAIN ${ride.statements.bySession.text}`, [reader.id, ...ride.keys, rows[0].id])
-    ).rows
-      .map((r) => r["QUERY PLAN"])
-      .join("\n");
-    expect(withRide).toMatch(/Index Scan using sessions_pkey on sessions/);
-    expect(withRide).toMatch(/Index Scan using users_pkey on users/);
-    expect(withRide).toMatch(/Index Scan using attachments_pkey on attachments/);
+    // With a ride: still one row by each key. A ride also holds the user to the token's name, so the
+    // user's row may come by either of its keys, the id or the lower-cased name.
+    const explain = async (text: string, keys: readonly unknown[]) =>
+      (await pool.query<{ "QUERY PLAN": string }>(`EXPLAIN ${text}`, [reader.id, ...keys, reader.username, rows[0].id])).rows
+        .map((r) => r["QUERY PLAN"])
+        .join("\n");
+    const USER_BY_KEY = /Index Scan using (users_pkey|users_username_\w+) on users/;
+    // The download's viewer check (the copies, a handful here, are the viewer check's own, unchanged by riding).
+    const download = attachmentForViewer.with(1, "00000000-0000-4000-8000-000000000000");
+    const withRead = await explain(download.statements.bySession.text, download.keys);
+    expect(withRead).toMatch(/Index Scan using sessions_pkey on sessions/);
+    expect(withRead).toMatch(USER_BY_KEY);
+    expect(withRead).toMatch(/Index Scan using attachments_pkey on attachments/);
+    expect(withRead).not.toMatch(/Seq Scan on (users|sessions|attachments)/);
+    // The upload slot: the counter's upsert and the insert read nothing but the user and session.
+    const slot = newUploadSlot(
+      { filename: "plan.txt", contentType: "text/plain", size: 1 },
+      { pendingMax: 10, pendingMaxBytes: 10, unattachedHours: 24 },
+    );
+    const withWrite = await explain(slot.statements.bySession.text, slot.keys);
+    expect(withWrite).toMatch(/Index Scan using sessions_pkey on sessions/);
+    expect(withWrite).toMatch(USER_BY_KEY);
+    expect(withWrite).not.toMatch(/Seq Scan|Sort/);
   });
 });
 
@@ -166,5 +179,21 @@ describe("an attachment's download", () => {
     // A message the user holds no copy of: the same one statement, which finds nothing.
     const stranger = await statementsOf(attachmentsDownload, { token: writer.token, params: { ...params, message_id: "999999" } }, 404);
     expect(stranger).toHaveLength(1);
+  });
+});
+
+describe("an upload slot", () => {
+  it("is one statement: the user, the session, the counter's place and the row, with or without a session", async () => {
+    const json = { filename: "trips.txt", content_type: "text/plain", size: 1 };
+    await statementsOf(attachmentsCreate, { method: "POST", token: reader.token, json }, 201);
+
+    const withSession = await statementsOf(attachmentsCreate, { method: "POST", token: reader.token, json }, 201);
+    expect(withSession).toHaveLength(1);
+    expect(withSession[0]).toMatch(/\bsessions\b[\s\S]*INSERT INTO attachment_pending_counts[\s\S]*INSERT INTO attachments\b/i);
+
+    const withoutSession = await statementsOf(attachmentsCreate, { method: "POST", token: issueAccessToken(reader), json }, 201);
+    expect(withoutSession).toHaveLength(1);
+    expect(withoutSession[0]).toMatch(/INSERT INTO attachments\b/i);
+    expect(withoutSession[0]).not.toMatch(/\bsessions\b/i);
   });
 });

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawnApp, type RunningApp } from "../../local/azure-identity/spawn-app";
 import { startAzureIdentityStack, type AzureIdentityStack } from "../../local/azure-identity/stack";
 import { RESOURCES } from "../../local/identity";
+import { withClient } from "../../shared/data/db";
 import { ERRORS } from "../../shared/domain/errors";
 import { registerOverHttp, type HttpUser } from "../support/api";
 import { requestSlot } from "../support/attachments";
@@ -79,5 +80,17 @@ describe("attachments signed through the managed identity", () => {
     expect(res.status).toBe(503);
     expect(res.body, broken.output.join("\n")).toEqual({ detail: ERRORS.storageUnavailable });
     expect(Date.now() - started).toBeLessThan(5_000);
+    // The slot is written with the authentication and taken back when signing fails: nothing of it stays.
+    const database = new URL(adminUrl);
+    database.pathname = `/${stack.database}`;
+    const left = await withClient(database.toString(), (client) =>
+      client.query(
+        `SELECT (SELECT count(*)::int FROM attachments WHERE owner_id = $1) AS rows,
+                (SELECT coalesce(sum(count), 0)::int FROM attachment_pending_counts WHERE owner_id = $1) AS places,
+                (SELECT count(*)::int FROM attachment_blob_deletions) AS queued`,
+        [bob.id],
+      ),
+    );
+    expect(left.rows).toEqual([{ rows: 0, places: 0, queued: 0 }]);
   });
 });

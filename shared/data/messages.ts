@@ -440,9 +440,10 @@ export function listQuery(userId: number, filters: ListFilters, page: Page): Sql
  * values. Named (prepared) statements skip planning the message view (a dozen subqueries a row) on
  * every request, and after five runs PostgreSQL keeps a generic plan when it costs about what the
  * custom ones did; that plan must then be right for every user and value. It is when each value
- * only selects a range of one index whose order is the page's: the user, the folder (always the
- * leading columns of folder_idx or unread_idx, or none and live_idx), before_id, the limit and
- * the byte bound; unread and read are constants in the text. A parameter limit is planned as a
+ * only selects a range of one index whose order is the page's: the user, the folder (the leading
+ * columns of folder_idx, or of unread_idx for unread copies; or no folder and live_idx, for every
+ * copy or the read ones), before_id, the limit and the byte bound; unread and read are constants
+ * in the text. A parameter limit is planned as a
  * tenth of the rows the conditions match, so where an average mailbox is large the generic plan
  * looks dearer than a page and PostgreSQL keeps planning each run: only the parse is saved then.
  *
@@ -454,7 +455,11 @@ export function listQuery(userId: number, filters: ListFilters, page: Page): Sql
  * from unread_idx and sorted them instead of the GiST index's page; and q (see SEARCH).
  */
 function mayRunGeneric(filters: ListFilters, page: Page): boolean {
-  const { folder: _folder, unread: _unread, ...others } = filters;
+  const { folder, unread, ...others } = filters;
+  // Across folders unread_idx is not in page order (folder is its second column): a generic plan
+  // read every unread copy of the user and sorted them, where a custom one walks live_idx, or takes
+  // unread_idx when this mailbox's unread copies are few.
+  if (unread === true && folder === undefined) return false;
   return searchWords(page.q) === undefined && Object.values(others).every((value) => value === undefined);
 }
 

@@ -56,8 +56,12 @@ beforeAll(async () => {
             'Older ' || g, 'body', NOT (g % 5 = 0 AND g % 10 <> 0)
        FROM generate_series(1, ${ROWS}) g`,
   );
+  // Read: the reader's are the only unread copies, as in the benchmark's mailboxes, where a generic
+  // plan of the unread across folders would read them all and sort (it estimates a user's unread
+  // copies as few).
   await pool.query(
-    `INSERT INTO messages (sender_id, recipient_id, title, body) SELECT 3, 4, 'Recent ' || g, 'body' FROM generate_series(1, ${RECENT}) g`,
+    `INSERT INTO messages (sender_id, recipient_id, title, body, is_read)
+     SELECT 3, 4, 'Recent ' || g, 'body', true FROM generate_series(1, ${RECENT}) g`,
   );
   // Some of the reader's mail archived, some in trash: every folder but trash leaves those out.
   await pool.query(`UPDATE message_copies SET folder = 'archive' WHERE user_id = $1 AND received AND message_id % 7 = 0`, [READER]);
@@ -107,6 +111,21 @@ async function preparedStatement(name: string) {
   return rows[0];
 }
 
+/** One page of rows read from `index` in its order: no sort, scan or bitmap, whatever the table holds. */
+function expectPageWalk(plan: PlanNode, index: string, generic: boolean): void {
+  const walk = walkOf(plan);
+  const text = JSON.stringify(plan, null, 1);
+  const scan = walk.find((n) => n["Index Name"] === index);
+  expect(scan, text).toBeDefined();
+  // A generic plan: the index condition holds the parameter, not the user's id.
+  if (generic) expect(scan?.["Index Cond"], text).toMatch(/\$1/);
+  expect(
+    walk.filter((n) => /Sort|Seq Scan|Bitmap/.test(n["Node Type"])),
+    text,
+  ).toEqual([]);
+  expect(scan!["Actual Rows"] * scan!["Actual Loops"], text).toBeLessThanOrEqual(PAGE + 1);
+}
+
 describe(`named list statements with ${ROWS} + ${RECENT} messages`, () => {
   const middle = Math.floor(ROWS / 2);
   const INBOX = "message_copies_folder_idx";
@@ -125,7 +144,6 @@ describe(`named list statements with ${ROWS} + ${RECENT} messages`, () => {
     ["outbox, before_id", WRITER, { folder: "sent" }, { ...page, before_id: middle }, INBOX, true],
     ["archive", READER, { folder: "archive" }, page, INBOX, true],
     ["every folder but trash", READER, {}, page, LIVE, false],
-    ["unread in every folder but trash", READER, { unread: true }, page, LIVE, false],
     ["read in every folder but trash", READER, { unread: false }, page, LIVE, false],
   ];
 
@@ -139,6 +157,8 @@ describe(`named list statements with ${ROWS} + ${RECENT} messages`, () => {
       { until: new Date() },
       { folder: "inbox", since: new Date() },
       { starred: true },
+      // unread_idx is in page order only under one folder (shared/data/messages.ts, mayRunGeneric).
+      { unread: true },
     ];
     for (const filters of unnamed) expect(preparedListQuery(READER, filters, page).name, JSON.stringify(filters)).toBeUndefined();
     expect(inboxQuery(READER, { ...page, q: "word" }).name).toBeUndefined();
@@ -161,19 +181,15 @@ describe(`named list statements with ${ROWS} + ${RECENT} messages`, () => {
       expect(statement, "prepared on this connection").toBeDefined();
       if (generic) expect(Number(statement.generic_plans), JSON.stringify(statement)).toBeGreaterThan(0);
 
-      const plan = await executedPlan(query as SqlQuery & { name: string });
-      const walk = walkOf(plan);
-      const text = JSON.stringify(plan, null, 1);
-      const scan = walk.find((n) => n["Index Name"] === index);
-      expect(scan, text).toBeDefined();
-      // A generic plan: the index condition holds the parameter, not the user's id.
-      if (generic) expect(scan?.["Index Cond"], text).toMatch(/\$1/);
-      expect(
-        walk.filter((n) => /Sort|Seq Scan|Bitmap/.test(n["Node Type"])),
-        text,
-      ).toEqual([]);
-      // One page of rows read from the index, however many copies the table holds.
-      expect(scan!["Actual Rows"] * scan!["Actual Loops"], text).toBeLessThanOrEqual(PAGE + 1);
+      expectPageWalk(await executedPlan(query as SqlQuery & { name: string }), index, generic);
+      // Whether PostgreSQL keeps a generic plan depends on its estimates for the data at hand (the
+      // benchmark's mailboxes got one where these did not): whichever it keeps must walk the page.
+      await client.query("SET plan_cache_mode = force_generic_plan");
+      try {
+        expectPageWalk(await executedPlan(query as SqlQuery & { name: string }), index, true);
+      } finally {
+        await client.query("RESET plan_cache_mode");
+      }
     },
   );
 });

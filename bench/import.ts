@@ -9,9 +9,9 @@
  *   BENCH_IMPORT_MESSAGES=1000000 BENCH_IMPORT_USERS=10000 BENCH_IMPORT_BATCH=2000
  */
 import { performance } from "node:perf_hooks";
-import { Pool, type Client } from "pg";
+import type { Client } from "pg";
 
-import { withClient } from "../shared/data/db";
+import { faultTolerantPool, withClient } from "../shared/data/db";
 import { migrate } from "../shared/data/migrate";
 import { ORIGINAL_SCHEMA } from "../test/support/original";
 import { openPostgresSource } from "../tools/import/postgres-source";
@@ -54,7 +54,7 @@ async function main(ADMIN_URL: string): Promise<void> {
 
     // Floor: the same rows, already inside the target's server and database, copied by SQL alone.
     const floorSeconds = await withClient(floorUrl, async (c) => {
-      const pool = new Pool({ connectionString: floorUrl, max: 1 });
+      const pool = faultTolerantPool({ connectionString: floorUrl, max: 1 });
       await migrate(pool);
       await pool.end();
       await fillOriginal(c);
@@ -68,7 +68,7 @@ async function main(ADMIN_URL: string): Promise<void> {
       return seconds(started);
     });
 
-    const pool = new Pool({ connectionString: targetUrl, max: 2 });
+    const pool = faultTolerantPool({ connectionString: targetUrl, max: 2 });
     try {
       await migrate(pool);
       const source = await openPostgresSource(sourceUrl);

@@ -14,8 +14,9 @@
  *   BENCH_DATABASE_URL=... to use your server instead of an embedded one.
  */
 import os from "node:os";
-import { Pool } from "pg";
+import type { Pool } from "pg";
 
+import { faultTolerantPool } from "../shared/data/db";
 import { migrate } from "../shared/data/migrate";
 import { MIGRATIONS } from "../shared/data/migrations";
 import { seedOldShapeMail } from "../test/support/old-shape-mail";
@@ -105,7 +106,7 @@ async function check(pool: Pool): Promise<string[]> {
 
 async function main(adminUrl: string): Promise<void> {
   const name = "bench_mail_migration";
-  const pool = new Pool({ connectionString: await createDatabase(adminUrl, name), max: 4 });
+  const pool = faultTolerantPool({ connectionString: await createDatabase(adminUrl, name), max: 4 });
   try {
     await migrate(
       pool,

@@ -21,8 +21,8 @@
  */
 import { randomBytes } from "node:crypto";
 import os from "node:os";
-import { Pool } from "pg";
 
+import { faultTolerantPool } from "../shared/data/db";
 import { LIFTED_LIMITS } from "../test/support/lifted-limits";
 import { withBenchDatabase } from "./database-server";
 import { summary } from "./stats";
@@ -53,7 +53,7 @@ const SENDER = "bench_user_3";
  * size, so a filter served by an index costs the same at 10k as at 1M.
  */
 async function decorate(url: string): Promise<void> {
-  const pool = new Pool({ connectionString: url, max: 1 });
+  const pool = faultTolerantPool({ connectionString: url, max: 1 });
   try {
     await pool.query("UPDATE message_copies SET is_starred = true WHERE user_id = 1 AND message_id % 50 = 0");
     await pool.query("UPDATE message_copies SET folder = 'archive' WHERE user_id = 1 AND message_id % 35 = 0");
@@ -69,7 +69,7 @@ async function decorate(url: string): Promise<void> {
 
 /** The `timestamp` of the message at this fraction of the ids, as ISO 8601 (the since/until filters). */
 async function instantAt(url: string, fraction: number): Promise<string> {
-  const pool = new Pool({ connectionString: url, max: 1 });
+  const pool = faultTolerantPool({ connectionString: url, max: 1 });
   try {
     const { rows } = await pool.query<{ t: Date }>(
       `SELECT "timestamp" AS t FROM messages WHERE id >= (SELECT $1::float8 * max(id) FROM messages) ORDER BY id LIMIT 1`,

@@ -6,8 +6,9 @@
  * Written in the old shape, so migration 12's triggers give each message its two copies.
  */
 import bcrypt from "bcryptjs";
-import { Client, Pool } from "pg";
+import { Client } from "pg";
 
+import { faultTolerantPool } from "../../shared/data/db";
 import { migrate } from "../../shared/data/migrate";
 
 export const BENCH_PASSWORD = "benchmark-password";
@@ -34,7 +35,7 @@ export async function dropDatabase(adminUrl: string, name: string): Promise<void
 }
 
 export async function seed(url: string, messages: number, bcryptCost: number): Promise<void> {
-  const pool = new Pool({ connectionString: url, max: 1 });
+  const pool = faultTolerantPool({ connectionString: url, max: 1 });
   await migrate(pool);
   const client = await pool.connect();
   try {

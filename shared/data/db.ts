@@ -31,20 +31,26 @@ export function poolConfig(config: DatabaseConfig): PoolConfig {
   };
 }
 
+/**
+ * A pool whose clients' faults cannot end the process: every pool of this code base (the
+ * instance's, and the benchmarks' own) is made with it.
+ */
+export function faultTolerantPool(config: PoolConfig): Pool {
+  const created = new Pool(config);
+  // An idle client that dies (server restart, network blip, its database dropped) is dropped
+  // by the pool, which reports it here; unheard, the report would crash the worker.
+  created.on("error", (error) => console.warn(`idle database client failed: ${error.message}`));
+  // The pool listens to a client only while it is idle. One checked out (a transaction,
+  // a pool.query in flight) whose backend is terminated emits 'error' with no listener,
+  // which kills the process; so every client gets one listener for its whole life. The
+  // query that fails hands the fault to its caller (a 503), and the pool drops the client.
+  created.on("connect", (client) => client.on("error", ignoreClientError));
+  return created;
+}
+
 /** The one pool of this instance. */
 export function getPool(config: DatabaseConfig = getConfig()): Pool {
-  if (!pool) {
-    const created = new Pool(poolConfig(config));
-    // An idle client that dies (server restart, network blip) is dropped by the pool, which
-    // reports it here; unheard, the report would crash the worker.
-    created.on("error", (error) => console.warn(`idle database client failed: ${error.message}`));
-    // The pool listens to a client only while it is idle. One checked out (a transaction,
-    // a pool.query in flight) whose backend is terminated emits 'error' with no listener,
-    // which kills the process; so every client gets one listener for its whole life. The
-    // query that fails hands the fault to its caller (a 503), and the pool drops the client.
-    created.on("connect", (client) => client.on("error", ignoreClientError));
-    pool = created;
-  }
+  pool ??= faultTolerantPool(poolConfig(config));
   return pool;
 }
 

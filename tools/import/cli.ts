@@ -7,10 +7,9 @@
  */
 import { writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
-import { Pool } from "pg";
 
 import { parseDatabaseConfig } from "../../shared/config/config";
-import { poolConfig } from "../../shared/data/db";
+import { faultTolerantPool, poolConfig } from "../../shared/data/db";
 import { expectedSchemaVersion, migrate, schemaVersion } from "../../shared/data/migrate";
 import { openFilesSource } from "./files-source";
 import type { OriginalSource } from "./original";
@@ -98,13 +97,12 @@ async function main(): Promise<void> {
   if (process.argv.includes("--help")) return console.log(USAGE);
   const options = parseCli(process.argv.slice(2));
   const config = parseDatabaseConfig(process.env);
-  const pool = new Pool({
+  const pool = faultTolerantPool({
     ...poolConfig(config),
     max: 2,
     statement_timeout: IMPORT_STATEMENT_TIMEOUT_MS,
     query_timeout: IMPORT_STATEMENT_TIMEOUT_MS + 1_000,
   });
-  pool.on("error", (error) => console.warn(`idle database client failed: ${error.message}`));
   let source: OriginalSource | undefined;
   try {
     if (options.dryRun) {

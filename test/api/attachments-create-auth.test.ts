@@ -6,7 +6,6 @@
  * queued for deletion. Signing with the account key needs no storage service, so no azurite here
  * (the URL's use: attachments.test.ts).
  */
-import jwt from "jsonwebtoken";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 
 import { attachmentsCreate } from "../../functions/attachments-create";
@@ -18,9 +17,9 @@ import { StorageUnavailableError } from "../../shared/storage/errors";
 import { useKeySignedStorage } from "../support/attachments";
 import { useTestDatabase, type TestDatabase } from "../support/database";
 import { call, type CallResult } from "../support/http";
+import { expectTokenRefused, sessionIdOf, signToken } from "../support/tokens";
 import { newUser, type TestUser } from "../support/users";
 
-const SECRET = process.env.SECRET_KEY as string;
 const ABSENT = "00000000-0000-4000-8000-000000000000";
 const LIMITS = { ATTACHMENT_MAX_BYTES: "1000", ATTACHMENT_PENDING_MAX: "2", ATTACHMENT_PENDING_MAX_BYTES: "1500" };
 
@@ -51,8 +50,6 @@ const file = (size = 1) => ({ filename: "notes.txt", content_type: "text/plain",
 const requestSlot = (token: string | undefined, json: unknown = file()): Promise<CallResult> =>
   call(attachmentsCreate, { method: "POST", token, json });
 
-const sign = (claims: object) => jwt.sign(claims, SECRET, { algorithm: "HS256" });
-const sessionIdOf = (token: string) => (jwt.decode(token) as { sid: string }).sid;
 const inTenMinutes = () => Math.floor(Date.now() / 1000) + 600;
 
 /** Everything a slot writes, for every user: the rows, the counters' places and bytes, the queued blob deletions. */
@@ -73,19 +70,12 @@ function expectSlot(res: CallResult): string {
   return id;
 }
 
-function expectRefused(res: CallResult): void {
-  expect(res.status, res.text).toBe(401);
-  expect(res.body).toEqual({ detail: ERRORS.badCredentials });
-  expect(res.headers.get("www-authenticate")).toBe("Bearer");
-  expect(res.logs.filter((line) => line.includes('"security_event":"token_rejected"'))).toHaveLength(1);
-}
-
 describe("POST /attachments: the slot is written by the statement that authenticates", () => {
   it("writes a slot with a session's token, one without a session (issued before sessions) and one with `sub` alone", async () => {
     for (const token of [
       (user: TestUser) => user.token,
-      (user: TestUser) => sign({ sub: user.username, uid: user.id, exp: inTenMinutes() }),
-      (user: TestUser) => sign({ sub: user.username, exp: inTenMinutes() }),
+      (user: TestUser) => signToken({ sub: user.username, uid: user.id, exp: inTenMinutes() }),
+      (user: TestUser) => signToken({ sub: user.username, exp: inTenMinutes() }),
     ]) {
       const user = await newUser("slot_ok");
       const id = expectSlot(await requestSlot(token(user), file(7)));
@@ -101,15 +91,16 @@ describe("POST /attachments: the slot is written by the statement that authentic
     {
       name: "expired",
       token: async (victim) =>
-        sign({ sub: victim.username, uid: victim.id, sid: sessionIdOf(victim.token), exp: Math.floor(Date.now() / 1000) - 10 }),
+        signToken({ sub: victim.username, uid: victim.id, sid: sessionIdOf(victim.token), exp: Math.floor(Date.now() / 1000) - 10 }),
     },
     {
       name: "sub naming another user than uid",
-      token: async (victim, other) => sign({ sub: other.username, uid: victim.id, sid: sessionIdOf(victim.token), exp: inTenMinutes() }),
+      token: async (victim, other) =>
+        signToken({ sub: other.username, uid: victim.id, sid: sessionIdOf(victim.token), exp: inTenMinutes() }),
     },
     {
       name: "sub naming another user than uid, without a session",
-      token: async (victim, other) => sign({ sub: other.username, uid: victim.id, exp: inTenMinutes() }),
+      token: async (victim, other) => signToken({ sub: other.username, uid: victim.id, exp: inTenMinutes() }),
     },
     {
       name: "ended session",
@@ -120,11 +111,12 @@ describe("POST /attachments: the slot is written by the statement that authentic
     },
     {
       name: "a session of another user",
-      token: async (victim, other) => sign({ sub: victim.username, uid: victim.id, sid: sessionIdOf(other.token), exp: inTenMinutes() }),
+      token: async (victim, other) =>
+        signToken({ sub: victim.username, uid: victim.id, sid: sessionIdOf(other.token), exp: inTenMinutes() }),
     },
     {
       name: "a session that never was",
-      token: async (victim) => sign({ sub: victim.username, uid: victim.id, sid: ABSENT, exp: inTenMinutes() }),
+      token: async (victim) => signToken({ sub: victim.username, uid: victim.id, sid: ABSENT, exp: inTenMinutes() }),
     },
     {
       name: "deleted user",
@@ -137,14 +129,14 @@ describe("POST /attachments: the slot is written by the statement that authentic
       name: "deleted user, token without a session",
       token: async (victim) => {
         await getPool().query("UPDATE users SET deleted_at = now() WHERE id = $1", [victim.id]);
-        return sign({ sub: victim.username, uid: victim.id, exp: inTenMinutes() });
+        return signToken({ sub: victim.username, uid: victim.id, exp: inTenMinutes() });
       },
     },
     {
       name: "deleted user, `sub` alone",
       token: async (victim) => {
         await getPool().query("UPDATE users SET deleted_at = now() WHERE id = $1", [victim.id]);
-        return sign({ sub: victim.username, exp: inTenMinutes() });
+        return signToken({ sub: victim.username, exp: inTenMinutes() });
       },
     },
     {
@@ -163,9 +155,9 @@ describe("POST /attachments: the slot is written by the statement that authentic
     expectSlot(await requestSlot(other.token));
     const token = await refusal.token(victim, other);
     const before = await written();
-    expectRefused(await requestSlot(token));
+    expectTokenRefused(await requestSlot(token));
     // A body that is not valid too: still the 401.
-    expectRefused(await requestSlot(token, { filename: "", content_type: "text", size: -1 }));
+    expectTokenRefused(await requestSlot(token, { filename: "", content_type: "text", size: -1 }));
     expect(await written()).toEqual(before);
   });
 

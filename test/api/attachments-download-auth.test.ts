@@ -5,7 +5,6 @@
  * reach SQL. Signing with the account key needs no storage service, so no azurite here (the
  * redirect's bytes: attachments-send.test.ts).
  */
-import jwt from "jsonwebtoken";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { attachmentsDownload } from "../../functions/attachments-download";
@@ -16,9 +15,9 @@ import { ERRORS } from "../../shared/domain/errors";
 import { useKeySignedStorage } from "../support/attachments";
 import { useTestDatabase, type TestDatabase } from "../support/database";
 import { call, type CallResult } from "../support/http";
+import { expectTokenRefused, sessionIdOf, signToken } from "../support/tokens";
 import { newUser, type TestUser } from "../support/users";
 
-const SECRET = process.env.SECRET_KEY as string;
 const ABSENT = "00000000-0000-4000-8000-000000000000";
 
 let db: TestDatabase;
@@ -61,19 +60,9 @@ async function sharedFile(): Promise<Shared> {
 const download = (token: string | undefined, messageId: number | string, attachmentId: string): Promise<CallResult> =>
   call(attachmentsDownload, { token, params: { message_id: String(messageId), attachment_id: attachmentId } });
 
-const sign = (claims: object) => jwt.sign(claims, SECRET, { algorithm: "HS256" });
-const sessionIdOf = (token: string) => (jwt.decode(token) as { sid: string }).sid;
-
 function expectRedirectTo(res: CallResult, file: Shared): void {
   expect(res.status, res.text).toBe(302);
   expect(new URL(res.headers.get("location")!).pathname).toBe(`/devstoreaccount1/attachments/${file.blobName}`);
-}
-
-function expectRefused(res: CallResult): void {
-  expect(res.status, res.text).toBe(401);
-  expect(res.body).toEqual({ detail: ERRORS.badCredentials });
-  expect(res.headers.get("www-authenticate")).toBe("Bearer");
-  expect(res.logs.filter((line) => line.includes('"security_event":"token_rejected"'))).toHaveLength(1);
 }
 
 describe("GET /messages/{message_id}/attachments/{attachment_id}: who may download", () => {
@@ -83,7 +72,7 @@ describe("GET /messages/{message_id}/attachments/{attachment_id}: who may downlo
     for (const user of [file.sender, file.recipient]) {
       expectRedirectTo(await download(user.token, file.messageId, file.attachmentId), file);
       expectRedirectTo(await download(issueAccessToken(user), file.messageId, file.attachmentId), file);
-      expectRedirectTo(await download(sign({ sub: user.username, exp: now + 600 }), file.messageId, file.attachmentId), file);
+      expectRedirectTo(await download(signToken({ sub: user.username, exp: now + 600 }), file.messageId, file.attachmentId), file);
     }
   });
 
@@ -91,7 +80,7 @@ describe("GET /messages/{message_id}/attachments/{attachment_id}: who may downlo
     const file = await sharedFile();
     const stranger = await newUser("dl_stranger");
     const now = Math.floor(Date.now() / 1000);
-    for (const token of [stranger.token, issueAccessToken(stranger), sign({ sub: stranger.username, exp: now + 600 })]) {
+    for (const token of [stranger.token, issueAccessToken(stranger), signToken({ sub: stranger.username, exp: now + 600 })]) {
       const res = await download(token, file.messageId, file.attachmentId);
       expect(res.status).toBe(404);
       expect(res.body).toEqual({ detail: ERRORS.attachmentNotFound });
@@ -114,7 +103,7 @@ describe("GET /messages/{message_id}/attachments/{attachment_id}: who may downlo
     const file = await sharedFile();
     for (const messageId of ["abc", "99999999999999999999"])
       expect((await download(file.recipient.token, messageId, file.attachmentId)).status).toBe(422);
-    expectRefused(await download("garbage", "abc", file.attachmentId));
+    expectTokenRefused(await download("garbage", "abc", file.attachmentId));
     const none = await download(undefined, "abc", file.attachmentId);
     expect(none.status).toBe(401);
     expect(none.body).toEqual({ detail: ERRORS.notAuthenticated });
@@ -127,12 +116,12 @@ describe("GET /messages/{message_id}/attachments/{attachment_id}: who may downlo
       {
         name: "expired",
         token: async ({ recipient }) =>
-          sign({ sub: recipient.username, uid: recipient.id, sid: sessionIdOf(recipient.token), exp: now - 10 }),
+          signToken({ sub: recipient.username, uid: recipient.id, sid: sessionIdOf(recipient.token), exp: now - 10 }),
       },
       {
         name: "sub and uid disagree",
         token: async ({ recipient, sender }) =>
-          sign({ sub: sender.username, uid: recipient.id, sid: sessionIdOf(recipient.token), exp: now + 600 }),
+          signToken({ sub: sender.username, uid: recipient.id, sid: sessionIdOf(recipient.token), exp: now + 600 }),
       },
       {
         name: "ended session",
@@ -143,7 +132,7 @@ describe("GET /messages/{message_id}/attachments/{attachment_id}: who may downlo
       },
       {
         name: "a session that never was",
-        token: async ({ recipient }) => sign({ sub: recipient.username, uid: recipient.id, sid: ABSENT, exp: now + 600 }),
+        token: async ({ recipient }) => signToken({ sub: recipient.username, uid: recipient.id, sid: ABSENT, exp: now + 600 }),
       },
       {
         name: "deleted user",
@@ -164,7 +153,7 @@ describe("GET /messages/{message_id}/attachments/{attachment_id}: who may downlo
         name: "deleted user, `sub` alone",
         token: async ({ recipient }) => {
           await getPool().query("UPDATE users SET deleted_at = now() WHERE id = $1", [recipient.id]);
-          return sign({ sub: recipient.username, exp: now + 600 });
+          return signToken({ sub: recipient.username, exp: now + 600 });
         },
       },
       {
@@ -187,7 +176,7 @@ describe("GET /messages/{message_id}/attachments/{attachment_id}: who may downlo
         [2_147_483_648, file.attachmentId],
       ] as const) {
         const res = await download(token, messageId, attachmentId);
-        expectRefused(res);
+        expectTokenRefused(res);
         answers.push({ status: res.status, text: res.text, challenge: res.headers.get("www-authenticate") });
       }
       expect(new Set(answers.map((a) => JSON.stringify(a))).size, refusal.name).toBe(1);

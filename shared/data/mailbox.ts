@@ -18,7 +18,7 @@ import { LOCKED_COPY, lockedCopies, receivedOf, type CopyKind } from "./copies";
 import { getPool, inTransaction, prepared, type Queryable } from "./db";
 import { logEvents } from "./event-log";
 import { FROM_COPIES, MESSAGE_COLUMNS, toMessage, type MessageRow } from "./message-view";
-import { countUnread, withinBytes } from "./messages";
+import { countUnread, pageSql } from "./messages";
 
 /**
  * The copy a message id names for this user: the received one when they have both (a note to
@@ -74,14 +74,13 @@ export async function listThread(messageId: number, userId: number, page: Thread
   // texts, with and without the cursor, so each is a range of that index on a generic plan too
   // (a "$3 IS NULL OR" condition could not bound the index scan without $3's value).
   const after = page.after_id === undefined ? "" : "AND c.message_id > $5::bigint";
-  const text = withinBytes(
-    MESSAGE_COLUMNS,
-    "c.message_id",
+  const text = pageSql(
     `${FROM_COPIES}
       WHERE c.user_id = $2 AND c.thread_id = $1 ${after}
-        AND (c.received OR NOT EXISTS (SELECT 1 FROM message_copies y WHERE y.user_id = c.user_id AND y.message_id = c.message_id AND y.received))
-      ORDER BY c.message_id LIMIT $3`,
-    4,
+        AND (c.received OR NOT EXISTS (SELECT 1 FROM message_copies y WHERE y.user_id = c.user_id AND y.message_id = c.message_id AND y.received))`,
+    { key: "c.message_id" },
+    { param: "$3", rows: page.limit },
+    "$4",
   );
   const values = [threadId, userId, page.limit, page.maxBytes, ...(page.after_id === undefined ? [] : [page.after_id])];
   const { rows } = await getPool().query<MessageRow>(prepared("thread", text, values));

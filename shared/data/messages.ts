@@ -25,7 +25,7 @@ export { FROM_COPIES, MESSAGE_COLUMNS, toMessage, type MessageRow } from "./mess
 export interface Page {
   limit: number;
   before_id?: number;
-  /** Stop before the title and body bytes of the rows already taken reach this (see withinBytes). */
+  /** Stop before the title and body bytes of the rows already taken reach this (see pageSql). */
   maxBytes?: number;
   /** Words that must all appear in the title or body (case and accents ignored). */
   q?: string;
@@ -39,25 +39,46 @@ const searchWords = (q: string | undefined) => q?.trim() || undefined;
 const SEARCH = (n: number) =>
   `(mail_search_query($${n}) = ''::tsquery OR mail_search_document(m.title, m.body) @@ mail_search_query($${n}))`;
 
-/**
- * A page query cut short in the database once the title and body bytes of the rows before a row
- * reach `maxBytes`: a running sum over the page's own order (the index order, so no sort), read
- * from the stored lengths without detoasting the text. A message's JSON is never shorter than its
- * text bytes, so every row the answer can hold is kept, plus at most one past it, and a mailbox of
- * huge messages costs the bound, not a thousand of them in memory. `$n` is maxBytes.
- */
-export function withinBytes(select: string, order: string, rest: string, n: number): string {
-  const size = "octet_length(m.title) + octet_length(m.body)";
-  return `SELECT ${MESSAGE_FIELDS} FROM (
-      SELECT ${select}, sum(${size}) OVER (ORDER BY ${order} ROWS UNBOUNDED PRECEDING) - (${size}) AS bytes_before
-      ${rest}) page
-    WHERE bytes_before < $${n}`;
+/** The order a page's rows come in: an index's order (so no sort), ascending or descending. */
+export interface PageOrder {
+  key: string;
+  descending?: boolean;
 }
 
-/** The query, bounded in bytes when the page asks for it; `$n` is the next free parameter. */
-function bounded(page: Page, order: string, rest: string, values: unknown[]): SqlQuery {
-  if (page.maxBytes === undefined) return { text: `SELECT ${MESSAGE_COLUMNS} ${rest}`, values };
-  return { text: withinBytes(MESSAGE_COLUMNS, order, rest, values.length + 1), values: [...values, page.maxBytes] };
+/**
+ * The rows a page's plan is made for: its size rounded up to a power of ten, written into the
+ * statement. A generic plan (made once for a named statement, without the parameters' values)
+ * takes a parameter LIMIT for a tenth of the rows under it: over a user's whole mailbox that made
+ * a page of a large mailbox look dearer than planning it with its values, and PostgreSQL planned
+ * every page again (about as long as running it). Under this bound a tenth is at most the page
+ * size, so the generic plan never looks dearer than a custom one, whatever the mailbox holds.
+ */
+export function plannedPageRows(limit: number): number {
+  let rows = 1;
+  while (rows < limit) rows *= 10;
+  return rows;
+}
+
+/**
+ * A page of messages: the rows of `from` (FROM ... WHERE ...) in `order`, at most `limit` ($n and
+ * its value), each as MESSAGE_COLUMNS. With `maxBytes` ($n), cut short in the database once the
+ * title and body bytes of the rows before a row reach it: a running sum over the page's own order,
+ * read from the stored lengths without detoasting the text. A message's JSON is never shorter than
+ * its text bytes, so every row the answer can hold is kept, plus at most one past it, and a mailbox
+ * of huge messages costs the bound, not a thousand of them in memory. The rows are read under a
+ * constant LIMIT (plannedPageRows) and cut to the page size above it, before the byte bound: the
+ * executor stops reading at the page size either way.
+ */
+export function pageSql(from: string, order: PageOrder, limit: { param: string; rows: number }, maxBytes?: string): string {
+  const direction = order.descending ? " DESC" : "";
+  const size = "octet_length(m.title) + octet_length(m.body)";
+  const rows = `SELECT ${MESSAGE_COLUMNS}, ${order.key} AS page_key, ${size} AS page_size
+      ${from} ORDER BY ${order.key}${direction} LIMIT ${plannedPageRows(limit.rows)}`;
+  if (maxBytes === undefined) return `SELECT ${MESSAGE_FIELDS} FROM (${rows}) v LIMIT ${limit.param}`;
+  return `SELECT ${MESSAGE_FIELDS} FROM (
+      SELECT v.*, sum(v.page_size) OVER (ORDER BY v.page_key${direction} ROWS UNBOUNDED PRECEDING) - v.page_size AS bytes_before
+        FROM (${rows}) v LIMIT ${limit.param}) page
+    WHERE bytes_before < ${maxBytes}`;
 }
 
 // Both counter reads are named: primary-key lookups, planned once per connection.
@@ -422,17 +443,18 @@ export function listQuery(userId: number, filters: ListFilters, page: Page): Sql
   if (filters.since !== undefined) where.push(`c."timestamp" >= ${param(filters.since)}`);
   if (filters.until !== undefined) where.push(`c."timestamp" <= ${param(filters.until)}`);
   if (filters.has_attachments !== undefined) where.push(filters.has_attachments ? "c.has_attachments" : "NOT c.has_attachments");
-  let order = "c.message_id::bigint DESC";
+  let order: PageOrder = { key: "c.message_id::bigint", descending: true };
   if (filters.since !== undefined || filters.until !== undefined) {
     // before_id may lie beyond int4 (a cursor is any positive integer): every id is below it then.
     const highest = param(page.before_id === undefined ? MAX_MESSAGE_ID : Math.min(page.before_id - 1, MAX_MESSAGE_ID));
     where.push(`c.message_id <= ${highest}::int`);
-    order = `c.message_id <-> ${highest}::int`;
+    order = { key: `c.message_id <-> ${highest}::int` };
   } else if (page.before_id !== undefined) where.push(`c.message_id::bigint < ${param(page.before_id)}`);
   const q = searchWords(page.q);
   if (q) where.push(SEARCH(values.push(q)));
-  const limit = param(page.limit);
-  return bounded(page, order, `${FROM_COPIES} WHERE ${where.join(" AND ")} ORDER BY ${order} LIMIT ${limit}`, values);
+  const limit = { param: param(page.limit), rows: page.limit };
+  const maxBytes = page.maxBytes === undefined ? undefined : param(page.maxBytes);
+  return { text: pageSql(`${FROM_COPIES} WHERE ${where.join(" AND ")}`, order, limit, maxBytes), values };
 }
 
 /**

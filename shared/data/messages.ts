@@ -465,9 +465,8 @@ export function listQuery(userId: number, filters: ListFilters, page: Page): Sql
  * only selects a range of one index whose order is the page's: the user, the folder (the leading
  * columns of folder_idx, or of unread_idx for unread copies; or no folder and live_idx, for every
  * copy or the read ones), before_id, the limit and the byte bound; unread and read are constants
- * in the text. A parameter limit is planned as a tenth of the rows the conditions match, so where
- * an average mailbox is large the generic plan looks dearer than a page and PostgreSQL keeps
- * planning each run: only the parse is saved then.
+ * in the text. The page's rows are planned under a constant bound (plannedPageRows), so the
+ * generic plan never looks dearer than a custom one, whatever the mailboxes hold.
  *
  * The others stay unnamed, planned with their values each time: from, whose best plan depends on
  * how rare the sender is in this mailbox (from_idx, or the folder's index filtered by sender); to,

@@ -53,7 +53,7 @@ export interface PageOrder {
  * every page again (about as long as running it). Under this bound a tenth is at most the page
  * size, so the generic plan never looks dearer than a custom one, whatever the mailbox holds.
  */
-export function plannedPageRows(limit: number): number {
+function plannedPageRows(limit: number): number {
   let rows = 1;
   while (rows < limit) rows *= 10;
   return rows;

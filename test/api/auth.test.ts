@@ -8,6 +8,7 @@ import { usersList } from "../../functions/users-list";
 import { getPool } from "../../shared/data/db";
 import { useTestDatabase, type TestDatabase } from "../support/database";
 import { call } from "../support/http";
+import { signToken } from "../support/tokens";
 import { newUser } from "../support/users";
 
 const SECRET = process.env.SECRET_KEY as string;
@@ -196,12 +197,12 @@ describe("bearer tokens", () => {
     const none = `${Buffer.from(JSON.stringify({ alg: "none", typ: "JWT" })).toString("base64url")}.${p}.`;
     const bad = [
       "garbage",
-      jwt.sign({ ...claims, exp: now - 10 }, SECRET, { algorithm: "HS256" }), // expired
+      signToken({ ...claims, exp: now - 10 }), // expired
       tampered,
       none,
       jwt.sign({ ...claims, exp: now + 600 }, SECRET, { algorithm: "HS512" }), // wrong algorithm
       jwt.sign({ ...claims, exp: now + 600 }, "another-secret-of-sufficient-length-123456", { algorithm: "HS256" }),
-      jwt.sign({ ...claims, exp: now + 600, sub: "someone_else" }, SECRET, { algorithm: "HS256" }), // sub and uid disagree
+      signToken({ ...claims, exp: now + 600, sub: "someone_else" }), // sub and uid disagree
     ];
     for (const token of bad) {
       const res = await probe({ authorization: `Bearer ${token}` });
@@ -214,7 +215,7 @@ describe("bearer tokens", () => {
 
   it("accepts a token of the original service (sub only)", async () => {
     const user = await newUser("original");
-    const token = jwt.sign({ sub: user.username, exp: Math.floor(Date.now() / 1000) + 600 }, SECRET, { algorithm: "HS256" });
+    const token = signToken({ sub: user.username, exp: Math.floor(Date.now() / 1000) + 600 });
     expect((await probe({ authorization: `Bearer ${token}` })).status).toBe(200);
   });
 

@@ -1,5 +1,4 @@
 /** GET /ws/ and pushes at the handler level: what happens when Web PubSub is missing or down. */
-import jwt from "jsonwebtoken";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { messagesSend } from "../../functions/messages-send";
@@ -8,6 +7,7 @@ import { resetConfig } from "../../shared/config/config";
 import { resetRealtimeClient } from "../../shared/realtime/realtime";
 import { useTestDatabase, type TestDatabase } from "../support/database";
 import { call } from "../support/http";
+import { signToken } from "../support/tokens";
 import { newUser } from "../support/users";
 
 let db: TestDatabase;
@@ -52,9 +52,7 @@ describe("GET /ws/", () => {
     useWebPubSub(UNREACHABLE);
     const user = await newUser("expiring");
     const now = Math.floor(Date.now() / 1000);
-    const shortLived = jwt.sign({ sub: user.username, uid: user.id, iat: now, exp: now + 30 }, process.env.SECRET_KEY as string, {
-      algorithm: "HS256",
-    });
+    const shortLived = signToken({ sub: user.username, uid: user.id, iat: now, exp: now + 30 });
     const res = await call(wsNegotiate, { token: shortLived });
     expect(res.status).toBe(401);
     expect(res.body).toEqual({ detail: "Could not validate credentials" });

@@ -2,7 +2,6 @@
  * PUT /users/me/password: the current password is checked and counted as a login; the new one
  * follows the registration rules; every other session ends, the caller's goes on with a new pair.
  */
-import jwt from "jsonwebtoken";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { messagesUnreadCount } from "../../functions/messages-unread-count";
@@ -13,6 +12,7 @@ import { SETTINGS } from "../../shared/config/settings";
 import { getPool } from "../../shared/data/db";
 import { useTestDatabase, type TestDatabase } from "../support/database";
 import { call } from "../support/http";
+import { sessionIdOf, signToken } from "../support/tokens";
 import { newUser, type TestUser } from "../support/users";
 
 const FAILURES_PER_USER_ADDRESS = 3;
@@ -49,7 +49,6 @@ const refresh = (refreshToken: string) =>
     body: new URLSearchParams({ grant_type: "refresh_token", refresh_token: refreshToken }).toString(),
   });
 const probe = (token: string) => call(messagesUnreadCount, { token });
-const sidOf = (token: string) => (jwt.decode(token) as { sid: string }).sid;
 const NEW_PASSWORD = "a brand new passphrase";
 
 describe("PUT /users/me/password", () => {
@@ -61,7 +60,7 @@ describe("PUT /users/me/password", () => {
     expect(res.status).toBe(200);
     const pair = res.body as Pair;
     expect(pair).toMatchObject({ token_type: "bearer", expires_in: expect.any(Number), refresh_token: expect.any(String) });
-    expect(sidOf(pair.access_token)).toBe(sidOf(mine.access_token));
+    expect(sessionIdOf(pair.access_token)).toBe(sessionIdOf(mine.access_token));
     // The caller's session goes on, with its earlier refresh token spent.
     expect((await probe(pair.access_token)).status).toBe(200);
     expect((await probe(mine.access_token)).status).toBe(200);
@@ -120,13 +119,11 @@ describe("PUT /users/me/password", () => {
   it("starts a session for a caller whose token had none (issued before sessions), and ends every other", async () => {
     const user = await newUser("pwlegacy");
     const now = Math.floor(Date.now() / 1000);
-    const legacy = jwt.sign({ sub: user.username, uid: user.id, iat: now, exp: now + 600 }, process.env.SECRET_KEY as string, {
-      algorithm: "HS256",
-    });
+    const legacy = signToken({ sub: user.username, uid: user.id, iat: now, exp: now + 600 });
     const res = await change(legacy, { current_password: user.password, new_password: NEW_PASSWORD });
     expect(res.status).toBe(200);
     const pair = res.body as Pair;
-    expect(sidOf(pair.access_token)).toMatch(/^[0-9a-f-]{36}$/);
+    expect(sessionIdOf(pair.access_token)).toMatch(/^[0-9a-f-]{36}$/);
     expect((await probe(pair.access_token)).status).toBe(200);
     expect((await probe(user.token)).status).toBe(401);
   });

@@ -17,6 +17,7 @@ import { usersMeSessionsList } from "../../functions/users-me-sessions-list";
 import { getPool } from "../../shared/data/db";
 import { useTestDatabase, type TestDatabase } from "../support/database";
 import { call, type CallResult } from "../support/http";
+import { sessionIdOf, signToken } from "../support/tokens";
 import { newUser, type TestUser } from "../support/users";
 
 const SECRET = process.env.SECRET_KEY as string;
@@ -52,7 +53,6 @@ const refresh = (refreshToken: string, headers: Record<string, string> = {}) =>
   call(tokenCreate, form({ grant_type: "refresh_token", refresh_token: refreshToken }, headers));
 
 const probe = (token: string): Promise<CallResult> => call(messagesUnreadCount, { token });
-const sidOf = (token: string) => (jwt.decode(token) as { sid: string }).sid;
 const digest = (token: string) => createHash("sha256").update(token).digest();
 
 describe("POST /token: sessions and refresh tokens", () => {
@@ -88,7 +88,7 @@ describe("POST /token: sessions and refresh tokens", () => {
     expect(res.status).toBe(200);
     const second = res.body as Pair;
     expect(second.refresh_token).not.toBe(first.refresh_token);
-    expect(sidOf(second.access_token)).toBe(sidOf(first.access_token));
+    expect(sessionIdOf(second.access_token)).toBe(sessionIdOf(first.access_token));
     expect((await probe(second.access_token)).status).toBe(200);
     const third = await refresh(second.refresh_token);
     expect(third.status).toBe(200);
@@ -105,7 +105,7 @@ describe("POST /token: sessions and refresh tokens", () => {
     const line = replay.logs.find((l) => l.includes('"security_event":"refresh_token_reused"'));
     expect(line).toBeDefined();
     expect(line).toContain(`"user_id":${user.id}`);
-    expect(line).toContain(sidOf(first.access_token));
+    expect(line).toContain(sessionIdOf(first.access_token));
     expect(line).not.toContain(first.refresh_token);
     // The legitimate holder's newer tokens are refused too: the session is gone.
     expect((await refresh(second.refresh_token)).status).toBe(401);
@@ -118,7 +118,7 @@ describe("POST /token: sessions and refresh tokens", () => {
     const user = await newUser("twin");
     const a = await login(user, "device A");
     const b = await login(user, "device B");
-    expect(sidOf(a.access_token)).not.toBe(sidOf(b.access_token));
+    expect(sessionIdOf(a.access_token)).not.toBe(sessionIdOf(b.access_token));
     await refresh(a.refresh_token);
     expect((await refresh(a.refresh_token)).status).toBe(401); // reuse ends session a
     expect((await probe(a.access_token)).status).toBe(401);
@@ -165,24 +165,24 @@ describe("POST /token: sessions and refresh tokens", () => {
     const pair = await login(user);
     const other = await login(user);
     await getPool().query("UPDATE sessions SET last_used_at = now() - interval '31 days' WHERE id = ANY ($1::uuid[])", [
-      [sidOf(pair.access_token), sidOf(other.access_token)],
+      [sessionIdOf(pair.access_token), sessionIdOf(other.access_token)],
     ]);
     expect((await refresh(pair.refresh_token)).status).toBe(401);
-    const { rowCount } = await getPool().query("SELECT 1 FROM sessions WHERE id = $1", [sidOf(pair.access_token)]);
+    const { rowCount } = await getPool().query("SELECT 1 FROM sessions WHERE id = $1", [sessionIdOf(pair.access_token)]);
     expect(rowCount).toBe(0);
     const logs: string[] = [];
     const { InvocationContext } = await import("@azure/functions");
     await sessionsSweep.handler(new InvocationContext({ logHandler: (_l, ...args) => logs.push(args.join(" ")) }));
-    expect((await getPool().query("SELECT 1 FROM sessions WHERE id = $1", [sidOf(other.access_token)])).rowCount).toBe(0);
+    expect((await getPool().query("SELECT 1 FROM sessions WHERE id = $1", [sessionIdOf(other.access_token)])).rowCount).toBe(0);
     expect((await getPool().query("SELECT 1 FROM sessions WHERE user_id = $1", [user.id])).rowCount).toBe(1); // newUser's own login
   });
 
   it("keeps accepting an access token from before sessions (no sid) until it expires", async () => {
     const user = await newUser("legacy");
     const now = Math.floor(Date.now() / 1000);
-    const old = jwt.sign({ sub: user.username, uid: user.id, iat: now, exp: now + 600 }, SECRET, { algorithm: "HS256" });
+    const old = signToken({ sub: user.username, uid: user.id, iat: now, exp: now + 600 });
     expect((await probe(old)).status).toBe(200);
-    const expired = jwt.sign({ sub: user.username, uid: user.id, iat: now - 700, exp: now - 100 }, SECRET, { algorithm: "HS256" });
+    const expired = signToken({ sub: user.username, uid: user.id, iat: now - 700, exp: now - 100 });
     expect((await probe(expired)).status).toBe(401);
   });
 
@@ -191,11 +191,11 @@ describe("POST /token: sessions and refresh tokens", () => {
     const victim = await newUser("victim");
     const now = Math.floor(Date.now() / 1000);
     const claims = { sub: user.username, uid: user.id, iat: now, exp: now + 600 };
-    const ghost = jwt.sign({ ...claims, sid: "00000000-0000-4000-8000-000000000000" }, SECRET, { algorithm: "HS256" });
+    const ghost = signToken({ ...claims, sid: "00000000-0000-4000-8000-000000000000" });
     expect((await probe(ghost)).status).toBe(401);
-    const borrowed = jwt.sign({ ...claims, sid: sidOf(victim.token) }, SECRET, { algorithm: "HS256" });
+    const borrowed = signToken({ ...claims, sid: sessionIdOf(victim.token) });
     expect((await probe(borrowed)).status).toBe(401);
-    const malformed = jwt.sign({ ...claims, sid: "'; DROP TABLE users; --" }, SECRET, { algorithm: "HS256" });
+    const malformed = signToken({ ...claims, sid: "'; DROP TABLE users; --" });
     expect((await probe(malformed)).status).toBe(401);
   });
 });
@@ -221,7 +221,7 @@ describe("GET /users/me and the sessions list", () => {
     expect(res.status).toBe(200);
     const sessions = res.body as { id: string; current: boolean; user_agent: string | null; created_at: string; last_used_at: string }[];
     expect(sessions).toHaveLength(3);
-    expect(sessions.filter((s) => s.current).map((s) => s.id)).toEqual([sidOf(phone.access_token)]);
+    expect(sessions.filter((s) => s.current).map((s) => s.id)).toEqual([sessionIdOf(phone.access_token)]);
     expect(sessions.map((s) => s.user_agent).sort()).toEqual(["Laptop/2.0", "Phone/1.0", null]);
     expect(Object.keys(sessions[0]).sort()).toEqual(["created_at", "current", "id", "last_used_at", "user_agent"]);
   });
@@ -235,7 +235,7 @@ describe("signing out", () => {
     const res = await call(usersMeSessionDelete, {
       method: "DELETE",
       token: laptop.access_token,
-      params: { session_id: sidOf(phone.access_token) },
+      params: { session_id: sessionIdOf(phone.access_token) },
     });
     expect(res.status).toBe(204);
     expect(res.logs.some((l) => l.includes('"security_event":"signed_out"'))).toBe(true);
@@ -246,7 +246,7 @@ describe("signing out", () => {
     const own = await call(usersMeSessionDelete, {
       method: "DELETE",
       token: laptop.access_token,
-      params: { session_id: sidOf(laptop.access_token) },
+      params: { session_id: sessionIdOf(laptop.access_token) },
     });
     expect(own.status).toBe(204);
     expect((await probe(laptop.access_token)).status).toBe(401);
@@ -262,7 +262,11 @@ describe("signing out", () => {
     });
     expect(unknown.status).toBe(404);
     expect(unknown.body).toEqual({ detail: "Session not found" });
-    const theirs = await call(usersMeSessionDelete, { method: "DELETE", token: user.token, params: { session_id: sidOf(other.token) } });
+    const theirs = await call(usersMeSessionDelete, {
+      method: "DELETE",
+      token: user.token,
+      params: { session_id: sessionIdOf(other.token) },
+    });
     expect(theirs.status).toBe(404);
     expect((await probe(other.token)).status).toBe(200);
     const malformed = await call(usersMeSessionDelete, { method: "DELETE", token: user.token, params: { session_id: "12" } });

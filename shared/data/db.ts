@@ -32,8 +32,8 @@ export function poolConfig(config: DatabaseConfig): PoolConfig {
 }
 
 /**
- * A pool whose clients' faults cannot end the process: every pool of this code base (the
- * instance's, and the benchmarks' own) is made with it.
+ * A pool whose clients' faults cannot end the process: the instance's, the import's and the
+ * benchmarks' pools are made with it.
  */
 export function faultTolerantPool(config: PoolConfig): Pool {
   const created = new Pool(config);

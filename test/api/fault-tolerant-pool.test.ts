@@ -1,9 +1,9 @@
 /**
  * A pool's clients may lose their backend at any time: the server restarts, or a benchmark drops
  * its database WITH (FORCE) while the pool's last clients are still closing (CI saw that end a
- * benchmark's process with an unhandled 'error' event). Every pool is made by faultTolerantPool,
- * whose clients' faults are reported or handed to the query that meets them, never thrown at the
- * process.
+ * benchmark's process with an unhandled 'error' event). The app's, the import's and the
+ * benchmarks' pools are made by faultTolerantPool, whose clients' faults are reported or handed to
+ * the query that meets them, never thrown at the process.
  */
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";

@@ -97,10 +97,16 @@ async function serviceClient(sdk: StorageSdk, settings: AttachmentSettings, clie
 export async function createBlobStore(settings: AttachmentSettings, clientId: string | undefined): Promise<BlobStore> {
   // Loaded at the first use, like the identity library: a process without attachments never pays for it.
   const sdk = await import("@azure/storage-blob");
-  const { BlobSASPermissions, SASProtocol } = sdk;
+  const { BlobSASPermissions, SASProtocol, StorageSharedKeyCredential, generateBlobSASQueryParameters } = sdk;
   const service = await serviceClient(sdk, settings, clientId);
+  const createAndWrite = BlobSASPermissions.from({ create: true, write: true });
+  const readOnly = BlobSASPermissions.from({ read: true });
   const container: ContainerClient = service.getContainerClient(settings.container);
   const byIdentity = settings.storage.kind === "identity";
+  const sharedKey = () => {
+    if (service.credential instanceof StorageSharedKeyCredential) return service.credential;
+    throw new StorageUnavailableError("Blob Storage can sign only with an account key or a managed identity");
+  };
   // Azure's endpoints are HTTPS; azurite under `npm start` is plain HTTP.
   const protocol = new URL(service.url).protocol === "https:" ? SASProtocol.Https : SASProtocol.HttpsAndHttp;
 
@@ -117,19 +123,23 @@ export async function createBlobStore(settings: AttachmentSettings, clientId: st
     return key;
   };
 
+  // Signed from the container's own values: a BlobClient made for each URL (its pipeline, its
+  // parsed URL) would cost more than the signature. Our blob names are base64url, which the
+  // path takes as it is; encodeURIComponent keeps any other name to one path segment.
   const sign = async (blobName: string, options: SasOptions): Promise<string> => {
-    const blob = container.getBlobClient(blobName);
-    const values = { ...options, protocol, version: SAS_VERSION };
-    if (!byIdentity) return blob.generateSasUrl(values);
-    return blob.generateUserDelegationSasUrl(values, await delegationKey(options.expiresOn));
+    const values = { ...options, protocol, version: SAS_VERSION, containerName: container.containerName, blobName };
+    const query = byIdentity
+      ? generateBlobSASQueryParameters(values, await delegationKey(options.expiresOn), container.accountName)
+      : generateBlobSASQueryParameters(values, sharedKey());
+    return `${container.url}/${encodeURIComponent(blobName)}?${query.toString()}`;
   };
 
   return {
-    uploadUrl: (blobName, expiresOn) => sign(blobName, { permissions: BlobSASPermissions.from({ create: true, write: true }), expiresOn }),
+    uploadUrl: (blobName, expiresOn) => sign(blobName, { permissions: createAndWrite, expiresOn }),
 
     downloadUrl: (blobName, file, expiresOn) =>
       sign(blobName, {
-        permissions: BlobSASPermissions.from({ read: true }),
+        permissions: readOnly,
         expiresOn,
         contentDisposition: attachmentDisposition(file.filename),
         contentType: servedContentType(file.contentType),

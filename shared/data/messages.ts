@@ -10,6 +10,7 @@ import { getPool, inTransaction, statementName, type Queryable } from "./db";
 import { hasSqlState } from "./db-errors";
 import { fillPending, logEachCtes, pendingEvent } from "./event-log";
 import { claimKey, fingerprint, recordAnswer } from "./idempotency";
+import { COUNT_COPIES, COUNTED_BY_STATEMENT } from "./mailbox-counters";
 import { AS_SENT, FROM_COPIES, fromCopies, ISO, MESSAGE_COLUMNS, MESSAGE_FIELDS, toMessage, type MessageRow } from "./message-view";
 import {
   budgetSpend,
@@ -219,9 +220,9 @@ const SENDER = senderSpendSql(15);
 // (a party's thread and in_reply_to come from its own copy of the message replied to, so a party
 // added later starts a thread of its own and never learns the ids before it; a recipient sees to
 // and cc and, when blind-copied, itself; the sender sees every list); spend each recipient's budget
-// (key order); lock every counter the copies' trigger will change, in its key order, reading each
-// inbox's unread count as committed now (the trigger adds this message's copy at the end of the
-// statement); log each recipient's new_message with its count; last, spend the sender's budgets when
+// (key order); add the copies to their counters, in key order, reading each inbox's unread count
+// with this message in it (the copies' trigger leaves them out: COUNTED_BY_STATEMENT, migration
+// 25); log each recipient's new_message with its count; last, spend the sender's budgets when
 // given (a send to nobody spends them too), so that a sender's own sends queue on its budget rows
 // only from there to the commit. A spent budget, a recipient's or the sender's, fails the statement
 // (mail_refuse, migration 15), which takes everything with it, the sender's spend too.
@@ -245,7 +246,7 @@ export const SEND_MESSAGE = `
       FROM msg CROSS JOIN parties p
       LEFT JOIN LATERAL (SELECT pc.thread_id, pc.message_id FROM message_copies pc
                           WHERE pc.user_id = p.user_id AND pc.message_id = $4 ORDER BY pc.received LIMIT 1) parent ON true
-    RETURNING received, thread_id, in_reply_to
+    RETURNING received, thread_id, in_reply_to, message_copies AS copy
   ), ${budgetSpend({
     name: "spent",
     key: "k",
@@ -253,15 +254,10 @@ export const SEND_MESSAGE = `
     now: "$11",
     windowMs: "$12",
     from: "FROM (SELECT DISTINCT unnest($10::text[]) AS k ORDER BY k) keys WHERE EXISTS (SELECT 1 FROM msg)",
-  })}, counters AS (
-    INSERT INTO mailbox_counters AS mc (user_id, folder, total, unread)
-    SELECT user_id, folder, 0, 0 FROM (SELECT $1::int AS user_id, 'sent'::text AS folder UNION SELECT r, 'inbox' FROM unnest($8::int[]) r) k
-     WHERE EXISTS (SELECT 1 FROM msg) AND (SELECT count(*) FROM spent) >= 0
-     ORDER BY user_id, folder
-    ON CONFLICT (user_id, folder) DO UPDATE SET unread = mc.unread
+  })}, counters AS (${COUNT_COPIES("SELECT d.* FROM copies CROSS JOIN LATERAL mailbox_counter_deltas(copies.copy, 1) d WHERE (SELECT count(*) FROM spent) >= 0")}
     RETURNING mc.user_id, mc.folder, mc.unread
   ), inboxes AS (
-    SELECT user_id, unread + 1 AS unread_count FROM counters WHERE folder = 'inbox'
+    SELECT user_id, unread AS unread_count FROM counters WHERE folder = 'inbox'
   ), ${logEachCtes("inboxes", fillPending("$14", { id: "msg.id", timestamp: "msg.sent_at", unreadCount: "n.unread_count", senderUsername: "sender.username" }), "CROSS JOIN msg CROSS JOIN sender")}
   SELECT msg.id, msg.sent_at,
          (SELECT json_object_agg(u.id, u.username) FROM users u WHERE u.id = ANY($8::int[] || $1::int)) AS names,
@@ -270,7 +266,8 @@ export const SEND_MESSAGE = `
             FROM bumped b JOIN inboxes n USING (user_id)) AS logged,
          (SELECT mail_refuse('${RECIPIENT_BUDGET_SPENT}', max(s.expire)::text) FROM spent s WHERE s.points > $13 HAVING count(*) > 0) AS refused,
          (SELECT mail_refuse('${SENDER_BUDGET_SPENT}', r.until::text)
-            FROM (SELECT ${senderRefusedUntilSql(SENDER)} AS until) r WHERE r.until IS NOT NULL) AS sender_refused
+            FROM (SELECT ${senderRefusedUntilSql(SENDER)} AS until) r WHERE r.until IS NOT NULL) AS sender_refused,
+         ${COUNTED_BY_STATEMENT("msg.id")} AS counted
     FROM (VALUES (1)) AS one (x) LEFT JOIN msg ON true`;
 
 interface Sent {

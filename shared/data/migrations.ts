@@ -5,6 +5,7 @@
  */
 import { ADDRESSEE_KEY_SQL, COPY_COLUMNS, COPY_COLUMNS_DDL, COPY_UNREAD, RECEIVED_FOLDER_CHECK, SENT_FOLDER_CHECK } from "./copies";
 import type { Queryable } from "./db";
+import { COUNT_COPIES, COUNTED_MESSAGE_SETTING } from "./mailbox-counters";
 import { IN_RECIPIENT_MAILBOX, UNREAD } from "./unread";
 
 export interface Migration {
@@ -32,13 +33,8 @@ export interface Migration {
   backfill?: { table: string; batchSize: number; statement: string };
 }
 
-// The deltas of one statement's changes to copies, summed per counter and applied in key order,
-// so that two statements touching the same users lock their counters alike.
-const COUNTERS_UPSERT = (deltas: string) => `
-        INSERT INTO mailbox_counters AS c (user_id, folder, total, unread)
-        SELECT user_id, folder, sum(total)::int, sum(unread)::int FROM (${deltas}) d
-         GROUP BY user_id, folder HAVING sum(total) <> 0 OR sum(unread) <> 0 ORDER BY user_id, folder
-        ON CONFLICT (user_id, folder) DO UPDATE SET total = c.total + excluded.total, unread = c.unread + excluded.unread;`;
+// The deltas of one statement's changes to copies, as a trigger's statement.
+const COUNTERS_UPSERT = (deltas: string) => `${COUNT_COPIES(deltas)};`;
 
 // The change one statement makes to its owners' pending uploads (those not yet attached), summed
 // per owner and applied in key order, to counters that exist: a counter goes with its account.
@@ -727,5 +723,23 @@ export const MIGRATIONS: readonly Migration[] = [
       { name: "message_copies_time_id_idx", table: "message_copies", definition: `USING gist (user_id, "timestamp", message_id)` },
     ],
     dropIndexesConcurrently: ["message_copies_time_idx"],
+  },
+  {
+    version: 25,
+    name: "a send counts its own copies",
+    // The send locked each counter with an upsert that changed nothing, for the trigger to add its
+    // copy at the end of the statement: two new row versions per counter, one lock. It now adds
+    // its copies' deltas itself, under the same lock, and names the message (COUNTED_BY_STATEMENT,
+    // shared/data/mailbox-counters.ts); the trigger leaves that message's copies out. Copies
+    // inserted by anything else (the old code's trigger, the import) are counted as before.
+    sql: `
+      CREATE OR REPLACE FUNCTION mailbox_counters_after_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+      DECLARE
+        counted integer := nullif(current_setting('${COUNTED_MESSAGE_SETTING}', true), '')::integer;
+      BEGIN
+        ${COUNTERS_UPSERT("SELECT d.* FROM new_rows n CROSS JOIN LATERAL mailbox_counter_deltas(n, 1) d WHERE n.message_id IS DISTINCT FROM counted")}
+        RETURN NULL;
+      END $$;
+    `,
   },
 ];

@@ -27,10 +27,13 @@ export const TO_IDS = "coalesce(m.to_ids, ARRAY[m.recipient_id])";
 
 const ADDRESSEES = `${TO_IDS} || coalesce(m.cc_ids, '{}') || coalesce(m.bcc_ids, '{}')`;
 
+/** The one recipient a view names (the viewer, for a received copy; `r` is that user's row, see fromCopies). */
+const RECIPIENT_ID = "CASE WHEN c.received THEN c.user_id ELSE m.recipient_id END";
+
 const VIEW = {
   id: "m.id",
   sender_id: "m.sender_id",
-  recipient_id: "CASE WHEN c.received THEN c.user_id ELSE m.recipient_id END",
+  recipient_id: RECIPIENT_ID,
   title: "m.title",
   body: "m.body",
   // Formatted here, not parsed into a JavaScript Date: the send's statement writes the same text
@@ -43,7 +46,9 @@ const VIEW = {
   recipient_username: displayName("r"),
   in_reply_to: "c.in_reply_to",
   thread_id: "c.thread_id",
-  to: addressees(TO_IDS),
+  // Most mail goes to one addressee, the view's recipient, whose row the view has already.
+  to: `CASE WHEN ${TO_IDS} = ARRAY[${RECIPIENT_ID}] THEN json_build_array(json_build_object('id', ${RECIPIENT_ID}, 'username', ${displayName("r")}))
+      ELSE ${addressees(TO_IDS)} END`,
   cc: addressees("coalesce(m.cc_ids, '{}')"),
   bcc: `CASE WHEN c.received THEN '[]'::json ELSE ${addressees("coalesce(m.bcc_ids, '{}')")} END`,
   folder: "c.folder",
@@ -52,8 +57,10 @@ const VIEW = {
   read_by: `CASE WHEN c.received THEN '[]'::json ELSE (
       SELECT coalesce(json_agg(json_build_object('id', rr.reader_id, 'read_at', ${ISO("rr.read_at")}) ORDER BY rr.read_at, rr.reader_id), '[]'::json)
       FROM read_receipts rr WHERE rr.message_id = m.id) END`,
-  attachments: `(SELECT coalesce(json_agg(json_build_object('id', a.id, 'filename', a.filename, 'content_type', a.content_type, 'size', a.size)
-      ORDER BY a.position), '[]'::json) FROM attachments a WHERE a.message_id = m.id)`,
+  // Most mail carries no file: its count, on the message, spares a page a lookup per row.
+  attachments: `CASE WHEN m.attachment_count = 0 THEN '[]'::json ELSE (
+      SELECT coalesce(json_agg(json_build_object('id', a.id, 'filename', a.filename, 'content_type', a.content_type, 'size', a.size)
+      ORDER BY a.position), '[]'::json) FROM attachments a WHERE a.message_id = m.id) END`,
 } as const satisfies Record<keyof MessageT, string>;
 
 // The compiler holds VIEW to the message object: a field missing here, or one too many, fails.
@@ -83,7 +90,7 @@ const userById = (id: string, alias: string) =>
  */
 export const fromCopies = (source: string) => `FROM ${source} c JOIN messages m ON m.id = c.message_id + 0
   ${userById("m.sender_id", "s")}
-  ${userById("CASE WHEN c.received THEN c.user_id ELSE m.recipient_id END", "r")}`;
+  ${userById(RECIPIENT_ID, "r")}`;
 export const FROM_COPIES = fromCopies("message_copies");
 
 /**

@@ -15,7 +15,8 @@ import { usersList } from "../../functions/users-list";
 import { usersMe } from "../../functions/users-me";
 import { usersMeDelete } from "../../functions/users-me-delete";
 import { usersMeExport } from "../../functions/users-me-export";
-import { getPool } from "../../shared/data/db";
+import { attachToMessage } from "../../shared/data/attachments";
+import { getPool, inTransaction } from "../../shared/data/db";
 import { useTestDatabase, type TestDatabase } from "../support/database";
 import { call } from "../support/http";
 import { newUser, type TestUser } from "../support/users";
@@ -122,10 +123,12 @@ describe("GET /users/me/export", () => {
     const sent = await send(me, peer, "sent by me");
     const received = await send(peer, me, "received by me");
     const attachment = randomUUID();
+    // An upload of the peer's, attached to the message as a send attaches it.
     await getPool().query(
-      "INSERT INTO attachments (id, owner_id, blob_name, filename, content_type, size, message_id) VALUES ($1, $2, $3, 'notes.txt', 'text/plain', 12, $4)",
-      [attachment, peer.id, `blob-${attachment}`, received.id],
+      "INSERT INTO attachments (id, owner_id, blob_name, filename, content_type, size) VALUES ($1, $2, $3, 'notes.txt', 'text/plain', 12)",
+      [attachment, peer.id, `blob-${attachment}`],
     );
+    expect(await inTransaction((tx) => attachToMessage(tx, received.id, peer.id, [attachment]))).toBe(true);
     const res = await call(usersMeExport, { token: me.token });
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toBe("application/json; charset=utf-8");

@@ -260,7 +260,7 @@ export const SEND_MESSAGE = `
     SELECT user_id, unread AS unread_count FROM counters WHERE folder = 'inbox'
   ), ${logEachCtes("inboxes", fillPending("$14", { id: "msg.id", timestamp: "msg.sent_at", unreadCount: "n.unread_count", senderUsername: "sender.username" }), "CROSS JOIN msg CROSS JOIN sender")}
   SELECT msg.id, msg.sent_at,
-         (SELECT json_object_agg(u.id, u.username) FROM users u WHERE u.id = ANY($8::int[] || $1::int)) AS names,
+         (SELECT json_object_agg(p.id, p.username) FROM (SELECT id, username FROM found UNION ALL SELECT $1, username FROM sender) p) AS names,
          (SELECT json_build_object('thread_id', thread_id, 'in_reply_to', in_reply_to) FROM copies WHERE NOT received) AS own,
          (SELECT json_agg(json_build_object('user_id', b.user_id, 'seq', b.seq, 'unread_count', n.unread_count))
             FROM bumped b JOIN inboxes n USING (user_id)) AS logged,

@@ -10,7 +10,7 @@ import { getPool, inTransaction, statementName, type Queryable } from "./db";
 import { hasSqlState } from "./db-errors";
 import { fillPending, logEachCtes, pendingEvent } from "./event-log";
 import { claimKey, fingerprint, recordAnswer } from "./idempotency";
-import { COUNT_COPIES, COUNTED_BY_STATEMENT } from "./mailbox-counters";
+import { COUNTED_BY_STATEMENT, sendCountsOwnCopies } from "./mailbox-counters";
 import { AS_SENT, FROM_COPIES, fromCopies, ISO, MESSAGE_COLUMNS, MESSAGE_FIELDS, toMessage, type MessageRow } from "./message-view";
 import {
   budgetSpend,
@@ -213,6 +213,9 @@ const SENDER_BUDGET_SPENT = "ML430";
 // The sender's budget values among SEND_MESSAGE's parameters: senderSpendValues from $15.
 const SENDER = senderSpendSql(15);
 
+// Whether the send adds its copies to the counters itself (sendCountsOwnCopies), after the sender's budget values.
+const COUNTS_OWN = "$23::boolean";
+
 // The whole send in one statement, so the rows it locks (each recipient's budget, its counters and
 // event counter) are held for one statement and its commit, never across round trips; every step
 // after the message's insert is conditional on it (an unknown recipient stores and spends nothing).
@@ -222,7 +225,8 @@ const SENDER = senderSpendSql(15);
 // and cc and, when blind-copied, itself; the sender sees every list); spend each recipient's budget
 // (key order); add the copies to their counters, in key order, reading each inbox's unread count
 // with this message in it (the copies' trigger leaves them out: COUNTED_BY_STATEMENT, migration
-// 25); log each recipient's new_message with its count; last, spend the sender's budgets when
+// 25; before that migration has run, lock them only and leave the counting to the trigger); log
+// each recipient's new_message with its count; last, spend the sender's budgets when
 // given (a send to nobody spends them too), so that a sender's own sends queue on its budget rows
 // only from there to the commit. A spent budget, a recipient's or the sender's, fails the statement
 // (mail_refuse, migration 15), which takes everything with it, the sender's spend too.
@@ -254,10 +258,16 @@ export const SEND_MESSAGE = `
     now: "$11",
     windowMs: "$12",
     from: "FROM (SELECT DISTINCT unnest($10::text[]) AS k ORDER BY k) keys WHERE EXISTS (SELECT 1 FROM msg)",
-  })}, counters AS (${COUNT_COPIES("SELECT d.* FROM copies CROSS JOIN LATERAL mailbox_counter_deltas(copies.copy, 1) d WHERE (SELECT count(*) FROM spent) >= 0")}
+  })}, counters AS (
+    INSERT INTO mailbox_counters AS mc (user_id, folder, total, unread)
+    SELECT d.user_id, d.folder, CASE WHEN ${COUNTS_OWN} THEN sum(d.total)::int ELSE 0 END, CASE WHEN ${COUNTS_OWN} THEN sum(d.unread)::int ELSE 0 END
+      FROM copies CROSS JOIN LATERAL mailbox_counter_deltas(copies.copy, 1) d
+     WHERE (SELECT count(*) FROM spent) >= 0
+     GROUP BY d.user_id, d.folder ORDER BY d.user_id, d.folder
+    ON CONFLICT (user_id, folder) DO UPDATE SET total = mc.total + excluded.total, unread = mc.unread + excluded.unread
     RETURNING mc.user_id, mc.folder, mc.unread
   ), inboxes AS (
-    SELECT user_id, unread AS unread_count FROM counters WHERE folder = 'inbox'
+    SELECT user_id, unread + CASE WHEN ${COUNTS_OWN} THEN 0 ELSE 1 END AS unread_count FROM counters WHERE folder = 'inbox'
   ), ${logEachCtes("inboxes", fillPending("$14", { id: "msg.id", timestamp: "msg.sent_at", unreadCount: "n.unread_count", senderUsername: "sender.username" }), "CROSS JOIN msg CROSS JOIN sender")}
   SELECT msg.id, msg.sent_at,
          (SELECT json_object_agg(p.id, p.username) FROM (SELECT id, username FROM found UNION ALL SELECT $1, username FROM sender) p) AS names,
@@ -267,7 +277,7 @@ export const SEND_MESSAGE = `
          (SELECT mail_refuse('${RECIPIENT_BUDGET_SPENT}', max(s.expire)::text) FROM spent s WHERE s.points > $13 HAVING count(*) > 0) AS refused,
          (SELECT mail_refuse('${SENDER_BUDGET_SPENT}', r.until::text)
             FROM (SELECT ${senderRefusedUntilSql(SENDER)} AS until) r WHERE r.until IS NOT NULL) AS sender_refused,
-         ${COUNTED_BY_STATEMENT("msg.id")} AS counted
+         ${COUNTED_BY_STATEMENT("msg.id", COUNTS_OWN)} AS counted
     FROM (VALUES (1)) AS one (x) LEFT JOIN msg ON true`;
 
 interface Sent {
@@ -320,6 +330,7 @@ async function storeMessage(
       budget?.limit ?? 0,
       event,
       ...senderSpendValues(senderBudget),
+      await sendCountsOwnCopies(db),
     ],
   });
   const sent = rows[0];

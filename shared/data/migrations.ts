@@ -5,7 +5,7 @@
  */
 import { ADDRESSEE_KEY_SQL, COPY_COLUMNS, COPY_COLUMNS_DDL, COPY_UNREAD, RECEIVED_FOLDER_CHECK, SENT_FOLDER_CHECK } from "./copies";
 import type { Queryable } from "./db";
-import { COUNT_COPIES, COUNTED_MESSAGE_SETTING } from "./mailbox-counters";
+import { COUNT_COPIES, COUNTED_COPIES_MIGRATION, COUNTED_MESSAGE_SETTING } from "./mailbox-counters";
 import { IN_RECIPIENT_MAILBOX, UNREAD } from "./unread";
 
 export interface Migration {
@@ -725,13 +725,15 @@ export const MIGRATIONS: readonly Migration[] = [
     dropIndexesConcurrently: ["message_copies_time_idx"],
   },
   {
-    version: 25,
+    version: COUNTED_COPIES_MIGRATION,
     name: "a send counts its own copies",
     // The send locked each counter with an upsert that changed nothing, for the trigger to add its
     // copy at the end of the statement: two new row versions per counter, one lock. It now adds
     // its copies' deltas itself, under the same lock, and names the message (COUNTED_BY_STATEMENT,
     // shared/data/mailbox-counters.ts); the trigger leaves that message's copies out. Copies
-    // inserted by anything else (the old code's trigger, the import) are counted as before.
+    // inserted by anything else (the old code's trigger, the import) are counted as before. The
+    // send counts its own only once this version is recorded (sendCountsOwnCopies): an instance
+    // serving ahead of its migrations leaves the counting to the trigger it finds.
     sql: `
       CREATE OR REPLACE FUNCTION mailbox_counters_after_insert() RETURNS trigger LANGUAGE plpgsql AS $$
       DECLARE

@@ -9,7 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { changeCopies, deleteCopies } from "../../shared/data/copy-changes";
 import { getPool } from "../../shared/data/db";
 import { deleteMessage, markAllRead, markRead, markUnread } from "../../shared/data/mailbox";
+import { COUNT_COPIES, COUNTED_COPIES_MIGRATION, forgetCountedCopiesCheck } from "../../shared/data/mailbox-counters";
 import { sendMessage } from "../../shared/data/messages";
+import { MIGRATIONS } from "../../shared/data/migrations";
 import { useTestDatabase, type TestDatabase } from "../support/database";
 import { newUser } from "../support/users";
 
@@ -97,6 +99,33 @@ describe("the mailbox counters", () => {
     ]);
     expect(rows[0].n).toBe(5);
     expect(await miscounted([a.id, b.id])).toEqual([]);
+  });
+
+  it("stay exact when this code serves before the migration that lets a send count its own copies", async () => {
+    const users = await Promise.all(Array.from({ length: 4 }, () => newUser("count")));
+    const ids = users.map((u) => u.id);
+    const pool = getPool();
+    // The schema as it was before that migration: its trigger counts every copy inserted.
+    await pool.query(`CREATE OR REPLACE FUNCTION mailbox_counters_after_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN ${COUNT_COPIES("SELECT d.* FROM new_rows n CROSS JOIN LATERAL mailbox_counter_deltas(n, 1) d")}; RETURN NULL; END $$`);
+    await pool.query("DELETE FROM schema_migrations WHERE version = $1", [COUNTED_COPIES_MIGRATION]);
+    forgetCountedCopiesCheck();
+    try {
+      await Promise.all(
+        ids.map((from, i) =>
+          sendMessage(from, { to: [ids[(i + 1) % ids.length]], cc: [ids[(i + 2) % ids.length]], title: "t", body: "b" }),
+        ),
+      );
+      expect(await miscounted(ids)).toEqual([]);
+    } finally {
+      const migration = MIGRATIONS.find((m) => m.version === COUNTED_COPIES_MIGRATION)!;
+      await pool.query(migration.sql!);
+      await pool.query("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", [migration.version, migration.name]);
+      forgetCountedCopiesCheck();
+    }
+    // Once the migration is recorded, the send counts its own copies, and still exactly.
+    await sendMessage(ids[0], { to: [ids[1]], title: "t", body: "b" });
+    expect(await miscounted(ids)).toEqual([]);
   });
 });
 

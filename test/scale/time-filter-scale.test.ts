@@ -53,8 +53,8 @@ beforeAll(async () => {
     SHUFFLED_READER,
   ]);
   const built = Date.now();
-  expect((await migrate(pool)).applied).toEqual([24]);
-  figures.seed = `${ROWS} + ${SHUFFLED} messages in ${built - started} ms, migration 24 in ${Date.now() - built} ms`;
+  expect((await migrate(pool)).applied).toEqual(expect.arrayContaining([24]));
+  figures.seed = `${ROWS} + ${SHUFFLED} messages in ${built - started} ms, migrations from 24 in ${Date.now() - built} ms`;
   await pool.query("VACUUM ANALYZE message_copies");
 }, 600_000);
 

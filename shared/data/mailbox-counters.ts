@@ -6,9 +6,9 @@
 import type { Queryable } from "./db";
 
 /**
- * Adds the deltas (rows of user_id, folder, total, unread, as mailbox_counter_deltas gives them),
- * summed per counter and applied in key order, so that two statements touching the same users lock
- * their counters alike. No trailing semicolon: a CTE may add RETURNING (`mc` is the counter).
+ * The copies' triggers' statement: adds the deltas (rows of user_id, folder, total, unread, as
+ * mailbox_counter_deltas gives them), summed per counter and applied in key order, so that two
+ * statements touching the same users lock their counters alike.
  */
 export const COUNT_COPIES = (deltas: string) => `
         INSERT INTO mailbox_counters AS mc (user_id, folder, total, unread)

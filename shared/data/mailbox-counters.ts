@@ -3,7 +3,6 @@
  * the copies' triggers (migrations 12 and 25) add each statement's deltas, and a statement that
  * inserts copies may add them itself and say so, as the send does (shared/data/messages.ts).
  */
-import type { Queryable } from "./db";
 
 /**
  * The copies' triggers' statement: adds the deltas (rows of user_id, folder, total, unread, as
@@ -28,32 +27,9 @@ export const COUNTED_MESSAGE_SETTING = "mail.counted_message";
 export const COUNTED_BY_STATEMENT = (messageId: string, counted: string) =>
   `CASE WHEN ${counted} AND ${messageId} IS NOT NULL THEN set_config('${COUNTED_MESSAGE_SETTING}', ${messageId}::text, true) END`;
 
-/** The migration from which the copies' insert trigger leaves out the copies a statement counted. */
-export const COUNTED_COPIES_MIGRATION = 25;
-
-const RECHECK_MS = 5_000;
-let triggerLeavesCounted = false;
-let checkedAt = -Infinity;
-
 /**
- * Whether a send may count its own copies: only once the trigger that would count them again has
- * been replaced (COUNTED_COPIES_MIGRATION). An instance of this code can serve before its
- * migrations have all run (a long index build ahead of it, another instance holding the lock);
- * until then the send locks its counters and leaves the counting to the trigger, as before. Asked
- * again every few seconds until it holds, then never.
+ * The migration from which the copies' insert trigger leaves out the copies a statement counted:
+ * the send counts its own only once the schema has reached it (schemaReached, shared/data/migrate.ts),
+ * and until then leaves the counting to the trigger it finds.
  */
-export async function sendCountsOwnCopies(db: Queryable): Promise<boolean> {
-  if (triggerLeavesCounted || Date.now() - checkedAt < RECHECK_MS) return triggerLeavesCounted;
-  checkedAt = Date.now();
-  const { rows } = await db.query<{ applied: boolean }>("SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1) AS applied", [
-    COUNTED_COPIES_MIGRATION,
-  ]);
-  triggerLeavesCounted = rows[0].applied;
-  return triggerLeavesCounted;
-}
-
-/** Forgets what sendCountsOwnCopies learnt (a test that takes the database back to an earlier schema). */
-export function forgetCountedCopiesCheck(): void {
-  triggerLeavesCounted = false;
-  checkedAt = -Infinity;
-}
+export const COUNTED_COPIES_MIGRATION = 25;

@@ -10,8 +10,9 @@ import { getPool, inTransaction, statementName, type Queryable } from "./db";
 import { hasSqlState } from "./db-errors";
 import { fillPending, logEachCtes, pendingEvent } from "./event-log";
 import { claimKey, fingerprint, recordAnswer } from "./idempotency";
-import { COUNTED_BY_STATEMENT, sendCountsOwnCopies } from "./mailbox-counters";
+import { COUNTED_BY_STATEMENT, COUNTED_COPIES_MIGRATION } from "./mailbox-counters";
 import { AS_SENT, FROM_COPIES, fromCopies, ISO, MESSAGE_COLUMNS, MESSAGE_FIELDS, toMessage, type MessageRow } from "./message-view";
+import { schemaReached } from "./migrate";
 import {
   budgetSpend,
   senderBudgetCtes,
@@ -213,7 +214,7 @@ const SENDER_BUDGET_SPENT = "ML430";
 // The sender's budget values among SEND_MESSAGE's parameters: senderSpendValues from $15.
 const SENDER = senderSpendSql(15);
 
-// Whether the send adds its copies to the counters itself (sendCountsOwnCopies), after the sender's budget values.
+// Whether the send adds its copies to the counters itself (once the schema has reached COUNTED_COPIES_MIGRATION), after the sender's budget values.
 const COUNTS_OWN = "$23::boolean";
 
 // The whole send in one statement, so the rows it locks (each recipient's budget, its counters and
@@ -330,7 +331,7 @@ async function storeMessage(
       budget?.limit ?? 0,
       event,
       ...senderSpendValues(senderBudget),
-      await sendCountsOwnCopies(db),
+      await schemaReached(db, COUNTED_COPIES_MIGRATION),
     ],
   });
   const sent = rows[0];

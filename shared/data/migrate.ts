@@ -41,6 +41,32 @@ export async function schemaVersion(pool: Pick<Pool, "query">): Promise<number> 
   return Number(rows[0].v ?? 0);
 }
 
+const SCHEMA_RECHECK_MS = 5_000;
+const schemaReachedAt = new Set<number>();
+const schemaAskedAt = new Map<number, number>();
+
+/**
+ * Whether the database's schema is at `version` or later, for code that must act as under the
+ * schema before it until then: an instance can serve before its migrations have all run (an index
+ * build ahead of them, another instance holding the lock). Asked again every few seconds until it
+ * holds, then never.
+ */
+export async function schemaReached(db: Pick<Pool, "query">, version: number): Promise<boolean> {
+  if (schemaReachedAt.has(version)) return true;
+  const asked = schemaAskedAt.get(version);
+  if (asked !== undefined && Date.now() - asked < SCHEMA_RECHECK_MS) return false;
+  schemaAskedAt.set(version, Date.now());
+  if ((await schemaVersion(db)) < version) return false;
+  schemaReachedAt.add(version);
+  return true;
+}
+
+/** Forgets what schemaReached learnt (a test that takes its database back to an earlier schema). */
+export function forgetSchemaReached(): void {
+  schemaReachedAt.clear();
+  schemaAskedAt.clear();
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**

@@ -732,7 +732,7 @@ export const MIGRATIONS: readonly Migration[] = [
     // its copies' deltas itself, under the same lock, and names the message (COUNTED_BY_STATEMENT,
     // shared/data/mailbox-counters.ts); the trigger leaves that message's copies out. Copies
     // inserted by anything else (the old code's trigger, the import) are counted as before. The
-    // send counts its own only once this version is recorded (sendCountsOwnCopies): an instance
+    // send counts its own only once the schema has reached this version (schemaReached): an instance
     // serving ahead of its migrations leaves the counting to the trigger it finds.
     sql: `
       CREATE OR REPLACE FUNCTION mailbox_counters_after_insert() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -47,6 +47,21 @@ const PENDING_COUNTS_APPLY = (changes: string) => `
 const PENDING_OUT = "SELECT owner_id, -1 AS n, -size AS size FROM old_rows WHERE message_id IS NULL";
 const PENDING_IN = "SELECT owner_id, 1, size FROM new_rows WHERE message_id IS NULL";
 
+// The copies' insert trigger from migration 25 counts the new copies other than those of the message
+// the statement counted itself (COUNTED_MESSAGE_SETTING, shared/data/mailbox-counters.ts).
+const COUNTED_BY_THE_STATEMENT = `counted integer := nullif(current_setting('${COUNTED_MESSAGE_SETTING}', true), '')::integer;`;
+const UNCOUNTED_COPY = "n.message_id IS DISTINCT FROM counted";
+const UNCOUNTED_DELTAS = `SELECT d.* FROM new_rows n CROSS JOIN LATERAL mailbox_counter_deltas(n, 1) d WHERE ${UNCOUNTED_COPY}`;
+
+/** The copies of the old shape's rows among a statement's new rows (`new_rows`), by the view of migration 12. */
+const LEGACY_COPIES_OF_NEW_ROWS = `INSERT INTO message_copies (${COPY_COLUMNS})
+        SELECT ${COPY_COLUMNS.split(", ")
+          .map((c) => `v.${c}`)
+          .join(", ")}
+          FROM new_rows n CROSS JOIN LATERAL (SELECT * FROM message_legacy_copies l WHERE l.message_id = n.id) v
+         WHERE n.to_ids IS NULL
+        ON CONFLICT (user_id, message_id, received) DO NOTHING;`;
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -460,13 +475,7 @@ export const MIGRATIONS: readonly Migration[] = [
       -- row is looked up by its id, so the cost follows the rows inserted, not the table.
       CREATE OR REPLACE FUNCTION messages_legacy_after_insert() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN
-        INSERT INTO message_copies (${COPY_COLUMNS})
-        SELECT ${COPY_COLUMNS.split(", ")
-          .map((c) => `v.${c}`)
-          .join(", ")}
-          FROM new_rows n CROSS JOIN LATERAL (SELECT * FROM message_legacy_copies l WHERE l.message_id = n.id) v
-         WHERE n.to_ids IS NULL
-        ON CONFLICT (user_id, message_id, received) DO NOTHING;
+        ${LEGACY_COPIES_OF_NEW_ROWS}
         RETURN NULL;
       END $$;
       CREATE OR REPLACE FUNCTION messages_legacy_after_update() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -737,9 +746,38 @@ export const MIGRATIONS: readonly Migration[] = [
     sql: `
       CREATE OR REPLACE FUNCTION mailbox_counters_after_insert() RETURNS trigger LANGUAGE plpgsql AS $$
       DECLARE
-        counted integer := nullif(current_setting('${COUNTED_MESSAGE_SETTING}', true), '')::integer;
+        ${COUNTED_BY_THE_STATEMENT}
       BEGIN
-        ${COUNTERS_UPSERT("SELECT d.* FROM new_rows n CROSS JOIN LATERAL mailbox_counter_deltas(n, 1) d WHERE n.message_id IS DISTINCT FROM counted")}
+        ${COUNTERS_UPSERT(UNCOUNTED_DELTAS)}
+        RETURN NULL;
+      END $$;
+    `,
+  },
+  {
+    version: 26,
+    name: "the triggers a send fires write nothing when there is nothing to write",
+    // Two statement triggers run at the end of every send, while it holds its recipients'
+    // counters, and each ran its write whatever it found: the old shape's (migration 12) an insert
+    // into the copies, which opens every index they have and fires their own trigger, for a send
+    // that writes no message of the old shape; the copies' counting trigger (migration 25) an
+    // upsert of counters for copies the send counted itself. Each now looks at its new rows first.
+    sql: `
+      CREATE OR REPLACE FUNCTION mailbox_counters_after_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+      DECLARE
+        ${COUNTED_BY_THE_STATEMENT}
+      BEGIN
+        IF NOT EXISTS (SELECT 1 FROM new_rows n WHERE ${UNCOUNTED_COPY}) THEN
+          RETURN NULL;
+        END IF;
+        ${COUNTERS_UPSERT(UNCOUNTED_DELTAS)}
+        RETURN NULL;
+      END $$;
+      CREATE OR REPLACE FUNCTION messages_legacy_after_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NOT EXISTS (SELECT 1 FROM new_rows WHERE to_ids IS NULL) THEN
+          RETURN NULL;
+        END IF;
+        ${LEGACY_COPIES_OF_NEW_ROWS}
         RETURN NULL;
       END $$;
     `,

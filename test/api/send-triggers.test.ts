@@ -1,0 +1,56 @@
+/**
+ * The triggers that run at the end of a send's statement (migration 26): a send writes its copies
+ * and its counters once each, in its own statement; the old shape's trigger and the copies'
+ * counting trigger find nothing of theirs and write nothing. Every statement that inserts into the
+ * copies or the counters is recorded here by a statement trigger of the test's own.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import { getPool } from "../../shared/data/db";
+import { sendMessage } from "../../shared/data/messages";
+import { useTestDatabase, type TestDatabase } from "../support/database";
+import { newUser } from "../support/users";
+
+let db: TestDatabase;
+beforeAll(async () => {
+  db = await useTestDatabase();
+  await getPool().query(`
+    CREATE TABLE statement_log (tbl text NOT NULL, op text NOT NULL);
+    CREATE FUNCTION log_statement() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN INSERT INTO statement_log VALUES (TG_TABLE_NAME, TG_OP); RETURN NULL; END $$;
+    CREATE TRIGGER log_copies AFTER INSERT ON message_copies FOR EACH STATEMENT EXECUTE FUNCTION log_statement();
+    CREATE TRIGGER log_counters AFTER INSERT ON mailbox_counters FOR EACH STATEMENT EXECUTE FUNCTION log_statement();`);
+});
+afterAll(async () => {
+  await db.close();
+});
+
+/** The statements that inserted into the copies and the counters while `work` ran, per table. */
+async function insertsDuring(work: () => Promise<unknown>): Promise<Record<string, number>> {
+  const pool = getPool();
+  await pool.query("TRUNCATE statement_log");
+  await work();
+  const { rows } = await pool.query<{ tbl: string; n: number }>("SELECT tbl, count(*)::int AS n FROM statement_log GROUP BY tbl");
+  return Object.fromEntries(rows.map((r) => [r.tbl, r.n]));
+}
+
+describe("a send's statement", () => {
+  it("inserts into the copies and the counters once each: the triggers at its end write nothing", async () => {
+    const [a, b, c] = await Promise.all([newUser("triggers"), newUser("triggers"), newUser("triggers")]);
+    const sent = await insertsDuring(() => sendMessage(a.id, { to: [b.id], cc: [c.id], title: "t", body: "b" }));
+    expect(sent).toEqual({ message_copies: 1, mailbox_counters: 1 });
+  });
+
+  it("still leaves the old shape's copies, and their counting, to the triggers", async () => {
+    const [a, b] = await Promise.all([newUser("triggers"), newUser("triggers")]);
+    const written = await insertsDuring(() =>
+      getPool().query("INSERT INTO messages (sender_id, recipient_id, title, body) VALUES ($1, $2, 'old', 'shape')", [a.id, b.id]),
+    );
+    expect(written).toEqual({ message_copies: 1, mailbox_counters: 1 });
+    const { rows } = await getPool().query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM message_copies c JOIN messages m ON m.id = c.message_id WHERE m.title = 'old' AND m.sender_id = $1",
+      [a.id],
+    );
+    expect(rows[0].n).toBe(2);
+  });
+});

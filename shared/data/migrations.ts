@@ -707,6 +707,9 @@ export const MIGRATIONS: readonly Migration[] = [
     // A receipt is written only while its copy exists, and a message is erased only once no copy
     // is left, so the trigger that deletes receipts with the message leaves none behind.
     sql: `
+      -- Dropping the key locks both tables; messages first, as the old code's writes reach the
+      -- receipts from messages (through the copies), so a write in flight waits instead of deadlocking.
+      LOCK TABLE messages IN ACCESS EXCLUSIVE MODE;
       ALTER TABLE read_receipts DROP CONSTRAINT IF EXISTS read_receipts_message_id_fkey;
       CREATE OR REPLACE FUNCTION read_receipts_erase() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN

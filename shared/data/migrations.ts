@@ -785,4 +785,29 @@ export const MIGRATIONS: readonly Migration[] = [
       END $$;
     `,
   },
+  {
+    version: 27,
+    name: "copies leave with their message by a trigger, not a foreign key",
+    // The key checked every copy a send inserts against the message the same statement inserted,
+    // one lookup and share lock of the message row per party, at the end of the send's statement
+    // while it holds its recipients' counters. A copy is only ever inserted with its message or
+    // from a message row its statement holds (a send, the old shape's triggers, migration 13), and
+    // a message is erased only once no copy is left; the trigger below still takes any copy left
+    // with its message, as the key's cascade did. The key could not be kept past one server
+    // either: copies and messages are distributed on different columns (docs/SCALING.md).
+    sql: `
+      -- Dropping the key locks both tables; messages first, as the old code's writes reach the
+      -- copies from messages, so a write in flight waits instead of deadlocking.
+      LOCK TABLE messages IN ACCESS EXCLUSIVE MODE;
+      ALTER TABLE message_copies DROP CONSTRAINT IF EXISTS message_copies_message_id_fkey;
+      CREATE OR REPLACE FUNCTION message_copies_erase() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        DELETE FROM message_copies c USING erased WHERE c.message_id = erased.id;
+        RETURN NULL;
+      END $$;
+      DROP TRIGGER IF EXISTS message_copies_erase ON messages;
+      CREATE TRIGGER message_copies_erase AFTER DELETE ON messages
+        REFERENCING OLD TABLE AS erased FOR EACH STATEMENT EXECUTE FUNCTION message_copies_erase();
+    `,
+  },
 ];

@@ -2,7 +2,8 @@
  * The triggers that run at the end of a send's statement (migration 26): a send writes its copies
  * and its counters once each, in its own statement; the old shape's trigger and the copies'
  * counting trigger find nothing of theirs and write nothing. Every statement that inserts into the
- * copies or the counters is recorded here by a statement trigger of the test's own.
+ * copies or the counters is recorded here by a statement trigger of the test's own. No foreign key
+ * checks a copy against its message (migration 27); a trigger takes the copies with their message.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -52,5 +53,24 @@ describe("a send's statement", () => {
       [a.id],
     );
     expect(rows[0].n).toBe(2);
+  });
+
+  it("checks no key per copy, and a message deleted with copies left takes them and their counts with it", async () => {
+    const pool = getPool();
+    const { rows: keys } = await pool.query(
+      "SELECT conname FROM pg_constraint WHERE conrelid = 'message_copies'::regclass AND confrelid = 'messages'::regclass",
+    );
+    expect(keys).toEqual([]);
+    const [a, b] = await Promise.all([newUser("triggers"), newUser("triggers")]);
+    const sent = await sendMessage(a.id, { to: [b.id], title: "t", body: "b" });
+    if (sent.kind !== "sent") throw new Error(sent.kind);
+    // As the old code's delete did once both sides had deleted a message; here with both copies left.
+    await pool.query("DELETE FROM messages WHERE id = $1", [sent.message.id]);
+    const { rows } = await pool.query<{ copies: number; counted: number }>(
+      `SELECT (SELECT count(*)::int FROM message_copies WHERE message_id = $1) AS copies,
+              (SELECT coalesce(sum(total), 0)::int FROM mailbox_counters WHERE user_id = ANY($2)) AS counted`,
+      [sent.message.id, [a.id, b.id]],
+    );
+    expect(rows[0]).toEqual({ copies: 0, counted: 0 });
   });
 });

@@ -1,9 +1,8 @@
 import "../shared/http/startup";
 
-import { getConfig } from "../shared/config/config";
-import { listInbox } from "../shared/data/messages";
+import { inboxRide, listInbox } from "../shared/data/messages";
 import { defineEndpoint } from "../shared/http/endpoint";
-import { LINK_HEADER, pagedAnswer } from "../shared/http/paging";
+import { boundedPage, LINK_HEADER, pagedAnswer } from "../shared/http/paging";
 import { InboxQuery, MessageList } from "../shared/http/schemas";
 
 export const messagesInbox = defineEndpoint({
@@ -16,8 +15,10 @@ export const messagesInbox = defineEndpoint({
   query: InboxQuery,
   response: MessageList,
   responseHeaders: LINK_HEADER,
-  handler: async ({ request, user, query }) => {
-    const page = { ...query, maxBytes: getConfig().listMaxBytes };
-    return pagedAnswer(request.url, await listInbox(user.id, page), page);
+  // The page is read in the statement that authenticates the request, where its plan allows.
+  lookup: ({ query }) => inboxRide(boundedPage(query)),
+  handler: async ({ request, user, query, found }) => {
+    const page = boundedPage(query);
+    return pagedAnswer(request.url, found ?? (await listInbox(user.id, page)), page);
   },
 });

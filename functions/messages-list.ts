@@ -1,9 +1,8 @@
 import "../shared/http/startup";
 
-import { getConfig } from "../shared/config/config";
-import { listMessages } from "../shared/data/messages";
+import { listMessages, listRide } from "../shared/data/messages";
 import { defineEndpoint } from "../shared/http/endpoint";
-import { LINK_HEADER, pagedAnswer } from "../shared/http/paging";
+import { boundedPage, LINK_HEADER, pagedAnswer } from "../shared/http/paging";
 import { ListQuery, MessageList } from "../shared/http/schemas";
 
 /** The caller's copies, newest first, filtered; each filter is served by an index over the caller's own copies. */
@@ -17,9 +16,14 @@ export const messagesList = defineEndpoint({
   query: ListQuery,
   response: MessageList,
   responseHeaders: LINK_HEADER,
-  handler: async ({ request, user, query }) => {
+  // The page is read in the statement that authenticates the request, where its plan allows.
+  lookup: ({ query }) => {
     const { limit, before_id, q, ...filters } = query;
-    const page = { limit, before_id, q, maxBytes: getConfig().listMaxBytes };
-    return pagedAnswer(request.url, await listMessages(user.id, filters, page), page);
+    return listRide(filters, boundedPage({ limit, before_id, q }));
+  },
+  handler: async ({ request, user, query, found }) => {
+    const { limit, before_id, q, ...filters } = query;
+    const page = boundedPage({ limit, before_id, q });
+    return pagedAnswer(request.url, found ?? (await listMessages(user.id, filters, page)), page);
   },
 });

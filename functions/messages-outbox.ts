@@ -1,9 +1,8 @@
 import "../shared/http/startup";
 
-import { getConfig } from "../shared/config/config";
-import { listOutbox } from "../shared/data/messages";
+import { listOutbox, outboxRide } from "../shared/data/messages";
 import { defineEndpoint } from "../shared/http/endpoint";
-import { LINK_HEADER, pagedAnswer } from "../shared/http/paging";
+import { boundedPage, LINK_HEADER, pagedAnswer } from "../shared/http/paging";
 import { MessageList, OutboxQuery } from "../shared/http/schemas";
 
 export const messagesOutbox = defineEndpoint({
@@ -16,8 +15,10 @@ export const messagesOutbox = defineEndpoint({
   query: OutboxQuery,
   response: MessageList,
   responseHeaders: LINK_HEADER,
-  handler: async ({ request, user, query }) => {
-    const page = { ...query, maxBytes: getConfig().listMaxBytes };
-    return pagedAnswer(request.url, await listOutbox(user.id, page), page);
+  // The page is read in the statement that authenticates the request, where its plan allows.
+  lookup: ({ query }) => outboxRide(boundedPage(query)),
+  handler: async ({ request, user, query, found }) => {
+    const page = boundedPage(query);
+    return pagedAnswer(request.url, found ?? (await listOutbox(user.id, page)), page);
   },
 });

@@ -21,6 +21,7 @@ import {
   senderSpendValues,
   type SenderBudget,
 } from "./rate-limit-counter";
+import { userRowsRide, type Ride } from "./users";
 
 export { FROM_COPIES, MESSAGE_COLUMNS, toMessage, type MessageRow } from "./message-view";
 
@@ -499,12 +500,27 @@ export function preparedListQuery(userId: number, filters: ListFilters, page: Pa
   return mayRunGeneric(filters, page) ? { ...query, name: statementName("list", query.text) } : query;
 }
 
+/**
+ * A page that rides on the statement authenticating the request (one round trip for both;
+ * userRowsRide), when its shape may run on a generic plan; null for the others, which are planned
+ * with their values in a statement of their own.
+ */
+export function listRide(filters: ListFilters, page: Page): Ride<MessageRow[]> | null {
+  if (!mayRunGeneric(filters, page)) return null;
+  // The user's id is the ride's $1, as it is the list's: only the list's own values are its keys.
+  const { text, values } = listQuery(0, filters, page);
+  return userRowsRide<MessageRow>(statementName("list", text), text, values.slice(1));
+}
+
+const INBOX = (page: { unread?: boolean }): ListFilters => ({ folder: "inbox", unread: page.unread });
+
 /** Received copies in the inbox. */
-export const inboxQuery = (userId: number, page: Page & { unread?: boolean }) =>
-  preparedListQuery(userId, { folder: "inbox", unread: page.unread }, page);
+export const inboxQuery = (userId: number, page: Page & { unread?: boolean }) => preparedListQuery(userId, INBOX(page), page);
+export const inboxRide = (page: Page & { unread?: boolean }) => listRide(INBOX(page), page);
 
 /** The sender's copies in sent. */
 export const outboxQuery = (userId: number, page: Page) => preparedListQuery(userId, { folder: "sent" }, page);
+export const outboxRide = (page: Page) => listRide({ folder: "sent" }, page);
 
 async function list(query: SqlQuery): Promise<MessageT[]> {
   const { rows } = await getPool().query<MessageRow>(query);

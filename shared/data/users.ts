@@ -2,6 +2,7 @@ import type { UserPublicT } from "../domain/schemas";
 import { normalizeUsername, usernameKeys, usernameSkeletons } from "../domain/usernames";
 import { getPool, inTransaction, type Queryable } from "./db";
 import { isUniqueViolation } from "./db-errors";
+import { ISO } from "./message-view";
 
 /** A user as each authenticated request looks it up: enough to answer GET /users/me without another query. */
 export interface SignedInUser extends UserPublicT {
@@ -150,6 +151,8 @@ export interface UserRider<K extends readonly unknown[], R> {
 export interface Ride<R> {
   readonly statements: { byId: QueryTemplate; bySession: QueryTemplate };
   readonly keys: readonly unknown[];
+  /** Set for a ride that reads rows (userRowsRide): what it read is every row, in the order read. */
+  readonly rows?: true;
   /** Never set: carries the type of the row the ride reads. */
   readonly row?: R;
 }
@@ -188,6 +191,62 @@ export function defineUserRider<K extends readonly unknown[], R>(name: string, s
   return { name, with: (...keys) => ({ statements, keys }) };
 }
 
+// A ride that reads rows: each row of `sql` after the user's columns, or the user's columns alone
+// when `sql` reads none. The user's columns come with every row, so they are the cheapest to
+// parse: the time as text (parsed once, from the first row), not a timestamp parsed on each.
+const rowsRideSql = (lookup: string, sql: string) =>
+  `WITH u AS (${lookup})
+   SELECT u.id, u.username, ${ISO("u.created_at")} AS created_at, r.* FROM u LEFT JOIN LATERAL (${sql}) r ON true`;
+const RIDE_USER_FIELDS = 3;
+
+const rowsRideTexts = new Map<string, string>();
+
+/**
+ * A ride that reads rows (a page of a list), for `sql` as it stands, and its keys: `sql` takes $1,
+ * the user's id, and its keys from $2, as a rider's does, and reads rows whose first column is
+ * never null. It is named by the caller: one name, one text.
+ */
+export function userRowsRide<Row>(name: string, sql: string, keys: readonly unknown[]): Ride<Row[]> {
+  const named = parameterCount(sql) + 1;
+  const nameHolds = ` AND lower(u.username) = lower($${named}::text)`;
+  const bySession = rowsRideSql(sessionUserSql(named + 1) + nameHolds, sql);
+  if ((rowsRideTexts.get(name) ?? bySession) !== bySession) throw new Error(`The ride "${name}" names another statement already`);
+  rowsRideTexts.set(name, bySession);
+  return {
+    statements: {
+      byId: { name: `user-by-id+${name}`, text: rowsRideSql(USER_BY_ID_SQL + nameHolds, sql) },
+      bySession: { name: `session-user+${name}`, text: bySession },
+    },
+    keys,
+    rows: true,
+  };
+}
+
+/** The user, and what the ride read, from its statement's answer. */
+async function readRide<R>(
+  db: Queryable,
+  ride: Ride<R>,
+  query: QueryTemplate & { values: unknown[] },
+): Promise<SignedInUserWith<R> | null> {
+  if (!ride.rows) {
+    const { rows } = await db.query<SignedInUserWith<R>>(query);
+    return rows[0] ?? null;
+  }
+  // As arrays: each row's object is built once, of the ride's own columns only.
+  const { rows, fields } = await db.query<unknown[]>({ ...query, rowMode: "array" });
+  const first = rows[0];
+  if (!first) return null;
+  const names = fields.slice(RIDE_USER_FIELDS).map((f) => f.name);
+  const read: Record<string, unknown>[] = [];
+  for (const row of rows) {
+    if (row[RIDE_USER_FIELDS] === null) continue;
+    const item: Record<string, unknown> = {};
+    for (let i = 0; i < names.length; i++) item[names[i]] = row[RIDE_USER_FIELDS + i];
+    read.push(item);
+  }
+  return { id: first[0] as number, username: first[1] as string, created_at: new Date(first[2] as string), ridden: read as R };
+}
+
 /** findUserById, with a ride in the same statement, for the user still named `username`. */
 export async function findUserByIdWith<R>(
   id: number,
@@ -195,8 +254,7 @@ export async function findUserByIdWith<R>(
   ride: Ride<R>,
   db: Queryable = getPool(),
 ): Promise<SignedInUserWith<R> | null> {
-  const { rows } = await db.query<SignedInUserWith<R>>({ ...ride.statements.byId, values: [id, ...ride.keys, username] });
-  return rows[0] ?? null;
+  return readRide(db, ride, { ...ride.statements.byId, values: [id, ...ride.keys, username] });
 }
 
 /** findUserInSession, with a ride in the same statement, for the user still named `username`. */
@@ -207,8 +265,7 @@ export async function findUserInSessionWith<R>(
   ride: Ride<R>,
   db: Queryable = getPool(),
 ): Promise<SignedInUserWith<R> | null> {
-  const { rows } = await db.query<SignedInUserWith<R>>({ ...ride.statements.bySession, values: [id, ...ride.keys, username, sessionId] });
-  return rows[0] ?? null;
+  return readRide(db, ride, { ...ride.statements.bySession, values: [id, ...ride.keys, username, sessionId] });
 }
 
 /** Escapes LIKE wildcards so a search for "a_b" means exactly that prefix. */

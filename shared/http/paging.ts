@@ -1,6 +1,7 @@
 /** List answers: bounded in bytes as well as in count, with an RFC 8288 `Link: <...>; rel="next"`. */
 import type { HttpResponseInit } from "@azure/functions";
 
+import { getConfig } from "../config/config";
 import { jsonText } from "./http";
 
 export interface ListAnswer<T> {
@@ -36,6 +37,9 @@ export function boundedList<T>(items: readonly T[], maxBytes: number, minBytes?:
   }
   return { body: `[${parts.join(",")}]`, kept: [...items], cut: false };
 }
+
+/** A list's page as the request asks for it, with the byte bound (LIST_MAX_BYTES). */
+export const boundedPage = <Q extends object>(query: Q) => ({ ...query, maxBytes: getConfig().listMaxBytes });
 
 /** The request's URL with these parameters set (the others kept), as a `Link: rel="next"` and its CORS exposure. */
 export function nextLink(requestUrl: string, params: Record<string, string | number>): Record<string, string> {

@@ -15,6 +15,7 @@ import { usersMe } from "../../functions/users-me";
 import { issueAccessToken } from "../../shared/auth/tokens";
 import { attachmentForViewer, newUploadSlot } from "../../shared/data/attachments";
 import { getPool } from "../../shared/data/db";
+import { inboxQuery, inboxRide, listInbox } from "../../shared/data/messages";
 import { SESSION_USER_SQL } from "../../shared/data/users";
 import type { Handler } from "../../shared/http/http";
 import { useKeySignedStorage } from "../support/attachments";
@@ -195,5 +196,55 @@ describe("an upload slot", () => {
     expect(withoutSession).toHaveLength(1);
     expect(withoutSession[0]).toMatch(/INSERT INTO attachments\b/i);
     expect(withoutSession[0]).not.toMatch(/\bsessions\b/i);
+  });
+});
+
+describe("an inbox page", () => {
+  it("is one statement: the user, the session and the page, with or without a session; the same page as read alone", async () => {
+    const query = { limit: "2" };
+    await statementsOf(messagesInbox, { token: reader.token, query });
+
+    const withSession = await statementsOf(messagesInbox, { token: reader.token, query });
+    expect(withSession).toHaveLength(1);
+    expect(withSession[0]).toMatch(/\bsessions\b[\s\S]*\bmessage_copies\b/i);
+    const withoutSession = await statementsOf(messagesInbox, { token: issueAccessToken(reader), query });
+    expect(withoutSession).toHaveLength(1);
+    expect(withoutSession[0]).not.toMatch(/\bsessions\b/i);
+
+    const page = await call(messagesInbox, { token: reader.token, query });
+    const alone = await listInbox(reader.id, { limit: 2, maxBytes: 1_000_000 });
+    expect(page.body).toEqual(JSON.parse(JSON.stringify(alone)));
+    expect(page.headers.get("link")).toMatch(/before_id=/);
+    // A page of nothing: the user still comes back, with no row.
+    const empty = await call(messagesInbox, { token: writer.token, query });
+    expect(empty.status).toBe(200);
+    expect(empty.body).toEqual([]);
+  });
+
+  it("is read only for a token that holds: an ended session's reads nothing and is refused", async () => {
+    const other = await newUser("trips_ended");
+    await getPool().query("DELETE FROM sessions WHERE user_id = $1", [other.id]);
+    const statements = await statementsOf(messagesInbox, { token: other.token, query: { limit: "2" } }, 401);
+    expect(statements).toHaveLength(1);
+  });
+
+  it("plans the ride's page as the page alone, on the sessions' and users' keys; a search keeps a statement of its own", async () => {
+    const pool = getPool();
+    const { rows } = await pool.query<{ id: string }>("SELECT id FROM sessions WHERE user_id = $1 LIMIT 1", [reader.id]);
+    const explain = async (text: string, values: unknown[]) =>
+      (await pool.query<{ "QUERY PLAN": string }>(`EXPLAIN ${text}`, values)).rows.map((r) => r["QUERY PLAN"]).join("\n");
+    const copiesScan = (plan: string) => plan.match(/\w+ Scan(?: using \w+)? on message_copies c\b/)?.[0];
+    const page = { limit: 50, maxBytes: 1_000_000 };
+    const ride = inboxRide(page)!;
+    const rode = await explain(ride.statements.bySession.text, [reader.id, ...ride.keys, reader.username, rows[0].id]);
+    const alone = inboxQuery(reader.id, page);
+    expect(rode).toMatch(/Index Scan using sessions_pkey on sessions/);
+    expect(rode).not.toMatch(/Seq Scan on (users|sessions) /);
+    expect(copiesScan(rode)).toBeDefined();
+    expect(copiesScan(rode)).toBe(copiesScan(await explain(alone.text, alone.values)));
+    // A search's best plan depends on its words: it keeps a statement of its own.
+    expect(inboxRide({ limit: 50, maxBytes: 1_000_000, q: "word" })).toBeNull();
+    const search = await statementsOf(messagesInbox, { token: reader.token, query: { limit: "2", q: "m1" } });
+    expect(search).toHaveLength(2);
   });
 });

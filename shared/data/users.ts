@@ -199,27 +199,28 @@ const rowsRideSql = (lookup: string, sql: string) =>
    SELECT u.id, u.username, ${ISO("u.created_at")} AS created_at, r.* FROM u LEFT JOIN LATERAL (${sql}) r ON true`;
 const RIDE_USER_FIELDS = 3;
 
-const rowsRideTexts = new Map<string, string>();
+const rowsRides = new Map<string, { sql: string; statements: Ride<unknown>["statements"] }>();
 
 /**
  * A ride that reads rows (a page of a list), for `sql` as it stands, and its keys: `sql` takes $1,
  * the user's id, and its keys from $2, as a rider's does, and reads rows whose first column is
- * never null. It is named by the caller: one name, one text.
+ * never null. It is named by the caller, after its text (statementName): one name, one text, built
+ * once.
  */
 export function userRowsRide<Row>(name: string, sql: string, keys: readonly unknown[]): Ride<Row[]> {
+  const built = rowsRides.get(name);
+  if (built) {
+    if (built.sql !== sql) throw new Error(`The ride "${name}" names another statement already`);
+    return { statements: built.statements, keys, rows: true };
+  }
   const named = parameterCount(sql) + 1;
   const nameHolds = ` AND lower(u.username) = lower($${named}::text)`;
-  const bySession = rowsRideSql(sessionUserSql(named + 1) + nameHolds, sql);
-  if ((rowsRideTexts.get(name) ?? bySession) !== bySession) throw new Error(`The ride "${name}" names another statement already`);
-  rowsRideTexts.set(name, bySession);
-  return {
-    statements: {
-      byId: { name: `user-by-id+${name}`, text: rowsRideSql(USER_BY_ID_SQL + nameHolds, sql) },
-      bySession: { name: `session-user+${name}`, text: bySession },
-    },
-    keys,
-    rows: true,
+  const statements = {
+    byId: { name: `user-by-id+${name}`, text: rowsRideSql(USER_BY_ID_SQL + nameHolds, sql) },
+    bySession: { name: `session-user+${name}`, text: rowsRideSql(sessionUserSql(named + 1) + nameHolds, sql) },
   };
+  rowsRides.set(name, { sql, statements });
+  return { statements, keys, rows: true };
 }
 
 /** The user, and what the ride read, from its statement's answer. */

@@ -172,22 +172,29 @@ const rideSql = (lookup: string, sql: string, writes: string | undefined) =>
   `WITH u AS (${lookup})${writes ? `, ${writes}` : ""}
    SELECT u.id, u.username, u.created_at, (SELECT row_to_json(r) FROM (${sql}) r) AS ridden FROM u`;
 
+/**
+ * A ride's two statements, the user found by id or by session, each `shape`d around that lookup.
+ * After the ride's own parameters (those `ownSql` takes) come the name the token gives, then the
+ * session's id. The name is checked in the statement, not only by the caller, so that nothing is
+ * written for a token naming a user who no longer has that name. Named: planned once per
+ * connection, as the lookups they extend.
+ */
+function rideStatements(name: string, ownSql: string, shape: (lookup: string) => string): Ride<unknown>["statements"] {
+  const named = parameterCount(ownSql) + 1;
+  const nameHolds = ` AND lower(u.username) = lower($${named}::text)`;
+  return {
+    byId: { name: `user-by-id+${name}`, text: shape(USER_BY_ID_SQL + nameHolds) },
+    bySession: { name: `session-user+${name}`, text: shape(sessionUserSql(named + 1) + nameHolds) },
+  };
+}
+
 const riderNames = new Set<string>();
 
 export function defineUserRider<K extends readonly unknown[], R>(name: string, sql: string, writes?: string): UserRider<K, R> {
   // A statement's name stands for one text on a connection.
   if (riderNames.has(name)) throw new Error(`A user rider named "${name}" is already defined`);
   riderNames.add(name);
-  // After the rider's own parameters: the name the token gives, then the session's id. The name is
-  // checked in the statement, not only by the caller, so that nothing is written for a token
-  // naming a user who no longer has that name.
-  const named = parameterCount(`${writes ?? ""} ${sql}`) + 1;
-  const nameHolds = ` AND lower(u.username) = lower($${named}::text)`;
-  // Named: planned once per connection, as the lookups they extend.
-  const statements = {
-    byId: { name: `user-by-id+${name}`, text: rideSql(USER_BY_ID_SQL + nameHolds, sql, writes) },
-    bySession: { name: `session-user+${name}`, text: rideSql(sessionUserSql(named + 1) + nameHolds, sql, writes) },
-  };
+  const statements = rideStatements(name, `${writes ?? ""} ${sql}`, (lookup) => rideSql(lookup, sql, writes));
   return { name, with: (...keys) => ({ statements, keys }) };
 }
 
@@ -213,12 +220,7 @@ export function userRowsRide<Row>(name: string, sql: string, keys: readonly unkn
     if (built.sql !== sql) throw new Error(`The ride "${name}" names another statement already`);
     return { statements: built.statements, keys, rows: true };
   }
-  const named = parameterCount(sql) + 1;
-  const nameHolds = ` AND lower(u.username) = lower($${named}::text)`;
-  const statements = {
-    byId: { name: `user-by-id+${name}`, text: rowsRideSql(USER_BY_ID_SQL + nameHolds, sql) },
-    bySession: { name: `session-user+${name}`, text: rowsRideSql(sessionUserSql(named + 1) + nameHolds, sql) },
-  };
+  const statements = rideStatements(name, sql, (lookup) => rowsRideSql(lookup, sql));
   rowsRides.set(name, { sql, statements });
   return { statements, keys, rows: true };
 }

@@ -1,9 +1,17 @@
 import "../shared/http/startup";
 
+import { z } from "zod";
+
 import { listMessages, listRide } from "../shared/data/messages";
 import { defineEndpoint } from "../shared/http/endpoint";
 import { boundedPage, LINK_HEADER, pagedAnswer } from "../shared/http/paging";
 import { ListQuery, MessageList } from "../shared/http/schemas";
+
+/** The request's filters, and its page with the byte bound. */
+function filtersAndPage(query: z.infer<typeof ListQuery>) {
+  const { limit, before_id, q, ...filters } = query;
+  return { filters, page: boundedPage({ limit, before_id, q }) };
+}
 
 /** The caller's copies, newest first, filtered; each filter is served by an index over the caller's own copies. */
 export const messagesList = defineEndpoint({
@@ -18,12 +26,11 @@ export const messagesList = defineEndpoint({
   responseHeaders: LINK_HEADER,
   // The page is read in the statement that authenticates the request, where its plan allows.
   lookup: ({ query }) => {
-    const { limit, before_id, q, ...filters } = query;
-    return listRide(filters, boundedPage({ limit, before_id, q }));
+    const { filters, page } = filtersAndPage(query);
+    return listRide(filters, page);
   },
   handler: async ({ request, user, query, found }) => {
-    const { limit, before_id, q, ...filters } = query;
-    const page = boundedPage({ limit, before_id, q });
+    const { filters, page } = filtersAndPage(query);
     return pagedAnswer(request.url, found ?? (await listMessages(user.id, filters, page)), page);
   },
 });

@@ -57,6 +57,12 @@ async function statementsOf(handler: Handler, options: Parameters<typeof call>[1
   return statements;
 }
 
+/** PostgreSQL's plan for a statement with these values, one line a node. */
+async function planOf(text: string, values: unknown[]): Promise<string> {
+  const { rows } = await getPool().query<{ "QUERY PLAN": string }>(`EXPLAIN ${text}`, values);
+  return rows.map((r) => r["QUERY PLAN"]).join("\n");
+}
+
 const reads: { name: string; handler: Handler; query?: Record<string, string>; user: () => TestUser }[] = [
   { name: "inbox ?limit=50", handler: messagesInbox, query: { limit: "50" }, user: () => reader },
   { name: "inbox default page", handler: messagesInbox, user: () => reader },
@@ -90,19 +96,14 @@ describe("the lookup's plan", () => {
     await pool.query("ANALYZE users");
     await pool.query("ANALYZE sessions");
     const { rows } = await pool.query<{ id: string }>("SELECT id FROM sessions WHERE user_id = $1 LIMIT 1", [reader.id]);
-    const plan = (await pool.query<{ "QUERY PLAN": string }>(`EXPLAIN ${SESSION_USER_SQL}`, [reader.id, rows[0].id])).rows
-      .map((r) => r["QUERY PLAN"])
-      .join("\n");
+    const plan = await planOf(SESSION_USER_SQL, [reader.id, rows[0].id]);
     expect(plan).toMatch(/Index Scan using sessions_pkey on sessions/);
     expect(plan).toMatch(/Index Scan using users_pkey on users/);
     expect(plan).not.toMatch(/Seq Scan|Sort/);
 
     // With a ride: still one row by each key. A ride also holds the user to the token's name, so the
     // user's row may come by either of its keys, the id or the lower-cased name.
-    const explain = async (text: string, keys: readonly unknown[]) =>
-      (await pool.query<{ "QUERY PLAN": string }>(`EXPLAIN ${text}`, [reader.id, ...keys, reader.username, rows[0].id])).rows
-        .map((r) => r["QUERY PLAN"])
-        .join("\n");
+    const explain = (text: string, keys: readonly unknown[]) => planOf(text, [reader.id, ...keys, reader.username, rows[0].id]);
     const USER_BY_KEY = /Index Scan using (users_pkey|users_username_\w+) on users/;
     // The download's viewer check (the copies, a handful here, are the viewer check's own, unchanged by riding).
     const download = attachmentForViewer.with(1, "00000000-0000-4000-8000-000000000000");
@@ -231,17 +232,15 @@ describe("an inbox page", () => {
   it("plans the ride's page as the page alone, on the sessions' and users' keys; a search keeps a statement of its own", async () => {
     const pool = getPool();
     const { rows } = await pool.query<{ id: string }>("SELECT id FROM sessions WHERE user_id = $1 LIMIT 1", [reader.id]);
-    const explain = async (text: string, values: unknown[]) =>
-      (await pool.query<{ "QUERY PLAN": string }>(`EXPLAIN ${text}`, values)).rows.map((r) => r["QUERY PLAN"]).join("\n");
     const copiesScan = (plan: string) => plan.match(/\w+ Scan(?: using \w+)? on message_copies c\b/)?.[0];
     const page = { limit: 50, maxBytes: 1_000_000 };
     const ride = inboxRide(page)!;
-    const rode = await explain(ride.statements.bySession.text, [reader.id, ...ride.keys, reader.username, rows[0].id]);
+    const rode = await planOf(ride.statements.bySession.text, [reader.id, ...ride.keys, reader.username, rows[0].id]);
     const alone = inboxQuery(reader.id, page);
     expect(rode).toMatch(/Index Scan using sessions_pkey on sessions/);
     expect(rode).not.toMatch(/Seq Scan on (users|sessions) /);
     expect(copiesScan(rode)).toBeDefined();
-    expect(copiesScan(rode)).toBe(copiesScan(await explain(alone.text, alone.values)));
+    expect(copiesScan(rode)).toBe(copiesScan(await planOf(alone.text, alone.values)));
     // A search's best plan depends on its words: it keeps a statement of its own.
     expect(inboxRide({ limit: 50, maxBytes: 1_000_000, q: "word" })).toBeNull();
     const search = await statementsOf(messagesInbox, { token: reader.token, query: { limit: "2", q: "m1" } });

@@ -810,4 +810,29 @@ export const MIGRATIONS: readonly Migration[] = [
         REFERENCING OLD TABLE AS erased FOR EACH STATEMENT EXECUTE FUNCTION message_copies_erase();
     `,
   },
+  {
+    version: 28,
+    name: "copies leave with their user by a trigger, not a foreign key",
+    // The key looked up and share-locked the owner's row for every copy a send inserts, one
+    // lookup per party. The send's statement holds those rows itself: each recipient's FOR SHARE
+    // (it stores nothing for a recipient gone or deleted) and the sender's by the message's own key
+    // to users; the old shape's copies come from a message row whose keys hold both. A user's row
+    // is never deleted by the app (an account's deletion leaves it as a tombstone); should one be,
+    // the trigger takes its copies first, while its counters are still there to count them out:
+    // the key's cascade ran after the counters' own and failed on them (mailbox_counters' key).
+    sql: `
+      -- Dropping the key locks both tables; users first, as a send's statement and an account's
+      -- deletion lock users before the copies, so one in flight waits instead of deadlocking.
+      LOCK TABLE users IN ACCESS EXCLUSIVE MODE;
+      ALTER TABLE message_copies DROP CONSTRAINT IF EXISTS message_copies_user_id_fkey;
+      CREATE OR REPLACE FUNCTION message_copies_leave_with_user() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        DELETE FROM message_copies WHERE user_id = OLD.id;
+        RETURN OLD;
+      END $$;
+      DROP TRIGGER IF EXISTS message_copies_leave_with_user ON users;
+      CREATE TRIGGER message_copies_leave_with_user BEFORE DELETE ON users
+        FOR EACH ROW EXECUTE FUNCTION message_copies_leave_with_user();
+    `,
+  },
 ];

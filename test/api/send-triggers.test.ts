@@ -3,12 +3,14 @@
  * and its counters once each, in its own statement; the old shape's trigger and the copies'
  * counting trigger find nothing of theirs and write nothing. Every statement that inserts into the
  * copies or the counters is recorded here by a statement trigger of the test's own. No foreign key
- * checks a copy against its message (migration 27); a trigger takes the copies with their message.
+ * checks a copy against its message (migration 27) or its owner (migration 28); triggers take the
+ * copies with their message, and with their owner's row.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { getPool } from "../../shared/data/db";
 import { sendMessage } from "../../shared/data/messages";
+import { miscounted } from "../support/counters";
 import { useTestDatabase, type TestDatabase } from "../support/database";
 import { newUser } from "../support/users";
 
@@ -72,5 +74,29 @@ describe("a send's statement", () => {
       [sent.message.id, [a.id, b.id]],
     );
     expect(rows[0]).toEqual({ copies: 0, counted: 0 });
+  });
+
+  it("checks no key per copy against its owner, and a user's row deleted takes its copies first, every count exact", async () => {
+    const pool = getPool();
+    const { rows: keys } = await pool.query(
+      "SELECT conname FROM pg_constraint WHERE conrelid = 'message_copies'::regclass AND contype = 'f'",
+    );
+    expect(keys).toEqual([]);
+    const [a, b, c] = await Promise.all([newUser("triggers"), newUser("triggers"), newUser("triggers")]);
+    const toB = await sendMessage(a.id, { to: [c.id], cc: [b.id], title: "to c, cc b", body: "b" });
+    const fromB = await sendMessage(b.id, { to: [a.id], title: "from b", body: "b" });
+    if (toB.kind !== "sent" || fromB.kind !== "sent") throw new Error("not sent");
+    // The app never deletes a user's row (an account's deletion leaves a tombstone); an operator may.
+    await pool.query("DELETE FROM users WHERE id = $1", [b.id]);
+    const { rows } = await pool.query<{ message_id: number; user_id: number }>(
+      "SELECT message_id, user_id FROM message_copies WHERE message_id = ANY($1) ORDER BY message_id, user_id",
+      [[toB.message.id, fromB.message.id]],
+    );
+    // The message b sent goes with its sender (the original's key on messages); the one b was copied on stays for a and c.
+    expect(rows).toEqual([
+      { message_id: toB.message.id, user_id: Math.min(a.id, c.id) },
+      { message_id: toB.message.id, user_id: Math.max(a.id, c.id) },
+    ]);
+    expect(await miscounted([a.id, c.id])).toEqual([]);
   });
 });

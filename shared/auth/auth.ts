@@ -50,13 +50,19 @@ export async function authenticate(
 }
 
 /**
+ * The ride for the user a verified token names (its id: what the ride may spend or limit in that
+ * user's name), or null for none.
+ */
+export type RideFor<R> = (userId: number) => Ride<R> | null;
+
+/**
  * authenticate, and the ride's row read in the same statement as the user (null: no row). The
  * ride is read only for a token that holds, so a refused caller learns nothing of what it names.
  */
 export async function authenticateWith<R>(
   request: HttpRequest,
   options: { allowQuery?: boolean; log?: SecurityLogger },
-  ride: Ride<R> | null,
+  ride: RideFor<R> | null,
 ): Promise<{ user: CurrentUser; found: R | null }> {
   const token = bearerToken(request, options);
   if (token === undefined) throw unauthorized(ERRORS.notAuthenticated);
@@ -83,14 +89,15 @@ export async function authenticateWith<R>(
  * refused on the very next request, on every instance. A session's check, and a ride, ride on the
  * same query; only a token of the original service (`sub` alone) reads a ride in a second one.
  */
-async function userOf<R>(claims: AccessClaims, ride: Ride<R> | null): Promise<SignedInUserWith<R> | null> {
+async function userOf<R>(claims: AccessClaims, rideFor: RideFor<R> | null): Promise<SignedInUserWith<R> | null> {
   if (claims.uid === undefined) {
     const named = await findUserByUsername(claims.sub);
+    const ride = named && rideFor?.(named.id);
     if (!named || !ride) return named && { ...named, ridden: null };
     // Found by the name the token gives (or its NFKC form): the ride holds it to the name found.
     return findUserByIdWith(named.id, named.username, ride);
   }
-  const user = await lookUp(claims.uid, claims.sid, claims.sub, ride);
+  const user = await lookUp(claims.uid, claims.sid, claims.sub, rideFor?.(claims.uid) ?? null);
   // Tokens of the original service carry only `sub`; ours also carry `uid`, and must still name
   // the same user (a re-created username gets a new id and must not inherit old tokens). A ride's
   // statement checks it too, before it writes anything.

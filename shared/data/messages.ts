@@ -12,7 +12,7 @@ import { fillPending, logEachCtes, pendingEvent } from "./event-log";
 import { claimKey, fingerprint, recordAnswer } from "./idempotency";
 import { COUNTED_BY_STATEMENT, COUNTED_COPIES_MIGRATION } from "./mailbox-counters";
 import { AS_SENT, FROM_COPIES, fromCopies, ISO, MESSAGE_COLUMNS, MESSAGE_FIELDS, toMessage, type MessageRow } from "./message-view";
-import { schemaReached } from "./migrate";
+import { schemaKnownReached, schemaReached } from "./migrate";
 import {
   budgetSpend,
   senderBudgetCtes,
@@ -21,7 +21,7 @@ import {
   senderSpendValues,
   type SenderBudget,
 } from "./rate-limit-counter";
-import { userRowsRide, type Ride } from "./users";
+import { defineUserRider, userRowsRide, type Ride } from "./users";
 
 export { FROM_COPIES, MESSAGE_COLUMNS, toMessage, type MessageRow } from "./message-view";
 
@@ -231,13 +231,18 @@ const COUNTS_OWN = "$23::boolean";
 // each recipient's new_message with its count; last, spend the sender's budgets when
 // given (a send to nobody spends them too), so that a sender's own sends queue on its budget rows
 // only from there to the commit. A spent budget, a recipient's or the sender's, fails the statement
-// (mail_refuse, migration 15), which takes everything with it, the sender's spend too.
-export const SEND_MESSAGE = `
-  WITH ${senderBudgetCtes(SENDER)}, found AS (
-    SELECT u.id, u.username FROM users u WHERE u.id = ANY($8::int[]) AND u.deleted_at IS NULL ORDER BY u.id FOR SHARE
+// (mail_refuse, migration 15), which takes everything with it, the sender's spend too. Riding on
+// the lookup that authenticates the request (`signedIn`, the CTE `u`), the sender's budgets, the
+// recipients' locks and the message are written only when it found the user, and every other
+// write follows from the message.
+const sendCtes = (signedIn: boolean) => {
+  const gate = signedIn ? " AND EXISTS (SELECT 1 FROM u)" : "";
+  return `
+  ${senderBudgetCtes(signedIn ? { ...SENDER, burstKey: `(SELECT ${SENDER.burstKey} FROM u)` } : SENDER)}, found AS (
+    SELECT f.id, f.username FROM users f WHERE f.id = ANY($8::int[]) AND f.deleted_at IS NULL${gate} ORDER BY f.id FOR SHARE
   ), msg AS (
     INSERT INTO messages (sender_id, recipient_id, title, body, in_reply_to, thread_id, to_ids, cc_ids, bcc_ids)
-    SELECT $1, ($5::int[])[1], $2, $3, $4, $9, $5, $6, $7 WHERE (SELECT count(*) FROM found) = cardinality($8::int[])
+    SELECT $1, ($5::int[])[1], $2, $3, $4, $9, $5, $6, $7 WHERE (SELECT count(*) FROM found) = cardinality($8::int[])${gate}
     RETURNING id, "timestamp", ${ISO('"timestamp"')} AS sent_at
   ), sender AS (
     SELECT username FROM users WHERE id = $1
@@ -270,7 +275,11 @@ export const SEND_MESSAGE = `
     RETURNING mc.user_id, mc.folder, mc.unread
   ), inboxes AS (
     SELECT user_id, unread + CASE WHEN ${COUNTS_OWN} THEN 0 ELSE 1 END AS unread_count FROM counters WHERE folder = 'inbox'
-  ), ${logEachCtes("inboxes", fillPending("$14", { id: "msg.id", timestamp: "msg.sent_at", unreadCount: "n.unread_count", senderUsername: "sender.username" }), "CROSS JOIN msg CROSS JOIN sender")}
+  ), ${logEachCtes("inboxes", fillPending("$14", { id: "msg.id", timestamp: "msg.sent_at", unreadCount: "n.unread_count", senderUsername: "sender.username" }), "CROSS JOIN msg CROSS JOIN sender")}`;
+};
+
+// The send's answer: one row, with the message's id NULL when nothing was stored.
+const SEND_ANSWER = `
   SELECT msg.id, msg.sent_at,
          (SELECT json_object_agg(p.id, p.username) FROM (SELECT id, username FROM found UNION ALL SELECT $1, username FROM sender) p) AS names,
          (SELECT json_build_object('thread_id', thread_id, 'in_reply_to', in_reply_to) FROM copies WHERE NOT received) AS own,
@@ -282,6 +291,8 @@ export const SEND_MESSAGE = `
          ${COUNTED_BY_STATEMENT("msg.id", COUNTS_OWN)} AS counted
     FROM (VALUES (1)) AS one (x) LEFT JOIN msg ON true`;
 
+export const SEND_MESSAGE = `WITH ${sendCtes(false)} ${SEND_ANSWER}`;
+
 interface Sent {
   /** Null when nothing was stored: a recipient unknown. */
   id: number | null;
@@ -291,52 +302,44 @@ interface Sent {
   logged: { user_id: number; seq: number; unread_count: number }[];
 }
 
-/**
- * Stores the message, every party's copy, the recipients' budgets and their new_message events in
- * one statement (SEND_MESSAGE); null when a recipient is unknown (nothing is stored). The answer is
- * the sender's view, built from what the statement returned rather than read back.
- */
-async function storeMessage(
-  db: Queryable,
+/** SEND_MESSAGE's values after the sender's id and before COUNTS_OWN; null when the addressing cannot be stored (no `to`, an id beyond int4). */
+function sendValues(
   senderId: number,
   input: NewMessage,
   budget: RecipientBudget | undefined,
   senderBudget: SenderBudget | undefined,
-): Promise<Extract<SendOutcome, { kind: "sent" }> | null> {
-  const { to, cc, bcc, recipients } = addressing(
-    input.to ?? (input.recipient_id === undefined ? [] : [input.recipient_id]),
-    input.cc,
-    input.bcc,
-  );
+): unknown[] | null {
+  const { to, cc, bcc, recipients } = addressingOf(input);
   if (to.length === 0 || !recipients.every(canBeId)) return null;
   const event = pendingEvent(({ id, timestamp, unreadCount, senderUsername }) =>
     newMessageEvent({ id, sender_id: senderId, sender_username: senderUsername, title: input.title, timestamp }, unreadCount),
   );
-  // Named: each connection parses and plans it once, then sends only its values.
-  const { rows } = await db.query<Sent>({
-    name: "send-message",
-    text: SEND_MESSAGE,
-    values: [
-      senderId,
-      input.title,
-      input.body,
-      input.in_reply_to ?? null,
-      to,
-      cc,
-      bcc,
-      recipients,
-      input.thread_id ?? null,
-      budget?.keys ?? [],
-      budget?.now ?? 0,
-      budget?.windowMs ?? 0,
-      budget?.limit ?? 0,
-      event,
-      ...senderSpendValues(senderBudget),
-      await schemaReached(db, COUNTED_COPIES_MIGRATION),
-    ],
-  });
-  const sent = rows[0];
+  return [
+    input.title,
+    input.body,
+    input.in_reply_to ?? null,
+    to,
+    cc,
+    bcc,
+    recipients,
+    input.thread_id ?? null,
+    budget?.keys ?? [],
+    budget?.now ?? 0,
+    budget?.windowMs ?? 0,
+    budget?.limit ?? 0,
+    event,
+    ...senderSpendValues(senderBudget),
+  ];
+}
+
+/** A message's addressing as stored (see `addressing`), `recipient_id` being the original's one `to`. */
+export const addressingOf = (input: Pick<NewMessage, "recipient_id" | "to" | "cc" | "bcc">) =>
+  addressing(input.to ?? (input.recipient_id === undefined ? [] : [input.recipient_id]), input.cc, input.bcc);
+
+/** The sender's view and the recipients' frames, built from what the send's statement returned rather than read back; null when nothing was stored. */
+function sentOutcome(senderId: number, input: NewMessage, sent: Sent): Extract<SendOutcome, { kind: "sent" }> | null {
   if (sent.id === null) return null;
+  const { to, cc, bcc, recipients } = addressingOf(input);
   const named = (ids: number[]) => ids.map((id) => ({ id, username: sent.names[id] }));
   const message: MessageT = {
     id: sent.id,
@@ -368,6 +371,64 @@ async function storeMessage(
 }
 
 /**
+ * Stores the message, every party's copy, the recipients' budgets and their new_message events in
+ * one statement (SEND_MESSAGE); null when a recipient is unknown (nothing is stored).
+ */
+async function storeMessage(
+  db: Queryable,
+  senderId: number,
+  input: NewMessage,
+  budget: RecipientBudget | undefined,
+  senderBudget: SenderBudget | undefined,
+): Promise<Extract<SendOutcome, { kind: "sent" }> | null> {
+  const values = sendValues(senderId, input, budget, senderBudget);
+  if (!values) return null;
+  // Named: each connection parses and plans it once, then sends only its values.
+  const { rows } = await db.query<Sent>({
+    name: "send-message",
+    text: SEND_MESSAGE,
+    values: [senderId, ...values, await schemaReached(db, COUNTED_COPIES_MIGRATION)],
+  });
+  return sentOutcome(senderId, input, rows[0]);
+}
+
+/** A send its statement refused: a budget spent, the statement rolled back. */
+type SendRefused = Extract<SendOutcome, { kind: "sender_budget_spent" | "recipient_budget_spent" }>;
+
+/** The refusal a send's statement failed with, or undefined for any other error. */
+function refusalOf(error: unknown): SendRefused | undefined {
+  if (hasSqlState(error, RECIPIENT_BUDGET_SPENT)) return { kind: "recipient_budget_spent", expire: Number(error.message) };
+  if (hasSqlState(error, SENDER_BUDGET_SPENT)) return { kind: "sender_budget_spent", expire: Number(error.message) };
+  return undefined;
+}
+
+/** What a send riding on the lookup read: its statement's answer, or its refusal. */
+export type RiddenSend = Sent | SendRefused;
+
+const SEND_RIDER = defineUserRider<unknown[], RiddenSend>("send-message", SEND_ANSWER, sendCtes(true));
+
+/**
+ * The one-statement send (no key, no files, the sender's budgets spent by the statement) as a
+ * ride on the statement that authenticates the request: the send is then one round trip. Null
+ * when it cannot ride: an addressing that cannot be stored, or a schema not yet known to count
+ * the send's own copies (the send made alone asks).
+ */
+export function sendRide(
+  senderId: number,
+  input: NewMessage,
+  budget: RecipientBudget,
+  senderBudget: SenderBudget,
+): Ride<RiddenSend> | null {
+  const values = sendValues(senderId, input, budget, senderBudget);
+  if (!values || !schemaKnownReached(COUNTED_COPIES_MIGRATION)) return null;
+  return { ...SEND_RIDER.with(...values, true), recover: refusalOf };
+}
+
+/** The outcome of a send that rode on the lookup. */
+export const rodeOutcome = (senderId: number, input: NewMessage, ridden: RiddenSend): SendOutcome =>
+  "kind" in ridden ? ridden : (sentOutcome(senderId, input, ridden) ?? { kind: "recipient_not_found" });
+
+/**
  * Stores a message, or replays the answer to an earlier request with the same idempotency key.
  * Without a key or `onStored`, the send is the one statement (no BEGIN and COMMIT round trips).
  */
@@ -397,8 +458,8 @@ export async function sendMessage(
     });
   } catch (error) {
     if (error instanceof RecipientNotFound) return { kind: "recipient_not_found" };
-    if (hasSqlState(error, RECIPIENT_BUDGET_SPENT)) return { kind: "recipient_budget_spent", expire: Number(error.message) };
-    if (hasSqlState(error, SENDER_BUDGET_SPENT)) return { kind: "sender_budget_spent", expire: Number(error.message) };
+    const refused = refusalOf(error);
+    if (refused) return refused;
     throw error;
   }
 }

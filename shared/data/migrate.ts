@@ -61,6 +61,9 @@ export async function schemaReached(db: Pick<Pool, "query">, version: number): P
   return true;
 }
 
+/** Whether schemaReached has found `version` reached already: for code that cannot wait to ask. */
+export const schemaKnownReached = (version: number): boolean => schemaReachedAt.has(version);
+
 /** Forgets what schemaReached learnt (a test that takes its database back to an earlier schema). */
 export function forgetSchemaReached(): void {
   schemaReachedAt.clear();

@@ -153,6 +153,12 @@ export interface Ride<R> {
   readonly keys: readonly unknown[];
   /** Set for a ride that reads rows (userRowsRide): what it read is every row, in the order read. */
   readonly rows?: true;
+  /**
+   * For a ride whose statement may fail by design (a refusal raised to roll its writes back): what
+   * the ride read, as that error tells it, or undefined for an error that is not the ride's. The
+   * statement failed as a whole, so the user is then looked up on its own.
+   */
+  readonly recover?: (error: unknown) => R | undefined;
   /** Never set: carries the type of the row the ride reads. */
   readonly row?: R;
 }
@@ -250,6 +256,22 @@ async function readRide<R>(
   return { id: first[0] as number, username: first[1] as string, created_at: new Date(first[2] as string), ridden: read as R };
 }
 
+/** The ride's statement, or, when it failed in a way the ride recovers from, the user alone with what the failure told. */
+async function rideOrRecover<R>(
+  ride: Ride<R>,
+  read: () => Promise<SignedInUserWith<R> | null>,
+  alone: () => Promise<SignedInUser | null>,
+): Promise<SignedInUserWith<R> | null> {
+  try {
+    return await read();
+  } catch (error) {
+    const recovered = ride.recover?.(error);
+    if (recovered === undefined) throw error;
+    const user = await alone();
+    return user && { ...user, ridden: recovered };
+  }
+}
+
 /** findUserById, with a ride in the same statement, for the user still named `username`. */
 export async function findUserByIdWith<R>(
   id: number,
@@ -257,7 +279,11 @@ export async function findUserByIdWith<R>(
   ride: Ride<R>,
   db: Queryable = getPool(),
 ): Promise<SignedInUserWith<R> | null> {
-  return readRide(db, ride, { ...ride.statements.byId, values: [id, ...ride.keys, username] });
+  return rideOrRecover(
+    ride,
+    () => readRide(db, ride, { ...ride.statements.byId, values: [id, ...ride.keys, username] }),
+    () => findUserById(id, db),
+  );
 }
 
 /** findUserInSession, with a ride in the same statement, for the user still named `username`. */
@@ -268,7 +294,11 @@ export async function findUserInSessionWith<R>(
   ride: Ride<R>,
   db: Queryable = getPool(),
 ): Promise<SignedInUserWith<R> | null> {
-  return readRide(db, ride, { ...ride.statements.bySession, values: [id, ...ride.keys, username, sessionId] });
+  return rideOrRecover(
+    ride,
+    () => readRide(db, ride, { ...ride.statements.bySession, values: [id, ...ride.keys, username, sessionId] }),
+    () => findUserInSession(id, sessionId, db),
+  );
 }
 
 /** Escapes LIKE wildcards so a search for "a_b" means exactly that prefix. */

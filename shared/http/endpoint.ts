@@ -58,11 +58,13 @@ interface Common<A extends Auth, P, Q, H, B, R> {
   body?: B;
   /**
    * A row the handler needs, read (or written) in the statement that authenticates the request
-   * (one round trip for both; shared/data/users.ts UserRider), keyed by the validated path, query
-   * and body; null when they name nothing the SQL could take, and the handler receives `found:
-   * null`. Not asked when an input is invalid (its 422 follows authentication). Only with auth.
+   * (one round trip for both; shared/data/users.ts UserRider), keyed by the validated inputs and
+   * the id of the user the request's token names (asked only once the token is verified, and run
+   * only if its session holds); null when they name nothing the SQL could take, and the handler
+   * receives `found: null`. Not asked when an input is invalid (its 422 follows authentication).
+   * Only with auth.
    */
-  lookup?: (inputs: { path: Parsed<P>; query: Parsed<Q>; body: ParsedBody<B> }) => Ride<R> | null;
+  lookup?: (inputs: { path: Parsed<P>; query: Parsed<Q>; headers: Parsed<H>; body: ParsedBody<B> }, userId: number) => Ride<R> | null;
   handler: (input: EndpointInput<A, P, Q, H, B, R>) => Promise<HttpResponseInit>;
 }
 
@@ -151,8 +153,8 @@ export function defineEndpoint<
 }
 
 // In the order the original answered in: who is asking, then the path, the query, the headers, the
-// body. The path and query (and the body, for a lookup) are read first, for a lookup's keys, but
-// their errors come after a 401.
+// body. The path, query and headers (and the body, for a lookup) are read first, for a lookup's
+// keys, but their errors come after a 401.
 async function readInputs<A extends Auth, P, Q, H, B, R>(
   declaration: Common<A, P, Q, H, B, R>,
   request: HttpRequest,
@@ -162,14 +164,21 @@ async function readInputs<A extends Auth, P, Q, H, B, R>(
   const readBody = async () => body && (body.media === "json" ? readJson(request, body.schema) : readForm(request, body.schema));
   const params = attempt(() => path && readParams(request, path));
   const search = attempt(() => query && readQuery(request, query));
+  const heads = attempt(() => headers && readHeaders(request, headers));
   const early = declaration.lookup && body ? await attemptAsync(readBody) : undefined;
+  const { lookup } = declaration;
   const ride =
-    declaration.lookup && params.ok && search.ok && (early?.ok ?? true)
-      ? declaration.lookup({
-          path: params.value as Parsed<P>,
-          query: search.value as Parsed<Q>,
-          body: (early?.ok ? early.value : undefined) as ParsedBody<B>,
-        })
+    lookup && params.ok && search.ok && heads.ok && (early?.ok ?? true)
+      ? (userId: number) =>
+          lookup(
+            {
+              path: params.value as Parsed<P>,
+              query: search.value as Parsed<Q>,
+              headers: heads.value as Parsed<H>,
+              body: (early?.ok ? early.value : undefined) as ParsedBody<B>,
+            },
+            userId,
+          )
       : null;
   const signedIn =
     auth === "none" ? undefined : await authenticateWith(request, { allowQuery: auth === "bearer-or-query", log: context }, ride);
@@ -180,7 +189,7 @@ async function readInputs<A extends Auth, P, Q, H, B, R>(
     found: signedIn?.found ?? null,
     path: params.get(),
     query: search.get(),
-    headers: headers && readHeaders(request, headers),
+    headers: heads.get(),
     body: early ? early.get() : await readBody(),
   };
   return input as EndpointInput<A, P, Q, H, B, R>;

@@ -125,14 +125,48 @@ describe("the lookup's plan", () => {
 });
 
 describe("a send to one recipient", () => {
-  it("is two round trips: the user and session, and one statement that spends the budgets, stores, counts and logs it", async () => {
+  it("is one round trip: the statement that finds the user and session spends the budgets, stores, counts and logs it", async () => {
     const json = { to: [reader.id], title: "trips", body: "b" };
     await statementsOf(messagesSend, { method: "POST", token: writer.token, json });
     const statements = await statementsOf(messagesSend, { method: "POST", token: writer.token, json });
-    expect(statements).toHaveLength(2);
-    expect(statements[0]).toMatch(/\bsessions\b/i);
     // No BEGIN or COMMIT: the sender's and recipient's budgets, copies, counters and event log are that one statement.
-    expect(statements[1]).toMatch(/rate_limits[\s\S]*INSERT INTO messages[\s\S]*INSERT INTO message_copies[\s\S]*INSERT INTO user_events/);
+    expect(statements).toHaveLength(1);
+    expect(statements[0]).toMatch(
+      /\bsessions\b[\s\S]*rate_limits[\s\S]*INSERT INTO messages[\s\S]*INSERT INTO message_copies[\s\S]*INSERT INTO user_events/,
+    );
+  });
+
+  it("writes nothing for a token whose session has ended: a 401 from the one statement", async () => {
+    const gone = await newUser("trips_gone");
+    await getPool().query("DELETE FROM sessions WHERE user_id = $1", [gone.id]);
+    const budgets = async () =>
+      (
+        await getPool().query("SELECT key, points FROM rate_limits WHERE key = ANY($1) ORDER BY key", [
+          [`send_burst:${gone.id}`, `send_hour:${gone.id}`, `receive_hour:${reader.id}`],
+        ])
+      ).rows;
+    const before = await budgets();
+    const json = { to: [reader.id], title: "from an ended session", body: "b" };
+    const statements = await statementsOf(messagesSend, { method: "POST", token: gone.token, json }, 401);
+    expect(statements).toHaveLength(1);
+    expect(statements[0]).toMatch(/INSERT INTO messages/);
+    expect(await budgets()).toEqual(before);
+    const { rows } = await getPool().query<{ n: number }>("SELECT count(*)::int AS n FROM messages WHERE sender_id = $1", [gone.id]);
+    expect(rows[0].n).toBe(0);
+  });
+
+  it("refused by the sender's budget in its statement: a 429, nothing stored, the user then looked up alone", async () => {
+    const spent = await newUser("trips_spent");
+    await getPool().query("INSERT INTO rate_limits (key, points, expire) VALUES ($1, 1000000, $2)", [
+      `send_burst:${spent.id}`,
+      Date.now() + 3_600_000,
+    ]);
+    const json = { to: [reader.id], title: "past the budget", body: "b" };
+    const statements = await statementsOf(messagesSend, { method: "POST", token: spent.token, json }, 429);
+    expect(statements[0]).toMatch(/\bsessions\b[\s\S]*INSERT INTO messages/);
+    expect(statements[1]).toBe(SESSION_USER_SQL);
+    const { rows } = await getPool().query<{ n: number }>("SELECT count(*)::int AS n FROM messages WHERE sender_id = $1", [spent.id]);
+    expect(rows[0].n).toBe(0);
   });
 
   it("spends the sender's budget first when there is work before the send (a reply's thread)", async () => {

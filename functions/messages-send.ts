@@ -36,10 +36,10 @@ const NO_FILES: ClaimedAttachments = { ids: [], replayOnly: false, release: asyn
 async function sendAfterLookup(
   senderId: number,
   input: SendInput,
+  recipients: readonly number[],
   idempotencyKey: string | undefined,
   oneStatement: boolean,
 ): Promise<{ sent: SendOutcome; files: ClaimedAttachments }> {
-  const { recipients } = addressingOf(input);
   const limits = getSendLimits();
   if (!oneStatement) await limits.spendSenderBudget(senderId, recipients.length);
   // A reply must name a message in the sender's own mailbox; it joins that message's thread.
@@ -107,20 +107,21 @@ export const messagesSend = defineEndpoint({
         { type: "too_long", loc: ["body", "to"], msg: `At most ${maxRecipients} distinct recipients (to, cc and bcc together)` },
       ]);
     const idempotencyKey = headers[IDEMPOTENCY_KEY_HEADER];
+    const limits = getSendLimits();
     // The sender's budgets (one point per recipient): by the send's own statement when it is all the
     // work, else first. A recipient's only once a message is stored for them.
     const oneStatement = rode !== null || isOneStatement(input, idempotencyKey, sender.id);
     const { sent, files } = rode
       ? { sent: rodeOutcome(sender.id, input, rode), files: NO_FILES }
-      : await sendAfterLookup(sender.id, input, idempotencyKey, oneStatement);
+      : await sendAfterLookup(sender.id, input, recipients, idempotencyKey, oneStatement);
     if (sent.kind !== "sent") await files.release();
     switch (sent.kind) {
       case "sender_budget_spent":
       case "recipient_budget_spent":
         // The refused statement took the sender's spend with it: a refused send still costs its
         // sender, and a sender refused is remembered (see mayDeferSenderBudget).
-        if (oneStatement) await getSendLimits().spendSenderBudget(sender.id, recipients.length);
-        throw getSendLimits().refusal(sent.expire);
+        if (oneStatement) await limits.spendSenderBudget(sender.id, recipients.length);
+        throw limits.refusal(sent.expire);
       case "recipient_not_found":
         throw new HttpError(404, ERRORS.recipientNotFound);
       case "different_request":

@@ -419,9 +419,9 @@ export function sendRide(
   budget: RecipientBudget,
   senderBudget: SenderBudget,
 ): Ride<RiddenSend> | null {
+  if (!schemaKnownReached(COUNTED_COPIES_MIGRATION)) return null;
   const values = sendValues(senderId, input, budget, senderBudget);
-  if (!values || !schemaKnownReached(COUNTED_COPIES_MIGRATION)) return null;
-  return { ...SEND_RIDER.with(...values, true), recover: refusalOf };
+  return values && { ...SEND_RIDER.with(...values, true), recover: refusalOf };
 }
 
 /** The outcome of a send that rode on the lookup. */

@@ -99,17 +99,20 @@ export async function inTransaction<T>(work: (client: PoolClient) => Promise<T>)
  * Name only statements that may run on a generic plan (planned without the parameters' values).
  */
 export function statementName(prefix: string, text: string): string {
-  const key = `${prefix}\n${text}`;
-  let name = statementNames.get(key);
+  let names = statementNames.get(prefix);
+  if (names === undefined) statementNames.set(prefix, (names = new Map()));
+  let name = names.get(text);
   if (name === undefined) {
     name = `${prefix}-${createHash("sha256").update(text).digest("hex").slice(0, 16)}`;
-    statementNames.set(key, name);
+    names.set(text, name);
   }
   return name;
 }
 
-// Only the statements that are named come here, a fixed set of texts: the map stays small.
-const statementNames = new Map<string, string>();
+// Only the statements that are named come here, a fixed set of texts: the maps stay small. Keyed
+// by the text itself, not a new string joining it to its prefix: a text held in a constant is
+// then hashed once, not on every request.
+const statementNames = new Map<string, Map<string, string>>();
 
 /** The query as a named (prepared) statement: see statementName. */
 export const prepared = (prefix: string, text: string, values: unknown[]) => ({ name: statementName(prefix, text), text, values });

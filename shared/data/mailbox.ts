@@ -27,18 +27,17 @@ import { countUnread, pageSql } from "./messages";
 const OWN_COPY = (message: string, user: string) =>
   `c.user_id = ${user} AND c.message_id = ${message} AND c.received = (SELECT bool_or(y.received) FROM message_copies y WHERE y.user_id = ${user} AND y.message_id = ${message})`;
 
+// Named: two fixed texts whose every value is a primary-key lookup, so a generic plan serves them.
+const MESSAGE_SQL = `SELECT ${MESSAGE_COLUMNS} ${FROM_COPIES} WHERE ${OWN_COPY("$1", "$2")}`;
+const MESSAGE_COPY_SQL = `SELECT ${MESSAGE_COLUMNS} ${FROM_COPIES} WHERE c.user_id = $2 AND c.message_id = $1 AND c.received = $3`;
+
 /** The message as this user's copy shows it (`copy`, else as OWN_COPY); null when they have no such copy. */
 export async function getMessage(messageId: number, userId: number, copy?: CopyKind): Promise<MessageT | null> {
   if (!canBeId(messageId)) return null;
-  // Named: two fixed texts whose every value is a primary-key lookup, so a generic plan serves them.
   const { rows } = await getPool().query<MessageRow>(
     copy === undefined
-      ? prepared("message", `SELECT ${MESSAGE_COLUMNS} ${FROM_COPIES} WHERE ${OWN_COPY("$1", "$2")}`, [messageId, userId])
-      : prepared("message", `SELECT ${MESSAGE_COLUMNS} ${FROM_COPIES} WHERE c.user_id = $2 AND c.message_id = $1 AND c.received = $3`, [
-          messageId,
-          userId,
-          copy === "received",
-        ]),
+      ? prepared("message", MESSAGE_SQL, [messageId, userId])
+      : prepared("message", MESSAGE_COPY_SQL, [messageId, userId, copy === "received"]),
   );
   return rows.length ? toMessage(rows[0]) : null;
 }

@@ -501,6 +501,22 @@ const MAX_MESSAGE_ID = 2 ** 31 - 1;
  * its index condition, and the distance to that id orders the page newest first.
  */
 export function listQuery(userId: number, filters: ListFilters, page: Page): SqlQuery {
+  const parts = listParts(userId, filters, page);
+  return { text: listText(parts), values: parts.values };
+}
+
+/** What a list's text is made of (its conditions, order and bounds), and its values. */
+interface ListParts {
+  values: unknown[];
+  where: string;
+  order: PageOrder;
+  limit: { param: string; rows: number };
+  maxBytes?: string;
+}
+
+const listText = (parts: ListParts) => pageSql(`${FROM_COPIES} WHERE ${parts.where}`, parts.order, parts.limit, parts.maxBytes);
+
+function listParts(userId: number, filters: ListFilters, page: Page): ListParts {
   const values: unknown[] = [userId];
   const param = (value: unknown) => `$${values.push(value)}`;
   const where = ["c.user_id = $1"];
@@ -525,7 +541,7 @@ export function listQuery(userId: number, filters: ListFilters, page: Page): Sql
   if (q) where.push(SEARCH(values.push(q)));
   const limit = { param: param(page.limit), rows: page.limit };
   const maxBytes = page.maxBytes === undefined ? undefined : param(page.maxBytes);
-  return { text: pageSql(`${FROM_COPIES} WHERE ${where.join(" AND ")}`, order, limit, maxBytes), values };
+  return { values, where: where.join(" AND "), order, limit, maxBytes };
 }
 
 /**
@@ -557,8 +573,27 @@ function mayRunGeneric(filters: ListFilters, page: Page): boolean {
 
 /** The list query, named when its shape may run on a generic plan (mayRunGeneric). */
 export function preparedListQuery(userId: number, filters: ListFilters, page: Page): SqlQuery {
-  const query = listQuery(userId, filters, page);
-  return mayRunGeneric(filters, page) ? { ...query, name: statementName("list", query.text) } : query;
+  return mayRunGeneric(filters, page) ? namedListQuery(userId, filters, page) : listQuery(userId, filters, page);
+}
+
+// The text and name of each named shape, made once. A list's text depends on which conditions it
+// has, never on their values; building it and hashing it to its name on every page cost the app
+// more than reading the page's rows did. Named shapes are few (mayRunGeneric); the bound holds the
+// map to that, whatever limits clients ask for.
+const namedLists = new Map<string, { name: string; text: string }>();
+const NAMED_LISTS_MAX = 256;
+
+function namedListQuery(userId: number, filters: ListFilters, page: Page): SqlQuery & { name: string } {
+  const parts = listParts(userId, filters, page);
+  const shape = [parts.where, parts.order.key, parts.order.descending, parts.limit.param, parts.limit.rows, parts.maxBytes].join("\n");
+  let named = namedLists.get(shape);
+  if (!named) {
+    const text = listText(parts);
+    named = { name: statementName("list", text), text };
+    if (namedLists.size >= NAMED_LISTS_MAX) namedLists.clear();
+    namedLists.set(shape, named);
+  }
+  return { ...named, values: parts.values };
 }
 
 /**
@@ -569,8 +604,8 @@ export function preparedListQuery(userId: number, filters: ListFilters, page: Pa
 export function listRide(filters: ListFilters, page: Page): Ride<MessageRow[]> | null {
   if (!mayRunGeneric(filters, page)) return null;
   // The user's id is the ride's $1, as it is the list's: only the list's own values are its keys.
-  const { text, values } = listQuery(0, filters, page);
-  return userRowsRide<MessageRow>(statementName("list", text), text, values.slice(1));
+  const { name, text, values } = namedListQuery(0, filters, page);
+  return userRowsRide<MessageRow>(name, text, values.slice(1));
 }
 
 const INBOX = (page: { unread?: boolean }): ListFilters => ({ folder: "inbox", unread: page.unread });

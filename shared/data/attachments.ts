@@ -46,8 +46,22 @@ export interface SlotRefusal {
   expiresInSeconds: number;
 }
 
-/** Random, unrelated to the id and the filename: 192 bits, URL-safe. */
-export const newBlobName = (): string => randomBytes(24).toString("base64url");
+const BLOB_NAME_BYTES = 24;
+// Drawn from a pool, as node's randomUUID draws its ids: each randomBytes call is a system call,
+// under load a measurable share of an upload slot's own work.
+const BLOB_NAMES_PER_DRAW = 128;
+let entropy = Buffer.alloc(0);
+let drawn = 0;
+
+/** Random, unrelated to the id and the filename: 192 bits, URL-safe, each name from its own bytes. */
+export function newBlobName(): string {
+  if (drawn + BLOB_NAME_BYTES > entropy.length) {
+    entropy = randomBytes(BLOB_NAME_BYTES * BLOB_NAMES_PER_DRAW);
+    drawn = 0;
+  }
+  drawn += BLOB_NAME_BYTES;
+  return entropy.toString("base64url", drawn - BLOB_NAME_BYTES, drawn);
+}
 
 const COLUMNS = "id, owner_id, blob_name, filename, content_type, size::float8 AS size, created_at, message_id";
 

@@ -514,7 +514,8 @@ interface ListParts {
   maxBytes?: string;
 }
 
-const listText = (parts: ListParts) => pageSql(`${FROM_COPIES} WHERE ${parts.where}`, parts.order, parts.limit, parts.maxBytes);
+const listText = (parts: Omit<ListParts, "values">) =>
+  pageSql(`${FROM_COPIES} WHERE ${parts.where}`, parts.order, parts.limit, parts.maxBytes);
 
 function listParts(userId: number, filters: ListFilters, page: Page): ListParts {
   const values: unknown[] = [userId];
@@ -584,16 +585,17 @@ const namedLists = new Map<string, { name: string; text: string }>();
 const NAMED_LISTS_MAX = 256;
 
 function namedListQuery(userId: number, filters: ListFilters, page: Page): SqlQuery & { name: string } {
-  const parts = listParts(userId, filters, page);
-  const shape = [parts.where, parts.order.key, parts.order.descending, parts.limit.param, parts.limit.rows, parts.maxBytes].join("\n");
-  let named = namedLists.get(shape);
+  const { values, ...shape } = listParts(userId, filters, page);
+  // Keyed by all the text is made of, its values apart.
+  const key = JSON.stringify(shape);
+  let named = namedLists.get(key);
   if (!named) {
-    const text = listText(parts);
+    const text = listText(shape);
     named = { name: statementName("list", text), text };
     if (namedLists.size >= NAMED_LISTS_MAX) namedLists.clear();
-    namedLists.set(shape, named);
+    namedLists.set(key, named);
   }
-  return { ...named, values: parts.values };
+  return { ...named, values };
 }
 
 /**

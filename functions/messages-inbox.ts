@@ -1,6 +1,6 @@
 import "../shared/http/startup";
 
-import { inboxRide, listInbox } from "../shared/data/messages";
+import { inboxRide, readInboxPage } from "../shared/data/messages";
 import { defineEndpoint } from "../shared/http/endpoint";
 import { boundedPage, LINK_HEADER, pagedAnswer } from "../shared/http/paging";
 import { InboxQuery, MessageList } from "../shared/http/schemas";
@@ -19,6 +19,6 @@ export const messagesInbox = defineEndpoint({
   lookup: ({ query }) => inboxRide(boundedPage(query)),
   handler: async ({ request, user, query, found }) => {
     const page = boundedPage(query);
-    return pagedAnswer(request.url, found ?? (await listInbox(user.id, page)), page);
+    return pagedAnswer(request.url, found?.[0] ?? (await readInboxPage(user.id, page)), page);
   },
 });

@@ -2,7 +2,7 @@ import "../shared/http/startup";
 
 import { z } from "zod";
 
-import { listMessages, listRide } from "../shared/data/messages";
+import { listRide, readListPage } from "../shared/data/messages";
 import { defineEndpoint } from "../shared/http/endpoint";
 import { boundedPage, LINK_HEADER, pagedAnswer } from "../shared/http/paging";
 import { ListQuery, MessageList } from "../shared/http/schemas";
@@ -31,6 +31,6 @@ export const messagesList = defineEndpoint({
   },
   handler: async ({ request, user, query, found }) => {
     const { filters, page } = filtersAndPage(query);
-    return pagedAnswer(request.url, found ?? (await listMessages(user.id, filters, page)), page);
+    return pagedAnswer(request.url, found?.[0] ?? (await readListPage(user.id, filters, page)), page);
   },
 });

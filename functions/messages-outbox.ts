@@ -1,6 +1,6 @@
 import "../shared/http/startup";
 
-import { listOutbox, outboxRide } from "../shared/data/messages";
+import { outboxRide, readOutboxPage } from "../shared/data/messages";
 import { defineEndpoint } from "../shared/http/endpoint";
 import { boundedPage, LINK_HEADER, pagedAnswer } from "../shared/http/paging";
 import { MessageList, OutboxQuery } from "../shared/http/schemas";
@@ -19,6 +19,6 @@ export const messagesOutbox = defineEndpoint({
   lookup: ({ query }) => outboxRide(boundedPage(query)),
   handler: async ({ request, user, query, found }) => {
     const page = boundedPage(query);
-    return pagedAnswer(request.url, found ?? (await listOutbox(user.id, page)), page);
+    return pagedAnswer(request.url, found?.[0] ?? (await readOutboxPage(user.id, page)), page);
   },
 });

@@ -1,7 +1,7 @@
 import "../shared/http/startup";
 
 import { getConfig } from "../shared/config/config";
-import { listThread } from "../shared/data/mailbox";
+import { readThreadPage } from "../shared/data/mailbox";
 import { ERRORS } from "../shared/domain/errors";
 import { defineEndpoint } from "../shared/http/endpoint";
 import { HttpError } from "../shared/http/http";
@@ -24,7 +24,7 @@ export const messagesThread = defineEndpoint({
   errors: [404],
   handler: async ({ request, user, path: { message_id }, query }) => {
     const page = { ...query, maxBytes: getConfig().listMaxBytes };
-    const thread = await listThread(message_id, user.id, page);
+    const thread = await readThreadPage(message_id, user.id, page);
     if (!thread) throw new HttpError(404, ERRORS.messageNotFound);
     return pagedAnswer(request.url, thread, page, "after_id");
   },

@@ -18,7 +18,7 @@ import { LOCKED_COPY, lockedCopies, receivedOf, type CopyKind } from "./copies";
 import { getPool, inTransaction, prepared, type Queryable } from "./db";
 import { logEvents } from "./event-log";
 import { FROM_COPIES, MESSAGE_COLUMNS, toMessage, type MessageRow } from "./message-view";
-import { countUnread, pageSql } from "./messages";
+import { countUnread, pageJsonSql, type WrittenPage } from "./messages";
 
 /**
  * The copy a message id names for this user: the received one when they have both (a note to
@@ -66,14 +66,14 @@ export interface ThreadPage {
  * A page of the thread's messages this user can see, oldest first; null when the message itself
  * is not one of them.
  */
-export async function listThread(messageId: number, userId: number, page: ThreadPage): Promise<MessageT[] | null> {
+export async function readThreadPage(messageId: number, userId: number, page: ThreadPage): Promise<WrittenPage | null> {
   const threadId = await threadOf(messageId, userId);
   if (threadId === null) return null;
   // The user's own copies in the thread, through message_copies_thread_idx; one per message. Two
   // texts, with and without the cursor, so each is a range of that index on a generic plan too
   // (a "$3 IS NULL OR" condition could not bound the index scan without $3's value).
   const after = page.after_id === undefined ? "" : "AND c.message_id > $5::bigint";
-  const text = pageSql(
+  const text = pageJsonSql(
     `${FROM_COPIES}
       WHERE c.user_id = $2 AND c.thread_id = $1 ${after}
         AND (c.received OR NOT EXISTS (SELECT 1 FROM message_copies y WHERE y.user_id = c.user_id AND y.message_id = c.message_id AND y.received))`,
@@ -82,8 +82,8 @@ export async function listThread(messageId: number, userId: number, page: Thread
     "$4",
   );
   const values = [threadId, userId, page.limit, page.maxBytes, ...(page.after_id === undefined ? [] : [page.after_id])];
-  const { rows } = await getPool().query<MessageRow>(prepared("thread", text, values));
-  return rows.map(toMessage);
+  const { rows } = await getPool().query<WrittenPage>(prepared("thread", text, values));
+  return rows[0];
 }
 
 type ReadState = "read" | "unread";

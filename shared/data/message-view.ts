@@ -1,16 +1,24 @@
 /**
  * A message as one viewer sees it, read from that viewer's copy (alias c) and the stored message
  * (alias m). Every field of the message object is declared here once, as the SQL that computes
- * it; the select list, the field list of a subquery and the row type all follow from VIEW.
+ * it; the select list, the field list of a subquery, the row type and the JSON a page is written
+ * in (row_to_json of those fields) all follow from VIEW.
  */
 import type { MessageT } from "../domain/schemas";
 
 /** How a user is named once their account is deleted (the row stays as a tombstone; docs/mail-model.md). */
 export const DELETED_USER_NAME = "deleted user";
-export const displayName = (u: string) => `CASE WHEN ${u}.deleted_at IS NULL THEN ${u}.username ELSE '${DELETED_USER_NAME}' END`;
+const displayName = (u: string) => `CASE WHEN ${u}.deleted_at IS NULL THEN ${u}.username ELSE '${DELETED_USER_NAME}' END`;
 
 /** A time as the API writes it (ISO 8601, UTC, milliseconds), formatted by the database. */
 export const ISO = (t: string) => `to_char(${t} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
+/**
+ * A user as a view names them, {id, username}, by primary key and never planned as a join (see
+ * `addressees`): `alias` is that row, whose JSON (row_to_json) is the addressee object itself.
+ */
+const userById = (id: string, alias: string) =>
+  `JOIN LATERAL (SELECT ${alias}.id, ${displayName(alias)} AS username FROM users ${alias} WHERE ${alias}.id = ${id} OFFSET 0) ${alias} ON true`;
 
 /**
  * [{id, username}] of a list of user ids, in the order given. Each name is looked up by primary key
@@ -18,9 +26,9 @@ export const ISO = (t: string) => `to_char(${t} AT TIME ZONE 'UTC', 'YYYY-MM-DD"
  * ids against a small users table became a sequential scan of users for every row of a page.
  */
 const addressees = (ids: string) =>
-  `(SELECT coalesce(json_agg(json_build_object('id', a.id, 'username', ${displayName("u")}) ORDER BY a.ord), '[]'::json)
+  `(SELECT coalesce(array_to_json(array_agg(row_to_json(n) ORDER BY a.ord)), '[]'::json)
       FROM unnest(${ids}) WITH ORDINALITY a(id, ord)
-      JOIN LATERAL (SELECT u.username, u.deleted_at FROM users u WHERE u.id = a.id OFFSET 0) u ON true)`;
+      ${userById("a.id", "n")})`;
 
 /** A message of the old shape (to_ids NULL) was sent to recipient_id alone. */
 export const TO_IDS = "coalesce(m.to_ids, ARRAY[m.recipient_id])";
@@ -42,12 +50,12 @@ const VIEW = {
   // The sender's view: every addressee has a receipt (a receipt outlives the reader's copy).
   is_read: `CASE WHEN c.received THEN c.is_read ELSE
       (SELECT count(*) FROM read_receipts rr WHERE rr.message_id = m.id) >= (SELECT count(DISTINCT a) FROM unnest(${ADDRESSEES}) a) END`,
-  sender_username: displayName("s"),
-  recipient_username: displayName("r"),
+  sender_username: "s.username",
+  recipient_username: "r.username",
   in_reply_to: "c.in_reply_to",
   thread_id: "c.thread_id",
   // Most mail goes to one addressee, the view's recipient, whose row the view has already.
-  to: `CASE WHEN ${TO_IDS} = ARRAY[${RECIPIENT_ID}] THEN json_build_array(json_build_object('id', ${RECIPIENT_ID}, 'username', ${displayName("r")}))
+  to: `CASE WHEN ${TO_IDS} = ARRAY[${RECIPIENT_ID}] THEN json_build_array(row_to_json(r))
       ELSE ${addressees(TO_IDS)} END`,
   cc: addressees("coalesce(m.cc_ids, '{}')"),
   bcc: `CASE WHEN c.received THEN '[]'::json ELSE ${addressees("coalesce(m.bcc_ids, '{}')")} END`,
@@ -55,12 +63,13 @@ const VIEW = {
   copy: "CASE WHEN c.received THEN 'received' ELSE 'sent' END",
   is_starred: "c.is_starred",
   read_by: `CASE WHEN c.received THEN '[]'::json ELSE (
-      SELECT coalesce(json_agg(json_build_object('id', rr.reader_id, 'read_at', ${ISO("rr.read_at")}) ORDER BY rr.read_at, rr.reader_id), '[]'::json)
-      FROM read_receipts rr WHERE rr.message_id = m.id) END`,
+      SELECT coalesce(array_to_json(array_agg(row_to_json(o) ORDER BY rr.read_at, rr.reader_id)), '[]'::json)
+      FROM read_receipts rr CROSS JOIN LATERAL (SELECT rr.reader_id AS id, ${ISO("rr.read_at")} AS read_at) o
+      WHERE rr.message_id = m.id) END`,
   // Most mail carries no file: its count, on the message, spares a page a lookup per row.
   attachments: `CASE WHEN m.attachment_count = 0 THEN '[]'::json ELSE (
-      SELECT coalesce(json_agg(json_build_object('id', a.id, 'filename', a.filename, 'content_type', a.content_type, 'size', a.size)
-      ORDER BY a.position), '[]'::json) FROM attachments a WHERE a.message_id = m.id) END`,
+      SELECT coalesce(array_to_json(array_agg(row_to_json(o) ORDER BY a.position)), '[]'::json)
+      FROM attachments a CROSS JOIN LATERAL (SELECT a.id, a.filename, a.content_type, a.size) o WHERE a.message_id = m.id) END`,
 } as const satisfies Record<keyof MessageT, string>;
 
 // The compiler holds VIEW to the message object: a field missing here, or one too many, fails.
@@ -73,14 +82,12 @@ export const MESSAGE_COLUMNS = Object.entries(VIEW)
   .map(([name, sql]) => `${sql} AS "${name}"`)
   .join(",\n    ");
 
-/** The same fields, as a query over a subquery that selected MESSAGE_COLUMNS names them. */
-export const MESSAGE_FIELDS = Object.keys(VIEW)
-  .map((name) => `"${name}"`)
-  .join(", ");
-
-/** One user's name and deletion by primary key, never planned as a join (as in `addressees`). */
-const userById = (id: string, alias: string) =>
-  `JOIN LATERAL (SELECT ${alias}.username, ${alias}.deleted_at FROM users ${alias} WHERE ${alias}.id = ${id} OFFSET 0) ${alias} ON true`;
+/** The same fields, as a query over a subquery that selected MESSAGE_COLUMNS names them (from `alias`, when given). */
+export const messageFields = (alias?: string) =>
+  Object.keys(VIEW)
+    .map((name) => `${alias ? `${alias}.` : ""}"${name}"`)
+    .join(", ");
+export const MESSAGE_FIELDS = messageFields();
 
 /**
  * Copies (from `source`, message_copies or rows shaped like it) with their messages and the two

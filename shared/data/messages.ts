@@ -11,7 +11,17 @@ import { hasSqlState } from "./db-errors";
 import { fillPending, logEachCtes, pendingEvent } from "./event-log";
 import { claimKey, fingerprint, recordAnswer } from "./idempotency";
 import { COUNTED_BY_STATEMENT, COUNTED_COPIES_MIGRATION } from "./mailbox-counters";
-import { AS_SENT, FROM_COPIES, fromCopies, ISO, MESSAGE_COLUMNS, MESSAGE_FIELDS, toMessage, type MessageRow } from "./message-view";
+import {
+  AS_SENT,
+  FROM_COPIES,
+  fromCopies,
+  ISO,
+  MESSAGE_COLUMNS,
+  MESSAGE_FIELDS,
+  messageFields,
+  toMessage,
+  type MessageRow,
+} from "./message-view";
 import { schemaKnownReached, schemaReached } from "./migrate";
 import {
   budgetSpend,
@@ -73,15 +83,46 @@ function plannedPageRows(limit: number): number {
  * executor stops reading at the page size either way.
  */
 export function pageSql(from: string, order: PageOrder, limit: { param: string; rows: number }, maxBytes?: string): string {
-  const direction = order.descending ? " DESC" : "";
-  const size = "octet_length(m.title) + octet_length(m.body)";
-  const rows = `SELECT ${MESSAGE_COLUMNS}, ${order.key} AS page_key, ${size} AS page_size
-      ${from} ORDER BY ${order.key}${direction} LIMIT ${plannedPageRows(limit.rows)}`;
+  const rows = pageRows(from, order, limit);
   if (maxBytes === undefined) return `SELECT ${MESSAGE_FIELDS} FROM (${rows}) v LIMIT ${limit.param}`;
-  return `SELECT ${MESSAGE_FIELDS} FROM (
-      SELECT v.*, sum(v.page_size) OVER (ORDER BY v.page_key${direction} ROWS UNBOUNDED PRECEDING) - v.page_size AS bytes_before
-        FROM (${rows}) v LIMIT ${limit.param}) page
-    WHERE bytes_before < ${maxBytes}`;
+  return `SELECT ${MESSAGE_FIELDS} FROM (${withinBytes(rows, order, limit.param)}) page WHERE bytes_before < ${maxBytes}`;
+}
+
+const pageRows = (from: string, order: PageOrder, limit: { rows: number }) =>
+  `SELECT ${MESSAGE_COLUMNS}, ${order.key} AS page_key, octet_length(m.title) + octet_length(m.body) AS page_size
+      ${from} ORDER BY ${order.key}${order.descending ? " DESC" : ""} LIMIT ${plannedPageRows(limit.rows)}`;
+
+// The rows of a page, each with the title and body bytes of the rows before it.
+const withinBytes = (rows: string, order: PageOrder, limit: string) =>
+  `SELECT v.*, sum(v.page_size) OVER (ORDER BY v.page_key${order.descending ? " DESC" : ""} ROWS UNBOUNDED PRECEDING) - v.page_size AS bytes_before
+        FROM (${rows}) v LIMIT ${limit}`;
+
+/**
+ * A page written by the database (pageJsonSql): the JSON array of its messages, and each one's id
+ * and JSON bytes, in the page's order. The array holds what the title and body bytes let through
+ * (see pageSql); the exact cut at the byte bound is the caller's, from `sizes`.
+ */
+export interface WrittenPage {
+  body: string;
+  ids: number[];
+  sizes: number[];
+}
+
+/**
+ * pageSql's page (bounded in bytes), written by the database as the answer itself: each message's
+ * JSON is row_to_json of the view, the same text JSON.stringify makes of its row, and the page is
+ * those joined into one array. The app hands that text on as it comes: a page costs it one string,
+ * where its rows cost a string for each field, an object for each row and the JSON made again.
+ */
+export function pageJsonSql(from: string, order: PageOrder, limit: { param: string; rows: number }, maxBytes: string): string {
+  // The aggregates take the rows in the order they come, the page's, as pageSql's outer query does:
+  // an ORDER BY in them sorted the page again. OFFSET 0 keeps each message's JSON made once:
+  // flattened, it was made again for its length.
+  return `SELECT '[' || coalesce(string_agg(w.json, ','), '') || ']' AS body,
+         coalesce(array_agg(w.id), '{}') AS ids, coalesce(array_agg(octet_length(w.json)), '{}') AS sizes
+    FROM (SELECT p.id, row_to_json(f)::text AS json
+            FROM (${withinBytes(pageRows(from, order, limit), order, limit.param)}) p CROSS JOIN LATERAL (SELECT ${messageFields("p")}) f
+           WHERE p.bytes_before < ${maxBytes} OFFSET 0) w`;
 }
 
 // Both counter reads are named: primary-key lookups, planned once per connection.
@@ -500,10 +541,19 @@ const MAX_MESSAGE_ID = 2 ** 31 - 1;
  * (user, time, id) (migration 24) nearest first to the highest id it may hold: the time range is
  * its index condition, and the distance to that id orders the page newest first.
  */
-export function listQuery(userId: number, filters: ListFilters, page: Page): SqlQuery {
-  const parts = listParts(userId, filters, page);
+export function listQuery(userId: number, filters: ListFilters, page: Page, written: PageWritten = "rows"): SqlQuery {
+  const parts = listParts(userId, filters, page, written);
   return { text: listText(parts), values: parts.values };
 }
+
+/**
+ * How a page comes back: as rows, one per message, or (bounded in bytes) as the answer's text
+ * itself (one WrittenPage, pageJsonSql), which the endpoints send.
+ */
+export type PageWritten = "rows" | "json";
+
+/** A page the endpoints ask for: bounded in bytes (LIST_MAX_BYTES). */
+export type BoundedPage = Page & { maxBytes: number };
 
 /** What a list's text is made of (its conditions, order and bounds), and its values. */
 interface ListParts {
@@ -512,12 +562,17 @@ interface ListParts {
   order: PageOrder;
   limit: { param: string; rows: number };
   maxBytes?: string;
+  written: PageWritten;
 }
 
-const listText = (parts: Omit<ListParts, "values">) =>
-  pageSql(`${FROM_COPIES} WHERE ${parts.where}`, parts.order, parts.limit, parts.maxBytes);
+function listText(parts: Omit<ListParts, "values">): string {
+  const from = `${FROM_COPIES} WHERE ${parts.where}`;
+  if (parts.written === "rows") return pageSql(from, parts.order, parts.limit, parts.maxBytes);
+  if (parts.maxBytes === undefined) throw new Error("a page written as JSON is bounded in bytes");
+  return pageJsonSql(from, parts.order, parts.limit, parts.maxBytes);
+}
 
-function listParts(userId: number, filters: ListFilters, page: Page): ListParts {
+function listParts(userId: number, filters: ListFilters, page: Page, written: PageWritten): ListParts {
   const values: unknown[] = [userId];
   const param = (value: unknown) => `$${values.push(value)}`;
   const where = ["c.user_id = $1"];
@@ -542,7 +597,7 @@ function listParts(userId: number, filters: ListFilters, page: Page): ListParts 
   if (q) where.push(SEARCH(values.push(q)));
   const limit = { param: param(page.limit), rows: page.limit };
   const maxBytes = page.maxBytes === undefined ? undefined : param(page.maxBytes);
-  return { values, where: where.join(" AND "), order, limit, maxBytes };
+  return { values, where: where.join(" AND "), order, limit, maxBytes, written };
 }
 
 /**
@@ -573,8 +628,8 @@ function mayRunGeneric(filters: ListFilters, page: Page): boolean {
 }
 
 /** The list query, named when its shape may run on a generic plan (mayRunGeneric). */
-export function preparedListQuery(userId: number, filters: ListFilters, page: Page): SqlQuery {
-  return mayRunGeneric(filters, page) ? namedListQuery(userId, filters, page) : listQuery(userId, filters, page);
+export function preparedListQuery(userId: number, filters: ListFilters, page: Page, written: PageWritten = "rows"): SqlQuery {
+  return mayRunGeneric(filters, page) ? namedListQuery(userId, filters, page, written) : listQuery(userId, filters, page, written);
 }
 
 // The text and name of each named shape, made once. A list's text depends on which conditions it
@@ -584,8 +639,8 @@ export function preparedListQuery(userId: number, filters: ListFilters, page: Pa
 const namedLists = new Map<string, { name: string; text: string }>();
 const NAMED_LISTS_MAX = 256;
 
-function namedListQuery(userId: number, filters: ListFilters, page: Page): SqlQuery & { name: string } {
-  const { values, ...shape } = listParts(userId, filters, page);
+function namedListQuery(userId: number, filters: ListFilters, page: Page, written: PageWritten): SqlQuery & { name: string } {
+  const { values, ...shape } = listParts(userId, filters, page, written);
   // Keyed by all the text is made of, its values apart.
   const key = JSON.stringify(shape);
   let named = namedLists.get(key);
@@ -599,27 +654,38 @@ function namedListQuery(userId: number, filters: ListFilters, page: Page): SqlQu
 }
 
 /**
- * A page that rides on the statement authenticating the request (one round trip for both;
- * userRowsRide), when its shape may run on a generic plan; null for the others, which are planned
- * with their values in a statement of their own.
+ * A page, written as its answer (WrittenPage), that rides on the statement authenticating the request
+ * (one round trip for both; userRowsRide), when its shape may run on a generic plan; null for the
+ * others, which are planned with their values in a statement of their own (readListPage).
  */
-export function listRide(filters: ListFilters, page: Page): Ride<MessageRow[]> | null {
+export function listRide(filters: ListFilters, page: BoundedPage): Ride<WrittenPage[]> | null {
   if (!mayRunGeneric(filters, page)) return null;
   // The user's id is the ride's $1, as it is the list's: only the list's own values are its keys.
-  const { name, text, values } = namedListQuery(0, filters, page);
-  return userRowsRide<MessageRow>(name, text, values.slice(1));
+  const { name, text, values } = namedListQuery(0, filters, page, "json");
+  return userRowsRide<WrittenPage>(name, text, values.slice(1));
+}
+
+/** A page of the user's copies, written as its answer. */
+export async function readListPage(userId: number, filters: ListFilters, page: BoundedPage): Promise<WrittenPage> {
+  const { rows } = await getPool().query<WrittenPage>(preparedListQuery(userId, filters, page, "json"));
+  return rows[0];
 }
 
 const INBOX = (page: { unread?: boolean }): ListFilters => ({ folder: "inbox", unread: page.unread });
+const OUTBOX: ListFilters = { folder: "sent" };
 
 /** Received copies in the inbox. */
-export const inboxQuery = (userId: number, page: Page & { unread?: boolean }) => preparedListQuery(userId, INBOX(page), page);
-export const inboxRide = (page: Page & { unread?: boolean }) => listRide(INBOX(page), page);
+export const inboxQuery = (userId: number, page: Page & { unread?: boolean }, written?: PageWritten) =>
+  preparedListQuery(userId, INBOX(page), page, written);
+export const inboxRide = (page: BoundedPage & { unread?: boolean }) => listRide(INBOX(page), page);
+export const readInboxPage = (userId: number, page: BoundedPage & { unread?: boolean }) => readListPage(userId, INBOX(page), page);
 
 /** The sender's copies in sent. */
-export const outboxQuery = (userId: number, page: Page) => preparedListQuery(userId, { folder: "sent" }, page);
-export const outboxRide = (page: Page) => listRide({ folder: "sent" }, page);
+export const outboxQuery = (userId: number, page: Page, written?: PageWritten) => preparedListQuery(userId, OUTBOX, page, written);
+export const outboxRide = (page: BoundedPage) => listRide(OUTBOX, page);
+export const readOutboxPage = (userId: number, page: BoundedPage) => readListPage(userId, OUTBOX, page);
 
+/** A page as rows, one per message: what the benchmarks' floors and the tests read. */
 async function list(query: SqlQuery): Promise<MessageT[]> {
   const { rows } = await getPool().query<MessageRow>(query);
   return rows.map(toMessage);

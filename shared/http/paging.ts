@@ -2,6 +2,7 @@
 import type { HttpResponseInit } from "@azure/functions";
 
 import { getConfig } from "../config/config";
+import type { WrittenPage } from "../data/messages";
 import { jsonText } from "./http";
 
 export interface ListAnswer<T> {
@@ -49,20 +50,37 @@ export function nextLink(requestUrl: string, params: Record<string, string | num
 }
 
 /**
+ * A page the database wrote (WrittenPage) cut to `maxBytes` UTF-8 bytes, as boundedList cuts
+ * items: up to the message that would pass the bound, the first always kept. A page under the
+ * bound, the usual one, is its text as it came.
+ */
+export function boundedWrittenPage(page: WrittenPage, maxBytes: number): { body: string; lastId: number | undefined; cut: boolean } {
+  let bytes = 1; // the opening bracket; each message then adds its JSON and a comma or the closing bracket
+  let kept = 0;
+  for (const size of page.sizes) {
+    if (kept > 0 && bytes + size + 1 > maxBytes) break;
+    bytes += size + 1;
+    kept++;
+  }
+  const lastId = page.ids[kept - 1];
+  if (kept === page.ids.length) return { body: page.body, lastId, cut: false };
+  return { body: `${Buffer.from(page.body).toString("utf8", 0, bytes - 1)}]`, lastId, cut: true };
+}
+
+/**
  * A keyset-paged list answer: a page that is full, or was cut at the byte bound, links to the next
  * one (the same request with `cursor` set to the last id sent).
  */
 export function pagedAnswer(
   requestUrl: string,
-  items: readonly { id: number; title: string; body: string }[],
+  written: WrittenPage,
   page: { limit: number; maxBytes: number },
   cursor = "before_id",
 ): HttpResponseInit {
-  // A message's JSON holds at least a byte for each UTF-16 unit of its title and body.
-  const answer = boundedList(items, page.maxBytes, (m) => m.title.length + m.body.length);
-  const last = answer.kept[answer.kept.length - 1];
-  const more = last !== undefined && (answer.cut || items.length >= page.limit);
-  return jsonText(200, answer.body, more ? nextLink(requestUrl, { [cursor]: last.id, limit: page.limit }) : {});
+  const answer = boundedWrittenPage(written, page.maxBytes);
+  const { lastId } = answer;
+  const more = lastId !== undefined && (answer.cut || written.ids.length >= page.limit);
+  return jsonText(200, answer.body, more ? nextLink(requestUrl, { [cursor]: lastId, limit: page.limit }) : {});
 }
 
 /** How the list endpoints document that header. */

@@ -68,6 +68,10 @@ describe(`inbox and outbox plans after ${RECENT} recent messages to others`, () 
     ["inbox, bounded in bytes", inboxQuery(READER, { limit: 50, maxBytes: 1 << 20 }), INBOX],
     ["inbox, unread, bounded in bytes", inboxQuery(READER, { limit: 50, unread: true, maxBytes: 1 << 20 }), UNREAD],
     ["outbox, before_id, bounded in bytes", outboxQuery(WRITER, { limit: 50, before_id: middle, maxBytes: 1 << 20 }), INBOX],
+    // As the endpoints send them: the same walk, written as the answer's JSON without sorting it again.
+    ["inbox, written as JSON", inboxQuery(READER, { limit: 50, maxBytes: 1 << 20 }, "json"), INBOX],
+    ["inbox, unread, written as JSON", inboxQuery(READER, { limit: 50, unread: true, maxBytes: 1 << 20 }, "json"), UNREAD],
+    ["outbox, before_id, written as JSON", outboxQuery(WRITER, { limit: 50, before_id: middle, maxBytes: 1 << 20 }, "json"), INBOX],
   ];
 
   it.each(cases)("%s: a page is read from the mailbox index in order, never from a primary-key scan", async (name, query, index) => {
@@ -102,6 +106,7 @@ describe(`inbox and outbox plans after ${RECENT} recent messages to others`, () 
     ["inbox, unread", inboxQuery(READER, { limit: 50, unread: true, maxBytes: 1 << 20 })],
     ["outbox", outboxQuery(WRITER, { limit: 50, maxBytes: 1 << 20 })],
     ["outbox, no byte bound", outboxQuery(WRITER, { limit: 20 })],
+    ["inbox, written as JSON", inboxQuery(READER, { limit: 50, maxBytes: 1 << 20 }, "json")],
   ])("%s: a named page keeps one generic plan, not one planned each time", async (_, query) => {
     const client = await getPool().connect();
     try {

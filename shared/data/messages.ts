@@ -85,17 +85,24 @@ function plannedPageRows(limit: number): number {
 export function pageSql(from: string, order: PageOrder, limit: { param: string; rows: number }, maxBytes?: string): string {
   const rows = pageRows(from, order, limit);
   if (maxBytes === undefined) return `SELECT ${MESSAGE_FIELDS} FROM (${rows}) v LIMIT ${limit.param}`;
-  return `SELECT ${MESSAGE_FIELDS} FROM (${withinBytes(rows, order, limit.param)}) page WHERE bytes_before < ${maxBytes}`;
+  return `SELECT ${MESSAGE_FIELDS} FROM (${withinBytes(rows, order, limit.param)}) page WHERE ${WITHIN_BOUND(maxBytes)}`;
 }
 
 const pageRows = (from: string, order: PageOrder, limit: { rows: number }) =>
   `SELECT ${MESSAGE_COLUMNS}, ${order.key} AS page_key, octet_length(m.title) + octet_length(m.body) AS page_size
       ${from} ORDER BY ${order.key}${order.descending ? " DESC" : ""} LIMIT ${plannedPageRows(limit.rows)}`;
 
-// The rows of a page, each with the title and body bytes of the rows before it.
+// The rows of a page, numbered, each with the title and body bytes of the rows before it.
 const withinBytes = (rows: string, order: PageOrder, limit: string) =>
-  `SELECT v.*, sum(v.page_size) OVER (ORDER BY v.page_key${order.descending ? " DESC" : ""} ROWS UNBOUNDED PRECEDING) - v.page_size AS bytes_before
-        FROM (${rows}) v LIMIT ${limit}`;
+  `SELECT v.*, row_number() OVER w AS page_n, sum(v.page_size) OVER w - v.page_size AS bytes_before
+        FROM (${rows}) v WINDOW w AS (ORDER BY v.page_key${order.descending ? " DESC" : ""} ROWS UNBOUNDED PRECEDING) LIMIT ${limit}`;
+
+/**
+ * The rows a page bounded in bytes reads: those before which the title and body bytes stay under
+ * the bound, so every one the answer can hold and one past it, whose cut says the page goes on.
+ * The second always: when the first alone passes the bound, it is that one.
+ */
+const WITHIN_BOUND = (maxBytes: string) => `(bytes_before < ${maxBytes} OR page_n = 2)`;
 
 /**
  * A page written by the database (pageJsonSql): the JSON array of its messages, and each one's id
@@ -122,7 +129,7 @@ export function pageJsonSql(from: string, order: PageOrder, limit: { param: stri
          coalesce(array_agg(w.id), '{}') AS ids, coalesce(array_agg(octet_length(w.json)), '{}') AS sizes
     FROM (SELECT p.id, row_to_json(f)::text AS json
             FROM (${withinBytes(pageRows(from, order, limit), order, limit.param)}) p CROSS JOIN LATERAL (SELECT ${messageFields("p")}) f
-           WHERE p.bytes_before < ${maxBytes} OFFSET 0) w`;
+           WHERE ${WITHIN_BOUND(maxBytes)} OFFSET 0) w`;
 }
 
 // Both counter reads are named: primary-key lookups, planned once per connection.

@@ -113,3 +113,27 @@ describe("the users list", () => {
     }
   });
 });
+
+describe("a message whose text alone passes the bound", () => {
+  // Its text is read as the first row of its page; the row after it must be read too, or nothing
+  // would show the page cut and its Link would be missing: paging stopped at such a message.
+  it("ends its page, and the Link leads on to the older messages", async () => {
+    const [writer, reader] = [await newUser("writer"), await newUser("reader")];
+    const sent: number[] = [];
+    for (const body of ["small, oldest", "small", "x".repeat(5000)]) {
+      const res = await call(messagesSend, { method: "POST", token: writer.token, json: { to: [reader.id], title: "bound", body } });
+      expect(res.status, res.text).toBe(200);
+      sent.push((res.body as { id: number }).id);
+    }
+    process.env.LIST_MAX_BYTES = "4096";
+    resetConfig();
+    try {
+      const walk = await walkPages<Msg>(messagesInbox, { token: reader.token });
+      expect(walk.items.map((m) => m.id)).toEqual([...sent].reverse());
+      expect(walk.pageBytes.length).toBeGreaterThan(1);
+    } finally {
+      delete process.env.LIST_MAX_BYTES;
+      resetConfig();
+    }
+  });
+});

@@ -19,6 +19,6 @@ export const messagesInbox = defineEndpoint({
   lookup: ({ query }) => inboxRide(boundedPage(query)),
   handler: async ({ request, user, query, found }) => {
     const page = boundedPage(query);
-    return pagedAnswer(request.url, found?.[0] ?? (await readInboxPage(user.id, page)), page);
+    return pagedAnswer(request.url, await readInboxPage(user.id, page, found), page);
   },
 });

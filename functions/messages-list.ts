@@ -31,6 +31,6 @@ export const messagesList = defineEndpoint({
   },
   handler: async ({ request, user, query, found }) => {
     const { filters, page } = filtersAndPage(query);
-    return pagedAnswer(request.url, found?.[0] ?? (await readListPage(user.id, filters, page)), page);
+    return pagedAnswer(request.url, await readListPage(user.id, filters, page, found), page);
   },
 });

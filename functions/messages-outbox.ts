@@ -19,6 +19,6 @@ export const messagesOutbox = defineEndpoint({
   lookup: ({ query }) => outboxRide(boundedPage(query)),
   handler: async ({ request, user, query, found }) => {
     const page = boundedPage(query);
-    return pagedAnswer(request.url, found?.[0] ?? (await readOutboxPage(user.id, page)), page);
+    return pagedAnswer(request.url, await readOutboxPage(user.id, page, found), page);
   },
 });

@@ -18,7 +18,7 @@ import { LOCKED_COPY, lockedCopies, receivedOf, type CopyKind } from "./copies";
 import { getPool, inTransaction, prepared, type Queryable } from "./db";
 import { logEvents } from "./event-log";
 import { FROM_COPIES, MESSAGE_COLUMNS, toMessage, type MessageRow } from "./message-view";
-import { countUnread, pageJsonSql, type WrittenPage } from "./messages";
+import { countUnread, pageJsonSql, pageText, type PageRow, type PageText } from "./messages";
 
 /**
  * The copy a message id names for this user: the received one when they have both (a note to
@@ -66,7 +66,7 @@ export interface ThreadPage {
  * A page of the thread's messages this user can see, oldest first; null when the message itself
  * is not one of them.
  */
-export async function readThreadPage(messageId: number, userId: number, page: ThreadPage): Promise<WrittenPage | null> {
+export async function readThreadPage(messageId: number, userId: number, page: ThreadPage): Promise<PageText | null> {
   const threadId = await threadOf(messageId, userId);
   if (threadId === null) return null;
   // The user's own copies in the thread, through message_copies_thread_idx; one per message. Two
@@ -82,8 +82,8 @@ export async function readThreadPage(messageId: number, userId: number, page: Th
     "$4",
   );
   const values = [threadId, userId, page.limit, page.maxBytes, ...(page.after_id === undefined ? [] : [page.after_id])];
-  const { rows } = await getPool().query<WrittenPage>(prepared("thread", text, values));
-  return rows[0];
+  const { rows } = await getPool().query<PageRow>({ ...prepared("thread", text, values), rowMode: "array" });
+  return pageText(rows, page.maxBytes);
 }
 
 type ReadState = "read" | "unread";

@@ -82,11 +82,11 @@ export const MESSAGE_COLUMNS = Object.entries(VIEW)
   .map(([name, sql]) => `${sql} AS "${name}"`)
   .join(",\n    ");
 
+/** The message object's field names, in the view's order. */
+export const MESSAGE_FIELD_NAMES = Object.keys(VIEW) as (keyof MessageT)[];
+
 /** The same fields, as a query over a subquery that selected MESSAGE_COLUMNS names them (from `alias`, when given). */
-export const messageFields = (alias?: string) =>
-  Object.keys(VIEW)
-    .map((name) => `${alias ? `${alias}.` : ""}"${name}"`)
-    .join(", ");
+export const messageFields = (alias?: string) => MESSAGE_FIELD_NAMES.map((name) => `${alias ? `${alias}.` : ""}"${name}"`).join(", ");
 export const MESSAGE_FIELDS = messageFields();
 
 /**

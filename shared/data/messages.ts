@@ -17,6 +17,7 @@ import {
   fromCopies,
   ISO,
   MESSAGE_COLUMNS,
+  MESSAGE_FIELD_NAMES,
   MESSAGE_FIELDS,
   messageFields,
   toMessage,
@@ -105,31 +106,69 @@ const withinBytes = (rows: string, order: PageOrder, limit: string) =>
 const WITHIN_BOUND = (maxBytes: string) => `(bytes_before < ${maxBytes} OR page_n = 2)`;
 
 /**
- * A page written by the database (pageJsonSql): the JSON array of its messages, and each one's id
- * and JSON bytes, in the page's order. The array holds what the title and body bytes let through
- * (see pageSql); the exact cut at the byte bound is the caller's, from `sizes`.
+ * A row of a page read by pageJsonSql, as the array of its columns: the message's id, its JSON as
+ * the database wrote it (null when it did not), then, for a message it did not write, its other
+ * fields in the view's order (null when it did).
  */
-export interface WrittenPage {
+export type PageRow = [id: number, json: string | null, ...fields: unknown[]];
+
+/** A page's answer: the JSON array of its messages, and each one's id and JSON bytes, in order (pageText). */
+export interface PageText {
   body: string;
   ids: number[];
   sizes: number[];
 }
 
+/** The most bytes JSON writes for one byte of text: a control character becomes \u0001. */
+const JSON_BYTES_PER_TEXT_BYTE = 6;
+
+/** The fields after the id, in the view's order: a PageRow's columns from its third. */
+const FIELDS_AFTER_ID = MESSAGE_FIELD_NAMES.filter((name) => name !== "id");
+
 /**
- * pageSql's page (bounded in bytes), written by the database as the answer itself: each message's
- * JSON is row_to_json of the view, the same text JSON.stringify makes of its row, and the page is
- * those joined into one array. The app hands that text on as it comes: a page costs it one string,
- * where its rows cost a string for each field, an object for each row and the JSON made again.
+ * pageSql's page (bounded in bytes), each message written by the database as its JSON: row_to_json
+ * of the view, the same text JSON.stringify makes of its row. The app joins those texts into the
+ * answer as they come: a message costs it one string, where a row cost a string for each field,
+ * an object, and the JSON made again from them.
+ *
+ * The database writes a message only while the title and body bytes of the page through it, six
+ * times over, stay within the bound: so never much more JSON than the answer can hold, and never
+ * its slow escapes over a mailbox of messages made of control characters. The messages after that
+ * come as their fields, in the same statement, and the app writes them (pageText), as it wrote
+ * every page before.
  */
 export function pageJsonSql(from: string, order: PageOrder, limit: { param: string; rows: number }, maxBytes: string): string {
-  // The aggregates take the rows in the order they come, the page's, as pageSql's outer query does:
-  // an ORDER BY in them sorted the page again. OFFSET 0 keeps each message's JSON made once:
-  // flattened, it was made again for its length.
-  return `SELECT '[' || coalesce(string_agg(w.json, ','), '') || ']' AS body,
-         coalesce(array_agg(w.id), '{}') AS ids, coalesce(array_agg(octet_length(w.json)), '{}') AS sizes
-    FROM (SELECT p.id, row_to_json(f)::text AS json
-            FROM (${withinBytes(pageRows(from, order, limit), order, limit.param)}) p CROSS JOIN LATERAL (SELECT ${messageFields("p")}) f
-           WHERE ${WITHIN_BOUND(maxBytes)} OFFSET 0) w`;
+  const written = `(p.bytes_before + p.page_size) * ${JSON_BYTES_PER_TEXT_BYTE} <= ${maxBytes}`;
+  const fields = FIELDS_AFTER_ID.map((name) => `CASE WHEN ${written} THEN NULL ELSE p."${name}" END AS "${name}"`).join(", ");
+  return `SELECT p.id, CASE WHEN ${written} THEN row_to_json(f)::text END AS page_json, ${fields}
+    FROM (${withinBytes(pageRows(from, order, limit), order, limit.param)}) p CROSS JOIN LATERAL (SELECT ${messageFields("p")}) f
+   WHERE ${WITHIN_BOUND(maxBytes)}`;
+}
+
+/**
+ * A page's answer from its rows (pageJsonSql): each message's JSON as the database wrote it, or
+ * as JSON.stringify writes its fields; these only up to the message that passes `maxBytes` after
+ * the first, as the caller's cut (boundedWrittenPage) needs no more.
+ */
+export function pageText(rows: readonly PageRow[], maxBytes: number): PageText {
+  const [texts, ids, sizes]: [string[], number[], number[]] = [[], [], []];
+  let bytes = 1; // as boundedWrittenPage counts: the brackets, each message and a comma between each two
+  for (const row of rows) {
+    const text = row[1] ?? JSON.stringify(messageOf(row));
+    texts.push(text);
+    ids.push(row[0]);
+    sizes.push(Buffer.byteLength(text));
+    bytes += sizes[sizes.length - 1] + 1;
+    if (row[1] === null && texts.length > 1 && bytes > maxBytes) break;
+  }
+  return { body: `[${texts.join(",")}]`, ids, sizes };
+}
+
+/** The message object of a row the database did not write, its fields in the view's order. */
+function messageOf(row: PageRow): Record<string, unknown> {
+  const message: Record<string, unknown> = { id: row[0] };
+  FIELDS_AFTER_ID.forEach((name, i) => (message[name] = row[i + 2]));
+  return message;
 }
 
 // Both counter reads are named: primary-key lookups, planned once per connection.
@@ -555,7 +594,7 @@ export function listQuery(userId: number, filters: ListFilters, page: Page, writ
 
 /**
  * How a page comes back: as rows, one per message, or (bounded in bytes) as the answer's text
- * itself (one WrittenPage, pageJsonSql), which the endpoints send.
+ * as written (PageRow, pageJsonSql), which the endpoints send.
  */
 export type PageWritten = "rows" | "json";
 
@@ -661,21 +700,26 @@ function namedListQuery(userId: number, filters: ListFilters, page: Page, writte
 }
 
 /**
- * A page, written as its answer (WrittenPage), that rides on the statement authenticating the request
+ * A page, each message written as its JSON (PageRow), that rides on the statement authenticating the request
  * (one round trip for both; userRowsRide), when its shape may run on a generic plan; null for the
  * others, which are planned with their values in a statement of their own (readListPage).
  */
-export function listRide(filters: ListFilters, page: BoundedPage): Ride<WrittenPage[]> | null {
+export function listRide(filters: ListFilters, page: BoundedPage): Ride<PageRow[]> | null {
   if (!mayRunGeneric(filters, page)) return null;
   // The user's id is the ride's $1, as it is the list's: only the list's own values are its keys.
   const { name, text, values } = namedListQuery(0, filters, page, "json");
-  return userRowsRide<WrittenPage>(name, text, values.slice(1));
+  return userRowsRide<PageRow>(name, text, values.slice(1));
 }
 
-/** A page of the user's copies, written as its answer. */
-export async function readListPage(userId: number, filters: ListFilters, page: BoundedPage): Promise<WrittenPage> {
-  const { rows } = await getPool().query<WrittenPage>(preparedListQuery(userId, filters, page, "json"));
-  return rows[0];
+/** A page of the user's copies as its answer: the one the ride read (listRide), or read now. */
+export async function readListPage(
+  userId: number,
+  filters: ListFilters,
+  page: BoundedPage,
+  ridden?: readonly PageRow[] | null,
+): Promise<PageText> {
+  const rows = ridden ?? (await getPool().query<PageRow>({ ...preparedListQuery(userId, filters, page, "json"), rowMode: "array" })).rows;
+  return pageText(rows, page.maxBytes);
 }
 
 const INBOX = (page: { unread?: boolean }): ListFilters => ({ folder: "inbox", unread: page.unread });
@@ -685,12 +729,14 @@ const OUTBOX: ListFilters = { folder: "sent" };
 export const inboxQuery = (userId: number, page: Page & { unread?: boolean }, written?: PageWritten) =>
   preparedListQuery(userId, INBOX(page), page, written);
 export const inboxRide = (page: BoundedPage & { unread?: boolean }) => listRide(INBOX(page), page);
-export const readInboxPage = (userId: number, page: BoundedPage & { unread?: boolean }) => readListPage(userId, INBOX(page), page);
+export const readInboxPage = (userId: number, page: BoundedPage & { unread?: boolean }, ridden?: readonly PageRow[] | null) =>
+  readListPage(userId, INBOX(page), page, ridden);
 
 /** The sender's copies in sent. */
 export const outboxQuery = (userId: number, page: Page, written?: PageWritten) => preparedListQuery(userId, OUTBOX, page, written);
 export const outboxRide = (page: BoundedPage) => listRide(OUTBOX, page);
-export const readOutboxPage = (userId: number, page: BoundedPage) => readListPage(userId, OUTBOX, page);
+export const readOutboxPage = (userId: number, page: BoundedPage, ridden?: readonly PageRow[] | null) =>
+  readListPage(userId, OUTBOX, page, ridden);
 
 /** A page as rows, one per message: what the benchmarks' floors and the tests read. */
 async function list(query: SqlQuery): Promise<MessageT[]> {

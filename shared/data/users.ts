@@ -151,7 +151,7 @@ export interface UserRider<K extends readonly unknown[], R> {
 export interface Ride<R> {
   readonly statements: { byId: QueryTemplate; bySession: QueryTemplate };
   readonly keys: readonly unknown[];
-  /** Set for a ride that reads rows (userRowsRide): what it read is every row, in the order read. */
+  /** Set for a ride that reads rows (userRowsRide): what it read is every row, in the order read, as the array of its columns. */
   readonly rows?: true;
   /**
    * For a ride whose statement may fail by design (a refusal raised to roll its writes back): what
@@ -217,10 +217,10 @@ const rowsRides = new Map<string, { sql: string; statements: Ride<unknown>["stat
 /**
  * A ride that reads rows (a page of a list), for `sql` as it stands, and its keys: `sql` takes $1,
  * the user's id, and its keys from $2, as a rider's does, and reads rows whose first column is
- * never null. It is named by the caller, after its text (statementName): one name, one text, built
- * once.
+ * never null, each read as the array of its columns. It is named by the caller, after its text
+ * (statementName): one name, one text, built once.
  */
-export function userRowsRide<Row>(name: string, sql: string, keys: readonly unknown[]): Ride<Row[]> {
+export function userRowsRide<Row extends unknown[]>(name: string, sql: string, keys: readonly unknown[]): Ride<Row[]> {
   const built = rowsRides.get(name);
   if (built) {
     if (built.sql !== sql) throw new Error(`The ride "${name}" names another statement already`);
@@ -241,18 +241,12 @@ async function readRide<R>(
     const { rows } = await db.query<SignedInUserWith<R>>(query);
     return rows[0] ?? null;
   }
-  // As arrays: each row's object is built once, of the ride's own columns only.
-  const { rows, fields } = await db.query<unknown[]>({ ...query, rowMode: "array" });
+  // As arrays, of the ride's own columns: no object built for a row.
+  const { rows } = await db.query<unknown[]>({ ...query, rowMode: "array" });
   const first = rows[0];
   if (!first) return null;
-  const names = fields.slice(RIDE_USER_FIELDS).map((f) => f.name);
-  const read: Record<string, unknown>[] = [];
-  for (const row of rows) {
-    if (row[RIDE_USER_FIELDS] === null) continue;
-    const item: Record<string, unknown> = {};
-    for (let i = 0; i < names.length; i++) item[names[i]] = row[RIDE_USER_FIELDS + i];
-    read.push(item);
-  }
+  const read: unknown[][] = [];
+  for (const row of rows) if (row[RIDE_USER_FIELDS] !== null) read.push(row.slice(RIDE_USER_FIELDS));
   return { id: first[0] as number, username: first[1] as string, created_at: new Date(first[2] as string), ridden: read as R };
 }
 

@@ -2,7 +2,7 @@
 import type { HttpResponseInit } from "@azure/functions";
 
 import { getConfig } from "../config/config";
-import type { WrittenPage } from "../data/messages";
+import type { PageText } from "../data/messages";
 import { jsonText } from "./http";
 
 export interface ListAnswer<T> {
@@ -50,21 +50,25 @@ export function nextLink(requestUrl: string, params: Record<string, string | num
 }
 
 /**
- * A page the database wrote (WrittenPage) cut to `maxBytes` UTF-8 bytes, as boundedList cuts
+ * A page's answer text (PageText) cut to `maxBytes` UTF-8 bytes, as boundedList cuts
  * items: up to the message that would pass the bound, the first always kept. A page under the
  * bound, the usual one, is its text as it came.
  */
-export function boundedWrittenPage(page: WrittenPage, maxBytes: number): { body: string; lastId: number | undefined; cut: boolean } {
+export function boundedWrittenPage(page: PageText, maxBytes: number): { body: string; lastId: number | undefined; cut: boolean } {
   let bytes = 1; // the opening bracket; each message then adds its JSON and a comma or the closing bracket
-  let kept = 0;
+  let count = 0;
   for (const size of page.sizes) {
-    if (kept > 0 && bytes + size + 1 > maxBytes) break;
+    if (count > 0 && bytes + size + 1 > maxBytes) break;
     bytes += size + 1;
-    kept++;
+    count++;
   }
-  const lastId = page.ids[kept - 1];
-  if (kept === page.ids.length) return { body: page.body, lastId, cut: false };
-  return { body: `${Buffer.from(page.body).toString("utf8", 0, bytes - 1)}]`, lastId, cut: true };
+  const lastId = page.ids[count - 1];
+  if (count === page.ids.length) return { body: page.body, lastId, cut: false };
+  // The kept text is bytes - 1 UTF-8 bytes, so at most as many UTF-16 units: only that prefix is
+  // encoded to find its end, and not even that when it is ASCII (the escapes of JSON are).
+  const prefix = page.body.slice(0, bytes - 1);
+  const kept = Buffer.byteLength(prefix) === prefix.length ? prefix : Buffer.from(prefix).toString("utf8", 0, bytes - 1);
+  return { body: `${kept}]`, lastId, cut: true };
 }
 
 /**
@@ -73,7 +77,7 @@ export function boundedWrittenPage(page: WrittenPage, maxBytes: number): { body:
  */
 export function pagedAnswer(
   requestUrl: string,
-  written: WrittenPage,
+  written: PageText,
   page: { limit: number; maxBytes: number },
   cursor = "before_id",
 ): HttpResponseInit {

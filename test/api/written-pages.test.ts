@@ -12,7 +12,8 @@ import { messagesSend } from "../../functions/messages-send";
 import { messagesThread } from "../../functions/messages-thread";
 import { getPool } from "../../shared/data/db";
 import { readThreadPage } from "../../shared/data/mailbox";
-import { listMessages, readListPage, type ListFilters, type WrittenPage } from "../../shared/data/messages";
+import { MESSAGE_FIELD_NAMES } from "../../shared/data/message-view";
+import { listMessages, preparedListQuery, readListPage, type ListFilters, type PageRow, type PageText } from "../../shared/data/messages";
 import type { MessageT } from "../../shared/domain/schemas";
 import { boundedList, boundedWrittenPage } from "../../shared/http/paging";
 import { useTestDatabase, type TestDatabase } from "../support/database";
@@ -47,6 +48,7 @@ beforeAll(async () => {
   await send(bob, { to: [alice.id], title: "Re: tricky", body: "a reply", in_reply_to: first });
   const withFiles = await send(alice, { to: [bob.id], title: "files", body: "two files" });
   await send(carol, { recipient_id: alice.id, title: "the original's shape", body: "one recipient_id" });
+  await send(carol, { to: [alice.id], title: "a long one", body: "lorem ipsum dolor sit amet ".repeat(400) });
   // A receipt for alice's view, a deleted addressee's name, and files (rows as a send writes them).
   expect((await call(messagesMarkRead, { method: "POST", token: carol.token, params: { message_id: String(first) } })).status).toBe(200);
   await getPool().query("UPDATE users SET deleted_at = now() WHERE id = $1", [erin.id]);
@@ -72,6 +74,11 @@ const LISTS: [string, ListFilters][] = [
   ["from alice", { from: 0 }],
 ];
 
+/** A page's rows as pageJsonSql reads them, and where a row holds the title of a message the database did not write. */
+const readRows = async (userId: number, filters: ListFilters, maxBytes: number) =>
+  (await getPool().query<PageRow>({ ...preparedListQuery(userId, filters, { limit: 50, maxBytes }, "json"), rowMode: "array" })).rows;
+const TITLE = MESSAGE_FIELD_NAMES.indexOf("title") + 1;
+
 /** The filters, with `from` meaning alice's id. */
 const filtersOf = (filters: ListFilters): ListFilters => (filters.from === undefined ? filters : { ...filters, from: alice.id });
 
@@ -80,6 +87,8 @@ describe("a page written by the database", () => {
     const viewer = viewers()[name as keyof ReturnType<typeof viewers>];
     for (const [list, filters] of LISTS) {
       const rows = await listMessages(viewer.id, filtersOf(filters), { limit: 50, maxBytes: ROOMY });
+      const read = await readRows(viewer.id, filtersOf(filters), ROOMY);
+      expect(read.every((row) => row[1] !== null && row[TITLE] === null)).toBe(true);
       const written = await readListPage(viewer.id, filtersOf(filters), { limit: 50, maxBytes: ROOMY });
       expect(written.body, list).toBe(JSON.stringify(rows));
       expect(written.ids, list).toEqual(rows.map((m) => m.id));
@@ -107,7 +116,7 @@ describe("a page written by the database", () => {
 
   it("is cut at the byte bound exactly where boundedList cuts the rows, multi-byte text included", async () => {
     const rows = await listMessages(bob.id, {}, { limit: 50, maxBytes: ROOMY });
-    const written: WrittenPage = await readListPage(bob.id, {}, { limit: 50, maxBytes: ROOMY });
+    const written: PageText = await readListPage(bob.id, {}, { limit: 50, maxBytes: ROOMY });
     expect(rows.length).toBeGreaterThanOrEqual(3);
     // Every bound around each message's end: the one that just holds it, a byte less, a byte more.
     let end = 1;
@@ -124,6 +133,30 @@ describe("a page written by the database", () => {
       expect(cut.lastId, `bound ${maxBytes}`).toBe(expected.kept.at(-1)?.id);
       expect(Buffer.byteLength(cut.body) <= maxBytes || expected.kept.length === 1).toBe(true);
     }
+  });
+
+  // The page's text, six times over, passes a bound its JSON fits in: the database does not write
+  // its messages, and the answer is the same text written from the fields it sends instead.
+  it("is not written by the database when its text could pass the bound, and written the same from its fields", async () => {
+    const rows = await listMessages(alice.id, {}, { limit: 50, maxBytes: ROOMY });
+    const text = JSON.stringify(rows);
+    const maxBytes = Buffer.byteLength(text);
+    const texts = rows.reduce((sum, m) => sum + Buffer.byteLength(m.title) + Buffer.byteLength(m.body), 0);
+    expect(texts * 6).toBeGreaterThan(maxBytes);
+    const declined = await readRows(alice.id, {}, maxBytes);
+    expect(declined.map((row) => [row[1], row[TITLE]])).toEqual(rows.map((m) => [null, m.title]));
+    const answer = await readListPage(alice.id, {}, { limit: 50, maxBytes });
+    expect(answer.body).toBe(text);
+    expect(answer.ids).toEqual(rows.map((m) => m.id));
+    expect(answer.sizes).toEqual(rows.map((m) => Buffer.byteLength(JSON.stringify(m))));
+    // Past the bound the rows are written only up to the one that passes it, which the cut leaves out.
+    for (const tight of [10, answer.sizes[0] + 3]) {
+      const cutShort = await readListPage(alice.id, {}, { limit: 50, maxBytes: tight });
+      expect(cutShort.ids).toEqual(rows.slice(0, 2).map((m) => m.id));
+      expect(boundedWrittenPage(cutShort, tight)).toEqual({ body: `[${JSON.stringify(rows[0])}]`, lastId: rows[0].id, cut: true });
+    }
+    const thread = (await readThreadPage(first, alice.id, { limit: 50, maxBytes: 1024 }))!;
+    expect(thread.body).toBe(JSON.stringify(rows.filter((m) => m.thread_id === first).reverse()));
   });
 
   it("is an empty array, with no last id, for an empty list", async () => {

@@ -22,8 +22,8 @@ import {
   preparedListQuery,
   type ListFilters,
   type Page,
+  type PageRow,
   type SqlQuery,
-  type WrittenPage,
 } from "../../shared/data/messages";
 import { useTestDatabase, type TestDatabase } from "../support/database";
 import { scaleSize } from "../support/scale";
@@ -175,9 +175,9 @@ describe(`named list statements with ${ROWS} + ${RECENT} messages`, () => {
       const unnamed = listQuery(userId, filters, page, "json");
       expect(unnamed.name).toBeUndefined();
       for (let run = 0; run < 8; run++) {
-        const [prepared, plain] = [await client.query<WrittenPage>(query), await client.query<WrittenPage>(unnamed)];
+        const [prepared, plain] = [await client.query<PageRow>(query), await client.query<PageRow>(unnamed)];
         expect(prepared.rows).toEqual(plain.rows);
-        expect(prepared.rows[0].ids.length).toBeGreaterThan(0);
+        expect(prepared.rows.length).toBeGreaterThan(0);
       }
       const statement = await preparedStatement(name as string);
       expect(statement, "prepared on this connection").toBeDefined();

@@ -17,16 +17,12 @@ export interface ListAnswer<T> {
 /**
  * The JSON array of the items, up to the one that would push it past `maxBytes` UTF-8 bytes. A
  * page under the bound is serialised in one go; one past it item by item, to find the cut. The
- * first item is always kept: a page of none would never move on. `minBytes` is a cheap lower bound
- * of an item's JSON bytes, when the caller knows one.
+ * first item is always kept: a page of none would never move on.
  */
-export function boundedList<T>(items: readonly T[], maxBytes: number, minBytes?: (item: T) => number): ListAnswer<T> {
+export function boundedList<T>(items: readonly T[], maxBytes: number): ListAnswer<T> {
   // The usual page is far under the bound: one stringify, and a UTF-16 unit is at most 3 UTF-8 bytes.
-  // Skipped when the items' own lower bound already passes it (a page of huge messages).
-  const surelyOver = minBytes !== undefined && items.reduce((sum, item) => sum + minBytes(item), 0) > maxBytes;
-  const whole = surelyOver ? undefined : JSON.stringify(items);
-  if (whole !== undefined && (whole.length * 3 <= maxBytes || Buffer.byteLength(whole) <= maxBytes))
-    return { body: whole, kept: [...items], cut: false };
+  const whole = JSON.stringify(items);
+  if (whole.length * 3 <= maxBytes || Buffer.byteLength(whole) <= maxBytes) return { body: whole, kept: [...items], cut: false };
   const parts: string[] = [];
   let bytes = 2; // the brackets
   for (const item of items) {

@@ -5,6 +5,7 @@
  */
 import { randomBytes, randomUUID } from "node:crypto";
 
+import { defineBatchedUserRider } from "./batched-rides";
 import { getPool, inTransaction, type Queryable } from "./db";
 import { defineUserRider, type Ride } from "./users";
 
@@ -68,30 +69,43 @@ const COLUMNS = "id, owner_id, blob_name, filename, content_type, size::float8 A
 /** What an upload slot needs of the row it wrote. */
 export type CreatedSlot = Pick<Attachment, "id" | "blob_name" | "content_type">;
 
-// Keys: $2 the id, $3 the blob's name, $4 the filename, $5 the content type, $6 the size, $7 and $8 the limits.
-const uploadSlot = defineUserRider<[string, string, string, string, number, number, number], CreatedSlot>(
-  "upload-slot",
-  "SELECT id, blob_name, content_type FROM slot",
-  `spent AS (
+// Values: $1 and $2 the limits (count and bytes). Keys: the attachment's id, its blob's name, filename, content type and size.
+const uploadSlot = defineBatchedUserRider<
+  [pendingMax: number, pendingMaxBytes: number],
+  [string, string, string, string, number],
+  CreatedSlot
+>({
+  name: "upload-slot",
+  values: 2,
+  keys: [
+    ["slot_id", "uuid"],
+    ["blob_name", "text"],
+    ["filename", "text"],
+    ["content_type", "text"],
+    ["size", "bigint"],
+  ],
+  writes: `spent AS (
      INSERT INTO attachment_pending_counts AS c (owner_id, count, bytes)
-     SELECT u.id, 1, $6::bigint FROM u WHERE 1 <= $7::int AND $6::bigint <= $8::bigint
+     SELECT u.id, 1, u.size FROM u WHERE 1 <= $1::int AND u.size <= $2::bigint ORDER BY u.id
      ON CONFLICT (owner_id) DO UPDATE SET count = c.count + 1, bytes = c.bytes + excluded.bytes
-      WHERE c.count < $7 AND c.bytes + excluded.bytes <= $8
+      WHERE c.count < $1 AND c.bytes + excluded.bytes <= $2
      RETURNING owner_id),
    slot AS (
      INSERT INTO attachments (id, owner_id, blob_name, filename, content_type, size)
-     SELECT $2, owner_id, $3, $4, $5, $6 FROM spent
-     RETURNING id, blob_name, content_type)`,
-);
+     SELECT u.slot_id, u.id, u.blob_name, u.filename, u.content_type, u.size FROM u JOIN spent ON spent.owner_id = u.id
+     RETURNING id, owner_id, blob_name, content_type)`,
+  sql: "SELECT id, blob_name, content_type FROM slot WHERE slot.owner_id = u.id",
+});
 
 /**
- * An upload slot, written in the statement that authenticates the request: a place in the
- * owner's counter (migration 21) and the row, unless the owner's uploads not yet attached would
- * pass the limits (then the ride reads no row; slotRefusal says why). The counter's WHERE is
- * evaluated on its locked, latest version, so two slots at once cannot both take the last place.
+ * An upload slot, written in the statement that authenticates the request (with the slots of other
+ * users asked for at the same time: shared/data/batched-rides.ts): a place in the owner's counter
+ * (migration 21) and the row, unless the owner's uploads not yet attached would pass the limits
+ * (then the ride reads no row; slotRefusal says why). The counter's WHERE is evaluated on its
+ * locked, latest version, so two slots at once cannot both take the last place.
  */
 export const newUploadSlot = (file: NewUpload, limits: PendingLimits): Ride<CreatedSlot> =>
-  uploadSlot.with(randomUUID(), newBlobName(), file.filename, file.contentType, file.size, limits.pendingMax, limits.pendingMaxBytes);
+  uploadSlot.with([limits.pendingMax, limits.pendingMaxBytes], randomUUID(), newBlobName(), file.filename, file.contentType, file.size);
 
 /** Which limit refused the owner a slot for `size` bytes, and when the oldest pending uploads' expiry makes room. */
 export async function slotRefusal(ownerId: number, size: number, limits: PendingLimits): Promise<SlotRefusal> {

@@ -32,7 +32,7 @@ import {
   senderSpendValues,
   type SenderBudget,
 } from "./rate-limit-counter";
-import { defineUserRider, userRowsRide, type Ride } from "./users";
+import { defineUserRider, userRowsRide, type Ride, type StatementRide } from "./users";
 
 export { FROM_COPIES, MESSAGE_COLUMNS, toMessage, type MessageRow } from "./message-view";
 
@@ -704,7 +704,7 @@ function namedListQuery(userId: number, filters: ListFilters, page: Page, writte
  * (one round trip for both; userRowsRide), when its shape may run on a generic plan; null for the
  * others, which are planned with their values in a statement of their own (readListPage).
  */
-export function listRide(filters: ListFilters, page: BoundedPage): Ride<PageRow[]> | null {
+export function listRide(filters: ListFilters, page: BoundedPage): StatementRide<PageRow[]> | null {
   if (!mayRunGeneric(filters, page)) return null;
   // The user's id is the ride's $1, as it is the list's: only the list's own values are its keys.
   const { name, text, values } = namedListQuery(0, filters, page, "json");

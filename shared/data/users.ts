@@ -92,10 +92,11 @@ export async function findUserByUsername(username: string): Promise<UserRecord |
 
 // The user lookups that authenticate a request, with room for a rider's keys before the session's
 // id (a rider's parameters are numbered from $2, see UserRider).
-const USER_BY_ID_SQL = "SELECT u.id, u.username, u.created_at FROM users u WHERE u.id = $1 AND u.deleted_at IS NULL";
-const sessionUserSql = (sessionParameter = 2) =>
+export const userByIdSql = (id = "$1") => `SELECT u.id, u.username, u.created_at FROM users u WHERE u.id = ${id} AND u.deleted_at IS NULL`;
+const USER_BY_ID_SQL = userByIdSql();
+export const sessionUserSql = (session = "$2", id = "$1") =>
   `SELECT u.id, u.username, u.created_at FROM users u JOIN sessions s ON s.user_id = u.id
-    WHERE u.id = $1 AND s.id = $${sessionParameter} AND u.deleted_at IS NULL`;
+    WHERE u.id = ${id} AND s.id = ${session} AND u.deleted_at IS NULL`;
 
 export async function findUserById(id: number, db: Queryable = getPool()): Promise<SignedInUser | null> {
   const { rows } = await db.query<SignedInUser>({ name: "user-by-id", text: USER_BY_ID_SQL, values: [id] });
@@ -144,13 +145,20 @@ export async function findUserInSession(id: number, sessionId: string, db: Query
 export interface UserRider<K extends readonly unknown[], R> {
   readonly name: string;
   /** Binds the keys; the caller checks they are values the SQL accepts (a UUID, an int4), as a bad parameter fails the whole statement. */
-  with(...keys: K): Ride<R>;
+  with(...keys: K): StatementRide<R>;
 }
 
-/** A rider bound to its keys, handed to the user lookup. */
-export interface Ride<R> {
-  readonly statements: { byId: QueryTemplate; bySession: QueryTemplate };
+/** A rider bound to its keys, handed to the user lookup: a statement of its own, or a place in a batch. */
+export type Ride<R> = StatementRide<R> | BatchedRide<R>;
+
+interface RideOf<R> {
   readonly keys: readonly unknown[];
+  /** Never set: carries the type of the row the ride reads. */
+  readonly row?: R;
+}
+
+export interface StatementRide<R> extends RideOf<R> {
+  readonly statements: { byId: QueryTemplate; bySession: QueryTemplate };
   /** Set for a ride that reads rows (userRowsRide): what it read is every row, in the order read, as the array of its columns. */
   readonly rows?: true;
   /**
@@ -159,8 +167,25 @@ export interface Ride<R> {
    * statement failed as a whole, so the user is then looked up on its own.
    */
   readonly recover?: (error: unknown) => R | undefined;
-  /** Never set: carries the type of the row the ride reads. */
-  readonly row?: R;
+}
+
+/** A ride written together with the others of its kind that wait for the same statement (shared/data/batched-rides.ts). */
+export interface BatchedRide<R> extends RideOf<R> {
+  readonly batch: RideBatch<R>;
+}
+
+/** What a batched ride needs of the request it authenticates. */
+export interface RideRequest {
+  userId: number;
+  /** Null for a token without a session (found by id). */
+  sessionId: string | null;
+  /** The name the token was issued for: the lookup holds the user to it. */
+  username: string;
+  keys: readonly unknown[];
+}
+
+export interface RideBatch<R> {
+  run(request: RideRequest, db: Queryable): Promise<SignedInUserWith<R> | null>;
 }
 
 interface QueryTemplate {
@@ -185,12 +210,12 @@ const rideSql = (lookup: string, sql: string, writes: string | undefined) =>
  * written for a token naming a user who no longer has that name. Named: planned once per
  * connection, as the lookups they extend.
  */
-function rideStatements(name: string, ownSql: string, shape: (lookup: string) => string): Ride<unknown>["statements"] {
+function rideStatements(name: string, ownSql: string, shape: (lookup: string) => string): StatementRide<unknown>["statements"] {
   const named = parameterCount(ownSql) + 1;
   const nameHolds = ` AND lower(u.username) = lower($${named}::text)`;
   return {
     byId: { name: `user-by-id+${name}`, text: shape(USER_BY_ID_SQL + nameHolds) },
-    bySession: { name: `session-user+${name}`, text: shape(sessionUserSql(named + 1) + nameHolds) },
+    bySession: { name: `session-user+${name}`, text: shape(sessionUserSql(`$${named + 1}`) + nameHolds) },
   };
 }
 
@@ -212,7 +237,7 @@ const rowsRideSql = (lookup: string, sql: string) =>
    SELECT u.id, u.username, ${ISO("u.created_at")} AS created_at, r.* FROM u LEFT JOIN LATERAL (${sql}) r ON true`;
 const RIDE_USER_FIELDS = 3;
 
-const rowsRides = new Map<string, { sql: string; statements: Ride<unknown>["statements"] }>();
+const rowsRides = new Map<string, { sql: string; statements: StatementRide<unknown>["statements"] }>();
 
 /**
  * A ride that reads rows (a page of a list), for `sql` as it stands, and its keys: `sql` takes $1,
@@ -220,7 +245,7 @@ const rowsRides = new Map<string, { sql: string; statements: Ride<unknown>["stat
  * never null, each read as the array of its columns. It is named by the caller, after its text
  * (statementName): one name, one text, built once.
  */
-export function userRowsRide<Row extends unknown[]>(name: string, sql: string, keys: readonly unknown[]): Ride<Row[]> {
+export function userRowsRide<Row extends unknown[]>(name: string, sql: string, keys: readonly unknown[]): StatementRide<Row[]> {
   const built = rowsRides.get(name);
   if (built) {
     if (built.sql !== sql) throw new Error(`The ride "${name}" names another statement already`);
@@ -234,7 +259,7 @@ export function userRowsRide<Row extends unknown[]>(name: string, sql: string, k
 /** The user, and what the ride read, from its statement's answer. */
 async function readRide<R>(
   db: Queryable,
-  ride: Ride<R>,
+  ride: StatementRide<R>,
   query: QueryTemplate & { values: unknown[] },
 ): Promise<SignedInUserWith<R> | null> {
   if (!ride.rows) {
@@ -252,7 +277,7 @@ async function readRide<R>(
 
 /** The ride's statement, or, when it failed in a way the ride recovers from, the user alone with what the failure told. */
 async function rideOrRecover<R>(
-  ride: Ride<R>,
+  ride: StatementRide<R>,
   read: () => Promise<SignedInUserWith<R> | null>,
   alone: () => Promise<SignedInUser | null>,
 ): Promise<SignedInUserWith<R> | null> {
@@ -273,6 +298,7 @@ export async function findUserByIdWith<R>(
   ride: Ride<R>,
   db: Queryable = getPool(),
 ): Promise<SignedInUserWith<R> | null> {
+  if ("batch" in ride) return ride.batch.run({ userId: id, sessionId: null, username, keys: ride.keys }, db);
   return rideOrRecover(
     ride,
     () => readRide(db, ride, { ...ride.statements.byId, values: [id, ...ride.keys, username] }),
@@ -288,6 +314,7 @@ export async function findUserInSessionWith<R>(
   ride: Ride<R>,
   db: Queryable = getPool(),
 ): Promise<SignedInUserWith<R> | null> {
+  if ("batch" in ride) return ride.batch.run({ userId: id, sessionId, username, keys: ride.keys }, db);
   return rideOrRecover(
     ride,
     () => readRide(db, ride, { ...ride.statements.bySession, values: [id, ...ride.keys, username, sessionId] }),

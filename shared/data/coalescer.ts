@@ -21,7 +21,8 @@ export interface CoalescerOptions<I> {
   /**
    * Whether the items of a write that failed go again, each alone, so that one item's failure (a
    * value the database refused, a deadlock with another write) does not fail the others. Not
-   * when the database cannot serve: that would multiply the load on it.
+   * when the database cannot serve: that would multiply the load on it, and the items waiting
+   * then fail at once with the same error.
    */
   retryAlone(error: unknown): boolean;
 }
@@ -85,8 +86,15 @@ export class Coalescer<I, O> {
       const out = await this.write(batch.map((waiting) => waiting.item));
       batch.forEach((waiting, i) => waiting.resolve(out[i]));
     } catch (error) {
-      if (batch.length === 1 || !this.options.retryAlone(error)) {
-        for (const waiting of batch) waiting.reject(error);
+      if (!this.options.retryAlone(error)) {
+        // Those waiting would meet the same failure, one write after another: they get it now.
+        const failed = [...batch, ...this.waiting];
+        this.waiting = [];
+        for (const waiting of failed) waiting.reject(error);
+        return;
+      }
+      if (batch.length === 1) {
+        batch[0].reject(error);
         return;
       }
       await Promise.all(batch.map((waiting) => this.write([waiting.item]).then(([out]) => waiting.resolve(out), waiting.reject)));

@@ -75,6 +75,16 @@ describe("upload slots asked for at once", () => {
     for (let i = 2; i < users.length; i++) expect(after[i]).toEqual({ rows: before[i].rows + 1, counted: before[i].counted + 1 });
   });
 
+  it("keep each request's text as it was sent, whatever an array's literal would make of it", async () => {
+    const names = ["NULL", 'say "hi", {all}.txt', "ünï ço ∂e.pdf", "a,b}{c.txt"];
+    const answers = await Promise.all(names.map((filename, i) => slotFor(users[2 + i], filename)));
+    const { rows } = await getPool().query<{ filename: string }>(
+      "SELECT filename FROM attachments WHERE id = ANY($1::uuid[]) ORDER BY array_position($1::uuid[], id)",
+      [answers.map((res) => (res.body as { id: string }).id)],
+    );
+    expect(rows.map((row) => row.filename)).toEqual(names);
+  });
+
   it("never give one user more than the limit, however many of theirs arrive together", async () => {
     const [, , user] = users;
     await getPool().query("DELETE FROM attachments WHERE owner_id = $1 AND message_id IS NULL", [user.id]);

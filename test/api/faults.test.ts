@@ -2,11 +2,14 @@
 import net, { type AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
+import { attachmentsCreate } from "../../functions/attachments-create";
 import { health } from "../../functions/health";
 import { tokenCreate } from "../../functions/token-create";
 import { usersCreate } from "../../functions/users-create";
+import { issueAccessToken } from "../../shared/auth/tokens";
 import { resetConfig } from "../../shared/config/config";
 import { closePool } from "../../shared/data/db";
+import { useKeySignedStorage } from "../support/attachments";
 import { call } from "../support/http";
 
 let silent: net.Server;
@@ -61,5 +64,23 @@ describe("with the database down", () => {
     const res = await register();
     expect(res.status).toBe(503);
     expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it("upload slots asked for at once of a database that never answers each get a 503 after one connection timeout, not one after another", async () => {
+    const restoreStorage = useKeySignedStorage();
+    try {
+      const { port } = silent.address() as AddressInfo;
+      await pointDatabaseAt(`postgresql://postgres@127.0.0.1:${port}/none`, 1_000);
+      // More than one batch's worth (shared/data/batched-rides.ts): those waiting fail with the batch in flight.
+      const tokens = Array.from({ length: 200 }, (_, i) => issueAccessToken({ id: i + 1, username: `slot${i + 1}` }));
+      const json = { filename: "a.pdf", content_type: "application/pdf", size: 1 };
+      const started = Date.now();
+      const answers = await Promise.all(tokens.map((token) => call(attachmentsCreate, { method: "POST", token, json })));
+      expect(answers.map((res) => res.status)).toEqual(tokens.map(() => 503));
+      expect(answers[199].body).toEqual({ detail: "The database is unavailable; try again shortly" });
+      expect(Date.now() - started).toBeLessThan(3_000);
+    } finally {
+      restoreStorage();
+    }
   });
 });

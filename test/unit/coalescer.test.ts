@@ -107,10 +107,10 @@ describe("Coalescer", () => {
     expect(await Promise.all(answers)).toEqual(["wrote a", "refused", "wrote c"]);
   });
 
-  it("fails every item of a failed write, without writing them again, when retryAlone says the failure is not theirs", async () => {
-    const { coalescer, writes } = held({ retryAlone: () => false });
+  it("fails every item of a failed write, and those waiting, without writing them, when retryAlone says the failure is not theirs", async () => {
+    const { coalescer, writes } = held({ retryAlone: () => false, maxBatch: 2 });
     void coalescer.run({ key: "first" });
-    const answers = [coalescer.run({ key: "a" }), coalescer.run({ key: "bad", fail: true })].map((p) =>
+    const answers = [coalescer.run({ key: "a" }), coalescer.run({ key: "bad", fail: true }), coalescer.run({ key: "waiting" })].map((p) =>
       p.then(
         (out) => out,
         (error: Error) => error.message,
@@ -118,8 +118,9 @@ describe("Coalescer", () => {
     );
     writes[0].settle();
     await tick();
+    expect(writes[1].items).toEqual(["a", "bad"]);
     writes[1].settle();
-    expect(await Promise.all(answers)).toEqual(["refused", "refused"]);
+    expect(await Promise.all(answers)).toEqual(["refused", "refused", "refused"]);
     expect(writes).toHaveLength(2);
   });
 });

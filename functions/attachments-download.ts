@@ -31,7 +31,7 @@ export const attachmentsDownload = defineEndpoint({
   errors: [404, 409, 410, 503],
   // Read with the user and session: an id that cannot name a row is not asked, and answers as a row not found.
   lookup: ({ path: { message_id, attachment_id } }) =>
-    UUID.test(attachment_id) && canBeId(message_id) ? attachmentForViewer.with(message_id, attachment_id) : null,
+    UUID.test(attachment_id) && canBeId(message_id) ? attachmentForViewer(message_id, attachment_id) : null,
   handler: async ({ found: file }) => {
     if (!file) throw new HttpError(404, ERRORS.attachmentNotFound);
     const { attachments } = getConfig();

@@ -7,7 +7,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 
 import { defineBatchedUserRider } from "./batched-rides";
 import { getPool, inTransaction, type Queryable } from "./db";
-import { defineUserRider, type Ride } from "./users";
+import type { Ride } from "./users";
 
 export interface Attachment {
   id: string;
@@ -195,14 +195,23 @@ type ViewedAttachment = Pick<Attachment, "blob_name" | "filename" | "content_typ
 
 /**
  * An attachment of a message of which the signed-in user holds a copy, read with the user's own
- * lookup (keys: the message's id, an int4, and the attachment's, a UUID).
+ * lookup, with the other downloads asked for at the same time (keys: the message's id, an int4,
+ * and the attachment's, a UUID).
  */
-export const attachmentForViewer = defineUserRider<[messageId: number, attachmentId: string], ViewedAttachment>(
-  "attachment-for-viewer",
-  `SELECT a.blob_name, a.filename, a.content_type FROM attachments a
-    WHERE a.id = $3 AND a.message_id = $2
-      AND EXISTS (SELECT 1 FROM message_copies c WHERE c.user_id = $1 AND c.message_id = $2)`,
-);
+const viewedAttachment = defineBatchedUserRider<[], [messageId: number, attachmentId: string], ViewedAttachment>({
+  name: "attachment-for-viewer",
+  values: 0,
+  keys: [
+    ["message_id", "int"],
+    ["attachment_id", "uuid"],
+  ],
+  sql: `SELECT a.blob_name, a.filename, a.content_type FROM attachments a
+         WHERE a.id = u.attachment_id AND a.message_id = u.message_id
+           AND EXISTS (SELECT 1 FROM message_copies c WHERE c.user_id = u.id AND c.message_id = u.message_id)`,
+});
+
+export const attachmentForViewer = (messageId: number, attachmentId: string): Ride<ViewedAttachment> =>
+  viewedAttachment.with([], messageId, attachmentId);
 
 /** Uploads never attached and older than `hours`, or whose owner's account is gone: their rows go, their blobs are queued. */
 export async function deleteUnattached(hours: number, batch: number, db: Queryable = getPool()): Promise<number> {

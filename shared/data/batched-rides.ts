@@ -1,8 +1,9 @@
 /**
- * Riders whose write is small next to a statement's own cost (an upload slot: two rows), batched.
- * Each request is still authenticated and written by one statement, but the requests of one kind
- * that wait while such a statement is in flight share the next one (shared/data/coalescer.ts): the
- * round trip, the executor's start, the transaction and its commit are paid once for all of them.
+ * Riders whose work is small next to a statement's own cost (an upload slot: two rows; a
+ * download's viewer check: two reads by key), batched. Each request is still authenticated and
+ * served by one statement, but the requests of one kind that wait while such a statement is in
+ * flight share the next one (shared/data/coalescer.ts): the round trip, the executor's start, the
+ * transaction and its commit are paid once for all of them.
  *
  * The statement looks each request's user up as a single ride does (by session, or by id for a
  * token without one, held to the name the token was issued for), as the rows of the CTE `u`: the
@@ -25,7 +26,8 @@ export interface BatchedRiderSpec {
   /** How many values the statement takes before the requests' arrays. */
   values: number;
   keys: readonly KeyColumn[];
-  writes: string;
+  /** Data-modifying CTEs; a rider that writes gets at most one request of each user in a batch. */
+  writes?: string;
   sql: string;
 }
 
@@ -74,7 +76,7 @@ function batchedRideSql(spec: BatchedRiderSpec): string {
        CROSS JOIN LATERAL (${sessionUserSql("r.session_id", "r.user_id")} AND r.session_id IS NOT NULL
                  UNION ALL ${userByIdSql("r.user_id")} AND r.session_id IS NULL) f
        WHERE lower(f.username) = lower(r.token_name)
-    ), ${spec.writes}
+    )${spec.writes ? `, ${spec.writes}` : ""}
     SELECT u.n, u.id, u.username, u.created_at, (SELECT row_to_json(x) FROM (${spec.sql}) x) AS ridden FROM u`;
 }
 
@@ -101,7 +103,7 @@ export function defineBatchedUserRider<V extends readonly unknown[], K extends r
     maxBatch: MAX_BATCH,
     maxInFlight: MAX_IN_FLIGHT,
     // A user's row (say, a counter) is written at most once by a statement.
-    keyOf: (waiting) => waiting.request.userId,
+    keyOf: spec.writes ? (waiting) => waiting.request.userId : undefined,
     groupOf: (waiting) => JSON.stringify(waiting.values),
     retryAlone: (error) => !isDatabaseUnavailable(error),
   });

@@ -14,8 +14,8 @@ export interface CoalescerOptions<I> {
   maxBatch: number;
   /** How many writes may be in flight at once. */
   maxInFlight: number;
-  /** Items with the same key never share a write (they would change the same row twice). */
-  keyOf(item: I): string | number;
+  /** Items with the same key never share a write (they would change the same row twice); without it, any may. */
+  keyOf?: (item: I) => string | number;
   /** Items share a write only when they are of the same group (say, the statement's own values). */
   groupOf(item: I): string;
   /**
@@ -69,9 +69,9 @@ export class Coalescer<I, O> {
     const batch: Waiting<I, O>[] = [];
     const left: Waiting<I, O>[] = [];
     for (const waiting of this.waiting) {
-      const key = keyOf(waiting.item);
-      if (batch.length < maxBatch && !keys.has(key) && groupOf(waiting.item) === group) {
-        keys.add(key);
+      const key = keyOf?.(waiting.item);
+      if (batch.length < maxBatch && (key === undefined || !keys.has(key)) && groupOf(waiting.item) === group) {
+        if (key !== undefined) keys.add(key);
         batch.push(waiting);
       } else {
         left.push(waiting);

@@ -1,15 +1,17 @@
 /**
- * Upload slots asked for at once share statements (shared/data/batched-rides.ts): each request is
- * still authenticated, limited and answered as its own, and the statement keeps one generic plan
- * that reads users and sessions by their keys.
+ * Upload slots and downloads asked for at once share statements (shared/data/batched-rides.ts):
+ * each request is still authenticated, limited and answered as its own, and each statement keeps
+ * one generic plan that reads users and sessions by their keys.
  */
 import jwt from "jsonwebtoken";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { attachmentsCreate } from "../../functions/attachments-create";
-import { newUploadSlot } from "../../shared/data/attachments";
+import { attachmentsDownload } from "../../functions/attachments-download";
+import { messagesSend } from "../../functions/messages-send";
+import { attachmentForViewer, newUploadSlot } from "../../shared/data/attachments";
 import { getPool } from "../../shared/data/db";
-import { findUserInSessionWith } from "../../shared/data/users";
+import { findUserInSessionWith, type Ride } from "../../shared/data/users";
 import { useKeySignedStorage } from "../support/attachments";
 import { useTestDatabase, type TestDatabase } from "../support/database";
 import { call } from "../support/http";
@@ -17,7 +19,6 @@ import { withStatements } from "../support/statements";
 import { newUser, type TestUser } from "../support/users";
 
 const PENDING_MAX = 3;
-const STATEMENT = "batched-ride+upload-slot";
 
 let db: TestDatabase;
 let restoreStorage: () => void;
@@ -95,45 +96,92 @@ describe("upload slots asked for at once", () => {
   });
 });
 
-describe("the batch's statement", () => {
-  it("keeps one generic plan, reading users and sessions by their keys", async () => {
+describe("downloads asked for at once", () => {
+  it("are read by fewer statements than requests, each answered for its own viewer", async () => {
+    const [, , sender, recipient, stranger] = users;
+    const sent = await call(messagesSend, { method: "POST", token: sender.token, json: { to: [recipient.id], title: "file", body: "b" } });
+    const messageId = (sent.body as { id: number }).id;
+    const { rows } = await getPool().query<{ id: string }>(
+      `INSERT INTO attachments (id, owner_id, blob_name, filename, content_type, size, message_id, position)
+       VALUES (gen_random_uuid(), $1, 'batched-blob', 'a.txt', 'text/plain', 1, $2, 1) RETURNING id`,
+      [sender.id, messageId],
+    );
+    const params = { message_id: String(messageId), attachment_id: rows[0].id };
+    const viewers = [sender, recipient, stranger, recipient, stranger, sender, recipient, stranger];
+
+    const { result, statements } = await withStatements(() =>
+      Promise.all(viewers.map((viewer) => call(attachmentsDownload, { token: viewer.token, params }))),
+    );
+
+    expect(result.map((res) => res.status)).toEqual(viewers.map((viewer) => (viewer === stranger ? 404 : 302)));
+    expect(statements.filter((text) => text.includes("message_copies")).length).toBeLessThan(viewers.length);
+  });
+});
+
+describe("a batch's statement", () => {
+  beforeAll(async () => {
     const pool = getPool();
     await pool.query("INSERT INTO users (username, hashed_password) SELECT 'batch_plan_' || i, 'x' FROM generate_series(1, 5000) i");
     await pool.query("INSERT INTO sessions (user_id) SELECT id FROM users, generate_series(1, 4)");
     await pool.query("ANALYZE users");
     await pool.query("ANALYZE sessions");
-    const [user] = users;
-    const limits = { pendingMax: 100, pendingMaxBytes: 1e12, unattachedHours: 24 };
-    const client = await pool.connect();
-    try {
-      for (let i = 0; i < 10; i++) {
-        const found = await findUserInSessionWith(
-          user.id,
-          sessionOf(user),
-          user.username,
-          newUploadSlot({ filename: "p.txt", contentType: "text/plain", size: 1 }, limits),
-          client,
-        );
-        expect(found?.ridden?.content_type).toBe("text/plain");
-      }
-      const { rows } = await client.query<{ generic_plans: string; custom_plans: string }>(
-        "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE name = $1",
-        [STATEMENT],
-      );
-      // PostgreSQL makes five custom plans before it compares them with the generic plan.
-      expect(Number(rows[0].custom_plans)).toBeLessThanOrEqual(5);
-      expect(Number(rows[0].generic_plans)).toBeGreaterThanOrEqual(5);
-
-      const plan = await client.query<{ "QUERY PLAN": string }>(
-        `EXPLAIN EXECUTE "${STATEMENT}"(100, 1000000000, ARRAY[${user.id}], ARRAY['${sessionOf(user)}']::uuid[], ARRAY['${user.username}'],
-           ARRAY[gen_random_uuid()], ARRAY['plan-blob'], ARRAY['p.txt'], ARRAY['text/plain'], ARRAY[1]::bigint[])`,
-      );
-      const text = plan.rows.map((r) => r["QUERY PLAN"]).join("\n");
-      expect(text).toMatch(/Index Scan using sessions_pkey on sessions/);
-      expect(text).toMatch(/Index Scan using (users_pkey|users_username_\w+) on users/);
-      expect(text).not.toMatch(/Seq Scan on (users|sessions)/);
-    } finally {
-      client.release();
-    }
   });
+
+  const limits = { pendingMax: 100, pendingMaxBytes: 1e12, unattachedHours: 24 };
+  const rides: {
+    statement: string;
+    ride: () => Ride<unknown>;
+    read: (found: unknown) => void;
+    values: (user: TestUser) => string;
+    reads: RegExp[];
+  }[] = [
+    {
+      statement: "batched-ride+upload-slot",
+      ride: () => newUploadSlot({ filename: "p.txt", contentType: "text/plain", size: 1 }, limits),
+      read: (found: unknown) => expect(found).toMatchObject({ content_type: "text/plain" }),
+      values: (user: TestUser) =>
+        `100, 1000000000, ARRAY[${user.id}], ARRAY['${sessionOf(user)}']::uuid[], ARRAY['${user.username}'],
+         ARRAY[gen_random_uuid()], ARRAY['plan-blob'], ARRAY['p.txt'], ARRAY['text/plain'], ARRAY[1]::bigint[]`,
+      reads: [],
+    },
+    {
+      statement: "batched-ride+attachment-for-viewer",
+      ride: () => attachmentForViewer(1, "00000000-0000-4000-8000-000000000000"),
+      read: (found: unknown) => expect(found).toBeNull(),
+      values: (user: TestUser) =>
+        `ARRAY[${user.id}], ARRAY['${sessionOf(user)}']::uuid[], ARRAY['${user.username}'], ARRAY[1], ARRAY[gen_random_uuid()]`,
+      reads: [/Index Scan using attachments_pkey on attachments/],
+    },
+  ];
+
+  it.each(rides)(
+    "$statement keeps one generic plan, reading users and sessions by their keys",
+    async ({ statement, ride, read, values, reads }) => {
+      const [user] = users;
+      const client = await getPool().connect();
+      try {
+        for (let i = 0; i < 10; i++) {
+          const found = await findUserInSessionWith(user.id, sessionOf(user), user.username, ride(), client);
+          expect(found?.id).toBe(user.id);
+          read(found?.ridden);
+        }
+        const { rows } = await client.query<{ generic_plans: string; custom_plans: string }>(
+          "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE name = $1",
+          [statement],
+        );
+        // PostgreSQL makes five custom plans before it compares them with the generic plan.
+        expect(Number(rows[0].custom_plans)).toBeLessThanOrEqual(5);
+        expect(Number(rows[0].generic_plans)).toBeGreaterThanOrEqual(5);
+
+        const plan = await client.query<{ "QUERY PLAN": string }>(`EXPLAIN EXECUTE "${statement}"(${values(user)})`);
+        const text = plan.rows.map((r) => r["QUERY PLAN"]).join("\n");
+        expect(text).toMatch(/Index Scan using sessions_pkey on sessions/);
+        expect(text).toMatch(/Index Scan using (users_pkey|users_username_\w+) on users/);
+        for (const scan of reads) expect(text).toMatch(scan);
+        expect(text).not.toMatch(/Seq Scan on (users|sessions|attachments)/);
+      } finally {
+        client.release();
+      }
+    },
+  );
 });

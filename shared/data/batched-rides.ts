@@ -85,7 +85,7 @@ export function defineBatchedUserRider<V extends readonly unknown[], K extends r
 ): BatchedUserRider<V, K, R> {
   const statement = { name: `batched-ride+${spec.name}`, text: batchedRideSql(spec) };
 
-  async function write(batch: Waiting[], db: Queryable = getPool()): Promise<(SignedInUserWith<R> | null)[]> {
+  async function serve(batch: Waiting[], db: Queryable = getPool()): Promise<(SignedInUserWith<R> | null)[]> {
     const requests = batch.map((waiting) => waiting.request);
     const arrays = [
       requests.map((r) => r.userId),
@@ -99,7 +99,7 @@ export function defineBatchedUserRider<V extends readonly unknown[], K extends r
     return found;
   }
 
-  const coalescer = new Coalescer<Waiting, SignedInUserWith<R> | null>(write, {
+  const coalescer = new Coalescer<Waiting, SignedInUserWith<R> | null>(serve, {
     maxBatch: MAX_BATCH,
     maxInFlight: MAX_IN_FLIGHT,
     // A user's row (say, a counter) is written at most once by a statement.
@@ -112,9 +112,9 @@ export function defineBatchedUserRider<V extends readonly unknown[], K extends r
     with: (values, ...keys) => ({
       keys,
       batch: {
-        // Inside a transaction (a caller's own connection) the request is written there, alone.
+        // On a connection of the caller's own (a transaction), the request is served there, alone.
         run: (request, db) =>
-          db === getPool() ? coalescer.run({ request, values }) : write([{ request, values }], db).then(([found]) => found),
+          db === getPool() ? coalescer.run({ request, values }) : serve([{ request, values }], db).then(([found]) => found),
       },
     }),
   };

@@ -34,6 +34,13 @@ function held(options: Partial<CoalescerOptions<Item>> = {}) {
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
+/** What an item was answered: the write's answer, or the message it failed with. */
+const outcome = (answer: Promise<string>) =>
+  answer.then(
+    (out) => out,
+    (error: Error) => error.message,
+  );
+
 describe("Coalescer", () => {
   it("writes an item at once, alone, when nothing is in flight", () => {
     const { coalescer, writes } = held();
@@ -92,12 +99,7 @@ describe("Coalescer", () => {
   it("writes each item of a failed write again, alone: only the item the database refuses fails", async () => {
     const { coalescer, writes } = held();
     void coalescer.run({ key: "first" });
-    const answers = [coalescer.run({ key: "a" }), coalescer.run({ key: "bad", fail: true }), coalescer.run({ key: "c" })].map((p) =>
-      p.then(
-        (out) => out,
-        (error: Error) => error.message,
-      ),
-    );
+    const answers = [coalescer.run({ key: "a" }), coalescer.run({ key: "bad", fail: true }), coalescer.run({ key: "c" })].map(outcome);
     writes[0].settle();
     await tick();
     writes[1].settle();
@@ -110,11 +112,8 @@ describe("Coalescer", () => {
   it("fails every item of a failed write, and those waiting, without writing them, when retryAlone says the failure is not theirs", async () => {
     const { coalescer, writes } = held({ retryAlone: () => false, maxBatch: 2 });
     void coalescer.run({ key: "first" });
-    const answers = [coalescer.run({ key: "a" }), coalescer.run({ key: "bad", fail: true }), coalescer.run({ key: "waiting" })].map((p) =>
-      p.then(
-        (out) => out,
-        (error: Error) => error.message,
-      ),
+    const answers = [coalescer.run({ key: "a" }), coalescer.run({ key: "bad", fail: true }), coalescer.run({ key: "waiting" })].map(
+      outcome,
     );
     writes[0].settle();
     await tick();

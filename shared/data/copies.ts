@@ -53,6 +53,13 @@ export const COPY_UNREAD = "received AND NOT is_read";
 export const ADDRESSEE_KEY_SQL = (owner: string, addressee: string) => `(${owner})::bigint * 4294967296 + (${addressee})`;
 
 /**
+ * ADDRESSEE_KEY_SQL of one owner and each of an int[] of addressees, as a bigint[]: the array
+ * unnested in the select list (one node over its elements, not a subquery scanning them).
+ */
+export const ADDRESSEE_KEYS_SQL = (owner: string, addressees: string) =>
+  `ARRAY(SELECT unnest(${addressees})::bigint + (${owner})::bigint * 4294967296)`;
+
+/**
  * The one order in which statements lock several copies: by owner, then message, the received copy
  * before the sender's. A statement that updates or deletes many copies in whatever order its plan
  * scans them can hold one that another change, locking in this order, holds the next of: a deadlock.

@@ -97,17 +97,28 @@ export function fillPending(template: string, values: PendingValues<string>): st
  * CTEs that log one event for each row of `source` (distinct user_id): `bumped` bumps each user's
  * counter in user id order (the same order as LOG_EVENTS, so the counter row stays locked until
  * commit and events are numbered in commit order), and `logged` writes the event, `payload` being
- * SQL over `n` (the source's row) and the tables of `join`. RETURNING of bumped: user_id, seq.
+ * SQL over `n` (the source's row: its user_id and `columns`) and the tables of `join`. RETURNING of
+ * bumped: user_id, seq. `sourceRowOf` gives the statement's answer the same `n` for a bumped row.
  */
-export const logEachCtes = (source: string, payload: string, join = "") => `
-  bumped AS (
+export const logEachCtes = (source: string, columns: readonly string[], payload: string, join = "") => `
+  event_sources AS (
+    SELECT array_agg(user_id) AS user_ids, ${columns.map((c) => `array_agg(${c}) AS ${c}`).join(", ")} FROM ${source}
+  ), bumped AS (
     INSERT INTO user_event_counters AS ec (user_id, seq) SELECT user_id, 1 FROM ${source} ORDER BY user_id
     ON CONFLICT (user_id) DO UPDATE SET seq = ec.seq + 1
     RETURNING ec.user_id, ec.seq
   ), logged AS (
     INSERT INTO user_events (user_id, seq, created_at, payload)
-    SELECT b.user_id, b.seq, clock_timestamp(), ${payload} FROM bumped b JOIN ${source} n USING (user_id) ${join}
+    SELECT b.user_id, b.seq, clock_timestamp(), ${payload} FROM bumped b ${sourceRowOf(columns, "b")} ${join}
   )`;
+
+/**
+ * `n`, the source's row of a row of bumped (alias `b`) in logEachCtes, found by its place in
+ * event_sources' arrays. A join of bumped and the source compared every pair: PostgreSQL estimates
+ * each CTE at a row or so, and for a send to 50 joined them in a nested loop of 2,500 comparisons.
+ */
+export const sourceRowOf = (columns: readonly string[], b: string) =>
+  `CROSS JOIN LATERAL (SELECT ${columns.map((c) => `(s.${c})[array_position(s.user_ids, ${b}.user_id)] AS ${c}`).join(", ")} FROM event_sources s) n`;
 
 export type EventsPage = { kind: "page"; events: Frame[]; latestSeq: number } | { kind: "gone"; latestSeq: number };
 

@@ -5,10 +5,10 @@
  */
 import { newMessageEvent, toFrame, type UserFrame } from "../domain/events";
 import { canBeId, type MessageT } from "../domain/schemas";
-import { ADDRESSEE_KEY_SQL, type Folder } from "./copies";
+import { ADDRESSEE_KEY_SQL, ADDRESSEE_KEYS_SQL, type Folder } from "./copies";
 import { getPool, inTransaction, statementName, type Queryable } from "./db";
 import { hasSqlState } from "./db-errors";
-import { fillPending, logEachCtes, pendingEvent } from "./event-log";
+import { fillPending, logEachCtes, pendingEvent, sourceRowOf } from "./event-log";
 import { claimKey, fingerprint, recordAnswer } from "./idempotency";
 import { COUNTED_BY_STATEMENT, COUNTED_COPIES_MIGRATION } from "./mailbox-counters";
 import {
@@ -305,6 +305,9 @@ const SENDER = senderSpendSql(15);
 // Whether the send adds its copies to the counters itself (once the schema has reached COUNTED_COPIES_MIGRATION), after the sender's budget values.
 const COUNTS_OWN = "$23::boolean";
 
+// What the events of a send read of each recipient's row of `inboxes`, besides its user_id.
+const INBOX_COLUMNS = ["unread_count"] as const;
+
 // The whole send in one statement, so the rows it locks (each recipient's budget, its counters and
 // event counter) are held for one statement and its commit, never across round trips; every step
 // after the message's insert is conditional on it (an unknown recipient stores and spends nothing).
@@ -339,8 +342,11 @@ const sendCtes = (signedIn: boolean) => {
     INSERT INTO message_copies (user_id, message_id, received, folder, is_read, sender_id, "timestamp", thread_id, in_reply_to, addressee_keys)
     SELECT p.user_id, msg.id, p.received, CASE WHEN p.received THEN 'inbox' ELSE 'sent' END, NOT p.received, $1, msg."timestamp",
            coalesce(parent.thread_id, msg.id), parent.message_id,
-           ARRAY(SELECT ${ADDRESSEE_KEY_SQL("p.user_id", "a")} FROM unnest(CASE WHEN NOT p.received THEN $5::int[] || $6::int[] || $7::int[]
-                    WHEN p.user_id = ANY($7::int[]) THEN $5::int[] || $6::int[] || p.user_id ELSE $5::int[] || $6::int[] END) a)
+           ${ADDRESSEE_KEYS_SQL(
+             "p.user_id",
+             `CASE WHEN NOT p.received THEN $5::int[] || $6::int[] || $7::int[]
+                    WHEN p.user_id = ANY($7::int[]) THEN $5::int[] || $6::int[] || p.user_id ELSE $5::int[] || $6::int[] END`,
+           )}
       FROM msg CROSS JOIN parties p
       LEFT JOIN LATERAL (SELECT pc.thread_id, pc.message_id FROM message_copies pc
                           WHERE pc.user_id = p.user_id AND pc.message_id = $4 ORDER BY pc.received LIMIT 1) parent ON true
@@ -362,7 +368,7 @@ const sendCtes = (signedIn: boolean) => {
     RETURNING mc.user_id, mc.folder, mc.unread
   ), inboxes AS (
     SELECT user_id, unread + CASE WHEN ${COUNTS_OWN} THEN 0 ELSE 1 END AS unread_count FROM counters WHERE folder = 'inbox'
-  ), ${logEachCtes("inboxes", fillPending("$14", { id: "msg.id", timestamp: "msg.sent_at", unreadCount: "n.unread_count", senderUsername: "sender.username" }), "CROSS JOIN msg CROSS JOIN sender")}`;
+  ), ${logEachCtes("inboxes", INBOX_COLUMNS, fillPending("$14", { id: "msg.id", timestamp: "msg.sent_at", unreadCount: "n.unread_count", senderUsername: "sender.username" }), "CROSS JOIN msg CROSS JOIN sender")}`;
 };
 
 // The send's answer: one row, with the message's id NULL when nothing was stored.
@@ -371,7 +377,7 @@ const SEND_ANSWER = `
          (SELECT json_object_agg(p.id, p.username) FROM (SELECT id, username FROM found UNION ALL SELECT $1, username FROM sender) p) AS names,
          (SELECT json_build_object('thread_id', thread_id, 'in_reply_to', in_reply_to) FROM copies WHERE NOT received) AS own,
          (SELECT json_agg(json_build_object('user_id', b.user_id, 'seq', b.seq, 'unread_count', n.unread_count))
-            FROM bumped b JOIN inboxes n USING (user_id)) AS logged,
+            FROM bumped b ${sourceRowOf(INBOX_COLUMNS, "b")}) AS logged,
          (SELECT mail_refuse('${RECIPIENT_BUDGET_SPENT}', max(s.expire)::text) FROM spent s WHERE s.points > $13 HAVING count(*) > 0) AS refused,
          (SELECT mail_refuse('${SENDER_BUDGET_SPENT}', r.until::text)
             FROM (SELECT ${senderRefusedUntilSql(SENDER)} AS until) r WHERE r.until IS NOT NULL) AS sender_refused,

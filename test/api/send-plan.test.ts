@@ -1,0 +1,84 @@
+/**
+ * The send's statement on the generic plan each connection keeps: PostgreSQL cannot see how many
+ * recipients its arrays hold, and estimates each CTE over them at a row or so. A join of two such
+ * CTEs then runs as a nested loop comparing every pair, which for a send to 50 is 2,500
+ * comparisons, twice. Each recipient's event finds its row by its place instead (sourceRowOf).
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import { getPool } from "../../shared/data/db";
+import { sendMessage } from "../../shared/data/messages";
+import { useTestDatabase, type TestDatabase } from "../support/database";
+import { newUser, type TestUser } from "../support/users";
+
+const RECIPIENTS = 50;
+
+let db: TestDatabase;
+let sender: TestUser;
+let recipients: TestUser[];
+beforeAll(async () => {
+  db = await useTestDatabase();
+  sender = await newUser("plan-sender");
+  recipients = [];
+  for (let i = 0; i < RECIPIENTS; i++) recipients.push(await newUser("plan-recipient"));
+});
+afterAll(async () => {
+  await db.close();
+});
+
+interface PlanNode {
+  "Node Type": string;
+  "Rows Removed by Join Filter"?: number;
+  Plans?: PlanNode[];
+}
+
+/** A value as the text of a literal: an array in PostgreSQL's array syntax, its elements quoted. */
+const literalText = (value: unknown): string =>
+  Array.isArray(value)
+    ? `{${value.map((e) => (e === null ? "NULL" : `"${String(e).replace(/["\\]/g, "\\$&")}"`)).join(",")}}`
+    : String(value);
+
+/** Every node of a plan, depth first. */
+const nodesOf = (node: PlanNode): PlanNode[] => [node, ...(node.Plans ?? []).flatMap(nodesOf)];
+
+/** The send statement's text and values, as sendMessage asks the pool. */
+async function sendStatement(to: number[]): Promise<{ text: string; values: unknown[] }> {
+  const pool = getPool();
+  const query = pool.query.bind(pool);
+  let asked: { text: string; values: unknown[] } | undefined;
+  pool.query = ((config: { name?: string; text: string; values: unknown[] }, ...rest: unknown[]) => {
+    if (config.name === "send-message") asked = { text: config.text, values: config.values };
+    return (query as (...args: unknown[]) => unknown)(config, ...rest);
+  }) as typeof pool.query;
+  try {
+    expect((await sendMessage(sender.id, { title: "Plan", body: "A send to many.", to })).kind).toBe("sent");
+  } finally {
+    pool.query = query;
+  }
+  if (!asked) throw new Error("the send did not ask for its statement");
+  return asked;
+}
+
+describe("a send's statement on its generic plan", () => {
+  it(`compares no pairs of rows in a join, for a send to ${RECIPIENTS}`, async () => {
+    const { text, values } = await sendStatement(recipients.map((r) => r.id));
+    const client = await getPool().connect();
+    try {
+      await client.query("SET plan_cache_mode = force_generic_plan");
+      await client.query({ name: "send-plan", text, values });
+      const literals = values.map((v) => (v === null ? "NULL" : client.escapeLiteral(literalText(v))));
+      await client.query("BEGIN");
+      const { rows } = await client.query<{ "QUERY PLAN": [{ Plan: PlanNode }] }>(
+        `EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE "send-plan"(${literals.join(", ")})`,
+      );
+      await client.query("ROLLBACK");
+      const removed = nodesOf(rows[0]["QUERY PLAN"][0].Plan).reduce((n, node) => n + (node["Rows Removed by Join Filter"] ?? 0), 0);
+      expect(removed).toBe(0);
+    } finally {
+      await client.query("ROLLBACK").catch(() => {});
+      await client.query("RESET plan_cache_mode");
+      await client.query('DEALLOCATE "send-plan"');
+      client.release();
+    }
+  });
+});

@@ -24,7 +24,8 @@
  *
  *   npm run bench:attachments
  *   knobs: BENCH_ATTACHMENT_FILES (10), BENCH_ATTACHMENT_MIB (20), BENCH_ATTACHMENT_SMALL_MIB (1),
- *          BENCH_ATTACHMENT_USERS (600 per second of BENCH_DURATION_S), BENCH_DURATION_S (5), BENCH_ROUNDS (3),
+ *          BENCH_ATTACHMENT_USERS (600 per second of BENCH_DURATION_S or of the warm-up, the longer), BENCH_DURATION_S (5), BENCH_ROUNDS (3),
+ *          BENCH_WARMUP_S (3: each side, before a route's rounds),
  *          BENCH_CONNECTIONS ("16,64"), BENCH_ROUTES (both; "upload" or "download"),
  *          BENCH_BCRYPT_COST (4), BENCH_DATABASE_URL
  * Misses are printed (MISSED), as bench:throughput does; the exit code is non-zero only when
@@ -41,7 +42,7 @@ import { DEFAULT_CONTAINER } from "../shared/config/config";
 import { SETTINGS } from "../shared/config/settings";
 import { LIFTED_LIMITS } from "../test/support/lifted-limits";
 import { withBenchDatabase } from "./database-server";
-import { compare as compareRounds, intKnob, login, median, startServer, type Scenario, type Server } from "./throughput/harness";
+import { compare as compareRounds, intKnob, login, median, startServer, WARM_UP_S, type Scenario, type Server } from "./throughput/harness";
 import { createDatabase, dropDatabase, seed } from "./throughput/seed";
 
 const MiB = 1024 * 1024;
@@ -49,9 +50,10 @@ const FILES = intKnob("BENCH_ATTACHMENT_FILES", 10);
 const LARGE_MIB = intKnob("BENCH_ATTACHMENT_MIB", 20);
 const SMALL_MIB = intKnob("BENCH_ATTACHMENT_SMALL_MIB", 1);
 const DURATION = intKnob("BENCH_DURATION_S", 5);
-// Enough users that none fills the default ATTACHMENT_PENDING_MAX within a load: 600 for each second
-// of it take 12,000 slots a second (beyond the seeded users, the benchmark adds its own).
-const USERS = intKnob("BENCH_ATTACHMENT_USERS", 600 * DURATION);
+// Enough users that none fills the default ATTACHMENT_PENDING_MAX within a load (a round or the
+// warm-up): 600 for each second of it take 12,000 slots a second (beyond the seeded users, the
+// benchmark adds its own).
+const USERS = intKnob("BENCH_ATTACHMENT_USERS", 600 * Math.max(DURATION, WARM_UP_S));
 const ROUNDS = intKnob("BENCH_ROUNDS", 3);
 const BCRYPT_COST = intKnob("BENCH_BCRYPT_COST", 4);
 const CONNECTIONS = (process.env.BENCH_CONNECTIONS ?? "16,64").split(",").map(Number);

@@ -16,7 +16,8 @@
  *
  *   npm run bench:mail
  *   knobs: BENCH_MAIL_MESSAGES (1000000), BENCH_MAIL_SMALL (10000), BENCH_DURATION_S (5),
- *          BENCH_ROUNDS (3), BENCH_CONNECTIONS ("16"), BENCH_SAMPLES (300: requests per p50),
+ *          BENCH_ROUNDS (3), BENCH_WARMUP_S (3: each side, before a row's rounds), BENCH_CONNECTIONS ("16"),
+ *          BENCH_SAMPLES (300: requests per p50),
  *          BENCH_BCRYPT_COST (10); BENCH_DATABASE_URL to use your server.
  */
 import { randomBytes } from "node:crypto";

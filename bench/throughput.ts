@@ -11,7 +11,8 @@
  *
  *   BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres npm run bench:throughput
  *   knobs: BENCH_SEED_MESSAGES (1000000), BENCH_SMALL_MESSAGES (10000), BENCH_DURATION_S (5),
- *          BENCH_ROUNDS (3), BENCH_CONNECTIONS ("16,64"), BENCH_BCRYPT_COST (10),
+ *          BENCH_ROUNDS (3), BENCH_WARMUP_S (3: each side, before a row's rounds), BENCH_CONNECTIONS ("16,64"),
+ *          BENCH_BCRYPT_COST (10),
  *          BENCH_ENDPOINTS (all; e.g. "login" or "inbox,send": rows whose name starts with one;
  *          "session check": ours with a session's token against a token naming none)
  */

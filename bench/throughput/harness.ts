@@ -118,7 +118,14 @@ const mid = (samples: Sample[]): Sample => ({
   failures: samples.reduce((n, s) => n + s.failures, 0),
 });
 
-/** Interleaved rounds of `a` and `b` after a 1 s warm-up of each, alternating which goes first; the medians. */
+/**
+ * Seconds each server serves a scenario before its rounds. V8 optimises a route's code only after
+ * it has run many times: a server fresh to a route (the service's routes are longer paths than the
+ * floor's) is measured before it reaches its steady pace unless the warm-up outlasts that.
+ */
+export const WARM_UP_S = intKnob("BENCH_WARMUP_S", 3);
+
+/** Interleaved rounds of `a` and `b` after a warm-up of each (WARM_UP_S), alternating which goes first; the medians. */
 export async function compare(
   a: string,
   b: string,
@@ -131,8 +138,8 @@ export async function compare(
     await s.prepare?.();
     return load(url, s, connections, duration);
   };
-  await prepared(a, scenario, 1);
-  await prepared(b, scenarioB, 1);
+  await prepared(a, scenario, WARM_UP_S);
+  await prepared(b, scenarioB, WARM_UP_S);
   const as: Sample[] = [];
   const bs: Sample[] = [];
   for (let round = 0; round < rounds; round++) {

@@ -57,7 +57,7 @@ export const ADDRESSEE_KEY_SQL = (owner: string, addressee: string) => `(${owner
  * unnested in the select list (one node over its elements, not a subquery scanning them).
  */
 export const ADDRESSEE_KEYS_SQL = (owner: string, addressees: string) =>
-  `ARRAY(SELECT unnest(${addressees})::bigint + (${owner})::bigint * 4294967296)`;
+  `ARRAY(SELECT ${ADDRESSEE_KEY_SQL(owner, `unnest(${addressees})`)})`;
 
 /**
  * The one order in which statements lock several copies: by owner, then message, the received copy

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getPool } from "../../shared/data/db";
 import { sendMessage } from "../../shared/data/messages";
 import { useTestDatabase, type TestDatabase } from "../support/database";
+import { withStatements, type SentStatement } from "../support/statements";
 import { newUser, type TestUser } from "../support/users";
 
 const RECIPIENTS = 50;
@@ -41,22 +42,13 @@ const literalText = (value: unknown): string =>
 /** Every node of a plan, depth first. */
 const nodesOf = (node: PlanNode): PlanNode[] => [node, ...(node.Plans ?? []).flatMap(nodesOf)];
 
-/** The send statement's text and values, as sendMessage asks the pool. */
-async function sendStatement(to: number[]): Promise<{ text: string; values: unknown[] }> {
-  const pool = getPool();
-  const query = pool.query.bind(pool);
-  let asked: { text: string; values: unknown[] } | undefined;
-  pool.query = ((config: { name?: string; text: string; values: unknown[] }, ...rest: unknown[]) => {
-    if (config.name === "send-message") asked = { text: config.text, values: config.values };
-    return (query as (...args: unknown[]) => unknown)(config, ...rest);
-  }) as typeof pool.query;
-  try {
-    expect((await sendMessage(sender.id, { title: "Plan", body: "A send to many.", to })).kind).toBe("sent");
-  } finally {
-    pool.query = query;
-  }
-  if (!asked) throw new Error("the send did not ask for its statement");
-  return asked;
+/** The send statement's text and values, as sendMessage sends it. */
+async function sendStatement(to: number[]): Promise<SentStatement> {
+  const { result, sent } = await withStatements(() => sendMessage(sender.id, { title: "Plan", body: "A send to many.", to }));
+  expect(result.kind).toBe("sent");
+  const statement = sent.find((s) => s.name === "send-message");
+  if (!statement) throw new Error("the send did not send its statement");
+  return statement;
 }
 
 describe("a send's statement on its generic plan", () => {

@@ -5,17 +5,28 @@
 import { Client } from "pg";
 import { vi } from "vitest";
 
-/** What `work` answers, and the text of each statement it sent, in order. */
-export async function withStatements<T>(work: () => Promise<T>): Promise<{ result: T; statements: string[] }> {
-  const statements: string[] = [];
+/** A statement as sent: its text, its name when prepared, and its values. */
+export interface SentStatement {
+  text: string;
+  name?: string;
+  values: unknown[];
+}
+
+/** What `work` answers, and each statement it sent, in order: `statements` their texts, `sent` the whole of each. */
+export async function withStatements<T>(work: () => Promise<T>): Promise<{ result: T; statements: string[]; sent: SentStatement[] }> {
+  const sent: SentStatement[] = [];
   const query = Client.prototype.query;
   const spy = vi.spyOn(Client.prototype, "query").mockImplementation(function (this: Client, ...args: unknown[]) {
-    const config = args[0];
-    statements.push(typeof config === "string" ? config : String((config as { text?: unknown }).text));
+    const [config, values] = args as [string | { text?: unknown; name?: string; values?: unknown[] }, unknown];
+    sent.push(
+      typeof config === "string"
+        ? { text: config, values: Array.isArray(values) ? values : [] }
+        : { text: String(config.text), name: config.name, values: config.values ?? (Array.isArray(values) ? values : []) },
+    );
     return (query as (...a: unknown[]) => unknown).apply(this, args);
   } as typeof Client.prototype.query);
   try {
-    return { result: await work(), statements };
+    return { result: await work(), statements: sent.map((s) => s.text), sent };
   } finally {
     spy.mockRestore();
   }

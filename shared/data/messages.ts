@@ -19,7 +19,7 @@ import {
   MESSAGE_COLUMNS,
   MESSAGE_FIELD_NAMES,
   MESSAGE_FIELDS,
-  messageFields,
+  messageJsonSql,
   toMessage,
   type MessageRow,
 } from "./message-view";
@@ -94,8 +94,8 @@ const pageRows = (from: string, order: PageOrder, limit: { rows: number }) =>
       ${from} ORDER BY ${order.key}${order.descending ? " DESC" : ""} LIMIT ${plannedPageRows(limit.rows)}`;
 
 // The rows of a page, numbered, each with the title and body bytes of the rows before it.
-const withinBytes = (rows: string, order: PageOrder, limit: string) =>
-  `SELECT v.*, row_number() OVER w AS page_n, sum(v.page_size) OVER w - v.page_size AS bytes_before
+const withinBytes = (rows: string, order: PageOrder, limit: string, more = "") =>
+  `SELECT v.*, row_number() OVER w AS page_n, sum(v.page_size) OVER w - v.page_size AS bytes_before${more}
         FROM (${rows}) v WINDOW w AS (ORDER BY v.page_key${order.descending ? " DESC" : ""} ROWS UNBOUNDED PRECEDING) LIMIT ${limit}`;
 
 /**
@@ -126,8 +126,8 @@ const JSON_BYTES_PER_TEXT_BYTE = 6;
 const FIELDS_AFTER_ID = MESSAGE_FIELD_NAMES.filter((name) => name !== "id");
 
 /**
- * pageSql's page (bounded in bytes), each message written by the database as its JSON: row_to_json
- * of the view, the same text JSON.stringify makes of its row. The app joins those texts into the
+ * pageSql's page (bounded in bytes), each message written by the database as its JSON
+ * (messageJsonSql), the same text JSON.stringify makes of its row. The app joins those texts into the
  * answer as they come: a message costs it one string, where a row cost a string for each field,
  * an object, and the JSON made again from them.
  *
@@ -138,10 +138,11 @@ const FIELDS_AFTER_ID = MESSAGE_FIELD_NAMES.filter((name) => name !== "id");
  * every page before.
  */
 export function pageJsonSql(from: string, order: PageOrder, limit: { param: string; rows: number }, maxBytes: string): string {
-  const written = `(p.bytes_before + p.page_size) * ${JSON_BYTES_PER_TEXT_BYTE} <= ${maxBytes}`;
-  const fields = FIELDS_AFTER_ID.map((name) => `CASE WHEN ${written} THEN NULL ELSE p."${name}" END AS "${name}"`).join(", ");
-  return `SELECT p.id, CASE WHEN ${written} THEN row_to_json(f)::text END AS page_json, ${fields}
-    FROM (${withinBytes(pageRows(from, order, limit), order, limit.param)}) p CROSS JOIN LATERAL (SELECT ${messageFields("p")}) f
+  // Whether the database writes the row, decided once a row (the window's running sum through it).
+  const written = `, sum(v.page_size) OVER w * ${JSON_BYTES_PER_TEXT_BYTE} <= ${maxBytes} AS page_written`;
+  const fields = FIELDS_AFTER_ID.map((name) => `CASE WHEN p.page_written THEN NULL ELSE p."${name}" END AS "${name}"`).join(", ");
+  return `SELECT p.id, CASE WHEN p.page_written THEN ${messageJsonSql("p")} END AS page_json, ${fields}
+    FROM (${withinBytes(pageRows(from, order, limit), order, limit.param, written)}) p
    WHERE ${WITHIN_BOUND(maxBytes)}`;
 }
 

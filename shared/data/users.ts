@@ -231,10 +231,12 @@ export function defineUserRider<K extends readonly unknown[], R>(name: string, s
 
 // A ride that reads rows: each row of `sql` after the user's columns, or the user's columns alone
 // when `sql` reads none. The user's columns come with every row, so they are the cheapest to
-// parse: the time as text (parsed once, from the first row), not a timestamp parsed on each.
+// parse: the time as text (parsed once, from the first row), not a timestamp parsed on each. It
+// is formatted once, in the user's row: OFFSET 0 keeps that row from being merged into the join,
+// where PostgreSQL formatted it again for every row of the page.
 const rowsRideSql = (lookup: string, sql: string) =>
-  `WITH u AS (${lookup})
-   SELECT u.id, u.username, ${ISO("u.created_at")} AS created_at, r.* FROM u LEFT JOIN LATERAL (${sql}) r ON true`;
+  `WITH u AS (SELECT u.id, u.username, ${ISO("u.created_at")} AS created_at FROM (${lookup}) u OFFSET 0)
+   SELECT u.id, u.username, u.created_at, r.* FROM u LEFT JOIN LATERAL (${sql}) r ON true`;
 const RIDE_USER_FIELDS = 3;
 
 const rowsRides = new Map<string, { sql: string; statements: StatementRide<unknown>["statements"] }>();

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getPool } from "../../shared/data/db";
 import { inboxQuery, inboxRide, listInbox, listOutbox, outboxQuery, type SqlQuery } from "../../shared/data/messages";
 import { useTestDatabase, type TestDatabase } from "../support/database";
+import { explainQuery, nodesOf } from "../support/plans";
 
 const OLD = 30_000;
 const RECENT = 10_000;
@@ -126,27 +127,16 @@ describe("the inbox page riding on the user's lookup", () => {
   // The user's columns come with each row of the page; its time was formatted again on each.
   it("formats the user's time once, in the user's row, not on each row of the page", async () => {
     const ride = inboxRide({ limit: 50, maxBytes: 1 << 20 })!;
-    const { rows } = await getPool().query<{ "QUERY PLAN": string }>({
-      text: `EXPLAIN (ANALYZE, VERBOSE, COSTS OFF) ${ride.statements.byId.text}`,
-      values: [READER, ...ride.keys, `plan${READER}`],
-    });
-    const lines = rows.map((r) => r["QUERY PLAN"]);
-    const formatted: number[] = [];
-    lines.forEach((line, i) => {
-      // Where the node computes it; a node above that passes the value on shows it in parentheses.
-      if (!line.trimStart().startsWith("Output:") || !/[\s,]to_char\(\(u\.created_at/.test(line)) return;
-      const node = lines
-        .slice(0, i)
-        .reverse()
-        .find((l) => l.includes("(actual "))!;
-      const [, perLoop, loops] = /rows=(\d+) loops=(\d+)/.exec(node)!;
-      formatted.push(Number(perLoop) * Number(loops));
-    });
-    expect(lines[0], "the page's rows come out of the top node").toMatch(/rows=50 /);
-    expect(formatted.length, lines.join("\n")).toBeGreaterThan(0);
+    const query = { text: ride.statements.byId.text, values: [READER, ...ride.keys, `plan${READER}`] };
+    const plan = await explainQuery(getPool(), query, "ANALYZE, VERBOSE");
+    // Where a node computes it; a node above that passes the value on writes it in parentheses.
+    const formatting = nodesOf(plan).filter((node) => node.Output?.some((column) => column.startsWith("to_char((u.created_at")));
+    const detail = JSON.stringify(plan, null, 1);
+    expect(plan["Actual Rows"], "the page's rows come out of the top node").toBe(50);
+    expect(formatting.length, detail).toBeGreaterThan(0);
     expect(
-      formatted.every((n) => n === 1),
-      lines.join("\n"),
-    ).toBe(true);
+      formatting.map((node) => node["Actual Rows"] * node["Actual Loops"]),
+      detail,
+    ).toEqual(formatting.map(() => 1));
   });
 });

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getPool } from "../../shared/data/db";
 import { sendMessage } from "../../shared/data/messages";
 import { useTestDatabase, type TestDatabase } from "../support/database";
+import { explainExecute, nodesOf } from "../support/plans";
 import { withStatements, type SentStatement } from "../support/statements";
 import { newUser, type TestUser } from "../support/users";
 
@@ -27,21 +28,6 @@ afterAll(async () => {
   await db.close();
 });
 
-interface PlanNode {
-  "Node Type": string;
-  "Rows Removed by Join Filter"?: number;
-  Plans?: PlanNode[];
-}
-
-/** A value as the text of a literal: an array in PostgreSQL's array syntax, its elements quoted. */
-const literalText = (value: unknown): string =>
-  Array.isArray(value)
-    ? `{${value.map((e) => (e === null ? "NULL" : `"${String(e).replace(/["\\]/g, "\\$&")}"`)).join(",")}}`
-    : String(value);
-
-/** Every node of a plan, depth first. */
-const nodesOf = (node: PlanNode): PlanNode[] => [node, ...(node.Plans ?? []).flatMap(nodesOf)];
-
 /** The send statement's text and values, as sendMessage sends it. */
 async function sendStatement(to: number[]): Promise<SentStatement> {
   const { result, sent } = await withStatements(() => sendMessage(sender.id, { title: "Plan", body: "A send to many.", to }));
@@ -58,13 +44,10 @@ describe("a send's statement on its generic plan", () => {
     try {
       await client.query("SET plan_cache_mode = force_generic_plan");
       await client.query({ name: "send-plan", text, values });
-      const literals = values.map((v) => (v === null ? "NULL" : client.escapeLiteral(literalText(v))));
       await client.query("BEGIN");
-      const { rows } = await client.query<{ "QUERY PLAN": [{ Plan: PlanNode }] }>(
-        `EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE "send-plan"(${literals.join(", ")})`,
-      );
+      const plan = await explainExecute(client, "send-plan", values);
       await client.query("ROLLBACK");
-      const removed = nodesOf(rows[0]["QUERY PLAN"][0].Plan).reduce((n, node) => n + (node["Rows Removed by Join Filter"] ?? 0), 0);
+      const removed = nodesOf(plan).reduce((n, node) => n + (node["Rows Removed by Join Filter"] ?? 0), 0);
       expect(removed).toBe(0);
     } finally {
       await client.query("ROLLBACK").catch(() => {});

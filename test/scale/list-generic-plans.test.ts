@@ -26,6 +26,7 @@ import {
   type SqlQuery,
 } from "../../shared/data/messages";
 import { useTestDatabase, type TestDatabase } from "../support/database";
+import { explainExecute, type PlanNode } from "../support/plans";
 import { scaleSize } from "../support/scale";
 
 const ROWS = scaleSize("LIST_GENERIC_SCALE_ROWS", 200_000, 40_000);
@@ -77,32 +78,14 @@ afterAll(async () => {
   await db.close();
 });
 
-interface PlanNode {
-  "Node Type": string;
-  "Index Name"?: string;
-  "Index Cond"?: string;
-  "Actual Rows": number;
-  "Actual Loops": number;
-  "Plan Rows": number;
-  Plans?: PlanNode[];
-  "Parent Relationship"?: string;
-}
-
 // The page's own walk: the nodes above and beside the per-row subplans (a message's attachments in order may sort its few rows).
 const walkOf = (node: PlanNode): PlanNode[] => [
   node,
   ...(node.Plans ?? []).filter((p) => p["Parent Relationship"] !== "SubPlan").flatMap(walkOf),
 ];
 
-const literal = (value: unknown) => (typeof value === "number" ? String(value) : client.escapeLiteral(String(value)));
-
 /** The prepared statement's plan as the plan cache now serves it, run with the query's values. */
-async function executedPlan(query: SqlQuery & { name: string }): Promise<PlanNode> {
-  const { rows } = await client.query<{ "QUERY PLAN": [{ Plan: PlanNode }] }>(
-    `EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE "${query.name}"(${query.values.map(literal).join(", ")})`,
-  );
-  return rows[0]["QUERY PLAN"][0].Plan;
-}
+const executedPlan = (query: SqlQuery & { name: string }): Promise<PlanNode> => explainExecute(client, query.name, query.values);
 
 async function preparedStatement(name: string) {
   const { rows } = await client.query<{ generic_plans: string; custom_plans: string; statement: string }>(

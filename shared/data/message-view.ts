@@ -122,8 +122,9 @@ const JSON_VALUE: Record<JsonKind, (field: string) => string> = {
  * output function again on every row, and escapes every string.
  */
 export const messageJsonSql = (alias: string): string => {
-  const keys = MESSAGE_FIELD_NAMES.map((name) => `"${name}":%s`).join(",");
-  const values = Object.entries(VIEW).map(([name, field]) => JSON_VALUE[field.json](`${alias}."${name}"`));
+  const fields = Object.entries(VIEW);
+  const keys = fields.map(([name]) => `"${name}":%s`).join(",");
+  const values = fields.map(([name, field]) => JSON_VALUE[field.json](`${alias}."${name}"`));
   return `format('{${keys}}', ${values.join(", ")})`;
 };
 

@@ -93,9 +93,10 @@ const pageRows = (from: string, order: PageOrder, limit: { rows: number }) =>
   `SELECT ${MESSAGE_COLUMNS}, ${order.key} AS page_key, octet_length(m.title) + octet_length(m.body) AS page_size
       ${from} ORDER BY ${order.key}${order.descending ? " DESC" : ""} LIMIT ${plannedPageRows(limit.rows)}`;
 
-// The rows of a page, numbered, each with the title and body bytes of the rows before it.
-const withinBytes = (rows: string, order: PageOrder, limit: string, more = "") =>
-  `SELECT v.*, row_number() OVER w AS page_n, sum(v.page_size) OVER w - v.page_size AS bytes_before${more}
+// The rows of a page, numbered, each with the title and body bytes of the rows before it, and
+// `column` when given (which may read the window w).
+const withinBytes = (rows: string, order: PageOrder, limit: string, column?: string) =>
+  `SELECT v.*, row_number() OVER w AS page_n, sum(v.page_size) OVER w - v.page_size AS bytes_before${column ? `, ${column}` : ""}
         FROM (${rows}) v WINDOW w AS (ORDER BY v.page_key${order.descending ? " DESC" : ""} ROWS UNBOUNDED PRECEDING) LIMIT ${limit}`;
 
 /**
@@ -139,7 +140,7 @@ const FIELDS_AFTER_ID = MESSAGE_FIELD_NAMES.filter((name) => name !== "id");
  */
 export function pageJsonSql(from: string, order: PageOrder, limit: { param: string; rows: number }, maxBytes: string): string {
   // Whether the database writes the row, decided once a row (the window's running sum through it).
-  const written = `, sum(v.page_size) OVER w * ${JSON_BYTES_PER_TEXT_BYTE} <= ${maxBytes} AS page_written`;
+  const written = `sum(v.page_size) OVER w * ${JSON_BYTES_PER_TEXT_BYTE} <= ${maxBytes} AS page_written`;
   const fields = FIELDS_AFTER_ID.map((name) => `CASE WHEN p.page_written THEN NULL ELSE p."${name}" END AS "${name}"`).join(", ");
   return `SELECT p.id, CASE WHEN p.page_written THEN ${messageJsonSql("p")} END AS page_json, ${fields}
     FROM (${withinBytes(pageRows(from, order, limit), order, limit.param, written)}) p
